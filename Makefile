@@ -1,0 +1,48 @@
+# Sockerless build, run and test entry points. `make run` and `make test`
+# work on a fresh machine: they fetch what they need themselves.
+
+SHELL     := /bin/bash
+GO        ?= go
+BIN       ?= bin
+APPLETS   := providers/memory/sandbox/applets.wasm
+PKGS      := ./...
+TEST_TIMEOUT ?= 25m
+
+.PHONY: all build run test test-integration bench lint applets tools clean
+
+all: build
+
+# The WASM applets are built from source in this repo with the stock Go
+# toolchain and embedded in the binaries; every Go build depends on them.
+applets: $(APPLETS)
+
+$(APPLETS): $(shell find providers/memory/applets -name '*.go' 2>/dev/null) go.mod
+	@mkdir -p $(dir $@)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w -buildid=' -o $@ ./providers/memory/applets
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
+
+run: build
+	$(BIN)/sockerless
+
+test: tools
+	$(GO) vet $(PKGS)
+	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS) 2>&1 | tee .test.log | grep -v '^=== ' ; test $${PIPESTATUS[0]} -eq 0
+	@echo "go test summary:"; grep -E '^(ok|FAIL|---|panic)' .test.log | grep -v '^--- PASS' || true
+
+bench: tools
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+lint:
+	gofmt -l . | tee /dev/stderr | (! read)
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+
+# tools installs the real clients the integration tests drive.
+tools:
+	@./.ci/tools.sh
+
+clean:
+	rm -rf $(BIN) $(APPLETS) .test.log

@@ -1,0 +1,220 @@
+// Command sockerless is the Docker API shim for a runner host. With no
+// control-plane URL it runs embedded: shim, functions handler, in-process
+// relay, memory state store and a provider, in one process.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/sockerless/sockerless/functions"
+	"github.com/sockerless/sockerless/localshim"
+	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/providers/synthetic"
+	"github.com/sockerless/sockerless/relay"
+	"github.com/sockerless/sockerless/statestore/memory"
+)
+
+// Config is the shim's configuration, read from SOCKERLESS_* variables.
+type Config struct {
+	Listen          string        `env:"LISTEN" help:"where to listen: unix:///path.sock or tcp://127.0.0.1:PORT (default unix://$XDG_RUNTIME_DIR/sockerless.sock, else /tmp/sockerless-$UID/docker.sock)"`
+	ControlPlaneURL string        `env:"CONTROL_PLANE_URL" help:"functions endpoint; empty runs everything embedded in this process"`
+	Token           string        `env:"TOKEN" help:"bearer token sent to the control plane"`
+	Secret          string        `env:"SECRET" help:"deployment secret for stream tickets (embedded: random per run)"`
+	Synthetic       bool          `env:"SYNTHETIC" envDefault:"false" help:"embedded: use the synthetic provider, which runs no processes"`
+	PollWindow      time.Duration `env:"POLL_WINDOW" envDefault:"20s" help:"longest single poll of a long wait"`
+	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+}
+
+const envPrefix = "SOCKERLESS_"
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "sockerless:", err)
+			os.Exit(2)
+		}
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	cfg, err := env.ParseAsWithOptions[Config](env.Options{Prefix: envPrefix})
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	fs := flag.NewFlagSet("sockerless", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "same as "+envPrefix+"LISTEN")
+	fs.StringVar(&cfg.ControlPlaneURL, "control-plane-url", cfg.ControlPlaneURL, "same as "+envPrefix+"CONTROL_PLANE_URL")
+	fs.BoolVar(&cfg.Synthetic, "synthetic", cfg.Synthetic, "same as "+envPrefix+"SYNTHETIC")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "same as "+envPrefix+"LOG_LEVEL")
+	fs.Usage = func() { usage(fs, stderr) }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	handler, closeFn, err := build(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+
+	ln, host, err := listen(cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("%sLISTEN=%q: %w", envPrefix, cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
+	fmt.Fprintf(stdout, "export DOCKER_HOST=%s\n", host)
+	log.Info("sockerless listening", "docker_host", host, "mode", mode(cfg))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+func mode(cfg Config) string {
+	switch {
+	case cfg.ControlPlaneURL != "":
+		return "cloud"
+	case cfg.Synthetic:
+		return "embedded-synthetic"
+	}
+	return "embedded"
+}
+
+func (c *Config) validate() error {
+	if c.Listen == "" {
+		c.Listen = defaultListen()
+	}
+	u, err := url.Parse(c.Listen)
+	if err != nil || (u.Scheme != "unix" && u.Scheme != "tcp") || (u.Scheme == "unix" && u.Path == "") || (u.Scheme == "tcp" && u.Host == "") {
+		return fmt.Errorf("%sLISTEN=%q: want unix:///path.sock or tcp://HOST:PORT", envPrefix, c.Listen)
+	}
+	if c.ControlPlaneURL != "" {
+		u, err := url.Parse(c.ControlPlaneURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%sCONTROL_PLANE_URL=%q: want an http(s) URL", envPrefix, c.ControlPlaneURL)
+		}
+		return fmt.Errorf("%sCONTROL_PLANE_URL: cloud mode (a remote control plane and relay) is not available in this build yet; unset it to run embedded", envPrefix)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return fmt.Errorf("%sLOG_LEVEL=%q: want debug, info, warn or error", envPrefix, c.LogLevel)
+	}
+	if c.PollWindow <= 0 || c.PollWindow > 25*time.Second {
+		return fmt.Errorf("%sPOLL_WINDOW=%s: want a duration in (0, 25s], under API gateways' 29 s limit", envPrefix, c.PollWindow)
+	}
+	return nil
+}
+
+func defaultListen() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return "unix://" + filepath.Join(d, "sockerless.sock")
+	}
+	return fmt.Sprintf("unix:///tmp/sockerless-%d/docker.sock", os.Getuid())
+}
+
+// build assembles the embedded control plane behind a shim.
+func build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, func(), error) {
+	secret := []byte(cfg.Secret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+	}
+	store := memory.New()
+	hub := relay.NewHub(secret)
+	newProvider := func(rep providers.Reporter) (providers.Provider, error) {
+		if !cfg.Synthetic {
+			log.Warn("the memory (WASM) provider is not built yet; using the synthetic provider, which runs no processes")
+		}
+		return synthetic.New(synthetic.Options{Hub: hub, Reporter: rep}), nil
+	}
+	api, err := functions.New(ctx, functions.Config{
+		Store: store, NewProvider: newProvider, Secret: secret, RelayURL: "inproc:", Dialer: hub,
+		PollWindow: cfg.PollWindow, Logger: log, Version: version,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	shim, err := localshim.New(localshim.Options{Transport: localshim.HandlerTransport{Handler: api}, Dialer: hub, PollWindow: cfg.PollWindow, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return shim, func() { _ = store.Close() }, nil
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// listen opens addr and returns the DOCKER_HOST value that reaches it.
+func listen(addr string) (net.Listener, string, error) {
+	u, _ := url.Parse(addr)
+	if u.Scheme == "tcp" {
+		ln, err := net.Listen("tcp", u.Host)
+		if err != nil {
+			return nil, "", err
+		}
+		return ln, "tcp://" + ln.Addr().String(), nil
+	}
+	path := u.Path
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, "", err
+	}
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return nil, "", fmt.Errorf("%s is in use by another process", path)
+	}
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, "", err
+	}
+	return ln, "unix://" + path, nil
+}
+
+// usage lists flags and every environment variable with its default.
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, "Usage: sockerless [flags]\n\nRuns the Docker API shim; prints the DOCKER_HOST to use.\n\nFlags:\n")
+	fs.PrintDefaults()
+	fmt.Fprintf(w, "\nEnvironment:\n")
+	t := reflect.TypeOf(Config{})
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		def := f.Tag.Get("envDefault")
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  %s%s (default %s)\n      %s\n", envPrefix, f.Tag.Get("env"), def, strings.TrimSpace(f.Tag.Get("help")))
+	}
+}

@@ -1,0 +1,88 @@
+package functions
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sockerless/sockerless/functions/httpx"
+	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/relay/ticket"
+)
+
+// agentPathPrefix is where agents in cloud workloads report to functions.
+// These routes authenticate with the per-container agent token, not the
+// shim's bearer token, and act only on the token's container.
+const agentPathPrefix = "/_sockerless/agent/"
+
+// AgentReport is the body of an agent's exit report.
+type AgentReport struct {
+	// ExecID is set for an exec's exit, empty for the main process.
+	ExecID   string    `json:"execId,omitempty"`
+	ExitCode int       `json:"exitCode"`
+	At       time.Time `json:"at"`
+}
+
+func (a *API) agentRoutes(rt *httpx.Router) {
+	rt.Handle("POST", agentPathPrefix+"{id}/exit", a.agentExit)
+	rt.Handle("POST", agentPathPrefix+"{id}/health", a.agentHealth)
+}
+
+func (a *API) agentAuth(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ticket.VerifyAgentToken(a.cfg.Secret, id, tok) {
+		return "", errdefs.Unauthorized(errAgentToken)
+	}
+	return id, nil
+}
+
+var errAgentToken = errdefs.InvalidParameterf("invalid agent token for this container")
+
+func (a *API) agentExit(w http.ResponseWriter, r *http.Request) error {
+	id, err := a.agentAuth(r)
+	if err != nil {
+		return err
+	}
+	var rep AgentReport
+	if err := httpx.DecodeJSON(r, &rep, false); err != nil {
+		return err
+	}
+	if rep.At.IsZero() {
+		rep.At = a.st.Now()
+	}
+	if rep.ExecID != "" {
+		e, err := a.st.Exec(r.Context(), rep.ExecID)
+		if err != nil {
+			return err
+		}
+		if e.ContainerID != id {
+			return errdefs.Forbidden(errAgentToken)
+		}
+		err = a.ExecExited(r.Context(), rep.ExecID, rep.ExitCode, rep.At)
+		if err != nil {
+			return err
+		}
+	} else if err := a.Exited(r.Context(), id, rep.ExitCode, rep.At); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) agentHealth(w http.ResponseWriter, r *http.Request) error {
+	id, err := a.agentAuth(r)
+	if err != nil {
+		return err
+	}
+	var res providers.HealthResult
+	if err := httpx.DecodeJSON(r, &res, false); err != nil {
+		return err
+	}
+	if err := a.Health(r.Context(), id, res); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

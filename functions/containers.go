@@ -1,0 +1,766 @@
+package functions
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/sockerless/sockerless/functions/httpx"
+	"github.com/sockerless/sockerless/functions/records"
+	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/statestore"
+)
+
+// validName is Docker's container name rule.
+var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+func newID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	name := r.URL.Query().Get("name")
+	if name != "" && !validName.MatchString(name) {
+		return errdefs.InvalidParameterf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	}
+	var req container.CreateRequest
+	if err := httpx.DecodeJSON(r, &req, false); err != nil {
+		return err
+	}
+	if req.Config == nil {
+		return errdefs.InvalidParameterf("config cannot be empty in order to create a container")
+	}
+	if req.Config.Image == "" {
+		return errdefs.InvalidParameterf("no image specified in container config")
+	}
+	img, err := a.st.Image(ctx, req.Config.Image)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			// Docker names the normalized reference so the CLI can pull it.
+			if n, nerr := records.NormalizeRef(req.Config.Image); nerr == nil {
+				return records.ErrNoSuchImage(n)
+			}
+		}
+		return err
+	}
+	hc := req.HostConfig
+	if hc == nil {
+		hc = &container.HostConfig{}
+	}
+	cfg := mergeImageConfig(req.Config, img)
+	if len(cfg.Entrypoint) == 0 && len(cfg.Cmd) == 0 {
+		return errdefs.InvalidParameterf("no command specified")
+	}
+	if err := normalizeHostConfig(hc); err != nil {
+		return err
+	}
+	id := newID()
+	if cfg.Hostname == "" {
+		cfg.Hostname = id[:12]
+	}
+	if name == "" {
+		name = randomName(id)
+	}
+	name = strings.TrimPrefix(name, "/")
+	argv := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
+	c := &records.Container{
+		ID:         id,
+		Name:       name,
+		Created:    a.st.Now(),
+		Image:      img.ID,
+		ImageRef:   req.Config.Image,
+		Path:       argv[0],
+		Args:       argv[1:],
+		Config:     cfg,
+		HostConfig: hc,
+		Networks:   map[string]*records.Endpoint{},
+		State:      records.State{Status: string(container.StateCreated)},
+		Provider:   a.provider.Name(),
+	}
+	if err := a.volumesFor(ctx, c); err != nil {
+		return err
+	}
+	if err := a.planNetworks(ctx, c, req.NetworkingConfig); err != nil {
+		return err
+	}
+	if err := a.st.CreateContainer(ctx, c); err != nil {
+		var nc *statestore.NameConflictError
+		if errors.As(err, &nc) {
+			holder := ""
+			if other, oerr := a.st.ContainerByName(ctx, name); oerr == nil {
+				holder = other.ID
+			}
+			return errdefs.Conflictf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", name, holder)
+		}
+		return err
+	}
+	if err := a.joinNetworks(ctx, c); err != nil {
+		_ = a.st.DeleteContainer(ctx, id)
+		return err
+	}
+	if err := a.provider.Create(ctx, a.spec(c)); err != nil {
+		a.releaseNetworks(ctx, c)
+		_ = a.st.DeleteContainer(ctx, id)
+		return fmt.Errorf("provider %s: create: %w", a.provider.Name(), err)
+	}
+	a.event(ctx, events.ContainerEventType, events.ActionCreate, id, containerAttrs(c))
+	return httpx.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: []string{}})
+}
+
+// mergeImageConfig applies the image's defaults under the user's config:
+// env merged by key (the user wins, PATH always present), entrypoint and
+// cmd with Docker's rule that an entrypoint override clears the image cmd,
+// labels merged, workdir, user, healthcheck and stop signal defaulted.
+func mergeImageConfig(user *container.Config, img *records.Image) *container.Config {
+	cfg := *user
+	ic := img.Config.Config
+	cfg.Env = mergeEnv(ic.Env, user.Env)
+	if len(user.Entrypoint) == 0 && user.Entrypoint == nil {
+		cfg.Entrypoint = append([]string(nil), ic.Entrypoint...)
+		if len(user.Cmd) == 0 {
+			cfg.Cmd = append([]string(nil), ic.Cmd...)
+		}
+	} else if len(user.Entrypoint) == 1 && user.Entrypoint[0] == "" {
+		// --entrypoint "" resets the entrypoint and keeps only the cmd.
+		cfg.Entrypoint = nil
+	}
+	if cfg.WorkingDir == "" {
+		cfg.WorkingDir = ic.WorkingDir
+	}
+	if cfg.User == "" {
+		cfg.User = ic.User
+	}
+	if cfg.StopSignal == "" {
+		cfg.StopSignal = ic.StopSignal
+	}
+	labels := map[string]string{}
+	for k, v := range ic.Labels {
+		labels[k] = v
+	}
+	for k, v := range user.Labels {
+		labels[k] = v
+	}
+	cfg.Labels = labels
+	if cfg.Healthcheck == nil && ic.Healthcheck != nil {
+		hc := container.HealthConfig{
+			Test:          append([]string(nil), ic.Healthcheck.Test...),
+			Interval:      ic.Healthcheck.Interval,
+			Timeout:       ic.Healthcheck.Timeout,
+			StartPeriod:   ic.Healthcheck.StartPeriod,
+			Retries:       ic.Healthcheck.Retries,
+		}
+		cfg.Healthcheck = &hc
+	}
+	if len(cfg.ExposedPorts) == 0 && len(ic.ExposedPorts) > 0 {
+		cfg.ExposedPorts = network.PortSet{}
+		for p := range ic.ExposedPorts {
+			if port, err := network.ParsePort(p); err == nil {
+				cfg.ExposedPorts[port] = struct{}{}
+			}
+		}
+	}
+	cfg.Image = user.Image
+	return &cfg
+}
+
+// mergeEnv merges env lists by key, later lists winning, keeping the first
+// list's order; PATH gets Docker's default when no list sets it.
+func mergeEnv(lists ...[]string) []string {
+	var keys []string
+	vals := map[string]string{}
+	for _, l := range lists {
+		for _, kv := range l {
+			k, _, _ := strings.Cut(kv, "=")
+			if _, ok := vals[k]; !ok {
+				keys = append(keys, k)
+			}
+			vals[k] = kv
+		}
+	}
+	if _, ok := vals["PATH"]; !ok {
+		keys = append([]string{"PATH"}, keys...)
+		vals["PATH"] = "PATH=" + defaultPath
+	}
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, vals[k])
+	}
+	return out
+}
+
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+func normalizeHostConfig(hc *container.HostConfig) error {
+	if hc.NetworkMode == "" || hc.NetworkMode == "default" {
+		hc.NetworkMode = "bridge"
+	}
+	if hc.LogConfig.Type == "" {
+		hc.LogConfig.Type = "json-file"
+	}
+	if hc.LogConfig.Config == nil {
+		hc.LogConfig.Config = map[string]string{}
+	}
+	switch hc.RestartPolicy.Name {
+	case "":
+		hc.RestartPolicy.Name = container.RestartPolicyDisabled
+	case container.RestartPolicyDisabled, container.RestartPolicyAlways, container.RestartPolicyOnFailure, container.RestartPolicyUnlessStopped:
+	default:
+		return errdefs.InvalidParameterf("invalid restart policy '%s'", hc.RestartPolicy.Name)
+	}
+	if hc.RestartPolicy.Name != container.RestartPolicyOnFailure && hc.RestartPolicy.MaximumRetryCount != 0 {
+		return errdefs.InvalidParameterf("invalid restart policy: maximum retry count can only be used with 'on-failure'")
+	}
+	if hc.AutoRemove && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
+		return errdefs.InvalidParameterf("can't create 'AutoRemove' container with restart policy")
+	}
+	for _, b := range hc.Binds {
+		parts := strings.Split(b, ":")
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || !strings.HasPrefix(parts[1], "/") {
+			return errdefs.InvalidParameterf("invalid volume specification: '%s'", b)
+		}
+	}
+	for _, m := range hc.Mounts {
+		if m.Target == "" || !strings.HasPrefix(m.Target, "/") {
+			return errdefs.InvalidParameterf("invalid mount config: mount target must be an absolute path")
+		}
+		switch m.Type {
+		case mount.TypeBind, mount.TypeVolume, mount.TypeTmpfs:
+		default:
+			return errdefs.InvalidParameterf("invalid mount config for type %q: mount type unsupported", m.Type)
+		}
+	}
+	return nil
+}
+
+// volumesFor creates the named volumes a container's binds and mounts
+// refer to, as Docker does at create.
+func (a *API) volumesFor(ctx context.Context, c *records.Container) error {
+	for _, m := range containerMounts(c) {
+		if m.Type != mount.TypeVolume || m.Name == "" {
+			continue
+		}
+		if _, err := a.ensureVolume(ctx, m.Name, "local", nil, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// containerMounts lists a container's binds, mounts and anonymous volumes
+// in inspect's shape.
+func containerMounts(c *records.Container) []container.MountPoint {
+	var out []container.MountPoint
+	for _, b := range c.HostConfig.Binds {
+		parts := strings.Split(b, ":")
+		mp := container.MountPoint{Destination: parts[1], RW: true, Propagation: mount.PropagationRPrivate}
+		if len(parts) == 3 {
+			for _, o := range strings.Split(parts[2], ",") {
+				if o == "ro" {
+					mp.RW = false
+				}
+				mp.Mode = parts[2]
+			}
+		}
+		if strings.HasPrefix(parts[0], "/") || strings.HasPrefix(parts[0], ".") {
+			mp.Type, mp.Source = mount.TypeBind, parts[0]
+		} else {
+			mp.Type, mp.Name, mp.Source, mp.Driver = mount.TypeVolume, parts[0], volumeMountpoint(parts[0]), "local"
+			mp.Propagation = ""
+		}
+		out = append(out, mp)
+	}
+	for _, m := range c.HostConfig.Mounts {
+		mp := container.MountPoint{Type: m.Type, Destination: m.Target, RW: !m.ReadOnly}
+		switch m.Type {
+		case mount.TypeVolume:
+			mp.Name, mp.Source, mp.Driver = m.Source, volumeMountpoint(m.Source), "local"
+		case mount.TypeBind:
+			mp.Source, mp.Propagation = m.Source, mount.PropagationRPrivate
+		}
+		out = append(out, mp)
+	}
+	return out
+}
+
+// randomName returns a Docker-style adjective_surname name derived from
+// the id, so it needs no shared counter.
+func randomName(id string) string {
+	adjectives := []string{"admiring", "brave", "clever", "dazzling", "eager", "focused", "gallant", "happy", "jolly", "keen", "lucid", "modest", "nifty", "quirky", "serene", "tender", "upbeat", "vibrant", "wizardly", "zealous"}
+	names := []string{"albattani", "babbage", "curie", "darwin", "euler", "fermi", "galileo", "hopper", "hypatia", "johnson", "kepler", "lovelace", "mayer", "noether", "pasteur", "ritchie", "shannon", "thompson", "turing", "wozniak"}
+	b, _ := hex.DecodeString(id[:8])
+	return adjectives[int(b[0])%len(adjectives)] + "_" + names[int(b[1])%len(names)] + "_" + id[:4]
+}
+
+func containerAttrs(c *records.Container) map[string]string {
+	attrs := map[string]string{"name": c.Name, "image": c.ImageRef}
+	for k, v := range c.Config.Labels {
+		attrs[k] = v
+	}
+	return attrs
+}
+
+// spec builds the provider's view of a container.
+func (a *API) spec(c *records.Container) providers.Spec {
+	s := providers.Spec{
+		ID:         c.ID,
+		Name:       c.Name,
+		Image:      c.ImageRef,
+		ImageID:    c.Image,
+		Entrypoint: c.Config.Entrypoint,
+		Cmd:        c.Config.Cmd,
+		Env:        c.Config.Env,
+		WorkingDir: c.Config.WorkingDir,
+		User:       c.Config.User,
+		Hostname:   c.Config.Hostname,
+		Tty:        c.Config.Tty,
+		OpenStdin:  c.Config.OpenStdin,
+		StdinOnce:  c.Config.StdinOnce,
+		Labels:     c.Config.Labels,
+	}
+	for _, m := range containerMounts(c) {
+		src := m.Source
+		if m.Type == mount.TypeVolume {
+			src = m.Name
+		}
+		s.Mounts = append(s.Mounts, providers.Mount{Type: string(m.Type), Source: src, Destination: m.Destination, ReadOnly: !m.RW})
+	}
+	if hc := c.Config.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
+		s.Healthcheck = &providers.Healthcheck{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, Retries: hc.Retries}
+	}
+	return s
+}
+
+func (a *API) containerInspect(w http.ResponseWriter, r *http.Request) error {
+	c, err := a.st.Container(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	execs, err := a.st.ExecsOf(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	resp := a.inspectView(c, execs)
+	if httpx.BoolValue(r, "size") {
+		resp.SizeRw = &c.SizeRw
+		var zero int64
+		resp.SizeRootFs = &zero
+	}
+	return httpx.WriteJSON(w, http.StatusOK, resp)
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func (a *API) inspectView(c *records.Container, execs []*records.Exec) container.InspectResponse {
+	st := &container.State{
+		Status:     container.ContainerState(c.State.Status),
+		Running:    c.State.Running,
+		Paused:     c.State.Paused,
+		Restarting: c.State.Restarting,
+		OOMKilled:  c.State.OOMKilled,
+		Dead:       c.State.Dead,
+		Pid:        c.State.Pid,
+		ExitCode:   c.State.ExitCode,
+		Error:      c.State.Error,
+		StartedAt:  formatTime(c.State.StartedAt),
+		FinishedAt: formatTime(c.State.FinishedAt),
+	}
+	if h := c.State.Health; h != nil {
+		st.Health = &container.Health{Status: container.HealthStatus(h.Status), FailingStreak: h.FailingStreak, Log: []*container.HealthcheckResult{}}
+		for _, l := range h.Log {
+			st.Health.Log = append(st.Health.Log, &container.HealthcheckResult{Start: l.Start, End: l.End, ExitCode: l.ExitCode, Output: l.Output})
+		}
+	}
+	execIDs := []string{}
+	for _, e := range execs {
+		execIDs = append(execIDs, e.ID)
+	}
+	mounts := containerMounts(c)
+	if mounts == nil {
+		mounts = []container.MountPoint{}
+	}
+	return container.InspectResponse{
+		ID:              c.ID,
+		Created:         formatTime(c.Created),
+		Path:            c.Path,
+		Args:            nonNil(c.Args),
+		State:           st,
+		Image:           c.Image,
+		ResolvConfPath:  "/etc/resolv.conf",
+		HostnamePath:    "/etc/hostname",
+		HostsPath:       "/etc/hosts",
+		LogPath:         "",
+		Name:            "/" + c.Name,
+		RestartCount:    c.RestartCount,
+		Driver:          "sockerless",
+		Platform:        "linux",
+		ExecIDs:         execIDs,
+		HostConfig:      c.HostConfig,
+		Mounts:          mounts,
+		Config:          c.Config,
+		NetworkSettings: a.networkSettings(c),
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (a *API) networkSettings(c *records.Container) *container.NetworkSettings {
+	ns := &container.NetworkSettings{SandboxID: c.ID, Ports: network.PortMap{}, Networks: map[string]*network.EndpointSettings{}}
+	for p := range c.Config.ExposedPorts {
+		ns.Ports[p] = nil
+	}
+	for name, ep := range c.Networks {
+		ns.Networks[name] = endpointView(ep)
+	}
+	return ns
+}
+
+func (a *API) containerSummary(c *records.Container, size bool) container.Summary {
+	s := container.Summary{
+		ID:      c.ID,
+		Names:   []string{"/" + c.Name},
+		Image:   c.ImageRef,
+		ImageID: c.Image,
+		Command: strings.TrimSpace(strings.Join(append([]string{c.Path}, c.Args...), " ")),
+		Created: c.Created.Unix(),
+		Ports:   []container.PortSummary{},
+		Labels:  c.Config.Labels,
+		State:   container.ContainerState(c.State.Status),
+		Status:  statusText(c, a.st.Now()),
+		Mounts:  containerMounts(c),
+	}
+	if s.Mounts == nil {
+		s.Mounts = []container.MountPoint{}
+	}
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	s.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)
+	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}}
+	for name, ep := range c.Networks {
+		s.NetworkSettings.Networks[name] = endpointView(ep)
+	}
+	if c.State.Health != nil {
+		s.Health = &container.HealthSummary{Status: container.HealthStatus(c.State.Health.Status), FailingStreak: c.State.Health.FailingStreak}
+	}
+	if size {
+		s.SizeRw = c.SizeRw
+	}
+	return s
+}
+
+// statusText is the human status column of docker ps.
+func statusText(c *records.Container, now time.Time) string {
+	switch {
+	case c.Removing:
+		return "Removal In Progress"
+	case c.State.Running && c.State.Paused:
+		return "Up " + humanDuration(now.Sub(c.State.StartedAt)) + " (Paused)"
+	case c.State.Restarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", c.State.ExitCode, humanDuration(now.Sub(c.State.FinishedAt)))
+	case c.State.Running:
+		s := "Up " + humanDuration(now.Sub(c.State.StartedAt))
+		if h := c.State.Health; h != nil {
+			switch h.Status {
+			case "starting":
+				s += " (health: starting)"
+			default:
+				s += " (" + h.Status + ")"
+			}
+		}
+		return s
+	case c.State.Status == string(container.StateCreated):
+		return "Created"
+	case c.State.Status == string(container.StateDead):
+		return "Dead"
+	}
+	return fmt.Sprintf("Exited (%d) %s ago", c.State.ExitCode, humanDuration(now.Sub(c.State.FinishedAt)))
+}
+
+func humanDuration(d time.Duration) string {
+	switch s := int(d.Seconds()); {
+	case s < 1:
+		return "Less than a second"
+	case s == 1:
+		return "1 second"
+	case s < 60:
+		return fmt.Sprintf("%d seconds", s)
+	case d.Minutes() < 2:
+		return "About a minute"
+	case d.Minutes() < 60:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	case d.Hours() < 2:
+		return "About an hour"
+	case d.Hours() < 48:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+func (a *API) containerList(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	f, err := httpx.FiltersFrom(r)
+	if err != nil {
+		return err
+	}
+	if err := f.Validate("id", "name", "label", "label!", "status", "ancestor", "network", "before", "since", "exited", "health", "volume", "is-task", "expose", "publish"); err != nil {
+		return err
+	}
+	for s := range f["status"] {
+		switch container.ContainerState(s) {
+		case container.StateCreated, container.StateRunning, container.StatePaused, container.StateRestarting, container.StateRemoving, container.StateExited, container.StateDead:
+		default:
+			return errdefs.InvalidParameterf("invalid filter 'status=%s'", s)
+		}
+	}
+	limit, err := httpx.IntValue(r, "limit", -1)
+	if err != nil {
+		return err
+	}
+	all := httpx.BoolValue(r, "all") || limit > 0 || f.Has("status") || f.Has("exited")
+	cs, err := a.st.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	// Newest first, as Docker lists.
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Created.After(cs[j].Created) })
+	var before, since *records.Container
+	if f.Has("before") {
+		if before, err = a.st.Container(ctx, f.Values("before")[0]); err != nil {
+			return err
+		}
+	}
+	if f.Has("since") {
+		if since, err = a.st.Container(ctx, f.Values("since")[0]); err != nil {
+			return err
+		}
+	}
+	var ancestors []string
+	for ref := range f["ancestor"] {
+		if img, err := a.st.Image(ctx, ref); err == nil {
+			ancestors = append(ancestors, img.ID)
+		}
+	}
+	out := []container.Summary{}
+	for _, c := range cs {
+		if !all && !c.State.Running {
+			continue
+		}
+		if !a.matchContainer(f, c, before, since, ancestors) {
+			continue
+		}
+		out = append(out, a.containerSummary(c, httpx.BoolValue(r, "size")))
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	return httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (a *API) matchContainer(f httpx.Filters, c *records.Container, before, since *records.Container, ancestors []string) bool {
+	if f.Has("id") {
+		ok := false
+		for v := range f["id"] {
+			if strings.HasPrefix(c.ID, v) {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if !f.MatchPattern("name", "/"+c.Name) || !f.MatchLabels(c.Config.Labels) {
+		return false
+	}
+	if !f.Match("status", c.State.Status) {
+		return false
+	}
+	if f.Has("exited") && (c.State.Running || c.State.Status == string(container.StateCreated) || !f.Match("exited", fmt.Sprint(c.State.ExitCode))) {
+		return false
+	}
+	if f.Has("health") {
+		h := "none"
+		if c.State.Health != nil {
+			h = c.State.Health.Status
+		}
+		if !f.Match("health", h) {
+			return false
+		}
+	}
+	if f.Has("ancestor") {
+		ok := f.Match("ancestor", c.ImageRef)
+		for _, id := range ancestors {
+			ok = ok || id == c.Image
+		}
+		if !ok {
+			return false
+		}
+	}
+	if f.Has("network") {
+		ok := false
+		for name, ep := range c.Networks {
+			ok = ok || f.MatchAny("network", name, ep.NetworkID)
+		}
+		if !ok {
+			return false
+		}
+	}
+	if f.Has("volume") {
+		ok := false
+		for _, m := range containerMounts(c) {
+			ok = ok || f.MatchAny("volume", m.Name, m.Destination, m.Source)
+		}
+		if !ok {
+			return false
+		}
+	}
+	if before != nil && !c.Created.Before(before.Created) {
+		return false
+	}
+	if since != nil && !c.Created.After(since.Created) {
+		return false
+	}
+	return true
+}
+
+func (a *API) containerRename(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	newName := strings.TrimPrefix(r.URL.Query().Get("name"), "/")
+	if newName == "" {
+		return errdefs.InvalidParameterf("Neither old nor new names may be empty")
+	}
+	if !validName.MatchString(newName) {
+		return errdefs.InvalidParameterf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", newName)
+	}
+	c, err := a.st.Container(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if c.Name == newName {
+		return errdefs.InvalidParameterf("Renaming a container with the same name as its current name")
+	}
+	oldName := c.Name
+	_, err = a.st.UpdateContainer(ctx, c.ID, func(c *records.Container) error { c.Name = newName; return nil })
+	if err != nil {
+		var nc *statestore.NameConflictError
+		if errors.As(err, &nc) {
+			return errdefs.Conflictf("Conflict. The container name \"/%s\" is already in use. You have to remove (or rename) that container to be able to reuse that name.", newName)
+		}
+		return err
+	}
+	attrs := containerAttrs(c)
+	attrs["name"], attrs["oldName"] = newName, "/"+oldName
+	a.event(ctx, events.ContainerEventType, events.ActionRename, c.ID, attrs)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) containerRemove(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	c, err := a.st.Container(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if c.State.Running && !httpx.BoolValue(r, "force") {
+		if c.State.Paused {
+			return errdefs.Conflictf("cannot remove container \"/%s\": container is paused and must be unpaused first", c.Name)
+		}
+		return errdefs.Conflictf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)
+	}
+	if err := a.removeContainer(ctx, c, true); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// removeContainer kills a running workload, releases it and deletes the
+// record. Removal is idempotent: a concurrent removal of the same
+// container is not an error.
+func (a *API) removeContainer(ctx context.Context, c *records.Container, kill bool) error {
+	if c.State.Running && kill {
+		if err := a.provider.Kill(ctx, c.ID, 9); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("provider %s: kill: %w", a.provider.Name(), err)
+		}
+		a.markExited(ctx, c.ID, 137, a.st.Now(), c.StartSeq)
+	}
+	if err := a.provider.Remove(ctx, c.ID); err != nil {
+		return fmt.Errorf("provider %s: remove: %w", a.provider.Name(), err)
+	}
+	a.releaseNetworks(ctx, c)
+	if execs, err := a.st.ExecsOf(ctx, c.ID); err == nil {
+		for _, e := range execs {
+			_ = a.st.DeleteExec(ctx, e.ID)
+		}
+	}
+	if err := a.st.DeleteContainer(ctx, c.ID); err != nil {
+		if errdefs.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	a.event(ctx, events.ContainerEventType, events.ActionDestroy, c.ID, containerAttrs(c))
+	return nil
+}
+
+func (a *API) containerPrune(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	f, err := httpx.FiltersFrom(r)
+	if err != nil {
+		return err
+	}
+	if err := f.Validate("until", "label", "label!"); err != nil {
+		return err
+	}
+	until, err := pruneUntil(f, a.st.Now())
+	if err != nil {
+		return err
+	}
+	cs, err := a.st.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	rep := container.PruneReport{ContainersDeleted: []string{}}
+	for _, c := range cs {
+		if c.State.Running || !f.MatchLabels(c.Config.Labels) || (!until.IsZero() && !c.Created.Before(until)) {
+			continue
+		}
+		if err := a.removeContainer(ctx, c, false); err != nil {
+			return err
+		}
+		rep.ContainersDeleted = append(rep.ContainersDeleted, c.ID)
+	}
+	a.event(ctx, events.ContainerEventType, events.ActionPrune, "", map[string]string{"reclaimed": "0"})
+	return httpx.WriteJSON(w, http.StatusOK, rep)
+}
+
+func pruneUntil(f httpx.Filters, now time.Time) (time.Time, error) {
+	if !f.Has("until") {
+		return time.Time{}, nil
+	}
+	return parseTime(f.Values("until")[0], now)
+}

@@ -1,0 +1,28 @@
+package httpx
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/sockerless/sockerless/internal/errdefs"
+)
+
+// ErrorBody is Docker's error shape.
+type ErrorBody struct {
+	Message string `json:"message"`
+}
+
+// WriteError answers err in Docker's shape: {"message": "..."} with the
+// status errdefs assigns (or status, when not zero). 304 has no body.
+func WriteError(w http.ResponseWriter, err error, status int) {
+	if status == 0 {
+		status = errdefs.HTTPStatus(err)
+	}
+	if status == http.StatusNotModified {
+		w.WriteHeader(status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(ErrorBody{Message: err.Error()})
+}

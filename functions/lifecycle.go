@@ -1,0 +1,444 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/sockerless/sockerless/functions/httpx"
+	"github.com/sockerless/sockerless/functions/records"
+	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/providers"
+)
+
+var errNotModified = errdefs.NotModified(errors.New("not modified"))
+
+func (a *API) containerStart(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	c, err := a.st.Container(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if c.State.Running {
+		return errNotModified
+	}
+	if err := a.startContainer(ctx, c); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// startContainer marks c running (so an exit reported while Start is in
+// flight lands on this run) and starts its workload.
+func (a *API) startContainer(ctx context.Context, c *records.Container) error {
+	if c.Removing {
+		return errdefs.Conflictf("container is marked for removal and cannot be started")
+	}
+	now := a.st.Now()
+	var seq int64
+	c, err := a.st.UpdateContainer(ctx, c.ID, func(c *records.Container) error {
+		if c.State.Running {
+			return errNotModified
+		}
+		c.StartSeq++
+		seq = c.StartSeq
+		c.State = records.State{Status: string(container.StateRunning), Running: true, Pid: int(c.StartSeq) + 1000, StartedAt: now}
+		if c.Config.Healthcheck != nil && len(c.Config.Healthcheck.Test) > 0 && c.Config.Healthcheck.Test[0] != "NONE" {
+			c.State.Health = &records.Health{Status: string(container.Starting), Log: []records.HealthLog{}}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := a.provider.Start(ctx, a.spec(c)); err != nil {
+		msg := err.Error()
+		_, _ = a.st.UpdateContainer(ctx, c.ID, func(c *records.Container) error {
+			if c.StartSeq == seq && c.State.Running {
+				c.State = records.State{Status: string(container.StateCreated), ExitCode: 128, Error: msg, FinishedAt: a.st.Now()}
+				if c.ExitSeq > 0 {
+					c.State.Status = string(container.StateExited)
+				}
+			}
+			return nil
+		})
+		return fmt.Errorf("provider %s: start: %w", a.provider.Name(), err)
+	}
+	a.event(ctx, events.ContainerEventType, events.ActionStart, c.ID, containerAttrs(c))
+	return nil
+}
+
+func (a *API) containerStop(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	c, err := a.st.Container(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if !c.State.Running {
+		return errNotModified
+	}
+	timeout, err := stopTimeout(r, c)
+	if err != nil {
+		return err
+	}
+	if err := a.stopContainer(ctx, c, timeout); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func stopTimeout(r *http.Request, c *records.Container) (time.Duration, error) {
+	def := 10
+	if c.Config.StopTimeout != nil {
+		def = *c.Config.StopTimeout
+	}
+	t, err := httpx.IntValue(r, "t", def)
+	if err != nil {
+		return 0, err
+	}
+	if t < 0 {
+		// -1 waits forever in Docker; a day is forever for a CI job.
+		t = 86400
+	}
+	return time.Duration(t) * time.Second, nil
+}
+
+func (a *API) stopContainer(ctx context.Context, c *records.Container, timeout time.Duration) error {
+	if err := a.provider.Stop(ctx, c.ID, timeout); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("provider %s: stop: %w", a.provider.Name(), err)
+	}
+	// A provider whose exit report was lost still leaves a stopped
+	// container: SIGKILL's code.
+	a.markExited(ctx, c.ID, 137, a.st.Now(), c.StartSeq)
+	a.event(ctx, events.ContainerEventType, events.ActionStop, c.ID, containerAttrs(c))
+	return nil
+}
+
+func (a *API) containerKill(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	c, err := a.st.Container(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	sig, err := parseSignal(r.URL.Query().Get("signal"))
+	if err != nil {
+		return err
+	}
+	if !c.State.Running {
+		return errdefs.Conflictf("cannot kill container: %s: container %s is not running", r.PathValue("id"), c.ID)
+	}
+	if err := a.provider.Kill(ctx, c.ID, sig); err != nil {
+		return fmt.Errorf("provider %s: kill: %w", a.provider.Name(), err)
+	}
+	attrs := containerAttrs(c)
+	attrs["signal"] = strconv.Itoa(sig)
+	a.event(ctx, events.ContainerEventType, events.ActionKill, c.ID, attrs)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// parseSignal reads "KILL", "SIGKILL" or "9"; empty is SIGKILL.
+func parseSignal(s string) (int, error) {
+	if s == "" {
+		return int(syscall.SIGKILL), nil
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, errdefs.InvalidParameterf("invalid signal: %s", s)
+		}
+		return n, nil
+	}
+	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	for n := 1; n < 32; n++ {
+		if strings.EqualFold(strings.TrimPrefix(strings.ToUpper(unixSignalName(n)), "SIG"), name) {
+			return n, nil
+		}
+	}
+	return 0, errdefs.InvalidParameterf("invalid signal: %s", s)
+}
+
+func unixSignalName(n int) string {
+	names := map[int]string{1: "HUP", 2: "INT", 3: "QUIT", 4: "ILL", 5: "TRAP", 6: "ABRT", 7: "BUS", 8: "FPE", 9: "KILL", 10: "USR1", 11: "SEGV", 12: "USR2", 13: "PIPE", 14: "ALRM", 15: "TERM", 16: "STKFLT", 17: "CHLD", 18: "CONT", 19: "STOP", 20: "TSTP", 21: "TTIN", 22: "TTOU", 23: "URG", 24: "XCPU", 25: "XFSZ", 26: "VTALRM", 27: "PROF", 28: "WINCH", 29: "IO", 30: "PWR", 31: "SYS"}
+	return names[n]
+}
+
+func (a *API) containerRestart(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	c, err := a.st.Container(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	timeout, err := stopTimeout(r, c)
+	if err != nil {
+		return err
+	}
+	if c.State.Running {
+		if err := a.stopContainer(ctx, c, timeout); err != nil {
+			return err
+		}
+		if c, err = a.st.Container(ctx, c.ID); err != nil {
+			return err
+		}
+	}
+	if err := a.startContainer(ctx, c); err != nil && !errdefs.IsNotModified(err) {
+		return err
+	}
+	a.event(ctx, events.ContainerEventType, events.ActionRestart, c.ID, containerAttrs(c))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) containerPause(w http.ResponseWriter, r *http.Request) error {
+	return a.setPaused(w, r, true)
+}
+
+func (a *API) containerUnpause(w http.ResponseWriter, r *http.Request) error {
+	return a.setPaused(w, r, false)
+}
+
+func (a *API) setPaused(w http.ResponseWriter, r *http.Request, pause bool) error {
+	ctx := r.Context()
+	c, err := a.st.Container(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	p, ok := a.provider.(providers.Pauser)
+	if !ok {
+		return errdefs.NotImplementedf("pause is not supported by the %s provider", a.provider.Name())
+	}
+	if !c.State.Running {
+		return errdefs.Conflictf("container %s is not running", c.ID)
+	}
+	if pause && c.State.Paused {
+		return errdefs.Conflictf("container %s is already paused", c.ID)
+	}
+	if !pause && !c.State.Paused {
+		return errdefs.Conflictf("container %s is not paused", c.ID)
+	}
+	action := events.ActionPause
+	if pause {
+		err = p.Pause(ctx, c.ID)
+	} else {
+		err = p.Unpause(ctx, c.ID)
+		action = events.ActionUnPause
+	}
+	if err != nil {
+		return err
+	}
+	_, err = a.st.UpdateContainer(ctx, c.ID, func(c *records.Container) error {
+		c.State.Paused = pause
+		c.State.Status = string(container.StateRunning)
+		if pause {
+			c.State.Status = string(container.StatePaused)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	a.event(ctx, events.ContainerEventType, action, c.ID, containerAttrs(c))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// waitCursor is what a wait carries between bounded polls.
+type waitCursor struct {
+	ID       string `json:"id"`
+	ExitSeq  int64  `json:"s"`
+	ExitCode int    `json:"c"`
+	// Since is when the wait began (Unix ns): a container removed between
+	// polls has its exit code looked up in the events since then.
+	Since int64 `json:"t"`
+}
+
+func (a *API) containerWait(w http.ResponseWriter, r *http.Request) error {
+	ref := r.PathValue("id")
+	cond := container.WaitCondition(r.URL.Query().Get("condition"))
+	switch cond {
+	case "", container.WaitConditionNotRunning, container.WaitConditionNextExit, container.WaitConditionRemoved:
+	default:
+		return errdefs.InvalidParameterf("invalid condition: %q", cond)
+	}
+	return a.longPoll(w, r, longPollSpec{
+		contentType: "application/json",
+		watchKind:   records.KindContainer,
+		step: func(ctx context.Context, raw string) ([]byte, string, bool, error) {
+			var cur waitCursor
+			first := raw == ""
+			if !first {
+				if err := json.Unmarshal([]byte(raw), &cur); err != nil {
+					return nil, raw, false, errdefs.InvalidParameterf("invalid wait cursor")
+				}
+			}
+			if first {
+				cur.ID, cur.Since = ref, a.st.Now().UnixNano()
+			}
+			c, err := a.st.Container(ctx, cur.ID)
+			if first && err != nil {
+				return nil, "", false, err
+			}
+			if errdefs.IsNotFound(err) {
+				// Gone: whatever the condition, the wait is over, with the
+				// exit code of its last run.
+				return waitBody(a.lastExitCode(ctx, cur), ""), raw, true, nil
+			}
+			if err != nil {
+				return nil, raw, false, err
+			}
+			if first {
+				cur.ID, cur.ExitSeq = c.ID, c.ExitSeq
+			}
+			cur.ExitCode = c.State.ExitCode
+			next, _ := json.Marshal(cur)
+			switch cond {
+			case container.WaitConditionRemoved:
+				return nil, string(next), false, nil
+			case container.WaitConditionNextExit:
+				if c.ExitSeq > cur.ExitSeq {
+					return waitBody(c.State.ExitCode, c.State.Error), string(next), true, nil
+				}
+			default:
+				if !c.State.Running {
+					return waitBody(c.State.ExitCode, c.State.Error), string(next), true, nil
+				}
+			}
+			return nil, string(next), false, nil
+		},
+	})
+}
+
+// lastExitCode finds the exit code of a removed container from its last
+// die event since the wait began, falling back to the last code seen.
+func (a *API) lastExitCode(ctx context.Context, cur waitCursor) int {
+	evs, err := a.st.Events(ctx, "", time.Unix(0, cur.Since), time.Time{})
+	if err != nil {
+		return cur.ExitCode
+	}
+	code := cur.ExitCode
+	for _, e := range evs {
+		if e.Message.Actor.ID == cur.ID && e.Message.Action == events.ActionDie {
+			if n, err := strconv.Atoi(e.Message.Actor.Attributes["exitCode"]); err == nil {
+				code = n
+			}
+		}
+	}
+	return code
+}
+
+func waitBody(code int, errMsg string) []byte {
+	resp := container.WaitResponse{StatusCode: int64(code)}
+	if errMsg != "" {
+		resp.Error = &container.WaitExitError{Message: errMsg}
+	}
+	b, _ := json.Marshal(resp)
+	return append(b, '\n')
+}
+
+// markExited records the end of run seq of container id. It is a no-op
+// when that run already ended or a newer run started.
+func (a *API) markExited(ctx context.Context, id string, code int, at time.Time, seq int64) (*records.Container, bool) {
+	changed := false
+	c, err := a.st.UpdateContainer(ctx, id, func(c *records.Container) error {
+		changed = false
+		if !c.State.Running || (seq != 0 && c.StartSeq != seq) {
+			return nil
+		}
+		changed = true
+		c.ExitSeq++
+		c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
+		c.State.Status = string(container.StateExited)
+		c.State.ExitCode = code
+		c.State.FinishedAt = at
+		if c.State.Health != nil {
+			c.State.Health.Status = string(container.Unhealthy)
+		}
+		return nil
+	})
+	if err != nil {
+		if !errdefs.IsNotFound(err) {
+			a.log.Warn("exit not recorded", "container", id, "err", err)
+		}
+		return nil, false
+	}
+	if changed {
+		attrs := containerAttrs(c)
+		attrs["exitCode"] = strconv.Itoa(code)
+		a.event(ctx, events.ContainerEventType, events.ActionDie, id, attrs)
+	}
+	return c, changed
+}
+
+// Exited implements providers.Reporter: the main process of container id
+// ended. A container with AutoRemove is removed.
+func (a *API) Exited(ctx context.Context, id string, code int, at time.Time) error {
+	c, changed := a.markExited(ctx, id, code, at, 0)
+	if changed && c.HostConfig.AutoRemove {
+		return a.removeContainer(ctx, c, false)
+	}
+	return nil
+}
+
+// ExecExited implements providers.Reporter: exec id ended with code.
+func (a *API) ExecExited(ctx context.Context, id string, code int, at time.Time) error {
+	e, err := a.st.UpdateExec(ctx, id, func(e *records.Exec) error {
+		if e.ExitCode != nil {
+			return nil
+		}
+		e.Running, e.Pid = false, 0
+		e.ExitCode = &code
+		e.Ended = at
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	a.event(ctx, events.ContainerEventType, events.ActionExecDie, e.ContainerID, map[string]string{"execID": e.ID, "exitCode": strconv.Itoa(code)})
+	return nil
+}
+
+// Health implements providers.Reporter: one probe result for container id.
+func (a *API) Health(ctx context.Context, id string, res providers.HealthResult) error {
+	var status string
+	c, err := a.st.UpdateContainer(ctx, id, func(c *records.Container) error {
+		h := c.State.Health
+		if h == nil || !c.State.Running {
+			return nil
+		}
+		retries := 3
+		if hc := c.Config.Healthcheck; hc != nil && hc.Retries > 0 {
+			retries = hc.Retries
+		}
+		h.Log = append(h.Log, records.HealthLog{Start: res.Start, End: res.End, ExitCode: res.ExitCode, Output: res.Output})
+		if len(h.Log) > 5 {
+			h.Log = h.Log[len(h.Log)-5:]
+		}
+		if res.ExitCode == 0 {
+			h.FailingStreak = 0
+			h.Status = string(container.Healthy)
+		} else {
+			h.FailingStreak++
+			if h.FailingStreak >= retries {
+				h.Status = string(container.Unhealthy)
+			}
+		}
+		status = h.Status
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if status != "" {
+		a.event(ctx, events.ContainerEventType, events.Action("health_status: "+status), id, containerAttrs(c))
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package functions
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sockerless/sockerless/internal/controlapi"
+	"github.com/sockerless/sockerless/statestore"
+)
+
+const eventsWatchKind = statestore.KindEvents
+
+// longPollSpec describes one long wait (wait, logs?follow, events,
+// stats?stream) as a sequence of non-blocking steps.
+type longPollSpec struct {
+	contentType string
+	// watchKind/watchID name the record whose change should wake the
+	// waiter early, when the store supports statestore.Watcher.
+	watchKind, watchID string
+	// interval is how often to step when nothing wakes the waiter
+	// (default 100 ms).
+	interval time.Duration
+	// step returns the output since cursor, the next cursor, and whether
+	// the answer is complete. An error before any output is the answer.
+	step func(ctx context.Context, cursor string) (chunk []byte, next string, done bool, err error)
+}
+
+// longPoll serves spec. A request from a shim carrying
+// controlapi.HeaderPoll gets one bounded answer: everything produced
+// within the window, with controlapi.HeaderContinue and a cursor when the
+// answer is not final. Any other request is streamed until done, with
+// every chunk flushed as it comes, so direct clients see Docker's
+// behaviour.
+func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec) error {
+	ctx := r.Context()
+	cursor := r.Header.Get(controlapi.HeaderCursor)
+	if spec.interval <= 0 {
+		spec.interval = 100 * time.Millisecond
+	}
+	pollHeader := r.Header.Get(controlapi.HeaderPoll)
+	bounded := pollHeader != ""
+	var deadline time.Time
+	if bounded {
+		ms, err := strconv.Atoi(pollHeader)
+		if err != nil || ms < 0 {
+			ms = 0
+		}
+		window := time.Duration(ms) * time.Millisecond
+		if window > a.cfg.PollWindow {
+			window = a.cfg.PollWindow
+		}
+		deadline = time.Now().Add(window)
+	}
+
+	var buf []byte
+	started := false
+	rc := http.NewResponseController(w)
+	begin := func(done bool, next string) {
+		if started {
+			return
+		}
+		started = true
+		w.Header().Set("Content-Type", spec.contentType)
+		if bounded && !done {
+			w.Header().Set(controlapi.HeaderContinue, next)
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+	for {
+		var wake <-chan struct{}
+		if wt, ok := a.cfg.Store.(statestore.Watcher); ok && spec.watchKind != "" {
+			// Subscribe before stepping so a change between the step and
+			// the wait is not missed.
+			wake = wt.Changed(spec.watchKind, spec.watchID)
+		}
+		chunk, next, done, err := spec.step(ctx, cursor)
+		if err != nil {
+			if !started && len(buf) == 0 {
+				return err
+			}
+			a.log.Warn("long wait ended by error", "path", r.URL.Path, "err", err)
+			done = true
+		}
+		cursor = next
+		if bounded {
+			buf = append(buf, chunk...)
+			if done || !time.Now().Before(deadline) {
+				begin(done, cursor)
+				_, err := w.Write(buf)
+				return err
+			}
+		} else {
+			begin(done, cursor)
+			if len(chunk) > 0 {
+				if _, err := w.Write(chunk); err != nil {
+					return nil // the client went away
+				}
+			}
+			_ = rc.Flush()
+			if done {
+				return nil
+			}
+		}
+		timer := time.NewTimer(spec.interval)
+		var until <-chan time.Time
+		if bounded {
+			until = time.After(time.Until(deadline))
+		}
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-wake:
+		case <-timer.C:
+		case <-until:
+		}
+		timer.Stop()
+	}
+}

@@ -1,0 +1,137 @@
+package records
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/sockerless/sockerless/internal/errdefs"
+)
+
+// Container is a container's stored record.
+type Container struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"` // without the leading slash
+	Created time.Time `json:"created"`
+	// Image is the image id (sha256:...); ImageRef is the reference as given.
+	Image    string   `json:"image"`
+	ImageRef string   `json:"imageRef"`
+	Path     string   `json:"path"`
+	Args     []string `json:"args"`
+
+	Config     *container.Config     `json:"config"`
+	HostConfig *container.HostConfig `json:"hostConfig"`
+	// Networks maps network name to the container's endpoint in it.
+	Networks map[string]*Endpoint `json:"networks,omitempty"`
+
+	State        State `json:"state"`
+	RestartCount int   `json:"restartCount"`
+	// ExitSeq counts exits of the main process, so `wait next-exit` can
+	// tell a new exit from an old one.
+	ExitSeq int64 `json:"exitSeq"`
+	// StartSeq counts starts, so a late exit report for an earlier run
+	// cannot stop a restarted container.
+	StartSeq int64 `json:"startSeq"`
+	// Removing is set while a removal is in progress.
+	Removing bool `json:"removing,omitempty"`
+	// Provider names the provider that runs the workload.
+	Provider string `json:"provider"`
+	// SizeRw is the writable layer's size when known.
+	SizeRw int64 `json:"sizeRw,omitempty"`
+}
+
+// State is the container's lifecycle state.
+type State struct {
+	Status     string    `json:"status"` // created, running, paused, restarting, removing, exited, dead
+	Running    bool      `json:"running"`
+	Paused     bool      `json:"paused"`
+	Restarting bool      `json:"restarting"`
+	OOMKilled  bool      `json:"oomKilled"`
+	Dead       bool      `json:"dead"`
+	Pid        int       `json:"pid"`
+	ExitCode   int       `json:"exitCode"`
+	Error      string    `json:"error"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+	// Health is nil when the container has no healthcheck.
+	Health *Health `json:"health,omitempty"`
+}
+
+// Health is a container's health-check state.
+type Health struct {
+	Status        string      `json:"status"` // starting, healthy, unhealthy
+	FailingStreak int         `json:"failingStreak"`
+	Log           []HealthLog `json:"log"`
+}
+
+// HealthLog is one health probe's result.
+type HealthLog struct {
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	ExitCode int       `json:"exitCode"`
+	Output   string    `json:"output"`
+}
+
+// Endpoint is a container's attachment to one network.
+type Endpoint struct {
+	NetworkID  string   `json:"networkId"`
+	EndpointID string   `json:"endpointId"`
+	IPAddress  string   `json:"ip,omitempty"`
+	PrefixLen  int      `json:"prefixLen,omitempty"`
+	Gateway    string   `json:"gateway,omitempty"`
+	MacAddress string   `json:"mac,omitempty"`
+	Aliases    []string `json:"aliases,omitempty"`
+	DNSNames   []string `json:"dnsNames,omitempty"`
+	// IPAMConfig keeps a user-requested address.
+	IPv4Requested string `json:"ipv4Requested,omitempty"`
+}
+
+var containers = kind[Container]{
+	name:  KindContainer,
+	id:    func(c *Container) string { return c.ID },
+	names: func(c *Container) []string { return []string{c.Name} },
+}
+
+// ErrNoSuchContainer is the error Docker gives for an unknown container.
+func ErrNoSuchContainer(ref string) error { return errdefs.NotFoundf("No such container: %s", ref) }
+
+// CreateContainer stores a new container; its name is reserved atomically.
+// A taken name is a *statestore.NameConflictError.
+func (st *Store) CreateContainer(ctx context.Context, c *Container) error {
+	return containers.create(ctx, st.s, c)
+}
+
+// Container resolves ref (id, name with or without "/", or unique id
+// prefix) to a container.
+func (st *Store) Container(ctx context.Context, ref string) (*Container, error) {
+	return resolve(ctx, st.s, containers, strings.TrimPrefix(ref, "/"), func() error { return ErrNoSuchContainer(ref) })
+}
+
+// ContainerByName returns the container holding name, if any.
+func (st *Store) ContainerByName(ctx context.Context, name string) (*Container, error) {
+	return containers.getByName(ctx, st.s, strings.TrimPrefix(name, "/"))
+}
+
+// UpdateContainer applies fn to container id with optimistic concurrency.
+func (st *Store) UpdateContainer(ctx context.Context, id string, fn func(*Container) error) (*Container, error) {
+	c, err := containers.mutate(ctx, st.s, id, fn)
+	if errdefs.IsNotFound(err) {
+		return nil, ErrNoSuchContainer(id)
+	}
+	return c, err
+}
+
+// DeleteContainer removes container id and frees its name.
+func (st *Store) DeleteContainer(ctx context.Context, id string) error {
+	err := containers.delete(ctx, st.s, id)
+	if errdefs.IsNotFound(err) {
+		return ErrNoSuchContainer(id)
+	}
+	return err
+}
+
+// Containers lists every container.
+func (st *Store) Containers(ctx context.Context) ([]*Container, error) {
+	return containers.list(ctx, st.s, "")
+}

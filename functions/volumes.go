@@ -1,0 +1,232 @@
+package functions
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/volume"
+	"github.com/sockerless/sockerless/functions/httpx"
+	"github.com/sockerless/sockerless/functions/records"
+	"github.com/sockerless/sockerless/internal/errdefs"
+)
+
+func volumeMountpoint(name string) string { return "/var/lib/sockerless/volumes/" + name + "/_data" }
+
+// ensureVolume returns the volume name, creating it when absent.
+func (a *API) ensureVolume(ctx context.Context, name, driver string, labels, opts map[string]string) (*records.Volume, error) {
+	if v, err := a.st.Volume(ctx, name); err == nil {
+		return v, nil
+	} else if !errdefs.IsNotFound(err) {
+		return nil, err
+	}
+	v := &records.Volume{Name: name, Driver: driver, Mountpoint: volumeMountpoint(name), CreatedAt: a.st.Now(), Labels: labels, Options: opts, Scope: "local"}
+	if err := a.st.CreateVolume(ctx, v); err != nil {
+		if errdefs.IsConflict(err) {
+			return a.st.Volume(ctx, name)
+		}
+		return nil, err
+	}
+	a.event(ctx, events.VolumeEventType, events.ActionCreate, name, map[string]string{"driver": driver})
+	return v, nil
+}
+
+func (a *API) volumeCreate(w http.ResponseWriter, r *http.Request) error {
+	var req volume.CreateRequest
+	if err := httpx.DecodeJSON(r, &req, true); err != nil {
+		return err
+	}
+	if req.Name == "" {
+		req.Name = newID()
+	} else if !validName.MatchString(req.Name) && len(req.Name) != 1 {
+		return errdefs.InvalidParameterf("create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", req.Name, req.Name)
+	}
+	if req.Driver == "" {
+		req.Driver = "local"
+	}
+	if req.Driver != "local" {
+		return errdefs.NotImplementedf("volume driver %q is not supported by sockerless (only local)", req.Driver)
+	}
+	if req.ClusterVolumeSpec != nil {
+		return errdefs.NotImplementedf("cluster volumes are not supported by sockerless")
+	}
+	v, err := a.ensureVolume(r.Context(), req.Name, req.Driver, req.Labels, req.DriverOpts)
+	if err != nil {
+		return err
+	}
+	return httpx.WriteJSON(w, http.StatusCreated, volumeView(v, nil))
+}
+
+func volumeView(v *records.Volume, refs *int64) volume.Volume {
+	out := volume.Volume{
+		CreatedAt:  v.CreatedAt.UTC().Format("2006-01-02T15:04:05Z07:00"),
+		Driver:     v.Driver,
+		Labels:     v.Labels,
+		Mountpoint: v.Mountpoint,
+		Name:       v.Name,
+		Options:    v.Options,
+		Scope:      v.Scope,
+	}
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	if out.Options == nil {
+		out.Options = map[string]string{}
+	}
+	if refs != nil {
+		out.UsageData = &volume.UsageData{RefCount: *refs, Size: -1}
+	}
+	return out
+}
+
+// volumeUsers maps volume names to the containers mounting them.
+func volumeUsers(cs []*records.Container) map[string][]string {
+	users := map[string][]string{}
+	for _, c := range cs {
+		for _, m := range containerMounts(c) {
+			if m.Type == mount.TypeVolume {
+				users[m.Name] = append(users[m.Name], c.ID)
+			}
+		}
+	}
+	return users
+}
+
+func (a *API) volumeViews(ctx context.Context, cs []*records.Container) ([]volume.Volume, error) {
+	vs, err := a.st.Volumes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	users := volumeUsers(cs)
+	out := []volume.Volume{}
+	for _, v := range vs {
+		n := int64(len(users[v.Name]))
+		out = append(out, volumeView(v, &n))
+	}
+	return out, nil
+}
+
+func (a *API) volumeInspect(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.st.Volume(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return httpx.WriteJSON(w, http.StatusOK, volumeView(v, nil))
+}
+
+func (a *API) volumeList(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	f, err := httpx.FiltersFrom(r)
+	if err != nil {
+		return err
+	}
+	if err := f.Validate("name", "label", "label!", "dangling", "driver"); err != nil {
+		return err
+	}
+	vs, err := a.st.Volumes(ctx)
+	if err != nil {
+		return err
+	}
+	var users map[string][]string
+	if f.Has("dangling") {
+		cs, err := a.st.Containers(ctx)
+		if err != nil {
+			return err
+		}
+		users = volumeUsers(cs)
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })
+	resp := volume.ListResponse{Volumes: []volume.Volume{}, Warnings: []string{}}
+	for _, v := range vs {
+		if f.Has("name") {
+			ok := false
+			for p := range f["name"] {
+				ok = ok || strings.Contains(v.Name, p)
+			}
+			if !ok {
+				continue
+			}
+		}
+		if !f.Match("driver", v.Driver) || !f.MatchLabels(v.Labels) {
+			continue
+		}
+		if f.Has("dangling") {
+			dangling := len(users[v.Name]) == 0
+			want := f["dangling"]["true"] || f["dangling"]["1"]
+			if dangling != want {
+				continue
+			}
+		}
+		resp.Volumes = append(resp.Volumes, volumeView(v, nil))
+	}
+	return httpx.WriteJSON(w, http.StatusOK, resp)
+}
+
+func (a *API) volumeRemove(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	name := r.PathValue("name")
+	v, err := a.st.Volume(ctx, name)
+	if err != nil {
+		if errdefs.IsNotFound(err) && httpx.BoolValue(r, "force") {
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		return err
+	}
+	if err := a.removeVolume(ctx, v); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) removeVolume(ctx context.Context, v *records.Volume) error {
+	cs, err := a.st.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	if users := volumeUsers(cs)[v.Name]; len(users) > 0 {
+		return errdefs.Conflictf("remove %s: volume is in use - [%s]", v.Name, strings.Join(users, ", "))
+	}
+	if err := a.st.DeleteVolume(ctx, v.Name); err != nil {
+		return err
+	}
+	a.event(ctx, events.VolumeEventType, events.ActionDestroy, v.Name, map[string]string{"driver": v.Driver})
+	return nil
+}
+
+func (a *API) volumePrune(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	f, err := httpx.FiltersFrom(r)
+	if err != nil {
+		return err
+	}
+	if err := f.Validate("label", "label!", "all"); err != nil {
+		return err
+	}
+	all := f["all"]["true"] || f["all"]["1"]
+	vs, err := a.st.Volumes(ctx)
+	if err != nil {
+		return err
+	}
+	cs, err := a.st.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	users := volumeUsers(cs)
+	rep := volume.PruneReport{VolumesDeleted: []string{}}
+	for _, v := range vs {
+		// Since Docker 23 prune removes only anonymous volumes unless all=true.
+		if len(users[v.Name]) > 0 || (!all && !v.Anonymous) || !f.MatchLabels(v.Labels) {
+			continue
+		}
+		if err := a.removeVolume(ctx, v); err != nil {
+			return err
+		}
+		rep.VolumesDeleted = append(rep.VolumesDeleted, v.Name)
+	}
+	return httpx.WriteJSON(w, http.StatusOK, rep)
+}

@@ -1,0 +1,56 @@
+// Package controlapi is the private contract between the shim and the
+// functions tier, on top of the Docker Engine API they both speak:
+//
+//   - Stream tickets. A request for a hijacked stream (attach, exec start)
+//     that carries HeaderShim is validated by functions, which answers 200
+//     with a StreamTicket instead of upgrading. The shim then answers the
+//     client with 101 and dials the relay.
+//   - Bounded polls. A long wait (wait, logs?follow, events, stats?stream)
+//     that carries HeaderPoll is answered within the poll window. An answer
+//     that is not final carries HeaderContinue with a cursor; the shim
+//     repeats the request with that cursor in HeaderCursor and copies each
+//     answer's body to its one client connection.
+package controlapi
+
+// Headers of the shim ⇄ functions contract.
+const (
+	// HeaderShim marks a request as coming from a shim that can hold
+	// hijacked connections.
+	HeaderShim = "X-Sockerless-Shim"
+	// HeaderPoll asks for a bounded answer; its value is the longest wait
+	// in milliseconds ("0" means answer at once, e.g. to validate).
+	HeaderPoll = "X-Sockerless-Poll"
+	// HeaderCursor carries the cursor of the previous answer.
+	HeaderCursor = "X-Sockerless-Cursor"
+	// HeaderContinue on an answer means it is not final; its value is the
+	// cursor to send next.
+	HeaderContinue = "X-Sockerless-Continue"
+	// HeaderRequestID carries the request id the shim assigns and
+	// functions echoes and logs.
+	HeaderRequestID = "X-Request-Id"
+)
+
+// StreamTicket is functions' answer to a hijack request from a shim.
+type StreamTicket struct {
+	// RelayURL is where to dial; "inproc:" for the embedded relay.
+	RelayURL string `json:"relayUrl"`
+	// Token is the signed grant for the relay.
+	Token string `json:"token"`
+	// Tty says which content type to answer the client with: raw for TTY,
+	// multiplexed otherwise.
+	Tty bool `json:"tty"`
+	// Kind is "exec" or "attach".
+	Kind string `json:"kind"`
+	// ID is the exec or container id the session belongs to.
+	ID string `json:"id"`
+}
+
+// Docker's stream content types.
+const (
+	MediaRawStream         = "application/vnd.docker.raw-stream"
+	MediaMultiplexedStream = "application/vnd.docker.multiplexed-stream"
+)
+
+// MediaTicket is the content type of a StreamTicket answer, so a shim
+// tells a ticket from an ordinary 200 (a detached exec start).
+const MediaTicket = "application/vnd.sockerless.stream-ticket+json"

@@ -1,0 +1,441 @@
+// Package localshim is the DOCKER_HOST listener on the runner host. It
+// forwards plain Docker API requests to the functions tier, and owns what
+// a serverless function cannot: hijacked attach/exec connections, which it
+// bridges to the relay with a stream ticket, and long waits, which it
+// turns into a sequence of bounded polls behind one client connection.
+package localshim
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sockerless/sockerless/functions/httpx"
+	"github.com/sockerless/sockerless/internal/controlapi"
+	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/relay"
+	"github.com/sockerless/sockerless/relay/frame"
+)
+
+// Options configures a Shim.
+type Options struct {
+	// Transport reaches functions: HandlerTransport in embedded mode, an
+	// HTTP transport in cloud mode. Required.
+	Transport http.RoundTripper
+	// BaseURL is functions' address ("http://functions" is fine for an
+	// in-process transport).
+	BaseURL string
+	// Token, when set, is sent as a bearer token.
+	Token string
+	// Dialer opens relay streams for stream tickets. Required.
+	Dialer relay.Dialer
+	// PollWindow is the window asked for in each bounded poll (default
+	// 20 s).
+	PollWindow time.Duration
+	// AttachTimeout bounds waiting for a workload's agent (default 5 min:
+	// cloud workloads take 5–60 s to start).
+	AttachTimeout time.Duration
+	// Logger receives errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// Shim serves the Docker API on the runner host. Safe for concurrent use.
+type Shim struct {
+	opts   Options
+	base   *url.URL
+	client *http.Client
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[string][]*session // exec or container id -> live streams
+}
+
+// New returns a shim.
+func New(opts Options) (*Shim, error) {
+	if opts.Transport == nil || opts.Dialer == nil {
+		return nil, fmt.Errorf("localshim: Transport and Dialer are required")
+	}
+	if opts.BaseURL == "" {
+		opts.BaseURL = "http://functions"
+	}
+	base, err := url.Parse(opts.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("localshim: base URL: %w", err)
+	}
+	if opts.PollWindow <= 0 {
+		opts.PollWindow = 20 * time.Second
+	}
+	if opts.AttachTimeout <= 0 {
+		opts.AttachTimeout = 5 * time.Minute
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Shim{opts: opts, base: base, client: &http.Client{Transport: opts.Transport}, log: log, sessions: map[string][]*session{}}, nil
+}
+
+var (
+	versionPrefix = regexp.MustCompile(`^/v[0-9]+\.[0-9]+`)
+	hijackPath    = regexp.MustCompile(`^/(containers/[^/]+/attach|exec/[^/]+/start)$`)
+	waitPath      = regexp.MustCompile(`^/containers/[^/]+/wait$`)
+	logsPath      = regexp.MustCompile(`^/containers/[^/]+/logs$`)
+	statsPath     = regexp.MustCompile(`^/containers/[^/]+/stats$`)
+	resizePath    = regexp.MustCompile(`^/(containers|exec)/([^/]+)/resize$`)
+)
+
+// ServeHTTP routes one client request.
+func (s *Shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := versionPrefix.ReplaceAllString(r.URL.Path, "")
+	switch {
+	case r.Method == http.MethodPost && hijackPath.MatchString(p):
+		s.serveHijack(w, r)
+	case r.Method == http.MethodPost && waitPath.MatchString(p),
+		r.Method == http.MethodGet && p == "/events",
+		r.Method == http.MethodGet && logsPath.MatchString(p) && httpx.BoolValue(r, "follow"),
+		r.Method == http.MethodGet && statsPath.MatchString(p) && (r.URL.Query().Get("stream") == "" || httpx.BoolValue(r, "stream")):
+		s.serveLongWait(w, r)
+	case r.Method == http.MethodPost && resizePath.MatchString(p):
+		m := resizePath.FindStringSubmatch(p)
+		s.resizeSessions(r.Context(), m[2], r)
+		s.forward(w, r)
+	default:
+		s.forward(w, r)
+	}
+}
+
+// outgoing builds the request to functions for client request r.
+func (s *Shim) outgoing(ctx context.Context, r *http.Request, body io.Reader) (*http.Request, error) {
+	u := *s.base
+	u.Path = strings.TrimSuffix(s.base.Path, "/") + r.URL.Path
+	u.RawQuery = r.URL.RawQuery
+	out, err := http.NewRequestWithContext(ctx, r.Method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range r.Header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Connection", "Upgrade", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Authorization":
+			continue
+		}
+		out.Header[k] = vs
+	}
+	out.ContentLength = r.ContentLength
+	if s.opts.Token != "" {
+		out.Header.Set("Authorization", "Bearer "+s.opts.Token)
+	}
+	return out, nil
+}
+
+func (s *Shim) fail(w http.ResponseWriter, err error) {
+	s.log.Warn("functions unreachable", "err", err)
+	httpx.WriteError(w, errdefs.Unavailable(fmt.Errorf("sockerless control plane unreachable: %w", err)), 0)
+}
+
+// forward copies a plain request to functions and the answer back,
+// flushing as the body streams (image pulls, non-follow logs).
+func (s *Shim) forward(w http.ResponseWriter, r *http.Request) {
+	out, err := s.outgoing(r.Context(), r, r.Body)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if r.ContentLength == 0 {
+		out.Body = http.NoBody
+	}
+	resp, err := s.client.Do(out)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	defer resp.Body.Close()
+	copyHeader(w.Header(), resp.Header)
+	w.WriteHeader(resp.StatusCode)
+	copyFlushing(w, resp.Body)
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, vs := range src {
+		switch k {
+		case controlapi.HeaderContinue, "Content-Length", "Transfer-Encoding", "Connection":
+			continue
+		}
+		dst[k] = vs
+	}
+}
+
+func copyFlushing(w http.ResponseWriter, r io.Reader) {
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// serveLongWait answers one client connection from a series of bounded
+// polls: the first (window 0) validates and fixes the status and headers,
+// which are sent at once; later ones append to the body until functions
+// stops saying HeaderContinue.
+func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	cursor, window := "", "0"
+	rc := http.NewResponseController(w)
+	for first := true; ; first = false {
+		out, err := s.outgoing(ctx, r, http.NoBody)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		out.ContentLength = 0
+		out.Header.Set(controlapi.HeaderPoll, window)
+		if cursor != "" {
+			out.Header.Set(controlapi.HeaderCursor, cursor)
+		}
+		resp, err := s.client.Do(out)
+		if err != nil {
+			if first {
+				s.fail(w, err)
+			} else if ctx.Err() == nil {
+				s.log.Warn("long wait poll failed", "path", r.URL.Path, "err", err)
+			}
+			return
+		}
+		next, more := resp.Header[controlapi.HeaderContinue]
+		if first {
+			copyHeader(w.Header(), resp.Header)
+			w.WriteHeader(resp.StatusCode)
+			_ = rc.Flush()
+		}
+		if resp.StatusCode >= 300 && !first {
+			resp.Body.Close()
+			return
+		}
+		copyFlushing(w, resp.Body)
+		resp.Body.Close()
+		if !more || resp.StatusCode >= 300 || ctx.Err() != nil {
+			return
+		}
+		cursor = next[0]
+		window = strconv.FormatInt(s.opts.PollWindow.Milliseconds(), 10)
+	}
+}
+
+// session is a live bridged stream, kept so resize requests reach it.
+type session struct {
+	mu   sync.Mutex
+	conn io.Writer
+}
+
+func (se *session) send(t frame.Type, payload []byte) error {
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	return frame.Write(se.conn, t, payload)
+}
+
+func (s *Shim) addSession(id string, se *session) func() {
+	s.mu.Lock()
+	s.sessions[id] = append(s.sessions[id], se)
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		list := s.sessions[id]
+		for i, x := range list {
+			if x == se {
+				s.sessions[id] = append(list[:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(s.sessions[id]) == 0 {
+			delete(s.sessions, id)
+		}
+	}
+}
+
+func (s *Shim) resizeSessions(ctx context.Context, id string, r *http.Request) {
+	h, err1 := strconv.ParseUint(r.URL.Query().Get("h"), 10, 16)
+	wd, err2 := strconv.ParseUint(r.URL.Query().Get("w"), 10, 16)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	s.mu.Lock()
+	var targets []*session
+	for key, list := range s.sessions {
+		if key == id || strings.HasPrefix(key, id) {
+			targets = append(targets, list...)
+		}
+	}
+	s.mu.Unlock()
+	b, _ := json.Marshal(frame.Size{Height: uint(h), Width: uint(wd)})
+	for _, se := range targets {
+		_ = se.send(frame.Resize, b)
+	}
+}
+
+// serveHijack asks functions for a stream ticket and, when it gets one,
+// upgrades the client connection and bridges it to the relay. Any other
+// answer (errors, a detached exec's 200) is passed through unchanged.
+func (s *Shim) serveHijack(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, httpx.MaxJSONBody+1))
+	if err != nil {
+		httpx.WriteError(w, errdefs.InvalidParameterf("reading request body: %v", err), 0)
+		return
+	}
+	out, err := s.outgoing(r.Context(), r, strings.NewReader(string(body)))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out.ContentLength = int64(len(body))
+	out.Header.Set(controlapi.HeaderShim, "1")
+	resp, err := s.client.Do(out)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), controlapi.MediaTicket) {
+		copyHeader(w.Header(), resp.Header)
+		w.WriteHeader(resp.StatusCode)
+		copyFlushing(w, resp.Body)
+		return
+	}
+	var t controlapi.StreamTicket
+	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil {
+		httpx.WriteError(w, fmt.Errorf("invalid stream ticket from functions: %w", err), http.StatusBadGateway)
+		return
+	}
+	var consoleSize *[2]uint
+	if t.Kind == "exec" {
+		var start struct{ ConsoleSize *[2]uint }
+		_ = json.Unmarshal(body, &start)
+		consoleSize = start.ConsoleSize
+	}
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		httpx.WriteError(w, fmt.Errorf("cannot hijack the connection: %w", err), http.StatusInternalServerError)
+		return
+	}
+	defer conn.Close()
+	ct := controlapi.MediaMultiplexedStream
+	if t.Tty {
+		ct = controlapi.MediaRawStream
+	}
+	status := "HTTP/1.1 101 UPGRADED\r\nContent-Type: " + ct + "\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+	if r.Header.Get("Upgrade") == "" {
+		// Clients that do not ask to upgrade get the stream in a 200.
+		status = "HTTP/1.1 200 OK\r\nContent-Type: " + ct + "\r\n\r\n"
+	}
+	if _, err := buf.WriteString(status); err != nil {
+		return
+	}
+	if err := buf.Flush(); err != nil {
+		return
+	}
+	s.bridge(r.Context(), conn, buf.Reader, t, consoleSize)
+}
+
+// bridge copies client stdin into Stdin frames (buffered in the pipe to
+// the relay until the remote side reads it), and output frames back in
+// Docker's framing, until the Exit frame.
+func (s *Shim) bridge(ctx context.Context, client net.Conn, clientIn *bufio.Reader, t controlapi.StreamTicket, consoleSize *[2]uint) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.AttachTimeout)
+	remote, err := s.opts.Dialer.Dial(ctx, t.RelayURL, t.Token)
+	cancel()
+	if err != nil {
+		s.writeStreamError(client, t.Tty, fmt.Sprintf("sockerless: cannot reach the container's agent: %v\n", err))
+		return
+	}
+	defer remote.Close()
+	se := &session{conn: remote}
+	defer s.addSession(t.ID, se)()
+	if consoleSize != nil && consoleSize[0] > 0 {
+		b, _ := json.Marshal(frame.Size{Height: consoleSize[0], Width: consoleSize[1]})
+		_ = se.send(frame.Resize, b)
+	}
+
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := clientIn.Read(buf)
+			if n > 0 {
+				if se.send(frame.Stdin, buf[:n]) != nil {
+					return
+				}
+			}
+			if err != nil {
+				// EOF is the client's half-close: close stdin, keep
+				// reading output.
+				_ = se.send(frame.CloseStdin, nil)
+				return
+			}
+		}
+	}()
+
+	for {
+		f, err := frame.Read(remote)
+		if err != nil {
+			s.closeClient(client)
+			return
+		}
+		switch f.Type {
+		case frame.Stdout, frame.Stderr:
+			if err := writeDocker(client, t.Tty, byte(f.Type), f.Payload); err != nil {
+				return
+			}
+		case frame.Error:
+			s.writeStreamError(client, t.Tty, "sockerless: "+string(f.Payload)+"\n")
+			return
+		case frame.Exit:
+			s.closeClient(client)
+			return
+		}
+	}
+}
+
+func (s *Shim) closeClient(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+}
+
+func (s *Shim) writeStreamError(c net.Conn, tty bool, msg string) {
+	_ = writeDocker(c, tty, 2, []byte(msg))
+	s.closeClient(c)
+}
+
+// writeDocker writes p in Docker's stream framing: raw for a TTY, else an
+// 8-byte header then the payload, in one write.
+func writeDocker(w io.Writer, tty bool, stream byte, p []byte) error {
+	if tty {
+		_, err := w.Write(p)
+		return err
+	}
+	b := make([]byte, 8+len(p))
+	b[0] = stream
+	binary.BigEndian.PutUint32(b[4:8], uint32(len(p)))
+	copy(b[8:], p)
+	_, err := w.Write(b)
+	return err
+}

@@ -1,0 +1,185 @@
+// Package providers defines the one interface every workload backend
+// implements: it turns a container record into a running workload and back.
+// Implementations live in sub-packages (synthetic, memory, and the cloud
+// providers); the control plane imports none of their SDKs.
+//
+// Exec and attach do not go through a Provider: a provider's workload runs an
+// agent (package agent) that the relay pairs with the shim's streams.
+// Optional abilities are small extension interfaces found by type assertion;
+// a missing one means the Docker endpoint answers 501.
+package providers
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Spec is what a provider needs to run a container's main process. It is
+// built from the container record; it is not a Docker wire type.
+type Spec struct {
+	ID         string
+	Name       string
+	Image      string // image reference as the user gave it
+	ImageID    string
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	WorkingDir string
+	User       string
+	Hostname   string
+	Tty        bool
+	OpenStdin  bool
+	StdinOnce  bool
+	Labels     map[string]string
+	Mounts     []Mount
+	// Healthcheck is nil when the container has none.
+	Healthcheck *Healthcheck
+}
+
+// Mount is a volume or bind at a path inside the container.
+type Mount struct {
+	// Type is "volume" or "bind" (or "tmpfs").
+	Type string
+	// Source is the volume name or host path.
+	Source      string
+	Destination string
+	ReadOnly    bool
+}
+
+// Healthcheck is a container's health probe.
+type Healthcheck struct {
+	Test                           []string
+	Interval, Timeout, StartPeriod time.Duration
+	Retries                        int
+}
+
+// Reporter is how a workload tells the control plane about its main
+// process. In cloud mode the agent calls functions over HTTP with its token;
+// in-process providers call it directly. Implementations retry until
+// acknowledged where the transport can fail.
+type Reporter interface {
+	// Exited records that the container's main process ended.
+	Exited(ctx context.Context, id string, code int, at time.Time) error
+	// ExecExited records that a detached or streamed exec ended.
+	ExecExited(ctx context.Context, execID string, code int, at time.Time) error
+	// Health records one health-check result.
+	Health(ctx context.Context, id string, r HealthResult) error
+}
+
+// HealthResult is one health probe's outcome.
+type HealthResult struct {
+	Start, End time.Time
+	ExitCode   int
+	Output     string
+}
+
+// LogOptions selects log entries.
+type LogOptions struct {
+	// After continues from a previous LogPage.Cursor; empty starts at the
+	// beginning.
+	After string
+	// Since and Until bound entry times; zero means unbounded.
+	Since, Until time.Time
+	// Tail, when > 0, returns only the last Tail entries (first page only).
+	Tail int
+}
+
+// LogEntry is one chunk of a container's output as the process wrote it.
+type LogEntry struct {
+	Stream int // 1 stdout, 2 stderr
+	Time   time.Time
+	Data   []byte
+}
+
+// LogPage is a batch of log entries and where to continue.
+type LogPage struct {
+	Entries []LogEntry
+	Cursor  string
+}
+
+// Provider runs containers' main processes.
+//
+// # Errors
+//
+// Methods return errdefs-classified errors: NotFound for an unknown
+// workload, Unavailable when the backend cannot be reached,
+// NotImplemented for unsupported operations.
+type Provider interface {
+	// Name identifies the provider in `docker info` and logs.
+	Name() string
+	// Create prepares a workload (filesystem, agent registration) without
+	// starting it, so attach and archive work before start.
+	Create(ctx context.Context, s Spec) error
+	// Start runs the main process. It returns once the workload's agent can
+	// serve sessions; the exit is reported through the Reporter.
+	Start(ctx context.Context, s Spec) error
+	// Stop asks the main process to end (SIGTERM, or the image's stop
+	// signal) and kills it after timeout.
+	Stop(ctx context.Context, id string, timeout time.Duration) error
+	// Kill sends a signal to the main process.
+	Kill(ctx context.Context, id string, signal int) error
+	// Remove releases everything the workload holds. Removing an unknown
+	// workload is not an error.
+	Remove(ctx context.Context, id string) error
+	// Logs returns the main process's output.
+	Logs(ctx context.Context, id string, opts LogOptions) (LogPage, error)
+}
+
+// Archiver is an optional extension: file access inside a workload, for
+// docker cp. Paths are absolute inside the container.
+type Archiver interface {
+	// StatPath describes path (following no final symlink).
+	StatPath(ctx context.Context, id, path string) (PathStat, error)
+	// GetArchive returns a tar of path: a file, or a directory and its tree.
+	GetArchive(ctx context.Context, id, path string) (io.ReadCloser, PathStat, error)
+	// PutArchive extracts tarball into the directory path. Entries that
+	// would land outside the container's root are refused.
+	PutArchive(ctx context.Context, id, path string, tarball io.Reader, noOverwriteDirNonDir bool) error
+}
+
+// PathStat is what docker cp learns about a path.
+type PathStat struct {
+	Name       string    `json:"name"`
+	Size       int64     `json:"size"`
+	Mode       uint32    `json:"mode"` // Go os.FileMode bits
+	Mtime      time.Time `json:"mtime"`
+	LinkTarget string    `json:"linkTarget"`
+}
+
+// Processes is an optional extension: `docker top` and `docker stats`.
+type Processes interface {
+	// Top lists processes in the workload.
+	Top(ctx context.Context, id string) ([]Process, error)
+	// Stats samples resource counters.
+	Stats(ctx context.Context, id string) (Stats, error)
+}
+
+// Process is one row of `docker top`.
+type Process struct {
+	PID     int
+	User    string
+	Started time.Time
+	Command string
+}
+
+// Stats is one sample of a workload's resource counters.
+type Stats struct {
+	Read        time.Time
+	CPUNanos    uint64
+	MemoryBytes uint64
+	MemoryLimit uint64
+	PIDs        uint64
+}
+
+// Pauser is an optional extension for `docker pause` and `unpause`.
+type Pauser interface {
+	Pause(ctx context.Context, id string) error
+	Unpause(ctx context.Context, id string) error
+}
+
+// Resizer is an optional extension for resizing a container's TTY outside
+// a live attach session.
+type Resizer interface {
+	Resize(ctx context.Context, id string, height, width uint) error
+}

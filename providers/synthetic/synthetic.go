@@ -1,0 +1,213 @@
+// Package synthetic is a provider that runs no processes. Every container's
+// main process "runs" for a fixed, short time and exits 0, or ends at once
+// with 143/128+n when stopped or killed; execs are refused with exit code
+// 126 and a message saying why. It exists so the Docker API surface can be
+// exercised without any workload backend (SOCKERLESS_SYNTHETIC=1), and it
+// says so in `docker info`.
+//
+// Its workloads still serve attach and exec through the relay, so the
+// stream path is the same as every other provider's.
+package synthetic
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sockerless/sockerless/agent"
+	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/relay"
+	"github.com/sockerless/sockerless/relay/ticket"
+)
+
+// Options configures a Provider.
+type Options struct {
+	// Hub is the in-process relay the workloads' agents register with.
+	Hub *relay.Hub
+	// Reporter receives exits.
+	Reporter providers.Reporter
+	// RunTime is how long a main process "runs" before exiting 0
+	// (default 50 ms).
+	RunTime time.Duration
+}
+
+// Provider is the synthetic provider. Safe for concurrent use.
+type Provider struct {
+	opts Options
+	mu   sync.Mutex
+	ws   map[string]*workload
+}
+
+// New returns a synthetic provider.
+func New(opts Options) *Provider {
+	if opts.RunTime <= 0 {
+		opts.RunTime = 50 * time.Millisecond
+	}
+	return &Provider{opts: opts, ws: map[string]*workload{}}
+}
+
+// Name implements providers.Provider.
+func (p *Provider) Name() string { return "synthetic" }
+
+// workload is one container's synthetic main process.
+type workload struct {
+	id         string
+	unregister func()
+	mu         sync.Mutex
+	cur        *run
+	next       chan struct{} // closed at the next start
+	removed    chan struct{}
+}
+
+type run struct {
+	done chan struct{}
+	end  chan int // receives a code to end early
+	code int
+}
+
+// Create registers the container's agent with the relay.
+func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
+	w := &workload{id: s.ID, next: make(chan struct{}), removed: make(chan struct{})}
+	w.unregister = p.opts.Hub.Register(s.ID, func(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
+		_, _ = agent.ServeSession(ctx, conn, g, w, func(code int) {
+			_ = p.opts.Reporter.ExecExited(context.WithoutCancel(ctx), g.ExecID, code, time.Now())
+		})
+	})
+	p.mu.Lock()
+	p.ws[s.ID] = w
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *Provider) get(id string) (*workload, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w, ok := p.ws[id]
+	if !ok {
+		return nil, errdefs.NotFoundf("synthetic: no workload %s", id)
+	}
+	return w, nil
+}
+
+// Start begins a run that exits 0 after RunTime unless ended earlier.
+func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
+	w, err := p.get(s.ID)
+	if err != nil {
+		return err
+	}
+	r := &run{done: make(chan struct{}), end: make(chan int, 1)}
+	w.mu.Lock()
+	w.cur = r
+	close(w.next)
+	w.next = make(chan struct{})
+	w.mu.Unlock()
+	go func() {
+		timer := time.NewTimer(p.opts.RunTime)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case r.code = <-r.end:
+		}
+		close(r.done)
+		_ = p.opts.Reporter.Exited(context.Background(), s.ID, r.code, time.Now())
+	}()
+	return nil
+}
+
+func (p *Provider) end(id string, code int) error {
+	w, err := p.get(id)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	r := w.cur
+	w.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	select {
+	case r.end <- code:
+	default:
+	}
+	<-r.done
+	return nil
+}
+
+// Stop ends the run as SIGTERM would (143).
+func (p *Provider) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	return p.end(id, 143)
+}
+
+// Kill ends the run with 128+signal.
+func (p *Provider) Kill(ctx context.Context, id string, signal int) error {
+	return p.end(id, 128+signal)
+}
+
+// Remove unregisters the workload's agent.
+func (p *Provider) Remove(ctx context.Context, id string) error {
+	p.mu.Lock()
+	w, ok := p.ws[id]
+	delete(p.ws, id)
+	p.mu.Unlock()
+	if ok {
+		w.unregister()
+		close(w.removed)
+	}
+	return nil
+}
+
+// Logs returns nothing: no process writes output.
+func (p *Provider) Logs(ctx context.Context, id string, opts providers.LogOptions) (providers.LogPage, error) {
+	if _, err := p.get(id); err != nil {
+		return providers.LogPage{}, err
+	}
+	return providers.LogPage{Cursor: "0"}, nil
+}
+
+// Exec refuses: the synthetic provider runs no processes.
+func (w *workload) Exec(ctx context.Context, g ticket.Grant, proc ticket.Process, stdio agent.Stdio) (int, error) {
+	fmt.Fprintf(stdio.Stderr, "sockerless: the synthetic provider runs no processes; %q was not executed\n", strings.Join(proc.Cmd, " "))
+	return 126, nil
+}
+
+// Attach waits for the current (or next) run to end and returns its code.
+// Input is read and discarded.
+func (w *workload) Attach(ctx context.Context, g ticket.Grant, stdio agent.Stdio) (int, error) {
+	if stdio.Stdin != nil {
+		go func() { _, _ = io.Copy(io.Discard, stdio.Stdin) }()
+	}
+	w.mu.Lock()
+	r, next := w.cur, w.next
+	w.mu.Unlock()
+	if r == nil || isClosed(r.done) {
+		select {
+		case <-next:
+		case <-w.removed:
+			return 0, fmt.Errorf("container %s was removed", w.id)
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		w.mu.Lock()
+		r = w.cur
+		w.mu.Unlock()
+	}
+	select {
+	case <-r.done:
+		return r.code, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
