@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,12 +22,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
-	"github.com/sockerless/sockerless/functions"
-	"github.com/sockerless/sockerless/localshim"
-	"github.com/sockerless/sockerless/providers"
-	"github.com/sockerless/sockerless/providers/synthetic"
-	"github.com/sockerless/sockerless/relay"
-	"github.com/sockerless/sockerless/statestore/memory"
+	"github.com/sockerless/sockerless/internal/embedded"
 )
 
 // Config is the shim's configuration, read from SOCKERLESS_* variables.
@@ -147,31 +141,11 @@ func defaultListen() string {
 
 // build assembles the embedded control plane behind a shim.
 func build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, func(), error) {
-	secret := []byte(cfg.Secret)
-	if len(secret) == 0 {
-		secret = make([]byte, 32)
-		_, _ = rand.Read(secret)
-	}
-	store := memory.New()
-	hub := relay.NewHub(secret)
-	newProvider := func(rep providers.Reporter) (providers.Provider, error) {
-		if !cfg.Synthetic {
-			log.Warn("the memory (WASM) provider is not built yet; using the synthetic provider, which runs no processes")
-		}
-		return synthetic.New(synthetic.Options{Hub: hub, Reporter: rep}), nil
-	}
-	api, err := functions.New(ctx, functions.Config{
-		Store: store, NewProvider: newProvider, Secret: secret, RelayURL: "inproc:", Dialer: hub,
-		PollWindow: cfg.PollWindow, Logger: log, Version: version,
-	})
+	s, err := embedded.New(ctx, embedded.Options{Synthetic: cfg.Synthetic, Secret: []byte(cfg.Secret), PollWindow: cfg.PollWindow, Logger: log, Version: version})
 	if err != nil {
 		return nil, nil, err
 	}
-	shim, err := localshim.New(localshim.Options{Transport: localshim.HandlerTransport{Handler: api}, Dialer: hub, PollWindow: cfg.PollWindow, Logger: log})
-	if err != nil {
-		return nil, nil, err
-	}
-	return shim, func() { _ = store.Close() }, nil
+	return s.Handler, func() { _ = s.Close() }, nil
 }
 
 // version is set at build time with -ldflags "-X main.version=...".
