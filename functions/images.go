@@ -272,7 +272,8 @@ func (a *API) imageLoad(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	quiet := httpx.BoolValue(r, "quiet")
+	// quiet only hides progress bars, which a load here has none of; the
+	// "Loaded image" lines are always sent, as Docker does.
 	p := newProgress(w)
 	fail := func(err error) error {
 		p.send(progressMsg{Error: err.Error(), ErrorDetail: &errorDetail{Message: err.Error()}})
@@ -286,11 +287,9 @@ func (a *API) imageLoad(w http.ResponseWriter, r *http.Request) error {
 			if err := a.st.SetTag(ctx, t, l.img.ID); err != nil {
 				return fail(err)
 			}
-			if !quiet {
-				p.send(progressMsg{Stream: "Loaded image: " + t + "\n"})
-			}
+			p.send(progressMsg{Stream: "Loaded image: " + t + "\n"})
 		}
-		if len(l.tags) == 0 && !quiet {
+		if len(l.tags) == 0 {
 			p.send(progressMsg{Stream: "Loaded image ID: " + l.img.ID + "\n"})
 		}
 		a.event(ctx, events.ImageEventType, events.ActionLoad, l.img.ID, nil)
@@ -503,15 +502,20 @@ func (a *API) imageSummaries(ctx context.Context, f httpx.Filters, all bool) ([]
 			}
 		}
 		if f.Has("reference") {
-			ok := false
-			for pat := range f["reference"] {
-				for _, ref := range refs {
-					ok = ok || matchReference(pat, ref)
+			// Only the matching tags are listed, as Docker does.
+			var matched []string
+			for _, ref := range refs {
+				for pat := range f["reference"] {
+					if matchReference(pat, ref) {
+						matched = append(matched, ref)
+						break
+					}
 				}
 			}
-			if !ok {
+			if len(matched) == 0 {
 				continue
 			}
+			refs = matched
 		}
 		if !f.MatchLabels(img.Config.Config.Labels) {
 			continue

@@ -1,0 +1,23 @@
+package integration
+
+import (
+	"archive/tar"
+	"bytes"
+	"io"
+	"testing"
+)
+
+// tarOf returns a tar stream of files (name -> content).
+func tarOf(t testing.TB, files map[string]string) io.Reader {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for n, c := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(c)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(c))
+	}
+	tw.Close()
+	return &buf
+}
