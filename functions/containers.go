@@ -158,11 +158,11 @@ func mergeImageConfig(user *container.Config, img *records.Image) *container.Con
 	cfg.Labels = labels
 	if cfg.Healthcheck == nil && ic.Healthcheck != nil {
 		hc := container.HealthConfig{
-			Test:          append([]string(nil), ic.Healthcheck.Test...),
-			Interval:      ic.Healthcheck.Interval,
-			Timeout:       ic.Healthcheck.Timeout,
-			StartPeriod:   ic.Healthcheck.StartPeriod,
-			Retries:       ic.Healthcheck.Retries,
+			Test:        append([]string(nil), ic.Healthcheck.Test...),
+			Interval:    ic.Healthcheck.Interval,
+			Timeout:     ic.Healthcheck.Timeout,
+			StartPeriod: ic.Healthcheck.StartPeriod,
+			Retries:     ic.Healthcheck.Retries,
 		}
 		cfg.Healthcheck = &hc
 	}

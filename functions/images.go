@@ -17,13 +17,13 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/image"
-	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/records"
 	"github.com/sockerless/sockerless/internal/errdefs"
@@ -180,8 +180,8 @@ func (a *API) imageImport(w http.ResponseWriter, r *http.Request, src string) er
 	diff := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	cfg := v1.ConfigFile{
 		Architecture: "amd64", OS: "linux", Created: v1.Time{Time: a.st.Now().UTC()},
-		Config: v1.Config{Env: []string{"PATH=" + defaultPath}},
-		RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{mustHash(diff)}},
+		Config:  v1.Config{Env: []string{"PATH=" + defaultPath}},
+		RootFS:  v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{mustHash(diff)}},
 		History: []v1.History{{Created: v1.Time{Time: a.st.Now().UTC()}, CreatedBy: "import", Comment: q.Get("message")}},
 	}
 	for _, change := range q["changes"] {

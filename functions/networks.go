@@ -563,4 +563,3 @@ func parseMAC(s string) (network.HardwareAddr, error) {
 	err := hw.UnmarshalText([]byte(s))
 	return hw, err
 }
-

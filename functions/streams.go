@@ -417,4 +417,3 @@ func (a *API) containerStats(w http.ResponseWriter, r *http.Request) error {
 		},
 	})
 }
-

@@ -94,7 +94,9 @@ func InvalidParameter(err error) error {
 func Conflict(err error) error { return wrap(err, func(w wrapped) error { return conflict{w} }) }
 
 // Unauthorized classifies err as ErrUnauthorized. A nil err stays nil.
-func Unauthorized(err error) error { return wrap(err, func(w wrapped) error { return unauthorized{w} }) }
+func Unauthorized(err error) error {
+	return wrap(err, func(w wrapped) error { return unauthorized{w} })
+}
 
 // Forbidden classifies err as ErrForbidden. A nil err stays nil.
 func Forbidden(err error) error { return wrap(err, func(w wrapped) error { return forbidden{w} }) }
