@@ -1,0 +1,165 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/providers/synthetic"
+	"github.com/sockerless/sockerless/relay"
+	"github.com/sockerless/sockerless/statestore/memory"
+)
+
+// newTestAPI returns an API over a memory store and the synthetic
+// provider, with a placeholder alpine:3.20 pulled.
+func newTestAPI(t testing.TB) *API {
+	t.Helper()
+	secret := []byte("test-secret")
+	hub := relay.NewHub(secret)
+	a, err := New(context.Background(), Config{
+		Store:       memory.New(),
+		Secret:      secret,
+		RelayURL:    "inproc:",
+		Dialer:      hub,
+		PullTimeout: time.Second,
+		NewProvider: func(r providers.Reporter) (providers.Provider, error) {
+			return synthetic.New(synthetic.Options{Hub: hub, Reporter: r}), nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := do(a, "POST", "/images/create?fromImage=alpine&tag=3.20", ""); code != 200 {
+		t.Fatalf("pull: %d %s", code, body)
+	}
+	return a
+}
+
+func do(h http.Handler, method, path, body string) (int, string) {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
+}
+
+func TestMergeEnv(t *testing.T) {
+	tests := []struct {
+		image, user, want []string
+	}{
+		{nil, nil, []string{"PATH=" + defaultPath}},
+		{[]string{"PATH=/x", "A=1"}, []string{"A=2", "B=3"}, []string{"PATH=/x", "A=2", "B=3"}},
+		{[]string{"A=1"}, []string{"PATH=/y"}, []string{"A=1", "PATH=/y"}},
+		{[]string{"A=1"}, nil, []string{"PATH=" + defaultPath, "A=1"}},
+	}
+	for _, tc := range tests {
+		got := mergeEnv(tc.image, tc.user)
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("mergeEnv(%v, %v) = %v, want %v", tc.image, tc.user, got, tc.want)
+		}
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"", 9, true}, {"KILL", 9, true}, {"SIGTERM", 15, true}, {"term", 15, true}, {"2", 2, true},
+		{"0", 0, false}, {"SIGNOPE", 0, false}, {"999", 0, false},
+	}
+	for _, tc := range tests {
+		got, err := parseSignal(tc.in)
+		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
+			t.Errorf("parseSignal(%q) = %d, %v", tc.in, got, err)
+		}
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tests := []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"", time.Time{}, true},
+		{"1700000000", time.Unix(1700000000, 0), true},
+		{"1700000000.5", time.Unix(1700000000, 5), true},
+		{"2024-01-02T03:04:05Z", time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), true},
+		{"10s", now.Add(-10 * time.Second), true},
+		{"yesterday", time.Time{}, false},
+	}
+	for _, tc := range tests {
+		got, err := parseTime(tc.in, now)
+		if (err == nil) != tc.ok || !got.Equal(tc.want) {
+			t.Errorf("parseTime(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestMatchReference(t *testing.T) {
+	tests := []struct {
+		pattern, ref string
+		want         bool
+	}{
+		{"alpine", "alpine:3.20", true},
+		{"alpine:3.*", "alpine:3.20", true},
+		{"alpine:4.*", "alpine:3.20", false},
+		{"*/app", "team/app:1", true},
+		{"busybox", "alpine:latest", false},
+	}
+	for _, tc := range tests {
+		if got := matchReference(tc.pattern, tc.ref); got != tc.want {
+			t.Errorf("matchReference(%q, %q) = %v", tc.pattern, tc.ref, got)
+		}
+	}
+}
+
+// FuzzContainerCreate sends arbitrary create bodies and names: the answer
+// is never a server error, and a refused create stores nothing.
+func FuzzContainerCreate(f *testing.F) {
+	seeds := []struct{ name, body string }{
+		{"web", `{"Image":"alpine:3.20","Cmd":["true"]}`},
+		{"", `{"Image":"alpine:3.20","Entrypoint":["sh"],"Env":["A=1","PATH"],"Labels":{"a":"b"}}`},
+		{"x y", `{"Image":"alpine:3.20"}`},
+		{"ok", `{"Image":"alpine:3.20","Cmd":["a"],"HostConfig":{"Binds":["v:/d:ro","/h:/c"],"NetworkMode":"host"}}`},
+		{"ok2", `{"Image":"alpine:3.20","Cmd":["a"],"NetworkingConfig":{"EndpointsConfig":{"bridge":{"Aliases":["q"],"IPAMConfig":{"IPv4Address":"172.17.0.9"}}}}}`},
+		{"ok3", `{"Image":"alpine:3.20","Cmd":["a"],"HostConfig":{"Mounts":[{"Type":"volume","Source":"","Target":"/m"}]}}`},
+		{"", `{"Image":""}`},
+		{"", `[]`},
+		{"", `{"Image":"alpine:3.20","ExposedPorts":{"80/tcp":{}},"Healthcheck":{"Test":["CMD","true"]}}`},
+	}
+	for _, s := range seeds {
+		f.Add(s.name, s.body)
+	}
+	a := newTestAPI(f)
+	f.Fuzz(func(t *testing.T, name, body string) {
+		ctx := context.Background()
+		before, _ := a.st.Containers(ctx)
+		code, resp := do(a, "POST", "/containers/create?name="+url.QueryEscape(name), body)
+		if code >= 500 {
+			t.Fatalf("create %q %q: %d %s", name, body, code, resp)
+		}
+		after, _ := a.st.Containers(ctx)
+		if code != http.StatusCreated && len(after) != len(before) {
+			t.Fatalf("refused create (%d) changed the store", code)
+		}
+		if code == http.StatusCreated {
+			var cr struct{ Id string }
+			_ = json.Unmarshal([]byte(resp), &cr)
+			if c, _ := do(a, "DELETE", "/containers/"+cr.Id+"?force=1", ""); c != 204 {
+				t.Fatalf("cleanup: %d", c)
+			}
+		}
+	})
+}
