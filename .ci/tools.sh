@@ -1,4 +1,23 @@
 #!/usr/bin/env bash
-# Installs the real clients and emulators the tests drive, if missing.
+# Installs the real clients and emulators the tests drive, when missing.
+# Idempotent: a second run installs nothing.
 set -euo pipefail
-exit 0
+cd "$(dirname "$0")/.."
+
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_pkgs=()
+python3 -c 'import docker' 2>/dev/null || apt_pkgs+=(python3-docker)
+if [ ${#apt_pkgs[@]} -gt 0 ]; then
+  echo "tools: installing ${apt_pkgs[*]}"
+  sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
+fi
+
+command -v docker >/dev/null || { echo "tools: the docker CLI is required on PATH" >&2; exit 1; }
+
+# npm packages (emulators, gitlab-ci-local) are pinned in package-lock.json.
+if [ -f package-lock.json ] && [ ! -d node_modules ]; then
+  echo "tools: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

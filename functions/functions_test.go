@@ -163,3 +163,38 @@ func FuzzContainerCreate(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCreateInspectRemove measures the handler path of a container's
+// create, inspect and forced removal against the memory store.
+func BenchmarkCreateInspectRemove(b *testing.B) {
+	a := newTestAPI(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		code, body := do(a, "POST", "/containers/create", `{"Image":"alpine:3.20","Cmd":["true"],"Labels":{"a":"b"}}`)
+		if code != 201 {
+			b.Fatalf("create: %d %s", code, body)
+		}
+		var cr struct{ Id string }
+		_ = json.Unmarshal([]byte(body), &cr)
+		if code, _ := do(a, "GET", "/containers/"+cr.Id+"/json", ""); code != 200 {
+			b.Fatalf("inspect: %d", code)
+		}
+		if code, _ := do(a, "DELETE", "/containers/"+cr.Id+"?force=1", ""); code != 204 {
+			b.Fatalf("remove: %d", code)
+		}
+	}
+}
+
+// BenchmarkListContainers measures docker ps -a with 200 containers.
+func BenchmarkListContainers(b *testing.B) {
+	a := newTestAPI(b)
+	for i := 0; i < 200; i++ {
+		do(a, "POST", "/containers/create", `{"Image":"alpine:3.20","Cmd":["true"],"Labels":{"a":"b"}}`)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if code, _ := do(a, "GET", `/containers/json?all=1&filters={"label":["a=b"]}`, ""); code != 200 {
+			b.Fatal(code)
+		}
+	}
+}
