@@ -502,7 +502,7 @@ func allocate(n *records.Network, containerID, requested string) (string, error)
 			return "", errdefs.InvalidParameterf("requested address %s is not in subnet %s", requested, p)
 		}
 		if _, taken := n.Allocated[requested]; taken || requested == n.IPAM[0].Gateway {
-			return "", errdefs.Forbidden(fmt.Errorf("Address already in use"))
+			return "", errdefs.Forbidden(fmt.Errorf("address %s already in use", requested))
 		}
 		n.Allocated[requested] = containerID
 		return requested, nil

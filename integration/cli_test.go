@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -156,7 +158,11 @@ func TestCLINetworksAndVolumes(t *testing.T) {
 // real config, tagged ref.
 func writeImageTar(t *testing.T, path, ref string) v1.Image {
 	t.Helper()
-	layer, err := tarball.LayerFromReader(tarOf(t, map[string]string{"hello.txt": "hi\n"}))
+	layerTar, err := io.ReadAll(tarOf(t, map[string]string{"hello.txt": "hi\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layerTar)), nil })
 	if err != nil {
 		t.Fatal(err)
 	}
