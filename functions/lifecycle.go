@@ -50,6 +50,7 @@ func (a *API) startContainer(ctx context.Context, c *records.Container) error {
 			return errNotModified
 		}
 		c.StartSeq++
+		c.ManualStop = false
 		seq = c.StartSeq
 		c.State = records.State{Status: string(container.StateRunning), Running: true, Pid: int(c.StartSeq) + 1000, StartedAt: now}
 		if c.Config.Healthcheck != nil && len(c.Config.Healthcheck.Test) > 0 && c.Config.Healthcheck.Test[0] != "NONE" {
@@ -84,6 +85,8 @@ func (a *API) containerStop(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !c.State.Running {
+		// A container waiting to be restarted stays stopped.
+		a.markManualStop(ctx, c.ID)
 		return errNotModified
 	}
 	timeout, err := stopTimeout(r, c)
@@ -114,6 +117,7 @@ func stopTimeout(r *http.Request, c *records.Container) (time.Duration, error) {
 }
 
 func (a *API) stopContainer(ctx context.Context, c *records.Container, timeout time.Duration) error {
+	a.markManualStop(ctx, c.ID)
 	if err := a.provider.Stop(ctx, c.ID, timeout); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("provider %s: stop: %w", a.provider.Name(), err)
 	}
@@ -137,12 +141,14 @@ func (a *API) containerKill(w http.ResponseWriter, r *http.Request) error {
 	if !c.State.Running {
 		return errdefs.Conflictf("cannot kill container: %s: container %s is not running", r.PathValue("id"), c.ID)
 	}
-	if err := a.provider.Kill(ctx, c.ID, sig); err != nil {
-		return fmt.Errorf("provider %s: kill: %w", a.provider.Name(), err)
-	}
+	a.markManualStop(ctx, c.ID)
+	// Docker records kill when the signal is sent, so it precedes die.
 	attrs := containerAttrs(c)
 	attrs["signal"] = strconv.Itoa(sig)
 	a.event(ctx, events.ContainerEventType, events.ActionKill, c.ID, attrs)
+	if err := a.provider.Kill(ctx, c.ID, sig); err != nil {
+		return fmt.Errorf("provider %s: kill: %w", a.provider.Name(), err)
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -378,14 +384,60 @@ func (a *API) markExited(ctx context.Context, id string, code int, at time.Time,
 	return c, changed
 }
 
+func (a *API) markManualStop(ctx context.Context, id string) {
+	_, _ = a.st.UpdateContainer(ctx, id, func(c *records.Container) error { c.ManualStop = true; return nil })
+}
+
 // Exited implements providers.Reporter: the main process of container id
-// ended. A container with AutoRemove is removed.
+// ended. A container with AutoRemove is removed; one whose restart policy
+// asks for it is started again after Docker's back-off.
 func (a *API) Exited(ctx context.Context, id string, code int, at time.Time) error {
 	c, changed := a.markExited(ctx, id, code, at, 0)
-	if changed && c.HostConfig.AutoRemove {
+	if !changed {
+		return nil
+	}
+	if c.HostConfig.AutoRemove {
 		return a.removeContainer(ctx, c, false)
 	}
+	if delay, ok := restartDelay(c, code); ok {
+		go a.restartLater(context.WithoutCancel(ctx), c.ID, c.ExitSeq, delay)
+	}
 	return nil
+}
+
+// restartDelay applies the restart policy to an exit: whether to restart
+// and after how long (100 ms doubling per restart, at most a minute).
+func restartDelay(c *records.Container, code int) (time.Duration, bool) {
+	p := c.HostConfig.RestartPolicy
+	switch {
+	case c.ManualStop || c.Removing:
+		return 0, false
+	case p.Name == container.RestartPolicyAlways, p.Name == container.RestartPolicyUnlessStopped:
+	case p.Name == container.RestartPolicyOnFailure && code != 0 && (p.MaximumRetryCount == 0 || c.RestartCount < p.MaximumRetryCount):
+	default:
+		return 0, false
+	}
+	d := 100 * time.Millisecond << min(c.RestartCount, 10)
+	return min(d, time.Minute), true
+}
+
+// restartLater restarts container id unless something else happened to it
+// (a start, a stop, a removal) since exit number exitSeq.
+func (a *API) restartLater(ctx context.Context, id string, exitSeq int64, delay time.Duration) {
+	time.Sleep(delay)
+	c, err := a.st.UpdateContainer(ctx, id, func(c *records.Container) error {
+		if c.ExitSeq != exitSeq || c.State.Running || c.ManualStop {
+			return errNotModified
+		}
+		c.RestartCount++
+		return nil
+	})
+	if err != nil {
+		return
+	}
+	if err := a.startContainer(ctx, c); err != nil && !errdefs.IsNotModified(err) {
+		a.log.Warn("restart failed", "container", id, "err", err)
+	}
 }
 
 // ExecExited implements providers.Reporter: exec id ended with code.

@@ -171,7 +171,7 @@ func TestWaitHeadersFirst(t *testing.T) {
 }
 
 func TestEventsReplay(t *testing.T) {
-	s := startServer(t, embedded.Options{Synthetic: true})
+	s := startServer(t, embedded.Options{Synthetic: true, SyntheticRunTime: 30 * time.Second})
 	start := time.Now()
 	raw(t, s, "POST", "/images/create?fromImage=alpine&tag=3.20", "")
 	raw(t, s, "POST", "/containers/create?name=ev", `{"Image":"alpine:3.20","Cmd":["true"],"Labels":{"app":"x"}}`)
@@ -184,7 +184,7 @@ func TestEventsReplay(t *testing.T) {
 	if rc != 0 {
 		t.Fatalf("events: %d %s", rc, out)
 	}
-	if got := strings.Fields(out); strings.Join(got, " ") != "create start die destroy" {
+	if got := strings.Fields(out); strings.Join(got, " ") != "create start kill die destroy" {
 		t.Fatalf("events %q", got)
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -93,20 +95,61 @@ func TestCLIContainers(t *testing.T) {
 }
 
 func TestCLIExecAndAttachStreams(t *testing.T) {
+	s := startServer(t, embedded.Options{Synthetic: true, SyntheticRunTime: 30 * time.Second})
+	runSteps(t, s, []step{
+		d(0, ``, "pull", "alpine:3.20"),
+		d(0, ``, "run", "-d", "--name", "c1", "alpine:3.20", "sleep", "100"),
+		// Exec crosses the relay; the synthetic workload refuses to run
+		// it, and its 126 reaches the CLI through exec inspect.
+		d(126, `synthetic provider runs no processes; "echo hi" was not executed`, "exec", "c1", "echo", "hi"),
+		{args: []string{"exec", "-i", "c1", "cat"}, stdin: "some input\n", rc: 126, want: `"cat" was not executed`},
+		d(126, `"sh" was not executed`, "exec", "-t", "c1", "sh"),
+		d(0, ``, "exec", "-d", "c1", "sleep", "1"),
+		d(0, `c1`, "pause", "c1"),
+		d(0, `^paused$`, "inspect", "c1", "--format", "{{.State.Status}}"),
+		d(1, `is paused`, "exec", "c1", "true"),
+		d(0, `c1`, "unpause", "c1"),
+		d(0, `^running$`, "inspect", "c1", "--format", "{{.State.Status}}"),
+		d(0, `c1`, "kill", "-s", "TERM", "c1"),
+		d(0, `^143$`, "wait", "c1"),
+		// Attach before start, as docker start -a does: the stream ends
+		// with the main process and carries its exit code.
+		d(0, ``, "create", "--name", "c2", "alpine:3.20", "true"),
+		d(1, `not supported by the synthetic provider`, "top", "c1"),
+		d(1, `not supported by the synthetic provider`, "cp", "c1:/etc/hosts", "-"),
+	})
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		s.docker(t, "", "kill", "-s", "KILL", "c2")
+	}()
+	if out, rc := s.docker(t, "", "start", "-a", "c2"); rc != 137 {
+		t.Fatalf("start -a: exit %d, want 137 (%s)", rc, out)
+	}
+}
+
+func TestCLIRestartPolicy(t *testing.T) {
 	s := startServer(t, embedded.Options{Synthetic: true})
 	runSteps(t, s, []step{
 		d(0, ``, "pull", "alpine:3.20"),
-		d(0, ``, "create", "--name", "c1", "alpine:3.20", "sleep", "100"),
-		// Attach before start: the stream is served through the relay and
-		// ends with the main process.
-		d(0, ``, "start", "-a", "c1"),
-		d(0, ``, "start", "-a", "-i", "c1"),
+		d(0, ``, "run", "-d", "--name", "r1", "--restart", "always", "alpine:3.20", "true"),
 	})
-	// Exec needs a running container; the synthetic provider's main process
-	// runs 50 ms, so use its refusal path through a long-running one.
-	out, rc := s.docker(t, "", "run", "-d", "--name", "c2", "alpine:3.20", "sleep", "100")
-	if rc != 0 {
-		t.Fatalf("run -d: %d %s", rc, out)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := s.docker(t, "", "inspect", "r1", "--format", "{{.RestartCount}}")
+		if n, _ := strconv.Atoi(strings.TrimSpace(out)); n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restart count %q after 10 s, want >= 2", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	runSteps(t, s, []step{d(0, `r1`, "stop", "r1")})
+	before, _ := s.docker(t, "", "inspect", "r1", "--format", "{{.RestartCount}} {{.State.Status}}")
+	time.Sleep(time.Second)
+	after, _ := s.docker(t, "", "inspect", "r1", "--format", "{{.RestartCount}} {{.State.Status}}")
+	if before != after || !strings.Contains(after, "exited") {
+		t.Fatalf("a stopped container kept restarting: %q then %q", before, after)
 	}
 }
 

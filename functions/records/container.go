@@ -33,6 +33,9 @@ type Container struct {
 	// StartSeq counts starts, so a late exit report for an earlier run
 	// cannot stop a restarted container.
 	StartSeq int64 `json:"startSeq"`
+	// ManualStop is set by stop and kill and cleared by start, so the
+	// restart policy does not restart a container the user stopped.
+	ManualStop bool `json:"manualStop,omitempty"`
 	// Removing is set while a removal is in progress.
 	Removing bool `json:"removing,omitempty"`
 	// Provider names the provider that runs the workload.

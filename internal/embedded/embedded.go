@@ -25,6 +25,9 @@ import (
 type Options struct {
 	// Synthetic selects the synthetic provider, which runs no processes.
 	Synthetic bool
+	// SyntheticRunTime is how long the synthetic provider's main processes
+	// run (default 50 ms).
+	SyntheticRunTime time.Duration
 	// Secret signs stream tickets; empty means random per process.
 	Secret []byte
 	// PollWindow bounds single polls of long waits (default 20 s).
@@ -68,7 +71,7 @@ func New(ctx context.Context, opts Options) (*Sockerless, error) {
 		if !opts.Synthetic {
 			log.Warn("the memory (WASM) provider is not built yet; using the synthetic provider, which runs no processes")
 		}
-		return synthetic.New(synthetic.Options{Hub: hub, Reporter: rep}), nil
+		return synthetic.New(synthetic.Options{Hub: hub, Reporter: rep, RunTime: opts.SyntheticRunTime}), nil
 	}
 	api, err := functions.New(ctx, functions.Config{
 		Store: store, NewProvider: newProvider, Secret: secret, RelayURL: "inproc:", Dialer: hub,

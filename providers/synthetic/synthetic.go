@@ -64,9 +64,10 @@ type workload struct {
 }
 
 type run struct {
-	done chan struct{}
-	end  chan int // receives a code to end early
-	code int
+	done  chan struct{}
+	end   chan int  // receives a code to end early
+	pause chan bool // true stops the run's clock, false restarts it
+	code  int
 }
 
 // Create registers the container's agent with the relay.
@@ -99,18 +100,40 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	if err != nil {
 		return err
 	}
-	r := &run{done: make(chan struct{}), end: make(chan int, 1)}
+	r := &run{done: make(chan struct{}), end: make(chan int, 1), pause: make(chan bool)}
 	w.mu.Lock()
 	w.cur = r
 	close(w.next)
 	w.next = make(chan struct{})
 	w.mu.Unlock()
 	go func() {
-		timer := time.NewTimer(p.opts.RunTime)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case r.code = <-r.end:
+		left := p.opts.RunTime
+		for {
+			started := time.Now()
+			timer := time.NewTimer(left)
+			select {
+			case <-timer.C:
+			case r.code = <-r.end:
+			case paused := <-r.pause:
+				timer.Stop()
+				if paused {
+					left -= time.Since(started)
+					// Frozen: only unpause or an end moves it on.
+					for paused {
+						select {
+						case paused = <-r.pause:
+						case r.code = <-r.end:
+							paused = false
+							left = -1
+						}
+					}
+				}
+				if left >= 0 {
+					continue
+				}
+			}
+			timer.Stop()
+			break
 		}
 		close(r.done)
 		_ = p.opts.Reporter.Exited(context.Background(), s.ID, r.code, time.Now())
@@ -210,4 +233,32 @@ func isClosed(ch chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// Pause freezes the current run: its clock stops until Unpause.
+func (p *Provider) Pause(ctx context.Context, id string) error {
+	return p.setPaused(id, true)
+}
+
+// Unpause resumes a paused run.
+func (p *Provider) Unpause(ctx context.Context, id string) error {
+	return p.setPaused(id, false)
+}
+
+func (p *Provider) setPaused(id string, paused bool) error {
+	w, err := p.get(id)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	r := w.cur
+	w.mu.Unlock()
+	if r == nil || isClosed(r.done) {
+		return errdefs.Conflictf("synthetic: container %s is not running", id)
+	}
+	select {
+	case r.pause <- paused:
+	case <-r.done:
+	}
+	return nil
 }
