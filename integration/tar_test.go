@@ -21,3 +21,12 @@ func tarOf(t testing.TB, files map[string]string) io.Reader {
 	tw.Close()
 	return &buf
 }
+
+// tarString is tarOf as a string, for a command's stdin.
+func tarString(t testing.TB, files map[string]string) string {
+	b, err := io.ReadAll(tarOf(t, files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

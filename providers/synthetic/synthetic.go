@@ -1,18 +1,26 @@
-// Package synthetic is a provider that runs no processes. Every container's
-// main process "runs" for a fixed, short time and exits 0, or ends at once
-// with 143/128+n when stopped or killed; execs are refused with exit code
-// 126 and a message saying why. It exists so the Docker API surface can be
-// exercised without any workload backend (SOCKERLESS_SYNTHETIC=1), and it
-// says so in `docker info`.
+// Package synthetic is a provider that runs no processes
+// (SOCKERLESS_SYNTHETIC=1). A start logs one line saying what would have
+// run, and the main process "runs" 50 ms (200 ms with OpenStdin) and exits
+// 0, or ends at once with 143/128+n when stopped or killed. Execs produce
+// no output and exit 0; archive reads return an empty tar and writes are
+// accepted and discarded. It exists so the Docker API surface can be
+// exercised without any workload backend, and it is a labelled mode: it
+// names itself in `docker info` and in its log line, and is never chosen
+// silently.
 //
 // Its workloads still serve attach and exec through the relay, so the
 // stream path is the same as every other provider's.
 package synthetic
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -58,6 +66,7 @@ type workload struct {
 	id         string
 	unregister func()
 	mu         sync.Mutex
+	logs       []providers.LogEntry
 	cur        *run
 	next       chan struct{} // closed at the next start
 	removed    chan struct{}
@@ -67,6 +76,7 @@ type run struct {
 	done  chan struct{}
 	end   chan int  // receives a code to end early
 	pause chan bool // true stops the run's clock, false restarts it
+	line  []byte    // what the start logged, also sent to attach sessions
 	code  int
 }
 
@@ -101,13 +111,20 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		return err
 	}
 	r := &run{done: make(chan struct{}), end: make(chan int, 1), pause: make(chan bool)}
+	runTime := p.opts.RunTime
+	if s.OpenStdin && runTime < 200*time.Millisecond {
+		runTime = 200 * time.Millisecond
+	}
+	argv := strings.Join(append(append([]string{}, s.Entrypoint...), s.Cmd...), " ")
+	r.line = []byte("sockerless synthetic mode: no process runs for: " + argv + "\n")
 	w.mu.Lock()
+	w.logs = append(w.logs, providers.LogEntry{Stream: 1, Time: time.Now(), Data: r.line})
 	w.cur = r
 	close(w.next)
 	w.next = make(chan struct{})
 	w.mu.Unlock()
 	go func() {
-		left := p.opts.RunTime
+		left := runTime
 		for {
 			started := time.Now()
 			timer := time.NewTimer(left)
@@ -183,18 +200,39 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 	return nil
 }
 
-// Logs returns nothing: no process writes output.
+// Logs returns the lines the workload's starts logged. Cursors are entry
+// indexes.
 func (p *Provider) Logs(ctx context.Context, id string, opts providers.LogOptions) (providers.LogPage, error) {
-	if _, err := p.get(id); err != nil {
+	w, err := p.get(id)
+	if err != nil {
 		return providers.LogPage{}, err
 	}
-	return providers.LogPage{Cursor: "0"}, nil
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	from := 0
+	if opts.After != "" {
+		from, _ = strconv.Atoi(opts.After)
+	}
+	var out []providers.LogEntry
+	for _, e := range w.logs[min(from, len(w.logs)):] {
+		if (!opts.Since.IsZero() && e.Time.Before(opts.Since)) || (!opts.Until.IsZero() && e.Time.After(opts.Until)) {
+			continue
+		}
+		out = append(out, e)
+	}
+	if opts.Tail > 0 && len(out) > opts.Tail {
+		out = out[len(out)-opts.Tail:]
+	}
+	return providers.LogPage{Entries: out, Cursor: strconv.Itoa(len(w.logs))}, nil
 }
 
-// Exec refuses: the synthetic provider runs no processes.
+// Exec runs nothing: it reads and discards any input, writes no output
+// and exits 0.
 func (w *workload) Exec(ctx context.Context, g ticket.Grant, proc ticket.Process, stdio agent.Stdio) (int, error) {
-	fmt.Fprintf(stdio.Stderr, "sockerless: the synthetic provider runs no processes; %q was not executed\n", strings.Join(proc.Cmd, " "))
-	return 126, nil
+	if stdio.Stdin != nil {
+		_, _ = io.Copy(io.Discard, stdio.Stdin)
+	}
+	return 0, nil
 }
 
 // Attach waits for the current (or next) run to end and returns its code.
@@ -217,6 +255,9 @@ func (w *workload) Attach(ctx context.Context, g ticket.Grant, stdio agent.Stdio
 		w.mu.Lock()
 		r = w.cur
 		w.mu.Unlock()
+	}
+	if g.Stdout {
+		_, _ = stdio.Stdout.Write(r.line)
 	}
 	select {
 	case <-r.done:
@@ -261,4 +302,42 @@ func (p *Provider) setPaused(id string, paused bool) error {
 	case <-r.done:
 	}
 	return nil
+}
+
+// StatPath describes every path as a directory: the synthetic workload
+// has no filesystem, and a directory is what lets docker cp proceed.
+func (p *Provider) StatPath(ctx context.Context, id, pth string) (providers.PathStat, error) {
+	if _, err := p.get(id); err != nil {
+		return providers.PathStat{}, err
+	}
+	return providers.PathStat{Name: path.Base(pth), Mode: uint32(os.ModeDir | 0o755), Mtime: time.Now()}, nil
+}
+
+// GetArchive returns an empty tar.
+func (p *Provider) GetArchive(ctx context.Context, id, pth string) (io.ReadCloser, providers.PathStat, error) {
+	st, err := p.StatPath(ctx, id, pth)
+	if err != nil {
+		return nil, st, err
+	}
+	var buf bytes.Buffer
+	_ = tar.NewWriter(&buf).Close()
+	return io.NopCloser(&buf), st, nil
+}
+
+// PutArchive reads the tar to its end, checking that it is one, and
+// discards it.
+func (p *Provider) PutArchive(ctx context.Context, id, pth string, tarball io.Reader, noOverwriteDirNonDir bool) error {
+	if _, err := p.get(id); err != nil {
+		return err
+	}
+	tr := tar.NewReader(tarball)
+	for {
+		_, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return errdefs.InvalidParameter(fmt.Errorf("invalid tar archive: %w", err))
+		}
+	}
 }
