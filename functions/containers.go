@@ -73,8 +73,9 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
 	}
-	if name == "" {
-		name = randomName(id)
+	generated := name == ""
+	if generated {
+		name = randomName(id, 0)
 	}
 	name = strings.TrimPrefix(name, "/")
 	argv := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
@@ -98,9 +99,15 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := a.planNetworks(ctx, c, req.NetworkingConfig); err != nil {
 		return err
 	}
-	if err := a.st.CreateContainer(ctx, c); err != nil {
-		var nc *statestore.NameConflictError
-		if errors.As(err, &nc) {
+	err = a.st.CreateContainer(ctx, c)
+	// A generated name that is taken is retried with another, as Docker
+	// does; a name the user chose is a conflict.
+	for attempt := 1; generated && attempt < 8 && isNameConflict(err); attempt++ {
+		c.Name = randomName(id, attempt)
+		err = a.st.CreateContainer(ctx, c)
+	}
+	if err != nil {
+		if isNameConflict(err) {
 			holder := ""
 			if other, oerr := a.st.ContainerByName(ctx, name); oerr == nil {
 				holder = other.ID
@@ -297,13 +304,20 @@ func containerMounts(c *records.Container) []container.MountPoint {
 	return out
 }
 
+func isNameConflict(err error) bool {
+	var nc *statestore.NameConflictError
+	return errors.As(err, &nc)
+}
+
 // randomName returns a Docker-style adjective_surname name derived from
-// the id, so it needs no shared counter.
-func randomName(id string) string {
+// the id (so it needs no shared counter), with a six-hex-digit suffix; a
+// retry after a collision uses the next bytes of the id.
+func randomName(id string, attempt int) string {
 	adjectives := []string{"admiring", "brave", "clever", "dazzling", "eager", "focused", "gallant", "happy", "jolly", "keen", "lucid", "modest", "nifty", "quirky", "serene", "tender", "upbeat", "vibrant", "wizardly", "zealous"}
 	names := []string{"albattani", "babbage", "curie", "darwin", "euler", "fermi", "galileo", "hopper", "hypatia", "johnson", "kepler", "lovelace", "mayer", "noether", "pasteur", "ritchie", "shannon", "thompson", "turing", "wozniak"}
-	b, _ := hex.DecodeString(id[:8])
-	return adjectives[int(b[0])%len(adjectives)] + "_" + names[int(b[1])%len(names)] + "_" + id[:4]
+	off := (attempt * 8) % (len(id) - 8)
+	b, _ := hex.DecodeString(id[off : off+8])
+	return adjectives[int(b[0])%len(adjectives)] + "_" + names[int(b[1])%len(names)] + "_" + id[off+2:off+8]
 }
 
 func containerAttrs(c *records.Container) map[string]string {
@@ -666,8 +680,7 @@ func (a *API) containerRename(w http.ResponseWriter, r *http.Request) error {
 	oldName := c.Name
 	_, err = a.st.UpdateContainer(ctx, c.ID, func(c *records.Container) error { c.Name = newName; return nil })
 	if err != nil {
-		var nc *statestore.NameConflictError
-		if errors.As(err, &nc) {
+		if isNameConflict(err) {
 			return errdefs.Conflictf("Conflict. The container name \"/%s\" is already in use. You have to remove (or rename) that container to be able to reuse that name.", newName)
 		}
 		return err

@@ -198,3 +198,23 @@ func BenchmarkListContainers(b *testing.B) {
 		}
 	}
 }
+
+// TestGeneratedNamesDoNotCollide creates many unnamed containers: a
+// generated name that is taken is retried, never a 409.
+func TestGeneratedNamesDoNotCollide(t *testing.T) {
+	a := newTestAPI(t)
+	names := map[string]bool{}
+	for i := 0; i < 1500; i++ {
+		code, body := do(a, "POST", "/containers/create", `{"Image":"alpine:3.20","Cmd":["true"]}`)
+		if code != 201 {
+			t.Fatalf("create %d: %d %s", i, code, body)
+		}
+	}
+	cs, _ := a.st.Containers(context.Background())
+	for _, c := range cs {
+		if names[c.Name] {
+			t.Fatalf("duplicate name %s", c.Name)
+		}
+		names[c.Name] = true
+	}
+}

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"archive/tar"
+	"encoding/json"
 	"bytes"
 	"io"
 	"testing"
@@ -29,4 +30,11 @@ func tarString(t testing.TB, files map[string]string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func decodeJSON(t testing.TB, r io.Reader, v any) {
+	t.Helper()
+	if err := json.NewDecoder(r).Decode(v); err != nil {
+		t.Fatal(err)
+	}
 }
