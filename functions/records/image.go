@@ -153,24 +153,28 @@ func (st *Store) Image(ctx context.Context, ref string) (*Image, error) {
 			return nil, err
 		}
 	}
+	// A digest reference ("name@sha256:...") matches an image pulled by
+	// that manifest digest, whatever name it was pulled under.
+	_, digest, byDigest := strings.Cut(ref, "@")
 	all, err := images.list(ctx, st.s, "")
 	if err != nil {
 		return nil, err
 	}
 	var match *Image
 	for _, img := range all {
-		hit := len(id) >= len("sha256:")+1 && strings.HasPrefix(img.ID, id) && strings.HasPrefix(id, "sha256:")
+		hit := strings.HasPrefix(id, "sha256:") && len(id) > len("sha256:") && strings.HasPrefix(img.ID, id)
 		for _, d := range img.RepoDigests {
-			if d == ref || strings.HasSuffix(ref, "@"+strings.SplitN(d, "@", 2)[len(strings.SplitN(d, "@", 2))-1]) && strings.Contains(ref, "@") {
+			if _, dd, _ := strings.Cut(d, "@"); byDigest && dd == digest {
 				hit = true
 			}
 		}
-		if hit {
-			if match != nil && match.ID != img.ID {
-				return nil, errdefs.InvalidParameterf("multiple IDs found with provided prefix: %s", ref)
-			}
-			match = img
+		if !hit {
+			continue
 		}
+		if match != nil && match.ID != img.ID {
+			return nil, errdefs.InvalidParameterf("multiple IDs found with provided prefix: %s", ref)
+		}
+		match = img
 	}
 	if match == nil {
 		return nil, notFound()
