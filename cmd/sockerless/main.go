@@ -23,6 +23,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/sockerless/sockerless/internal/embedded"
+	"github.com/sockerless/sockerless/localshim"
+	"github.com/sockerless/sockerless/relay/wsclient"
 )
 
 // Config is the shim's configuration, read from SOCKERLESS_* variables.
@@ -120,7 +122,6 @@ func (c *Config) validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("%sCONTROL_PLANE_URL=%q: want an http(s) URL", envPrefix, c.ControlPlaneURL)
 		}
-		return fmt.Errorf("%sCONTROL_PLANE_URL: cloud mode (a remote control plane and relay) is not available in this build yet; unset it to run embedded", envPrefix)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -139,8 +140,22 @@ func defaultListen() string {
 	return fmt.Sprintf("unix:///tmp/sockerless-%d/docker.sock", os.Getuid())
 }
 
-// build assembles the embedded control plane behind a shim.
+// build assembles the shim: in cloud mode in front of the remote control
+// plane (plain HTTP with the bearer token; streams dialled to the relay
+// each ticket names), else in front of the embedded control plane.
 func build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, func(), error) {
+	if cfg.ControlPlaneURL != "" {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		shim, err := localshim.New(localshim.Options{
+			Transport: tr, BaseURL: cfg.ControlPlaneURL, Token: cfg.Token,
+			Dialer: wsclient.Dialer{}, PollWindow: cfg.PollWindow, Logger: log,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		return shim, tr.CloseIdleConnections, nil
+	}
 	s, err := embedded.New(ctx, embedded.Options{Synthetic: cfg.Synthetic, Secret: []byte(cfg.Secret), PollWindow: cfg.PollWindow, Logger: log, Version: version})
 	if err != nil {
 		return nil, nil, err

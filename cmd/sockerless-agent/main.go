@@ -1,0 +1,232 @@
+// Command sockerless-agent runs inside a workload. It dials the relay with
+// the container's agent token and serves exec and attach sessions, and
+// either keeps the workload alive with no main process (--keep-alive, what
+// replaces `tail -f /dev/null`) or wraps the image's entrypoint
+// (-- CMD ARGS...): it runs it as the main process, gives its output to
+// the workload's log and to attach sessions, reports its exit code to the
+// control plane and exits with it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/sockerless/sockerless/agent"
+	"github.com/sockerless/sockerless/relay/ticket"
+	"github.com/sockerless/sockerless/relay/wsclient"
+)
+
+// Config is read from SOCKERLESS_* variables, which the provider sets.
+type Config struct {
+	RelayURL        string        `env:"RELAY_URL" help:"the relay's base URL (ws:// or wss://); required"`
+	ContainerID     string        `env:"CONTAINER_ID" help:"the container this workload runs; required"`
+	AgentToken      string        `env:"AGENT_TOKEN" help:"the container's agent token; required"`
+	ControlPlaneURL string        `env:"CONTROL_PLANE_URL" help:"functions endpoint exit codes are reported to; empty reports nothing"`
+	Tty             bool          `env:"TTY" envDefault:"false" help:"run the main process on a terminal"`
+	ExitLinger      time.Duration `env:"EXIT_LINGER" envDefault:"1s" help:"after the main process exits, how long late attach sessions are still served"`
+	LogLevel        string        `env:"LOG_LEVEL" envDefault:"warn" help:"debug, info, warn or error"`
+}
+
+const envPrefix = "SOCKERLESS_"
+
+func main() {
+	code, err := run(os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "sockerless-agent:", err)
+		if code == 0 {
+			code = 2
+		}
+	}
+	os.Exit(code)
+}
+
+func run(args []string, stdout, stderr io.Writer) (int, error) {
+	cfg, err := env.ParseAsWithOptions[Config](env.Options{Prefix: envPrefix})
+	if err != nil {
+		return 2, fmt.Errorf("configuration: %w", err)
+	}
+	fs := flag.NewFlagSet("sockerless-agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	keepAlive := fs.Bool("keep-alive", false, "serve exec and attach with no main process")
+	fs.Usage = func() { usage(fs, stderr) }
+	if err := fs.Parse(args); err != nil {
+		return 2, err
+	}
+	cmd := fs.Args()
+	if *keepAlive == (len(cmd) > 0) {
+		return 2, errors.New("give either --keep-alive or -- CMD ARGS...")
+	}
+	if cfg.RelayURL == "" || cfg.ContainerID == "" || cfg.AgentToken == "" {
+		return 2, fmt.Errorf("%sRELAY_URL, %sCONTAINER_ID and %sAGENT_TOKEN are required", envPrefix, envPrefix, envPrefix)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return 2, fmt.Errorf("%sLOG_LEVEL=%q: want debug, info, warn or error", envPrefix, cfg.LogLevel)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	var rep *agent.HTTPReporter
+	if cfg.ControlPlaneURL != "" {
+		rep = &agent.HTTPReporter{BaseURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
+			OnRetry: func(n int, err error) { log.Warn("exit report not acknowledged; retrying", "attempt", n, "err", err) }}
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+
+	stopped := make(chan struct{})
+	mainReady := make(chan struct{})
+	local := &agent.Local{Stopped: stopped, StopCode: 143}
+	if !*keepAlive {
+		local.MainReady = mainReady
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var sessions sync.WaitGroup
+	a := &wsclient.Agent{
+		RelayURL: cfg.RelayURL, Container: cfg.ContainerID, Token: cfg.AgentToken, Logger: log,
+		Serve: func(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
+			sessions.Add(1)
+			defer sessions.Done()
+			_, _ = agent.ServeSession(ctx, conn, g, local, func(code int) {
+				if rep != nil && g.ExecID != "" {
+					rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+					defer cancel()
+					if err := rep.ExecExited(rctx, g.ExecID, code, time.Now()); err != nil {
+						log.Error("exec exit not reported", "exec", g.ExecID, "err", err)
+					}
+				}
+			})
+		},
+	}
+	connected := make(chan struct{})
+	var once sync.Once
+	a.OnConnect = func() { once.Do(func() { close(connected) }) }
+	agentDone := make(chan error, 1)
+	go func() { agentDone <- a.Run(ctx) }()
+
+	if !*keepAlive {
+		// Start the main process once the relay link is up, so sessions
+		// waiting for this workload (an attach before start) are offered
+		// without delay.
+		select {
+		case <-connected:
+		case err := <-agentDone:
+			return 2, err
+		case <-time.After(30 * time.Second):
+			log.Warn("relay not reachable; starting the main process anyway")
+		}
+		m, err := agent.StartMain(ctx, agent.MainSpec{
+			Process: ticket.Process{Cmd: cmd, Env: workloadEnv(), WorkingDir: cwd(), Tty: cfg.Tty},
+			Log:     stdout,
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "exec %s: %v\n", cmd[0], err)
+		}
+		local.Main = m
+		close(mainReady)
+	}
+
+	var mainDone <-chan struct{}
+	if local.Main != nil {
+		mainDone = local.Main.Done()
+	}
+	code := 0
+	for loop := true; loop; {
+		select {
+		case s := <-sigs:
+			if local.Main != nil {
+				_ = local.Main.Signal(int(s.(syscall.Signal)))
+				continue
+			}
+			if s == syscall.SIGTERM || s == syscall.SIGINT {
+				code = 128 + int(s.(syscall.Signal))
+				close(stopped)
+				loop = false
+			}
+		case <-mainDone:
+			code = local.Main.ExitCode()
+			loop = false
+		case err := <-agentDone:
+			return 2, err
+		}
+	}
+	// Serve an attach that arrives just after the exit (it gets the output
+	// and the code) and let sessions deliver the code before reporting:
+	// the report can remove the workload (docker run --rm).
+	if local.Main != nil && !local.Main.Attached() {
+		time.Sleep(cfg.ExitLinger)
+	}
+	waitTimeout(&sessions, 5*time.Second)
+	report(rep, log, code)
+	cancel()
+	return code, nil
+}
+
+func report(rep *agent.HTTPReporter, log *slog.Logger, code int) {
+	if rep == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := rep.Exited(ctx, rep.Container, code, time.Now()); err != nil {
+		log.Error("main process exit not reported", "err", err)
+	}
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
+
+// workloadEnv is the agent's environment without its own SOCKERLESS_*
+// settings: the token never reaches the workload's processes.
+func workloadEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envPrefix) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func cwd() string {
+	d, err := os.Getwd()
+	if err != nil {
+		return "/"
+	}
+	return d
+}
+
+// usage lists flags and every environment variable with its default.
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, "Usage: sockerless-agent --keep-alive\n       sockerless-agent -- CMD [ARGS...]\n\nServes exec and attach for a workload through the relay.\n\nFlags:\n")
+	fs.PrintDefaults()
+	fmt.Fprintf(w, "\nEnvironment:\n")
+	t := reflect.TypeOf(Config{})
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		def := f.Tag.Get("envDefault")
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  %s%s (default %s)\n      %s\n", envPrefix, f.Tag.Get("env"), def, strings.TrimSpace(f.Tag.Get("help")))
+	}
+}

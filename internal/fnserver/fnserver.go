@@ -1,0 +1,190 @@
+// Package fnserver assembles the functions tier as a standalone HTTP
+// service (the Cloud Run / container convention: listen on PORT) for
+// split mode: the functions handler over a state store and a provider,
+// issuing tickets for a network relay. cmd/sockerless-functions serves it;
+// integration tests build their own binary around it with a test-only
+// provider.
+package fnserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sockerless/sockerless/functions"
+	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/relay"
+	"github.com/sockerless/sockerless/relay/ticket"
+	"github.com/sockerless/sockerless/relay/wsclient"
+	"github.com/sockerless/sockerless/statestore"
+	"github.com/sockerless/sockerless/statestore/memory"
+)
+
+// Config is what the functions service needs.
+type Config struct {
+	// Addr is where to listen (":PORT").
+	Addr string
+	// State names the state store ("memory").
+	State string
+	// RelayURL is the network relay's base URL, put in stream tickets.
+	RelayURL string
+	// Secret is the deployment secret shared with the relay.
+	Secret []byte
+	// Token is the bearer token shims must present.
+	Token string
+	// PollWindow bounds single polls of long waits.
+	PollWindow time.Duration
+	// Version is reported by /version.
+	Version string
+}
+
+// NewProvider builds a provider. hub is an in-process relay its
+// workloads' agents may register with; Run connects every agent
+// registered there to the network relay (see Relayed).
+type NewProvider func(hub *relay.Hub, rep providers.Reporter) (providers.Provider, error)
+
+// Run serves functions on cfg.Addr until ctx ends. ready, when not nil,
+// receives the listening address.
+func Run(ctx context.Context, cfg Config, newProvider NewProvider, log *slog.Logger, ready func(addr string)) error {
+	store, err := openStore(cfg.State)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	hub := relay.NewHub(cfg.Secret)
+	api, err := functions.New(ctx, functions.Config{
+		Store: store,
+		NewProvider: func(rep providers.Reporter) (providers.Provider, error) {
+			return newProvider(hub, rep)
+		},
+		Secret: cfg.Secret, RelayURL: cfg.RelayURL, Dialer: wsclient.Dialer{}, Token: cfg.Token,
+		PollWindow: cfg.PollWindow, Logger: log, Version: cfg.Version,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 30 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("sockerless-functions listening", "addr", ln.Addr().String(), "relay", cfg.RelayURL, "provider", api.Provider().Name())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+func openStore(name string) (statestore.Store, error) {
+	switch name {
+	case "", "memory":
+		return memory.New(), nil
+	}
+	return nil, fmt.Errorf("state store %q is not available in sockerless-functions yet (want memory)", name)
+}
+
+// Relayed wraps an in-process provider whose workloads' agents register
+// with hub, so that each workload is served by an agent that dials the
+// network relay at relayURL exactly like a cloud agent: Create connects a
+// wsclient.Agent for the container (with its derived agent token) and
+// waits for the connection; every session the relay offers it is handed
+// to the workload's registration in hub; Remove disconnects it.
+func Relayed(p providers.Provider, hub *relay.Hub, secret []byte, relayURL string, log *slog.Logger) providers.Provider {
+	return &relayed{Provider: p, hub: hub, secret: secret, url: relayURL, log: log, agents: map[string]context.CancelFunc{}}
+}
+
+type relayed struct {
+	providers.Provider
+	hub    *relay.Hub
+	secret []byte
+	url    string
+	log    *slog.Logger
+	mu     sync.Mutex
+	agents map[string]context.CancelFunc
+}
+
+// AgentConnectTimeout bounds how long Create waits for a workload's
+// agent to reach the relay.
+const AgentConnectTimeout = 10 * time.Second
+
+func (r *relayed) Create(ctx context.Context, s providers.Spec) error {
+	if err := r.Provider.Create(ctx, s); err != nil {
+		return err
+	}
+	actx, cancel := context.WithCancel(context.Background())
+	connected := make(chan struct{})
+	var once sync.Once
+	a := &wsclient.Agent{
+		RelayURL: r.url, Container: s.ID, Token: ticket.AgentToken(r.secret, s.ID), Logger: r.log,
+		Serve:     r.serve,
+		OnConnect: func() { once.Do(func() { close(connected) }) },
+	}
+	go func() {
+		if err := a.Run(actx); err != nil && !errors.Is(err, context.Canceled) {
+			r.log.Error("in-process agent stopped", "container", s.ID, "err", err)
+		}
+	}()
+	r.mu.Lock()
+	if old, ok := r.agents[s.ID]; ok {
+		old()
+	}
+	r.agents[s.ID] = cancel
+	r.mu.Unlock()
+	select {
+	case <-connected:
+		return nil
+	case <-time.After(AgentConnectTimeout):
+		return fmt.Errorf("the agent of %s did not reach the relay at %s within %s", s.ID, r.url, AgentConnectTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// serve hands a relay session to the workload registered in the hub: the
+// grant was verified by the relay, so it is re-signed for the hub.
+func (r *relayed) serve(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
+	defer conn.Close()
+	g.Expires = time.Now().Add(time.Minute).Unix()
+	tok, err := ticket.Sign(r.secret, g)
+	if err != nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	local, err := r.hub.Dial(dctx, "", tok)
+	cancel()
+	if err != nil {
+		r.log.Warn("in-process agent cannot serve session", "container", g.Container, "err", err)
+		return
+	}
+	defer local.Close()
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(local, conn); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(conn, local); done <- struct{}{} }()
+	<-done // the workload side ended (or the client went away)
+}
+
+func (r *relayed) Remove(ctx context.Context, id string) error {
+	err := r.Provider.Remove(ctx, id)
+	r.mu.Lock()
+	if cancel, ok := r.agents[id]; ok {
+		cancel()
+		delete(r.agents, id)
+	}
+	r.mu.Unlock()
+	return err
+}

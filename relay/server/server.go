@@ -1,0 +1,498 @@
+// Package server is the network relay: a WebSocket service where agents
+// keep control connections (one per container, authenticated with the
+// per-container agent token) and shims open streams with signed tickets.
+// For each ticket it offers the session to the ticket's container's agent,
+// waits for the agent's data stream for that session, and copies bytes
+// between the two until either ends. The protocol is defined in package
+// relay/wsclient.
+//
+// Nothing is looked up in a state store: tickets and agent tokens are
+// HMACs over the deployment secret. A session can only be joined by a
+// connection carrying the agent token of the ticket's container.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/sockerless/sockerless/relay/ticket"
+	"github.com/sockerless/sockerless/relay/wsclient"
+)
+
+// Options configures a Server. Secret is required.
+type Options struct {
+	// Secret verifies tickets and agent tokens.
+	Secret []byte
+	// AgentWait is how long a stream waits for its container's agent to
+	// be connected (default 2 min; cloud workloads take a while to boot).
+	AgentWait time.Duration
+	// JoinTimeout is how long an offered session waits for the agent's
+	// data stream (default 30 s).
+	JoinTimeout time.Duration
+	// HandshakeTimeout bounds WebSocket upgrades (default 10 s).
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes a paired session after this long without bytes
+	// in either direction; 0 means never (dead peers are found by TCP
+	// keepalive).
+	IdleTimeout time.Duration
+	// PingInterval is how often agents' control connections are pinged
+	// (default 15 s); an agent silent for three intervals is dropped.
+	PingInterval time.Duration
+	// Logger receives connection events; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock for ticket expiry (default time.Now).
+	Now func() time.Time
+}
+
+// Server is the relay. It is an http.Handler. Safe for concurrent use.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	up       websocket.Upgrader
+	mux      *http.ServeMux
+	metrics  *Metrics
+	sessions sync.WaitGroup
+	draining atomic.Bool
+
+	mu      sync.Mutex
+	agents  map[string]*agentConn
+	nextID  uint64
+	waiting map[string]chan struct{}
+	pending map[string]*pendingSession
+	used    map[string]int64 // session -> ticket expiry, refuses replays
+	live    map[*liveSession]struct{}
+}
+
+type agentConn struct {
+	id  uint64
+	ws  *websocket.Conn
+	wmu sync.Mutex
+}
+
+func (a *agentConn) offer(o wsclient.Offer) error {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	a.wmu.Lock()
+	defer a.wmu.Unlock()
+	_ = a.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return a.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+type pendingSession struct {
+	container string
+	join      chan *websocket.Conn
+	done      chan struct{} // closed when the stream side gives up or is paired
+}
+
+type liveSession struct{ shim, agent *websocket.Conn }
+
+// New returns a relay server.
+func New(opts Options) (*Server, error) {
+	if len(opts.Secret) == 0 {
+		return nil, errors.New("relay server: Secret is required")
+	}
+	if opts.AgentWait <= 0 {
+		opts.AgentWait = 2 * time.Minute
+	}
+	if opts.JoinTimeout <= 0 {
+		opts.JoinTimeout = 30 * time.Second
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = 10 * time.Second
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = 15 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		opts: opts, log: log, metrics: newMetrics(),
+		up: websocket.Upgrader{
+			HandshakeTimeout: opts.HandshakeTimeout,
+			ReadBufferSize:   wsclient.BufferSize,
+			WriteBufferSize:  wsclient.BufferSize,
+			CheckOrigin:      func(*http.Request) bool { return true }, // not a browser service; auth is the bearer
+		},
+		agents:  map[string]*agentConn{},
+		waiting: map[string]chan struct{}{},
+		pending: map[string]*pendingSession{},
+		used:    map[string]int64{},
+		live:    map[*liveSession]struct{}{},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /metrics", s.serveMetrics)
+	mux.HandleFunc("GET "+wsclient.PathAgent, s.serveAgent)
+	mux.HandleFunc("GET "+wsclient.PathAgentSession, s.serveAgentSession)
+	mux.HandleFunc("GET "+wsclient.PathStream, s.serveStream)
+	s.mux = mux
+	return s, nil
+}
+
+// Metrics returns the server's counters.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	if s.draining.Load() {
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	_ = s.metrics.WriteText(w)
+}
+
+func bearer(r *http.Request) string {
+	return strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+}
+
+// refuse answers an HTTP error and counts it.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, reason, msg string) {
+	s.metrics.reject(reason)
+	s.log.Info("relay refused", "path", r.URL.Path, "reason", reason, "remote", r.RemoteAddr)
+	http.Error(w, msg, code)
+}
+
+// serveAgent holds an agent's control connection.
+func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
+	container := r.URL.Query().Get("container")
+	if container == "" || !ticket.VerifyAgentToken(s.opts.Secret, container, bearer(r)) {
+		s.refuse(w, r, http.StatusUnauthorized, ReasonAgentToken, "invalid agent token for this container")
+		return
+	}
+	ws, err := s.up.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	a := &agentConn{ws: ws}
+	s.mu.Lock()
+	s.nextID++
+	a.id = s.nextID
+	old := s.agents[container]
+	s.agents[container] = a
+	if ch, ok := s.waiting[container]; ok {
+		close(ch)
+		delete(s.waiting, container)
+	}
+	s.mu.Unlock()
+	if old != nil {
+		_ = old.ws.Close() // replaced by a reconnect
+	} else {
+		s.metrics.agents.Add(1)
+	}
+	s.log.Debug("agent connected", "container", container)
+	defer func() {
+		s.mu.Lock()
+		if cur := s.agents[container]; cur == a {
+			delete(s.agents, container)
+			s.metrics.agents.Add(-1)
+		}
+		s.mu.Unlock()
+		_ = ws.Close()
+		s.log.Debug("agent disconnected", "container", container)
+	}()
+
+	deadline := 3 * s.opts.PingInterval
+	_ = ws.SetReadDeadline(time.Now().Add(deadline))
+	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(deadline)) })
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(s.opts.PingInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second)) != nil {
+					_ = ws.Close()
+					return
+				}
+			}
+		}
+	}()
+	for {
+		if _, _, err := ws.NextReader(); err != nil {
+			return
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(deadline))
+	}
+}
+
+// serveAgentSession joins an agent's data stream to its pending session.
+func (s *Server) serveAgentSession(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	container, session := q.Get("container"), q.Get("session")
+	if container == "" || !ticket.VerifyAgentToken(s.opts.Secret, container, bearer(r)) {
+		s.refuse(w, r, http.StatusUnauthorized, ReasonAgentToken, "invalid agent token for this container")
+		return
+	}
+	s.mu.Lock()
+	p, ok := s.pending[session]
+	if ok && subtle.ConstantTimeCompare([]byte(p.container), []byte(container)) == 1 {
+		delete(s.pending, session)
+	} else if ok {
+		ok = false
+		s.mu.Unlock()
+		s.refuse(w, r, http.StatusForbidden, ReasonCrossContainer, "session belongs to another container")
+		return
+	}
+	s.mu.Unlock()
+	if !ok {
+		http.Error(w, "no such pending session", http.StatusNotFound)
+		return
+	}
+	ws, err := s.up.Upgrade(w, r, nil)
+	if err != nil {
+		return // the stream side times out waiting
+	}
+	select {
+	case p.join <- ws:
+	case <-p.done:
+		_ = ws.Close()
+	}
+}
+
+// serveStream verifies a shim's ticket, has the agent join, and pairs.
+func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
+	now := s.opts.Now()
+	g, err := ticket.Verify(s.opts.Secret, bearer(r), now)
+	switch {
+	case errors.Is(err, ticket.ErrSignature):
+		s.refuse(w, r, http.StatusForbidden, ReasonForged, "ticket signature is invalid")
+		return
+	case errors.Is(err, ticket.ErrExpired):
+		s.refuse(w, r, http.StatusForbidden, ReasonExpired, "ticket has expired")
+		return
+	case err != nil:
+		s.refuse(w, r, http.StatusForbidden, ReasonMalformed, "ticket is malformed")
+		return
+	}
+	if s.draining.Load() {
+		s.refuse(w, r, http.StatusServiceUnavailable, ReasonDraining, "relay is draining; retry on another replica")
+		return
+	}
+	s.mu.Lock()
+	for sid, exp := range s.used {
+		if now.Unix() > exp+1 {
+			delete(s.used, sid)
+		}
+	}
+	if _, dup := s.used[g.Session]; dup {
+		s.mu.Unlock()
+		s.refuse(w, r, http.StatusForbidden, ReasonReplayed, "ticket has already been used")
+		return
+	}
+	s.used[g.Session] = g.Expires
+	s.mu.Unlock()
+
+	s.sessions.Add(1)
+	defer s.sessions.Done()
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.AgentWait)
+	defer cancel()
+	p := &pendingSession{container: g.Container, join: make(chan *websocket.Conn), done: make(chan struct{})}
+	s.mu.Lock()
+	s.pending[g.Session] = p
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.pending, g.Session)
+		s.mu.Unlock()
+	}()
+	var agentWS *websocket.Conn
+	for agentWS == nil {
+		a, err := s.agentFor(ctx, g.Container)
+		if err != nil {
+			close(p.done)
+			s.refuse(w, r, http.StatusServiceUnavailable, ReasonNoAgent, fmt.Sprintf("no agent connected for container %s", g.Container))
+			return
+		}
+		if err := a.offer(wsclient.Offer{Session: g.Session, Grant: g}); err != nil {
+			_ = a.ws.Close()
+			continue // the agent's connection is broken; wait for its reconnect
+		}
+		join := time.NewTimer(s.opts.JoinTimeout)
+		select {
+		case agentWS = <-p.join:
+		case <-join.C:
+			close(p.done)
+			s.refuse(w, r, http.StatusGatewayTimeout, ReasonNoAgent, "the agent did not open the session in time")
+			return
+		case <-ctx.Done():
+			close(p.done)
+			join.Stop()
+			s.refuse(w, r, http.StatusServiceUnavailable, ReasonNoAgent, "stream cancelled while waiting for the agent")
+			return
+		}
+		join.Stop()
+	}
+	close(p.done)
+	shimWS, err := s.up.Upgrade(w, r, nil)
+	if err != nil {
+		wsclient.GracefulClose(agentWS, 0, true)
+		return
+	}
+	s.pipe(shimWS, agentWS, g)
+}
+
+func (s *Server) agentFor(ctx context.Context, container string) (*agentConn, error) {
+	for {
+		s.mu.Lock()
+		a, ok := s.agents[container]
+		if ok {
+			s.mu.Unlock()
+			return a, nil
+		}
+		ch, ok := s.waiting[container]
+		if !ok {
+			ch = make(chan struct{})
+			s.waiting[container] = ch
+		}
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// pipe copies between the two legs until either ends, then closes both
+// gracefully.
+func (s *Server) pipe(shim, agent *websocket.Conn, g ticket.Grant) {
+	shim.SetReadLimit(wsclient.MaxMessage)
+	agent.SetReadLimit(wsclient.MaxMessage)
+	ls := &liveSession{shim: shim, agent: agent}
+	s.mu.Lock()
+	s.live[ls] = struct{}{}
+	s.mu.Unlock()
+	s.metrics.sessionsOpen.Add(1)
+	s.metrics.sessionsTotal.Add(1)
+	defer func() {
+		s.mu.Lock()
+		delete(s.live, ls)
+		s.mu.Unlock()
+		s.metrics.sessionsOpen.Add(-1)
+	}()
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
+	ended := make(chan struct{}, 2)
+	go func() { copyMessages(agent, shim, &s.metrics.bytesToAgent, &last); ended <- struct{}{} }()
+	go func() { copyMessages(shim, agent, &s.metrics.bytesToShim, &last); ended <- struct{}{} }()
+
+	var idle <-chan time.Time
+	if s.opts.IdleTimeout > 0 {
+		t := time.NewTicker(min(s.opts.IdleTimeout/4+time.Millisecond, time.Minute))
+		defer t.Stop()
+		idle = t.C
+	}
+	for {
+		select {
+		case <-ended:
+			// One side ended the session: tell both, let each drain its
+			// input, then close.
+			wsclient.GracefulClose(shim, wsclient.Linger, false)
+			wsclient.GracefulClose(agent, wsclient.Linger, false)
+			select {
+			case <-ended:
+			case <-time.After(wsclient.Linger + time.Second):
+			}
+			_ = shim.Close()
+			_ = agent.Close()
+			s.log.Debug("session closed", "container", g.Container, "kind", g.Kind, "session", g.Session)
+			return
+		case <-idle:
+			if time.Since(time.Unix(0, last.Load())) > s.opts.IdleTimeout {
+				s.log.Info("closing idle session", "container", g.Container, "session", g.Session)
+				_ = shim.Close()
+				_ = agent.Close()
+			}
+		}
+	}
+}
+
+// copyMessages forwards src's messages to dst, streaming each through a
+// fixed buffer so memory stays bounded whatever the message size; a blocked
+// dst stops reads from src. When dst fails it keeps draining src (so src
+// is not reset with unread data) until src ends.
+func copyMessages(dst, src *websocket.Conn, n *atomic.Int64, last *atomic.Int64) {
+	buf := make([]byte, wsclient.BufferSize)
+	dstOK := true
+	for {
+		mt, r, err := src.NextReader()
+		if err != nil {
+			return
+		}
+		last.Store(time.Now().UnixNano())
+		if !dstOK || (mt != websocket.BinaryMessage && mt != websocket.TextMessage) {
+			_, _ = io.Copy(io.Discard, r)
+			continue
+		}
+		w, err := dst.NextWriter(mt)
+		if err != nil {
+			dstOK = false
+			_, _ = io.Copy(io.Discard, r)
+			continue
+		}
+		k, err := io.CopyBuffer(w, r, buf)
+		n.Add(k)
+		if cerr := w.Close(); err != nil || cerr != nil {
+			dstOK = false
+		}
+	}
+}
+
+// Drain stops accepting new streams (/healthz answers 503 so load
+// balancers move away), waits for open sessions to end or ctx to expire,
+// then closes every connection.
+func (s *Server) Drain(ctx context.Context) error {
+	s.draining.Store(true)
+	done := make(chan struct{})
+	go func() { s.sessions.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("relay drain: %d sessions still open: %w", s.metrics.SessionsOpen(), ctx.Err())
+	}
+	s.Close()
+	return err
+}
+
+// Close closes every agent connection and session at once.
+func (s *Server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.agents {
+		_ = a.ws.Close()
+	}
+	for ls := range s.live {
+		_ = ls.shim.Close()
+		_ = ls.agent.Close()
+	}
+}

@@ -1,0 +1,110 @@
+package wsclient
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/sockerless/sockerless/internal/errdefs"
+)
+
+// Dialer opens shim streams on a network relay. It implements
+// relay.Dialer. The zero value is usable.
+type Dialer struct {
+	// WS overrides the WebSocket dialer (TLS settings, proxies).
+	WS *websocket.Dialer
+}
+
+// Dial opens the stream for ticket token on the relay at relayURL
+// (ws://, wss://, http:// or https://). The relay verifies the ticket and
+// waits for the container's agent before answering, so refusals arrive
+// as classified errors: Forbidden for a bad, expired or replayed ticket,
+// Unavailable when no agent connects.
+func (d Dialer) Dial(ctx context.Context, relayURL, token string) (io.ReadWriteCloser, error) {
+	u, err := endpoint(relayURL, PathStream, nil)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := dial(ctx, d.WS, u, token)
+	if err != nil {
+		return nil, err
+	}
+	return NewConn(ws), nil
+}
+
+// endpoint turns a relay base URL into the WebSocket URL of path.
+func endpoint(base, path string, q url.Values) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", errdefs.InvalidParameterf("relay URL %q: %v", base, err)
+	}
+	switch u.Scheme {
+	case "ws", "wss":
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	default:
+		return "", errdefs.InvalidParameterf("relay URL %q: want ws://, wss://, http:// or https://", base)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	if q != nil {
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), nil
+}
+
+func dial(ctx context.Context, d *websocket.Dialer, u, bearer string) (*websocket.Conn, error) {
+	if d == nil {
+		d = &websocket.Dialer{
+			Proxy:            http.ProxyFromEnvironment,
+			HandshakeTimeout: 0, // bounded by ctx: the relay waits for the agent
+			ReadBufferSize:   BufferSize,
+			WriteBufferSize:  BufferSize,
+		}
+	}
+	h := http.Header{"Authorization": {"Bearer " + bearer}}
+	ws, resp, err := d.DialContext(ctx, u, h)
+	if err == nil {
+		return ws, nil
+	}
+	if resp == nil {
+		return nil, errdefs.Unavailable(fmt.Errorf("relay %s: %w", redact(u), err))
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	e := fmt.Errorf("relay refused the stream (%s): %s", resp.Status, strings.TrimSpace(string(msg)))
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		return nil, errdefs.Unauthorized(e)
+	case http.StatusForbidden:
+		return nil, errdefs.Forbidden(e)
+	case http.StatusNotFound:
+		return nil, errdefs.NotFound(e)
+	case http.StatusBadRequest:
+		return nil, errdefs.InvalidParameter(e)
+	default:
+		return nil, errdefs.Unavailable(e)
+	}
+}
+
+// redact drops the query (it never carries secrets, but keep logs short).
+func redact(u string) string {
+	s, _, _ := strings.Cut(u, "?")
+	return s
+}
+
+// backoff returns the delay before reconnect attempt n (0-based): 100 ms
+// doubling to max.
+func backoff(n int, max time.Duration) time.Duration {
+	d := 100 * time.Millisecond
+	for i := 0; i < n && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}
