@@ -1,0 +1,35 @@
+//go:build !linux
+
+package emulators
+
+import (
+	"os/exec"
+	"time"
+)
+
+// startProcess starts cmd and reaps it in the background, closing exited
+// (after setting *waitErr) when it ends.
+func startProcess(cmd *exec.Cmd, exited chan struct{}, waitErr *error) error {
+	if err := cmd.Start(); err != nil {
+		close(exited)
+		return err
+	}
+	go func() {
+		*waitErr = cmd.Wait()
+		close(exited)
+	}()
+	return nil
+}
+
+// terminate kills cmd and waits for it. Outside Linux only the direct child
+// is killed.
+func terminate(cmd *exec.Cmd, exited chan struct{}) {
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+	}
+}
