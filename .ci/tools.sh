@@ -21,3 +21,10 @@ if [ -f package-lock.json ] && [ ! -d node_modules ]; then
   echo "tools: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# docker-compose 1.29 (Debian's python one) for integration/compose_test.go.
+if ! command -v docker-compose >/dev/null; then
+  echo "tools: installing docker-compose"
+  sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y -qq docker-compose >/dev/null
+fi

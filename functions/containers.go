@@ -216,6 +216,10 @@ func normalizeHostConfig(hc *container.HostConfig) error {
 	if hc.NetworkMode == "" || hc.NetworkMode == "default" {
 		hc.NetworkMode = "bridge"
 	}
+	if hc.CgroupnsMode == "" {
+		// Docker's default on cgroup v2 hosts.
+		hc.CgroupnsMode = container.CgroupnsModePrivate
+	}
 	if hc.LogConfig.Type == "" {
 		hc.LogConfig.Type = "json-file"
 	}
@@ -478,9 +482,7 @@ func (a *API) containerSummary(c *records.Container, size bool) container.Summar
 	for name, ep := range c.Networks {
 		s.NetworkSettings.Networks[name] = endpointView(ep)
 	}
-	if c.State.Health != nil {
-		s.Health = &container.HealthSummary{Status: container.HealthStatus(c.State.Health.Status), FailingStreak: c.State.Health.FailingStreak}
-	}
+	// Summary.Health exists from API 1.52; the health shows in Status.
 	if size {
 		s.SizeRw = c.SizeRw
 	}
@@ -667,12 +669,13 @@ func (a *API) containerRename(w http.ResponseWriter, r *http.Request) error {
 	if newName == "" {
 		return errdefs.InvalidParameterf("Neither old nor new names may be empty")
 	}
-	if !validName.MatchString(newName) {
-		return errdefs.InvalidParameterf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", newName)
-	}
+	// Docker looks the container up before it validates the new name.
 	c, err := a.st.Container(ctx, r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	if !validName.MatchString(newName) {
+		return errdefs.InvalidParameterf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", newName)
 	}
 	if c.Name == newName {
 		return errdefs.InvalidParameterf("Renaming a container with the same name as its current name")

@@ -476,6 +476,9 @@ func (a *API) attach(ctx context.Context, c *records.Container, n *records.Netwo
 		a.release(ctx, n.ID, c.ID)
 		return err
 	}
+	if c.Networks == nil {
+		c.Networks = map[string]*records.Endpoint{}
+	}
 	c.Networks[n.Name] = ep
 	a.event(ctx, events.NetworkEventType, events.ActionConnect, n.ID, map[string]string{"name": n.Name, "type": n.Driver, "container": c.ID})
 	return nil

@@ -14,6 +14,9 @@ import (
 	"github.com/sockerless/sockerless/internal/errdefs"
 )
 
+// anonymousLabel marks volumes created without a name, as Docker does.
+const anonymousLabel = "com.docker.volume.anonymous"
+
 func volumeMountpoint(name string) string { return "/var/lib/sockerless/volumes/" + name + "/_data" }
 
 // ensureVolume returns the volume name, creating it when absent.
@@ -39,8 +42,15 @@ func (a *API) volumeCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(r, &req, true); err != nil {
 		return err
 	}
-	if req.Name == "" {
+	anonymous := req.Name == ""
+	if anonymous {
+		// As Docker: an unnamed volume is anonymous, labelled so, and
+		// removed by a plain prune.
 		req.Name = newID()
+		if req.Labels == nil {
+			req.Labels = map[string]string{}
+		}
+		req.Labels[anonymousLabel] = ""
 	} else if !validName.MatchString(req.Name) && len(req.Name) != 1 {
 		return errdefs.InvalidParameterf("create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", req.Name, req.Name)
 	}
@@ -56,6 +66,12 @@ func (a *API) volumeCreate(w http.ResponseWriter, r *http.Request) error {
 	v, err := a.ensureVolume(r.Context(), req.Name, req.Driver, req.Labels, req.DriverOpts)
 	if err != nil {
 		return err
+	}
+	if anonymous {
+		v.Anonymous = true
+		if err := a.st.UpdateVolume(r.Context(), v.Name, func(cur *records.Volume) error { cur.Anonymous = true; return nil }); err != nil {
+			return err
+		}
 	}
 	return httpx.WriteJSON(w, http.StatusCreated, volumeView(v, nil))
 }

@@ -191,3 +191,22 @@ func FuzzParseFilters(f *testing.F) {
 		_ = fl.MatchPattern("name", "web")
 	})
 }
+
+func TestRouterRecoversPanics(t *testing.T) {
+	var rt Router
+	var logged []string
+	rt.OnError = func(r *http.Request, err error) { logged = append(logged, err.Error()) }
+	rt.Handle("GET", "/boom", func(w http.ResponseWriter, r *http.Request) error {
+		var m map[string]int
+		m["x"] = 1 // nil map write
+		return nil
+	})
+	rec := httptest.NewRecorder()
+	rt.ServeHTTP(rec, httptest.NewRequest("GET", "/boom", nil))
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "internal error") || strings.Contains(rec.Body.String(), "goroutine") {
+		t.Fatalf("got %d %q", rec.Code, rec.Body)
+	}
+	if len(logged) == 0 || !strings.Contains(logged[0], "goroutine") {
+		t.Fatalf("the stack was not logged: %v", logged)
+	}
+}

@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"fmt"
+	"runtime/debug"
 	"net/http"
 	"regexp"
 	"strings"
@@ -86,7 +87,19 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (rt *Router) serve(w http.ResponseWriter, r *http.Request, h HandlerFunc) {
 	tw := &trackingWriter{ResponseWriter: w}
-	err := h(tw, r)
+	err := func() (err error) {
+		// A handler bug answers 500 for its request; it never takes the
+		// process (and every other container's requests) down with it.
+		defer func() {
+			if p := recover(); p != nil {
+				if rt.OnError != nil {
+					rt.OnError(r, fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
+				}
+				err = fmt.Errorf("internal error in sockerless while serving %s %s", r.Method, r.URL.Path)
+			}
+		}()
+		return h(tw, r)
+	}()
 	if err == nil {
 		return
 	}

@@ -45,6 +45,15 @@ func (st *Store) Volume(ctx context.Context, name string) (*Volume, error) {
 	return v, err
 }
 
+// UpdateVolume applies fn to the volume named name.
+func (st *Store) UpdateVolume(ctx context.Context, name string, fn func(*Volume) error) error {
+	_, err := volumes.mutate(ctx, st.s, name, fn)
+	if errdefs.IsNotFound(err) {
+		return ErrNoSuchVolume(name)
+	}
+	return err
+}
+
 // DeleteVolume removes the volume named name.
 func (st *Store) DeleteVolume(ctx context.Context, name string) error {
 	err := volumes.delete(ctx, st.s, name)
