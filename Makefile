@@ -20,22 +20,22 @@ $(APPLETS): $(shell find providers/memory/applets -name '*.go' 2>/dev/null) go.m
 	@mkdir -p $(dir $@)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w -buildid=' -o $@ ./providers/memory/applets
 
-build:
+build: applets
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
 
 run: build
 	$(BIN)/sockerless
 
-test: tools
+test: applets tools
 	$(GO) vet $(PKGS)
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS) 2>&1 | tee .test.log | grep -v '^=== ' ; test $${PIPESTATUS[0]} -eq 0
 	@echo "go test summary:"; grep -E '^(ok|FAIL|---|panic)' .test.log | grep -v '^--- PASS' || true
 
-bench: tools
+bench: applets tools
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-lint:
+lint: applets
 	gofmt -l . | tee /dev/stderr | (! read)
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)

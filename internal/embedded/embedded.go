@@ -7,18 +7,23 @@ package embedded
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/sockerless/sockerless/functions"
 	"github.com/sockerless/sockerless/localshim"
 	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/providers/memory"
+	"github.com/sockerless/sockerless/providers/memory/sandbox"
 	"github.com/sockerless/sockerless/providers/synthetic"
 	"github.com/sockerless/sockerless/relay"
 	"github.com/sockerless/sockerless/statestore"
-	"github.com/sockerless/sockerless/statestore/memory"
+	memstore "github.com/sockerless/sockerless/statestore/memory"
 )
 
 // Options configures an embedded Sockerless. The zero value is usable.
@@ -28,6 +33,12 @@ type Options struct {
 	// SyntheticRunTime is how long the synthetic provider's main processes
 	// run (default 50 ms).
 	SyntheticRunTime time.Duration
+	// StateDir holds container roots and volumes of the memory provider;
+	// empty means a temporary directory removed by Close.
+	StateDir string
+	// CacheDir keeps the sandbox's compiled WASM across runs; empty means
+	// the user cache directory (…/sockerless/wazero).
+	CacheDir string
 	// Secret signs stream tickets; empty means random per process.
 	Secret []byte
 	// PollWindow bounds single polls of long waits (default 20 s).
@@ -47,8 +58,9 @@ type Sockerless struct {
 	// Handler serves the Docker API (the shim).
 	Handler http.Handler
 	// API is the functions tier behind the shim.
-	API   *functions.API
-	store statestore.Store
+	API     *functions.API
+	store   statestore.Store
+	closers []func() error
 }
 
 // New assembles an embedded Sockerless.
@@ -64,14 +76,23 @@ func New(ctx context.Context, opts Options) (*Sockerless, error) {
 	}
 	store := opts.Store
 	if store == nil {
-		store = memory.New()
+		store = memstore.New()
 	}
 	hub := relay.NewHub(secret)
-	newProvider := func(rep providers.Reporter) (providers.Provider, error) {
-		if !opts.Synthetic {
-			log.Warn("the memory (WASM) provider is not built yet; using the synthetic provider, which runs no processes")
+	sl := &Sockerless{store: store}
+	var newProvider func(providers.Reporter) (providers.Provider, error)
+	if opts.Synthetic {
+		newProvider = func(rep providers.Reporter) (providers.Provider, error) {
+			return synthetic.New(synthetic.Options{Hub: hub, Reporter: rep, RunTime: opts.SyntheticRunTime}), nil
 		}
-		return synthetic.New(synthetic.Options{Hub: hub, Reporter: rep, RunTime: opts.SyntheticRunTime}), nil
+	} else {
+		sb, stateDir, err := sl.sandbox(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		newProvider = func(rep providers.Reporter) (providers.Provider, error) {
+			return memory.New(memory.Options{Hub: hub, Reporter: rep, Sandbox: sb, StateDir: stateDir})
+		}
 	}
 	api, err := functions.New(ctx, functions.Config{
 		Store: store, NewProvider: newProvider, Secret: secret, RelayURL: "inproc:", Dialer: hub,
@@ -84,8 +105,39 @@ func New(ctx context.Context, opts Options) (*Sockerless, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	return &Sockerless{Handler: shim, API: api, store: store}, nil
+	sl.Handler, sl.API = shim, api
+	return sl, nil
 }
 
-// Close releases the instance's state store.
-func (s *Sockerless) Close() error { return s.store.Close() }
+// sandbox prepares the WASM sandbox and the memory provider's state
+// directory, registering their clean-up with s.
+func (s *Sockerless) sandbox(ctx context.Context, opts Options) (*sandbox.Sandbox, string, error) {
+	cacheDir := opts.CacheDir
+	if cacheDir == "" {
+		if d, err := os.UserCacheDir(); err == nil {
+			cacheDir = filepath.Join(d, "sockerless", "wazero")
+		}
+	}
+	sb, err := sandbox.New(ctx, sandbox.Options{CacheDir: cacheDir})
+	if err != nil {
+		return nil, "", fmt.Errorf("embedded: %w", err)
+	}
+	s.closers = append(s.closers, func() error { return sb.Close(context.Background()) })
+	stateDir := opts.StateDir
+	if stateDir == "" {
+		if stateDir, err = os.MkdirTemp("", "sockerless-state-"); err != nil {
+			return nil, "", err
+		}
+		s.closers = append(s.closers, func() error { return os.RemoveAll(stateDir) })
+	}
+	return sb, stateDir, nil
+}
+
+// Close releases the instance's sandbox, state directory and store.
+func (s *Sockerless) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	return errors.Join(append(errs, s.store.Close())...)
+}

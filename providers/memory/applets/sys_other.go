@@ -1,0 +1,66 @@
+//go:build !wasip1
+
+package main
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Host stand-ins so applet logic can be unit-tested natively.
+
+func sysChmod(p string, mode fs.FileMode) error { return os.Chmod(p, mode) }
+
+func sysStat(p string, follow bool) (statInfo, error) {
+	var st syscall.Stat_t
+	var err error
+	if follow {
+		err = syscall.Stat(p, &st)
+	} else {
+		err = syscall.Lstat(p, &st)
+	}
+	if err != nil {
+		return statInfo{}, &fs.PathError{Op: "stat", Path: p, Err: err}
+	}
+	return statInfo{mode: st.Mode, uid: st.Uid, gid: st.Gid, nlink: uint32(st.Nlink)}, nil
+}
+
+func spawn(e *env, argv, envv []string, dir string, flags uint32, timeout time.Duration) int {
+	_ = e.flush()
+	ctx := context.Background()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env, cmd.Dir = envv, dir
+	if flags&spawnFlagNullStdin == 0 {
+		cmd.Stdin = e.in
+	}
+	cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
+	err := cmd.Run()
+	_ = e.flush()
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return 127
+}
+
+func ids() (int, int) { return os.Getuid(), os.Getgid() }
+
+func absPath(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}

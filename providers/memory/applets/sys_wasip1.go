@@ -1,0 +1,93 @@
+//go:build wasip1
+
+package main
+
+import (
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Host functions of the "sockerless" module (see package sandbox).
+
+//go:wasmimport sockerless chmod
+func hostChmod(path unsafe.Pointer, pathLen uint32, mode uint32) uint32
+
+//go:wasmimport sockerless stat
+func hostStat(path unsafe.Pointer, pathLen uint32, follow uint32, out unsafe.Pointer) uint32
+
+//go:wasmimport sockerless spawn
+func hostSpawn(argv unsafe.Pointer, argvLen uint32, env unsafe.Pointer, envLen uint32, dir unsafe.Pointer, dirLen uint32, flags uint32, timeoutMs uint64) uint32
+
+//go:wasmimport sockerless ids
+func hostIDs(out unsafe.Pointer) uint32
+
+func absPath(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	wd, err := syscall.Getwd()
+	if err != nil {
+		wd = "/"
+	}
+	return filepath.Join(wd, p)
+}
+
+func strPtr(s string) (unsafe.Pointer, uint32) {
+	if s == "" {
+		return nil, 0
+	}
+	return unsafe.Pointer(unsafe.StringData(s)), uint32(len(s))
+}
+
+// sysChmod sets the permission bits of p (WASI has no chmod).
+func sysChmod(p string, mode fs.FileMode) error {
+	ap := absPath(p)
+	ptr, n := strPtr(ap)
+	if e := hostChmod(ptr, n, unixMode(mode)); e != 0 {
+		return &fs.PathError{Op: "chmod", Path: p, Err: syscall.Errno(e)}
+	}
+	return nil
+}
+
+// sysStat returns the real st_mode, uid, gid and link count of p.
+func sysStat(p string, follow bool) (st statInfo, err error) {
+	ap := absPath(p)
+	ptr, n := strPtr(ap)
+	var out [4]uint32
+	f := uint32(0)
+	if follow {
+		f = 1
+	}
+	if e := hostStat(ptr, n, f, unsafe.Pointer(&out[0])); e != 0 {
+		return st, &fs.PathError{Op: "stat", Path: p, Err: syscall.Errno(e)}
+	}
+	return statInfo{mode: out[0], uid: out[1], gid: out[2], nlink: out[3]}, nil
+}
+
+// spawn runs argv as a new command of the container, sharing this
+// applet's stdout and stderr (and stdin unless flagged), and returns its
+// exit status. envv nil means inherit this applet's environment.
+func spawn(e *env, argv, envv []string, dir string, flags uint32, timeout time.Duration) int {
+	_ = e.flush()
+	a := strings.Join(argv, "\x00")
+	v := strings.Join(envv, "\x00")
+	ap, an := strPtr(a)
+	ep, en := strPtr(v)
+	dp, dn := strPtr(dir)
+	if envv != nil {
+		flags |= spawnFlagEnv
+	}
+	code := hostSpawn(ap, an, ep, en, dp, dn, flags, uint64(timeout/time.Millisecond))
+	return int(int32(code))
+}
+
+// ids returns the container user's uid and gid.
+func ids() (uid, gid int) {
+	var out [2]uint32
+	hostIDs(unsafe.Pointer(&out[0]))
+	return int(out[0]), int(out[1])
+}

@@ -1,0 +1,578 @@
+// Package memory is the embedded default provider: each container's
+// processes run in-process in the WASM sandbox (package sandbox), confined
+// to the container's own root directory and mounts (package rootfs). Its
+// workloads serve exec and attach through the relay exactly as a cloud
+// agent does (agent.ServeSession), so streams take one path in every mode.
+package memory
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sockerless/sockerless/agent"
+	"github.com/sockerless/sockerless/internal/bufpipe"
+	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/providers/memory/rootfs"
+	"github.com/sockerless/sockerless/providers/memory/sandbox"
+	"github.com/sockerless/sockerless/relay"
+	"github.com/sockerless/sockerless/relay/ticket"
+)
+
+// Options configures a Provider.
+type Options struct {
+	// Hub is the in-process relay the workloads' agents register with.
+	Hub *relay.Hub
+	// Reporter receives exits and exec exits.
+	Reporter providers.Reporter
+	// Sandbox runs the processes; shared by all containers.
+	Sandbox *sandbox.Sandbox
+	// StateDir holds container root directories and named volumes.
+	StateDir string
+	// MaxLogBytes bounds each container's kept output (default 16 MiB);
+	// the oldest entries go first.
+	MaxLogBytes int
+}
+
+// Provider is the memory provider. Safe for concurrent use.
+type Provider struct {
+	opts Options
+	mu   sync.Mutex
+	ws   map[string]*workload
+}
+
+// New returns a memory provider.
+func New(opts Options) (*Provider, error) {
+	if opts.Hub == nil || opts.Reporter == nil || opts.Sandbox == nil || opts.StateDir == "" {
+		return nil, errors.New("memory: Hub, Reporter, Sandbox and StateDir are required")
+	}
+	if opts.MaxLogBytes <= 0 {
+		opts.MaxLogBytes = 16 << 20
+	}
+	for _, d := range []string{"containers", "volumes"} {
+		if err := os.MkdirAll(filepath.Join(opts.StateDir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("memory: state dir: %w", err)
+		}
+	}
+	return &Provider{opts: opts, ws: map[string]*workload{}}, nil
+}
+
+// Name implements providers.Provider.
+func (p *Provider) Name() string { return "memory" }
+
+// workload is one container: its filesystem, sandbox container, main
+// process runs, kept output and attach sessions.
+type workload struct {
+	p          *Provider
+	id         string
+	spec       providers.Spec
+	dir        string
+	fs         *rootfs.FS
+	ctr        *sandbox.Container
+	unregister func()
+
+	mu       sync.Mutex
+	cur      *run
+	next     chan struct{} // closed at the next start
+	removed  chan struct{}
+	logs     []providers.LogEntry
+	logBytes int
+	logBase  int // index of logs[0] since the first entry
+	subs     map[*subscriber]struct{}
+}
+
+// run is one execution of the main process.
+type run struct {
+	proc     *sandbox.Proc
+	stdin    *bufpipe.Pipe // nil without OpenStdin
+	done     chan struct{} // closed when the process ended and output is delivered
+	reported chan struct{} // closed when the exit has been reported
+	code     int
+}
+
+// subscriber is an attach session's output.
+type subscriber struct {
+	stdout, stderr io.Writer
+	failed         bool
+}
+
+func (p *Provider) get(id string) (*workload, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w, ok := p.ws[id]
+	if !ok {
+		return nil, errdefs.NotFoundf("memory: no workload %s", id)
+	}
+	return w, nil
+}
+
+// volumeDir is where a named volume's data lives, shared by containers.
+func (p *Provider) volumeDir(name string) string {
+	return filepath.Join(p.opts.StateDir, "volumes", name)
+}
+
+// Create builds the container's root (the minimal skeleton; image layers
+// are not unpacked yet) with its mounts, and registers its agent.
+func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
+	dir := filepath.Join(p.opts.StateDir, "containers", s.ID)
+	root := filepath.Join(dir, "root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("memory: %w", err)
+	}
+	var mounts []rootfs.Mount
+	for _, m := range s.Mounts {
+		src := m.Source
+		switch m.Type {
+		case "volume":
+			src = p.volumeDir(m.Source)
+		case "tmpfs":
+			src = filepath.Join(dir, "tmpfs", strings.ReplaceAll(strings.Trim(m.Destination, "/"), "/", "_"))
+		}
+		if m.Type != "bind" {
+			if err := os.MkdirAll(src, 0o755); err != nil {
+				return fmt.Errorf("memory: mount %s: %w", m.Destination, err)
+			}
+		} else if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+			// Docker creates a missing bind source directory.
+			if err := os.MkdirAll(src, 0o755); err != nil {
+				return fmt.Errorf("memory: bind %s: %w", src, err)
+			}
+		}
+		mounts = append(mounts, rootfs.Mount{Target: m.Destination, Source: src, ReadOnly: m.ReadOnly})
+	}
+	rfs, err := rootfs.New(root, mounts)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return errdefs.InvalidParameter(fmt.Errorf("memory: %w", err))
+	}
+	if err := rootfs.Skeleton(rfs, rootfs.SkeletonOptions{Hostname: s.Hostname}); err != nil {
+		_ = rfs.Close()
+		_ = os.RemoveAll(dir)
+		return fmt.Errorf("memory: %w", err)
+	}
+	if s.WorkingDir != "" {
+		// Docker creates a missing working directory.
+		if err := rfs.MkdirAll(s.WorkingDir, 0o755); err != nil {
+			_ = rfs.Close()
+			_ = os.RemoveAll(dir)
+			return errdefs.InvalidParameter(fmt.Errorf("memory: working directory %s: %w", s.WorkingDir, err))
+		}
+	}
+	w := &workload{p: p, id: s.ID, spec: s, dir: dir, fs: rfs, ctr: p.opts.Sandbox.NewContainer(rfs),
+		next: make(chan struct{}), removed: make(chan struct{}), subs: map[*subscriber]struct{}{}}
+	w.unregister = p.opts.Hub.Register(s.ID, func(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
+		_, _ = agent.ServeSession(ctx, conn, g, w, func(code int) {
+			_ = p.opts.Reporter.ExecExited(context.WithoutCancel(ctx), g.ExecID, code, time.Now())
+		})
+	})
+	p.mu.Lock()
+	p.ws[s.ID] = w
+	p.mu.Unlock()
+	return nil
+}
+
+// Start runs the main process. Its exit is reported through the Reporter
+// after every attach session has received all of its output.
+func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
+	w, err := p.get(s.ID)
+	if err != nil {
+		return err
+	}
+	argv := append(append([]string{}, s.Entrypoint...), s.Cmd...)
+	r := &run{done: make(chan struct{}), reported: make(chan struct{})}
+	var stdin io.Reader
+	if s.OpenStdin {
+		r.stdin = bufpipe.New(agent.StdinBuffer)
+		stdin = r.stdin
+	}
+	uid, gid := userIDs(s.User)
+	proc, err := w.ctr.Start(context.Background(), sandbox.Process{
+		Argv: argv, Env: s.Env, Dir: s.WorkingDir, Stdin: stdin, Tty: s.Tty,
+		Stdout: w.output(1), Stderr: w.output(2), UID: uid, GID: gid,
+	})
+	if err != nil {
+		return errdefs.InvalidParameter(fmt.Errorf("memory: start: %w", err))
+	}
+	r.proc = proc
+	w.mu.Lock()
+	w.cur = r
+	close(w.next)
+	w.next = make(chan struct{})
+	w.mu.Unlock()
+	go func() {
+		code, _ := proc.Wait()
+		r.code = code
+		if r.stdin != nil {
+			r.stdin.Close()
+		}
+		close(r.done)
+		_ = p.opts.Reporter.Exited(context.Background(), s.ID, code, time.Now())
+		close(r.reported)
+	}()
+	return nil
+}
+
+// userIDs maps a numeric "uid[:gid]" user; names run as root.
+func userIDs(user string) (int, int) {
+	u, g, _ := strings.Cut(user, ":")
+	uid, err := strconv.Atoi(u)
+	if err != nil {
+		return 0, 0
+	}
+	gid, err := strconv.Atoi(g)
+	if err != nil {
+		gid = uid
+	}
+	return uid, gid
+}
+
+// output returns the writer for stream 1 or 2 of the main process: each
+// write is kept in the logs and sent to every attach session.
+func (w *workload) output(stream int) io.Writer { return &outputWriter{w: w, stream: stream} }
+
+// outputWriter is one stream of the main process (a pointer, so the
+// sandbox can tell stdout from stderr by comparison).
+type outputWriter struct {
+	w      *workload
+	stream int
+}
+
+func (o *outputWriter) Write(b []byte) (int, error) {
+	w, stream := o.w, o.stream
+	data := append([]byte(nil), b...)
+	w.mu.Lock()
+	w.logs = append(w.logs, providers.LogEntry{Stream: stream, Time: time.Now(), Data: data})
+	w.logBytes += len(data)
+	for w.logBytes > w.p.opts.MaxLogBytes && len(w.logs) > 1 {
+		w.logBytes -= len(w.logs[0].Data)
+		w.logs = w.logs[1:]
+		w.logBase++
+	}
+	subs := make([]*subscriber, 0, len(w.subs))
+	for s := range w.subs {
+		subs = append(subs, s)
+	}
+	w.mu.Unlock()
+	for _, s := range subs {
+		out := s.stdout
+		if stream == 2 {
+			out = s.stderr
+		}
+		if out == nil || s.failed {
+			continue
+		}
+		if _, err := out.Write(data); err != nil {
+			s.failed = true
+		}
+	}
+	return len(b), nil
+}
+
+func (p *Provider) current(id string) (*run, error) {
+	w, err := p.get(id)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cur, nil
+}
+
+// Stop sends SIGTERM, then SIGKILL after timeout, and returns once the
+// exit has been reported.
+func (p *Provider) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	r, err := p.current(id)
+	if err != nil || r == nil {
+		return err
+	}
+	if err := r.proc.Stop(timeout); err != nil {
+		return err
+	}
+	<-r.reported
+	return nil
+}
+
+// Kill sends signal to the main process.
+func (p *Provider) Kill(ctx context.Context, id string, signal int) error {
+	r, err := p.current(id)
+	if err != nil || r == nil {
+		return err
+	}
+	if err := r.proc.Signal(syscall.Signal(signal)); err != nil && !errors.Is(err, sandbox.ErrFinished) {
+		return errdefs.InvalidParameter(fmt.Errorf("memory: kill: %w", err))
+	}
+	if signal == int(syscall.SIGKILL) {
+		<-r.reported
+	}
+	return nil
+}
+
+// Remove kills what still runs and deletes the container's root.
+func (p *Provider) Remove(ctx context.Context, id string) error {
+	p.mu.Lock()
+	w, ok := p.ws[id]
+	delete(p.ws, id)
+	p.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	w.unregister()
+	close(w.removed)
+	w.ctr.Signal(syscall.SIGKILL)
+	_ = w.fs.Close()
+	return os.RemoveAll(w.dir)
+}
+
+// Logs returns kept output; cursors are entry sequence numbers.
+func (p *Provider) Logs(ctx context.Context, id string, opts providers.LogOptions) (providers.LogPage, error) {
+	w, err := p.get(id)
+	if err != nil {
+		return providers.LogPage{}, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	from := 0
+	if opts.After != "" {
+		n, _ := strconv.Atoi(opts.After)
+		from = max(n-w.logBase, 0)
+	}
+	var out []providers.LogEntry
+	for _, e := range w.logs[min(from, len(w.logs)):] {
+		if (!opts.Since.IsZero() && e.Time.Before(opts.Since)) || (!opts.Until.IsZero() && e.Time.After(opts.Until)) {
+			continue
+		}
+		out = append(out, e)
+	}
+	if opts.Tail > 0 && len(out) > opts.Tail {
+		out = out[len(out)-opts.Tail:]
+	}
+	return providers.LogPage{Entries: out, Cursor: strconv.Itoa(w.logBase + len(w.logs))}, nil
+}
+
+// Exec runs p in the container to completion.
+func (w *workload) Exec(ctx context.Context, g ticket.Grant, p ticket.Process, stdio agent.Stdio) (int, error) {
+	uid, gid := userIDs(p.User)
+	proc, err := w.ctr.Start(ctx, sandbox.Process{
+		Argv: p.Cmd, Env: p.Env, Dir: p.WorkingDir, Stdin: stdio.Stdin, Tty: p.Tty,
+		Stdout: stdio.Stdout, Stderr: stdio.Stderr, UID: uid, GID: gid,
+	})
+	if err != nil {
+		// Docker's answer for an exec that cannot start (bad workdir).
+		fmt.Fprintf(stdio.Stderr, "OCI runtime exec failed: %v\n", err)
+		return 126, nil
+	}
+	for {
+		select {
+		case <-proc.Done():
+			return proc.Wait()
+		case sig := <-stdio.Signal:
+			_ = proc.Signal(syscall.Signal(sig))
+		case <-stdio.Resize:
+		}
+	}
+}
+
+// Attach connects stdio to the current (or next) run of the main process
+// and returns its exit code when it ends.
+func (w *workload) Attach(ctx context.Context, g ticket.Grant, stdio agent.Stdio) (int, error) {
+	sub := &subscriber{}
+	if g.Stdout {
+		sub.stdout = stdio.Stdout
+	}
+	if g.Stderr {
+		sub.stderr = stdio.Stderr
+	}
+	w.mu.Lock()
+	w.subs[sub] = struct{}{}
+	r, next := w.cur, w.next
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.subs, sub)
+		w.mu.Unlock()
+	}()
+	if r == nil || isClosed(r.done) {
+		select {
+		case <-next:
+		case <-w.removed:
+			return 0, fmt.Errorf("container %s was removed", w.id)
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		w.mu.Lock()
+		r = w.cur
+		w.mu.Unlock()
+	}
+	if stdio.Stdin != nil && r.stdin != nil {
+		go func() {
+			_, _ = io.Copy(r.stdin, stdio.Stdin)
+			if w.spec.StdinOnce {
+				r.stdin.CloseWrite()
+			}
+		}()
+	}
+	select {
+	case <-r.done:
+		return r.code, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// StatPath describes a path in the container (not following a final
+// symlink).
+func (p *Provider) StatPath(ctx context.Context, id, pth string) (providers.PathStat, error) {
+	w, err := p.get(id)
+	if err != nil {
+		return providers.PathStat{}, err
+	}
+	fi, err := w.fs.Lstat(pth)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return providers.PathStat{}, errdefs.NotFoundf("Could not find the file %s in container %s", pth, id)
+		}
+		return providers.PathStat{}, err
+	}
+	st := providers.PathStat{Name: path.Base(pth), Size: fi.Size(), Mode: uint32(fi.Mode()), Mtime: fi.ModTime()}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		st.LinkTarget, _ = w.fs.Readlink(pth)
+	}
+	return st, nil
+}
+
+// GetArchive returns a tar of pth, named by its base name as docker cp
+// expects.
+func (p *Provider) GetArchive(ctx context.Context, id, pth string) (io.ReadCloser, providers.PathStat, error) {
+	st, err := p.StatPath(ctx, id, pth)
+	if err != nil {
+		return nil, st, err
+	}
+	w, err := p.get(id)
+	if err != nil {
+		return nil, st, err
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		err := w.addToTar(tw, path.Clean(pth), path.Base(pth))
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr, st, nil
+}
+
+func (w *workload) addToTar(tw *tar.Writer, src, name string) error {
+	fi, err := w.fs.Lstat(src)
+	if err != nil {
+		return err
+	}
+	link := ""
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		link, _ = w.fs.Readlink(src)
+	}
+	hdr, err := tar.FileInfoHeader(fi, link)
+	if err != nil {
+		return err
+	}
+	hdr.Name = name
+	if fi.IsDir() {
+		hdr.Name += "/"
+	}
+	hdr.Uname, hdr.Gname = "", ""
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	switch {
+	case fi.Mode().IsRegular():
+		f, err := w.fs.Open(src)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(tw, f)
+		f.Close()
+		return err
+	case fi.IsDir():
+		ents, err := w.fs.ReadDir(src)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := w.addToTar(tw, path.Join(src, e.Name()), name+"/"+e.Name()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// PutArchive extracts tarball under the directory pth; entries climbing
+// out of it are refused, and every write stays inside the root.
+func (p *Provider) PutArchive(ctx context.Context, id, pth string, tarball io.Reader, noOverwriteDirNonDir bool) error {
+	w, err := p.get(id)
+	if err != nil {
+		return err
+	}
+	fi, err := w.fs.Stat(pth)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return errdefs.NotFoundf("Could not find the file %s in container %s", pth, id)
+		}
+		return err
+	}
+	if !fi.IsDir() {
+		return errdefs.InvalidParameterf("extraction point is not a directory")
+	}
+	if err := rootfs.ExtractTar(w.fs, pth, tarball, rootfs.ExtractOptions{NoOverwriteDirNonDir: noOverwriteDirNonDir}); err != nil {
+		if errors.Is(err, rootfs.ErrUnsafeEntry) {
+			return errdefs.InvalidParameter(err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Top lists the container's running commands.
+func (p *Provider) Top(ctx context.Context, id string) ([]providers.Process, error) {
+	w, err := p.get(id)
+	if err != nil {
+		return nil, err
+	}
+	var out []providers.Process
+	for _, pi := range w.ctr.Processes() {
+		out = append(out, providers.Process{PID: pi.PID, User: "root", Started: pi.Started, Command: strings.Join(pi.Argv, " ")})
+	}
+	return out, nil
+}
+
+// Stats samples the container's counters.
+func (p *Provider) Stats(ctx context.Context, id string) (providers.Stats, error) {
+	w, err := p.get(id)
+	if err != nil {
+		return providers.Stats{}, err
+	}
+	s := w.ctr.Stats()
+	return providers.Stats{Read: time.Now(), CPUNanos: uint64(s.CPUNanos), MemoryBytes: s.MemoryBytes, MemoryLimit: 1 << 30, PIDs: uint64(s.PIDs)}, nil
+}

@@ -1,0 +1,190 @@
+package rootfs
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrUnsafeEntry is returned for a tar entry whose name or hard-link target
+// would climb out of the extraction directory.
+var ErrUnsafeEntry = errors.New("rootfs: tar entry escapes the destination")
+
+// ExtractOptions tunes [ExtractTar].
+type ExtractOptions struct {
+	// Whiteouts applies OCI layer whiteouts (.wh.NAME and .wh..wh..opq).
+	Whiteouts bool
+	// NoOverwriteDirNonDir refuses to replace a directory with a
+	// non-directory or the reverse (docker cp's noOverwriteDirNonDir).
+	NoOverwriteDirNonDir bool
+}
+
+// ExtractLayer applies an image layer (a tar, gzip-compressed or not) to
+// the container's root, honouring whiteouts.
+func ExtractLayer(f *FS, r io.Reader) error {
+	return ExtractTar(f, "/", r, ExtractOptions{Whiteouts: true})
+}
+
+// ExtractTar extracts a tar stream (gzip detected) below the container
+// directory dest. Entry names are relative to dest; a name or hard-link
+// target containing ".." that climbs above dest fails the extraction with
+// [ErrUnsafeEntry]. Symlink targets are stored as they are: they are only
+// ever resolved inside the container, and every write goes through f, so a
+// link planted by an earlier entry cannot carry a later one out of the
+// root. Devices and FIFOs are skipped.
+func ExtractTar(f *FS, dest string, r io.Reader, o ExtractOptions) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("rootfs: gzip: %w", err)
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(zr, 64<<10)
+	}
+	dest = path.Clean("/" + dest)
+	tr := tar.NewReader(br)
+	type dirTime struct {
+		name string
+		t    time.Time
+	}
+	var dirTimes []dirTime
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("rootfs: tar: %w", err)
+		}
+		rel, err := safeRel(hdr.Name)
+		if err != nil {
+			return err
+		}
+		if rel == "" {
+			continue // the destination itself
+		}
+		name := path.Join(dest, rel)
+		base := path.Base(name)
+		if o.Whiteouts && strings.HasPrefix(base, ".wh.") {
+			dir := path.Dir(name)
+			if base == ".wh..wh..opq" {
+				ents, err := f.ReadDir(dir)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+				for _, e := range ents {
+					if err := f.RemoveAll(path.Join(dir, e.Name())); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if err := f.RemoveAll(path.Join(dir, base[len(".wh."):])); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			continue
+		}
+		if err := f.MkdirAll(path.Dir(name), 0o755); err != nil {
+			return fmt.Errorf("rootfs: tar %s: %w", hdr.Name, err)
+		}
+		old, oerr := f.Lstat(name)
+		if oerr == nil {
+			if o.NoOverwriteDirNonDir && old.IsDir() != (hdr.Typeflag == tar.TypeDir) {
+				return fmt.Errorf("rootfs: tar %s: %w", hdr.Name, syscall.EEXIST)
+			}
+			if !(old.IsDir() && hdr.Typeflag == tar.TypeDir) {
+				if err := f.RemoveAll(name); err != nil {
+					return err
+				}
+			}
+		}
+		mode := fs.FileMode(hdr.Mode) & fs.ModePerm
+		if hdr.Mode&04000 != 0 {
+			mode |= fs.ModeSetuid
+		}
+		if hdr.Mode&02000 != 0 {
+			mode |= fs.ModeSetgid
+		}
+		if hdr.Mode&01000 != 0 {
+			mode |= fs.ModeSticky
+		}
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if oerr != nil || !old.IsDir() {
+				if err := f.Mkdir(name, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+					return err
+				}
+			}
+			if err := f.Chmod(name, mode); err != nil {
+				return err
+			}
+			dirTimes = append(dirTimes, dirTime{name, hdr.ModTime})
+		case tar.TypeReg, tar.TypeRegA:
+			fh, err := f.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(fh, tr)
+			if cerr := fh.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("rootfs: tar %s: %w", hdr.Name, err)
+			}
+			if err := f.Chmod(name, mode); err != nil {
+				return err
+			}
+			_ = f.Chtimes(name, hdr.ModTime, hdr.ModTime)
+		case tar.TypeSymlink:
+			if err := f.Symlink(hdr.Linkname, name); err != nil {
+				return err
+			}
+		case tar.TypeLink:
+			lrel, err := safeRel(hdr.Linkname)
+			if err != nil || lrel == "" {
+				return fmt.Errorf("%w: hard link %s -> %s", ErrUnsafeEntry, hdr.Name, hdr.Linkname)
+			}
+			if err := f.Link(path.Join(dest, lrel), name); err != nil {
+				return err
+			}
+		default:
+			// Character and block devices, FIFOs: not representable here.
+		}
+	}
+	for i := len(dirTimes) - 1; i >= 0; i-- {
+		_ = f.Chtimes(dirTimes[i].name, dirTimes[i].t, dirTimes[i].t)
+	}
+	return nil
+}
+
+// safeRel cleans a tar entry name into a path relative to the extraction
+// directory, refusing names that climb out of it.
+func safeRel(name string) (string, error) {
+	depth := 0
+	var out []string
+	for _, c := range strings.Split(name, "/") {
+		switch c {
+		case "", ".":
+		case "..":
+			if depth == 0 {
+				return "", fmt.Errorf("%w: %q", ErrUnsafeEntry, name)
+			}
+			depth--
+			out = out[:len(out)-1]
+		default:
+			depth++
+			out = append(out, c)
+		}
+	}
+	return strings.Join(out, "/"), nil
+}

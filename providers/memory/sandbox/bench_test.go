@@ -1,0 +1,105 @@
+package sandbox_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sockerless/sockerless/providers/memory/sandbox"
+)
+
+func benchRun(b *testing.B, c *sandbox.Container, argv ...string) {
+	b.Helper()
+	code, err := c.Run(context.Background(), sandbox.Process{Argv: argv, Stdout: io.Discard, Stderr: io.Discard})
+	if err != nil || code != 0 {
+		b.Fatalf("%q: %d %v", argv, code, err)
+	}
+}
+
+// BenchmarkEchoCold: a new Sandbox with an empty compilation cache (the
+// applets are compiled), then one `echo`.
+func BenchmarkEchoCold(b *testing.B) {
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		s, err := sandbox.New(ctx, sandbox.Options{CacheDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchRun(b, s.NewContainer(newContainer(b).FS()), "echo", "hi")
+		s.Close(ctx)
+	}
+}
+
+// BenchmarkEchoWarmStart: a new Sandbox loading the applets from the
+// on-disk compilation cache (a process restart), then one `echo`.
+func BenchmarkEchoWarmStart(b *testing.B) {
+	ctx := context.Background()
+	dir := filepath.Join(b.TempDir(), "cache")
+	s, err := sandbox.New(ctx, sandbox.Options{CacheDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.Close(ctx)
+	fs := newContainer(b).FS()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := sandbox.New(ctx, sandbox.Options{CacheDir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchRun(b, s.NewContainer(fs), "echo", "hi")
+		s.Close(ctx)
+	}
+}
+
+// BenchmarkEchoWarm: one `echo` applet in a running Sandbox (one
+// WebAssembly instantiation).
+func BenchmarkEchoWarm(b *testing.B) {
+	c := newContainer(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchRun(b, c, "echo", "hi")
+	}
+}
+
+// BenchmarkShellBuiltin: `sh -c 'echo hi'` (interpreter only, no Wasm).
+func BenchmarkShellBuiltin(b *testing.B) {
+	c := newContainer(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchRun(b, c, "sh", "-c", "echo hi")
+	}
+}
+
+// BenchmarkPipeline: three applets in a shell pipeline.
+func BenchmarkPipeline(b *testing.B) {
+	c := newContainer(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchRun(b, c, "sh", "-c", "seq 1000 | grep 1 | wc -l")
+	}
+}
+
+// BenchmarkCat10MB: `cat` of a 10 MB file to a discarding stdout.
+func BenchmarkCat10MB(b *testing.B) {
+	c := newContainer(b)
+	f, err := os.Create(filepath.Join(c.FS().RootDir(), "big"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for i := range chunk {
+		chunk[i] = byte('a' + i%26)
+	}
+	for i := 0; i < 10; i++ {
+		f.Write(chunk)
+	}
+	f.Close()
+	b.SetBytes(10 << 20)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchRun(b, c, "cat", "/big")
+	}
+}

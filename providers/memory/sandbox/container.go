@@ -1,0 +1,618 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/sockerless/sockerless/providers/memory/rootfs"
+)
+
+// DefaultPath is the PATH a process gets when its environment has none.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Container is one container's filesystem and process table. Processes of
+// the same container share its filesystem; Container is safe for
+// concurrent use.
+type Container struct {
+	sb *Sandbox
+	fs *rootfs.FS
+
+	mu      sync.Mutex
+	nextPID int
+	tasks   map[int]*task
+	procs   map[*Proc]struct{}
+
+	cpuNanos          atomic.Int64 // wall time of finished applet runs
+	bytesIn, bytesOut atomic.Int64
+}
+
+// NewContainer makes a container over fs. The caller keeps ownership of
+// fs and closes it after the container's processes ended.
+func (s *Sandbox) NewContainer(fs *rootfs.FS) *Container {
+	return &Container{sb: s, fs: fs, nextPID: 1, tasks: map[int]*task{}, procs: map[*Proc]struct{}{}}
+}
+
+// FS is the container's filesystem.
+func (c *Container) FS() *rootfs.FS { return c.fs }
+
+// Process is what to run: the argument vector exactly as given (never
+// re-joined and re-parsed), environment, working directory, standard
+// streams and TTY mode.
+type Process struct {
+	Argv []string
+	// Env is "KEY=value" entries. PATH defaults to [DefaultPath] and HOME
+	// to "/root" when absent.
+	Env []string
+	// Dir is the working directory inside the container; "" means "/".
+	Dir string
+	// Stdin may be nil (empty input). Stdout and Stderr may be nil
+	// (discarded).
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Tty merges stderr into stdout and translates "\n" to "\r\n" on
+	// output, as a terminal's line discipline does.
+	Tty bool
+	// UID and GID are the user the process runs as (reported by id,
+	// whoami, ls -l's mapping); files are still created by the host user.
+	UID, GID int
+}
+
+// ProcessInfo is one row of the container's process list.
+type ProcessInfo struct {
+	PID, PPID int
+	Argv      []string
+	Started   time.Time
+}
+
+// Stats is a sample of a container's resource counters.
+type Stats struct {
+	// CPUNanos approximates CPU time: the wall time applets ran.
+	CPUNanos int64
+	// MemoryBytes is the linear memory of the running WebAssembly
+	// instances.
+	MemoryBytes uint64
+	// PIDs counts running commands (shells and applets).
+	PIDs int
+	// BytesIn and BytesOut count standard input read and output written
+	// by top-level processes.
+	BytesIn, BytesOut int64
+}
+
+// task is a running command in the process table.
+type task struct {
+	info ProcessInfo
+	mod  atomic.Pointer[api.Module]
+	// mem is the instance's memory size, sampled on the instance's own
+	// goroutine (wazero's Memory.Size races with Grow elsewhere).
+	mem atomic.Uint64
+}
+
+// sampleMem records the instance's memory size; call it only from the
+// goroutine running the instance.
+func (t *task) sampleMem() {
+	if m := t.mod.Load(); m != nil {
+		if mem := (*m).Memory(); mem != nil {
+			t.mem.Store(uint64(mem.Size()))
+		}
+	}
+}
+
+// sampleWriter samples a task's memory whenever the instance writes.
+type sampleWriter struct {
+	w io.Writer
+	t *task
+}
+
+func (s sampleWriter) Write(p []byte) (int, error) {
+	s.t.sampleMem()
+	return s.w.Write(p)
+}
+
+// Processes lists the running commands, by PID.
+func (c *Container) Processes() []ProcessInfo {
+	c.mu.Lock()
+	out := make([]ProcessInfo, 0, len(c.tasks))
+	for _, t := range c.tasks {
+		out = append(out, t.info)
+	}
+	c.mu.Unlock()
+	slices.SortFunc(out, func(a, b ProcessInfo) int { return a.PID - b.PID })
+	return out
+}
+
+// Stats samples the container's counters.
+func (c *Container) Stats() Stats {
+	st := Stats{CPUNanos: c.cpuNanos.Load(), BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load()}
+	now := time.Now()
+	c.mu.Lock()
+	for _, t := range c.tasks {
+		st.PIDs++
+		if t.mod.Load() != nil {
+			st.MemoryBytes += t.mem.Load()
+			st.CPUNanos += int64(now.Sub(t.info.Started))
+		}
+	}
+	c.mu.Unlock()
+	return st
+}
+
+// Signal sends sig to every process of the container.
+func (c *Container) Signal(sig syscall.Signal) {
+	c.mu.Lock()
+	procs := make([]*Proc, 0, len(c.procs))
+	for p := range c.procs {
+		procs = append(procs, p)
+	}
+	c.mu.Unlock()
+	for _, p := range procs {
+		_ = p.Signal(sig)
+	}
+}
+
+// addTask enters inv's command in the process table, under the PID
+// Start reserved for a top-level process, else a new one.
+func (c *Container) addTask(inv *invocation) *task {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pid := inv.pid
+	if pid == 0 {
+		pid = c.nextPID
+		c.nextPID++
+	}
+	inv.pid = 0
+	t := &task{info: ProcessInfo{PID: pid, PPID: inv.ppid, Argv: slices.Clone(inv.argv), Started: time.Now()}}
+	c.tasks[t.info.PID] = t
+	return t
+}
+
+func (c *Container) endTask(t *task) {
+	c.mu.Lock()
+	delete(c.tasks, t.info.PID)
+	c.mu.Unlock()
+}
+
+// Proc is a started process.
+type Proc struct {
+	c      *Container
+	pid    int
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+	code   int
+	err    error
+}
+
+// signalError is the cancel cause when a process is signalled.
+type signalError syscall.Signal
+
+func (s signalError) Error() string { return "signal: " + syscall.Signal(s).String() }
+
+// ErrUnsupportedSignal is returned for signals the sandbox cannot deliver
+// (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU).
+var ErrUnsupportedSignal = errors.New("sandbox: unsupported signal")
+
+// ErrFinished is returned when signalling a process that already exited.
+var ErrFinished = errors.New("sandbox: process already finished")
+
+// Start runs p in the container. The process runs until it exits, is
+// signalled, or ctx is cancelled (which kills it like SIGKILL).
+func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
+	if len(p.Argv) == 0 || p.Argv[0] == "" {
+		return nil, errors.New("sandbox: empty argv")
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	pr := &Proc{c: c, cancel: cancel, done: make(chan struct{})}
+	inv := &invocation{
+		c:    c,
+		ctx:  ctx,
+		argv: slices.Clone(p.Argv),
+		env:  withDefaults(p.Env),
+		dir:  path.Clean("/" + p.Dir),
+		uid:  p.UID,
+		gid:  p.GID,
+	}
+	if fi, err := c.fs.Stat(inv.dir); err != nil || !fi.IsDir() {
+		cancel(nil)
+		return nil, fmt.Errorf("sandbox: working directory %s: %w", inv.dir, errors.Join(err, errNotDir(fi)))
+	}
+	out := p.Stdout
+	if out == nil {
+		out = io.Discard
+	}
+	errw := p.Stderr
+	if errw == nil {
+		errw = io.Discard
+	}
+	if p.Tty {
+		w := &onlcrWriter{w: out}
+		out, errw = w, w
+	}
+	inv.stdout = &countWriter{w: out, n: &c.bytesOut}
+	inv.stderr = &countWriter{w: errw, n: &c.bytesOut}
+	if errw == out {
+		inv.stderr = inv.stdout
+	}
+	if p.Stdin != nil {
+		inv.stdin = &countReader{r: newCtxReader(ctx, p.Stdin), n: &c.bytesIn}
+	}
+	inv.tty = p.Tty
+	c.mu.Lock()
+	pr.pid = c.nextPID
+	c.nextPID++
+	inv.pid = pr.pid
+	c.procs[pr] = struct{}{}
+	c.mu.Unlock()
+	go func() {
+		code := c.dispatch(ctx, inv)
+		if cause := context.Cause(ctx); cause != nil {
+			var sig signalError
+			switch {
+			case errors.As(cause, &sig):
+				code = 128 + int(sig)
+			case errors.Is(cause, context.Canceled), errors.Is(cause, context.DeadlineExceeded):
+				code = 128 + int(syscall.SIGKILL)
+			}
+		}
+		pr.code = code
+		cancel(nil)
+		c.mu.Lock()
+		delete(c.procs, pr)
+		c.mu.Unlock()
+		close(pr.done)
+	}()
+	return pr, nil
+}
+
+func errNotDir(fi fs.FileInfo) error {
+	if fi != nil && !fi.IsDir() {
+		return syscall.ENOTDIR
+	}
+	return nil
+}
+
+// Run starts p and waits for it.
+func (c *Container) Run(ctx context.Context, p Process) (int, error) {
+	pr, err := c.Start(ctx, p)
+	if err != nil {
+		return -1, err
+	}
+	return pr.Wait()
+}
+
+// PID is the process's id in the container's process table.
+func (p *Proc) PID() int { return p.pid }
+
+// Done is closed when the process has exited.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// Wait blocks until the process exits and returns its exit code: the
+// command's status, 127 for a command not found, 126 for one that cannot
+// be executed, 128+n when ended by signal n.
+func (p *Proc) Wait() (int, error) {
+	<-p.done
+	return p.code, p.err
+}
+
+// Signal delivers sig. Signals whose default action is to ignore
+// (SIGCHLD, SIGWINCH, SIGURG, SIGCONT) do nothing; stop signals are not
+// supported; every other signal ends the process with status 128+sig.
+// The shell's `trap` handlers for signals are not run.
+func (p *Proc) Signal(sig syscall.Signal) error {
+	select {
+	case <-p.done:
+		return ErrFinished
+	default:
+	}
+	switch sig {
+	case 0, syscall.SIGCHLD, syscall.SIGWINCH, syscall.SIGURG, syscall.SIGCONT:
+		return nil
+	case syscall.SIGSTOP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU:
+		return ErrUnsupportedSignal
+	}
+	p.cancel(signalError(sig))
+	return nil
+}
+
+// Kill ends the process with SIGKILL.
+func (p *Proc) Kill() error { return p.Signal(syscall.SIGKILL) }
+
+// Stop sends SIGTERM and, if the process is still running after timeout,
+// SIGKILL; it returns when the process has exited. Since the sandbox runs
+// no signal handlers, SIGTERM already ends the process.
+func (p *Proc) Stop(timeout time.Duration) error {
+	if err := p.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, ErrFinished) {
+		return err
+	}
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		_ = p.Kill()
+		<-p.done
+	}
+	return nil
+}
+
+func withDefaults(env []string) []string {
+	out := slices.Clone(env)
+	has := func(k string) bool {
+		for _, kv := range out {
+			if strings.HasPrefix(kv, k+"=") {
+				return true
+			}
+		}
+		return false
+	}
+	if !has("PATH") {
+		out = append(out, "PATH="+DefaultPath)
+	}
+	if !has("HOME") {
+		out = append(out, "HOME=/root")
+	}
+	return out
+}
+
+// invocation is one command being run: its argv, environment and streams.
+type invocation struct {
+	c      *Container
+	ctx    context.Context
+	ppid   int
+	argv   []string
+	env    []string
+	dir    string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	tty    bool
+	uid    int
+	gid    int
+	depth  int
+	pid    int             // PID reserved by Start for the top-level command
+	fifos  map[string]bool // host FIFOs of process substitutions this command may open
+}
+
+// child derives an invocation for a command started by inv.
+func (inv *invocation) child() *invocation {
+	c := *inv
+	c.depth++
+	return &c
+}
+
+func (inv *invocation) getenv(k string) string {
+	for i := len(inv.env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(inv.env[i], k+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func (inv *invocation) errf(format string, a ...any) {
+	fmt.Fprintf(inv.stderr, format, a...)
+}
+
+// maxDepth bounds nested commands (scripts calling scripts, env env env).
+const maxDepth = 64
+
+// stdBinDirs are where a path to an applet name is taken to mean the
+// applet, whether or not (or whatever) the file there is — busybox style.
+func stdBinDir(dir string) bool {
+	switch dir {
+	case "/bin", "/usr/bin", "/sbin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin":
+		return true
+	}
+	return false
+}
+
+// dispatch runs the command inv.argv and returns its exit status.
+func (c *Container) dispatch(ctx context.Context, inv *invocation) int {
+	if ctx.Err() != nil {
+		return 128 + int(syscall.SIGKILL)
+	}
+	if inv.depth > maxDepth {
+		inv.errf("sh: %s: too many levels of nested commands\n", inv.argv[0])
+		return 126
+	}
+	name := inv.argv[0]
+	base := path.Base(name)
+	if !strings.Contains(name, "/") {
+		switch {
+		case isShell(name):
+			return c.runShell(ctx, inv)
+		case c.sb.isApplet(name):
+			return c.runModule(ctx, inv, c.sb.applets)
+		}
+		p, ok := c.lookPath(inv, name)
+		if !ok {
+			inv.errf("sh: %s: not found\n", name)
+			return 127
+		}
+		return c.runFile(ctx, inv, p)
+	}
+	abs := rootfs.Abs(inv.dir, name)
+	if stdBinDir(path.Dir(abs)) {
+		switch {
+		case isShell(base):
+			return c.runShell(ctx, inv)
+		case c.sb.isApplet(base):
+			return c.runModule(ctx, inv, c.sb.applets)
+		}
+	}
+	return c.runFile(ctx, inv, abs)
+}
+
+// lookPath searches PATH inside the container for an executable file.
+func (c *Container) lookPath(inv *invocation, name string) (string, bool) {
+	for _, dir := range strings.Split(inv.getenv("PATH"), ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := rootfs.Abs(inv.dir, path.Join(dir, name))
+		fi, err := c.fs.Stat(p)
+		if err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// runFile executes the file at abs: a WASI binary, a script with a
+// shebang, or a text file (run by sh, as POSIX shells do on ENOEXEC).
+func (c *Container) runFile(ctx context.Context, inv *invocation, abs string) int {
+	name := inv.argv[0]
+	fi, err := c.fs.Stat(abs)
+	if err != nil {
+		inv.errf("sh: %s: not found\n", name)
+		return 127
+	}
+	if fi.IsDir() {
+		inv.errf("sh: %s: Is a directory\n", name)
+		return 126
+	}
+	if fi.Mode()&0o111 == 0 {
+		inv.errf("sh: %s: Permission denied\n", name)
+		return 126
+	}
+	f, err := c.fs.Open(abs)
+	if err != nil {
+		inv.errf("sh: %s: Permission denied\n", name)
+		return 126
+	}
+	head := readHead(f, 256)
+	f.Close()
+	base := path.Base(abs)
+	switch {
+	case len(head) >= 4 && string(head[:4]) == "\x00asm":
+		code, err := c.fs.ReadFile(abs)
+		if err != nil {
+			inv.errf("sh: %s: %v\n", name, err)
+			return 126
+		}
+		mod, err := c.sb.compileBinary(ctx, code)
+		if err != nil {
+			inv.errf("sh: %s: cannot execute: %v\n", name, err)
+			return 126
+		}
+		return c.runModule(ctx, inv, mod)
+	case len(head) >= 2 && head[0] == '#' && head[1] == '!':
+		line := string(head[2:])
+		if i := strings.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimSpace(strings.TrimSuffix(line, "\r"))
+		interp, arg, _ := strings.Cut(line, " ")
+		arg = strings.TrimSpace(arg)
+		if interp == "" {
+			child := inv.child()
+			child.argv = append([]string{"sh", abs}, inv.argv[1:]...)
+			return c.runShell(ctx, child)
+		}
+		argv := []string{interp}
+		if arg != "" {
+			argv = append(argv, arg)
+		}
+		child := inv.child()
+		child.argv = append(append(argv, abs), inv.argv[1:]...)
+		return c.dispatch(ctx, child)
+	case len(head) >= 4 && string(head[:4]) == "\x7fELF":
+		if c.sb.isApplet(base) || isShell(base) {
+			child := inv.child()
+			child.argv = append([]string{base}, inv.argv[1:]...)
+			return c.dispatch(ctx, child)
+		}
+		inv.errf("sh: %s: cannot execute binary file: Exec format error\n", name)
+		return 126
+	}
+	child := inv.child()
+	child.argv = append([]string{"sh", abs}, inv.argv[1:]...)
+	return c.runShell(ctx, child)
+}
+
+// runModule instantiates a compiled WASI module for one command.
+func (c *Container) runModule(ctx context.Context, inv *invocation, mod wazero.CompiledModule) int {
+	t := c.addTask(inv)
+	defer c.endTask(t)
+	start := time.Now()
+	defer func() { c.cpuNanos.Add(int64(time.Since(start))) }()
+
+	stdin := inv.stdin
+	if stdin == nil {
+		stdin = eofReader{}
+	}
+	ctx = context.WithValue(ctx, invKey{}, inv)
+	env := inv.env
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions().
+		WithArgs(inv.argv...).
+		WithStdin(stdin).
+		WithStdout(sampleWriter{inv.stdout, t}).
+		WithStderr(sampleWriter{inv.stderr, t}).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(randReader{}).
+		WithNanosleep(func(ns int64) {
+			t.sampleMem()
+			tm := time.NewTimer(time.Duration(ns))
+			select {
+			case <-tm.C:
+			case <-ctx.Done():
+				tm.Stop()
+			}
+		}).
+		WithFSConfig(newFSConfig(&wasiFS{fs: c.fs, inv: inv}))
+	hasPWD := false
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			continue
+		}
+		if k == "PWD" {
+			v, hasPWD = inv.dir, true
+		}
+		cfg = cfg.WithEnv(k, v)
+	}
+	if !hasPWD {
+		// Go's wasip1 runtime takes its working directory from $PWD.
+		cfg = cfg.WithEnv("PWD", inv.dir)
+	}
+	m, err := c.sb.rt.InstantiateModule(ctx, mod, cfg)
+	if err != nil {
+		if code, ok := exitCode(err); ok {
+			return code
+		}
+		inv.errf("sh: %s: %v\n", inv.argv[0], err)
+		return 126
+	}
+	defer m.Close(context.WithoutCancel(ctx))
+	t.mod.Store(&m)
+	t.sampleMem()
+	startFn := m.ExportedFunction("_start")
+	if startFn == nil {
+		inv.errf("sh: %s: not a WASI command\n", inv.argv[0])
+		return 126
+	}
+	_, err = startFn.Call(ctx)
+	if err == nil {
+		return 0
+	}
+	if code, ok := exitCode(err); ok {
+		return code
+	}
+	if ctx.Err() != nil {
+		return 128 + int(syscall.SIGKILL)
+	}
+	inv.errf("sh: %s: %v\n", inv.argv[0], err)
+	return 134
+}

@@ -1,0 +1,218 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+)
+
+// The "sockerless" host module gives applets what WASI lacks: permission
+// bits (Go's wasip1 chmod is a no-op and its stat invents 0600/0700), the
+// container user, and running another command (env, xargs, find -exec,
+// timeout). Every path is a container path resolved through rootfs.
+
+type invKey struct{}
+
+func invFrom(ctx context.Context) *invocation {
+	inv, _ := ctx.Value(invKey{}).(*invocation)
+	return inv
+}
+
+func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
+	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
+	b := rt.NewHostModuleBuilder("sockerless")
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostChmod), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).Export("chmod")
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostStat), []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}).Export("stat")
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostSpawn), []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i64}, []api.ValueType{i32}).Export("spawn")
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostIDs), []api.ValueType{i32}, []api.ValueType{i32}).Export("ids")
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+func readString(mod api.Module, ptr, n uint64) (string, bool) {
+	if n == 0 {
+		return "", true
+	}
+	b, ok := mod.Memory().Read(uint32(ptr), uint32(n))
+	if !ok {
+		return "", false
+	}
+	return string(b), true
+}
+
+func hostChmod(ctx context.Context, mod api.Module, stack []uint64) {
+	inv := invFrom(ctx)
+	p, ok := readString(mod, stack[0], stack[1])
+	switch {
+	case inv == nil:
+		stack[0] = uint64(experimentalsys.ENOSYS)
+	case !ok:
+		stack[0] = uint64(experimentalsys.EFAULT)
+	case deviceFor(path.Clean(p)) != devNone:
+		stack[0] = 0
+	default:
+		stack[0] = uint64(errno(inv.c.fs.Chmod(p, goMode(uint32(stack[2])))))
+	}
+}
+
+func hostStat(ctx context.Context, mod api.Module, stack []uint64) {
+	inv := invFrom(ctx)
+	p, ok := readString(mod, stack[0], stack[1])
+	if inv == nil || !ok {
+		stack[0] = uint64(experimentalsys.EFAULT)
+		return
+	}
+	follow, out := stack[2] != 0, uint32(stack[3])
+	var buf [16]byte
+	if deviceFor(path.Clean(p)) != devNone {
+		binary.LittleEndian.PutUint32(buf[0:], 0o020666)
+		binary.LittleEndian.PutUint32(buf[12:], 1)
+	} else {
+		var fi fs.FileInfo
+		var err error
+		if follow {
+			fi, err = inv.c.fs.Stat(p)
+		} else {
+			fi, err = inv.c.fs.Lstat(p)
+		}
+		if err != nil {
+			stack[0] = uint64(errno(err))
+			return
+		}
+		mode, uid, gid, nlink := unixMode(fi.Mode()), uint32(0), uint32(0), uint32(1)
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			mode, nlink = st.Mode, uint32(st.Nlink)
+			uid, gid = mapOwner(st.Uid), mapOwner(st.Gid)
+		}
+		binary.LittleEndian.PutUint32(buf[0:], mode)
+		binary.LittleEndian.PutUint32(buf[4:], uid)
+		binary.LittleEndian.PutUint32(buf[8:], gid)
+		binary.LittleEndian.PutUint32(buf[12:], nlink)
+	}
+	if !mod.Memory().Write(out, buf[:]) {
+		stack[0] = uint64(experimentalsys.EFAULT)
+		return
+	}
+	stack[0] = 0
+}
+
+// mapOwner shows files owned by the sandbox's own host user as root, like
+// a rootless user namespace mapping the host user to uid 0.
+func mapOwner(id uint32) uint32 {
+	if int(id) == os.Getuid() || int(id) == os.Getgid() {
+		return 0
+	}
+	return id
+}
+
+func hostIDs(ctx context.Context, mod api.Module, stack []uint64) {
+	inv := invFrom(ctx)
+	var buf [8]byte
+	if inv != nil {
+		binary.LittleEndian.PutUint32(buf[0:], uint32(inv.uid))
+		binary.LittleEndian.PutUint32(buf[4:], uint32(inv.gid))
+	}
+	mod.Memory().Write(uint32(stack[0]), buf[:])
+	stack[0] = 0
+}
+
+// Flags of spawn, mirrored in the applets.
+const (
+	spawnFlagNullStdin = 1
+	spawnFlagEnv       = 2
+)
+
+// errTimeout is the cancel cause of the timeout applet's deadline.
+var errTimeout = errors.New("sandbox: timeout")
+
+func hostSpawn(ctx context.Context, mod api.Module, stack []uint64) {
+	inv := invFrom(ctx)
+	argvS, ok1 := readString(mod, stack[0], stack[1])
+	envS, ok2 := readString(mod, stack[2], stack[3])
+	dir, ok3 := readString(mod, stack[4], stack[5])
+	flags, timeoutMs := uint32(stack[6]), int64(stack[7])
+	if inv == nil || !ok1 || !ok2 || !ok3 || argvS == "" {
+		stack[0] = 127
+		return
+	}
+	child := inv.child()
+	child.argv = strings.Split(argvS, "\x00")
+	if flags&spawnFlagEnv != 0 {
+		child.env = nil
+		if envS != "" {
+			child.env = strings.Split(envS, "\x00")
+		}
+	}
+	if dir != "" {
+		child.dir = path.Clean("/" + dir)
+	}
+	if flags&spawnFlagNullStdin != 0 {
+		child.stdin = nil
+	}
+	if timeoutMs > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, time.Duration(timeoutMs)*time.Millisecond, errTimeout)
+		defer cancel()
+	}
+	code := inv.c.dispatch(ctx, child)
+	if timeoutMs > 0 && context.Cause(ctx) == errTimeout {
+		code = 124
+	}
+	stack[0] = uint64(uint32(int32(code)))
+}
+
+// unixMode converts Go mode bits to st_mode bits.
+func unixMode(m fs.FileMode) uint32 {
+	u := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		u |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		u |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		u |= 0o1000
+	}
+	switch {
+	case m.IsDir():
+		u |= syscall.S_IFDIR
+	case m&fs.ModeSymlink != 0:
+		u |= syscall.S_IFLNK
+	case m&fs.ModeNamedPipe != 0:
+		u |= syscall.S_IFIFO
+	case m&fs.ModeSocket != 0:
+		u |= syscall.S_IFSOCK
+	case m&fs.ModeCharDevice != 0:
+		u |= syscall.S_IFCHR
+	case m&fs.ModeDevice != 0:
+		u |= syscall.S_IFBLK
+	default:
+		u |= syscall.S_IFREG
+	}
+	return u
+}
+
+// goMode converts permission bits (and setuid/setgid/sticky) to Go mode bits.
+func goMode(u uint32) fs.FileMode {
+	m := fs.FileMode(u & 0o777)
+	if u&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if u&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if u&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}

@@ -1,0 +1,30 @@
+package sandbox
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// TestAppletsReproducible rebuilds the applet module from source exactly
+// as `make applets` does and checks it is byte-identical to the embedded
+// one: the committed applets.wasm is always what this repo builds.
+func TestAppletsReproducible(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "applets.wasm")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, "./providers/memory/applets")
+	cmd.Dir = "../../.."
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the applets: %v\n%s", err, b)
+	}
+	built, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(built, appletsWasm) {
+		t.Fatalf("applets.wasm (%d bytes) differs from a fresh build (%d bytes): run `make applets` and commit it", len(appletsWasm), len(built))
+	}
+}

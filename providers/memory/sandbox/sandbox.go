@@ -1,0 +1,201 @@
+// Package sandbox runs a container's processes in-process: a POSIX shell
+// (mvdan.cc/sh/v3) interpreted on the host side, and coreutils-like applets
+// compiled to WebAssembly (GOOS=wasip1) executed by wazero, each container
+// confined to its own root directory and mounts (package rootfs).
+//
+// A [Sandbox] holds the wazero runtime and the compiled applet module; it is
+// created once per process and shared. A [Container] is one container's
+// filesystem and process table; [Container.Start] runs a [Process] and
+// returns a [Proc] to wait on, signal or kill.
+//
+// See docs/sandbox.md for the design and its security argument.
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// appletsWasm is the multi-call applet module, built by `make applets`
+// (GOOS=wasip1 GOARCH=wasm go build ./providers/memory/applets).
+//
+//go:embed applets.wasm
+var appletsWasm []byte
+
+// Options configures a [Sandbox].
+type Options struct {
+	// CacheDir keeps wazero's compiled code across process restarts, so a
+	// warm start skips compiling the applets. Empty means an in-memory
+	// cache only.
+	CacheDir string
+	// MemoryLimitPages caps each WebAssembly instance's linear memory in
+	// 64 KiB pages; zero means 16384 pages (1 GiB).
+	MemoryLimitPages uint32
+	// TempDir is the host directory where the shell interpreter creates
+	// the FIFOs of process substitutions <(...) (inside a private
+	// subdirectory per shell). Empty means os.TempDir().
+	TempDir string
+}
+
+// Sandbox is the shared WebAssembly runtime with the compiled applets. It
+// is safe for concurrent use; Close it when done.
+type Sandbox struct {
+	opts    Options
+	rt      wazero.Runtime
+	cache   wazero.CompilationCache
+	applets wazero.CompiledModule
+	names   map[string]bool // applets the module provides
+
+	mu       sync.Mutex
+	binaries map[[32]byte]wazero.CompiledModule // WASI programs found in images
+}
+
+// New compiles the applets (or loads them from the cache) and prepares the
+// runtime.
+func New(ctx context.Context, o Options) (*Sandbox, error) {
+	if len(appletsWasm) == 0 {
+		return nil, errors.New("sandbox: applets.wasm is empty; run `make applets`")
+	}
+	if o.MemoryLimitPages == 0 {
+		o.MemoryLimitPages = 16384
+	}
+	var cache wazero.CompilationCache
+	if o.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(o.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: compilation cache: %w", err)
+		}
+		cache = c
+	} else {
+		cache = wazero.NewCompilationCache()
+	}
+	cfg := wazero.NewRuntimeConfig().
+		WithCompilationCache(cache).
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(o.MemoryLimitPages)
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	s := &Sandbox{opts: o, rt: rt, cache: cache, binaries: map[[32]byte]wazero.CompiledModule{}}
+	fail := func(err error) (*Sandbox, error) {
+		_ = rt.Close(ctx)
+		_ = cache.Close(ctx)
+		return nil, err
+	}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		return fail(fmt.Errorf("sandbox: wasi: %w", err))
+	}
+	if err := instantiateHostModule(ctx, rt); err != nil {
+		return fail(fmt.Errorf("sandbox: host module: %w", err))
+	}
+	mod, err := rt.CompileModule(ctx, appletsWasm)
+	if err != nil {
+		return fail(fmt.Errorf("sandbox: compile applets: %w", err))
+	}
+	s.applets = mod
+	names, err := s.listApplets(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	s.names = names
+	return s, nil
+}
+
+// listApplets asks the module which applets it provides.
+func (s *Sandbox) listApplets(ctx context.Context) (map[string]bool, error) {
+	var out, errb bytes.Buffer
+	cfg := wazero.NewModuleConfig().WithName("").WithArgs("applets", "--list").
+		WithStdout(&out).WithStderr(&errb)
+	m, err := s.rt.InstantiateModule(ctx, s.applets, cfg)
+	if m != nil {
+		_ = m.Close(ctx)
+	}
+	if code, ok := exitCode(err); !ok || code != 0 {
+		return nil, fmt.Errorf("sandbox: listing applets: %v %s", err, errb.String())
+	}
+	names := map[string]bool{}
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		if n := strings.TrimSpace(sc.Text()); n != "" {
+			names[n] = true
+		}
+	}
+	return names, nil
+}
+
+// Close releases the runtime. Running processes are terminated.
+func (s *Sandbox) Close(ctx context.Context) error {
+	return errors.Join(s.rt.Close(ctx), s.cache.Close(ctx))
+}
+
+// Applets lists the commands the sandbox provides itself (the WebAssembly
+// applets and the shells), sorted.
+func (s *Sandbox) Applets() []string {
+	out := make([]string, 0, len(s.names)+4)
+	for n := range s.names {
+		out = append(out, n)
+	}
+	out = append(out, "ash", "bash", "dash", "sh")
+	sortStrings(out)
+	return out
+}
+
+// isApplet reports whether name is provided by the applet module.
+func (s *Sandbox) isApplet(name string) bool { return s.names[name] }
+
+// isShell reports whether name is one of the shells the host interprets.
+func isShell(name string) bool {
+	switch name {
+	case "sh", "bash", "ash", "dash":
+		return true
+	}
+	return false
+}
+
+// compileBinary compiles a WASI program found in a container, caching it
+// by content.
+func (s *Sandbox) compileBinary(ctx context.Context, code []byte) (wazero.CompiledModule, error) {
+	key := sha256.Sum256(code)
+	s.mu.Lock()
+	m, ok := s.binaries[key]
+	s.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	m, err := s.rt.CompileModule(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if old, ok := s.binaries[key]; ok {
+		s.mu.Unlock()
+		_ = m.Close(ctx)
+		return old, nil
+	}
+	if len(s.binaries) >= 64 {
+		for k, v := range s.binaries {
+			_ = v.Close(ctx)
+			delete(s.binaries, k)
+			break
+		}
+	}
+	s.binaries[key] = m
+	s.mu.Unlock()
+	return m, nil
+}
+
+// readHead returns up to n bytes from the start of r.
+func readHead(r io.Reader, n int) []byte {
+	buf := make([]byte, n)
+	k, _ := io.ReadFull(r, buf)
+	return buf[:k]
+}
