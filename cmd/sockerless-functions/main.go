@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"syscall"
@@ -24,6 +25,8 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/sockerless/sockerless/internal/fnserver"
 	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/providers/memory"
+	"github.com/sockerless/sockerless/providers/memory/sandbox"
 	"github.com/sockerless/sockerless/providers/synthetic"
 	"github.com/sockerless/sockerless/relay"
 )
@@ -105,13 +108,31 @@ func run(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	secret := []byte(cfg.Secret)
+	var sb *sandbox.Sandbox
+	var stateDir string
+	if cfg.Provider == "memory" {
+		cacheDir := ""
+		if d, err := os.UserCacheDir(); err == nil {
+			cacheDir = filepath.Join(d, "sockerless", "wazero")
+		}
+		if sb, err = sandbox.New(ctx, sandbox.Options{CacheDir: cacheDir}); err != nil {
+			return err
+		}
+		defer sb.Close(context.Background())
+		if stateDir, err = os.MkdirTemp("", "sockerless-functions-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(stateDir)
+	}
 	newProvider := func(hub *relay.Hub, rep providers.Reporter) (providers.Provider, error) {
 		var p providers.Provider
 		switch cfg.Provider {
 		case "memory":
-			// TODO(memory provider): p = memory.New(memory.Options{Hub: hub, Reporter: rep})
-			log.Warn("the memory (WASM) provider is not built yet; using the synthetic provider, which runs no processes")
-			p = synthetic.New(synthetic.Options{Hub: hub, Reporter: rep})
+			mp, err := memory.New(memory.Options{Hub: hub, Reporter: rep, Sandbox: sb, StateDir: stateDir})
+			if err != nil {
+				return nil, err
+			}
+			p = mp
 		default:
 			p = synthetic.New(synthetic.Options{Hub: hub, Reporter: rep})
 		}

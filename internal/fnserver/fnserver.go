@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sockerless/sockerless/functions"
+	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/relay"
 	"github.com/sockerless/sockerless/relay/ticket"
@@ -187,4 +188,60 @@ func (r *relayed) Remove(ctx context.Context, id string) error {
 	}
 	r.mu.Unlock()
 	return err
+}
+
+// The optional provider abilities pass through the wrapper; a wrapped
+// provider without one answers as functions does for a missing ability.
+
+func (r *relayed) notSupported(what string) error {
+	return errdefs.NotImplementedf("%s is not supported by the %s provider", what, r.Provider.Name())
+}
+
+func (r *relayed) StatPath(ctx context.Context, id, path string) (providers.PathStat, error) {
+	if a, ok := r.Provider.(providers.Archiver); ok {
+		return a.StatPath(ctx, id, path)
+	}
+	return providers.PathStat{}, r.notSupported("copying files")
+}
+
+func (r *relayed) GetArchive(ctx context.Context, id, path string) (io.ReadCloser, providers.PathStat, error) {
+	if a, ok := r.Provider.(providers.Archiver); ok {
+		return a.GetArchive(ctx, id, path)
+	}
+	return nil, providers.PathStat{}, r.notSupported("copying files")
+}
+
+func (r *relayed) PutArchive(ctx context.Context, id, path string, tarball io.Reader, noOverwriteDirNonDir bool) error {
+	if a, ok := r.Provider.(providers.Archiver); ok {
+		return a.PutArchive(ctx, id, path, tarball, noOverwriteDirNonDir)
+	}
+	return r.notSupported("copying files")
+}
+
+func (r *relayed) Top(ctx context.Context, id string) ([]providers.Process, error) {
+	if p, ok := r.Provider.(providers.Processes); ok {
+		return p.Top(ctx, id)
+	}
+	return nil, r.notSupported("top")
+}
+
+func (r *relayed) Stats(ctx context.Context, id string) (providers.Stats, error) {
+	if p, ok := r.Provider.(providers.Processes); ok {
+		return p.Stats(ctx, id)
+	}
+	return providers.Stats{}, r.notSupported("stats")
+}
+
+func (r *relayed) Pause(ctx context.Context, id string) error {
+	if p, ok := r.Provider.(providers.Pauser); ok {
+		return p.Pause(ctx, id)
+	}
+	return r.notSupported("pause")
+}
+
+func (r *relayed) Unpause(ctx context.Context, id string) error {
+	if p, ok := r.Provider.(providers.Pauser); ok {
+		return p.Unpause(ctx, id)
+	}
+	return r.notSupported("pause")
 }
