@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -52,19 +53,22 @@ func (a *API) agentExit(w http.ResponseWriter, r *http.Request) error {
 	if rep.At.IsZero() {
 		rep.At = a.st.Now()
 	}
+	// The report's consequences (an auto-remove that stops this very
+	// agent) must complete even when the reporting connection drops.
+	ctx := context.WithoutCancel(r.Context())
 	if rep.ExecID != "" {
-		e, err := a.st.Exec(r.Context(), rep.ExecID)
+		e, err := a.st.Exec(ctx, rep.ExecID)
 		if err != nil {
 			return err
 		}
 		if e.ContainerID != id {
 			return errdefs.Forbidden(errAgentToken)
 		}
-		err = a.ExecExited(r.Context(), rep.ExecID, rep.ExitCode, rep.At)
+		err = a.ExecExited(ctx, rep.ExecID, rep.ExitCode, rep.At)
 		if err != nil {
 			return err
 		}
-	} else if err := a.Exited(r.Context(), id, rep.ExitCode, rep.At); err != nil {
+	} else if err := a.Exited(ctx, id, rep.ExitCode, rep.At); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

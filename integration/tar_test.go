@@ -2,8 +2,8 @@ package integration
 
 import (
 	"archive/tar"
-	"encoding/json"
 	"bytes"
+	"encoding/json"
 	"io"
 	"testing"
 )

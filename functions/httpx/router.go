@@ -2,9 +2,9 @@ package httpx
 
 import (
 	"fmt"
-	"runtime/debug"
 	"net/http"
 	"regexp"
+	"runtime/debug"
 	"strings"
 
 	"github.com/sockerless/sockerless/internal/errdefs"
