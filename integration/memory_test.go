@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/sockerless/sockerless/internal/embedded"
 )
@@ -68,4 +70,34 @@ func TestCLIMemoryProvider(t *testing.T) {
 	if streams[1] != "one\n" || streams[2] != "two\n" {
 		t.Fatalf("log streams %q", streams)
 	}
+}
+
+// TestMemoryHealthcheck: a container with a health check goes starting →
+// healthy (or unhealthy after the retries), as act and compose expect.
+func TestMemoryHealthcheck(t *testing.T) {
+	s := startServer(t, embedded.Options{StateDir: t.TempDir(), CacheDir: filepath.Join(os.TempDir(), "sockerless-test-wazero")})
+	runSteps(t, s, []step{
+		d(0, ``, "pull", "alpine:3.20"),
+		d(0, ``, "run", "-d", "--name", "ok", "--health-cmd", "test -f /tmp/ready", "--health-interval", "100ms", "--health-retries", "2",
+			"alpine:3.20", "sh", "-c", "touch /tmp/ready; sleep 30"),
+		d(0, ``, "run", "-d", "--name", "bad", "--health-cmd", "exit 1", "--health-interval", "100ms", "--health-retries", "2", "alpine:3.20", "sleep", "30"),
+	})
+	for _, tc := range []struct{ name, want string }{{"ok", "healthy"}, {"bad", "unhealthy"}} {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			out, _ := s.docker(t, "", "inspect", tc.name, "--format", "{{.State.Health.Status}}")
+			if strings.TrimSpace(out) == tc.want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: health %q, want %q", tc.name, out, tc.want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// No health check: no Health object at all.
+	runSteps(t, s, []step{
+		d(0, ``, "run", "-d", "--name", "none", "alpine:3.20", "sleep", "30"),
+		d(0, `^false$`, "inspect", "none", "--format", "{{if .State.Health}}true{{else}}false{{end}}"),
+	})
 }

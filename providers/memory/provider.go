@@ -211,6 +211,9 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	close(w.next)
 	w.next = make(chan struct{})
 	w.mu.Unlock()
+	if s.Healthcheck != nil {
+		go w.probe(r, *s.Healthcheck)
+	}
 	go func() {
 		code, _ := proc.Wait()
 		r.code = code
@@ -576,3 +579,61 @@ func (p *Provider) Stats(ctx context.Context, id string) (providers.Stats, error
 	s := w.ctr.Stats()
 	return providers.Stats{Read: time.Now(), CPUNanos: uint64(s.CPUNanos), MemoryBytes: s.MemoryBytes, MemoryLimit: 1 << 30, PIDs: uint64(s.PIDs)}, nil
 }
+
+// probe runs the container's health check every interval while run r
+// lives, as Docker does: the first probe after one interval, each bounded
+// by the timeout, the result reported to the control plane.
+func (w *workload) probe(r *run, hc providers.Healthcheck) {
+	var argv []string
+	switch {
+	case len(hc.Test) > 1 && hc.Test[0] == "CMD":
+		argv = hc.Test[1:]
+	case len(hc.Test) > 1 && hc.Test[0] == "CMD-SHELL":
+		argv = []string{"/bin/sh", "-c", hc.Test[1]}
+	default:
+		return
+	}
+	interval, timeout := hc.Interval, hc.Timeout
+	if interval <= 0 {
+		interval = 30 * time.Second
+	}
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-ticker.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		var out limitedBuffer
+		start := time.Now()
+		code, err := w.ctr.Run(ctx, sandbox.Process{Argv: argv, Env: w.spec.Env, Dir: w.spec.WorkingDir, Stdout: &out, Stderr: &out})
+		if ctx.Err() != nil {
+			code = -1
+			out.WriteString("Health check exceeded timeout (" + timeout.String() + ")")
+		} else if err != nil {
+			code = 1
+			out.WriteString(err.Error())
+		}
+		cancel()
+		_ = w.p.opts.Reporter.Health(context.Background(), w.id, providers.HealthResult{Start: start, End: time.Now(), ExitCode: code, Output: out.String()})
+	}
+}
+
+// limitedBuffer keeps the first 4 KiB of a probe's output, as Docker does.
+type limitedBuffer struct{ b []byte }
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := 4096 - len(l.b); room > 0 {
+		l.b = append(l.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (l *limitedBuffer) WriteString(s string) { _, _ = l.Write([]byte(s)) }
+
+func (l *limitedBuffer) String() string { return string(l.b) }
