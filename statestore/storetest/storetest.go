@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore NewStore) {
 			c.fn(t, s)
 		})
 	}
+	t.Run("Extra", func(t *testing.T) { runExtra(t, newStore) })
 }
 
 func ctx(t *testing.T) context.Context {

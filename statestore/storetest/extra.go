@@ -1,4 +1,4 @@
-package firestore_test
+package storetest
 
 import (
 	"errors"
@@ -9,10 +9,9 @@ import (
 	"github.com/sockerless/sockerless/statestore"
 )
 
-// TestExtra covers behaviour the conformance suite does not: updates that
-// keep names, renewing an expiry, and ids and names with characters that
-// are special to the backend's keys.
-func TestExtra(t *testing.T) {
+// runExtra covers updates that keep names, renewing an expiry, and ids and
+// names with characters that are special to backends' keys.
+func runExtra(t *testing.T, newStore NewStore) {
 	t.Run("UpdateKeepsNames", func(t *testing.T) {
 		s := newStore(t)
 		defer s.Close()
