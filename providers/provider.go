@@ -12,6 +12,7 @@ package providers
 import (
 	"context"
 	"io"
+	"strconv"
 	"time"
 )
 
@@ -182,4 +183,26 @@ type Pauser interface {
 // a live attach session.
 type Resizer interface {
 	Resize(ctx context.Context, id string, height, width uint) error
+}
+
+// PageLogs selects from an in-memory log whose first kept entry has
+// sequence number base (older ones were dropped). Cursors are sequence
+// numbers, so a follower never sees an entry twice.
+func PageLogs(entries []LogEntry, base int, opts LogOptions) LogPage {
+	from := 0
+	if opts.After != "" {
+		n, _ := strconv.Atoi(opts.After)
+		from = max(n-base, 0)
+	}
+	var out []LogEntry
+	for _, e := range entries[min(from, len(entries)):] {
+		if (!opts.Since.IsZero() && e.Time.Before(opts.Since)) || (!opts.Until.IsZero() && e.Time.After(opts.Until)) {
+			continue
+		}
+		out = append(out, e)
+	}
+	if opts.Tail > 0 && len(out) > opts.Tail {
+		out = out[len(out)-opts.Tail:]
+	}
+	return LogPage{Entries: out, Cursor: strconv.Itoa(base + len(entries))}
 }

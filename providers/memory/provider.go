@@ -346,22 +346,7 @@ func (p *Provider) Logs(ctx context.Context, id string, opts providers.LogOption
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	from := 0
-	if opts.After != "" {
-		n, _ := strconv.Atoi(opts.After)
-		from = max(n-w.logBase, 0)
-	}
-	var out []providers.LogEntry
-	for _, e := range w.logs[min(from, len(w.logs)):] {
-		if (!opts.Since.IsZero() && e.Time.Before(opts.Since)) || (!opts.Until.IsZero() && e.Time.After(opts.Until)) {
-			continue
-		}
-		out = append(out, e)
-	}
-	if opts.Tail > 0 && len(out) > opts.Tail {
-		out = out[len(out)-opts.Tail:]
-	}
-	return providers.LogPage{Entries: out, Cursor: strconv.Itoa(w.logBase + len(w.logs))}, nil
+	return providers.PageLogs(w.logs, w.logBase, opts), nil
 }
 
 // Exec runs p in the container to completion.

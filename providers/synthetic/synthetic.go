@@ -20,7 +20,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -209,21 +208,7 @@ func (p *Provider) Logs(ctx context.Context, id string, opts providers.LogOption
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	from := 0
-	if opts.After != "" {
-		from, _ = strconv.Atoi(opts.After)
-	}
-	var out []providers.LogEntry
-	for _, e := range w.logs[min(from, len(w.logs)):] {
-		if (!opts.Since.IsZero() && e.Time.Before(opts.Since)) || (!opts.Until.IsZero() && e.Time.After(opts.Until)) {
-			continue
-		}
-		out = append(out, e)
-	}
-	if opts.Tail > 0 && len(out) > opts.Tail {
-		out = out[len(out)-opts.Tail:]
-	}
-	return providers.LogPage{Entries: out, Cursor: strconv.Itoa(len(w.logs))}, nil
+	return providers.PageLogs(w.logs, 0, opts), nil
 }
 
 // Exec runs nothing: it reads and discards any input, writes no output
