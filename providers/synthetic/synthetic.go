@@ -72,11 +72,12 @@ type workload struct {
 }
 
 type run struct {
-	done  chan struct{}
-	end   chan int  // receives a code to end early
-	pause chan bool // true stops the run's clock, false restarts it
-	line  []byte    // what the start logged, also sent to attach sessions
-	code  int
+	done     chan struct{}
+	reported chan struct{} // closed once the exit has been reported
+	end      chan int      // receives a code to end early
+	pause    chan bool     // true stops the run's clock, false restarts it
+	line     []byte        // what the start logged, also sent to attach sessions
+	code     int
 }
 
 // Create registers the container's agent with the relay.
@@ -109,7 +110,7 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	if err != nil {
 		return err
 	}
-	r := &run{done: make(chan struct{}), end: make(chan int, 1), pause: make(chan bool)}
+	r := &run{done: make(chan struct{}), reported: make(chan struct{}), end: make(chan int, 1), pause: make(chan bool)}
 	runTime := p.opts.RunTime
 	if s.OpenStdin && runTime < 200*time.Millisecond {
 		runTime = 200 * time.Millisecond
@@ -153,6 +154,7 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		}
 		close(r.done)
 		_ = p.opts.Reporter.Exited(context.Background(), s.ID, r.code, time.Now())
+		close(r.reported)
 	}()
 	return nil
 }
@@ -172,7 +174,9 @@ func (p *Provider) end(id string, code int) error {
 	case r.end <- code:
 	default:
 	}
-	<-r.done
+	// Stop and kill return once the exit is recorded, so the caller sees
+	// the real code, not its fallback.
+	<-r.reported
 	return nil
 }
 
