@@ -34,7 +34,7 @@ import (
 // Config is read from PORT and SOCKERLESS_* variables.
 type Config struct {
 	Port       string        `env:"PORT" envDefault:"8080" help:"TCP port to listen on (all interfaces), the Cloud Run convention; no SOCKERLESS_ prefix"`
-	State      string        `env:"STATE" envDefault:"memory" help:"state store: memory"`
+	State      string        `env:"STATE" envDefault:"memory" help:"state store: memory, dynamodb://TABLE?region=R[&endpoint=URL], firestore://PROJECT[/DATABASE][?endpoint=HOST:PORT], aztables://ACCOUNT/TABLE[?endpoint=URL]"`
 	Provider   string        `env:"PROVIDER" envDefault:"memory" help:"workload provider: memory (WASM sandbox) or synthetic"`
 	RelayURL   string        `env:"RELAY_URL" help:"the relay's base URL, ws://HOST:PORT or wss://...; required"`
 	Secret     string        `env:"SECRET" help:"deployment secret shared with the relay (tickets, agent tokens); required"`

@@ -24,7 +24,6 @@ import (
 	"github.com/sockerless/sockerless/relay/ticket"
 	"github.com/sockerless/sockerless/relay/wsclient"
 	"github.com/sockerless/sockerless/statestore"
-	"github.com/sockerless/sockerless/statestore/memory"
 )
 
 // Config is what the functions service needs.
@@ -92,11 +91,7 @@ func Run(ctx context.Context, cfg Config, newProvider NewProvider, log *slog.Log
 }
 
 func openStore(name string) (statestore.Store, error) {
-	switch name {
-	case "", "memory":
-		return memory.New(), nil
-	}
-	return nil, fmt.Errorf("state store %q is not available in sockerless-functions yet (want memory)", name)
+	return OpenStore(context.Background(), name)
 }
 
 // Relayed wraps an in-process provider whose workloads' agents register
