@@ -57,7 +57,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"regexp"
@@ -453,42 +452,6 @@ func responseStatus(err error) (status int, code string, ok bool) {
 	return status, code, true
 }
 
-// maxAttempts bounds the retries of an operation that lost a race.
-const maxAttempts = 50
-
-// backoff sleeps before retry attempt+1 or fails once attempts run out.
-func backoff(ctx context.Context, attempt int) error {
-	if attempt >= maxAttempts {
-		return errdefs.Unavailablef("aztables: gave up after %d attempts under contention", attempt+1)
-	}
-	d := time.Millisecond << min(attempt, 7) // up to 128ms
-	d += time.Duration(rand.Int64N(int64(d)))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-func unique(ns []string) []string {
-	out := make([]string, 0, len(ns))
-	for _, n := range ns {
-		if !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-func clone(r statestore.Record) statestore.Record {
-	r.Names = slices.Clone(r.Names)
-	r.Data = slices.Clone(r.Data)
-	return r
-}
-
 // getRow reads one row; a missing row is nil.
 func (s *Store) getRow(ctx context.Context, pk, rk string) (row, error) {
 	resp, err := s.client.GetEntity(ctx, pk, rk, nil)
@@ -572,10 +535,10 @@ func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Rec
 	if err := s.ready(ctx); err != nil {
 		return statestore.Record{}, err
 	}
-	r = clone(r)
+	r = statestore.Clone(r)
 	r.Version = 1
 	pk := kindPartition(r.Kind)
-	ns := unique(r.Names)
+	ns := statestore.UniqueNames(r.Names)
 	for attempt := 0; ; attempt++ {
 		old, err := s.getRow(ctx, pk, recordRow(r.ID))
 		if err != nil {
@@ -611,12 +574,12 @@ func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Rec
 		}
 		err = s.submit(ctx, actions)
 		if err == nil {
-			return clone(r), nil
+			return statestore.Clone(r), nil
 		}
 		if err != errLostRace {
 			return statestore.Record{}, classify(err)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := statestore.Backoff(ctx, "aztables", attempt); err != nil {
 			return statestore.Record{}, err
 		}
 	}
@@ -633,7 +596,7 @@ func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Rec
 	if err := s.ready(ctx); err != nil {
 		return statestore.Record{}, err
 	}
-	next := clone(r)
+	next := statestore.Clone(r)
 	next.Version = r.Version + 1
 	pk := kindPartition(r.Kind)
 	for attempt := 0; ; attempt++ {
@@ -648,7 +611,7 @@ func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Rec
 		if cur.Version != r.Version {
 			return statestore.Record{}, statestore.ConflictVersion(r.Kind, r.ID)
 		}
-		newNames, oldNames := unique(next.Names), unique(cur.Names)
+		newNames, oldNames := statestore.UniqueNames(next.Names), statestore.UniqueNames(cur.Names)
 		expChanged := !cur.Expires.Equal(next.Expires)
 		var claim, release []string
 		for _, n := range newNames {
@@ -691,7 +654,7 @@ func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Rec
 		if err != errLostRace {
 			return statestore.Record{}, classify(err)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := statestore.Backoff(ctx, "aztables", attempt); err != nil {
 			return statestore.Record{}, err
 		}
 	}
@@ -715,7 +678,7 @@ func (s *Store) Delete(ctx context.Context, kind, id string, version int64) erro
 		if version != 0 && cur.Version != version {
 			return statestore.ConflictVersion(kind, id)
 		}
-		ns := unique(cur.Names)
+		ns := statestore.UniqueNames(cur.Names)
 		rows, err := s.nameRows(ctx, kind, ns)
 		if err != nil {
 			return err
@@ -736,7 +699,7 @@ func (s *Store) Delete(ctx context.Context, kind, id string, version int64) erro
 		if err != errLostRace {
 			return classify(err)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := statestore.Backoff(ctx, "aztables", attempt); err != nil {
 			return err
 		}
 	}

@@ -51,7 +51,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -481,47 +480,10 @@ func (s *Store) write(ctx context.Context, items []types.TransactWriteItem) (fai
 		if !retry {
 			return -1, nil, err
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := statestore.Backoff(ctx, "dynamodb", attempt); err != nil {
 			return -1, nil, err
 		}
 	}
-}
-
-// maxAttempts bounds the retries of an operation that lost a race.
-const maxAttempts = 50
-
-// backoff sleeps before retry attempt+1 or fails once attempts run out.
-func backoff(ctx context.Context, attempt int) error {
-	if attempt >= maxAttempts {
-		return errdefs.Unavailablef("dynamodb: gave up after %d attempts under contention", attempt+1)
-	}
-	d := time.Millisecond << min(attempt, 7) // up to 128ms
-	d += time.Duration(rand.Int64N(int64(d)))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// unique returns ns without duplicates, in order.
-func unique(ns []string) []string {
-	out := make([]string, 0, len(ns))
-	for _, n := range ns {
-		if !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-func clone(r statestore.Record) statestore.Record {
-	r.Names = slices.Clone(r.Names)
-	r.Data = slices.Clone(r.Data)
-	return r
 }
 
 // getItem reads kind/id with a strongly consistent read; ok is false if it
@@ -588,11 +550,11 @@ func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Rec
 	if err := s.ready(ctx); err != nil {
 		return statestore.Record{}, err
 	}
-	r = clone(r)
+	r = statestore.Clone(r)
 	r.Version = 1
 	now := s.now()
 	free := func() (*string, map[string]string, map[string]types.AttributeValue) { return freeCond(now) }
-	ns := unique(r.Names)
+	ns := statestore.UniqueNames(r.Names)
 	items := []types.TransactWriteItem{s.put(recordItem(r), free)}
 	for _, n := range ns {
 		items = append(items, s.put(nameItem(r.Kind, n, r.ID, r.Expires), free))
@@ -606,7 +568,7 @@ func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Rec
 	case failed > 0:
 		return statestore.Record{}, &statestore.NameConflictError{Kind: r.Kind, Name: ns[failed-1]}
 	}
-	return clone(r), nil
+	return statestore.Clone(r), nil
 }
 
 // Update implements statestore.Store.
@@ -621,7 +583,7 @@ func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Rec
 	if err := s.ready(ctx); err != nil {
 		return statestore.Record{}, err
 	}
-	next := clone(r)
+	next := statestore.Clone(r)
 	next.Version = r.Version + 1
 	item, err := s.updateInPlace(ctx, next)
 	if err != nil {
@@ -640,7 +602,7 @@ func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Rec
 		if cur.Version != r.Version {
 			return statestore.Record{}, statestore.ConflictVersion(r.Kind, r.ID)
 		}
-		newNames, oldNames := unique(next.Names), unique(cur.Names)
+		newNames, oldNames := statestore.UniqueNames(next.Names), statestore.UniqueNames(cur.Names)
 		expChanged := !cur.Expires.Equal(next.Expires)
 
 		items := []types.TransactWriteItem{s.put(recordItem(next), func() (*string, map[string]string, map[string]types.AttributeValue) {
@@ -673,7 +635,7 @@ func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Rec
 		}
 		// The record changed (or expired) since it was read, or a released
 		// name moved: read it again to report the right error.
-		if err := backoff(ctx, attempt); err != nil {
+		if err := statestore.Backoff(ctx, "dynamodb", attempt); err != nil {
 			return statestore.Record{}, err
 		}
 		var ok bool
@@ -742,7 +704,7 @@ func (s *Store) Delete(ctx context.Context, kind, id string, version int64) erro
 		items := []types.TransactWriteItem{s.del(key(recordPK(kind), id), func() (*string, map[string]string, map[string]types.AttributeValue) {
 			return versionCond(cur.Version, now)
 		})}
-		for _, n := range unique(cur.Names) {
+		for _, n := range statestore.UniqueNames(cur.Names) {
 			items = append(items, s.del(key(namePK(kind), n), func() (*string, map[string]string, map[string]types.AttributeValue) {
 				return heldCond(id)
 			}))
@@ -754,7 +716,7 @@ func (s *Store) Delete(ctx context.Context, kind, id string, version int64) erro
 		if failed < 0 {
 			return nil
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := statestore.Backoff(ctx, "dynamodb", attempt); err != nil {
 			return err
 		}
 	}

@@ -61,7 +61,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -384,42 +383,6 @@ func (s *Store) commit(ctx context.Context, writes []write) error {
 // errLostRace reports a commit whose preconditions failed.
 var errLostRace = errors.New("firestore: concurrent change")
 
-// maxAttempts bounds the retries of an operation that lost a race.
-const maxAttempts = 50
-
-// backoff sleeps before retry attempt+1 or fails once attempts run out.
-func backoff(ctx context.Context, attempt int) error {
-	if attempt >= maxAttempts {
-		return errdefs.Unavailablef("firestore: gave up after %d attempts under contention", attempt+1)
-	}
-	d := time.Millisecond << min(attempt, 7) // up to 128ms
-	d += time.Duration(rand.Int64N(int64(d)))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-func unique(ns []string) []string {
-	out := make([]string, 0, len(ns))
-	for _, n := range ns {
-		if !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-func clone(r statestore.Record) statestore.Record {
-	r.Names = slices.Clone(r.Names)
-	r.Data = slices.Clone(r.Data)
-	return r
-}
-
 // getAll reads refs; missing documents come back as non-existing snapshots.
 func (s *Store) getAll(ctx context.Context, refs []*firestore.DocumentRef) ([]*firestore.DocumentSnapshot, error) {
 	if len(refs) == 0 {
@@ -489,9 +452,9 @@ func (s *Store) create(ctx context.Context, r statestore.Record) (statestore.Rec
 	if err := statestore.Validate(r); err != nil {
 		return statestore.Record{}, err
 	}
-	r = clone(r)
+	r = statestore.Clone(r)
 	r.Version = 1
-	ns := unique(r.Names)
+	ns := statestore.UniqueNames(r.Names)
 	refs := []*firestore.DocumentRef{s.recordRef(r.Kind, r.ID)}
 	for _, n := range ns {
 		refs = append(refs, s.nameRef(r.Kind, n))
@@ -515,12 +478,12 @@ func (s *Store) create(ctx context.Context, r statestore.Record) (statestore.Rec
 		}
 		err = s.commit(ctx, writes)
 		if err == nil {
-			return clone(r), nil
+			return statestore.Clone(r), nil
 		}
 		if err != errLostRace {
 			return statestore.Record{}, classify(err)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := statestore.Backoff(ctx, "firestore", attempt); err != nil {
 			return statestore.Record{}, err
 		}
 	}
@@ -537,7 +500,7 @@ func (s *Store) update(ctx context.Context, r statestore.Record) (statestore.Rec
 	if err := statestore.Validate(r); err != nil {
 		return statestore.Record{}, err
 	}
-	next := clone(r)
+	next := statestore.Clone(r)
 	next.Version = r.Version + 1
 	ref := s.recordRef(r.Kind, r.ID)
 	for attempt := 0; ; attempt++ {
@@ -552,7 +515,7 @@ func (s *Store) update(ctx context.Context, r statestore.Record) (statestore.Rec
 		if cur.Version != r.Version {
 			return statestore.Record{}, statestore.ConflictVersion(r.Kind, r.ID)
 		}
-		newNames, oldNames := unique(next.Names), unique(cur.Names)
+		newNames, oldNames := statestore.UniqueNames(next.Names), statestore.UniqueNames(cur.Names)
 		expChanged := !cur.Expires.Equal(next.Expires)
 		var claim, release []string
 		for _, n := range newNames {
@@ -595,7 +558,7 @@ func (s *Store) update(ctx context.Context, r statestore.Record) (statestore.Rec
 		if err != errLostRace {
 			return statestore.Record{}, classify(err)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := statestore.Backoff(ctx, "firestore", attempt); err != nil {
 			return statestore.Record{}, err
 		}
 	}
@@ -622,7 +585,7 @@ func (s *Store) delete(ctx context.Context, kind, id string, version int64) erro
 			return statestore.ConflictVersion(kind, id)
 		}
 		var refs []*firestore.DocumentRef
-		for _, n := range unique(cur.Names) {
+		for _, n := range statestore.UniqueNames(cur.Names) {
 			refs = append(refs, s.nameRef(kind, n))
 		}
 		snaps, err := s.getAll(ctx, refs)
@@ -642,7 +605,7 @@ func (s *Store) delete(ctx context.Context, kind, id string, version int64) erro
 		if err != errLostRace {
 			return classify(err)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := statestore.Backoff(ctx, "firestore", attempt); err != nil {
 			return err
 		}
 	}

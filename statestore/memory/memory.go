@@ -50,12 +50,6 @@ func New(opts ...Option) *Store {
 var _ statestore.Store = (*Store)(nil)
 var _ statestore.Watcher = (*Store)(nil)
 
-func clone(r statestore.Record) statestore.Record {
-	r.Names = slices.Clone(r.Names)
-	r.Data = slices.Clone(r.Data)
-	return r
-}
-
 // get returns a live record; expired ones are dropped on sight. Caller holds mu.
 func (s *Store) get(kind, id string) (statestore.Record, bool) {
 	r, ok := s.records[kind][id]
@@ -108,7 +102,7 @@ func (s *Store) Get(ctx context.Context, kind, id string) (statestore.Record, er
 	if !ok {
 		return statestore.Record{}, statestore.NotFound(kind, id)
 	}
-	return clone(r), nil
+	return statestore.Clone(r), nil
 }
 
 // GetByName implements statestore.Store.
@@ -123,7 +117,7 @@ func (s *Store) GetByName(ctx context.Context, kind, name string) (statestore.Re
 	if !ok {
 		return statestore.Record{}, statestore.NotFound(kind, name)
 	}
-	return clone(r), nil
+	return statestore.Clone(r), nil
 }
 
 // checkNames reports a conflict if any of names is held by a record other
@@ -164,7 +158,7 @@ func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Rec
 	if err := s.checkNames(r.Kind, r.ID, r.Names); err != nil {
 		return statestore.Record{}, err
 	}
-	r = clone(r)
+	r = statestore.Clone(r)
 	r.Version = 1
 	if s.records[r.Kind] == nil {
 		s.records[r.Kind] = map[string]statestore.Record{}
@@ -172,7 +166,7 @@ func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Rec
 	s.records[r.Kind][r.ID] = r
 	s.claim(r)
 	s.notify(r.Kind, r.ID)
-	return clone(r), nil
+	return statestore.Clone(r), nil
 }
 
 // Update implements statestore.Store.
@@ -198,12 +192,12 @@ func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Rec
 	for _, n := range cur.Names {
 		delete(s.names[r.Kind], n)
 	}
-	r = clone(r)
+	r = statestore.Clone(r)
 	r.Version = cur.Version + 1
 	s.records[r.Kind][r.ID] = r
 	s.claim(r)
 	s.notify(r.Kind, r.ID)
-	return clone(r), nil
+	return statestore.Clone(r), nil
 }
 
 // Delete implements statestore.Store.
@@ -256,7 +250,7 @@ func (s *Store) List(ctx context.Context, kind string, opts statestore.ListOptio
 			page.NextPageToken = page.Records[len(page.Records)-1].ID
 			break
 		}
-		page.Records = append(page.Records, clone(r))
+		page.Records = append(page.Records, statestore.Clone(r))
 	}
 	return page, nil
 }
