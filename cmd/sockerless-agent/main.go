@@ -12,11 +12,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/sockerless/sockerless/internal/envdoc"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -220,13 +220,5 @@ func usage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprintf(w, "Usage: sockerless-agent --keep-alive\n       sockerless-agent -- CMD [ARGS...]\n\nServes exec and attach for a workload through the relay.\n\nFlags:\n")
 	fs.PrintDefaults()
 	fmt.Fprintf(w, "\nEnvironment:\n")
-	t := reflect.TypeOf(Config{})
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		def := f.Tag.Get("envDefault")
-		if def == "" {
-			def = `""`
-		}
-		fmt.Fprintf(w, "  %s%s (default %s)\n      %s\n", envPrefix, f.Tag.Get("env"), def, strings.TrimSpace(f.Tag.Get("help")))
-	}
+	envdoc.Write(w, Config{}, envPrefix)
 }

@@ -12,14 +12,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/sockerless/sockerless/internal/envdoc"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"reflect"
-	"strings"
 	"syscall"
 	"time"
 
@@ -107,17 +106,5 @@ func run(args []string, stderr io.Writer) error {
 // usage lists every environment variable with its default.
 func usage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprintf(w, "Usage: sockerless-relay\n\nPairs shim streams with workload agents over WebSockets.\n\nEnvironment:\n")
-	t := reflect.TypeOf(Config{})
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		def := f.Tag.Get("envDefault")
-		if def == "" {
-			def = `""`
-		}
-		name := envPrefix + f.Tag.Get("env")
-		if f.Name == "Port" {
-			name = "PORT"
-		}
-		fmt.Fprintf(w, "  %s (default %s)\n      %s\n", name, def, strings.TrimSpace(f.Tag.Get("help")))
-	}
+	envdoc.Write(w, Config{}, envPrefix, "PORT")
 }

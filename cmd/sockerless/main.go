@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/sockerless/sockerless/internal/envdoc"
 	"io"
 	"log/slog"
 	"net"
@@ -16,8 +17,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"reflect"
-	"strings"
 	"syscall"
 	"time"
 
@@ -197,13 +196,5 @@ func usage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprintf(w, "Usage: sockerless [flags]\n\nRuns the Docker API shim; prints the DOCKER_HOST to use.\n\nFlags:\n")
 	fs.PrintDefaults()
 	fmt.Fprintf(w, "\nEnvironment:\n")
-	t := reflect.TypeOf(Config{})
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		def := f.Tag.Get("envDefault")
-		if def == "" {
-			def = `""`
-		}
-		fmt.Fprintf(w, "  %s%s (default %s)\n      %s\n", envPrefix, f.Tag.Get("env"), def, strings.TrimSpace(f.Tag.Get("help")))
-	}
+	envdoc.Write(w, Config{}, envPrefix)
 }
