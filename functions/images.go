@@ -96,11 +96,10 @@ func (a *API) imageCreate(w http.ResponseWriter, r *http.Request) error {
 		// Offline: keep an image already known under this name; else
 		// record a placeholder so create/run work with the provider's
 		// default filesystem.
-		if existing, ierr := a.st.Image(r.Context(), familiar); ierr == nil {
+		if _, ierr := a.st.Image(r.Context(), familiar); ierr == nil {
 			p := newProgress(w)
 			p.send(progressMsg{Status: fmt.Sprintf("registry unreachable (%v); using the local image %s", err, familiar)})
 			p.send(progressMsg{Status: "Status: Image is up to date for " + familiar})
-			_ = existing
 			return nil
 		}
 		img = placeholderImage(familiar)
