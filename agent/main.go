@@ -238,6 +238,9 @@ func (l *Local) Exec(ctx context.Context, g ticket.Grant, p ticket.Process, stdi
 
 // Attach implements Workload.
 func (l *Local) Attach(ctx context.Context, g ticket.Grant, stdio Stdio) (int, error) {
+	// The main process keeps its early output for the first attach, so the
+	// session is ready before the process exists.
+	stdio.Ready()
 	if l.MainReady != nil {
 		select {
 		case <-l.MainReady:

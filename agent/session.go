@@ -31,6 +31,12 @@ type Stdio struct {
 	Resize <-chan frame.Size
 	// Signal delivers signals the client sends.
 	Signal <-chan int
+	// Ready tells the client that an attach session is in place: Attach
+	// calls it once the session receives the main process's output, and
+	// the shim answers the client's upgrade only then, as Docker does, so
+	// a client that attaches and then starts sees every byte. Safe to call
+	// more than once; never nil in a session.
+	Ready func()
 }
 
 // Workload runs the processes of one container.
@@ -100,11 +106,13 @@ func ServeSession(ctx context.Context, conn io.ReadWriteCloser, g ticket.Grant, 
 		}
 	}()
 
+	var ready sync.Once
 	stdio := Stdio{
 		Stdout: frame.Writer{W: out, Type: frame.Stdout},
 		Stderr: frame.Writer{W: out, Type: frame.Stderr},
 		Resize: resize,
 		Signal: signal,
+		Ready:  func() { ready.Do(func() { _ = frame.Write(out, frame.Ready, nil) }) },
 	}
 	tty := g.Tty
 	wantStdin := g.Stdin

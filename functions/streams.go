@@ -27,14 +27,20 @@ var errNeedsShim = errdefs.InvalidParameterf("attach and interactive exec need t
 // issueTicket signs g and answers it as a StreamTicket.
 func (a *API) issueTicket(w http.ResponseWriter, g ticket.Grant, tty bool, id string) error {
 	g.Session = newID()[:32]
-	g.Expires = a.st.Now().Add(a.cfg.TicketTTL).Unix()
+	now := a.st.Now()
+	g.Issued = now.UnixNano()
+	g.Expires = now.Add(a.cfg.TicketTTL).Unix()
 	tok, err := ticket.Sign(a.cfg.Secret, g)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", controlapi.MediaTicket)
 	w.WriteHeader(http.StatusOK)
-	return json.NewEncoder(w).Encode(controlapi.StreamTicket{RelayURL: a.cfg.RelayURL, Token: tok, Tty: tty, Kind: g.Kind, ID: id})
+	st := controlapi.StreamTicket{RelayURL: a.cfg.RelayURL, Token: tok, Tty: tty, Kind: g.Kind, ID: id}
+	if ea, ok := a.provider.(providers.EarlyAttacher); ok && g.Kind == ticket.KindAttach {
+		st.WaitReady = ea.AttachesBeforeStart()
+	}
+	return json.NewEncoder(w).Encode(st)
 }
 
 func (a *API) containerAttach(w http.ResponseWriter, r *http.Request) error {

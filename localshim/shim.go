@@ -332,6 +332,19 @@ func (s *Shim) serveHijack(w http.ResponseWriter, r *http.Request) {
 		_ = json.Unmarshal(body, &start)
 		consoleSize = start.ConsoleSize
 	}
+	var remote io.ReadWriteCloser
+	var early []frame.Frame
+	if t.WaitReady {
+		// The workload's agent exists already: answer the upgrade once
+		// the attach session is in place, so the client's start that
+		// follows cannot outrun it. Failures are still plain errors.
+		remote, early, err = s.dialReady(r.Context(), t)
+		if err != nil {
+			httpx.WriteError(w, err, 0)
+			return
+		}
+		defer remote.Close()
+	}
 	conn, buf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		httpx.WriteError(w, fmt.Errorf("cannot hijack the connection: %w", err), http.StatusInternalServerError)
@@ -353,21 +366,57 @@ func (s *Shim) serveHijack(w http.ResponseWriter, r *http.Request) {
 	if err := buf.Flush(); err != nil {
 		return
 	}
-	s.bridge(r.Context(), conn, buf.Reader, t, consoleSize)
+	s.bridge(r.Context(), conn, buf.Reader, t, consoleSize, remote, early)
+}
+
+// dialReady dials the relay and reads frames until the workload's Ready
+// frame; frames before it (none, normally) are returned to be delivered
+// first. An Error frame before Ready becomes the request's error.
+func (s *Shim) dialReady(ctx context.Context, t controlapi.StreamTicket) (io.ReadWriteCloser, []frame.Frame, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.AttachTimeout)
+	defer cancel()
+	remote, err := s.opts.Dialer.Dial(ctx, t.RelayURL, t.Token)
+	if err != nil {
+		return nil, nil, errdefs.Unavailable(fmt.Errorf("cannot reach the container's agent: %w", err))
+	}
+	stop := context.AfterFunc(ctx, func() { _ = remote.Close() })
+	defer stop()
+	var early []frame.Frame
+	for {
+		f, err := frame.Read(remote)
+		if err != nil {
+			_ = remote.Close()
+			return nil, nil, errdefs.Unavailable(fmt.Errorf("the container's agent did not take the attach session: %w", err))
+		}
+		switch f.Type {
+		case frame.Ready:
+			return remote, early, nil
+		case frame.Error:
+			_ = remote.Close()
+			return nil, nil, errdefs.Conflictf("%s", f.Payload)
+		}
+		early = append(early, f)
+		if f.Type == frame.Exit {
+			return remote, early, nil
+		}
+	}
 }
 
 // bridge copies client stdin into Stdin frames (buffered in the pipe to
 // the relay until the remote side reads it), and output frames back in
 // Docker's framing, until the Exit frame.
-func (s *Shim) bridge(ctx context.Context, client net.Conn, clientIn *bufio.Reader, t controlapi.StreamTicket, consoleSize *[2]uint) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.AttachTimeout)
-	remote, err := s.opts.Dialer.Dial(ctx, t.RelayURL, t.Token)
-	cancel()
-	if err != nil {
-		s.writeStreamError(client, t.Tty, fmt.Sprintf("sockerless: cannot reach the container's agent: %v\n", err))
-		return
+func (s *Shim) bridge(ctx context.Context, client net.Conn, clientIn *bufio.Reader, t controlapi.StreamTicket, consoleSize *[2]uint, remote io.ReadWriteCloser, early []frame.Frame) {
+	if remote == nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.AttachTimeout)
+		var err error
+		remote, err = s.opts.Dialer.Dial(dctx, t.RelayURL, t.Token)
+		cancel()
+		if err != nil {
+			s.writeStreamError(client, t.Tty, fmt.Sprintf("sockerless: cannot reach the container's agent: %v\n", err))
+			return
+		}
+		defer remote.Close()
 	}
-	defer remote.Close()
 	se := &session{conn: remote}
 	defer s.addSession(t.ID, se)()
 	if consoleSize != nil && consoleSize[0] > 0 {
@@ -394,10 +443,15 @@ func (s *Shim) bridge(ctx context.Context, client net.Conn, clientIn *bufio.Read
 	}()
 
 	for {
-		f, err := frame.Read(remote)
-		if err != nil {
-			s.closeClient(client)
-			return
+		var f frame.Frame
+		if len(early) > 0 {
+			f, early = early[0], early[1:]
+		} else {
+			var err error
+			if f, err = frame.Read(remote); err != nil {
+				s.closeClient(client)
+				return
+			}
 		}
 		switch f.Type {
 		case frame.Stdout, frame.Stderr:

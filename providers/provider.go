@@ -179,6 +179,16 @@ type Pauser interface {
 	Unpause(ctx context.Context, id string) error
 }
 
+// EarlyAttacher is an optional extension of a provider whose workloads'
+// agents serve sessions from Create on (the in-process providers). The
+// shim then holds an attach's upgrade until the session is in place, as
+// Docker does, so output written right after start is never missed. A
+// cloud workload's agent exists only after start; its first attach gets
+// the agent's buffered early output instead.
+type EarlyAttacher interface {
+	AttachesBeforeStart() bool
+}
+
 // Resizer is an optional extension for resizing a container's TTY outside
 // a live attach session.
 type Resizer interface {

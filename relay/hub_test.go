@@ -23,6 +23,7 @@ func (e echoWorkload) Exec(ctx context.Context, g ticket.Grant, p ticket.Process
 }
 
 func (e echoWorkload) Attach(ctx context.Context, g ticket.Grant, s agent.Stdio) (int, error) {
+	s.Ready()
 	return 0, nil
 }
 
@@ -84,9 +85,11 @@ func TestHubWaitsForAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := frame.Read(conn)
-	if err != nil || f.Type != frame.Exit {
-		t.Fatalf("first frame = %v, %v; want exit", f.Type, err)
+	for _, want := range []frame.Type{frame.Ready, frame.Exit} {
+		f, err := frame.Read(conn)
+		if err != nil || f.Type != want {
+			t.Fatalf("frame = %v, %v; want %v", f.Type, err, want)
+		}
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()

@@ -43,6 +43,9 @@ type StreamTicket struct {
 	Kind string `json:"kind"`
 	// ID is the exec or container id the session belongs to.
 	ID string `json:"id"`
+	// WaitReady tells the shim to answer the client's upgrade only once
+	// the workload sent its Ready frame (see providers.EarlyAttacher).
+	WaitReady bool `json:"waitReady,omitempty"`
 }
 
 // Docker's stream content types.

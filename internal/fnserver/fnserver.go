@@ -227,6 +227,11 @@ func (r *relayed) Stats(ctx context.Context, id string) (providers.Stats, error)
 	return providers.Stats{}, r.notSupported("stats")
 }
 
+func (r *relayed) AttachesBeforeStart() bool {
+	ea, ok := r.Provider.(providers.EarlyAttacher)
+	return ok && ea.AttachesBeforeStart()
+}
+
 func (r *relayed) Pause(ctx context.Context, id string) error {
 	if p, ok := r.Provider.(providers.Pauser); ok {
 		return p.Pause(ctx, id)

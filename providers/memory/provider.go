@@ -69,6 +69,10 @@ func New(opts Options) (*Provider, error) {
 	return &Provider{opts: opts, ws: map[string]*workload{}}, nil
 }
 
+// AttachesBeforeStart implements providers.EarlyAttacher: a workload's
+// agent is registered at Create.
+func (p *Provider) AttachesBeforeStart() bool { return true }
+
 // Name implements providers.Provider.
 func (p *Provider) Name() string { return "memory" }
 
@@ -83,6 +87,9 @@ type workload struct {
 	ctr        *sandbox.Container
 	unregister func()
 
+	// outMu serialises delivery of output to attach sessions, so a late
+	// session's replay and the live output that follows it stay in order.
+	outMu    sync.Mutex
 	mu       sync.Mutex
 	cur      *run
 	next     chan struct{} // closed at the next start
@@ -96,6 +103,8 @@ type workload struct {
 // run is one execution of the main process.
 type run struct {
 	proc     *sandbox.Proc
+	started  time.Time
+	logStart int           // log sequence number of the run's first output
 	stdin    *bufpipe.Pipe // nil without OpenStdin
 	done     chan struct{} // closed when the process ended and output is delivered
 	reported chan struct{} // closed when the exit has been reported
@@ -198,19 +207,26 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		stdin = r.stdin
 	}
 	uid, gid := userIDs(s.User)
+	// Output of the run may arrive before Start returns; hold delivery
+	// until the run is recorded so a late attach can find its beginning.
+	w.outMu.Lock()
 	proc, err := w.ctr.Start(context.Background(), sandbox.Process{
 		Argv: argv, Env: s.Env, Dir: s.WorkingDir, Stdin: stdin, Tty: s.Tty,
 		Stdout: w.output(1), Stderr: w.output(2), UID: uid, GID: gid,
 	})
 	if err != nil {
+		w.outMu.Unlock()
 		return errdefs.InvalidParameter(fmt.Errorf("memory: start: %w", err))
 	}
 	r.proc = proc
 	w.mu.Lock()
 	w.cur = r
+	r.started = time.Now()
+	r.logStart = w.logBase + len(w.logs)
 	close(w.next)
 	w.next = make(chan struct{})
 	w.mu.Unlock()
+	w.outMu.Unlock()
 	if s.Healthcheck != nil {
 		go w.probe(r, *s.Healthcheck)
 	}
@@ -255,6 +271,8 @@ type outputWriter struct {
 func (o *outputWriter) Write(b []byte) (int, error) {
 	w, stream := o.w, o.stream
 	data := append([]byte(nil), b...)
+	w.outMu.Lock()
+	defer w.outMu.Unlock()
 	w.mu.Lock()
 	w.logs = append(w.logs, providers.LogEntry{Stream: stream, Time: time.Now(), Data: data})
 	w.logBytes += len(data)
@@ -269,18 +287,24 @@ func (o *outputWriter) Write(b []byte) (int, error) {
 	}
 	w.mu.Unlock()
 	for _, s := range subs {
-		out := s.stdout
-		if stream == 2 {
-			out = s.stderr
-		}
-		if out == nil || s.failed {
-			continue
-		}
-		if _, err := out.Write(data); err != nil {
-			s.failed = true
-		}
+		s.write(stream, data)
 	}
 	return len(b), nil
+}
+
+// write delivers data of stream 1 or 2; a session that failed once gets
+// nothing more.
+func (s *subscriber) write(stream int, data []byte) {
+	out := s.stdout
+	if stream == 2 {
+		out = s.stderr
+	}
+	if out == nil || s.failed {
+		return
+	}
+	if _, err := out.Write(data); err != nil {
+		s.failed = true
+	}
 }
 
 func (p *Provider) current(id string) (*run, error) {
@@ -382,16 +406,32 @@ func (w *workload) Attach(ctx context.Context, g ticket.Grant, stdio agent.Stdio
 	if g.Stderr {
 		sub.stderr = stdio.Stderr
 	}
+	w.outMu.Lock()
 	w.mu.Lock()
 	w.subs[sub] = struct{}{}
 	r, next := w.cur, w.next
+	// A run that started after the ticket was issued is one the client
+	// attached to before starting: replay what it wrote before this
+	// session arrived (the relay hop can lose the race with start).
+	var replay []providers.LogEntry
+	late := r != nil && g.Issued != 0 && r.started.UnixNano() >= g.Issued
+	if late {
+		if i := r.logStart - w.logBase; i < len(w.logs) {
+			replay = append(replay, w.logs[max(i, 0):]...)
+		}
+	}
 	w.mu.Unlock()
+	for _, e := range replay {
+		sub.write(e.Stream, e.Data)
+	}
+	w.outMu.Unlock()
+	stdio.Ready()
 	defer func() {
 		w.mu.Lock()
 		delete(w.subs, sub)
 		w.mu.Unlock()
 	}()
-	if r == nil || isClosed(r.done) {
+	if !late && (r == nil || isClosed(r.done)) {
 		select {
 		case <-next:
 		case <-w.removed:

@@ -60,6 +60,10 @@ func New(opts Options) *Provider {
 // Name implements providers.Provider.
 func (p *Provider) Name() string { return "synthetic" }
 
+// AttachesBeforeStart implements providers.EarlyAttacher: a workload's
+// agent is registered at Create.
+func (p *Provider) AttachesBeforeStart() bool { return true }
+
 // workload is one container's synthetic main process.
 type workload struct {
 	id         string
@@ -233,6 +237,7 @@ func (w *workload) Attach(ctx context.Context, g ticket.Grant, stdio agent.Stdio
 	w.mu.Lock()
 	r, next := w.cur, w.next
 	w.mu.Unlock()
+	stdio.Ready()
 	if r == nil || isClosed(r.done) {
 		select {
 		case <-next:

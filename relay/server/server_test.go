@@ -66,6 +66,7 @@ func (w testWorkload) Exec(ctx context.Context, g ticket.Grant, p ticket.Process
 }
 
 func (w testWorkload) Attach(ctx context.Context, g ticket.Grant, s agent.Stdio) (int, error) {
+	s.Ready()
 	return 0, nil
 }
 

@@ -47,6 +47,12 @@ type Grant struct {
 	Stdout bool `json:"o,omitempty"`
 	Stderr bool `json:"r,omitempty"`
 	Tty    bool `json:"t,omitempty"`
+	// Issued is when functions issued the ticket, in Unix nanoseconds. An
+	// attach session that reaches the workload after the main process
+	// started (or even ended) replays the output of any run that started
+	// after this moment: the client attached before starting it, so
+	// Docker would have delivered all of it.
+	Issued int64 `json:"n,omitempty"`
 	// Expires is when the ticket stops being valid, in Unix seconds.
 	Expires int64 `json:"x"`
 }
