@@ -9,9 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	aztablessdk "github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	dynamodbsdk "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
@@ -26,10 +27,6 @@ import (
 
 // StateEnv is the variable that selects the state store; errors name it.
 const StateEnv = "SOCKERLESS_STATE"
-
-// StoreCheckTimeout bounds the call that checks, at start, that the
-// selected state store answers.
-var StoreCheckTimeout = 30 * time.Second
 
 // Azurite's well-known development account key (public, documented by
 // Microsoft); used when an aztables:// URL names an endpoint.
@@ -143,49 +140,186 @@ func ParseStoreSpec(s string) (StoreSpec, error) {
 	return spec, nil
 }
 
+// Auth names how a store authenticates to its service; StorePlan reports
+// it so that tests and the start-up log can tell which path was chosen.
+type Auth string
+
+// The ways a store authenticates.
+const (
+	// AuthNone is the memory store's: nothing to authenticate to.
+	AuthNone Auth = "none"
+	// AuthEmulatorStatic is DynamoDB Local's: static dummy keys.
+	AuthEmulatorStatic Auth = "static emulator keys"
+	// AuthAWSDefaultChain is the AWS SDK's default credential chain
+	// (environment, shared config and credentials files, SSO, web
+	// identity, ECS container and EC2 instance roles).
+	AuthAWSDefaultChain Auth = "AWS default credential chain"
+	// AuthEmulatorOwner is the Firestore emulator's: "Bearer owner".
+	AuthEmulatorOwner Auth = "Firestore emulator owner"
+	// AuthGoogleADC is Google Application Default Credentials
+	// (GOOGLE_APPLICATION_CREDENTIALS, gcloud's user credentials, the
+	// metadata server of Cloud Run, GCE and GKE).
+	AuthGoogleADC Auth = "Google Application Default Credentials"
+	// AuthAzureSharedKey is an account key: AZURE_STORAGE_KEY, or for an
+	// endpoint without it Azurite's well-known development key.
+	AuthAzureSharedKey Auth = "Azure shared key"
+	// AuthAzureConnectionString is AZURE_STORAGE_CONNECTION_STRING.
+	AuthAzureConnectionString Auth = "AZURE_STORAGE_CONNECTION_STRING"
+	// AuthAzureDefault is azidentity.DefaultAzureCredential (environment,
+	// workload identity, managed identity, Azure CLI, azd, PowerShell).
+	AuthAzureDefault Auth = "DefaultAzureCredential"
+)
+
+// StorePlan is what OpenStore will do for a StoreSpec: where it connects
+// and how it authenticates. Working it out reads only the environment.
+type StorePlan struct {
+	Spec StoreSpec
+	// Auth is how the store authenticates.
+	Auth Auth
+	// Region is the AWS region (dynamodb; from the URL, AWS_REGION,
+	// AWS_DEFAULT_REGION or the shared config's profile), "" when the AWS
+	// SDK resolves it itself from the shared config.
+	Region string
+	// ServiceURL is the Azure table service URL (aztables).
+	ServiceURL string
+}
+
+// Getenv looks up an environment variable; os.Getenv in production,
+// a map in tests.
+type Getenv func(string) string
+
+// Plan works out how spec's store is reached, reading credentials
+// settings through getenv (nil means os.Getenv). It fails when the choice
+// is already known to be unusable, such as DynamoDB without any region.
+func (spec StoreSpec) Plan(getenv Getenv) (StorePlan, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	p := StorePlan{Spec: spec}
+	switch spec.Scheme {
+	case "memory":
+		p.Auth = AuthNone
+	case "dynamodb":
+		p.Region = spec.Region
+		if spec.Endpoint != "" {
+			p.Auth = AuthEmulatorStatic
+			if p.Region == "" {
+				p.Region = "us-east-1"
+			}
+			break
+		}
+		p.Auth = AuthAWSDefaultChain
+		if p.Region == "" {
+			p.Region = getenv("AWS_REGION")
+		}
+		if p.Region == "" {
+			p.Region = getenv("AWS_DEFAULT_REGION")
+		}
+		// Otherwise the shared config's profile may name one; the SDK
+		// reads it and open checks that it did.
+	case "firestore":
+		p.Auth = AuthGoogleADC
+		if spec.Endpoint != "" {
+			p.Auth = AuthEmulatorOwner
+		}
+	case "aztables":
+		switch {
+		case spec.Endpoint != "":
+			p.Auth = AuthAzureSharedKey
+			ep := strings.TrimSuffix(spec.Endpoint, "/")
+			if u, _ := url.Parse(ep); u != nil && u.Path == "" {
+				ep += "/" + spec.Account // Azurite serves accounts under a path
+			}
+			p.ServiceURL = ep + "/"
+		case getenv("AZURE_STORAGE_CONNECTION_STRING") != "":
+			p.Auth = AuthAzureConnectionString
+		case getenv("AZURE_STORAGE_KEY") != "":
+			p.Auth = AuthAzureSharedKey
+		default:
+			p.Auth = AuthAzureDefault
+		}
+		if p.ServiceURL == "" && p.Auth != AuthAzureConnectionString {
+			p.ServiceURL = "https://" + spec.Account + ".table.core.windows.net/"
+		}
+	default:
+		return p, fmt.Errorf("unknown store %q", spec.Scheme)
+	}
+	return p, nil
+}
+
+// StoreOptions tune OpenStoreWith.
+type StoreOptions struct {
+	// CheckTimeout bounds the call that checks, at start, that the store
+	// answers. Default DefaultStoreCheckTimeout.
+	CheckTimeout time.Duration
+	// Getenv reads credentials settings; nil means os.Getenv. (The cloud
+	// SDKs' own credential chains still read the process environment.)
+	Getenv Getenv
+}
+
+// DefaultStoreCheckTimeout bounds the call that checks, at start, that the
+// selected state store answers.
+const DefaultStoreCheckTimeout = 30 * time.Second
+
 // OpenStore opens the state store s names and checks that it answers (one
 // List of at most one record, creating the table where the store does so
-// on first use), so that a wrong URL or an unreachable store fails at
-// start.
+// on first use), so that a wrong URL, missing credentials or an
+// unreachable store fail at start with an error naming SOCKERLESS_STATE.
 func OpenStore(ctx context.Context, s string) (statestore.Store, error) {
+	return OpenStoreWith(ctx, s, StoreOptions{})
+}
+
+// OpenStoreWith is OpenStore with options.
+func OpenStoreWith(ctx context.Context, s string, o StoreOptions) (statestore.Store, error) {
+	if o.CheckTimeout <= 0 {
+		o.CheckTimeout = DefaultStoreCheckTimeout
+	}
 	spec, err := ParseStoreSpec(s)
 	if err != nil {
 		return nil, err
 	}
-	store, err := spec.open(ctx)
+	plan, err := spec.Plan(o.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("%s=%q: %w", StateEnv, s, err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, StoreCheckTimeout)
+	store, err := plan.open(ctx, o.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("%s=%q (%s): %w", StateEnv, s, plan.Auth, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, o.CheckTimeout)
 	defer cancel()
 	if _, err := store.List(cctx, "sockerless-check", statestore.ListOptions{Limit: 1}); err != nil {
 		_ = store.Close()
 		if cctx.Err() != nil {
-			return nil, fmt.Errorf("%s=%q: store did not answer within %v: %w", StateEnv, s, StoreCheckTimeout, err)
+			return nil, fmt.Errorf("%s=%q (%s): store did not answer within %v: %w", StateEnv, s, plan.Auth, o.CheckTimeout, err)
 		}
-		return nil, fmt.Errorf("%s=%q: store unusable: %w", StateEnv, s, err)
+		return nil, fmt.Errorf("%s=%q (%s): store unusable: %w", StateEnv, s, plan.Auth, err)
 	}
 	return store, nil
 }
 
-func (spec StoreSpec) open(ctx context.Context) (statestore.Store, error) {
+func (p StorePlan) open(ctx context.Context, getenv Getenv) (statestore.Store, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	spec := p.Spec
 	switch spec.Scheme {
 	case "memory":
 		return memory.New(), nil
 	case "dynamodb":
-		opts := dynamodb.Options{Table: spec.Table, Region: spec.Region, Endpoint: spec.Endpoint}
-		if spec.Endpoint == "" {
-			client, err := awsClient(spec.Region)
+		opts := dynamodb.Options{Table: spec.Table, Region: p.Region, Endpoint: spec.Endpoint}
+		if p.Auth == AuthAWSDefaultChain {
+			cfg, err := awsConfig(ctx, p.Region)
 			if err != nil {
 				return nil, err
 			}
-			opts.Client = client
+			opts.Client = dynamodbsdk.NewFromConfig(cfg)
 		}
 		return dynamodb.New(opts)
 	case "firestore":
 		opts := firestore.Options{ProjectID: spec.Project, DatabaseID: spec.Database}
 		var conn *grpc.ClientConn
-		if spec.Endpoint != "" {
+		if p.Auth == AuthEmulatorOwner {
 			var err error
 			conn, err = grpc.NewClient(spec.Endpoint,
 				grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -195,6 +329,8 @@ func (spec StoreSpec) open(ctx context.Context) (statestore.Store, error) {
 			}
 			opts.ClientOptions = []option.ClientOption{option.WithGRPCConn(conn)}
 		}
+		// Otherwise the client finds Application Default Credentials
+		// itself (or FIRESTORE_EMULATOR_HOST, if set).
 		st, err := firestore.New(ctx, opts)
 		if err != nil {
 			if conn != nil {
@@ -207,61 +343,60 @@ func (spec StoreSpec) open(ctx context.Context) (statestore.Store, error) {
 		}
 		return st, nil
 	case "aztables":
-		opts := aztables.Options{Table: spec.Table}
-		if spec.Endpoint != "" {
-			ep := strings.TrimSuffix(spec.Endpoint, "/")
-			if u, _ := url.Parse(ep); u != nil && u.Path == "" {
-				ep += "/" + spec.Account // Azurite serves accounts under a path
-			}
-			opts.ConnectionString = fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;TableEndpoint=%s;",
-				spec.Account, azuriteKey, ep)
-		} else {
-			// TODO: azidentity.NewDefaultAzureCredential (Entra ID) once
-			// github.com/Azure/azure-sdk-for-go/sdk/azidentity is a direct
-			// dependency; until then the account key.
-			key := os.Getenv("AZURE_STORAGE_KEY")
-			if key == "" {
-				return nil, errors.New("no Azure credentials: set AZURE_STORAGE_KEY")
-			}
-			cred, err := aztablessdk.NewSharedKeyCredential(spec.Account, key)
-			if err != nil {
-				return nil, fmt.Errorf("azure credentials: %w", err)
-			}
-			svc, err := aztablessdk.NewServiceClientWithSharedKey("https://"+spec.Account+".table.core.windows.net/", cred, nil)
-			if err != nil {
-				return nil, err
-			}
-			opts.Client = svc
+		svc, err := p.azureClient(getenv)
+		if err != nil {
+			return nil, err
 		}
-		return aztables.New(opts)
+		return aztables.New(aztables.Options{Table: spec.Table, Client: svc})
 	}
 	return nil, fmt.Errorf("unknown store %q", spec.Scheme)
 }
 
-// awsClient builds a DynamoDB client for the AWS service. The region comes
-// from the URL, else AWS_REGION or AWS_DEFAULT_REGION; credentials from
-// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
-//
-// TODO: the full default chain (shared config, SSO, instance roles) needs
-// github.com/aws/aws-sdk-go-v2/config, not yet a dependency.
-func awsClient(region string) (*dynamodbsdk.Client, error) {
-	if region == "" {
-		region = os.Getenv("AWS_REGION")
+// azureClient builds the table service client the plan names.
+func (p StorePlan) azureClient(getenv Getenv) (*aztablessdk.ServiceClient, error) {
+	switch p.Auth {
+	case AuthAzureConnectionString:
+		svc, err := aztablessdk.NewServiceClientFromConnectionString(getenv("AZURE_STORAGE_CONNECTION_STRING"), nil)
+		if err != nil {
+			return nil, fmt.Errorf("AZURE_STORAGE_CONNECTION_STRING: %w", err)
+		}
+		return svc, nil
+	case AuthAzureSharedKey:
+		key := getenv("AZURE_STORAGE_KEY")
+		if key == "" {
+			key = azuriteKey
+		}
+		cred, err := aztablessdk.NewSharedKeyCredential(p.Spec.Account, key)
+		if err != nil {
+			return nil, fmt.Errorf("azure shared key: %w", err)
+		}
+		return aztablessdk.NewServiceClientWithSharedKey(p.ServiceURL, cred, nil)
+	case AuthAzureDefault:
+		cred, err := azidentity.NewDefaultAzureCredential(nil)
+		if err != nil {
+			return nil, fmt.Errorf("DefaultAzureCredential: %w", err)
+		}
+		return aztablessdk.NewServiceClient(p.ServiceURL, cred, nil)
 	}
-	if region == "" {
-		region = os.Getenv("AWS_DEFAULT_REGION")
+	return nil, fmt.Errorf("no Azure client for %s", p.Auth)
+}
+
+// awsConfig loads the AWS SDK's default configuration (credential chain,
+// shared config files) for region, which may be "" to take the shared
+// config's; it fails when no region is known at all.
+func awsConfig(ctx context.Context, region string) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
 	}
-	if region == "" {
-		return nil, errors.New("no AWS region: add ?region=R or set AWS_REGION")
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
 	}
-	id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if id == "" || secret == "" {
-		return nil, errors.New("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	if cfg.Region == "" {
+		return aws.Config{}, errors.New("no AWS region: add ?region=R, set AWS_REGION or name one in the profile")
 	}
-	return dynamodbsdk.New(dynamodbsdk.Options{
-		Region:      region,
-		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN"))),
-	}), nil
+	return cfg, nil
 }
 
 // emulatorCreds authenticates to the Firestore emulator as its owner, as
