@@ -38,6 +38,16 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if name != "" && !validName.MatchString(name) {
 		return errdefs.InvalidParameterf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
+	key, retry, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	if retry {
+		// An earlier attempt may have created the container already.
+		if c, err := a.st.ContainerByName(ctx, records.CreateKeyName(key)); err == nil {
+			return httpx.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: c.ID, Warnings: []string{}})
+		}
+	}
 	var req container.CreateRequest
 	if err := httpx.DecodeJSON(r, &req, false); err != nil {
 		return err
@@ -92,6 +102,7 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		Networks:   map[string]*records.Endpoint{},
 		State:      records.State{Status: string(container.StateCreated)},
 		Provider:   a.provider.Name(),
+		CreateKey:  key,
 	}
 	if err := a.volumesFor(ctx, c); err != nil {
 		return err
@@ -107,6 +118,12 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		err = a.st.CreateContainer(ctx, c)
 	}
 	if err != nil {
+		if key != "" && isNameConflict(err) {
+			// A concurrent attempt of the same request won the key.
+			if c, kerr := a.st.ContainerByName(ctx, records.CreateKeyName(key)); kerr == nil {
+				return httpx.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: c.ID, Warnings: []string{}})
+			}
+		}
 		if isNameConflict(err) {
 			holder := ""
 			if other, oerr := a.st.ContainerByName(ctx, name); oerr == nil {
@@ -120,7 +137,9 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		_ = a.st.DeleteContainer(ctx, id)
 		return err
 	}
-	if err := a.provider.Create(ctx, a.spec(c)); err != nil {
+	spec := a.spec(c)
+	spec.Layers = imageLayers(img)
+	if err := a.provider.Create(ctx, spec); err != nil {
 		a.releaseNetworks(ctx, c)
 		_ = a.st.DeleteContainer(ctx, id)
 		return fmt.Errorf("provider %s: create: %w", a.provider.Name(), err)

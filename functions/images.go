@@ -27,6 +27,8 @@ import (
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/records"
 	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/internal/layerstore"
+	"github.com/sockerless/sockerless/providers"
 )
 
 // progress writes Docker's JSON progress stream.
@@ -87,7 +89,16 @@ func (a *API) imageCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.PullTimeout)
 	defer cancel()
-	img, err := a.cfg.Registry.Fetch(ctx, named.String(), q.Get("platform"), auth)
+	var img *records.Image
+	var layers []v1.Layer
+	if lf, ok := a.cfg.Registry.(layerFetcher); ok && a.layerStore() != nil {
+		img, layers, err = lf.FetchLayers(ctx, named.String(), q.Get("platform"), auth)
+	} else {
+		img, err = a.cfg.Registry.Fetch(ctx, named.String(), q.Get("platform"), auth)
+	}
+	if err == nil {
+		err = a.storeLayers(layers)
+	}
 	placeholder := false
 	if err != nil {
 		if !errors.Is(err, ErrRegistryUnreachable) {
@@ -137,6 +148,53 @@ func (a *API) imageCreate(w http.ResponseWriter, r *http.Request) error {
 	p.send(progressMsg{Status: "Status: Downloaded newer image for " + familiar})
 	a.event(r.Context(), events.ImageEventType, events.ActionPull, familiar, map[string]string{"name": familiar})
 	return nil
+}
+
+// layerStore returns the provider's layer store, or nil when the
+// provider does not run image filesystems.
+func (a *API) layerStore() *layerstore.Store {
+	if lk, ok := a.provider.(providers.LayerKeeper); ok {
+		return lk.LayerStore()
+	}
+	return nil
+}
+
+// storeLayers puts layers into the provider's layer store (a no-op
+// without one), skipping those already stored; each is verified against
+// its diff id.
+func (a *API) storeLayers(layers []v1.Layer) error {
+	ls := a.layerStore()
+	if ls == nil {
+		return nil
+	}
+	for _, l := range layers {
+		diff, err := l.DiffID()
+		if err != nil {
+			return errdefs.InvalidParameterf("image layer: %v", err)
+		}
+		if ls.Has(diff.String()) {
+			continue
+		}
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return classifyRegistryErr("layer "+diff.String(), err)
+		}
+		_, err = ls.Put(rc, diff.String())
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// imageLayers lists an image's layer diff ids, bottom first.
+func imageLayers(img *records.Image) []string {
+	out := make([]string, 0, len(img.Config.RootFS.DiffIDs))
+	for _, d := range img.Config.RootFS.DiffIDs {
+		out = append(out, d.String())
+	}
+	return out
 }
 
 func shortDigest(d string) string {
@@ -279,6 +337,9 @@ func (a *API) imageLoad(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	for _, l := range loaded {
+		if err := a.storeLayers(l.layers); err != nil {
+			return fail(err)
+		}
 		if err := a.st.PutImage(ctx, l.img); err != nil {
 			return fail(err)
 		}
@@ -297,8 +358,9 @@ func (a *API) imageLoad(w http.ResponseWriter, r *http.Request) error {
 }
 
 type loadedImage struct {
-	img  *records.Image
-	tags []string
+	img    *records.Image
+	layers []v1.Layer // read from the archive while it exists
+	tags   []string
 }
 
 // readImageArchive reads the images of a docker-save tarball
@@ -333,7 +395,11 @@ func readImageArchive(archive, scratch string) ([]loadedImage, error) {
 					tags = append(tags, n)
 				}
 			}
-			out = append(out, loadedImage{img: rec, tags: tags})
+			layers, err := img.Layers()
+			if err != nil {
+				return nil, errdefs.InvalidParameterf("invalid image in archive: %v", err)
+			}
+			out = append(out, loadedImage{img: rec, layers: layers, tags: tags})
 		}
 		return out, nil
 	}
@@ -370,7 +436,11 @@ func readImageArchive(archive, scratch string) ([]loadedImage, error) {
 				break
 			}
 		}
-		out = append(out, loadedImage{img: rec, tags: tags})
+		layers, err := img.Layers()
+		if err != nil {
+			return nil, errdefs.InvalidParameterf("OCI layout manifest %s: %v", desc.Digest, err)
+		}
+		out = append(out, loadedImage{img: rec, layers: layers, tags: tags})
 	}
 	return out, nil
 }

@@ -31,6 +31,14 @@ type Registry interface {
 	Login(ctx context.Context, auth registry.AuthConfig) error
 }
 
+// layerFetcher is an optional extension of a Registry whose Fetch can
+// also hand over the image's layers, so a provider that keeps layers
+// (providers.LayerKeeper) gets them at pull time.
+type layerFetcher interface {
+	// FetchLayers is Fetch that also returns the image's layers.
+	FetchLayers(ctx context.Context, ref, platform string, auth registry.AuthConfig) (*records.Image, []v1.Layer, error)
+}
+
 // ErrRegistryUnreachable is wrapped by Fetch errors caused by the network
 // (DNS, connection refused, timeouts), as opposed to answers from a
 // registry (unauthorized, not found).
@@ -39,31 +47,42 @@ var ErrRegistryUnreachable = errors.New("registry unreachable")
 // remoteRegistry fetches with go-containerregistry.
 type remoteRegistry struct{}
 
-func (remoteRegistry) Fetch(ctx context.Context, ref, platform string, auth registry.AuthConfig) (*records.Image, error) {
+func (rr remoteRegistry) Fetch(ctx context.Context, ref, platform string, auth registry.AuthConfig) (*records.Image, error) {
+	rec, _, err := rr.FetchLayers(ctx, ref, platform, auth)
+	return rec, err
+}
+
+// FetchLayers implements layerFetcher; the layers are read lazily from
+// the registry.
+func (remoteRegistry) FetchLayers(ctx context.Context, ref, platform string, auth registry.AuthConfig) (*records.Image, []v1.Layer, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
-		return nil, errdefs.InvalidParameterf("invalid reference format: %s", ref)
+		return nil, nil, errdefs.InvalidParameterf("invalid reference format: %s", ref)
 	}
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(authenticator(auth))}
 	if platform != "" {
 		p, err := v1.ParsePlatform(platform)
 		if err != nil {
-			return nil, errdefs.InvalidParameterf("invalid platform %q: %v", platform, err)
+			return nil, nil, errdefs.InvalidParameterf("invalid platform %q: %v", platform, err)
 		}
 		opts = append(opts, remote.WithPlatform(*p))
 	}
 	img, err := remote.Image(r, opts...)
 	if err != nil {
-		return nil, classifyRegistryErr(ref, err)
+		return nil, nil, classifyRegistryErr(ref, err)
 	}
 	out, err := imageRecord(img, "pull")
 	if err != nil {
-		return nil, classifyRegistryErr(ref, err)
+		return nil, nil, classifyRegistryErr(ref, err)
 	}
 	if d, err := img.Digest(); err == nil {
 		out.RepoDigests = []string{reference.FamiliarName(mustNamed(ref)) + "@" + d.String()}
 	}
-	return out, nil
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, nil, classifyRegistryErr(ref, err)
+	}
+	return out, layers, nil
 }
 
 func mustNamed(ref string) reference.Named {

@@ -1,13 +1,20 @@
 package integration
 
 import (
+	"archive/tar"
+	"bytes"
 	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/sockerless/sockerless/internal/embedded"
 )
 
@@ -100,4 +107,124 @@ func TestMemoryHealthcheck(t *testing.T) {
 		d(0, ``, "run", "-d", "--name", "none", "alpine:3.20", "sleep", "30"),
 		d(0, `^false$`, "inspect", "none", "--format", "{{if .State.Health}}true{{else}}false{{end}}"),
 	})
+}
+
+// tarEntry is one entry of a test layer.
+type tarEntry struct {
+	name, body, link string
+	typ              byte
+	mode             int64
+}
+
+// layerTar builds an uncompressed layer tar.
+func layerTar(t *testing.T, ents []tarEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range ents {
+		mode := e.mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: mode, Size: int64(len(e.body)), Linkname: e.link, ModTime: time.Unix(1700000000, 0)}
+		if e.typ != tar.TypeReg {
+			hdr.Size = 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(e.body)); err != nil && e.typ == tar.TypeReg {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// imageTarball writes a docker-save tarball of an image made of layers
+// (bottom first) with cmd, tagged tag, using go-containerregistry.
+func imageTarball(t *testing.T, path, tag string, cmd []string, layers ...[]byte) {
+	t.Helper()
+	img := empty.Image
+	for _, b := range layers {
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img, err = mutate.AppendLayers(img, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	cf.Config.Cmd = cmd
+	cf.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.NewTag(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tarball.WriteToFile(path, ref, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMemoryImageLayers: a loaded image's layers are the container's
+// root — files, modes, whiteouts and opaque directories as the layers say,
+// with the skeleton filling only what is missing — and layer entries that
+// point or climb out of the root cannot reach host files.
+func TestMemoryImageLayers(t *testing.T) {
+	s := startServer(t, embedded.Options{StateDir: t.TempDir(), CacheDir: filepath.Join(os.TempDir(), "sockerless-test-wazero")})
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "secret.txt"), []byte("host-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	up := strings.Repeat("../", 20) + strings.TrimPrefix(host, "/")
+	base := layerTar(t, []tarEntry{
+		{name: "etc/", typ: tar.TypeDir, mode: 0o755},
+		{name: "etc/greeting.txt", typ: tar.TypeReg, body: "hello from a layer\n"},
+		{name: "etc/hostname", typ: tar.TypeReg, body: "image-hostname\n"},
+		{name: "app/", typ: tar.TypeDir, mode: 0o755},
+		{name: "app/run.sh", typ: tar.TypeReg, mode: 0o755, body: "#!/bin/sh\necho script ran in $(cat /etc/greeting.txt)\n"},
+		{name: "gone.txt", typ: tar.TypeReg, body: "deleted above\n"},
+		{name: "opq/", typ: tar.TypeDir, mode: 0o755},
+		{name: "opq/a.txt", typ: tar.TypeReg, body: "a\n"},
+	})
+	top := layerTar(t, []tarEntry{
+		{name: ".wh.gone.txt", typ: tar.TypeReg},
+		{name: "opq/.wh..wh..opq", typ: tar.TypeReg},
+		{name: "opq/b.txt", typ: tar.TypeReg, body: "b\n"},
+		{name: "rel", typ: tar.TypeSymlink, link: up},
+		{name: "abs", typ: tar.TypeSymlink, link: host},
+	})
+	good := filepath.Join(host, "good.tar")
+	imageTarball(t, good, "layered:1", []string{"cat", "/etc/greeting.txt"}, base, top)
+	evil := filepath.Join(host, "evil.tar")
+	imageTarball(t, evil, "evil:1", []string{"true"}, layerTar(t, []tarEntry{{name: "../../../../../../" + strings.TrimPrefix(host, "/") + "/planted.txt", typ: tar.TypeReg, body: "x"}}))
+	runSteps(t, s, []step{
+		d(0, `Loaded image: layered:1`, "load", "-i", good),
+		d(0, `^hello from a layer$`, "run", "--rm", "layered:1"),
+		d(0, `^script ran in hello from a layer$`, "run", "--rm", "layered:1", "/app/run.sh"),
+		d(0, `^gone$`, "run", "--rm", "layered:1", "sh", "-c", "test -e /gone.txt && echo present || echo gone"),
+		d(0, `^b\.txt$`, "run", "--rm", "layered:1", "ls", "/opq"),
+		// The skeleton fills what the image lacks; hostname is Docker's.
+		d(0, `^root:x:0:0.*\n[0-9a-f]{12}\nnameserver`, "run", "--rm", "layered:1", "sh", "-c", "head -1 /etc/passwd; cat /etc/hostname /etc/resolv.conf"),
+		d(0, `^safe safe$`, "run", "--rm", "layered:1", "sh", "-c", "a=safe; b=safe; grep -q host-secret /rel/secret.txt 2>/dev/null && a=leaked; grep -q host-secret /abs/secret.txt 2>/dev/null && b=leaked; echo $a $b"),
+		d(0, ``, "run", "--rm", "layered:1", "sh", "-c", "echo pwned > /abs/written.txt; echo pwned > /rel/written.txt; true"),
+		d(0, `Loaded image: evil:1`, "load", "-i", evil),
+		d(125, `escapes`, "run", "--rm", "evil:1"),
+	})
+	for _, f := range []string{"written.txt", "planted.txt"} {
+		if _, err := os.Stat(filepath.Join(host, f)); err == nil {
+			t.Fatalf("a layer symlink or entry wrote %s on the host", f)
+		}
+	}
 }

@@ -14,6 +14,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/sockerless/sockerless/internal/layerstore"
 )
 
 // Spec is what a provider needs to run a container's main process. It is
@@ -36,6 +38,10 @@ type Spec struct {
 	Mounts     []Mount
 	// Healthcheck is nil when the container has none.
 	Healthcheck *Healthcheck
+	// Layers are the image's layer diff ids, bottom first; empty for an
+	// image known only by its config. A provider that keeps layers (see
+	// LayerKeeper) starts the container's root from them.
+	Layers []string
 }
 
 // Mount is a volume or bind at a path inside the container.
@@ -187,6 +193,32 @@ type Pauser interface {
 // the agent's buffered early output instead.
 type EarlyAttacher interface {
 	AttachesBeforeStart() bool
+}
+
+// LayerKeeper is an optional extension of a provider that runs image
+// filesystems itself (the memory provider): it keeps image layers in a
+// content-addressed store, which the image endpoints (load, pull, build)
+// fill and Create reads. Without it images are recorded by config only.
+type LayerKeeper interface {
+	LayerStore() *layerstore.Store
+}
+
+// RootRunner is an optional extension of a provider that can run a
+// process to completion with a given host directory as the root
+// filesystem, as docker build's RUN needs. Without it, builds with RUN
+// steps answer 501.
+type RootRunner interface {
+	// RunInRoot runs p with root as "/" and returns its exit status.
+	RunInRoot(ctx context.Context, root string, p RootProcess) (int, error)
+}
+
+// RootProcess is one process for RootRunner.
+type RootProcess struct {
+	Argv           []string
+	Env            []string
+	Dir            string // working directory; "" means "/"
+	User           string // "uid[:gid]" or a name
+	Stdout, Stderr io.Writer
 }
 
 // Resizer is an optional extension for resizing a container's TTY outside

@@ -24,6 +24,7 @@ import (
 	"github.com/sockerless/sockerless/agent"
 	"github.com/sockerless/sockerless/internal/bufpipe"
 	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/internal/layerstore"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/providers/memory/rootfs"
 	"github.com/sockerless/sockerless/providers/memory/sandbox"
@@ -48,9 +49,10 @@ type Options struct {
 
 // Provider is the memory provider. Safe for concurrent use.
 type Provider struct {
-	opts Options
-	mu   sync.Mutex
-	ws   map[string]*workload
+	opts   Options
+	layers *layerstore.Store
+	mu     sync.Mutex
+	ws     map[string]*workload
 }
 
 // New returns a memory provider.
@@ -66,7 +68,57 @@ func New(opts Options) (*Provider, error) {
 			return nil, fmt.Errorf("memory: state dir: %w", err)
 		}
 	}
-	return &Provider{opts: opts, ws: map[string]*workload{}}, nil
+	ls, err := layerstore.New(filepath.Join(opts.StateDir, "layers"))
+	if err != nil {
+		return nil, fmt.Errorf("memory: %w", err)
+	}
+	return &Provider{opts: opts, layers: ls, ws: map[string]*workload{}}, nil
+}
+
+// LayerStore implements providers.LayerKeeper: image layers live under
+// StateDir/layers, one uncompressed tar per diff id.
+func (p *Provider) LayerStore() *layerstore.Store { return p.layers }
+
+// RunInRoot implements providers.RootRunner: p runs in a sandbox
+// container whose "/" is the host directory root, with no mounts.
+func (p *Provider) RunInRoot(ctx context.Context, root string, rp providers.RootProcess) (int, error) {
+	rfs, err := rootfs.New(root, nil)
+	if err != nil {
+		return -1, fmt.Errorf("memory: %w", err)
+	}
+	defer rfs.Close()
+	uid, gid := userIDs(rp.User)
+	return p.opts.Sandbox.NewContainer(rfs).Run(ctx, sandbox.Process{
+		Argv: rp.Argv, Env: rp.Env, Dir: rp.Dir, Stdout: rp.Stdout, Stderr: rp.Stderr, UID: uid, GID: gid,
+	})
+}
+
+// unpackImage applies the image's layers, bottom first, to the empty
+// directory root. Every entry is written through rootfs (no mounts yet,
+// so nothing lands in a volume or bind), whiteouts are honoured and
+// entries escaping the root are refused. It reports false, having done
+// nothing, when a layer is not stored (an image recorded by config only).
+func (p *Provider) unpackImage(root string, layers []string) (bool, error) {
+	if len(layers) == 0 || !p.layers.HasAll(layers) {
+		return false, nil
+	}
+	rfs, err := rootfs.New(root, nil)
+	if err != nil {
+		return false, err
+	}
+	defer rfs.Close()
+	for _, d := range layers {
+		r, err := p.layers.Open(d)
+		if err != nil {
+			return false, err
+		}
+		err = rootfs.ExtractLayer(rfs, r)
+		r.Close()
+		if err != nil {
+			return false, fmt.Errorf("layer %s: %w", d, err)
+		}
+	}
+	return true, nil
 }
 
 // AttachesBeforeStart implements providers.EarlyAttacher: a workload's
@@ -132,13 +184,21 @@ func (p *Provider) volumeDir(name string) string {
 	return filepath.Join(p.opts.StateDir, "volumes", name)
 }
 
-// Create builds the container's root (the minimal skeleton; image layers
-// are not unpacked yet) with its mounts, and registers its agent.
+// Create builds the container's root — the image's layers when they are
+// stored, then the skeleton for whatever is missing (and /etc/hosts,
+// /etc/hostname always) — with its mounts, and registers its agent.
 func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	dir := filepath.Join(p.opts.StateDir, "containers", s.ID)
 	root := filepath.Join(dir, "root")
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return fmt.Errorf("memory: %w", err)
+	}
+	if _, err := p.unpackImage(root, s.Layers); err != nil {
+		_ = os.RemoveAll(dir)
+		if errors.Is(err, rootfs.ErrUnsafeEntry) {
+			return errdefs.InvalidParameter(fmt.Errorf("memory: image %s: %w", s.Image, err))
+		}
+		return fmt.Errorf("memory: image %s: %w", s.Image, err)
 	}
 	var mounts []rootfs.Mount
 	for _, m := range s.Mounts {

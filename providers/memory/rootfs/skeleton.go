@@ -33,7 +33,8 @@ func skeletonDirs() []struct {
 
 // Skeleton makes f look like a minimal Linux root: the usual directories,
 // /etc/passwd and /etc/group (only when absent, so an image's own win),
-// /etc/hostname and /etc/hosts (always written, as Docker does), and an
+// /etc/hostname, /etc/hosts and /etc/resolv.conf (always written, as
+// Docker bind-mounts its own over the image's), and an
 // empty /dev/null placeholder (the sandbox serves /dev/null itself).
 func Skeleton(f *FS, o SkeletonOptions) error {
 	host := o.Hostname
@@ -65,7 +66,7 @@ func Skeleton(f *FS, o SkeletonOptions) error {
 		{"/etc/group", "root:x:0:\nnogroup:x:65534:\n", false},
 		{"/etc/hostname", host + "\n", true},
 		{"/etc/hosts", hosts, true},
-		{"/etc/resolv.conf", "nameserver 127.0.0.11\n", false},
+		{"/etc/resolv.conf", "nameserver 127.0.0.11\n", true},
 		{"/dev/null", "", false},
 	}
 	for _, fl := range files {
