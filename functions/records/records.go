@@ -186,17 +186,36 @@ func asNameConflict(err error, target **statestore.NameConflictError) bool {
 	return false
 }
 
+// IDLength is the length of an object id: 32 random bytes in lowercase hex.
+const IDLength = 64
+
+// idLike reports whether ref could be an id or an id prefix (lowercase
+// hex). Any other reference can only be a name, so resolve skips the id
+// lookups for it: one store round trip fewer per name lookup.
+func idLike(ref string) bool {
+	for i := 0; i < len(ref); i++ {
+		if c := ref[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // resolve finds an object by full id, by name, or by unique id prefix, the
 // way Docker resolves a reference on the command line. notFound builds the
-// error for a miss.
+// error for a miss. A reference that cannot be an id costs one lookup
+// (the name), a full-length id that is not found never lists the kind.
 func resolve[T any](ctx context.Context, s statestore.Store, k kind[T], ref string, notFound func() error) (*T, error) {
 	if ref == "" {
 		return nil, notFound()
 	}
-	if v, _, err := k.get(ctx, s, ref); err == nil {
-		return v, nil
-	} else if !errdefs.IsNotFound(err) {
-		return nil, err
+	hex := idLike(ref)
+	if hex {
+		if v, _, err := k.get(ctx, s, ref); err == nil {
+			return v, nil
+		} else if !errdefs.IsNotFound(err) {
+			return nil, err
+		}
 	}
 	if k.names != nil {
 		if v, err := k.getByName(ctx, s, ref); err == nil {
@@ -204,6 +223,9 @@ func resolve[T any](ctx context.Context, s statestore.Store, k kind[T], ref stri
 		} else if !errdefs.IsNotFound(err) {
 			return nil, err
 		}
+	}
+	if !hex || len(ref) >= IDLength {
+		return nil, notFound()
 	}
 	all, err := k.list(ctx, s, "")
 	if err != nil {
