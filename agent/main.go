@@ -28,6 +28,8 @@ type MainProcess struct {
 	in   io.WriteCloser
 	done chan struct{}
 	code int
+	// release forgets the process as owned (see startOwned) after Wait.
+	release func()
 
 	mu       sync.Mutex
 	sinks    map[*sink]struct{}
@@ -79,28 +81,31 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 	}
 	var outputs []chan struct{}
 	if p.Tty {
-		f, err := pty.Start(cmd)
+		f, release, err := startOwned(cmd, true, nil)
 		if err != nil {
 			m.code = startErrorCode(err)
 			close(m.done)
 			return m, err
 		}
-		m.tty, m.in = f, f
+		m.tty, m.in, m.release = f, f, release
 		outputs = append(outputs, m.pump(f, 1, log))
 	} else {
 		in, _ := cmd.StdinPipe()
 		outR, _ := cmd.StdoutPipe()
 		errR, _ := cmd.StderrPipe()
 		m.in = in
-		if err := cmd.Start(); err != nil {
+		_, release, err := startOwned(cmd, false, nil)
+		if err != nil {
 			m.code = startErrorCode(err)
 			close(m.done)
 			return m, err
 		}
+		m.release = release
 		outputs = append(outputs, m.pump(outR, 1, log), m.pump(errR, 2, log))
 	}
 	go func() {
 		err := cmd.Wait()
+		m.release()
 		for _, o := range outputs {
 			select {
 			case <-o:
@@ -220,6 +225,9 @@ func (m *MainProcess) Attach(ctx context.Context, stdio Stdio) (int, error) {
 // fork/exec'd on this machine and attach reaches the main process, or, in
 // keep-alive mode (Main nil), waits until Stop.
 type Local struct {
+	// FSArchiver serves docker cp in the workload's filesystem (Root ""
+	// is "/").
+	FSArchiver
 	// Main is the wrapped main process; nil in keep-alive mode. When
 	// MainReady is set, attach waits for it to be closed before reading
 	// Main (a wrapper starts the process after the relay link is up).

@@ -83,10 +83,12 @@ func RunProcess(ctx context.Context, p ticket.Process, stdio Stdio) (int, error)
 			return ExitCannotExecute, fmt.Errorf("stdin pipe: %w", err)
 		}
 	}
-	if err := cmd.Start(); err != nil {
+	_, release, err := startOwned(cmd, false, nil)
+	if err != nil {
 		fmt.Fprintf(stderr, "OCI runtime exec failed: exec failed: unable to start container process: %v: unknown\r\n", err)
 		return startErrorCode(err), nil
 	}
+	defer release()
 	if stdinW != nil {
 		go func() {
 			_, _ = io.Copy(stdinW, stdio.Stdin)
@@ -104,11 +106,12 @@ func runTTY(ctx context.Context, cmd *exec.Cmd, stdio Stdio) (int, error) {
 		size = &pty.Winsize{Rows: uint16(s.Height), Cols: uint16(s.Width)}
 	default:
 	}
-	ptmx, err := pty.StartWithSize(cmd, size)
+	ptmx, release, err := startOwned(cmd, true, size)
 	if err != nil {
 		fmt.Fprintf(orDiscard(stdio.Stdout), "OCI runtime exec failed: exec failed: unable to start container process: %v: unknown\r\n", err)
 		return startErrorCode(err), nil
 	}
+	defer release()
 	defer ptmx.Close()
 	if stdio.Stdin != nil {
 		go func() {

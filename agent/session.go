@@ -55,7 +55,8 @@ type Workload interface {
 const StdinBuffer = 1 << 20
 
 // ServeSession serves one session on conn until the process ends: it reads
-// client frames, runs the grant's exec or attach on w, sends output frames
+// client frames, runs the grant's exec or attach on w (or its archive
+// operation, when w is an Archiver), sends output frames
 // and ends with an Exit frame (or an Error frame). It returns the exit code
 // sent. conn is closed on return.
 //
@@ -122,10 +123,21 @@ func ServeSession(ctx context.Context, conn io.ReadWriteCloser, g ticket.Grant, 
 	if tty {
 		stdio.Stderr = stdio.Stdout
 	}
+	if g.Kind == ticket.KindArchive {
+		wantStdin = g.Archive != nil && g.Archive.Op == ticket.ArchivePut
+	}
 	if wantStdin {
 		stdio.Stdin = stdin
 	} else {
 		stdin.Close()
+	}
+	if g.Kind == ticket.KindArchive {
+		err := serveArchive(ctx, out, stdin, g, w)
+		stdin.Close()
+		if err != nil {
+			_ = frame.Write(out, frame.Error, []byte(err.Error()))
+		}
+		return 0, err
 	}
 
 	var code int

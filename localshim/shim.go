@@ -107,6 +107,8 @@ func (s *Shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Method == http.MethodGet && logsPath.MatchString(p) && httpx.BoolValue(r, "follow"),
 		r.Method == http.MethodGet && statsPath.MatchString(p) && (r.URL.Query().Get("stream") == "" || httpx.BoolValue(r, "stream")):
 		s.serveLongWait(w, r)
+	case isArchive(r, p):
+		s.serveArchive(w, r)
 	case r.Method == http.MethodPost && resizePath.MatchString(p):
 		m := resizePath.FindStringSubmatch(p)
 		s.resizeSessions(r.Context(), m[2], r)

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/sockerless/sockerless/agent"
+	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/relay/ticket"
 	"github.com/sockerless/sockerless/relay/wsclient"
 )
@@ -37,6 +39,9 @@ type Config struct {
 	Tty             bool          `env:"TTY" envDefault:"false" help:"run the main process on a terminal"`
 	ExitLinger      time.Duration `env:"EXIT_LINGER" envDefault:"1s" help:"after the main process exits, how long late attach sessions are still served"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"warn" help:"debug, info, warn or error"`
+	Healthcheck     string        `env:"HEALTHCHECK" help:"the container's health check as JSON (Test, Interval, Timeout, StartPeriod in ns, Retries); empty runs none"`
+	Root            string        `env:"ROOT" envDefault:"/" help:"the directory docker cp reads and writes in, as the container's /"`
+	Subreaper       bool          `env:"SUBREAPER" envDefault:"false" help:"reap orphaned descendants as a PID 1 would (always on when the agent is PID 1)"`
 }
 
 const envPrefix = "SOCKERLESS_"
@@ -77,6 +82,15 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	var health *agent.HealthProbe
+	if cfg.Healthcheck != "" {
+		health = &agent.HealthProbe{}
+		if err := json.Unmarshal([]byte(cfg.Healthcheck), &health.Healthcheck); err != nil {
+			return 2, fmt.Errorf("%sHEALTHCHECK: %w", envPrefix, err)
+		}
+		health.Env, health.WorkingDir = workloadEnv(), cwd()
+	}
+
 	var rep *agent.HTTPReporter
 	if cfg.ControlPlaneURL != "" {
 		rep = &agent.HTTPReporter{BaseURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
@@ -89,11 +103,22 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	stopped := make(chan struct{})
 	mainReady := make(chan struct{})
 	local := &agent.Local{Stopped: stopped, StopCode: 143}
+	local.Root = cfg.Root
 	if !*keepAlive {
 		local.MainReady = mainReady
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if os.Getpid() == 1 || cfg.Subreaper {
+		// Orphans are re-parented to a PID 1 (or a subreaper); without
+		// collecting them the workload fills with zombies.
+		if os.Getpid() != 1 {
+			if err := agent.BecomeSubreaper(); err != nil {
+				return 2, fmt.Errorf("cannot become a child subreaper: %w", err)
+			}
+		}
+		go agent.Reap(ctx)
+	}
 	var sessions sync.WaitGroup
 	a := &wsclient.Agent{
 		RelayURL: cfg.RelayURL, Container: cfg.ContainerID, Token: cfg.AgentToken, Logger: log,
@@ -137,6 +162,21 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		local.Main = m
 		close(mainReady)
+	}
+
+	if health != nil {
+		hctx, stopHealth := context.WithCancel(ctx)
+		defer stopHealth()
+		go agent.RunHealthchecks(hctx, *health, func(res providers.HealthResult) {
+			if rep == nil {
+				return
+			}
+			rctx, cancel := context.WithTimeout(hctx, time.Minute)
+			defer cancel()
+			if err := rep.Health(rctx, cfg.ContainerID, res); err != nil && hctx.Err() == nil {
+				log.Warn("health result not reported", "err", err)
+			}
+		})
 	}
 
 	var mainDone <-chan struct{}

@@ -10,6 +10,7 @@ package launcher
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -91,6 +92,13 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		"SOCKERLESS_CONTROL_PLANE_URL="+p.opts.ControlPlaneURL,
 		"SOCKERLESS_TTY="+strconv.FormatBool(s.Tty),
 	)
+	if s.Healthcheck != nil {
+		hc, err := json.Marshal(s.Healthcheck)
+		if err != nil {
+			return err
+		}
+		cmd.Env = append(cmd.Env, "SOCKERLESS_HEALTHCHECK="+string(hc))
+	}
 	cmd.Dir = os.TempDir()
 	if s.WorkingDir != "" {
 		if st, err := os.Stat(s.WorkingDir); err == nil && st.IsDir() {

@@ -25,6 +25,13 @@ const (
 	// HeaderContinue on an answer means it is not final; its value is the
 	// cursor to send next.
 	HeaderContinue = "X-Sockerless-Continue"
+	// HeaderArchiveTicket marks a shim's PUT /containers/{id}/archive sent
+	// without its body: functions answers a StreamTicket of kind
+	// "archive" (the shim then carries the tar to the workload's agent
+	// over the relay, so archive bodies never pass through functions), or
+	// 204 with this header set to ArchiveDirect, after which the shim
+	// sends the upload to functions as it is.
+	HeaderArchiveTicket = "X-Sockerless-Archive-Ticket"
 	// HeaderRequestID carries the request id the shim assigns and
 	// functions echoes and logs.
 	HeaderRequestID = "X-Request-Id"
@@ -39,7 +46,7 @@ type StreamTicket struct {
 	// Tty says which content type to answer the client with: raw for TTY,
 	// multiplexed otherwise.
 	Tty bool `json:"tty"`
-	// Kind is "exec" or "attach".
+	// Kind is "exec", "attach" or "archive".
 	Kind string `json:"kind"`
 	// ID is the exec or container id the session belongs to.
 	ID string `json:"id"`
@@ -47,6 +54,10 @@ type StreamTicket struct {
 	// the workload sent its Ready frame (see providers.EarlyAttacher).
 	WaitReady bool `json:"waitReady,omitempty"`
 }
+
+// ArchiveDirect is HeaderArchiveTicket's value when the provider serves
+// archives itself.
+const ArchiveDirect = "direct"
 
 // Docker's stream content types.
 const (

@@ -18,20 +18,21 @@ type Type uint8
 // Frame types. Stdout and Stderr match Docker's stream numbers so the shim
 // can copy them into multiplexed Docker frames unchanged.
 const (
-	Stdin      Type = 0 // client input
-	Stdout     Type = 1 // process standard output
-	Stderr     Type = 2 // process standard error
-	CloseStdin Type = 3 // client half-closed: close the process's stdin
-	Resize     Type = 4 // JSON Size
-	Signal     Type = 5 // decimal signal number
-	Exit       Type = 6 // decimal exit code; last frame of a session
-	Error      Type = 7 // UTF-8 message; last frame of a session
-	Spec       Type = 8 // JSON session description, first frame to an agent
-	Ready      Type = 9 // the workload side has the process; no payload
+	Stdin      Type = 0  // client input
+	Stdout     Type = 1  // process standard output
+	Stderr     Type = 2  // process standard error
+	CloseStdin Type = 3  // client half-closed: close the process's stdin
+	Resize     Type = 4  // JSON Size
+	Signal     Type = 5  // decimal signal number
+	Exit       Type = 6  // decimal exit code; last frame of a session
+	Error      Type = 7  // UTF-8 message; last frame of a session
+	Spec       Type = 8  // JSON session description, first frame to an agent
+	Ready      Type = 9  // the workload side has the process; no payload
+	ResultType Type = 10 // JSON Result: an archive operation's outcome, before its data
 )
 
 func (t Type) String() string {
-	names := [...]string{"stdin", "stdout", "stderr", "close-stdin", "resize", "signal", "exit", "error", "spec", "ready"}
+	names := [...]string{"stdin", "stdout", "stderr", "close-stdin", "resize", "signal", "exit", "error", "spec", "ready", "result"}
 	if int(t) < len(names) {
 		return names[t]
 	}
@@ -58,6 +59,16 @@ type Frame struct {
 type Size struct {
 	Height uint `json:"h"`
 	Width  uint `json:"w"`
+}
+
+// Result is the payload of a Result frame: the HTTP status an archive
+// operation answers with, Docker's error message when it failed, and the
+// path's stat (a JSON providers.PathStat, for X-Docker-Container-Path-Stat)
+// when it succeeded.
+type Result struct {
+	Status  int             `json:"status"`
+	Message string          `json:"message,omitempty"`
+	Stat    json.RawMessage `json:"stat,omitempty"`
 }
 
 // Write writes one frame. Payloads longer than MaxPayload are split into

@@ -19,7 +19,27 @@ import (
 const (
 	KindExec   = "exec"
 	KindAttach = "attach"
+	// KindArchive is a docker cp operation carried out by the agent in the
+	// workload's filesystem: the tar body travels on the stream, never
+	// through functions (see Archive).
+	KindArchive = "archive"
 )
+
+// Archive operations.
+const (
+	ArchiveStat = "stat" // HEAD /containers/{id}/archive
+	ArchiveGet  = "get"  // GET: the agent streams a tar of the path
+	ArchivePut  = "put"  // PUT: the shim streams a tar to extract at the path
+)
+
+// Archive is what an archive grant allows: one operation on one path
+// inside the container.
+type Archive struct {
+	Op   string `json:"op"`
+	Path string `json:"path"`
+	// NoOverwriteDirNonDir is docker cp's flag of the same name (put).
+	NoOverwriteDirNonDir bool `json:"nodn,omitempty"`
+}
 
 // Process is the process spec an exec grant carries to the agent.
 type Process struct {
@@ -42,6 +62,8 @@ type Grant struct {
 	ExecID string `json:"e,omitempty"`
 	// Process is the exec's spec; nil for attach.
 	Process *Process `json:"p,omitempty"`
+	// Archive is the archive session's operation; nil for other kinds.
+	Archive *Archive `json:"a,omitempty"`
 	// Attach options: which streams and whether to replay logs.
 	Stdin  bool `json:"i,omitempty"`
 	Stdout bool `json:"o,omitempty"`
