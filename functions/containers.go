@@ -107,7 +107,8 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := a.volumesFor(ctx, c); err != nil {
 		return err
 	}
-	if err := a.planNetworks(ctx, c, req.NetworkingConfig); err != nil {
+	nets, err := a.planNetworks(ctx, c, req.NetworkingConfig)
+	if err != nil {
 		return err
 	}
 	err = a.st.CreateContainer(ctx, c)
@@ -118,6 +119,9 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		err = a.st.CreateContainer(ctx, c)
 	}
 	if err != nil {
+		// The record and its name are one write, so nothing of it is
+		// left; only the addresses planNetworks allocated are.
+		a.releaseNetworks(ctx, c)
 		if key != "" && isNameConflict(err) {
 			// A concurrent attempt of the same request won the key.
 			if c, kerr := a.st.ContainerByName(ctx, records.CreateKeyName(key)); kerr == nil {
@@ -133,10 +137,6 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	if err := a.joinNetworks(ctx, c); err != nil {
-		_ = a.st.DeleteContainer(ctx, id)
-		return err
-	}
 	spec := a.spec(c)
 	spec.Layers = imageLayers(img)
 	if err := a.provider.Create(ctx, spec); err != nil {
@@ -144,6 +144,7 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		_ = a.st.DeleteContainer(ctx, id)
 		return fmt.Errorf("provider %s: create: %w", a.provider.Name(), err)
 	}
+	a.connectEvents(ctx, c, nets)
 	a.event(ctx, events.ContainerEventType, events.ActionCreate, id, containerAttrs(c))
 	return httpx.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: []string{}})
 }

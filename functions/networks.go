@@ -397,13 +397,17 @@ func newEndpoint(n *records.Network, c *records.Container, cfg *network.Endpoint
 	return ep
 }
 
-// planNetworks decides which networks a new container joins: its network
-// mode plus the endpoints of its networking config. Addresses are
-// allocated by joinNetworks once the record exists.
-func (a *API) planNetworks(ctx context.Context, c *records.Container, nc *network.NetworkingConfig) error {
+// planNetworks decides which networks a new container joins (its network
+// mode plus the endpoints of its networking config) and allocates their
+// addresses before the container record exists, so that the record is
+// created with its endpoints in one write. It returns the networks
+// joined, for connectEvents to announce once the record exists. On error
+// nothing stays allocated; a caller that then fails to create the record
+// releases the addresses with releaseNetworks.
+func (a *API) planNetworks(ctx context.Context, c *records.Container, nc *network.NetworkingConfig) ([]*records.Network, error) {
 	mode := c.HostConfig.NetworkMode
 	if mode.IsContainer() {
-		return nil
+		return nil, nil
 	}
 	eps := map[string]*network.EndpointSettings{}
 	if nc != nil {
@@ -421,49 +425,59 @@ func (a *API) planNetworks(ctx context.Context, c *records.Container, nc *networ
 			names = append(names, name)
 		}
 	}
+	var joined []*records.Network
 	for _, name := range names {
 		n, err := a.st.Network(ctx, name)
-		if err != nil {
-			return err
+		if err == nil {
+			ep := newEndpoint(n, c, eps[name])
+			if err = a.allocateEndpoint(ctx, c, n, ep); err == nil {
+				c.Networks[n.Name] = ep
+				joined = append(joined, n)
+				continue
+			}
 		}
-		c.Networks[n.Name] = newEndpoint(n, c, eps[name])
+		a.releaseNetworks(ctx, c)
+		return nil, err
+	}
+	return joined, nil
+}
+
+// connectEvents announces the endpoints of a newly created container.
+func (a *API) connectEvents(ctx context.Context, c *records.Container, nets []*records.Network) {
+	for _, n := range nets {
+		a.event(ctx, events.NetworkEventType, events.ActionConnect, n.ID, map[string]string{"name": n.Name, "type": n.Driver, "container": c.ID})
+	}
+}
+
+// allocateEndpoint allocates an address for c in n (when n has IPAM),
+// filling in ep.
+func (a *API) allocateEndpoint(ctx context.Context, c *records.Container, n *records.Network, ep *records.Endpoint) error {
+	if len(n.IPAM) == 0 {
+		return nil
+	}
+	var ip string
+	nn, err := a.st.UpdateNetwork(ctx, n.ID, func(n *records.Network) error {
+		var err error
+		ip, err = allocate(n, c.ID, ep.IPv4Requested)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	p := netip.MustParsePrefix(nn.IPAM[0].Subnet)
+	ep.IPAddress, ep.PrefixLen, ep.Gateway = ip, p.Bits(), nn.IPAM[0].Gateway
+	if ep.MacAddress == "" {
+		addr := netip.MustParseAddr(ip).As4()
+		ep.MacAddress = fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", addr[0], addr[1], addr[2], addr[3])
 	}
 	return nil
 }
 
-// joinNetworks allocates addresses for the planned endpoints of c.
-func (a *API) joinNetworks(ctx context.Context, c *records.Container) error {
-	for name, ep := range c.Networks {
-		n, err := a.st.Network(ctx, ep.NetworkID)
-		if err != nil {
-			return err
-		}
-		delete(c.Networks, name)
-		if err := a.attach(ctx, c, n, ep); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// attach allocates an address for c in n and records the endpoint.
+// attach allocates an address for existing container c in n and records
+// the endpoint.
 func (a *API) attach(ctx context.Context, c *records.Container, n *records.Network, ep *records.Endpoint) error {
-	if len(n.IPAM) > 0 {
-		var ip string
-		nn, err := a.st.UpdateNetwork(ctx, n.ID, func(n *records.Network) error {
-			var err error
-			ip, err = allocate(n, c.ID, ep.IPv4Requested)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		p := netip.MustParsePrefix(nn.IPAM[0].Subnet)
-		ep.IPAddress, ep.PrefixLen, ep.Gateway = ip, p.Bits(), nn.IPAM[0].Gateway
-		if ep.MacAddress == "" {
-			addr := netip.MustParseAddr(ip).As4()
-			ep.MacAddress = fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", addr[0], addr[1], addr[2], addr[3])
-		}
+	if err := a.allocateEndpoint(ctx, c, n, ep); err != nil {
+		return err
 	}
 	_, err := a.st.UpdateContainer(ctx, c.ID, func(c *records.Container) error {
 		if c.Networks == nil {
