@@ -16,6 +16,16 @@ fi
 
 command -v docker >/dev/null || { echo "tools: the docker CLI is required on PATH" >&2; exit 1; }
 
+# act (nektos/act), the GitHub Actions runner integration/act_test.go
+# drives, built from source through the Go module proxy into GOBIN (or
+# GOPATH/bin), where the test looks for it first.
+act_version=0.2.89
+gobin="$(go env GOBIN)"; [ -n "$gobin" ] || gobin="$(go env GOPATH | cut -d: -f1)/bin"
+if ! "$gobin/act" --version 2>/dev/null | grep -qx "act version $act_version"; then
+  echo "tools: go install github.com/nektos/act@v$act_version"
+  go install "github.com/nektos/act@v$act_version"
+fi
+
 # npm packages (emulators, gitlab-ci-local) are pinned in package-lock.json.
 if [ -f package-lock.json ] && [ ! -d node_modules ]; then
   echo "tools: npm ci"
