@@ -62,12 +62,93 @@ type Emulator struct {
 	// FIRESTORE_EMULATOR_HOST value) for Firestore.
 	Endpoint string
 
+	spec     spec
+	port     int
+	mu       sync.Mutex // guards cmd, exited, waitErr across Down and Up
 	cmd      *exec.Cmd
 	output   *tailBuffer
 	exited   chan struct{} // closed when the process has been waited for
 	waitErr  error
 	cleanup  func()
 	stopOnce sync.Once
+}
+
+// Down stops the emulator's process, as a crash or outage of the service
+// would, but keeps its port and its data directory (if it has one) so that
+// Up can bring it back. Clients see connection errors meanwhile.
+func (e *Emulator) Down() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	terminate(e.cmd, e.exited)
+}
+
+// Up starts the emulator again on the same port after Down and waits
+// until it answers. An emulator started with a data directory (such as
+// DynamoDBAt) finds its data again; an in-memory one starts empty.
+func (e *Emulator) Up() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	select {
+	case <-e.exited:
+	default:
+		return fmt.Errorf("%s emulator: Up while it is running", e.Name)
+	}
+	argv, dir, cleanup, err := e.spec.command(e.port)
+	if err != nil {
+		return fmt.Errorf("%s emulator cannot restart: %w", e.Name, err)
+	}
+	if cleanup != nil {
+		prev := e.cleanup
+		e.cleanup = func() {
+			cleanup()
+			if prev != nil {
+				prev()
+			}
+		}
+	}
+	// A port just released can linger briefly; retry the launch.
+	deadline := time.Now().Add(StartTimeout)
+	for {
+		err := e.launch(argv, dir, deadline)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// launch runs argv and waits until the emulator answers or deadline.
+// e.mu is held.
+func (e *Emulator) launch(argv []string, dir string, deadline time.Time) error {
+	e.exited = make(chan struct{})
+	e.waitErr = nil
+	e.cmd = exec.Command(argv[0], argv[1:]...)
+	e.cmd.Dir = dir
+	e.cmd.Stdout = e.output
+	e.cmd.Stderr = e.output
+	if err := startProcess(e.cmd, e.exited, &e.waitErr); err != nil {
+		return fmt.Errorf("%s emulator: starting %s: %w", e.Name, argv[0], err)
+	}
+	for {
+		if e.spec.ready(e.Addr) {
+			select {
+			case <-e.exited: // something else answered on the port
+			default:
+				return nil
+			}
+		}
+		select {
+		case <-e.exited:
+			return fmt.Errorf("%s emulator exited before it was ready (%v): %s\noutput:\n%s",
+				e.Name, e.waitErr, shellQuote(argv), e.Output())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			terminate(e.cmd, e.exited)
+			return fmt.Errorf("%s emulator did not answer on %s within %v: %s\noutput:\n%s",
+				e.Name, e.Addr, StartTimeout, shellQuote(argv), e.Output())
+		}
+	}
 }
 
 // Stop kills the emulator's whole process group and waits for it to exit.
@@ -77,6 +158,8 @@ func (e *Emulator) Stop() {
 		return
 	}
 	e.stopOnce.Do(func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
 		terminate(e.cmd, e.exited)
 		if e.cleanup != nil {
 			e.cleanup()
@@ -110,7 +193,14 @@ type spec struct {
 //
 // DynamoDB Local has no bind-address option: it listens on all interfaces
 // (on a random free port); clients use the loopback address.
-func DynamoDB() (*Emulator, error) {
+func DynamoDB() (*Emulator, error) { return dynamoDB("") }
+
+// DynamoDBAt starts DynamoDB Local keeping its database in dir (which
+// must exist) instead of memory, so that after Down and Up it still has
+// its tables and items.
+func DynamoDBAt(dir string) (*Emulator, error) { return dynamoDB(dir) }
+
+func dynamoDB(dataDir string) (*Emulator, error) {
 	return start(spec{
 		name: "dynamodb",
 		command: func(port int) ([]string, string, func(), error) {
@@ -130,12 +220,15 @@ func DynamoDB() (*Emulator, error) {
 			sort.Strings(jars)
 			jar := jars[len(jars)-1]
 			lib := filepath.Dir(jar)
-			return []string{java, jvmQuickStart,
+			storage := []string{"-inMemory"}
+			if dataDir != "" {
+				storage = []string{"-dbPath", dataDir}
+			}
+			argv := []string{java, jvmQuickStart,
 				"-Djava.library.path=" + filepath.Join(lib, "DynamoDBLocal_lib"),
-				"-jar", jar,
-				"-inMemory", "-sharedDb", "-disableTelemetry",
-				"-port", strconv.Itoa(port),
-			}, lib, nil, nil
+				"-jar", jar}
+			argv = append(argv, storage...)
+			return append(argv, "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port)), lib, nil, nil
 		},
 		endpoint: func(addr string) string { return "http://" + addr },
 		ready:    httpAnswers("http://%s/"),
@@ -316,42 +409,25 @@ func startOnce(s spec) (e *Emulator, retry bool, err error) {
 		Name:     s.name,
 		Addr:     addr,
 		Endpoint: s.endpoint(addr),
+		spec:     s,
+		port:     port,
 		output:   &tailBuffer{max: 16 << 10},
-		exited:   make(chan struct{}),
 		cleanup:  cleanup,
 	}
-	e.cmd = exec.Command(argv[0], argv[1:]...)
-	e.cmd.Dir = dir
-	e.cmd.Stdout = e.output
-	e.cmd.Stderr = e.output
-	if err := startProcess(e.cmd, e.exited, &e.waitErr); err != nil {
-		if cleanup != nil {
-			cleanup()
-		}
-		return nil, false, fmt.Errorf("%s emulator: starting %s: %w", s.name, argv[0], err)
-	}
-	deadline := time.Now().Add(StartTimeout)
-	for {
-		if s.ready(addr) {
-			select {
-			case <-e.exited: // something else answered on the port
-			default:
-				return e, false, nil
-			}
-		}
+	e.mu.Lock()
+	err = e.launch(argv, dir, time.Now().Add(StartTimeout))
+	e.mu.Unlock()
+	if err != nil {
+		exitedEarly := false
 		select {
 		case <-e.exited:
-			e.Stop()
-			return nil, true, fmt.Errorf("%s emulator exited before it was ready (%v): %s\noutput:\n%s",
-				s.name, e.waitErr, shellQuote(argv), e.Output())
-		case <-time.After(200 * time.Millisecond):
+			exitedEarly = !strings.Contains(err.Error(), "did not answer")
+		default:
 		}
-		if time.Now().After(deadline) {
-			e.Stop()
-			return nil, false, fmt.Errorf("%s emulator did not answer on %s within %v: %s\noutput:\n%s",
-				s.name, addr, StartTimeout, shellQuote(argv), e.Output())
-		}
+		e.Stop()
+		return nil, exitedEarly, err
 	}
+	return e, false, nil
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
