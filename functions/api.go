@@ -22,6 +22,7 @@ import (
 
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/records"
+	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/relay"
@@ -42,8 +43,13 @@ type Config struct {
 	// Dialer lets functions open a session itself, for detached execs.
 	// Nil means detached execs answer 501.
 	Dialer relay.Dialer
-	// Token, when set, is the bearer token every request must carry.
+	// Token, when set, is the bearer token every request must carry
+	// (shorthand for an Auth that checks it).
 	Token string
+	// Auth, when set, authenticates every request but the agents' (which
+	// carry their own per-container tokens); it takes precedence over
+	// Token.
+	Auth Authenticator
 	// PollWindow bounds how long one request may wait (default 20 s, under
 	// API Gateway's 29 s limit).
 	PollWindow time.Duration
@@ -57,6 +63,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported by /version.
 	Version string
+}
+
+// Authenticator decides whether a request may use the API; its error
+// (401) is answered to the client.
+type Authenticator interface {
+	Verify(r *http.Request) error
 }
 
 // API serves the Docker Engine API. It is an http.Handler and the
@@ -105,14 +117,15 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 		return nil, fmt.Errorf("functions: default networks: %w", err)
 	}
 	rt := &httpx.Router{OnError: func(r *http.Request, err error) {
+		id := r.Header.Get(controlapi.HeaderRequestID)
 		if errdefs.HTTPStatus(err) >= 500 {
-			a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			a.log.Error("request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 		} else {
-			a.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "err", err)
+			a.log.Debug("request refused", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 	}}
 	a.routes(rt)
-	a.handler = httpx.WithVersion(a.authenticate(rt))
+	a.handler = a.requestID(httpx.WithVersion(a.authenticate(rt)))
 	return a, nil
 }
 
@@ -122,24 +135,57 @@ func (a *API) Provider() providers.Provider { return a.provider }
 // ServeHTTP serves one Docker API request.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
 
+// requestID makes sure every request has an id (the shim's, or a new
+// one), answers it in X-Request-Id and logs the request with it.
+func (a *API) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(controlapi.HeaderRequestID)
+		if id == "" || len(id) > 128 {
+			id = newID()[:32]
+			r.Header.Set(controlapi.HeaderRequestID, id)
+		}
+		w.Header().Set(controlapi.HeaderRequestID, id)
+		a.log.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path)
+		next.ServeHTTP(w, r)
+	})
+}
+
 func (a *API) authenticate(next http.Handler) http.Handler {
-	if a.cfg.Token == "" {
+	auth := a.cfg.Auth
+	if auth == nil && a.cfg.Token != "" {
+		want := []byte("Bearer " + a.cfg.Token)
+		auth = verifierFunc(func(r *http.Request) error {
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+				return errdefs.Unauthorized(errors.New("sockerless: missing or invalid bearer token"))
+			}
+			return nil
+		})
+	}
+	if auth == nil {
 		return next
 	}
-	want := []byte("Bearer " + a.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Agents authenticate with their own per-container token.
 		if strings.HasPrefix(r.URL.Path, agentPathPrefix) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			httpx.WriteError(w, errdefs.Unauthorized(errors.New("sockerless: missing or invalid bearer token")), 0)
+		if err := auth.Verify(r); err != nil {
+			a.log.Warn("request refused: not authenticated", "request_id", r.Header.Get(controlapi.HeaderRequestID),
+				"method", r.Method, "path", r.URL.Path, "reason", err.Error())
+			if errdefs.HTTPStatus(err) != http.StatusUnauthorized {
+				err = errdefs.Unauthorized(err)
+			}
+			httpx.WriteError(w, err, 0)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+type verifierFunc func(r *http.Request) error
+
+func (f verifierFunc) Verify(r *http.Request) error { return f(r) }
 
 func (a *API) routes(rt *httpx.Router) {
 	h := rt.Handle

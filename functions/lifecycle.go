@@ -27,10 +27,20 @@ func (a *API) containerStart(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	key, _, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	if key != "" && c.StartKey == key {
+		// A retry of a start that happened: the workload runs (or ran)
+		// once.
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
 	if c.State.Running {
 		return errNotModified
 	}
-	if err := a.startContainer(ctx, c); err != nil {
+	if err := a.startContainer(withStartKey(ctx, key), c); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -51,6 +61,7 @@ func (a *API) startContainer(ctx context.Context, c *records.Container) error {
 		}
 		c.StartSeq++
 		c.ManualStop = false
+		c.StartKey = startKey(ctx)
 		seq = c.StartSeq
 		c.State = records.State{Status: string(container.StateRunning), Running: true, Pid: int(c.StartSeq) + 1000, StartedAt: now}
 		if c.Config.Healthcheck != nil && len(c.Config.Healthcheck.Test) > 0 && c.Config.Healthcheck.Test[0] != "NONE" {

@@ -99,6 +99,7 @@ var (
 // ServeHTTP routes one client request.
 func (s *Shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := versionPrefix.ReplaceAllString(r.URL.Path, "")
+	tag(r)
 	switch {
 	case r.Method == http.MethodPost && hijackPath.MatchString(p):
 		s.serveHijack(w, r)
@@ -149,15 +150,18 @@ func (s *Shim) fail(w http.ResponseWriter, err error) {
 // forward copies a plain request to functions and the answer back,
 // flushing as the body streams (image pulls, non-follow logs).
 func (s *Shim) forward(w http.ResponseWriter, r *http.Request) {
-	out, err := s.outgoing(r.Context(), r, r.Body)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+	safe := retrySafe(r, versionPrefix.ReplaceAllString(r.URL.Path, ""))
+	body := r.Body
 	if r.ContentLength == 0 {
-		out.Body = http.NoBody
+		body = http.NoBody
 	}
-	resp, err := s.client.Do(out)
+	resp, err := s.do(r.Context(), safe, body, func(body io.Reader) (*http.Request, error) {
+		out, err := s.outgoing(r.Context(), r, body)
+		if err == nil && body == http.NoBody {
+			out.Body, out.ContentLength = http.NoBody, 0
+		}
+		return out, err
+	})
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -204,17 +208,18 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 	cursor, window := "", "0"
 	rc := http.NewResponseController(w)
 	for first := true; ; first = false {
-		out, err := s.outgoing(ctx, r, http.NoBody)
-		if err != nil {
-			s.fail(w, err)
-			return
-		}
-		out.ContentLength = 0
-		out.Header.Set(controlapi.HeaderPoll, window)
-		if cursor != "" {
-			out.Header.Set(controlapi.HeaderCursor, cursor)
-		}
-		resp, err := s.client.Do(out)
+		resp, err := s.do(ctx, true, nil, func(io.Reader) (*http.Request, error) {
+			out, err := s.outgoing(ctx, r, http.NoBody)
+			if err != nil {
+				return nil, err
+			}
+			out.ContentLength = 0
+			out.Header.Set(controlapi.HeaderPoll, window)
+			if cursor != "" {
+				out.Header.Set(controlapi.HeaderCursor, cursor)
+			}
+			return out, nil
+		})
 		if err != nil {
 			if first {
 				s.fail(w, err)
@@ -451,7 +456,7 @@ func (s *Shim) bridge(ctx context.Context, client net.Conn, clientIn *bufio.Read
 		} else {
 			var err error
 			if f, err = frame.Read(remote); err != nil {
-				s.closeClient(client)
+				s.streamLost(client, t.Tty, err)
 				return
 			}
 		}

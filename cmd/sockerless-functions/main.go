@@ -1,9 +1,16 @@
-// Command sockerless-functions serves the Docker Engine API handlers as a
-// standalone HTTP service listening on PORT (the Cloud Run convention),
-// for split mode: a shim (SOCKERLESS_CONTROL_PLANE_URL) forwards to it and
-// streams go through a network relay (sockerless-relay) sharing
-// SOCKERLESS_SECRET. In-process providers' workloads are served by agents
-// that dial the relay over the network, exactly like cloud agents.
+// Command sockerless-functions serves the Docker Engine API handlers, the
+// control plane a shim (SOCKERLESS_CONTROL_PLANE_URL) forwards to, on
+// whichever serverless platform runs it: under AWS Lambda (detected from
+// AWS_LAMBDA_RUNTIME_API) it serves Function URL and API Gateway HTTP API
+// events; under Azure Functions (FUNCTIONS_CUSTOMHANDLER_PORT) it is a
+// custom handler; otherwise, as on Cloud Run, it listens on PORT. Streams
+// go through a network relay (sockerless-relay) sharing SOCKERLESS_SECRET.
+// In-process providers' workloads are served by agents that dial the relay
+// over the network, exactly like cloud agents.
+//
+// It refuses to start without authentication (SOCKERLESS_AUTH or
+// SOCKERLESS_TOKEN) unless SOCKERLESS_DEV_LOOPBACK_NO_AUTH=true, which
+// also confines it to 127.0.0.1.
 package main
 
 import (
@@ -11,35 +18,48 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/sockerless/sockerless/internal/envdoc"
 	"io"
 	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/sockerless/sockerless/functions"
+	"github.com/sockerless/sockerless/internal/controlauth"
+	"github.com/sockerless/sockerless/internal/envdoc"
 	"github.com/sockerless/sockerless/internal/fnserver"
+	"github.com/sockerless/sockerless/internal/lambdahttp"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/providers/memory"
 	"github.com/sockerless/sockerless/providers/memory/sandbox"
 	"github.com/sockerless/sockerless/providers/synthetic"
 	"github.com/sockerless/sockerless/relay"
+	"google.golang.org/api/idtoken"
 )
 
 // Config is read from PORT and SOCKERLESS_* variables.
 type Config struct {
-	Port       string        `env:"PORT" envDefault:"8080" help:"TCP port to listen on (all interfaces), the Cloud Run convention; no SOCKERLESS_ prefix"`
-	State      string        `env:"STATE" envDefault:"memory" help:"state store: memory, dynamodb://TABLE?region=R[&endpoint=URL], firestore://PROJECT[/DATABASE][?endpoint=HOST:PORT], aztables://ACCOUNT/TABLE[?endpoint=URL]"`
-	Provider   string        `env:"PROVIDER" envDefault:"memory" help:"workload provider: memory (WASM sandbox) or synthetic"`
-	RelayURL   string        `env:"RELAY_URL" help:"the relay's base URL, ws://HOST:PORT or wss://...; required"`
-	Secret     string        `env:"SECRET" help:"deployment secret shared with the relay (tickets, agent tokens); required"`
-	Token      string        `env:"TOKEN" help:"bearer token shims must present; empty accepts anonymous requests"`
-	PollWindow time.Duration `env:"POLL_WINDOW" envDefault:"20s" help:"longest single poll of a long wait"`
-	LogLevel   string        `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	Port          string        `env:"PORT" envDefault:"8080" help:"TCP port to listen on (all interfaces), the Cloud Run convention; no SOCKERLESS_ prefix"`
+	State         string        `env:"STATE" envDefault:"memory" help:"state store: memory, dynamodb://TABLE?region=R[&endpoint=URL], firestore://PROJECT[/DATABASE][?endpoint=HOST:PORT], aztables://ACCOUNT/TABLE[?endpoint=URL]"`
+	Provider      string        `env:"PROVIDER" envDefault:"memory" help:"workload provider: memory (WASM sandbox) or synthetic"`
+	RelayURL      string        `env:"RELAY_URL" help:"the relay's base URL, ws://HOST:PORT or wss://...; required"`
+	Secret        string        `env:"SECRET" help:"deployment secret shared with the relay (tickets, agent tokens); required"`
+	Token         string        `env:"TOKEN" help:"bearer token shims must present (auth mode token)"`
+	Auth          string        `env:"AUTH" help:"how shims authenticate: token, aws-iam (Lambda Function URL with AWS_IAM), google-idtoken (Cloud Run), azure-key; default token when SOCKERLESS_TOKEN is set"`
+	FunctionKey   string        `env:"FUNCTION_KEY" help:"Azure function key shims must send in x-functions-key (auth mode azure-key)"`
+	AWSAccounts   []string      `env:"AWS_ACCOUNTS" help:"comma-separated AWS account ids allowed to call (auth mode aws-iam); empty allows any caller Lambda verified"`
+	Audience      string        `env:"AUDIENCE" help:"the service URL Google ID tokens must be issued for (auth mode google-idtoken)"`
+	AllowedEmails []string      `env:"ALLOWED_EMAILS" help:"comma-separated service account emails allowed (auth mode google-idtoken); empty allows any"`
+	DevNoAuth     bool          `env:"DEV_LOOPBACK_NO_AUTH" help:"development only: accept unauthenticated requests, listening on 127.0.0.1 only"`
+	Platform      string        `env:"PLATFORM" envDefault:"auto" help:"auto (detect), lambda, azure (custom handler on FUNCTIONS_CUSTOMHANDLER_PORT) or http (Cloud Run and others, on PORT)"`
+	LogFormat     string        `env:"LOG_FORMAT" envDefault:"json" help:"json or text"`
+	PollWindow    time.Duration `env:"POLL_WINDOW" envDefault:"20s" help:"longest single poll of a long wait"`
+	LogLevel      string        `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 }
 
 const envPrefix = "SOCKERLESS_"
@@ -86,6 +106,39 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("%sPROVIDER=%q: want memory or synthetic", envPrefix, c.Provider)
 	}
+	if c.Auth == "" && c.Token != "" {
+		c.Auth = "token"
+	}
+	switch c.Auth {
+	case "":
+		if !c.DevNoAuth {
+			return fmt.Errorf("no authentication configured: set %sAUTH (%s) or %sTOKEN, or %sDEV_LOOPBACK_NO_AUTH=true for development on loopback",
+				envPrefix, strings.Join(controlauth.Modes, ", "), envPrefix, envPrefix)
+		}
+	case "token":
+		if c.Token == "" {
+			return fmt.Errorf("%sAUTH=token needs %sTOKEN", envPrefix, envPrefix)
+		}
+	case "azure-key":
+		if c.FunctionKey == "" {
+			return fmt.Errorf("%sAUTH=azure-key needs %sFUNCTION_KEY", envPrefix, envPrefix)
+		}
+	case "google-idtoken":
+		if c.Audience == "" {
+			return fmt.Errorf("%sAUTH=google-idtoken needs %sAUDIENCE (the service URL)", envPrefix, envPrefix)
+		}
+	case "aws-iam":
+	default:
+		return fmt.Errorf("%sAUTH=%q: want one of %s", envPrefix, c.Auth, strings.Join(controlauth.Modes, ", "))
+	}
+	switch c.Platform {
+	case "auto", "lambda", "azure", "http":
+	default:
+		return fmt.Errorf("%sPLATFORM=%q: want auto, lambda, azure or http", envPrefix, c.Platform)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return fmt.Errorf("%sLOG_FORMAT=%q: want json or text", envPrefix, c.LogFormat)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return fmt.Errorf("%sLOG_LEVEL=%q: want debug, info, warn or error", envPrefix, c.LogLevel)
@@ -103,7 +156,16 @@ func run(args []string, stderr io.Writer) error {
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	if cfg.LogFormat == "text" {
+		handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(handler)
+	platform, addr := detect(cfg, os.Getenv)
+	auth, err := verifier(context.Background(), cfg)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	secret := []byte(cfg.Secret)
@@ -137,10 +199,93 @@ func run(args []string, stderr io.Writer) error {
 		}
 		return fnserver.Relayed(p, hub, secret, cfg.RelayURL, log), nil
 	}
-	return fnserver.Run(ctx, fnserver.Config{
-		Addr: ":" + cfg.Port, State: cfg.State, RelayURL: cfg.RelayURL, Secret: secret, Token: cfg.Token,
+	fcfg := fnserver.Config{
+		Addr: addr, State: cfg.State, RelayURL: cfg.RelayURL, Secret: secret, Auth: auth,
 		PollWindow: cfg.PollWindow, Version: version,
-	}, newProvider, log, nil)
+	}
+	log.Info("sockerless-functions starting", "platform", platform, "auth", authName(cfg), "state", redactState(cfg.State))
+	if platform == "lambda" {
+		api, closeAPI, err := fnserver.New(ctx, fcfg, newProvider, log)
+		if err != nil {
+			return err
+		}
+		defer closeAPI()
+		lambdahttp.Start(lambdahttp.New(api, lambdahttp.Options{}))
+		return nil
+	}
+	return fnserver.Run(ctx, fcfg, newProvider, log, nil)
+}
+
+// detect picks the platform and the address to listen on (unused under
+// Lambda, which is driven through its Runtime API).
+func detect(cfg Config, getenv func(string) string) (platform, addr string) {
+	platform = cfg.Platform
+	if platform == "auto" {
+		switch {
+		case getenv("AWS_LAMBDA_RUNTIME_API") != "":
+			platform = "lambda"
+		case getenv("FUNCTIONS_CUSTOMHANDLER_PORT") != "":
+			platform = "azure"
+		default:
+			platform = "http"
+		}
+	}
+	host := ""
+	if cfg.DevNoAuth && cfg.Auth == "" {
+		host = "127.0.0.1"
+	}
+	switch platform {
+	case "azure":
+		// The Functions host forwards requests to its custom handler on
+		// loopback.
+		return platform, "127.0.0.1:" + getenv("FUNCTIONS_CUSTOMHANDLER_PORT")
+	case "lambda":
+		return platform, ""
+	}
+	return platform, host + ":" + cfg.Port
+}
+
+// verifier builds the configured authentication (nil in development mode
+// without authentication).
+func verifier(ctx context.Context, cfg Config) (functions.Authenticator, error) {
+	switch cfg.Auth {
+	case "token":
+		return controlauth.Bearer(cfg.Token), nil
+	case "azure-key":
+		return controlauth.FunctionKey(cfg.FunctionKey), nil
+	case "aws-iam":
+		return controlauth.LambdaIAM(cfg.AWSAccounts...), nil
+	case "google-idtoken":
+		v, err := idtoken.NewValidator(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("google-idtoken: %w", err)
+		}
+		return controlauth.GoogleIDToken(v, cfg.Audience, cfg.AllowedEmails...), nil
+	}
+	return nil, nil
+}
+
+func authName(cfg Config) string {
+	if cfg.Auth == "" {
+		return "none (development, loopback only)"
+	}
+	return cfg.Auth
+}
+
+// redactState drops credentials a store URL may carry from logs.
+func redactState(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.RawQuery == "" {
+		return s
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "key") || strings.Contains(strings.ToLower(k), "secret") || strings.Contains(strings.ToLower(k), "token") {
+			q.Set(k, "REDACTED")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // usage lists flags and every environment variable with its default.

@@ -17,20 +17,28 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/caarlos0/env/v11"
+	"github.com/sockerless/sockerless/internal/controlauth"
 	"github.com/sockerless/sockerless/internal/embedded"
 	"github.com/sockerless/sockerless/localshim"
 	"github.com/sockerless/sockerless/relay/wsclient"
+	"google.golang.org/api/idtoken"
 )
 
 // Config is the shim's configuration, read from SOCKERLESS_* variables.
 type Config struct {
 	Listen          string        `env:"LISTEN" help:"where to listen: unix:///path.sock or tcp://127.0.0.1:PORT (default unix://$XDG_RUNTIME_DIR/sockerless.sock, else /tmp/sockerless-$UID/docker.sock)"`
 	ControlPlaneURL string        `env:"CONTROL_PLANE_URL" help:"functions endpoint; empty runs everything embedded in this process"`
-	Token           string        `env:"TOKEN" help:"bearer token sent to the control plane"`
+	Token           string        `env:"TOKEN" help:"bearer token sent to the control plane (auth mode token)"`
+	Auth            string        `env:"AUTH" help:"how to authenticate to the control plane: token, aws-iam (SigV4, AWS default credential chain), google-idtoken (Application Default Credentials), azure-key, none; default token when SOCKERLESS_TOKEN is set, else none"`
+	FunctionKey     string        `env:"FUNCTION_KEY" help:"Azure function key sent in x-functions-key (auth mode azure-key)"`
+	AWSRegion       string        `env:"AWS_REGION" help:"region to sign for (auth mode aws-iam); default from the Function URL host, then the AWS configuration"`
+	Audience        string        `env:"AUDIENCE" help:"audience of Google ID tokens (auth mode google-idtoken); default the control plane URL"`
 	Secret          string        `env:"SECRET" help:"deployment secret for stream tickets (embedded: random per run)"`
 	Synthetic       bool          `env:"SYNTHETIC" envDefault:"false" help:"embedded: use the synthetic provider, which runs no processes"`
 	PollWindow      time.Duration `env:"POLL_WINDOW" envDefault:"20s" help:"longest single poll of a long wait"`
@@ -146,8 +154,12 @@ func build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, fun
 	if cfg.ControlPlaneURL != "" {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 64
+		signer, err := signerFor(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
 		shim, err := localshim.New(localshim.Options{
-			Transport: tr, BaseURL: cfg.ControlPlaneURL, Token: cfg.Token,
+			Transport: &controlauth.Transport{Base: tr, Signer: signer}, BaseURL: cfg.ControlPlaneURL,
 			Dialer: wsclient.Dialer{}, PollWindow: cfg.PollWindow, Logger: log,
 		})
 		if err != nil {
@@ -160,6 +172,58 @@ func build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, fun
 		return nil, nil, err
 	}
 	return s.Handler, func() { _ = s.Close() }, nil
+}
+
+// signerFor builds the credentials the shim adds to each request to the
+// control plane; nil sends none.
+func signerFor(ctx context.Context, cfg Config) (controlauth.Signer, error) {
+	mode := cfg.Auth
+	if mode == "" && cfg.Token != "" {
+		mode = "token"
+	}
+	switch mode {
+	case "", "none":
+		return nil, nil
+	case "token":
+		if cfg.Token == "" {
+			return nil, fmt.Errorf("%sAUTH=token needs %sTOKEN", envPrefix, envPrefix)
+		}
+		return controlauth.BearerSigner(cfg.Token), nil
+	case "azure-key":
+		if cfg.FunctionKey == "" {
+			return nil, fmt.Errorf("%sAUTH=azure-key needs %sFUNCTION_KEY", envPrefix, envPrefix)
+		}
+		return controlauth.FunctionKeySigner(cfg.FunctionKey), nil
+	case "aws-iam":
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("aws-iam: loading the AWS configuration: %w", err)
+		}
+		region := cfg.AWSRegion
+		if region == "" {
+			if u, err := url.Parse(cfg.ControlPlaneURL); err == nil {
+				region = controlauth.RegionFromURL(u.Hostname())
+			}
+		}
+		if region == "" {
+			region = awsCfg.Region
+		}
+		if region == "" {
+			return nil, fmt.Errorf("aws-iam: no region: set %sAWS_REGION or AWS_REGION", envPrefix)
+		}
+		return &controlauth.SigV4Signer{Credentials: awsCfg.Credentials, Region: region, Service: "lambda"}, nil
+	case "google-idtoken":
+		aud := cfg.Audience
+		if aud == "" {
+			aud = cfg.ControlPlaneURL
+		}
+		ts, err := idtoken.NewTokenSource(ctx, aud)
+		if err != nil {
+			return nil, fmt.Errorf("google-idtoken: %w", err)
+		}
+		return controlauth.TokenSourceSigner(ts), nil
+	}
+	return nil, fmt.Errorf("%sAUTH=%q: want one of %s or none", envPrefix, mode, strings.Join(controlauth.Modes, ", "))
 }
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -36,6 +36,11 @@ type Container struct {
 	// ManualStop is set by stop and kill and cleared by start, so the
 	// restart policy does not restart a container the user stopped.
 	ManualStop bool `json:"manualStop,omitempty"`
+	// CreateKey and StartKey are the idempotency keys of the request that
+	// created the container and of its latest start, so a retried
+	// request is answered without doing the work twice.
+	CreateKey string `json:"createKey,omitempty"`
+	StartKey  string `json:"startKey,omitempty"`
 	// Removing is set while a removal is in progress.
 	Removing bool `json:"removing,omitempty"`
 	// Provider names the provider that runs the workload.
@@ -93,8 +98,18 @@ type Endpoint struct {
 var containers = kind[Container]{
 	name:  KindContainer,
 	id:    func(c *Container) string { return c.ID },
-	names: func(c *Container) []string { return []string{c.Name} },
+	names: func(c *Container) []string {
+		if c.CreateKey != "" {
+			return []string{c.Name, CreateKeyName(c.CreateKey)}
+		}
+		return []string{c.Name}
+	},
 }
+
+// CreateKeyName is the reserved name that ties a create request's
+// idempotency key to the one container it made. "~" cannot start a
+// Docker container name, so it never meets a user's name.
+func CreateKeyName(key string) string { return "~idem~" + key }
 
 // ErrNoSuchContainer is the error Docker gives for an unknown container.
 func ErrNoSuchContainer(ref string) error { return errdefs.NotFoundf("No such container: %s", ref) }

@@ -14,6 +14,13 @@ package controlapi
 
 // Headers of the shim ⇄ functions contract.
 const (
+	// HeaderIdempotencyKey names one client request across the shim's
+	// retries (and a platform's): functions creates one container and
+	// starts one workload per key, however often the request arrives.
+	HeaderIdempotencyKey = "X-Sockerless-Idempotency-Key"
+	// HeaderAttempt numbers the shim's attempts at one request from 1, so
+	// functions looks for an earlier attempt's work only on a retry.
+	HeaderAttempt = "X-Sockerless-Attempt"
 	// HeaderShim marks a request as coming from a shim that can hold
 	// hijacked connections.
 	HeaderShim = "X-Sockerless-Shim"

@@ -38,6 +38,8 @@ type Config struct {
 	Secret []byte
 	// Token is the bearer token shims must present.
 	Token string
+	// Auth, when set, authenticates shims instead of Token.
+	Auth functions.Authenticator
 	// PollWindow bounds single polls of long waits.
 	PollWindow time.Duration
 	// Version is reported by /version.
@@ -52,23 +54,11 @@ type NewProvider func(hub *relay.Hub, rep providers.Reporter) (providers.Provide
 // Run serves functions on cfg.Addr until ctx ends. ready, when not nil,
 // receives the listening address.
 func Run(ctx context.Context, cfg Config, newProvider NewProvider, log *slog.Logger, ready func(addr string)) error {
-	store, err := openStore(cfg.State)
+	api, closeAPI, err := New(ctx, cfg, newProvider, log)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	hub := relay.NewHub(cfg.Secret)
-	api, err := functions.New(ctx, functions.Config{
-		Store: store,
-		NewProvider: func(rep providers.Reporter) (providers.Provider, error) {
-			return newProvider(hub, rep)
-		},
-		Secret: cfg.Secret, RelayURL: cfg.RelayURL, Dialer: wsclient.Dialer{}, Token: cfg.Token,
-		PollWindow: cfg.PollWindow, Logger: log, Version: cfg.Version,
-	})
-	if err != nil {
-		return err
-	}
+	defer closeAPI()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
@@ -88,6 +78,30 @@ func Run(ctx context.Context, cfg Config, newProvider NewProvider, log *slog.Log
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// New opens the state store and builds the functions API over it without
+// serving it (a Lambda adapter serves it from events). close releases the
+// store.
+func New(ctx context.Context, cfg Config, newProvider NewProvider, log *slog.Logger) (api *functions.API, close func(), err error) {
+	store, err := openStore(cfg.State)
+	if err != nil {
+		return nil, nil, err
+	}
+	hub := relay.NewHub(cfg.Secret)
+	api, err = functions.New(ctx, functions.Config{
+		Store: store,
+		NewProvider: func(rep providers.Reporter) (providers.Provider, error) {
+			return newProvider(hub, rep)
+		},
+		Secret: cfg.Secret, RelayURL: cfg.RelayURL, Dialer: wsclient.Dialer{}, Token: cfg.Token, Auth: cfg.Auth,
+		PollWindow: cfg.PollWindow, Logger: log, Version: cfg.Version,
+	})
+	if err != nil {
+		_ = store.Close()
+		return nil, nil, err
+	}
+	return api, func() { _ = store.Close() }, nil
 }
 
 func openStore(name string) (statestore.Store, error) {

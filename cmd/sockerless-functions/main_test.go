@@ -1,0 +1,67 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidateAuth(t *testing.T) {
+	base := Config{Port: "8080", State: "memory", Provider: "memory", RelayURL: "ws://127.0.0.1:1", Secret: "s",
+		PollWindow: 20e9, LogLevel: "info", Platform: "auto", LogFormat: "json"}
+	tests := []struct {
+		name    string
+		mod     func(*Config)
+		wantErr string
+	}{
+		{"no auth refused", func(c *Config) {}, "no authentication configured"},
+		{"dev loopback allowed", func(c *Config) { c.DevNoAuth = true }, ""},
+		{"token implied", func(c *Config) { c.Token = "t" }, ""},
+		{"token without value", func(c *Config) { c.Auth = "token" }, "needs SOCKERLESS_TOKEN"},
+		{"azure key", func(c *Config) { c.Auth = "azure-key"; c.FunctionKey = "k" }, ""},
+		{"azure without key", func(c *Config) { c.Auth = "azure-key" }, "needs SOCKERLESS_FUNCTION_KEY"},
+		{"aws-iam", func(c *Config) { c.Auth = "aws-iam" }, ""},
+		{"google without audience", func(c *Config) { c.Auth = "google-idtoken" }, "needs SOCKERLESS_AUDIENCE"},
+		{"unknown mode", func(c *Config) { c.Auth = "kerberos" }, "want one of token, aws-iam"},
+		{"unknown platform", func(c *Config) { c.Token = "t"; c.Platform = "heroku" }, "PLATFORM"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base
+			tt.mod(&c)
+			err := c.validate()
+			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("validate() = %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestDetect(t *testing.T) {
+	tests := []struct {
+		name               string
+		cfg                Config
+		env                map[string]string
+		platform, wantAddr string
+	}{
+		{"cloud run", Config{Platform: "auto", Port: "8080", Auth: "token"}, map[string]string{"K_SERVICE": "fn"}, "http", ":8080"},
+		{"lambda", Config{Platform: "auto", Auth: "aws-iam"}, map[string]string{"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}, "lambda", ""},
+		{"azure", Config{Platform: "auto", Auth: "azure-key"}, map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "7071"}, "azure", "127.0.0.1:7071"},
+		{"forced http", Config{Platform: "http", Port: "9", Auth: "token"}, map[string]string{"AWS_LAMBDA_RUNTIME_API": "x"}, "http", ":9"},
+		{"dev loopback only", Config{Platform: "auto", Port: "8080", DevNoAuth: true}, nil, "http", "127.0.0.1:8080"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, addr := detect(tt.cfg, func(k string) string { return tt.env[k] })
+			if p != tt.platform || addr != tt.wantAddr {
+				t.Fatalf("detect() = %q, %q; want %q, %q", p, addr, tt.platform, tt.wantAddr)
+			}
+		})
+	}
+}
+
+func TestRedactState(t *testing.T) {
+	got := redactState("aztables://acct/tbl?endpoint=http://127.0.0.1:1&key=c2VjcmV0")
+	if strings.Contains(got, "c2VjcmV0") || !strings.Contains(got, "endpoint=") {
+		t.Fatalf("redactState() = %q", got)
+	}
+}
