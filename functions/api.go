@@ -238,7 +238,7 @@ func (a *API) routes(rt *httpx.Router) {
 	h("POST", "/images/prune", a.imagePrune)
 	h("GET", "/images/get", notImplemented("image save"))
 	h("GET", "/images/search", notImplemented("image search"))
-	h("POST", "/build", notImplemented("image build"))
+	h("POST", "/build", a.imageBuild)
 	h("POST", "/build/prune", notImplemented("build cache prune"))
 	h("GET", "/images/{name:.*}/json", a.imageInspect)
 	h("GET", "/images/{name:.*}/history", a.imageHistory)

@@ -38,14 +38,16 @@ type progress struct {
 }
 
 type progressMsg struct {
-	Status      string       `json:"status,omitempty"`
-	ID          string       `json:"id,omitempty"`
-	Stream      string       `json:"stream,omitempty"`
-	Error       string       `json:"error,omitempty"`
-	ErrorDetail *errorDetail `json:"errorDetail,omitempty"`
+	Status      string          `json:"status,omitempty"`
+	Aux         json.RawMessage `json:"aux,omitempty"`
+	ID          string          `json:"id,omitempty"`
+	Stream      string          `json:"stream,omitempty"`
+	Error       string          `json:"error,omitempty"`
+	ErrorDetail *errorDetail    `json:"errorDetail,omitempty"`
 }
 
 type errorDetail struct {
+	Code    int    `json:"code,omitempty"`
 	Message string `json:"message"`
 }
 

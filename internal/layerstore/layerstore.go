@@ -133,3 +133,23 @@ func (s *Store) Put(r io.Reader, want string) (Info, error) {
 	}
 	return info, nil
 }
+
+// Stat describes the stored layer diffID.
+//
+// # Errors
+//
+// NotFound when the layer is not stored.
+func (s *Store) Stat(diffID string) (Info, error) {
+	p, err := s.path(diffID)
+	if err != nil {
+		return Info{}, err
+	}
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Info{}, errdefs.NotFoundf("layerstore: layer %s is not stored", diffID)
+	}
+	if err != nil {
+		return Info{}, err
+	}
+	return Info{DiffID: diffID, Size: fi.Size()}, nil
+}
