@@ -126,6 +126,11 @@ type Watcher interface {
 // KindEvents names the event log for Watcher.Changed.
 const KindEvents = "_events"
 
+// Unreachable is how a store's error message says that the service did
+// not answer (connection refused, reset or timed out), so that a Docker
+// client sees why it got a 503: "dynamodb: state store unreachable: ...".
+const Unreachable = "state store unreachable"
+
 // ErrVersion is wrapped by the conflict a stale Update or Delete returns.
 var ErrVersion = fmt.Errorf("record version mismatch")
 

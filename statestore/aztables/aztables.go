@@ -899,7 +899,7 @@ func classify(err error) error {
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) {
-		return errdefs.Unavailable(wrapped)
+		return errdefs.Unavailable(fmt.Errorf("aztables: %s: %w", statestore.Unreachable, err))
 	}
 	return wrapped
 }

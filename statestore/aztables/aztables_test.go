@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,8 +98,8 @@ func TestUnavailable(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	if _, err := s.Get(ctx, "k", "a"); !errdefs.IsUnavailable(err) {
-		t.Fatalf("Get() on a closed port error = %v, want unavailable", err)
+	if _, err := s.Get(ctx, "k", "a"); !errdefs.IsUnavailable(err) || !strings.Contains(err.Error(), statestore.Unreachable) {
+		t.Fatalf("Get() on a closed port error = %v, want unavailable saying %q", err, statestore.Unreachable)
 	}
 }
 

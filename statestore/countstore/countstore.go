@@ -108,6 +108,22 @@ type Store struct {
 	inner  statestore.Store
 	mu     sync.Mutex
 	counts Counts
+	trace  func(Call)
+}
+
+// Call is one counted call, as passed to a trace function.
+type Call struct {
+	Key
+	// ID is the record id or name ("" for List and the event log).
+	ID string
+}
+
+// Trace sets a function called (synchronously, in call order per
+// goroutine) with every call from now on; nil stops tracing.
+func (s *Store) Trace(fn func(Call)) {
+	s.mu.Lock()
+	s.trace = fn
+	s.mu.Unlock()
 }
 
 var _ statestore.Store = (*Store)(nil)
@@ -129,39 +145,47 @@ func (s *Store) Counts() Counts {
 	return out
 }
 
-func (s *Store) count(op Op, kind string) {
+func (s *Store) count(op Op, kind string, id ...string) {
 	s.mu.Lock()
 	s.counts[Key{op, kind}]++
+	trace := s.trace
 	s.mu.Unlock()
+	if trace != nil {
+		c := Call{Key: Key{op, kind}}
+		if len(id) > 0 {
+			c.ID = id[0]
+		}
+		trace(c)
+	}
 }
 
 // Get implements statestore.Store.
 func (s *Store) Get(ctx context.Context, kind, id string) (statestore.Record, error) {
-	s.count(OpGet, kind)
+	s.count(OpGet, kind, id)
 	return s.inner.Get(ctx, kind, id)
 }
 
 // GetByName implements statestore.Store.
 func (s *Store) GetByName(ctx context.Context, kind, name string) (statestore.Record, error) {
-	s.count(OpGetByName, kind)
+	s.count(OpGetByName, kind, name)
 	return s.inner.GetByName(ctx, kind, name)
 }
 
 // Create implements statestore.Store.
 func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Record, error) {
-	s.count(OpCreate, r.Kind)
+	s.count(OpCreate, r.Kind, r.ID)
 	return s.inner.Create(ctx, r)
 }
 
 // Update implements statestore.Store.
 func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Record, error) {
-	s.count(OpUpdate, r.Kind)
+	s.count(OpUpdate, r.Kind, r.ID)
 	return s.inner.Update(ctx, r)
 }
 
 // Delete implements statestore.Store.
 func (s *Store) Delete(ctx context.Context, kind, id string, version int64) error {
-	s.count(OpDelete, kind)
+	s.count(OpDelete, kind, id)
 	return s.inner.Delete(ctx, kind, id, version)
 }
 

@@ -61,3 +61,21 @@ func TestCounts(t *testing.T) {
 		t.Fatalf("create not counted: %v", c.Counts())
 	}
 }
+
+func TestTrace(t *testing.T) {
+	ctx := context.Background()
+	s := countstore.New(memory.New())
+	var calls []countstore.Call
+	s.Trace(func(c countstore.Call) { calls = append(calls, c) })
+	_, _ = s.Get(ctx, "container", "x")
+	_, _ = s.List(ctx, "exec", statestore.ListOptions{})
+	s.Trace(nil)
+	_, _ = s.Get(ctx, "container", "y")
+	want := []countstore.Call{
+		{Key: countstore.Key{Op: countstore.OpGet, Kind: "container"}, ID: "x"},
+		{Key: countstore.Key{Op: countstore.OpList, Kind: "exec"}},
+	}
+	if len(calls) != len(want) || calls[0] != want[0] || calls[1] != want[1] {
+		t.Fatalf("traced %v, want %v", calls, want)
+	}
+}

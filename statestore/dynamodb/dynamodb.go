@@ -884,7 +884,7 @@ func classify(err error) error {
 	var sendErr *smithyhttp.RequestSendError
 	var netErr net.Error
 	if errors.As(err, &sendErr) || errors.As(err, &netErr) {
-		return errdefs.Unavailable(fmt.Errorf("dynamodb: %w", err))
+		return errdefs.Unavailable(fmt.Errorf("dynamodb: %s: %w", statestore.Unreachable, err))
 	}
 	return fmt.Errorf("dynamodb: %w", err)
 }

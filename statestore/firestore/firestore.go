@@ -207,7 +207,7 @@ func (s *Store) op(ctx context.Context) (context.Context, func(error) error) {
 	return ctx, func(err error) error {
 		defer cancel()
 		if err != nil && errors.Is(context.Cause(ctx), errNoAnswer) {
-			return errdefs.Unavailable(fmt.Errorf("firestore: no answer within %v: %w", s.timeout, err))
+			return errdefs.Unavailable(fmt.Errorf("firestore: %s (no answer within %v): %w", statestore.Unreachable, s.timeout, err))
 		}
 		return err
 	}
@@ -750,7 +750,9 @@ func classify(err error) error {
 	}
 	wrapped := fmt.Errorf("firestore: %w", err)
 	switch st.Code() {
-	case codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded, codes.Aborted:
+	case codes.Unavailable:
+		return errdefs.Unavailable(fmt.Errorf("firestore: %s: %w", statestore.Unreachable, err))
+	case codes.ResourceExhausted, codes.DeadlineExceeded, codes.Aborted:
 		return errdefs.Unavailable(wrapped)
 	case codes.InvalidArgument:
 		msg := strings.ToLower(st.Message())
