@@ -116,9 +116,11 @@ func (r runner) mustDocker(t *testing.T, args ...string) string {
 }
 
 // TestMultiRunnerSharedState runs two runners (shim + sockerless-functions
-// each) over one DynamoDB Local state store and one relay: what one runner
-// creates the other lists, inspects and removes, and of two runners racing
-// to create the same name exactly one wins.
+// each, memory provider) over one DynamoDB Local state store and one relay:
+// what one runner creates and starts the other lists, inspects, execs into
+// (through the shared relay to the workload's agent, which lives with
+// runner A's functions) and removes, and of two runners racing to create
+// the same name exactly one wins.
 func TestMultiRunnerSharedState(t *testing.T) {
 	endpoint := emulators.StartDynamoDB(t)
 	dir := t.TempDir()
@@ -137,7 +139,7 @@ func TestMultiRunnerSharedState(t *testing.T) {
 		mrStart(t, "functions "+name, dir+"/sockerless-functions", append(common,
 			"PORT="+fport,
 			"SOCKERLESS_STATE="+state,
-			"SOCKERLESS_PROVIDER=synthetic",
+			"SOCKERLESS_PROVIDER=memory",
 			"SOCKERLESS_RELAY_URL=ws://127.0.0.1:"+rport)...)
 		// Wait for functions (the store check at start creates the table)
 		// before starting the next one.
@@ -181,7 +183,7 @@ func TestMultiRunnerSharedState(t *testing.T) {
 	a, b := runners[0], runners[1]
 
 	a.mustDocker(t, "pull", "alpine:3.20")
-	id := strings.TrimSpace(a.mustDocker(t, "create", "--name", "shared", "alpine:3.20", "true"))
+	id := strings.TrimSpace(a.mustDocker(t, "create", "--name", "shared", "alpine:3.20", "sleep", "120"))
 	if id == "" {
 		t.Fatal("create on A printed no id")
 	}
@@ -203,8 +205,25 @@ func TestMultiRunnerSharedState(t *testing.T) {
 		t.Fatalf("inspect on B = %+v, want ID %s, name /shared, image alpine:3.20", got, id)
 	}
 
+	// Started through A, exec'd through B: B's ticket reaches the agent of
+	// A's workload through the shared relay. Output, exit code and a file
+	// written through B and read through A prove the exec ran there.
+	a.mustDocker(t, "start", "shared")
+	if out := b.mustDocker(t, "exec", "shared", "sh", "-c", "echo exec-via-B; echo marked-by-B > /tmp/mark"); strings.TrimSpace(out) != "exec-via-B" {
+		t.Fatalf("exec on B printed %q, want exec-via-B", out)
+	}
+	if out, code := b.docker(t, "exec", "shared", "sh", "-c", "exit 7"); code != 7 {
+		t.Fatalf("exec on B of exit 7: exit %d\n%s", code, out)
+	}
+	if out := a.mustDocker(t, "exec", "shared", "cat", "/tmp/mark"); strings.TrimSpace(out) != "marked-by-B" {
+		t.Fatalf("file written by exec through B, read through A = %q", out)
+	}
+	if out := b.mustDocker(t, "exec", "-i", "shared", "cat"); out != "" {
+		t.Fatalf("exec -i cat with empty stdin through B printed %q", out)
+	}
+
 	// B removes it; A no longer sees it.
-	b.mustDocker(t, "rm", "shared")
+	b.mustDocker(t, "rm", "-f", "shared")
 	if out, code := a.docker(t, "inspect", "shared"); code == 0 || !strings.Contains(out, "No such") {
 		t.Fatalf("inspect on A after rm on B: exit %d\n%s", code, out)
 	}
