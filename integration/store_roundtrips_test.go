@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/sockerless/sockerless/internal/embedded"
+	"github.com/sockerless/sockerless/internal/fnserver"
+	"github.com/sockerless/sockerless/internal/testutil/emulators"
 	"github.com/sockerless/sockerless/statestore"
 	"github.com/sockerless/sockerless/statestore/countstore"
 	"github.com/sockerless/sockerless/statestore/memory"
@@ -132,4 +135,72 @@ func TestStoreRoundTrips(t *testing.T) {
 			t.Errorf("%s made no store calls: the counting wrapper is not in the path", op.name)
 		}
 	}
+}
+
+// BenchmarkStoreRoundTrips runs a container's life (create, start,
+// inspect, ps, exec, rm -f) and a whole `docker run --rm` through the
+// docker CLI against the embedded server (memory provider) over each state
+// store: memory, DynamoDB Local, Azurite and the Firestore emulator. It
+// reports, per operation, the store round trips (<op>-rt) and the CLI's
+// wall time in milliseconds (<op>-ms), averaged over the iterations.
+func BenchmarkStoreRoundTrips(b *testing.B) {
+	stores := []struct {
+		name string
+		open func(b *testing.B) statestore.Store
+	}{
+		{"memory", func(*testing.B) statestore.Store { return memory.New() }},
+		{"dynamodb", func(b *testing.B) statestore.Store {
+			return benchOpen(b, "dynamodb://bench?endpoint="+emulators.StartDynamoDB(b))
+		}},
+		{"aztables", func(b *testing.B) statestore.Store {
+			e := benchEmulator(b, emulators.Azurite)
+			return benchOpen(b, "aztables://"+emulators.AzuriteAccount+"/bench?endpoint=http://"+e.Addr)
+		}},
+		{"firestore", func(b *testing.B) statestore.Store {
+			return benchOpen(b, "firestore://bench?endpoint="+emulators.StartFirestore(b))
+		}},
+	}
+	for _, st := range stores {
+		b.Run(st.name, func(b *testing.B) {
+			s := startRTServer(b, st.open(b))
+			for _, op := range rtOps { // warm-up
+				s.measure(b, op.args(0)...)
+			}
+			rt := map[string]int{}
+			ms := map[string]time.Duration{}
+			n := 0
+			for b.Loop() {
+				n++
+				for _, op := range rtOps {
+					c, d := s.measure(b, op.args(n)...)
+					rt[op.name] += c.Total()
+					ms[op.name] += d
+				}
+			}
+			for _, op := range rtOps {
+				unit := strings.ReplaceAll(strings.ReplaceAll(op.name, " --", "-"), " -", "-")
+				b.ReportMetric(float64(rt[op.name])/float64(n), unit+"-rt")
+				b.ReportMetric(float64(ms[op.name].Microseconds())/1000/float64(n), unit+"-ms")
+			}
+		})
+	}
+}
+
+func benchEmulator(b *testing.B, start func() (*emulators.Emulator, error)) *emulators.Emulator {
+	b.Helper()
+	e, err := start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(e.Stop)
+	return e
+}
+
+func benchOpen(b *testing.B, state string) statestore.Store {
+	b.Helper()
+	s, err := fnserver.OpenStore(context.Background(), state)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
