@@ -91,11 +91,30 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 		outputs = append(outputs, m.pump(f, 1, log))
 	} else {
 		in, _ := cmd.StdinPipe()
-		outR, _ := cmd.StdoutPipe()
-		errR, _ := cmd.StderrPipe()
+		// Pipes of our own, not StdoutPipe: Wait closes those as soon as
+		// the process exits, losing output not read yet.
+		outR, outW, err := os.Pipe()
+		if err != nil {
+			m.code = ExitCannotExecute
+			close(m.done)
+			return m, err
+		}
+		errR, errW, err := os.Pipe()
+		if err != nil {
+			outR.Close()
+			outW.Close()
+			m.code = ExitCannotExecute
+			close(m.done)
+			return m, err
+		}
+		cmd.Stdout, cmd.Stderr = outW, errW
 		m.in = in
 		_, release, err := startOwned(cmd, false, nil)
+		outW.Close()
+		errW.Close()
 		if err != nil {
+			outR.Close()
+			errR.Close()
 			m.code = startErrorCode(err)
 			close(m.done)
 			return m, err
@@ -128,6 +147,9 @@ func (m *MainProcess) pump(r io.Reader, stream int, log io.Writer) chan struct{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		if c, ok := r.(io.Closer); ok {
+			defer c.Close()
+		}
 		b := make([]byte, 32<<10)
 		for {
 			n, err := r.Read(b)

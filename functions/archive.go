@@ -93,6 +93,9 @@ func (a *API) archiveHead(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) archiveGet(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodHead || r.Header.Get(controlapi.HeaderArchiveTicket) == ticket.ArchiveStat {
+		return a.archiveHead(w, r)
+	}
 	t, err := a.archiveRoute(r)
 	if err != nil {
 		return err

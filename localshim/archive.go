@@ -16,6 +16,7 @@ import (
 	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/relay/frame"
+	"github.com/sockerless/sockerless/relay/ticket"
 )
 
 var archivePath = regexp.MustCompile(`^/containers/[^/]+/archive$`)
@@ -49,8 +50,10 @@ func (s *Shim) serveArchive(w http.ResponseWriter, r *http.Request) {
 	out.ContentLength = 0
 	out.Header.Del("Content-Type")
 	out.Header.Set(controlapi.HeaderShim, "1")
-	if r.Method == http.MethodPut {
-		out.Header.Set(controlapi.HeaderArchiveTicket, "1")
+	op := map[string]string{http.MethodHead: ticket.ArchiveStat, http.MethodGet: ticket.ArchiveGet, http.MethodPut: ticket.ArchivePut}[r.Method]
+	out.Header.Set(controlapi.HeaderArchiveTicket, op)
+	if r.Method == http.MethodHead {
+		out.Method = http.MethodGet // a ticket must come back in a body
 	}
 	resp, err := s.client.Do(out)
 	if err != nil {
@@ -162,5 +165,25 @@ func readResult(remote io.Reader) (frame.Result, error) {
 		case frame.Exit:
 			return frame.Result{}, errors.New("session ended without a result")
 		}
+	}
+}
+
+// streamLost ends a client's hijacked stream whose relay connection broke
+// before the session's Exit frame (the relay restarted, the network
+// failed). Without a TTY it sends Docker's system-error frame (stream 3),
+// which the docker CLI reports as "error from daemon in stream" with a
+// failing exit status, rather than a clean end of stream that would read
+// as success; with a TTY, where there is no framing, the message is
+// written to the terminal.
+func (s *Shim) streamLost(c io.Writer, tty bool, err error) {
+	msg := fmt.Sprintf("sockerless: lost the stream to the container's agent: %v\n", err)
+	s.log.Warn("stream lost", "err", err)
+	stream := byte(3)
+	if tty {
+		stream = 1
+	}
+	_ = writeDocker(c, tty, stream, []byte(msg))
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
 	}
 }

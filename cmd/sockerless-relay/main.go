@@ -16,7 +16,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -34,6 +33,7 @@ type Config struct {
 	JoinTimeout  time.Duration `env:"JOIN_TIMEOUT" envDefault:"30s" help:"how long an offered session waits for the agent's data stream"`
 	IdleTimeout  time.Duration `env:"IDLE_TIMEOUT" envDefault:"0s" help:"close sessions without traffic for this long; 0 never (dead peers are found by TCP keepalive)"`
 	PingInterval time.Duration `env:"PING_INTERVAL" envDefault:"15s" help:"agent control connection ping interval"`
+	Handshake    time.Duration `env:"HANDSHAKE_TIMEOUT" envDefault:"10s" help:"how long a client may take to send its request headers and upgrade"`
 	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT" envDefault:"30s" help:"on SIGTERM, how long open sessions may take to finish"`
 	LogLevel     string        `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 }
@@ -73,7 +73,7 @@ func run(args []string, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	srv, err := server.New(server.Options{
 		Secret: []byte(cfg.Secret), AgentWait: cfg.AgentWait, JoinTimeout: cfg.JoinTimeout,
-		IdleTimeout: cfg.IdleTimeout, PingInterval: cfg.PingInterval, Logger: log,
+		IdleTimeout: cfg.IdleTimeout, PingInterval: cfg.PingInterval, Logger: log, HandshakeTimeout: cfg.Handshake,
 	})
 	if err != nil {
 		return err
@@ -84,7 +84,7 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("PORT=%s: %w", cfg.Port, err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := srv.HTTPServer()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("sockerless-relay listening", "addr", ln.Addr().String())

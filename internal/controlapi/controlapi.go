@@ -32,12 +32,15 @@ const (
 	// HeaderContinue on an answer means it is not final; its value is the
 	// cursor to send next.
 	HeaderContinue = "X-Sockerless-Continue"
-	// HeaderArchiveTicket marks a shim's PUT /containers/{id}/archive sent
-	// without its body: functions answers a StreamTicket of kind
-	// "archive" (the shim then carries the tar to the workload's agent
-	// over the relay, so archive bodies never pass through functions), or
-	// 204 with this header set to ArchiveDirect, after which the shim
-	// sends the upload to functions as it is.
+	// HeaderArchiveTicket is set by a shim on docker cp requests (HEAD,
+	// GET and PUT /containers/{id}/archive), which it sends without a
+	// body, its value the operation ("stat", "get", "put"); a stat is
+	// sent as GET, since an answer to HEAD has no body. Functions answers
+	// a StreamTicket of kind "archive" (the shim then carries the tar to
+	// the workload's agent over the relay, so archive bodies never pass
+	// through functions), or serves the request itself; to a "put" it
+	// then answers 204 with this header set to ArchiveDirect, after which
+	// the shim sends the upload to functions as it is.
 	HeaderArchiveTicket = "X-Sockerless-Archive-Ticket"
 	// HeaderRequestID carries the request id the shim assigns and
 	// functions echoes and logs.

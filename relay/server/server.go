@@ -147,6 +147,13 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// HTTPServer returns an http.Server for s whose handshake limits match
+// the relay's: a client has HandshakeTimeout to send its request headers
+// (a slow-loris client is cut off then) and at most 16 KiB of them.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{Handler: s, ReadHeaderTimeout: s.opts.HandshakeTimeout, MaxHeaderBytes: 16 << 10}
+}
+
 // Metrics returns the server's counters.
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
