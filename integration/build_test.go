@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sockerless/sockerless/internal/embedded"
@@ -122,5 +123,20 @@ func writeTar(t *testing.T, p string, files map[string]string) {
 	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBuildNeedsFilesystemProvider: a provider that does not run image
+// filesystems (synthetic) answers docker build with a clear 501, never a
+// silent success.
+func TestBuildNeedsFilesystemProvider(t *testing.T) {
+	s := startServer(t, embedded.Options{Synthetic: true})
+	ctx := writeContext(t, map[string]string{"Dockerfile": "FROM alpine:3.20\nRUN true\n"})
+	runSteps(t, s, []step{
+		d(1, `docker build needs a provider that runs image filesystems`, "build", "-t", "x:1", ctx),
+	})
+	code, _, body := raw(t, s, "POST", "/build?t=x:1", "")
+	if code != 501 || !strings.Contains(body, "provider synthetic does not") {
+		t.Fatalf("POST /build = %d %s, want 501", code, body)
 	}
 }

@@ -129,7 +129,7 @@ func ExtractTar(f *FS, dest string, r io.Reader, o ExtractOptions) error {
 				return err
 			}
 			dirTimes = append(dirTimes, dirTime{name, hdr.ModTime})
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // tar.Reader reports the old TypeRegA as TypeReg
 			fh, err := f.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 			if err != nil {
 				return err
