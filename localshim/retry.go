@@ -17,14 +17,15 @@ import (
 )
 
 // Retries: the shim repeats a request to functions only when repeating
-// cannot do the work twice — reads, bounded polls, and the two requests
-// functions deduplicates by idempotency key (create and start) — and only
+// cannot do the work twice — reads, bounded polls, pulls (which converge
+// on the same image), and the two requests functions deduplicates by
+// idempotency key (container create and start) — and only
 // when the first attempt's answer was lost on the way (a transport error
 // or a gateway's 502/504). Anything else reaches the client as it came.
 const maxAttempts = 3
 
 var (
-	createPath = regexp.MustCompile(`^/containers/create$`)
+	createPath = regexp.MustCompile(`^/(containers|images)/create$`)
 	startPath  = regexp.MustCompile(`^/containers/[^/]+/start$`)
 )
 

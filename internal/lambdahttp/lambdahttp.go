@@ -43,13 +43,29 @@ func New(h http.Handler, opts Options) *Handler {
 	if opts.MaxResponse <= 0 {
 		opts.MaxResponse = MaxResponse
 	}
-	return &Handler{adapter: httpadapter.NewV2(h), max: opts.MaxResponse}
+	return &Handler{adapter: httpadapter.NewV2(restoreHeaders(h)), max: opts.MaxResponse}
+}
+
+type headersKey struct{}
+
+// restoreHeaders gives h the event's header values exactly as sent: the
+// adapter splits every value on commas (and trims the pieces), which
+// breaks values such as the JSON cursors of bounded polls.
+func restoreHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if orig, ok := r.Context().Value(headersKey{}).(map[string]string); ok {
+			for k, v := range orig {
+				r.Header[http.CanonicalHeaderKey(k)] = []string{v}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Invoke serves one event: an API Gateway HTTP API (v2) event or,
 // equivalently, a Lambda Function URL event.
 func (h *Handler) Invoke(ctx context.Context, event events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	resp, err := h.adapter.ProxyWithContext(ctx, event)
+	resp, err := h.adapter.ProxyWithContext(context.WithValue(ctx, headersKey{}, event.Headers), event)
 	if err != nil {
 		return errorResponse(http.StatusBadRequest, fmt.Sprintf("sockerless: cannot serve the Lambda event: %v", err)), nil
 	}
