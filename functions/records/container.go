@@ -96,8 +96,8 @@ type Endpoint struct {
 }
 
 var containers = kind[Container]{
-	name:  KindContainer,
-	id:    func(c *Container) string { return c.ID },
+	name: KindContainer,
+	id:   func(c *Container) string { return c.ID },
 	names: func(c *Container) []string {
 		if c.CreateKey != "" {
 			return []string{c.Name, CreateKeyName(c.CreateKey)}
