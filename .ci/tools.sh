@@ -8,6 +8,11 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_pkgs=()
 python3 -c 'import docker' 2>/dev/null || apt_pkgs+=(python3-docker)
+# gitlab-ci-local shells out to git and rsync on the host.
+command -v git >/dev/null || apt_pkgs+=(git)
+command -v rsync >/dev/null || apt_pkgs+=(rsync)
+# `script` (util-linux) runs `docker run -it` under a pseudo-terminal.
+command -v script >/dev/null || apt_pkgs+=(bsdutils)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   echo "tools: installing ${apt_pkgs[*]}"
   sudo_ apt-get update -qq

@@ -193,7 +193,8 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return fmt.Errorf("memory: %w", err)
 	}
-	if _, err := p.unpackImage(root, s.Layers); err != nil {
+	unpacked, err := p.unpackImage(root, s.Layers)
+	if err != nil {
 		_ = os.RemoveAll(dir)
 		if errors.Is(err, rootfs.ErrUnsafeEntry) {
 			return errdefs.InvalidParameter(fmt.Errorf("memory: image %s: %w", s.Image, err))
@@ -230,6 +231,14 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		_ = rfs.Close()
 		_ = os.RemoveAll(dir)
 		return fmt.Errorf("memory: %w", err)
+	}
+	if !unpacked {
+		// No image content: the busybox layout of the sandbox's applets.
+		if err := p.opts.Sandbox.InstallApplets(rfs); err != nil {
+			_ = rfs.Close()
+			_ = os.RemoveAll(dir)
+			return fmt.Errorf("memory: %w", err)
+		}
 	}
 	if s.WorkingDir != "" {
 		// Docker creates a missing working directory.

@@ -751,19 +751,46 @@ func parseMode(s string, base fs.FileMode, isDir bool) (fs.FileMode, error) {
 	return m &^ fs.ModeType, nil
 }
 
-func chmodCmd(e *env, args []string) int {
-	rec, verbose := false, false
-	for len(args) > 0 && (args[0] == "-R" || args[0] == "-v" || args[0] == "-f" || args[0] == "--recursive") {
-		if args[0] == "-v" {
-			verbose = true
-		} else if args[0] != "-f" {
-			rec = true
+// ownerModeFlags splits the arguments of chmod and chown GNU style:
+// options may follow operands ("chmod 777 -R dir"), "--" ends options,
+// and an argument that is not one of the known flags is an operand (so
+// chmod's "-w" mode stays a mode).
+func ownerModeFlags(args []string, flags map[string]byte) (set map[byte]bool, operands []string) {
+	set = map[byte]bool{}
+	for i, a := range args {
+		if a == "--" {
+			return set, append(operands, args[i+1:]...)
 		}
-		args = args[1:]
+		if c, ok := flags[a]; ok {
+			set[c] = true
+			continue
+		}
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
+			all := true
+			for j := 1; j < len(a); j++ {
+				if _, ok := flags["-"+a[j:j+1]]; !ok {
+					all = false
+					break
+				}
+			}
+			if all {
+				for j := 1; j < len(a); j++ {
+					set[flags["-"+a[j:j+1]]] = true
+				}
+				continue
+			}
+		}
+		operands = append(operands, a)
 	}
-	if len(args) > 0 && args[0] == "--" {
-		args = args[1:]
-	}
+	return set, operands
+}
+
+func chmodCmd(e *env, args []string) int {
+	set, args := ownerModeFlags(args, map[string]byte{
+		"-R": 'R', "--recursive": 'R', "-v": 'v', "--verbose": 'v', "-c": 'v', "--changes": 'v',
+		"-f": 'f', "--silent": 'f', "--quiet": 'f',
+	})
+	rec, verbose := set['R'], set['v']
 	if len(args) < 2 {
 		return e.usage("missing operand")
 	}
@@ -811,11 +838,24 @@ func chmodCmd(e *env, args []string) int {
 
 func chownCmd(e *env, args []string) int {
 	// Ownership cannot change without host privileges; accept and ignore,
-	// as rootless container runtimes do for a single mapped user.
+	// as rootless container runtimes do for a single mapped user. The
+	// files must exist, as for chown.
+	_, args = ownerModeFlags(args, map[string]byte{
+		"-R": 'R', "--recursive": 'R', "-v": 'v', "--verbose": 'v', "-c": 'v', "--changes": 'v',
+		"-f": 'f', "--silent": 'f', "--quiet": 'f', "-h": 'h', "--no-dereference": 'h',
+		"--dereference": 'L', "-H": 'H', "-L": 'L', "-P": 'P',
+	})
 	if len(args) < 2 {
 		return e.usage("missing operand")
 	}
-	return 0
+	status := 0
+	for _, p := range args[1:] {
+		if _, err := os.Lstat(p); err != nil {
+			e.errf("cannot access '%s': %s", p, errnoText(unwrapPath(err)))
+			status = 1
+		}
+	}
+	return status
 }
 
 func statCmd(e *env, args []string) int {

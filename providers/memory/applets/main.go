@@ -62,7 +62,34 @@ func applets() map[string]appletFunc {
 		"xxd": xxdCmd, "split": unsupportedCmd, "chown": chownCmd, "chgrp": chownCmd,
 		"dd": ddCmd, "cksum": cksumCmd, "sum": cksumCmd, "numfmt": unsupportedCmd,
 		"shuf": shufCmd, "factor": unsupportedCmd, "basenc": unsupportedCmd,
+		"busybox": busyboxCmd, "rsync": rsyncCmd,
 	}
+}
+
+// busyboxCmd is the multi-call entry busybox images have: `busybox NAME
+// ARG...` runs applet NAME, `busybox --list` lists the applets.
+func busyboxCmd(e *env, args []string) int {
+	if len(args) == 0 || args[0] == "--help" {
+		fmt.Fprintln(e.stdout, "usage: busybox NAME [ARG]... | --list")
+		return 0
+	}
+	if args[0] == "--list" {
+		for _, n := range sortedKeys(applets()) {
+			if n != "busybox" {
+				fmt.Fprintln(e.stdout, n)
+			}
+		}
+		return 0
+	}
+	if isShell(path.Base(args[0])) {
+		// Shells run on the host side: hand them back to the sandbox.
+		wd, _ := os.Getwd()
+		return spawn(e, append([]string{path.Base(args[0])}, args[1:]...), nil, wd, 0, 0)
+	}
+	if err := e.flush(); err != nil {
+		return 1
+	}
+	return run(args, e.in, e.stdout, e.stderr)
 }
 
 // isShell reports whether name is a shell; the host runs shells, not this

@@ -171,7 +171,7 @@ func (c *Container) runShell(ctx context.Context, inv *invocation) int {
 		io.WriteString(self.stdout, prompt(inv))
 	}
 	status := 0
-	perr := syntax.NewParser().Interactive(stdin, func(stmts []*syntax.Stmt) bool {
+	perr := syntax.NewParser().Interactive(&newlineAtEOF{r: stdin}, func(stmts []*syntax.Stmt) bool {
 		for _, st := range stmts {
 			syntax.Walk(st, func(n syntax.Node) bool {
 				if fd, ok := n.(*syntax.FuncDecl); ok {
@@ -194,6 +194,41 @@ func (c *Container) runShell(ctx context.Context, inv *invocation) int {
 		return 2
 	}
 	return status
+}
+
+// newlineAtEOF ends its input with a newline when the input does not:
+// the interactive parser runs statements only when their line ends, and
+// a shell reading commands from stdin runs a last line without one
+// (gitlab-ci-local sends ". /gcl-cmd" with no newline).
+type newlineAtEOF struct {
+	r      io.Reader
+	eof    bool // r reported EOF
+	needNL bool // the last byte delivered was not a newline
+}
+
+func (n *newlineAtEOF) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !n.eof {
+		k, err := n.r.Read(p)
+		if k > 0 {
+			n.needNL = p[k-1] != '\n'
+		}
+		if err != io.EOF {
+			return k, err
+		}
+		n.eof = true
+		if k > 0 {
+			return k, nil
+		}
+	}
+	if n.needNL {
+		n.needNL = false
+		p[0] = '\n'
+		return 1, nil
+	}
+	return 0, io.EOF
 }
 
 func prompt(inv *invocation) string {

@@ -57,6 +57,9 @@ func TestShellFeatures(t *testing.T) {
 		{"seq", `seq 3`, 0, "1\n2\n3\n", ""},
 		{"expr", `expr 2 + 3`, 0, "5\n", ""},
 		{"basename", `basename /a/b/c.txt .txt; dirname /a/b/c.txt`, 0, "c\n/a/b\n", ""},
+		{"chmod-chown-flags-last", `mkdir -p /tmp/cm/d && touch /tmp/cm/d/f && chmod 700 -R /tmp/cm && chown 0:0 -R /tmp/cm && stat -c %a /tmp/cm/d/f`, 0, "700\n", ""},
+		{"chmod-minus-mode", `touch /tmp/w && chmod 644 /tmp/w && chmod -w /tmp/w && stat -c %a /tmp/w`, 0, "444\n", ""},
+		{"chown-missing", `chown 1000 -R /nope`, 1, "", "cannot access '/nope'"},
 		{"hash", `printf abc | sha256sum; printf abc | md5sum`, 0, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  -\n900150983cd24fb0d6963f7d28e17f72  -\n", ""},
 		{"base64", `echo hi | base64; echo aGkK | base64 -d`, 0, "aGkK\nhi\n", ""},
 		{"id", `id -u; whoami`, 0, "0\nroot\n", ""},
@@ -91,5 +94,57 @@ func TestShellFeatures(t *testing.T) {
 				t.Errorf("script %q:\n got code=%d stdout=%q stderr=%q\nwant code=%d stdout=%q stderr~%q", tc.script, r.code, r.stdout, r.stderr, tc.code, tc.stdout, tc.stderrHas)
 			}
 		})
+	}
+}
+
+// TestShellStdinLastLine: commands read from stdin run even when the last
+// line has no newline, as in every POSIX shell (gitlab-ci-local feeds
+// ". /gcl-cmd" without one).
+func TestShellStdinLastLine(t *testing.T) {
+	c := newContainer(t)
+	for _, argv := range [][]string{{"sh"}, {"bash", "-s"}} {
+		r := run(t, c, "echo a\necho last; exit 3", argv...)
+		if r.code != 3 || r.stdout != "a\nlast\n" {
+			t.Errorf("%v: %+v", argv, r)
+		}
+	}
+	if r := run(t, c, "echo only", "sh"); r.code != 0 || r.stdout != "only\n" {
+		t.Errorf("single line: %+v", r)
+	}
+}
+
+// TestRsync: the local rsync applet, as CI helpers use it.
+func TestRsync(t *testing.T) {
+	c := newContainer(t)
+	setup := `mkdir -p /b/out/sub /b/.gitlab-ci-local/x /b/logs && echo r > /b/out/result.txt && echo s > /b/out/sub/s.txt && ln -s result.txt /b/out/link && echo l > /b/logs/a.log && echo k > /b/logs/keep.txt`
+	if r := sh(t, c, setup); r.code != 0 {
+		t.Fatalf("setup: %+v", r)
+	}
+	tests := []struct {
+		name, script string
+		code         int
+		stdout       string
+	}{
+		// gitlab-ci-local's artifact collection, verbatim.
+		{"gitlab-artifacts", "cd /b\nshopt -s globstar nullglob dotglob\nmkdir -p /artifacts/build\nrsync --exclude '.gitlab-ci-local/**' -Ra ./out/ /artifacts/build/. || true\nfind /artifacts | sort; readlink /artifacts/build/out/link",
+			0, "/artifacts\n/artifacts/build\n/artifacts/build/out\n/artifacts/build/out/link\n/artifacts/build/out/result.txt\n/artifacts/build/out/sub\n/artifacts/build/out/sub/s.txt\nresult.txt\n"},
+		{"relative-dot", `cd / && rsync -aR /b/./out/sub /r1 && find /r1 | sort`, 0, "/r1\n/r1/out\n/r1/out/sub\n/r1/out/sub/s.txt\n"},
+		{"contents", `rsync -a /b/logs/ /c1 && ls /c1`, 0, "a.log\nkeep.txt\n"},
+		{"dir-into", `mkdir /c2 && rsync -a /b/logs /c2 && ls /c2/logs`, 0, "a.log\nkeep.txt\n"},
+		{"exclude-name", `rsync -a --exclude='*.log' /b/logs/ /c3 && ls /c3`, 0, "keep.txt\n"},
+		{"exclude-dir-whole-tree", `cd /b && rsync -a --exclude .gitlab-ci-local/ ./ /c4 && ls -A /c4`, 0, "logs\nout\n"},
+		{"delete", `mkdir -p /c5 && echo x > /c5/stale && rsync -a --delete /b/logs/ /c5 && ls /c5`, 0, "a.log\nkeep.txt\n"},
+		{"delete-protects-excluded", `mkdir -p /c6 && echo x > /c6/x.log && rsync -a --delete --exclude '*.log' /b/logs/ /c6 && ls /c6`, 0, "keep.txt\nx.log\n"},
+		{"file-to-file", `rsync /b/out/result.txt /copy.txt && cat /copy.txt`, 0, "r\n"},
+		{"verbose", `rsync -av /b/out/sub/ /c7`, 0, "s.txt\n"},
+		{"quick-check", `rsync -av /b/out/sub/ /c7`, 0, ""},
+		{"dir-without-r", `rsync /b/logs /c8; echo $?; test -e /c8/logs || echo none`, 0, "0\nnone\n"},
+		{"missing", `rsync -a /nope /c9`, 23, ""},
+		{"remote", `rsync -a host:/x /c10`, 1, ""},
+	}
+	for _, tc := range tests {
+		if r := sh(t, c, tc.script); r.code != tc.code || r.stdout != tc.stdout {
+			t.Errorf("%s: %+v, want %d %q", tc.name, r, tc.code, tc.stdout)
+		}
 	}
 }
