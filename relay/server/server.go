@@ -129,7 +129,10 @@ func New(opts Options) (*Server, error) {
 			HandshakeTimeout: opts.HandshakeTimeout,
 			ReadBufferSize:   wsclient.BufferSize,
 			WriteBufferSize:  wsclient.BufferSize,
-			CheckOrigin:      func(*http.Request) bool { return true }, // not a browser service; auth is the bearer
+			// Write buffers are taken from a pool only while a message is
+			// written, so idle agents and quiet sessions hold none.
+			WriteBufferPool: &sync.Pool{},
+			CheckOrigin:     func(*http.Request) bool { return true }, // not a browser service; auth is the bearer
 		},
 		agents:  map[string]*agentConn{},
 		waiting: map[string]chan struct{}{},
