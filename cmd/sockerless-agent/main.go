@@ -71,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	cmd := fs.Args()
 	if *keepAlive == (len(cmd) > 0) {
-		return 2, errors.New("give either --keep-alive or -- CMD ARGS...")
+		return 2, errors.New("give either --keep-alive or -- CMD [ARGS]")
 	}
 	if cfg.RelayURL == "" || cfg.ContainerID == "" || cfg.AgentToken == "" {
 		return 2, fmt.Errorf("%sRELAY_URL, %sCONTAINER_ID and %sAGENT_TOKEN are required", envPrefix, envPrefix, envPrefix)
