@@ -12,6 +12,11 @@ import (
 
 const eventsWatchKind = statestore.KindEvents
 
+// MaxAnswerBytes bounds the body of one bounded answer (1 MiB), well under
+// Lambda's 6 MB response limit even when base64-encoded: a bounded poll
+// answers as soon as it holds this much, and says to continue.
+const MaxAnswerBytes = 1 << 20
+
 // longPollSpec describes one long wait (wait, logs?follow, events,
 // stats?stream) as a sequence of non-blocking steps.
 type longPollSpec struct {
@@ -86,7 +91,7 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 		cursor = next
 		if bounded {
 			buf = append(buf, chunk...)
-			if done || !time.Now().Before(deadline) {
+			if done || len(buf) >= MaxAnswerBytes || !time.Now().Before(deadline) {
 				begin(done, cursor)
 				_, err := w.Write(buf)
 				return err
@@ -102,6 +107,10 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 			if done {
 				return nil
 			}
+		}
+		if len(chunk) > 0 && !done {
+			// More may be ready at once (a log read in pages).
+			continue
 		}
 		timer := time.NewTimer(spec.interval)
 		var until <-chan time.Time

@@ -298,13 +298,17 @@ func (a *API) containerLogs(w http.ResponseWriter, r *http.Request) error {
 		watchKind:   records.KindContainer,
 		watchID:     id,
 		step: func(ctx context.Context, cursor string) ([]byte, string, bool, error) {
-			opts := providers.LogOptions{After: cursor, Since: since, Until: until}
+			// Each step reads at most MaxAnswerBytes, so a large log
+			// reaches a shim in several bounded answers.
+			opts := providers.LogOptions{After: cursor, Since: since, Until: until, MaxBytes: MaxAnswerBytes}
 			if cursor == "" {
 				opts.Tail = tail
 			}
 			var out []byte
+			more := false
 			if tail >= 0 || cursor != "" {
 				page, err := a.provider.Logs(ctx, id, opts)
+				more = page.More
 				if err != nil && !errdefs.IsNotFound(err) {
 					return nil, cursor, false, err
 				}
@@ -327,8 +331,8 @@ func (a *API) containerLogs(w http.ResponseWriter, r *http.Request) error {
 					cursor = "0"
 				}
 			}
-			if !follow || len(out) > 0 {
-				return out, cursor, !follow, nil
+			if more || !follow || len(out) > 0 {
+				return out, cursor, !follow && !more, nil
 			}
 			cur, err := a.st.Container(ctx, id)
 			done := err != nil || !cur.State.Running || (!until.IsZero() && !a.st.Now().Before(until))

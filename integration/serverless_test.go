@@ -173,6 +173,12 @@ func TestServerlessPlatforms(t *testing.T) {
 		front, url := e.lambda(t, false)
 		r := e.shim(t, url, awsShimEnv()...)
 		dockerRunWaitLogsEvents(t, r)
+		// 8 MiB of logs, above Lambda's 6 MB response limit, arrive
+		// whole in bounded answers.
+		r.mustDocker(t, "run", "--name", "big", "alpine:3.20", "sh", "-c", "yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -c 8388608 1>&2")
+		if out, code := r.docker(t, "logs", "big"); code != 0 || len(out) != 8<<20 || !strings.HasSuffix(out, "abcde\n") {
+			t.Fatalf("docker logs big: exit %d, %d bytes, want 8 MiB", code, len(out))
+		}
 		// The 22 s wait took more than one invocation, none of which ran
 		// past the poll window by more than a margin.
 		waits, longest := 0, time.Duration(0)

@@ -105,7 +105,9 @@ func (s *Shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveHijack(w, r)
 	case r.Method == http.MethodPost && waitPath.MatchString(p),
 		r.Method == http.MethodGet && p == "/events",
-		r.Method == http.MethodGet && logsPath.MatchString(p) && httpx.BoolValue(r, "follow"),
+		// Logs go through bounded polls followed or not: a large log then
+		// arrives in answers each within a platform's response limit.
+		r.Method == http.MethodGet && logsPath.MatchString(p),
 		r.Method == http.MethodGet && statsPath.MatchString(p) && (r.URL.Query().Get("stream") == "" || httpx.BoolValue(r, "stream")):
 		s.serveLongWait(w, r)
 	case isArchive(r, p):

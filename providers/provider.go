@@ -90,6 +90,11 @@ type LogOptions struct {
 	Since, Until time.Time
 	// Tail, when > 0, returns only the last Tail entries (first page only).
 	Tail int
+	// MaxBytes, when > 0, ends a page once its entries hold that many
+	// bytes (at least one entry is returned); LogPage.More then says the
+	// rest follows from Cursor. It keeps each answer under a platform's
+	// response limit.
+	MaxBytes int
 }
 
 // LogEntry is one chunk of a container's output as the process wrote it.
@@ -103,6 +108,8 @@ type LogEntry struct {
 type LogPage struct {
 	Entries []LogEntry
 	Cursor  string
+	// More is set when MaxBytes cut the page short.
+	More bool
 }
 
 // Provider runs containers' main processes.
@@ -236,15 +243,26 @@ func PageLogs(entries []LogEntry, base int, opts LogOptions) LogPage {
 		n, _ := strconv.Atoi(opts.After)
 		from = max(n-base, 0)
 	}
-	var out []LogEntry
-	for _, e := range entries[min(from, len(entries)):] {
+	var picked []int // indexes into entries
+	for i := min(from, len(entries)); i < len(entries); i++ {
+		e := entries[i]
 		if (!opts.Since.IsZero() && e.Time.Before(opts.Since)) || (!opts.Until.IsZero() && e.Time.After(opts.Until)) {
 			continue
 		}
-		out = append(out, e)
+		picked = append(picked, i)
 	}
-	if opts.Tail > 0 && len(out) > opts.Tail {
-		out = out[len(out)-opts.Tail:]
+	if opts.Tail > 0 && len(picked) > opts.Tail {
+		picked = picked[len(picked)-opts.Tail:]
 	}
-	return LogPage{Entries: out, Cursor: strconv.Itoa(base + len(entries))}
+	page := LogPage{Cursor: strconv.Itoa(base + len(entries))}
+	size := 0
+	for n, i := range picked {
+		if opts.MaxBytes > 0 && n > 0 && size+len(entries[i].Data) > opts.MaxBytes {
+			page.Cursor, page.More = strconv.Itoa(base+i), true
+			break
+		}
+		size += len(entries[i].Data)
+		page.Entries = append(page.Entries, entries[i])
+	}
+	return page
 }
