@@ -61,7 +61,7 @@ func runSDKSteps(t *testing.T, steps []sdkStep) {
 func newSDK(t *testing.T, opts embedded.Options) (*server, *client.Client) {
 	t.Helper()
 	s := startServer(t, opts)
-	cli, err := client.New(client.WithHost(s.dockerHost), client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.WithHost(s.dockerHost))
 	if err != nil {
 		t.Fatal(err)
 	}

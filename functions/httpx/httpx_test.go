@@ -3,6 +3,7 @@ package httpx
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -197,9 +198,8 @@ func TestRouterRecoversPanics(t *testing.T) {
 	var logged []string
 	rt.OnError = func(r *http.Request, err error) { logged = append(logged, err.Error()) }
 	rt.Handle("GET", "/boom", func(w http.ResponseWriter, r *http.Request) error {
-		var m map[string]int
-		m["x"] = 1 // nil map write
-		return nil
+		var p *struct{ n int }
+		return fmt.Errorf("unreachable: %d", p.n) // nil dereference panics
 	})
 	rec := httptest.NewRecorder()
 	rt.ServeHTTP(rec, httptest.NewRequest("GET", "/boom", nil))
