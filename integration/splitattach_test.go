@@ -54,6 +54,16 @@ func TestSplitModeRunOutput(t *testing.T) {
 	}
 	r := runner{name: "split", sock: sock, cfg: cfg}
 	r.mustDocker(t, "pull", "alpine:3.20")
+	// docker build works in split mode too: the wrapped memory provider
+	// still runs the steps and keeps the layers.
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM alpine:3.20\nRUN echo built > /built.txt\nCMD [\"cat\", \"/built.txt\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.mustDocker(t, "build", "-t", "built:1", ctxDir)
+	if out := r.mustDocker(t, "run", "--rm", "built:1"); out != "built\n" {
+		t.Fatalf("docker run --rm built:1 = %q, want %q", out, "built\n")
+	}
 	for i := range 20 {
 		out, code := r.docker(t, "run", "--rm", "alpine:3.20", "sh", "-c", "echo tick; exit 3")
 		if code != 3 || out != "tick\n" {

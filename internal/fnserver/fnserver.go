@@ -19,6 +19,7 @@ import (
 
 	"github.com/sockerless/sockerless/functions"
 	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/internal/layerstore"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/relay"
 	"github.com/sockerless/sockerless/relay/ticket"
@@ -115,7 +116,23 @@ func openStore(name string) (statestore.Store, error) {
 // waits for the connection; every session the relay offers it is handed
 // to the workload's registration in hub; Remove disconnects it.
 func Relayed(p providers.Provider, hub *relay.Hub, secret []byte, relayURL string, log *slog.Logger) providers.Provider {
-	return &relayed{Provider: p, hub: hub, secret: secret, url: relayURL, log: log, agents: map[string]context.CancelFunc{}}
+	r := &relayed{Provider: p, hub: hub, secret: secret, url: relayURL, log: log, agents: map[string]context.CancelFunc{}}
+	if rr, ok := p.(providers.RootRunner); ok {
+		// Only a provider that runs build steps may claim to: a build
+		// without a runner is refused before it starts.
+		return &relayedRunner{relayed: r, runner: rr}
+	}
+	return r
+}
+
+// relayedRunner is a relayed provider that runs docker build's steps.
+type relayedRunner struct {
+	*relayed
+	runner providers.RootRunner
+}
+
+func (r *relayedRunner) RunInRoot(ctx context.Context, root string, p providers.RootProcess) (int, error) {
+	return r.runner.RunInRoot(ctx, root, p)
 }
 
 type relayed struct {
@@ -239,6 +256,15 @@ func (r *relayed) Stats(ctx context.Context, id string) (providers.Stats, error)
 		return p.Stats(ctx, id)
 	}
 	return providers.Stats{}, r.notSupported("stats")
+}
+
+// LayerStore passes the wrapped provider's layer store through (nil
+// without one), so images keep their layers in split mode too.
+func (r *relayed) LayerStore() *layerstore.Store {
+	if lk, ok := r.Provider.(providers.LayerKeeper); ok {
+		return lk.LayerStore()
+	}
+	return nil
 }
 
 func (r *relayed) AttachesBeforeStart() bool {
