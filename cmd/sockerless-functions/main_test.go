@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -63,5 +65,50 @@ func TestRedactState(t *testing.T) {
 	got := redactState("aztables://acct/tbl?endpoint=http://127.0.0.1:1&key=c2VjcmV0")
 	if strings.Contains(got, "c2VjcmV0") || !strings.Contains(got, "endpoint=") {
 		t.Fatalf("redactState() = %q", got)
+	}
+}
+
+// TestAzureHostFiles checks the custom-handler files deploy/azure-functions
+// ships: requests must reach the binary unchanged, behind a function key.
+func TestAzureHostFiles(t *testing.T) {
+	var host struct {
+		CustomHandler struct {
+			Description struct {
+				DefaultExecutablePath string `json:"defaultExecutablePath"`
+			} `json:"description"`
+			EnableForwardingHTTPRequest bool `json:"enableForwardingHttpRequest"`
+		} `json:"customHandler"`
+		Extensions struct {
+			HTTP struct {
+				RoutePrefix *string `json:"routePrefix"`
+			} `json:"http"`
+		} `json:"extensions"`
+	}
+	readJSON(t, "../../deploy/azure-functions/host.json", &host)
+	if host.CustomHandler.Description.DefaultExecutablePath != "sockerless-functions" || !host.CustomHandler.EnableForwardingHTTPRequest ||
+		host.Extensions.HTTP.RoutePrefix == nil || *host.Extensions.HTTP.RoutePrefix != "" {
+		t.Fatalf("host.json = %+v: want the binary, forwarding and an empty route prefix", host)
+	}
+	var fn struct {
+		Bindings []struct {
+			Type, AuthLevel, Route string
+			Methods                []string
+		}
+	}
+	readJSON(t, "../../deploy/azure-functions/docker/function.json", &fn)
+	if len(fn.Bindings) == 0 || fn.Bindings[0].Type != "httpTrigger" || fn.Bindings[0].AuthLevel != "function" ||
+		fn.Bindings[0].Route != "{*path}" || len(fn.Bindings[0].Methods) < 5 {
+		t.Fatalf("function.json = %+v", fn)
+	}
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 }
