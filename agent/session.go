@@ -74,8 +74,9 @@ func ServeSession(ctx context.Context, conn io.ReadWriteCloser, g ticket.Grant, 
 	signal := make(chan int, 8)
 	go func() {
 		defer stdin.CloseWrite()
+		fr := frame.Reader{R: conn} // payloads are consumed before the next frame
 		for {
-			f, err := frame.Read(conn)
+			f, err := fr.Next()
 			if err != nil {
 				// The client went away entirely: end stdin; the process
 				// keeps running (for attach) or is cancelled by the caller.
@@ -178,4 +179,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// WriteFrame implements frame.FrameWriter: the frame goes to the
+// connection's own WriteFrame when it has one (no assembled copy).
+func (l *lockedWriter) WriteFrame(t frame.Type, payload []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return frame.Write(l.w, t, payload)
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Type says what a frame carries.
@@ -71,16 +72,42 @@ type Result struct {
 	Stat    json.RawMessage `json:"stat,omitempty"`
 }
 
+// FrameWriter is implemented by writers that send one whole frame
+// themselves, without the caller assembling header and payload in one
+// buffer (wsclient.Conn sends each frame as one WebSocket message).
+// WriteFrame is called with at most MaxPayload bytes and must not retain
+// payload.
+type FrameWriter interface {
+	WriteFrame(t Type, payload []byte) error
+}
+
+// PutHeader encodes the header of a frame of type t carrying n payload
+// bytes into hdr.
+func PutHeader(hdr *[HeaderSize]byte, t Type, n int) {
+	hdr[0] = byte(t)
+	binary.BigEndian.PutUint32(hdr[1:], uint32(n))
+}
+
+// smallFrame is the largest frame assembled in a pooled buffer by Write;
+// larger ones (rare: a process pipe delivers at most 64 KiB per read) are
+// written as header and payload in two writes of a bufferless path.
+const smallFrame = 64<<10 + HeaderSize
+
+var framePool = sync.Pool{New: func() any { b := make([]byte, smallFrame); return &b }}
+
 // Write writes one frame. Payloads longer than MaxPayload are split into
-// several frames of the same type.
+// several frames of the same type. When w is a FrameWriter each frame is
+// handed to it; otherwise each frame is one w.Write (so a writer that
+// serialises whole Writes keeps frames whole) from a pooled buffer.
 func Write(w io.Writer, t Type, payload []byte) error {
+	fw, direct := w.(FrameWriter)
 	for {
 		n := min(len(payload), MaxPayload)
-		buf := make([]byte, HeaderSize+n)
-		buf[0] = byte(t)
-		binary.BigEndian.PutUint32(buf[1:], uint32(n))
-		copy(buf[HeaderSize:], payload[:n])
-		if _, err := w.Write(buf); err != nil {
+		if direct {
+			if err := fw.WriteFrame(t, payload[:n]); err != nil {
+				return err
+			}
+		} else if err := writeOne(w, t, payload[:n]); err != nil {
 			return err
 		}
 		payload = payload[n:]
@@ -88,6 +115,21 @@ func Write(w io.Writer, t Type, payload []byte) error {
 			return nil
 		}
 	}
+}
+
+func writeOne(w io.Writer, t Type, p []byte) error {
+	var buf []byte
+	if HeaderSize+len(p) <= smallFrame {
+		bp := framePool.Get().(*[]byte)
+		defer framePool.Put(bp)
+		buf = (*bp)[:HeaderSize+len(p)]
+	} else {
+		buf = make([]byte, HeaderSize+len(p))
+	}
+	PutHeader((*[HeaderSize]byte)(buf), t, len(p))
+	copy(buf[HeaderSize:], p)
+	_, err := w.Write(buf)
+	return err
 }
 
 // WriteJSON writes one frame whose payload is v encoded as JSON.
@@ -99,25 +141,67 @@ func WriteJSON(w io.Writer, t Type, v any) error {
 	return Write(w, t, b)
 }
 
-// Read reads one frame. It returns io.EOF only at a frame boundary and
-// io.ErrUnexpectedEOF for a truncated frame.
+// Read reads one frame into a new payload buffer. It returns io.EOF only
+// at a frame boundary and io.ErrUnexpectedEOF for a truncated frame.
 func Read(r io.Reader) (Frame, error) {
 	var hdr [HeaderSize]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	t, n, err := readHeader(r, &hdr)
+	if err != nil {
 		return Frame{}, err
 	}
-	n := binary.BigEndian.Uint32(hdr[1:])
-	if n > MaxPayload {
-		return Frame{}, fmt.Errorf("%w: %d bytes", ErrTooLarge, n)
-	}
-	f := Frame{Type: Type(hdr[0]), Payload: make([]byte, n)}
-	if _, err := io.ReadFull(r, f.Payload); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
+	f := Frame{Type: t, Payload: make([]byte, n)}
+	if err := readPayload(r, f.Payload); err != nil {
 		return Frame{}, err
 	}
 	return f, nil
+}
+
+func readHeader(r io.Reader, hdr *[HeaderSize]byte) (Type, int, error) {
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, 0, err
+	}
+	n := binary.BigEndian.Uint32(hdr[1:])
+	if n > MaxPayload {
+		return 0, 0, fmt.Errorf("%w: %d bytes", ErrTooLarge, n)
+	}
+	return Type(hdr[0]), int(n), nil
+}
+
+func readPayload(r io.Reader, p []byte) error {
+	if _, err := io.ReadFull(r, p); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	return nil
+}
+
+// Reader reads frames like Read but into one buffer it reuses, so a
+// stream of frames allocates nothing: the Payload Next returns is valid
+// only until the following call. The buffer grows to the largest payload
+// seen (at most MaxPayload). It reads exactly the frames' bytes, nothing
+// ahead, so R can be handed on between frames.
+type Reader struct {
+	R   io.Reader
+	hdr [HeaderSize]byte
+	buf []byte
+}
+
+// Next reads the next frame, with Read's errors.
+func (r *Reader) Next() (Frame, error) {
+	t, n, err := readHeader(r.R, &r.hdr)
+	if err != nil {
+		return Frame{}, err
+	}
+	if cap(r.buf) < n {
+		r.buf = make([]byte, max(n, 4<<10))
+	}
+	p := r.buf[:n]
+	if err := readPayload(r.R, p); err != nil {
+		return Frame{}, err
+	}
+	return Frame{Type: t, Payload: p}, nil
 }
 
 // Writer adapts a frame stream to io.Writer: each Write becomes frames of

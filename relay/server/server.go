@@ -446,12 +446,19 @@ func (s *Server) pipe(shim, agent *websocket.Conn, g ticket.Grant) {
 	}
 }
 
-// copyMessages forwards src's messages to dst, streaming each through a
-// fixed buffer so memory stays bounded whatever the message size; a blocked
-// dst stops reads from src. When dst fails it keeps draining src (so src
-// is not reset with unread data) until src ends.
+// copyBufferSize is the buffer a session direction borrows while it
+// forwards one message: a whole message up to this size is read into it
+// and written on with one writev; larger ones are streamed through it.
+const copyBufferSize = wsclient.BufferSize
+
+var copyPool = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+
+// copyMessages forwards src's messages to dst, each through a pooled
+// buffer of copyBufferSize so memory stays bounded whatever the message
+// size and a quiet session holds none; a blocked dst stops reads from
+// src. When dst fails it keeps draining src (so src is not reset with
+// unread data) until src ends.
 func copyMessages(dst, src *websocket.Conn, n *atomic.Int64, last *atomic.Int64) {
-	buf := make([]byte, wsclient.BufferSize)
 	dstOK := true
 	for {
 		mt, r, err := src.NextReader()
@@ -463,16 +470,60 @@ func copyMessages(dst, src *websocket.Conn, n *atomic.Int64, last *atomic.Int64)
 			_, _ = io.Copy(io.Discard, r)
 			continue
 		}
-		w, err := dst.NextWriter(mt)
+		bp := copyPool.Get().(*[]byte)
+		k, srcOK, err := forward(dst, mt, r, *bp)
+		copyPool.Put(bp)
+		n.Add(k)
 		if err != nil {
 			dstOK = false
-			_, _ = io.Copy(io.Discard, r)
-			continue
 		}
-		k, err := io.CopyBuffer(w, r, buf)
-		n.Add(k)
-		if cerr := w.Close(); err != nil || cerr != nil {
-			dstOK = false
+		if !srcOK {
+			return
+		}
+	}
+}
+
+// forward writes one message read from r to dst and returns the bytes
+// forwarded, whether r (the source) is still sound, and dst's error. The message is read into buf;
+// when it fits (the usual case: one frame of at most 64 KiB from a
+// process pipe) it is sent with WriteMessage, which on a server
+// connection writes header and buf in one writev without copying buf.
+// The relay's connections have small read buffers, so the payload is
+// read from the socket straight into buf too.
+func forward(dst *websocket.Conn, mt int, r io.Reader, buf []byte) (int64, bool, error) {
+	k, err := io.ReadFull(r, buf)
+	switch err {
+	case io.EOF, io.ErrUnexpectedEOF: // the whole message is in buf
+		return int64(k), true, dst.WriteMessage(mt, buf[:k])
+	case nil: // longer than buf: stream it in fragments
+	default:
+		return 0, false, nil
+	}
+	w, err := dst.NextWriter(mt)
+	if err != nil {
+		_, _ = io.Copy(io.Discard, r)
+		return 0, true, err
+	}
+	var total int64
+	for {
+		if _, err := w.Write(buf[:k]); err != nil {
+			_, _ = io.Copy(io.Discard, r)
+			return total, true, err
+		}
+		total += int64(k)
+		k, err = io.ReadFull(r, buf)
+		switch err {
+		case nil:
+			continue
+		case io.EOF, io.ErrUnexpectedEOF:
+			if _, err := w.Write(buf[:k]); err != nil {
+				return total, true, err
+			}
+			return total + int64(k), true, w.Close()
+		default:
+			// src broke mid-message: leave the message unfinished (the
+			// peer sees the close, never a truncated message as whole).
+			return total, false, nil
 		}
 	}
 }

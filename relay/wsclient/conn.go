@@ -66,6 +66,7 @@ type Conn struct {
 	ws  *websocket.Conn
 	r   io.Reader
 	wmu sync.Mutex
+	hdr [frame.HeaderSize]byte // WriteFrame's header, under wmu
 
 	closeOnce sync.Once
 	closing   atomic.Bool
@@ -130,6 +131,35 @@ func (c *Conn) Write(p []byte) (int, error) {
 		p = p[k:]
 	}
 	return n, nil
+}
+
+// WriteFrame sends one frame as one binary message, header and payload
+// written straight into the WebSocket's write buffer (no intermediate
+// copy). It implements frame.FrameWriter, so frame.Write and frame.Writer
+// use it.
+func (c *Conn) WriteFrame(t frame.Type, payload []byte) error {
+	if len(payload) > frame.MaxPayload {
+		return frame.ErrTooLarge
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing.Load() {
+		return net.ErrClosed
+	}
+	w, err := c.ws.NextWriter(websocket.BinaryMessage)
+	if err != nil {
+		return err
+	}
+	frame.PutHeader(&c.hdr, t, len(payload))
+	if _, err := w.Write(c.hdr[:]); err != nil {
+		_ = w.Close()
+		return err
+	}
+	if _, err := w.Write(payload); err != nil {
+		_ = w.Close()
+		return err
+	}
+	return w.Close()
 }
 
 // Close sends a close frame, half-closes, and closes the socket when the

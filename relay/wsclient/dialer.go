@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -37,6 +38,9 @@ func (d Dialer) Dial(ctx context.Context, relayURL, token string) (io.ReadWriteC
 	return NewConn(ws), nil
 }
 
+// writePool lends the default dialer's connections their write buffers.
+var writePool = &sync.Pool{}
+
 // endpoint turns a relay base URL into the WebSocket URL of path.
 func endpoint(base, path string, q url.Values) (string, error) {
 	u, err := url.Parse(base)
@@ -66,6 +70,9 @@ func dial(ctx context.Context, d *websocket.Dialer, u, bearer string) (*websocke
 			HandshakeTimeout: 0, // bounded by ctx: the relay waits for the agent
 			ReadBufferSize:   BufferSize,
 			WriteBufferSize:  BufferSize,
+			// Write buffers are held only while a message is written, so
+			// an idle agent's control connection holds none.
+			WriteBufferPool: writePool,
 		}
 	}
 	h := http.Header{"Authorization": {"Bearer " + bearer}}
