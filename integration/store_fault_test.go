@@ -45,14 +45,14 @@ func (f *faultStore) fire(op, kind string) {
 	}
 }
 
-func (f *faultStore) Create(ctx context.Context, r statestore.Record) (statestore.Record, error) {
+func (f *faultStore) Create(ctx context.Context, r statestore.Record, evs ...statestore.Event) (statestore.Record, error) {
 	f.fire("Create", r.Kind)
-	return f.Store.Create(ctx, r)
+	return f.Store.Create(ctx, r, evs...)
 }
 
-func (f *faultStore) Update(ctx context.Context, r statestore.Record) (statestore.Record, error) {
+func (f *faultStore) Update(ctx context.Context, r statestore.Record, evs ...statestore.Event) (statestore.Record, error) {
 	f.fire("Update", r.Kind)
-	return f.Store.Update(ctx, r)
+	return f.Store.Update(ctx, r, evs...)
 }
 
 func (f *faultStore) AppendEvent(ctx context.Context, e statestore.Event) (statestore.Event, error) {
@@ -60,9 +60,9 @@ func (f *faultStore) AppendEvent(ctx context.Context, e statestore.Event) (state
 	return f.Store.AppendEvent(ctx, e)
 }
 
-func (f *faultStore) Delete(ctx context.Context, kind, id string, version int64) error {
+func (f *faultStore) Delete(ctx context.Context, kind, id string, version int64, evs ...statestore.Event) error {
 	f.fire("Delete", kind)
-	return f.Store.Delete(ctx, kind, id, version)
+	return f.Store.Delete(ctx, kind, id, version, evs...)
 }
 
 // TestStoreFaultDynamoDB takes DynamoDB Local (on disk) down in the middle

@@ -84,6 +84,23 @@ type EventQuery struct {
 // Store is the state store every control-plane handler works against.
 // Implementations are safe for concurrent use by many processes.
 //
+// # Events with a write
+//
+// Create, Update and Delete take the events that report the change and
+// append them in the same call: a write that fails (a conflict, a missing
+// record, an unreachable store) appends none of them, and one that
+// succeeds appends all of them, with cursors in the order given, so a
+// reader of the log never sees an event for a change that did not happen
+// and a handler needs no second round trip for its event. Memory, DynamoDB
+// (TransactWriteItems) and Firestore (one transaction) write the record
+// and its events atomically. Azure Table Storage can only make one
+// partition's rows atomic, and the log is its own partition: it commits
+// the record's transaction first and then appends the events in one
+// entity group transaction of their own; should that second request fail,
+// the write returns an error wrapping ErrEventsLost, the change stays
+// made, and callers treat it as made (as they treat an AppendEvent that
+// fails after a write).
+//
 // # Errors
 //
 // Get, GetByName and Delete of a missing record return errdefs.ErrNotFound.
@@ -97,14 +114,17 @@ type Store interface {
 	// GetByName returns the record of kind that holds name.
 	GetByName(ctx context.Context, kind, name string) (Record, error)
 	// Create stores r if no record kind/id exists and none of its names is
-	// taken, atomically. It returns r with Version 1.
-	Create(ctx context.Context, r Record) (Record, error)
+	// taken, atomically, and appends evs to the event log with it (see
+	// "Events with a write"). It returns r with Version 1.
+	Create(ctx context.Context, r Record, evs ...Event) (Record, error)
 	// Update replaces the record if r.Version is the stored version, swapping
-	// its names atomically. It returns r with the new version.
-	Update(ctx context.Context, r Record) (Record, error)
+	// its names atomically, and appends evs with it. It returns r with the
+	// new version.
+	Update(ctx context.Context, r Record, evs ...Event) (Record, error)
 	// Delete removes the record and releases its names if version is the
-	// stored version; version 0 deletes unconditionally.
-	Delete(ctx context.Context, kind, id string, version int64) error
+	// stored version (version 0 deletes unconditionally), and appends evs
+	// with it.
+	Delete(ctx context.Context, kind, id string, version int64, evs ...Event) error
 	// List returns a page of records of kind, ordered by ID.
 	List(ctx context.Context, kind string, opts ListOptions) (Page, error)
 	// AppendEvent adds e to the log and returns it with its Cursor set.
@@ -133,6 +153,11 @@ const Unreachable = "state store unreachable"
 
 // ErrVersion is wrapped by the conflict a stale Update or Delete returns.
 var ErrVersion = fmt.Errorf("record version mismatch")
+
+// ErrEventsLost is wrapped by the error of a write that was made but whose
+// events could not be appended (only a store that cannot write both
+// atomically returns it).
+var ErrEventsLost = fmt.Errorf("change stored, its events were not appended")
 
 // ErrExists is wrapped by the conflict a Create of an existing ID returns.
 var ErrExists = fmt.Errorf("record already exists")

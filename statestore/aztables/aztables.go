@@ -525,11 +525,14 @@ func (s *Store) nameRows(ctx context.Context, kind string, names []string) ([]ro
 }
 
 // Create implements statestore.Store.
-func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Record, error) {
+func (s *Store) Create(ctx context.Context, r statestore.Record, evs ...statestore.Event) (statestore.Record, error) {
 	if err := statestore.Validate(r); err != nil {
 		return statestore.Record{}, err
 	}
 	if err := checkData(r.Data); err != nil {
+		return statestore.Record{}, err
+	}
+	if err := checkEvents(evs); err != nil {
 		return statestore.Record{}, err
 	}
 	if err := s.ready(ctx); err != nil {
@@ -574,7 +577,7 @@ func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Rec
 		}
 		err = s.submit(ctx, actions)
 		if err == nil {
-			return statestore.Clone(r), nil
+			return statestore.Clone(r), s.appendAfter(ctx, evs)
 		}
 		if err != errLostRace {
 			return statestore.Record{}, classify(err)
@@ -586,11 +589,14 @@ func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Rec
 }
 
 // Update implements statestore.Store.
-func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Record, error) {
+func (s *Store) Update(ctx context.Context, r statestore.Record, evs ...statestore.Event) (statestore.Record, error) {
 	if err := statestore.Validate(r); err != nil {
 		return statestore.Record{}, err
 	}
 	if err := checkData(r.Data); err != nil {
+		return statestore.Record{}, err
+	}
+	if err := checkEvents(evs); err != nil {
 		return statestore.Record{}, err
 	}
 	if err := s.ready(ctx); err != nil {
@@ -649,7 +655,7 @@ func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Rec
 		}
 		err = s.submit(ctx, actions)
 		if err == nil {
-			return next, nil
+			return next, s.appendAfter(ctx, evs)
 		}
 		if err != errLostRace {
 			return statestore.Record{}, classify(err)
@@ -661,7 +667,10 @@ func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Rec
 }
 
 // Delete implements statestore.Store.
-func (s *Store) Delete(ctx context.Context, kind, id string, version int64) error {
+func (s *Store) Delete(ctx context.Context, kind, id string, version int64, evs ...statestore.Event) error {
+	if err := checkEvents(evs); err != nil {
+		return err
+	}
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
@@ -694,7 +703,7 @@ func (s *Store) Delete(ctx context.Context, kind, id string, version int64) erro
 		}
 		err = s.submit(ctx, actions)
 		if err == nil {
-			return nil
+			return s.appendAfter(ctx, evs)
 		}
 		if err != errLostRace {
 			return classify(err)
@@ -781,16 +790,68 @@ func (s *Store) AppendEvent(ctx context.Context, e statestore.Event) (statestore
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
+	e, ent := s.eventEntity(e)
+	if _, err := s.client.AddEntity(ctx, ent.json(), nil); err != nil {
+		return statestore.Event{}, classify(err)
+	}
+	return e, nil
+}
+
+// eventEntity gives e its cursor and returns its row.
+func (s *Store) eventEntity(e statestore.Event) (statestore.Event, entity) {
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
 	e.Data = slices.Clone(e.Data)
 	e.Cursor = statestore.NewCursor(e.Time, fmt.Sprintf("%012x-%s", s.seq.Add(1), s.instance))
 	ent := newEntity(eventPartition, e.Cursor)
 	ent.setInt(propTime, e.Time.UnixNano())
 	ent.setExpires(e.Expires)
 	ent.setData(e.Data)
-	if _, err := s.client.AddEntity(ctx, ent.json(), nil); err != nil {
-		return statestore.Event{}, classify(err)
+	return e, ent
+}
+
+// checkEvents checks the events of a write before the write is made.
+func checkEvents(evs []statestore.Event) error {
+	for _, e := range evs {
+		if err := checkData(e.Data); err != nil {
+			return err
+		}
 	}
-	return e, nil
+	return nil
+}
+
+// appendAfter appends the events of a write that has been committed: the
+// log is a partition of its own, so they are one entity group transaction
+// of their own (per 100), retried while the service is busy or
+// unreachable. If they cannot be appended the error wraps
+// statestore.ErrEventsLost: the change itself stays made.
+func (s *Store) appendAfter(ctx context.Context, evs []statestore.Event) error {
+	for len(evs) > 0 {
+		n := min(len(evs), maxActions)
+		actions := make([]aztables.TransactionAction, 0, n)
+		for _, e := range evs[:n] {
+			_, ent := s.eventEntity(e)
+			// Insert-or-replace: a retried batch that did land the first
+			// time writes the same rows again.
+			actions = append(actions, upsert(ent))
+		}
+		for attempt := 0; ; attempt++ {
+			_, err := s.client.SubmitTransaction(ctx, actions, nil)
+			if err == nil {
+				break
+			}
+			err = classify(err)
+			if !errdefs.IsUnavailable(err) || attempt >= 4 {
+				return errdefs.Unavailable(fmt.Errorf("aztables: %w: %w", statestore.ErrEventsLost, err))
+			}
+			if berr := statestore.Backoff(ctx, "aztables", attempt+3); berr != nil {
+				return errdefs.Unavailable(fmt.Errorf("aztables: %w: %w", statestore.ErrEventsLost, berr))
+			}
+		}
+		evs = evs[n:]
+	}
+	return nil
 }
 
 // timeKey is the cursor prefix of time t: every cursor of an event at t

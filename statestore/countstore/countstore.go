@@ -172,21 +172,21 @@ func (s *Store) GetByName(ctx context.Context, kind, name string) (statestore.Re
 }
 
 // Create implements statestore.Store.
-func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Record, error) {
+func (s *Store) Create(ctx context.Context, r statestore.Record, evs ...statestore.Event) (statestore.Record, error) {
 	s.count(OpCreate, r.Kind, r.ID)
-	return s.inner.Create(ctx, r)
+	return s.inner.Create(ctx, r, evs...)
 }
 
 // Update implements statestore.Store.
-func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Record, error) {
+func (s *Store) Update(ctx context.Context, r statestore.Record, evs ...statestore.Event) (statestore.Record, error) {
 	s.count(OpUpdate, r.Kind, r.ID)
-	return s.inner.Update(ctx, r)
+	return s.inner.Update(ctx, r, evs...)
 }
 
 // Delete implements statestore.Store.
-func (s *Store) Delete(ctx context.Context, kind, id string, version int64) error {
+func (s *Store) Delete(ctx context.Context, kind, id string, version int64, evs ...statestore.Event) error {
 	s.count(OpDelete, kind, id)
-	return s.inner.Delete(ctx, kind, id, version)
+	return s.inner.Delete(ctx, kind, id, version, evs...)
 }
 
 // List implements statestore.Store.

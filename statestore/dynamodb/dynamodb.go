@@ -543,7 +543,7 @@ func (s *Store) GetByName(ctx context.Context, kind, name string) (statestore.Re
 }
 
 // Create implements statestore.Store.
-func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Record, error) {
+func (s *Store) Create(ctx context.Context, r statestore.Record, evs ...statestore.Event) (statestore.Record, error) {
 	if err := statestore.Validate(r); err != nil {
 		return statestore.Record{}, err
 	}
@@ -559,7 +559,7 @@ func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Rec
 	for _, n := range ns {
 		items = append(items, s.put(nameItem(r.Kind, n, r.ID, r.Expires), free))
 	}
-	failed, _, err := s.write(ctx, items)
+	failed, _, err := s.write(ctx, append(items, s.eventItems(evs)...))
 	switch {
 	case err != nil:
 		return statestore.Record{}, classify(err)
@@ -576,7 +576,7 @@ func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Rec
 // An update that keeps the record's names and expiry is one conditional
 // PutItem; otherwise the record and the name items it claims and releases
 // are written in one transaction.
-func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Record, error) {
+func (s *Store) Update(ctx context.Context, r statestore.Record, evs ...statestore.Event) (statestore.Record, error) {
 	if err := statestore.Validate(r); err != nil {
 		return statestore.Record{}, err
 	}
@@ -585,7 +585,7 @@ func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Rec
 	}
 	next := statestore.Clone(r)
 	next.Version = r.Version + 1
-	item, err := s.updateInPlace(ctx, next)
+	item, err := s.updateInPlace(ctx, next, evs)
 	if err != nil {
 		return statestore.Record{}, err
 	}
@@ -624,7 +624,7 @@ func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Rec
 				}))
 			}
 		}
-		failed, _, err := s.write(ctx, items)
+		failed, _, err := s.write(ctx, append(items, s.eventItems(evs)...))
 		switch {
 		case err != nil:
 			return statestore.Record{}, classify(err)
@@ -650,8 +650,9 @@ func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Rec
 // updateInPlace writes next with one PutItem if the stored record is live,
 // at version next.Version-1, and has exactly next's names and expiry, so
 // that no name item changes. Otherwise it writes nothing and returns the
-// stored item (nil if there is none).
-func (s *Store) updateInPlace(ctx context.Context, next statestore.Record) (map[string]types.AttributeValue, error) {
+// stored item (nil if there is none). With events it is a transaction of
+// the record's PutItem and the events' puts.
+func (s *Store) updateInPlace(ctx context.Context, next statestore.Record, evs []statestore.Event) (map[string]types.AttributeValue, error) {
 	now := s.now()
 	cond := "#ver = :ver AND (attribute_not_exists(#exp) OR #exp > :now)"
 	values := map[string]types.AttributeValue{":ver": attrN(next.Version - 1), ":now": attrN(now.UnixNano())}
@@ -666,6 +667,24 @@ func (s *Store) updateInPlace(ctx context.Context, next statestore.Record) (map[
 	} else {
 		cond += " AND #exp = :exp"
 		values[":exp"] = attrN(next.Expires.UnixNano())
+	}
+	if len(evs) > 0 {
+		put := types.TransactWriteItem{Put: &types.Put{
+			TableName: &s.table, Item: recordItem(next),
+			ConditionExpression: &cond, ExpressionAttributeNames: names(attrVer, attrExp, attrNames),
+			ExpressionAttributeValues:           values,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}}
+		failed, old, err := s.write(ctx, append([]types.TransactWriteItem{put}, s.eventItems(evs)...))
+		switch {
+		case err != nil:
+			return nil, classify(err)
+		case failed < 0:
+			return nil, nil
+		case old == nil:
+			return nil, statestore.NotFound(next.Kind, next.ID)
+		}
+		return old, nil
 	}
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.table, Item: recordItem(next),
@@ -684,7 +703,7 @@ func (s *Store) updateInPlace(ctx context.Context, next statestore.Record) (map[
 }
 
 // Delete implements statestore.Store.
-func (s *Store) Delete(ctx context.Context, kind, id string, version int64) error {
+func (s *Store) Delete(ctx context.Context, kind, id string, version int64, evs ...statestore.Event) error {
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
@@ -709,7 +728,7 @@ func (s *Store) Delete(ctx context.Context, kind, id string, version int64) erro
 				return heldCond(id)
 			}))
 		}
-		failed, _, err := s.write(ctx, items)
+		failed, _, err := s.write(ctx, append(items, s.eventItems(evs)...))
 		if err != nil {
 			return classify(err)
 		}
@@ -786,6 +805,18 @@ func (s *Store) AppendEvent(ctx context.Context, e statestore.Event) (statestore
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
+	e, item := s.eventItem(e)
+	if _, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item}); err != nil {
+		return statestore.Event{}, classify(err)
+	}
+	return e, nil
+}
+
+// eventItem gives e its cursor and returns its item.
+func (s *Store) eventItem(e statestore.Event) (statestore.Event, map[string]types.AttributeValue) {
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
 	e.Data = slices.Clone(e.Data)
 	e.Cursor = statestore.NewCursor(e.Time, fmt.Sprintf("%012x-%s", s.seq.Add(1), s.instance))
 	item := key(eventPK, e.Cursor)
@@ -794,10 +825,18 @@ func (s *Store) AppendEvent(ctx context.Context, e statestore.Event) (statestore
 		item[attrData] = &types.AttributeValueMemberB{Value: e.Data}
 	}
 	setExpiry(item, e.Expires)
-	if _, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item}); err != nil {
-		return statestore.Event{}, classify(err)
+	return e, item
+}
+
+// eventItems are the unconditional puts of a write's events, written in
+// the write's transaction.
+func (s *Store) eventItems(evs []statestore.Event) []types.TransactWriteItem {
+	out := make([]types.TransactWriteItem, 0, len(evs))
+	for _, e := range evs {
+		_, item := s.eventItem(e)
+		out = append(out, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: item}})
 	}
-	return e, nil
+	return out
 }
 
 // timeKey is the cursor prefix of time t: every cursor of an event at t

@@ -442,13 +442,13 @@ func (s *Store) getByName(ctx context.Context, kind, name string) (statestore.Re
 }
 
 // Create implements statestore.Store.
-func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Record, error) {
+func (s *Store) Create(ctx context.Context, r statestore.Record, evs ...statestore.Event) (statestore.Record, error) {
 	ctx, done := s.op(ctx)
-	v, err := s.create(ctx, r)
+	v, err := s.create(ctx, r, evs)
 	return v, done(err)
 }
 
-func (s *Store) create(ctx context.Context, r statestore.Record) (statestore.Record, error) {
+func (s *Store) create(ctx context.Context, r statestore.Record, evs []statestore.Event) (statestore.Record, error) {
 	if err := statestore.Validate(r); err != nil {
 		return statestore.Record{}, err
 	}
@@ -476,7 +476,7 @@ func (s *Store) create(ctx context.Context, r statestore.Record) (statestore.Rec
 			}
 			writes = append(writes, write{ref: refs[i+1], prev: snap, fields: nameFields(r.ID, r.Expires)})
 		}
-		err = s.commit(ctx, writes)
+		err = s.commit(ctx, append(writes, s.eventWrites(evs)...))
 		if err == nil {
 			return statestore.Clone(r), nil
 		}
@@ -490,13 +490,13 @@ func (s *Store) create(ctx context.Context, r statestore.Record) (statestore.Rec
 }
 
 // Update implements statestore.Store.
-func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Record, error) {
+func (s *Store) Update(ctx context.Context, r statestore.Record, evs ...statestore.Event) (statestore.Record, error) {
 	ctx, done := s.op(ctx)
-	v, err := s.update(ctx, r)
+	v, err := s.update(ctx, r, evs)
 	return v, done(err)
 }
 
-func (s *Store) update(ctx context.Context, r statestore.Record) (statestore.Record, error) {
+func (s *Store) update(ctx context.Context, r statestore.Record, evs []statestore.Event) (statestore.Record, error) {
 	if err := statestore.Validate(r); err != nil {
 		return statestore.Record{}, err
 	}
@@ -551,7 +551,7 @@ func (s *Store) update(ctx context.Context, r statestore.Record) (statestore.Rec
 				writes = append(writes, write{ref: refs[len(claim)+i], prev: ns})
 			}
 		}
-		err = s.commit(ctx, writes)
+		err = s.commit(ctx, append(writes, s.eventWrites(evs)...))
 		if err == nil {
 			return next, nil
 		}
@@ -565,12 +565,12 @@ func (s *Store) update(ctx context.Context, r statestore.Record) (statestore.Rec
 }
 
 // Delete implements statestore.Store.
-func (s *Store) Delete(ctx context.Context, kind, id string, version int64) error {
+func (s *Store) Delete(ctx context.Context, kind, id string, version int64, evs ...statestore.Event) error {
 	ctx, done := s.op(ctx)
-	return done(s.delete(ctx, kind, id, version))
+	return done(s.delete(ctx, kind, id, version, evs))
 }
 
-func (s *Store) delete(ctx context.Context, kind, id string, version int64) error {
+func (s *Store) delete(ctx context.Context, kind, id string, version int64, evs []statestore.Event) error {
 	ref := s.recordRef(kind, id)
 	for attempt := 0; ; attempt++ {
 		snap, ok, err := s.getLive(ctx, ref)
@@ -598,7 +598,7 @@ func (s *Store) delete(ctx context.Context, kind, id string, version int64) erro
 				writes = append(writes, write{ref: refs[i], prev: ns})
 			}
 		}
-		err = s.commit(ctx, writes)
+		err = s.commit(ctx, append(writes, s.eventWrites(evs)...))
 		if err == nil {
 			return nil
 		}
@@ -670,6 +670,15 @@ func (s *Store) AppendEvent(ctx context.Context, e statestore.Event) (statestore
 }
 
 func (s *Store) appendEvent(ctx context.Context, e statestore.Event) (statestore.Event, error) {
+	e, m := s.eventDoc(e)
+	if _, err := s.log.Doc(e.Cursor).Create(ctx, m); err != nil {
+		return statestore.Event{}, classify(err)
+	}
+	return e, nil
+}
+
+// eventDoc gives e its cursor and returns the fields of its document.
+func (s *Store) eventDoc(e statestore.Event) (statestore.Event, map[string]any) {
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
@@ -681,10 +690,18 @@ func (s *Store) appendEvent(ctx context.Context, e statestore.Event) (statestore
 	}
 	m := map[string]any{fieldTime: e.Time.UnixNano(), fieldData: data}
 	expiryFields(m, e.Expires)
-	if _, err := s.log.Doc(e.Cursor).Create(ctx, m); err != nil {
-		return statestore.Event{}, classify(err)
+	return e, m
+}
+
+// eventWrites are the creates of the log documents of a write's events,
+// committed in the write's transaction.
+func (s *Store) eventWrites(evs []statestore.Event) []write {
+	out := make([]write, 0, len(evs))
+	for _, e := range evs {
+		e, m := s.eventDoc(e)
+		out = append(out, write{ref: s.log.Doc(e.Cursor), fields: m})
 	}
-	return e, nil
+	return out
 }
 
 // timeKey is the cursor prefix of time t: every cursor of an event at t

@@ -143,7 +143,7 @@ func (s *Store) claim(r statestore.Record) {
 }
 
 // Create implements statestore.Store.
-func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Record, error) {
+func (s *Store) Create(ctx context.Context, r statestore.Record, evs ...statestore.Event) (statestore.Record, error) {
 	if err := statestore.Validate(r); err != nil {
 		return statestore.Record{}, err
 	}
@@ -166,11 +166,12 @@ func (s *Store) Create(ctx context.Context, r statestore.Record) (statestore.Rec
 	s.records[r.Kind][r.ID] = r
 	s.claim(r)
 	s.notify(r.Kind, r.ID)
+	s.appendEvents(evs)
 	return statestore.Clone(r), nil
 }
 
 // Update implements statestore.Store.
-func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Record, error) {
+func (s *Store) Update(ctx context.Context, r statestore.Record, evs ...statestore.Event) (statestore.Record, error) {
 	if err := statestore.Validate(r); err != nil {
 		return statestore.Record{}, err
 	}
@@ -197,11 +198,12 @@ func (s *Store) Update(ctx context.Context, r statestore.Record) (statestore.Rec
 	s.records[r.Kind][r.ID] = r
 	s.claim(r)
 	s.notify(r.Kind, r.ID)
+	s.appendEvents(evs)
 	return statestore.Clone(r), nil
 }
 
 // Delete implements statestore.Store.
-func (s *Store) Delete(ctx context.Context, kind, id string, version int64) error {
+func (s *Store) Delete(ctx context.Context, kind, id string, version int64, evs ...statestore.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -215,6 +217,7 @@ func (s *Store) Delete(ctx context.Context, kind, id string, version int64) erro
 		return statestore.ConflictVersion(kind, id)
 	}
 	s.drop(cur)
+	s.appendEvents(evs)
 	return nil
 }
 
@@ -262,6 +265,14 @@ func (s *Store) AppendEvent(ctx context.Context, e statestore.Event) (statestore
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	e = s.append(e)
+	s.pruneEvents()
+	s.notify(statestore.KindEvents, "")
+	return e, nil
+}
+
+// append adds e to the log and returns it with its cursor. Caller holds mu.
+func (s *Store) append(e statestore.Event) statestore.Event {
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
@@ -271,9 +282,19 @@ func (s *Store) AppendEvent(ctx context.Context, e statestore.Event) (statestore
 	// Keep the log sorted by cursor even if a caller supplies an older time.
 	i := sort.Search(len(s.events), func(i int) bool { return s.events[i].Cursor > e.Cursor })
 	s.events = slices.Insert(s.events, i, e)
+	return e
+}
+
+// appendEvents adds the events of a write. Caller holds mu.
+func (s *Store) appendEvents(evs []statestore.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	for _, e := range evs {
+		s.append(e)
+	}
 	s.pruneEvents()
 	s.notify(statestore.KindEvents, "")
-	return e, nil
 }
 
 // pruneEvents drops expired events. Caller holds mu.

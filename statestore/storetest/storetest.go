@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"TTL", testTTL},
 		{"LargeRecord", testLarge},
 		{"Validation", testValidation},
+		{"WriteEvents", testWriteEvents},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
