@@ -53,6 +53,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for ticket expiry (default time.Now).
 	Now func() time.Time
+	// Blobs configures the blob store (blob.go).
+	Blobs BlobOptions
 }
 
 // Server is the relay. It is an http.Handler. Safe for concurrent use.
@@ -62,6 +64,7 @@ type Server struct {
 	up       websocket.Upgrader
 	mux      *http.ServeMux
 	metrics  *Metrics
+	blobs    *blobStore
 	sessions sync.WaitGroup
 	draining atomic.Bool
 
@@ -146,6 +149,7 @@ func New(opts Options) (*Server, error) {
 	mux.HandleFunc("GET "+wsclient.PathAgent, s.serveAgent)
 	mux.HandleFunc("GET "+wsclient.PathAgentSession, s.serveAgentSession)
 	mux.HandleFunc("GET "+wsclient.PathStream, s.serveStream)
+	s.blobRoutes(mux)
 	s.mux = mux
 	return s, nil
 }
@@ -174,6 +178,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	_ = s.metrics.WriteText(w)
+	_ = s.blobs.writeMetrics(w)
 }
 
 func bearer(r *http.Request) string {
@@ -547,6 +552,7 @@ func (s *Server) Drain(ctx context.Context) error {
 
 // Close closes every agent connection and session at once.
 func (s *Server) Close() {
+	s.blobs.close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, a := range s.agents {

@@ -76,3 +76,8 @@ func VerifyBlob(secret []byte, token string, now time.Time) (BlobGrant, error) {
 	}
 	return g, nil
 }
+
+// BlobPath is the relay's blob endpoint: PUT BlobPath+id uploads a blob
+// with a BlobPut ticket as bearer, GET BlobPath+id fetches it, once, with
+// a BlobGet ticket.
+const BlobPath = "/v1/blobs/"
