@@ -778,9 +778,20 @@ func nprocCmd(e *env, _ []string) int {
 	return 0
 }
 
-func ttyCmd(e *env, _ []string) int {
-	fmt.Fprintln(e.stdout, "not a tty")
-	return 1
+// ttyCmd prints the terminal's name when stdin is the container's
+// terminal (docker run -t), like tty(1); -s prints nothing.
+func ttyCmd(e *env, args []string) int {
+	silent := len(args) > 0 && (args[0] == "-s" || args[0] == "--silent" || args[0] == "--quiet")
+	if !isatty(0) {
+		if !silent {
+			fmt.Fprintln(e.stdout, "not a tty")
+		}
+		return 1
+	}
+	if !silent {
+		fmt.Fprintln(e.stdout, "/dev/pts/0")
+	}
+	return 0
 }
 
 func killCmd(e *env, args []string) int {

@@ -16,6 +16,9 @@ import (
 
 func sysChmod(p string, mode fs.FileMode) error { return os.Chmod(p, mode) }
 
+// isatty is false natively: the unit tests run without a terminal.
+func isatty(int) bool { return false }
+
 func sysStat(p string, follow bool) (statInfo, error) {
 	var st syscall.Stat_t
 	var err error

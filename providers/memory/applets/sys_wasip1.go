@@ -25,6 +25,13 @@ func hostSpawn(argv unsafe.Pointer, argvLen uint32, env unsafe.Pointer, envLen u
 //go:wasmimport sockerless ids
 func hostIDs(out unsafe.Pointer) uint32
 
+//go:wasmimport sockerless isatty
+func hostIsatty(fd uint32) uint32
+
+// isatty reports whether file descriptor fd (0, 1 or 2) is the
+// container's terminal (WASI cannot tell).
+func isatty(fd int) bool { return hostIsatty(uint32(fd)) == 1 }
+
 func absPath(p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)

@@ -173,7 +173,8 @@ func unaryTest(op byte, p string) bool {
 	case 'z':
 		return p == ""
 	case 't':
-		return false
+		fd, err := strconv.Atoi(p)
+		return err == nil && fd >= 0 && fd <= 2 && isatty(fd)
 	case 'h', 'L':
 		fi, err := os.Lstat(p)
 		return err == nil && fi.Mode()&os.ModeSymlink != 0

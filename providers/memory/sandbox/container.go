@@ -248,6 +248,9 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 		inv.stdin = &countReader{r: newCtxReader(ctx, p.Stdin), n: &c.bytesIn}
 	}
 	inv.tty = p.Tty
+	if p.Tty {
+		inv.ttyIn, inv.ttyOut = inv.stdin, inv.stdout
+	}
 	c.mu.Lock()
 	pr.pid = c.nextPID
 	c.nextPID++
@@ -375,6 +378,11 @@ type invocation struct {
 	stdout io.Writer
 	stderr io.Writer
 	tty    bool
+	// ttyIn and ttyOut are the terminal's input and output (docker run
+	// -t): a command whose stdin or stdout is exactly these is on the
+	// terminal (tty, test -t).
+	ttyIn  io.Reader
+	ttyOut io.Writer
 	uid    int
 	gid    int
 	depth  int
@@ -387,6 +395,19 @@ func (inv *invocation) child() *invocation {
 	c := *inv
 	c.depth++
 	return &c
+}
+
+// isatty reports whether file descriptor fd is the terminal.
+func (inv *invocation) isatty(fd int) bool {
+	switch fd {
+	case 0:
+		return inv.ttyIn != nil && inv.stdin == inv.ttyIn
+	case 1:
+		return inv.ttyOut != nil && inv.stdout == inv.ttyOut
+	case 2:
+		return inv.ttyOut != nil && inv.stderr == inv.ttyOut
+	}
+	return false
 }
 
 func (inv *invocation) getenv(k string) string {

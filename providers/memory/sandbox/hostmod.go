@@ -35,6 +35,7 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostStat), []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}).Export("stat")
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostSpawn), []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i64}, []api.ValueType{i32}).Export("spawn")
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostIDs), []api.ValueType{i32}, []api.ValueType{i32}).Export("ids")
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostIsatty), []api.ValueType{i32}, []api.ValueType{i32}).Export("isatty")
 	_, err := b.Instantiate(ctx)
 	return err
 }
@@ -124,6 +125,17 @@ func hostIDs(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	mod.Memory().Write(uint32(stack[0]), buf[:])
 	stack[0] = 0
+}
+
+// hostIsatty answers 1 when file descriptor stack[0] of the calling
+// applet is the container's terminal.
+func hostIsatty(ctx context.Context, mod api.Module, stack []uint64) {
+	inv := invFrom(ctx)
+	fd := int(uint32(stack[0]))
+	stack[0] = 0
+	if inv != nil && inv.isatty(fd) {
+		stack[0] = 1
+	}
 }
 
 // Flags of spawn, mirrored in the applets.

@@ -254,3 +254,26 @@ func TestWasiBinaryAndPIDs(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestTerminal: with Tty, a command whose stdin or stdout is the terminal
+// sees it (tty, test -t, [ -t ] in the shell); through a pipe, a
+// redirection or a command substitution it does not; without Tty nothing
+// is a terminal.
+func TestTerminal(t *testing.T) {
+	c := newContainer(t)
+	script := `tty; [ -t 0 ] && echo in0; [ -t 1 ] && echo out1; test -t 2 && echo err2
+test -t 1 && echo applet-t1; /bin/[ -t 0 ] && echo applet-t0
+echo x | tty; tty > /tmp/t; cat /tmp/t; test -t 1 > /tmp/u || echo redirected; echo "sub=$(tty; [ -t 1 ] && echo yes)"
+[ -t 1 ] | cat; read line; echo "read=$line"; sh -c 'tty; [ -t 0 ] && echo nested'`
+	var out bytes.Buffer
+	code, err := c.Run(context.Background(), sandbox.Process{Argv: []string{"sh", "-c", script}, Stdin: strings.NewReader("typed\n"), Stdout: &out, Tty: true})
+	want := "/dev/pts/0\nin0\nout1\nerr2\napplet-t1\napplet-t0\nnot a tty\n/dev/pts/0\nredirected\nsub=/dev/pts/0\nread=typed\n/dev/pts/0\nnested\n"
+	if got := strings.ReplaceAll(out.String(), "\r\n", "\n"); err != nil || code != 0 || got != want {
+		t.Errorf("tty: %d %v\n%s\nwant\n%s", code, err, got, want)
+	}
+	out.Reset()
+	code, _ = c.Run(context.Background(), sandbox.Process{Argv: []string{"sh", "-c", "tty; [ -t 0 ] || [ -t 1 ] || echo none"}, Stdin: strings.NewReader(""), Stdout: &out})
+	if code != 0 || out.String() != "not a tty\nnone\n" {
+		t.Errorf("no tty: %d %q", code, out.String())
+	}
+}

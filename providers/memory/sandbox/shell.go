@@ -39,6 +39,10 @@ import (
 // `command -v` and `type` into.
 const lookupBuiltin = "__sockerless_lookup"
 
+// isattyBuiltin is the internal command `[ -t FD ]` and `test -t FD`
+// are rewritten into: is FD the container's terminal.
+const isattyBuiltin = "__sockerless_isatty"
+
 // shellOpts are the options sh/bash accept on the command line that the
 // interpreter implements; others are accepted and ignored.
 func knownShellOpt(c byte) bool { return strings.IndexByte("aefnux", c) >= 0 }
@@ -301,10 +305,24 @@ func (c *Container) newRunner(inv *invocation, tmp string, funcs map[string]bool
 		bootstrap[k] = v
 	}
 	h := &shellHandlers{c: c, inv: inv, funcs: funcs, tmp: tmp}
+	stdin := inv.stdin
+	if stdin != nil && inv.ttyIn != nil && stdin == inv.ttyIn {
+		// The interpreter turns a reader into an os.Pipe; make that pipe
+		// here so commands reading it are known to be on the terminal.
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		go func(src io.Reader) {
+			_, _ = io.Copy(pw, src)
+			pw.Close()
+		}(stdin)
+		stdin, inv.ttyIn = pr, pr
+	}
 	r, err := newRunner(
 		interp.Env(shellEnv{base: base, extra: bootstrap}),
 		func(r *interp.Runner) error { r.Dir = inv.dir; return nil }, // no host os.Stat
-		interp.StdIO(inv.stdin, inv.stdout, inv.stderr),
+		interp.StdIO(stdin, inv.stdout, inv.stderr),
 		interp.CallHandler(h.call),
 		interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return h.exec }),
 		interp.OpenHandler(h.open),
@@ -375,6 +393,12 @@ func (h *shellHandlers) call(ctx context.Context, args []string) ([]string, erro
 		if len(args) >= 2 && !strings.HasPrefix(args[1], "-") && h.external(args[1]) {
 			return append([]string{lookupBuiltin, "-" + args[0]}, args[1:]...), nil
 		}
+	case "[", "test":
+		// The interpreter's `test -t` asks the host whether its own
+		// descriptor is a terminal; the container's terminal is ours.
+		if (len(args) == 4 && args[0] == "[" && args[3] == "]" || len(args) == 3 && args[0] == "test") && args[1] == "-t" && !h.funcs[args[0]] {
+			return []string{isattyBuiltin, args[2]}, nil
+		}
 	}
 	return args, nil
 }
@@ -395,10 +419,18 @@ func (h *shellHandlers) exec(ctx context.Context, args []string) error {
 	if f, ok := hc.Stdin.(*os.File); ok && f == nil {
 		inv.stdin = nil
 	}
+	inv.ttyIn, inv.ttyOut = nil, nil
 	if inv.stdin != nil {
+		onTTY := h.inv.ttyIn != nil && hc.Stdin == h.inv.ttyIn
 		inv.stdin = newCtxReader(ctx, inv.stdin)
+		if onTTY {
+			inv.ttyIn = inv.stdin
+		}
 	}
 	inv.stdout, inv.stderr = hc.Stdout, hc.Stderr
+	if h.inv.ttyOut != nil && (hc.Stdout == h.inv.ttyOut || hc.Stderr == h.inv.ttyOut) {
+		inv.ttyOut = h.inv.ttyOut
+	}
 	for _, a := range args[1:] {
 		// A process substitution's FIFO, passed by name: let this
 		// command (and only it) open that host FIFO.
@@ -410,9 +442,15 @@ func (h *shellHandlers) exec(ctx context.Context, args []string) error {
 		}
 	}
 	var code int
-	if args[0] == lookupBuiltin {
+	switch {
+	case args[0] == isattyBuiltin:
+		code = 1
+		if fd, err := strconv.Atoi(args[1]); err == nil && inv.isatty(fd) {
+			code = 0
+		}
+	case args[0] == lookupBuiltin:
 		code = h.lookup(inv, args[1], args[2:])
-	} else {
+	default:
 		code = h.c.dispatch(ctx, inv)
 	}
 	if code == 0 {
