@@ -42,6 +42,20 @@ const (
 	// then answers 204 with this header set to ArchiveDirect, after which
 	// the shim sends the upload to functions as it is.
 	HeaderArchiveTicket = "X-Sockerless-Archive-Ticket"
+	// HeaderBlobTicket is set (to "1") by a shim on requests whose body
+	// may be larger than a serverless platform accepts (POST /images/load,
+	// POST /build), which it first sends without a body. Functions checks
+	// what it can without the body and answers a BlobTicket (content type
+	// MediaBlobTicket): the shim uploads the body to the relay's blob
+	// store with it, then sends the request again, without a body, naming
+	// the blob in HeaderBlob. Where bodies may pass (embedded mode)
+	// functions answers 204 with this header set to BlobDirect instead,
+	// and the shim sends the request as it is.
+	HeaderBlobTicket = "X-Sockerless-Blob-Ticket"
+	// HeaderBlob names the uploaded blob that stands for a request's
+	// body; the request itself carries none. Functions fetches the blob,
+	// once, from the relay with a download ticket it signs itself.
+	HeaderBlob = "X-Sockerless-Blob"
 	// HeaderRequestID carries the request id the shim assigns and
 	// functions echoes and logs.
 	HeaderRequestID = "X-Request-Id"
@@ -68,6 +82,27 @@ type StreamTicket struct {
 // ArchiveDirect is HeaderArchiveTicket's value when the provider serves
 // archives itself.
 const ArchiveDirect = "direct"
+
+// BlobDirect is HeaderBlobTicket's value when the body may be sent to
+// functions as it is.
+const BlobDirect = "direct"
+
+// BlobTicket is functions' answer to a request carrying HeaderBlobTicket:
+// where and with what to upload the body.
+type BlobTicket struct {
+	// RelayURL is the relay's base URL (ws://, wss://, http:// or
+	// https://); the blob endpoint is its HTTP equivalent.
+	RelayURL string `json:"relayUrl"`
+	// Token is the signed upload grant for the relay.
+	Token string `json:"token"`
+	// ID is the blob to upload, and to name in HeaderBlob afterwards.
+	ID string `json:"id"`
+	// Max is the largest body the ticket allows, in bytes.
+	Max int64 `json:"max"`
+}
+
+// MediaBlobTicket is the content type of a BlobTicket answer.
+const MediaBlobTicket = "application/vnd.sockerless.blob-ticket+json"
 
 // Docker's stream content types.
 const (
