@@ -68,12 +68,20 @@ func (a *API) imageBuild(w http.ResponseWriter, r *http.Request) error {
 			_ = json.Unmarshal(b, &auth)
 		}
 	}
+	// The context may be larger than the platform accepts: it then comes
+	// from the relay's blob store (blob.go), once the request is known
+	// to be acceptable.
+	body, answered, err := a.requestBody(w, r, blobBuild)
+	if err != nil || answered {
+		return err
+	}
+	defer body.Close()
 	runner, _ := a.provider.(providers.RootRunner)
 	b, err := build.New(build.Config{Layers: ls, Runner: runner, Resolver: buildResolver{a: a, auth: auth}})
 	if err != nil {
 		return err
 	}
-	plan, err := b.Prepare(ctx, r.Body, opts)
+	plan, err := b.Prepare(ctx, body, opts)
 	if err != nil {
 		return err
 	}

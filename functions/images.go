@@ -312,6 +312,13 @@ func applyChange(c *v1.Config, change string) {
 // its images with its real config.
 func (a *API) imageLoad(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
+	// The archive may be larger than the platform accepts: it then comes
+	// from the relay's blob store (blob.go).
+	body, answered, err := a.requestBody(w, r, blobLoad)
+	if err != nil || answered {
+		return err
+	}
+	defer body.Close()
 	dir, err := os.MkdirTemp("", "sockerless-load-")
 	if err != nil {
 		return err
@@ -322,7 +329,7 @@ func (a *API) imageLoad(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(f, r.Body)
+	_, err = io.Copy(f, body)
 	f.Close()
 	if err != nil {
 		return errdefs.InvalidParameterf("reading image archive: %v", err)

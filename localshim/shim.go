@@ -112,6 +112,8 @@ func (s *Shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveLongWait(w, r)
 	case isArchive(r, p):
 		s.serveArchive(w, r)
+	case isBlobBody(r, p):
+		s.serveBlobBody(w, r)
 	case r.Method == http.MethodPost && resizePath.MatchString(p):
 		m := resizePath.FindStringSubmatch(p)
 		s.resizeSessions(r.Context(), m[2], r)
