@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,12 +112,16 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	err = a.st.CreateContainer(ctx, c)
+	// The network connect and create events go in the record's write.
+	createEvents := func() []statestore.Event {
+		return append(a.connectEvents(c, nets), a.newEvent(events.ContainerEventType, events.ActionCreate, id, containerAttrs(c))...)
+	}
+	err = a.st.CreateContainer(ctx, c, createEvents()...)
 	// A generated name that is taken is retried with another, as Docker
 	// does; a name the user chose is a conflict.
 	for attempt := 1; generated && attempt < 8 && isNameConflict(err); attempt++ {
 		c.Name = randomName(id, attempt)
-		err = a.st.CreateContainer(ctx, c)
+		err = a.st.CreateContainer(ctx, c, createEvents()...)
 	}
 	if err != nil {
 		// The record and its name are one write, so nothing of it is
@@ -141,11 +146,10 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	spec.Layers = imageLayers(img)
 	if err := a.provider.Create(ctx, spec); err != nil {
 		a.releaseNetworks(ctx, c)
-		_ = a.st.DeleteContainer(ctx, id)
+		// The create is in the log: its undoing is too.
+		_ = a.st.DeleteContainer(ctx, id, 0, a.newEvent(events.ContainerEventType, events.ActionDestroy, id, containerAttrs(c))...)
 		return fmt.Errorf("provider %s: create: %w", a.provider.Name(), err)
 	}
-	a.connectEvents(ctx, c, nets)
-	a.event(ctx, events.ContainerEventType, events.ActionCreate, id, containerAttrs(c))
 	return httpx.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: []string{}})
 }
 
@@ -742,25 +746,51 @@ func (a *API) removeContainer(ctx context.Context, c *records.Container, kill bo
 		if err := a.provider.Kill(ctx, c.ID, 9); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("provider %s: kill: %w", a.provider.Name(), err)
 		}
-		a.markExited(ctx, c.ID, 137, a.st.Now(), c.StartSeq)
+		a.markExited(ctx, c.ID, 137, a.st.Now(), c.StartSeq, c)
 	}
-	if err := a.provider.Remove(ctx, c.ID); err != nil {
+	if err := a.provider.Remove(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("provider %s: remove: %w", a.provider.Name(), err)
 	}
 	a.releaseNetworks(ctx, c)
-	if execs, err := a.st.ExecsOf(ctx, c.ID); err == nil {
-		for _, e := range execs {
-			_ = a.st.DeleteExec(ctx, e.ID)
-		}
-	}
-	if err := a.st.DeleteContainer(ctx, c.ID); err != nil {
+	a.deleteExecsOf(ctx, c.ID)
+	if err := a.st.DeleteContainer(ctx, c.ID, 0, a.newEvent(events.ContainerEventType, events.ActionDestroy, c.ID, containerAttrs(c))...); err != nil {
 		if errdefs.IsNotFound(err) {
 			return nil
 		}
 		return err
 	}
-	a.event(ctx, events.ContainerEventType, events.ActionDestroy, c.ID, containerAttrs(c))
 	return nil
+}
+
+// deleteExecsOf deletes the exec records of a container being removed.
+func (a *API) deleteExecsOf(ctx context.Context, id string) {
+	if execs, err := a.st.ExecsOf(ctx, id); err == nil {
+		for _, e := range execs {
+			_ = a.st.DeleteExec(ctx, e.ID)
+		}
+	}
+}
+
+// exitAndRemove ends and removes an auto-remove container c (as read by
+// the exit report, still running) in one store write that also logs its
+// die and destroy events. It reports false, having changed nothing in the
+// store, when the record moved since c was read or the provider could not
+// remove the workload: the caller then takes the general path.
+func (a *API) exitAndRemove(ctx context.Context, c *records.Container, code int) bool {
+	if err := a.provider.Remove(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
+		a.log.Warn("auto-remove: provider remove failed", "container", c.ID, "err", err)
+		return false
+	}
+	die := containerAttrs(c)
+	die["exitCode"] = strconv.Itoa(code)
+	evs := append(a.newEvent(events.ContainerEventType, events.ActionDie, c.ID, die),
+		a.newEvent(events.ContainerEventType, events.ActionDestroy, c.ID, containerAttrs(c))...)
+	a.deleteExecsOf(ctx, c.ID)
+	if err := a.st.DeleteContainer(ctx, c.ID, c.Version, evs...); err != nil {
+		return false
+	}
+	a.releaseNetworks(ctx, c)
+	return true
 }
 
 func (a *API) containerPrune(w http.ResponseWriter, r *http.Request) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/sockerless/sockerless/functions/records"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/statestore"
 )
 
 var errNotModified = errdefs.NotModified(errors.New("not modified"))
@@ -55,7 +56,10 @@ func (a *API) startContainer(ctx context.Context, c *records.Container) error {
 	}
 	now := a.st.Now()
 	var seq int64
-	c, err := a.st.UpdateContainer(ctx, c.ID, func(c *records.Container) error {
+	// From c: no second read of a container the handler just read. The
+	// start event is written with the state change, so it always precedes
+	// the die of this run in the log.
+	c, err := a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
 		if c.State.Running {
 			return errNotModified
 		}
@@ -68,24 +72,32 @@ func (a *API) startContainer(ctx context.Context, c *records.Container) error {
 			c.State.Health = &records.Health{Status: string(container.Starting), Log: []records.HealthLog{}}
 		}
 		return nil
-	})
+	}, records.Change[records.Container]{From: c, Events: func(c *records.Container) []statestore.Event {
+		return a.newEvent(events.ContainerEventType, events.ActionStart, c.ID, containerAttrs(c))
+	}})
 	if err != nil {
 		return err
 	}
 	if err := a.provider.Start(ctx, a.spec(c)); err != nil {
 		msg := err.Error()
-		_, _ = a.st.UpdateContainer(ctx, c.ID, func(c *records.Container) error {
-			if c.StartSeq == seq && c.State.Running {
-				c.State = records.State{Status: string(container.StateCreated), ExitCode: 128, Error: msg, FinishedAt: a.st.Now()}
-				if c.ExitSeq > 0 {
-					c.State.Status = string(container.StateExited)
-				}
+		// The start is in the log, so the failure is too: a die with
+		// the code the state records.
+		_, _ = a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
+			if c.StartSeq != seq || !c.State.Running {
+				return errNotModified
+			}
+			c.State = records.State{Status: string(container.StateCreated), ExitCode: 128, Error: msg, FinishedAt: a.st.Now()}
+			if c.ExitSeq > 0 {
+				c.State.Status = string(container.StateExited)
 			}
 			return nil
-		})
+		}, records.Change[records.Container]{From: c, Events: func(c *records.Container) []statestore.Event {
+			attrs := containerAttrs(c)
+			attrs["exitCode"] = "128"
+			return a.newEvent(events.ContainerEventType, events.ActionDie, c.ID, attrs)
+		}})
 		return fmt.Errorf("provider %s: start: %w", a.provider.Name(), err)
 	}
-	a.event(ctx, events.ContainerEventType, events.ActionStart, c.ID, containerAttrs(c))
 	return nil
 }
 
@@ -134,7 +146,7 @@ func (a *API) stopContainer(ctx context.Context, c *records.Container, timeout t
 	}
 	// A provider whose exit report was lost still leaves a stopped
 	// container: SIGKILL's code.
-	a.markExited(ctx, c.ID, 137, a.st.Now(), c.StartSeq)
+	a.markExited(ctx, c.ID, 137, a.st.Now(), c.StartSeq, nil)
 	a.event(ctx, events.ContainerEventType, events.ActionStop, c.ID, containerAttrs(c))
 	return nil
 }
@@ -300,9 +312,17 @@ func (a *API) containerWait(w http.ResponseWriter, r *http.Request) error {
 			if first {
 				cur.ID, cur.Since = ref, a.st.Now().UnixNano()
 			}
-			c, err := a.st.Container(ctx, cur.ID)
-			if first && err != nil {
-				return nil, "", false, err
+			var c *records.Container
+			var err error
+			if first {
+				c, err = a.st.Container(ctx, cur.ID)
+				if err != nil {
+					return nil, "", false, err
+				}
+			} else {
+				// The cursor holds the full id: one lookup, never a
+				// name or prefix search for a container that is gone.
+				c, err = a.st.ContainerByID(ctx, cur.ID)
 			}
 			if errdefs.IsNotFound(err) {
 				// Gone: whatever the condition, the wait is over, with the
@@ -363,14 +383,13 @@ func waitBody(code int, errMsg string) []byte {
 
 // markExited records the end of run seq of container id. It is a no-op
 // when that run already ended or a newer run started.
-func (a *API) markExited(ctx context.Context, id string, code int, at time.Time, seq int64) (*records.Container, bool) {
-	changed := false
-	c, err := a.st.UpdateContainer(ctx, id, func(c *records.Container) error {
-		changed = false
+// from, when not nil, is the container as the caller read it. The die
+// event is written with the change.
+func (a *API) markExited(ctx context.Context, id string, code int, at time.Time, seq int64, from *records.Container) (*records.Container, bool) {
+	c, err := a.st.UpdateContainerFrom(ctx, id, func(c *records.Container) error {
 		if !c.State.Running || (seq != 0 && c.StartSeq != seq) {
-			return nil
+			return errNotModified
 		}
-		changed = true
 		c.ExitSeq++
 		c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
 		c.State.Status = string(container.StateExited)
@@ -380,19 +399,18 @@ func (a *API) markExited(ctx context.Context, id string, code int, at time.Time,
 			c.State.Health.Status = string(container.Unhealthy)
 		}
 		return nil
-	})
+	}, records.Change[records.Container]{From: from, Events: func(c *records.Container) []statestore.Event {
+		attrs := containerAttrs(c)
+		attrs["exitCode"] = strconv.Itoa(code)
+		return a.newEvent(events.ContainerEventType, events.ActionDie, id, attrs)
+	}})
 	if err != nil {
-		if !errdefs.IsNotFound(err) {
+		if !errdefs.IsNotFound(err) && !errdefs.IsNotModified(err) {
 			a.log.Warn("exit not recorded", "container", id, "err", err)
 		}
 		return nil, false
 	}
-	if changed {
-		attrs := containerAttrs(c)
-		attrs["exitCode"] = strconv.Itoa(code)
-		a.event(ctx, events.ContainerEventType, events.ActionDie, id, attrs)
-	}
-	return c, changed
+	return c, true
 }
 
 func (a *API) markManualStop(ctx context.Context, id string) {
@@ -403,7 +421,17 @@ func (a *API) markManualStop(ctx context.Context, id string) {
 // ended. A container with AutoRemove is removed; one whose restart policy
 // asks for it is started again after Docker's back-off.
 func (a *API) Exited(ctx context.Context, id string, code int, at time.Time) error {
-	c, changed := a.markExited(ctx, id, code, at, 0)
+	from, err := a.st.ContainerByID(ctx, id)
+	if err != nil || !from.State.Running {
+		return nil
+	}
+	// An auto-remove container that ends is deleted in one write with its
+	// die and destroy events; only if that cannot be done is its exit
+	// recorded first and the removal done the general way.
+	if from.HostConfig.AutoRemove && !from.Removing && a.exitAndRemove(ctx, from, code) {
+		return nil
+	}
+	c, changed := a.markExited(ctx, id, code, at, 0, from)
 	if !changed {
 		return nil
 	}

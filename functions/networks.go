@@ -442,11 +442,14 @@ func (a *API) planNetworks(ctx context.Context, c *records.Container, nc *networ
 	return joined, nil
 }
 
-// connectEvents announces the endpoints of a newly created container.
-func (a *API) connectEvents(ctx context.Context, c *records.Container, nets []*records.Network) {
+// connectEvents are the events announcing the endpoints of a newly
+// created container, written with its record.
+func (a *API) connectEvents(c *records.Container, nets []*records.Network) []statestore.Event {
+	var evs []statestore.Event
 	for _, n := range nets {
-		a.event(ctx, events.NetworkEventType, events.ActionConnect, n.ID, map[string]string{"name": n.Name, "type": n.Driver, "container": c.ID})
+		evs = append(evs, a.newEvent(events.NetworkEventType, events.ActionConnect, n.ID, map[string]string{"name": n.Name, "type": n.Driver, "container": c.ID})...)
 	}
+	return evs
 }
 
 // allocateEndpoint allocates an address for c in n (when n has IPAM),

@@ -7,6 +7,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/statestore"
 )
 
 // Container is a container's stored record.
@@ -47,6 +48,10 @@ type Container struct {
 	Provider string `json:"provider"`
 	// SizeRw is the writable layer's size when known.
 	SizeRw int64 `json:"sizeRw,omitempty"`
+
+	// Version is the store version this value was read at (not stored):
+	// UpdateContainerFrom writes from it without reading the record again.
+	Version int64 `json:"-"`
 }
 
 // State is the container's lifecycle state.
@@ -96,8 +101,9 @@ type Endpoint struct {
 }
 
 var containers = kind[Container]{
-	name: KindContainer,
-	id:   func(c *Container) string { return c.ID },
+	name:    KindContainer,
+	id:      func(c *Container) string { return c.ID },
+	version: func(c *Container) *int64 { return &c.Version },
 	names: func(c *Container) []string {
 		if c.CreateKey != "" {
 			return []string{c.Name, CreateKeyName(c.CreateKey)}
@@ -114,16 +120,26 @@ func CreateKeyName(key string) string { return "~idem~" + key }
 // ErrNoSuchContainer is the error Docker gives for an unknown container.
 func ErrNoSuchContainer(ref string) error { return errdefs.NotFoundf("No such container: %s", ref) }
 
-// CreateContainer stores a new container; its name is reserved atomically.
-// A taken name is a *statestore.NameConflictError.
-func (st *Store) CreateContainer(ctx context.Context, c *Container) error {
-	return containers.create(ctx, st.s, c)
+// CreateContainer stores a new container; its name is reserved atomically,
+// and evs (see NewEvent) are appended in the same write. A taken name is a
+// *statestore.NameConflictError.
+func (st *Store) CreateContainer(ctx context.Context, c *Container, evs ...statestore.Event) error {
+	return containers.create(ctx, st.s, c, evs...)
 }
 
 // Container resolves ref (id, name with or without "/", or unique id
 // prefix) to a container.
 func (st *Store) Container(ctx context.Context, ref string) (*Container, error) {
 	return resolve(ctx, st.s, containers, strings.TrimPrefix(ref, "/"), func() error { return ErrNoSuchContainer(ref) })
+}
+
+// ContainerByID returns container id, looked up by its full id only.
+func (st *Store) ContainerByID(ctx context.Context, id string) (*Container, error) {
+	c, _, err := containers.get(ctx, st.s, id)
+	if errdefs.IsNotFound(err) {
+		return nil, ErrNoSuchContainer(id)
+	}
+	return c, err
 }
 
 // ContainerByName returns the container holding name, if any.
@@ -133,16 +149,24 @@ func (st *Store) ContainerByName(ctx context.Context, name string) (*Container, 
 
 // UpdateContainer applies fn to container id with optimistic concurrency.
 func (st *Store) UpdateContainer(ctx context.Context, id string, fn func(*Container) error) (*Container, error) {
-	c, err := containers.mutate(ctx, st.s, id, fn)
+	return st.UpdateContainerFrom(ctx, id, fn, Change[Container]{})
+}
+
+// UpdateContainerFrom is UpdateContainer starting from ch.From (a container
+// the caller read, so the usual read is saved while nobody else writes it)
+// and appending the events of ch.Events in the same write.
+func (st *Store) UpdateContainerFrom(ctx context.Context, id string, fn func(*Container) error, ch Change[Container]) (*Container, error) {
+	c, err := containers.mutate(ctx, st.s, id, fn, ch)
 	if errdefs.IsNotFound(err) {
 		return nil, ErrNoSuchContainer(id)
 	}
 	return c, err
 }
 
-// DeleteContainer removes container id and frees its name.
-func (st *Store) DeleteContainer(ctx context.Context, id string) error {
-	err := containers.delete(ctx, st.s, id)
+// DeleteContainer removes container id and frees its names; version 0
+// deletes whatever version is stored. evs are appended in the same write.
+func (st *Store) DeleteContainer(ctx context.Context, id string, version int64, evs ...statestore.Event) error {
+	err := containers.delete(ctx, st.s, id, version, evs...)
 	if errdefs.IsNotFound(err) {
 		return ErrNoSuchContainer(id)
 	}

@@ -3,14 +3,28 @@ package records
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/moby/moby/api/types/events"
 	"github.com/sockerless/sockerless/statestore"
 )
 
-// Event appends a Docker event to the log. Attributes are copied.
+// Event appends a Docker event to the log on its own. Attributes are
+// copied. An event that reports a record change goes with the write
+// instead (NewEvent).
 func (st *Store) Event(ctx context.Context, typ events.Type, action events.Action, id string, attrs map[string]string) error {
+	e, err := st.NewEvent(typ, action, id, attrs)
+	if err != nil {
+		return err
+	}
+	_, err = st.s.AppendEvent(ctx, e)
+	return err
+}
+
+// NewEvent builds a Docker event, timed now, to append with a store write
+// (CreateContainer, UpdateContainerFrom, DeleteContainer).
+func (st *Store) NewEvent(typ events.Type, action events.Action, id string, attrs map[string]string) (statestore.Event, error) {
 	now := st.now()
 	msg := events.Message{
 		Type:     typ,
@@ -22,10 +36,9 @@ func (st *Store) Event(ctx context.Context, typ events.Type, action events.Actio
 	}
 	data, err := json.Marshal(msg)
 	if err != nil {
-		return err
+		return statestore.Event{}, fmt.Errorf("encode event: %w", err)
 	}
-	_, err = st.s.AppendEvent(ctx, statestore.Event{Time: now, Data: data, Expires: now.Add(st.EventTTL)})
-	return err
+	return statestore.Event{Time: now, Data: data, Expires: now.Add(st.EventTTL)}, nil
 }
 
 // EventEntry is a decoded event with its cursor.

@@ -66,7 +66,7 @@ func (st *Store) UpdateExec(ctx context.Context, id string, fn func(*Exec) error
 			e.Expires = st.now().Add(st.ExecTTL)
 		}
 		return nil
-	})
+	}, Change[Exec]{})
 	if errdefs.IsNotFound(err) {
 		return nil, ErrNoSuchExec(id)
 	}
@@ -79,4 +79,6 @@ func (st *Store) ExecsOf(ctx context.Context, containerID string) ([]*Exec, erro
 }
 
 // DeleteExec removes exec id.
-func (st *Store) DeleteExec(ctx context.Context, id string) error { return execs.delete(ctx, st.s, id) }
+func (st *Store) DeleteExec(ctx context.Context, id string) error {
+	return execs.delete(ctx, st.s, id, 0)
+}

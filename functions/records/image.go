@@ -73,7 +73,7 @@ func NormalizeRef(ref string) (string, error) {
 func (st *Store) PutImage(ctx context.Context, img *Image) error {
 	err := images.create(ctx, st.s, img)
 	if errdefs.IsConflict(err) {
-		_, err = images.mutate(ctx, st.s, img.ID, func(cur *Image) error { *cur = *img; return nil })
+		_, err = images.mutate(ctx, st.s, img.ID, func(cur *Image) error { *cur = *img; return nil }, Change[Image]{})
 	}
 	return err
 }
@@ -87,7 +87,7 @@ func (st *Store) SetTag(ctx context.Context, ref, imageID string) error {
 	t := &Tag{Ref: ref, ImageID: imageID}
 	err = tags.create(ctx, st.s, t)
 	if errdefs.IsConflict(err) {
-		_, err = tags.mutate(ctx, st.s, ref, func(cur *Tag) error { cur.ImageID = imageID; return nil })
+		_, err = tags.mutate(ctx, st.s, ref, func(cur *Tag) error { cur.ImageID = imageID; return nil }, Change[Tag]{})
 	}
 	return err
 }
@@ -98,7 +98,7 @@ func (st *Store) RemoveTag(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	if err := tags.delete(ctx, st.s, n); err != nil {
+	if err := tags.delete(ctx, st.s, n, 0); err != nil {
 		if errdefs.IsNotFound(err) {
 			return ErrNoSuchImage(ref)
 		}
@@ -199,7 +199,7 @@ func (st *Store) Images(ctx context.Context) ([]*Image, error) { return images.l
 
 // DeleteImage removes image id (its tags must be removed by the caller).
 func (st *Store) DeleteImage(ctx context.Context, id string) error {
-	err := images.delete(ctx, st.s, id)
+	err := images.delete(ctx, st.s, id, 0)
 	if errdefs.IsNotFound(err) {
 		return ErrNoSuchImage(id)
 	}

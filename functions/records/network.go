@@ -68,7 +68,7 @@ func (st *Store) Network(ctx context.Context, ref string) (*Network, error) {
 
 // UpdateNetwork applies fn to network id with optimistic concurrency.
 func (st *Store) UpdateNetwork(ctx context.Context, id string, fn func(*Network) error) (*Network, error) {
-	n, err := networks.mutate(ctx, st.s, id, fn)
+	n, err := networks.mutate(ctx, st.s, id, fn, Change[Network]{})
 	if errdefs.IsNotFound(err) {
 		return nil, ErrNoSuchNetwork(id)
 	}
@@ -77,7 +77,7 @@ func (st *Store) UpdateNetwork(ctx context.Context, id string, fn func(*Network)
 
 // DeleteNetwork removes network id.
 func (st *Store) DeleteNetwork(ctx context.Context, id string) error {
-	err := networks.delete(ctx, st.s, id)
+	err := networks.delete(ctx, st.s, id, 0)
 	if errdefs.IsNotFound(err) {
 		return ErrNoSuchNetwork(id)
 	}

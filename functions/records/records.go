@@ -13,6 +13,7 @@ package records
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -60,6 +61,9 @@ type kind[T any] struct {
 	names func(*T) []string
 	group func(*T) string
 	ttl   func(*T) time.Time
+	// version, when set, points at the field that carries the stored
+	// version of a decoded value, so a later write can start from it.
+	version func(*T) *int64
 }
 
 func (k kind[T]) record(v *T, version int64) (statestore.Record, error) {
@@ -85,7 +89,14 @@ func (k kind[T]) decode(r statestore.Record) (*T, error) {
 	if err := json.Unmarshal(r.Data, v); err != nil {
 		return nil, fmt.Errorf("decode %s %s: %w", k.name, r.ID, err)
 	}
+	k.setVersion(v, r.Version)
 	return v, nil
+}
+
+func (k kind[T]) setVersion(v *T, ver int64) {
+	if k.version != nil {
+		*k.version(v) = ver
+	}
 }
 
 func (k kind[T]) get(ctx context.Context, s statestore.Store, id string) (*T, int64, error) {
@@ -105,23 +116,47 @@ func (k kind[T]) getByName(ctx context.Context, s statestore.Store, name string)
 	return k.decode(r)
 }
 
-func (k kind[T]) create(ctx context.Context, s statestore.Store, v *T) error {
+func (k kind[T]) create(ctx context.Context, s statestore.Store, v *T, evs ...statestore.Event) error {
 	r, err := k.record(v, 0)
 	if err != nil {
 		return err
 	}
-	_, err = s.Create(ctx, r)
+	_, err = s.Create(ctx, r, evs...)
+	if err == nil || errors.Is(err, statestore.ErrEventsLost) {
+		k.setVersion(v, 1)
+		return nil
+	}
 	return err
+}
+
+// Change says how mutate writes.
+type Change[T any] struct {
+	// From, when not nil, is the value as the caller read it (carrying its
+	// version): the first attempt applies fn to a copy of it and writes
+	// without reading the record again. A stale From costs one failed
+	// write, then mutate reads as usual. From itself is not modified.
+	From *T
+	// Events, when not nil, returns the events that report the change,
+	// given the value about to be written; they are appended in the same
+	// store write (statestore "Events with a write").
+	Events func(*T) []statestore.Event
 }
 
 // mutate applies fn to the current record and writes it back if the version
 // did not move meanwhile, retrying on conflicts. fn may be called several
 // times and must not have side effects outside v. If fn returns an error
 // the record is left unchanged.
-func (k kind[T]) mutate(ctx context.Context, s statestore.Store, id string, fn func(*T) error) (*T, error) {
+func (k kind[T]) mutate(ctx context.Context, s statestore.Store, id string, fn func(*T) error, ch Change[T]) (*T, error) {
 	for attempt := 0; ; attempt++ {
-		v, ver, err := k.get(ctx, s, id)
-		if err != nil {
+		var v *T
+		var ver int64
+		var err error
+		if attempt == 0 && ch.From != nil && k.version != nil && *k.version(ch.From) > 0 {
+			ver = *k.version(ch.From)
+			if v, err = k.clone(ch.From); err != nil {
+				return nil, err
+			}
+		} else if v, ver, err = k.get(ctx, s, id); err != nil {
 			return nil, err
 		}
 		if err := fn(v); err != nil {
@@ -131,8 +166,13 @@ func (k kind[T]) mutate(ctx context.Context, s statestore.Store, id string, fn f
 		if err != nil {
 			return nil, err
 		}
-		_, err = s.Update(ctx, r)
-		if err == nil {
+		var evs []statestore.Event
+		if ch.Events != nil {
+			evs = ch.Events(v)
+		}
+		nr, err := s.Update(ctx, r, evs...)
+		if err == nil || errors.Is(err, statestore.ErrEventsLost) {
+			k.setVersion(v, nr.Version)
 			return v, nil
 		}
 		var nc *statestore.NameConflictError
@@ -145,8 +185,26 @@ func (k kind[T]) mutate(ctx context.Context, s statestore.Store, id string, fn f
 	}
 }
 
-func (k kind[T]) delete(ctx context.Context, s statestore.Store, id string) error {
-	return s.Delete(ctx, k.name, id, 0)
+// clone returns a deep copy of v (through its stored form).
+func (k kind[T]) clone(v *T) (*T, error) {
+	r, err := k.record(v, 0)
+	if err != nil {
+		return nil, err
+	}
+	c, err := k.decode(r)
+	if err != nil {
+		return nil, err
+	}
+	k.setVersion(c, *k.version(v))
+	return c, nil
+}
+
+func (k kind[T]) delete(ctx context.Context, s statestore.Store, id string, version int64, evs ...statestore.Event) error {
+	err := s.Delete(ctx, k.name, id, version, evs...)
+	if errors.Is(err, statestore.ErrEventsLost) {
+		return nil
+	}
+	return err
 }
 
 func (k kind[T]) list(ctx context.Context, s statestore.Store, group string) ([]*T, error) {

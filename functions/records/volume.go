@@ -47,7 +47,7 @@ func (st *Store) Volume(ctx context.Context, name string) (*Volume, error) {
 
 // UpdateVolume applies fn to the volume named name.
 func (st *Store) UpdateVolume(ctx context.Context, name string, fn func(*Volume) error) error {
-	_, err := volumes.mutate(ctx, st.s, name, fn)
+	_, err := volumes.mutate(ctx, st.s, name, fn, Change[Volume]{})
 	if errdefs.IsNotFound(err) {
 		return ErrNoSuchVolume(name)
 	}
@@ -56,7 +56,7 @@ func (st *Store) UpdateVolume(ctx context.Context, name string, fn func(*Volume)
 
 // DeleteVolume removes the volume named name.
 func (st *Store) DeleteVolume(ctx context.Context, name string) error {
-	err := volumes.delete(ctx, st.s, name)
+	err := volumes.delete(ctx, st.s, name, 0)
 	if errdefs.IsNotFound(err) {
 		return ErrNoSuchVolume(name)
 	}
