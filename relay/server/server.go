@@ -61,7 +61,8 @@ type Options struct {
 type Server struct {
 	opts     Options
 	log      *slog.Logger
-	up       websocket.Upgrader
+	up       websocket.Upgrader // agents' control connections
+	data     websocket.Upgrader // session legs
 	mux      *http.ServeMux
 	metrics  *Metrics
 	blobs    *blobStore
@@ -130,12 +131,19 @@ func New(opts Options) (*Server, error) {
 		opts: opts, log: log, metrics: newMetrics(),
 		up: websocket.Upgrader{
 			HandshakeTimeout: opts.HandshakeTimeout,
-			ReadBufferSize:   wsclient.BufferSize,
-			WriteBufferSize:  wsclient.BufferSize,
+			ReadBufferSize:   controlBufferSize,
+			WriteBufferSize:  controlBufferSize,
 			// Write buffers are taken from a pool only while a message is
 			// written, so idle agents and quiet sessions hold none.
 			WriteBufferPool: &sync.Pool{},
 			CheckOrigin:     func(*http.Request) bool { return true }, // not a browser service; auth is the bearer
+		},
+		data: websocket.Upgrader{
+			HandshakeTimeout: opts.HandshakeTimeout,
+			ReadBufferSize:   dataReadBuffer,
+			WriteBufferSize:  dataWriteBuffer,
+			WriteBufferPool:  &sync.Pool{},
+			CheckOrigin:      func(*http.Request) bool { return true },
 		},
 		agents:  map[string]*agentConn{},
 		waiting: map[string]chan struct{}{},
@@ -282,7 +290,7 @@ func (s *Server) serveAgentSession(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such pending session", http.StatusNotFound)
 		return
 	}
-	ws, err := s.up.Upgrade(w, r, nil)
+	ws, err := s.data.Upgrade(w, r, nil)
 	if err != nil {
 		return // the stream side times out waiting
 	}
@@ -367,7 +375,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		join.Stop()
 	}
 	close(p.done)
-	shimWS, err := s.up.Upgrade(w, r, nil)
+	shimWS, err := s.data.Upgrade(w, r, nil)
 	if err != nil {
 		wsclient.GracefulClose(agentWS, 0, true)
 		return
@@ -450,6 +458,19 @@ func (s *Server) pipe(shim, agent *websocket.Conn, g ticket.Grant) {
 		}
 	}
 }
+
+// Buffer sizes of the relay's WebSocket connections. Control connections
+// carry only offers and pongs, so an idle agent holds 1 KiB. Session legs
+// read a message's header through a 4 KiB buffer and its payload straight
+// into the pooled copy buffer (bufio skips its buffer for reads larger
+// than itself), and write with WriteMessage, which sends a payload that
+// does not fit its write buffer from the caller's slice (writev), so
+// neither needs large buffers of its own.
+const (
+	controlBufferSize = 1 << 10
+	dataReadBuffer    = 4 << 10
+	dataWriteBuffer   = 512
+)
 
 // copyBufferSize is the buffer a session direction borrows while it
 // forwards one message: a whole message up to this size is read into it

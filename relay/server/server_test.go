@@ -489,3 +489,51 @@ func BenchmarkSessionSetup(b *testing.B) {
 		conn.Close()
 	}
 }
+
+// TestLargeFramesAndByteCounts: frames larger than the relay's copy buffer
+// (1 MiB stdin frames) cross whole and in order both ways, and the relay
+// counts every byte it forwards.
+func TestLargeFramesAndByteCounts(t *testing.T) {
+	e := startRelay(t, server.Options{})
+	e.startAgent(t, "A", testWorkload{name: "A"})
+	conn, err := wsclient.Dialer{}.Dial(t.Context(), e.url, sign(t, "A", "large", "echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make([]byte, 3<<20+123)
+	for i := range in {
+		in[i] = byte(i * 7 / 5)
+	}
+	go func() {
+		frame.Write(conn, frame.Stdin, in) // 1 MiB frames: larger than one message the relay buffers
+		frame.Write(conn, frame.CloseStdin, nil)
+	}()
+	var out bytes.Buffer
+	var toShim int64
+	for {
+		f, err := frame.Read(conn)
+		if err != nil {
+			t.Fatalf("Read() error = %v after %d bytes", err, out.Len())
+		}
+		toShim += frame.HeaderSize + int64(len(f.Payload))
+		if f.Type == frame.Stdout {
+			out.Write(f.Payload)
+		}
+		if f.Type == frame.Exit {
+			break
+		}
+	}
+	conn.Close()
+	if !bytes.Equal(out.Bytes(), in) {
+		t.Fatalf("echoed %d bytes, not the %d sent", out.Len(), len(in))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.srv.Metrics().SessionsOpen() != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	wantToAgent := int64(len(in)) + 4*frame.HeaderSize + frame.HeaderSize // 4 stdin frames, close-stdin
+	gotToAgent, gotToShim := e.srv.Metrics().Bytes()
+	if gotToAgent != wantToAgent || gotToShim != toShim {
+		t.Errorf("Bytes() = %d to agent, %d to shim; want %d, %d", gotToAgent, gotToShim, wantToAgent, toShim)
+	}
+}

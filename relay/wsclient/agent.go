@@ -85,7 +85,7 @@ func (a *Agent) runOnce(ctx context.Context) (connected bool, err error) {
 		return false, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	ws, err := dial(dctx, a.WS, u, a.Token)
+	ws, err := dial(dctx, a.WS, u, a.Token, controlBufferSize)
 	cancel()
 	if err != nil {
 		return false, err
@@ -133,7 +133,7 @@ func (a *Agent) session(ctx context.Context, o Offer) {
 		return
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	ws, err := dial(dctx, a.WS, u, a.Token)
+	ws, err := dial(dctx, a.WS, u, a.Token, BufferSize)
 	cancel()
 	if err != nil {
 		if a.Logger != nil {

@@ -44,12 +44,25 @@ type Offer struct {
 	Grant   ticket.Grant `json:"grant"`
 }
 
-// MaxMessage bounds one WebSocket message: one frame with its header.
+// MaxMessage bounds one WebSocket message: one frame with its header, or
+// a batch of frames of at most MaxBatch bytes.
 const MaxMessage = frame.MaxPayload + frame.HeaderSize
 
-// BufferSize is the WebSocket read and write buffer size (128 KiB: with
-// 32 KiB, syscalls per byte halved one stream's throughput on loopback).
-const BufferSize = 128 << 10
+// MaxBatch is how many bytes of frames a Conn accepts ahead of its
+// sender: four frames of a 64 KiB pipe read. Frames written while an
+// earlier message is still being sent are sent together as the next
+// message, so a fast producer makes few, large messages (and syscalls),
+// while a lone frame goes out at once. A writer blocks while MaxBatch
+// bytes wait, so a slow reader slows it down (flow control) and memory
+// per stream stays bounded.
+const MaxBatch = 4 * (64<<10 + frame.HeaderSize)
+
+// BufferSize is the WebSocket read and write buffer size of streams
+// (260 KiB: a whole batch is one WebSocket frame and one write). Loopback
+// TCP costs about 0.5 ns of CPU per byte moved in 64 KiB reads and writes
+// and 0.35 ns in 256 KiB ones. Write buffers come from a pool and are held
+// only while a message is written.
+const BufferSize = 260 << 10
 
 // Linger is how long a closed stream keeps reading, waiting for the peer's
 // close, before the socket is closed. Closing a TCP socket with unread
@@ -58,25 +71,38 @@ const BufferSize = 128 << 10
 // frame, half-closes and drains first.
 const Linger = 3 * time.Second
 
-// Conn adapts a WebSocket to io.ReadWriteCloser: each Write is sent as
-// binary messages of at most MaxMessage bytes, Read returns the bytes of
-// consecutive binary messages, and io.EOF after the peer's close. Close
-// is graceful (see Linger). One reader and any number of writers.
+// Conn adapts a WebSocket to io.ReadWriteCloser: Read returns the bytes
+// of consecutive binary messages, and io.EOF after the peer's close;
+// Write and WriteFrame queue bytes that a sender goroutine sends, in
+// order, as binary messages of at most MaxMessage bytes (see MaxBatch).
+// A write error is returned by a later Write (or WriteFrame); Close sends
+// what is queued first and is graceful (see Linger). One reader and any
+// number of writers.
 type Conn struct {
-	ws  *websocket.Conn
-	r   io.Reader
-	wmu sync.Mutex
-	hdr [frame.HeaderSize]byte // WriteFrame's header, under wmu
+	ws *websocket.Conn
+	r  io.Reader
+
+	wmu      sync.Mutex
+	wcond    sync.Cond // on wmu: the batch was taken, or sending stopped
+	batch    *[]byte   // queued bytes, nil when none
+	sending  bool      // a sender goroutine is running
+	werr     error     // the first send error
+	hdr      [frame.HeaderSize]byte
+	closing  atomic.Bool
+	readDone atomic.Bool
 
 	closeOnce sync.Once
-	closing   atomic.Bool
-	readDone  atomic.Bool
 }
+
+// batchPool lends batches; a quiet Conn holds none.
+var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, MaxBatch); return &b }}
 
 // NewConn wraps ws.
 func NewConn(ws *websocket.Conn) *Conn {
 	ws.SetReadLimit(MaxMessage)
-	return &Conn{ws: ws}
+	c := &Conn{ws: ws}
+	c.wcond.L = &c.wmu
+	return c
 }
 
 // WebSocket returns the underlying connection.
@@ -114,17 +140,14 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 }
 
-// Write implements io.Writer.
+// Write implements io.Writer: p is queued, in pieces of at most MaxBatch
+// bytes (waiting while the batch is full), and sent in order with the
+// frames of WriteFrame.
 func (c *Conn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closing.Load() {
-		return 0, net.ErrClosed
-	}
 	n := 0
 	for len(p) > 0 {
-		k := min(len(p), MaxMessage)
-		if err := c.ws.WriteMessage(websocket.BinaryMessage, p[:k]); err != nil {
+		k := min(len(p), MaxBatch)
+		if err := c.enqueue(false, 0, p[:k]); err != nil {
 			return n, err
 		}
 		n += k
@@ -133,41 +156,90 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// WriteFrame sends one frame as one binary message, header and payload
-// written straight into the WebSocket's write buffer (no intermediate
-// copy). It implements frame.FrameWriter, so frame.Write and frame.Writer
-// use it.
+// WriteFrame queues one frame, header and payload copied straight into
+// the batch the sender sends next. It implements frame.FrameWriter, so
+// frame.Write and frame.Writer use it.
 func (c *Conn) WriteFrame(t frame.Type, payload []byte) error {
 	if len(payload) > frame.MaxPayload {
 		return frame.ErrTooLarge
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closing.Load() {
-		return net.ErrClosed
-	}
-	w, err := c.ws.NextWriter(websocket.BinaryMessage)
-	if err != nil {
-		return err
-	}
-	frame.PutHeader(&c.hdr, t, len(payload))
-	if _, err := w.Write(c.hdr[:]); err != nil {
-		_ = w.Close()
-		return err
-	}
-	if _, err := w.Write(payload); err != nil {
-		_ = w.Close()
-		return err
-	}
-	return w.Close()
+	return c.enqueue(true, t, payload)
 }
 
-// Close sends a close frame, half-closes, and closes the socket when the
-// peer's close arrives or after Linger.
+// enqueue appends p to the batch, after the header of a frame of type t
+// when framed, waiting while the batch is full, and starts the sender if
+// it is not running.
+func (c *Conn) enqueue(framed bool, t frame.Type, p []byte) error {
+	n := len(p)
+	if framed {
+		n += frame.HeaderSize
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for {
+		if c.werr != nil {
+			return c.werr
+		}
+		if c.closing.Load() {
+			return net.ErrClosed
+		}
+		if c.batch == nil || len(*c.batch)+n <= MaxBatch {
+			break
+		}
+		c.wcond.Wait()
+	}
+	if c.batch == nil {
+		c.batch = batchPool.Get().(*[]byte)
+	}
+	if framed {
+		frame.PutHeader(&c.hdr, t, len(p))
+		*c.batch = append(*c.batch, c.hdr[:]...)
+	}
+	*c.batch = append(*c.batch, p...)
+	if !c.sending {
+		c.sending = true
+		go c.send()
+	}
+	return nil
+}
+
+// send sends batches until none is queued (or a send fails).
+func (c *Conn) send() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for c.batch != nil && c.werr == nil {
+		b := c.batch
+		c.batch = nil
+		c.wcond.Broadcast()
+		c.wmu.Unlock()
+		err := c.ws.WriteMessage(websocket.BinaryMessage, *b)
+		if cap(*b) <= MaxBatch {
+			*b = (*b)[:0]
+			batchPool.Put(b)
+		}
+		c.wmu.Lock()
+		if err != nil {
+			c.werr = err
+		}
+	}
+	if c.batch != nil { // a send failed: drop what is queued
+		c.batch = nil
+	}
+	c.sending = false
+	c.wcond.Broadcast()
+}
+
+// Close sends what is queued, then a close frame, half-closes, and closes
+// the socket when the peer's close arrives or after Linger. Like a
+// blocked Write, it waits for queued bytes as long as the peer takes to
+// read them (flow control); a dead peer fails the send.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.wmu.Lock()
 		c.closing.Store(true)
+		for c.sending {
+			c.wcond.Wait()
+		}
 		c.wmu.Unlock()
 		GracefulClose(c.ws, Linger, c.readDone.Load())
 	})

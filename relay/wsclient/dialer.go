@@ -31,7 +31,7 @@ func (d Dialer) Dial(ctx context.Context, relayURL, token string) (io.ReadWriteC
 	if err != nil {
 		return nil, err
 	}
-	ws, err := dial(ctx, d.WS, u, token)
+	ws, err := dial(ctx, d.WS, u, token, BufferSize)
 	if err != nil {
 		return nil, err
 	}
@@ -63,13 +63,18 @@ func endpoint(base, path string, q url.Values) (string, error) {
 	return u.String(), nil
 }
 
-func dial(ctx context.Context, d *websocket.Dialer, u, bearer string) (*websocket.Conn, error) {
+// controlBufferSize is the buffer size of an agent's control connection,
+// which carries only offers and pings.
+const controlBufferSize = 4 << 10
+
+// dial opens a WebSocket with d, or by default with bufSize buffers.
+func dial(ctx context.Context, d *websocket.Dialer, u, bearer string, bufSize int) (*websocket.Conn, error) {
 	if d == nil {
 		d = &websocket.Dialer{
 			Proxy:            http.ProxyFromEnvironment,
 			HandshakeTimeout: 0, // bounded by ctx: the relay waits for the agent
-			ReadBufferSize:   BufferSize,
-			WriteBufferSize:  BufferSize,
+			ReadBufferSize:   bufSize,
+			WriteBufferSize:  bufSize,
 			// Write buffers are held only while a message is written, so
 			// an idle agent's control connection holds none.
 			WriteBufferPool: writePool,
