@@ -453,13 +453,14 @@ func (s *Shim) bridge(ctx context.Context, client net.Conn, clientIn *bufio.Read
 		}
 	}()
 
+	fr := frame.Reader{R: remote} // each payload is written out before the next read
 	for {
 		var f frame.Frame
 		if len(early) > 0 {
 			f, early = early[0], early[1:]
 		} else {
 			var err error
-			if f, err = frame.Read(remote); err != nil {
+			if f, err = fr.Next(); err != nil {
 				s.streamLost(client, t.Tty, err)
 				return
 			}
@@ -491,16 +492,16 @@ func (s *Shim) writeStreamError(c net.Conn, tty bool, msg string) {
 }
 
 // writeDocker writes p in Docker's stream framing: raw for a TTY, else an
-// 8-byte header then the payload, in one write.
+// 8-byte header then the payload, in one writev on a socket (no copy).
 func writeDocker(w io.Writer, tty bool, stream byte, p []byte) error {
 	if tty {
 		_, err := w.Write(p)
 		return err
 	}
-	b := make([]byte, 8+len(p))
-	b[0] = stream
-	binary.BigEndian.PutUint32(b[4:8], uint32(len(p)))
-	copy(b[8:], p)
-	_, err := w.Write(b)
+	var hdr [8]byte
+	hdr[0] = stream
+	binary.BigEndian.PutUint32(hdr[4:8], uint32(len(p)))
+	bufs := net.Buffers{hdr[:], p}
+	_, err := bufs.WriteTo(w)
 	return err
 }
