@@ -118,9 +118,26 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = a.st.CreateContainer(ctx, c, createEvents()...)
 	// A generated name that is taken is retried with another, as Docker
-	// does; a name the user chose is a conflict.
-	for attempt := 1; generated && attempt < 8 && isNameConflict(err); attempt++ {
-		c.Name = randomName(id, attempt)
+	// does; a name the user chose is a conflict. A default-bridge address
+	// that is taken is retried with the next one; a requested one is an
+	// error.
+	for nameTry, addrTry := 1, 1; isNameConflict(err); {
+		if addrConflict(err) {
+			ep := c.Networks[defaultBridge.Name]
+			if ep == nil || ep.IPv4Requested != "" || addrTry >= 64 {
+				return errdefs.Forbidden(fmt.Errorf("address already in use: %w", err))
+			}
+			if berr := bridgeEndpoint(ep, id, addrTry); berr != nil {
+				return berr
+			}
+			addrTry++
+		} else {
+			if !generated || nameTry >= 8 {
+				break
+			}
+			c.Name = randomName(id, nameTry)
+			nameTry++
+		}
 		err = a.st.CreateContainer(ctx, c, createEvents()...)
 	}
 	if err != nil {

@@ -374,7 +374,9 @@ func (a *API) networkDisconnect(w http.ResponseWriter, r *http.Request) error {
 	}); err != nil {
 		return err
 	}
-	a.release(ctx, n.ID, c.ID)
+	if ep := c.Networks[n.Name]; ep.AddrName == "" {
+		a.release(ctx, n.ID, c.ID)
+	}
 	a.event(ctx, events.NetworkEventType, events.ActionDisconnect, n.ID, map[string]string{"name": n.Name, "type": n.Driver, "container": c.ID})
 	w.WriteHeader(http.StatusOK)
 	return nil
@@ -427,6 +429,19 @@ func (a *API) planNetworks(ctx context.Context, c *records.Container, nc *networ
 	}
 	var joined []*records.Network
 	for _, name := range names {
+		if name == defaultBridge.Name {
+			// The default bridge is fixed: no lookup, and its address is
+			// reserved as a name of the record about to be created.
+			n := &defaultBridge
+			ep := newEndpoint(n, c, eps[name])
+			if err := bridgeEndpoint(ep, c.ID, 0); err != nil {
+				a.releaseNetworks(ctx, c)
+				return nil, err
+			}
+			c.Networks[n.Name] = ep
+			joined = append(joined, n)
+			continue
+		}
 		n, err := a.st.Network(ctx, name)
 		if err == nil {
 			ep := newEndpoint(n, c, eps[name])
@@ -440,6 +455,67 @@ func (a *API) planNetworks(ctx context.Context, c *records.Container, nc *networ
 		return nil, err
 	}
 	return joined, nil
+}
+
+// defaultBridge is the predefined network "bridge", as stored (never
+// modified).
+var defaultBridge = func() records.Network {
+	n := predefined[0]
+	n.Scope, n.IPAMDriver, n.EnableIPv4, n.Predefined = "local", "default", true, true
+	return n
+}()
+
+// bridgeEndpoint gives ep an address on the default bridge for container
+// id: the requested one, or one picked from the id (attempt moves to the
+// next), since no shared allocation map is read. ep.AddrName reserves it:
+// a taken address shows as a name conflict on it when the container
+// record is written.
+func bridgeEndpoint(ep *records.Endpoint, id string, attempt int) error {
+	p := netip.MustParsePrefix(defaultBridge.IPAM[0].Subnet)
+	var ip netip.Addr
+	if ep.IPv4Requested != "" {
+		addr, err := netip.ParseAddr(ep.IPv4Requested)
+		if err != nil || !p.Contains(addr) {
+			return errdefs.InvalidParameterf("requested address %s is not in subnet %s", ep.IPv4Requested, p)
+		}
+		if addr.String() == defaultBridge.IPAM[0].Gateway || addr == p.Addr() {
+			return errdefs.Forbidden(fmt.Errorf("address %s already in use", addr))
+		}
+		ip = addr
+	} else {
+		// Hosts .0.2 to .255.254 of the /16: 65533 addresses.
+		const hosts = 1<<16 - 3
+		var h uint32
+		for i := 0; i < 8 && i < len(id); i++ {
+			h = h<<4 | uint32(hexVal(id[i]))
+		}
+		off := 2 + (h+uint32(attempt))%hosts
+		b := p.Addr().As4()
+		b[2], b[3] = byte(off>>8), byte(off)
+		ip = netip.AddrFrom4(b)
+	}
+	a4 := ip.As4()
+	ep.IPAddress, ep.PrefixLen, ep.Gateway = ip.String(), p.Bits(), defaultBridge.IPAM[0].Gateway
+	ep.MacAddress = fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", a4[0], a4[1], a4[2], a4[3])
+	ep.AddrName = records.AddrName(defaultBridge.Name, ip.String())
+	return nil
+}
+
+func hexVal(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return 0
+}
+
+// addrConflict reports whether err is a name conflict on a reserved
+// address (records.AddrName) rather than on the container's name.
+func addrConflict(err error) bool {
+	var nc *statestore.NameConflictError
+	return errors.As(err, &nc) && strings.HasPrefix(nc.Name, "ip:")
 }
 
 // connectEvents are the events announcing the endpoints of a newly
@@ -479,18 +555,37 @@ func (a *API) allocateEndpoint(ctx context.Context, c *records.Container, n *rec
 // attach allocates an address for existing container c in n and records
 // the endpoint.
 func (a *API) attach(ctx context.Context, c *records.Container, n *records.Network, ep *records.Endpoint) error {
-	if err := a.allocateEndpoint(ctx, c, n, ep); err != nil {
-		return err
-	}
-	_, err := a.st.UpdateContainer(ctx, c.ID, func(c *records.Container) error {
-		if c.Networks == nil {
-			c.Networks = map[string]*records.Endpoint{}
+	bridge := n.ID == defaultBridge.ID
+	if !bridge {
+		if err := a.allocateEndpoint(ctx, c, n, ep); err != nil {
+			return err
 		}
-		c.Networks[n.Name] = ep
-		return nil
-	})
+	}
+	var err error
+	for attempt := 0; attempt < 16; attempt++ {
+		if bridge {
+			if err = bridgeEndpoint(ep, c.ID, attempt); err != nil {
+				return err
+			}
+		}
+		_, err = a.st.UpdateContainer(ctx, c.ID, func(c *records.Container) error {
+			if c.Networks == nil {
+				c.Networks = map[string]*records.Endpoint{}
+			}
+			c.Networks[n.Name] = ep
+			return nil
+		})
+		if !bridge || !addrConflict(err) || ep.IPv4Requested != "" {
+			break
+		}
+	}
+	if bridge && addrConflict(err) {
+		return errdefs.Forbidden(fmt.Errorf("address %s already in use", ep.IPAddress))
+	}
 	if err != nil {
-		a.release(ctx, n.ID, c.ID)
+		if !bridge {
+			a.release(ctx, n.ID, c.ID)
+		}
 		return err
 	}
 	if c.Networks == nil {
@@ -555,7 +650,9 @@ func (a *API) release(ctx context.Context, networkID, containerID string) {
 
 func (a *API) releaseNetworks(ctx context.Context, c *records.Container) {
 	for _, ep := range c.Networks {
-		a.release(ctx, ep.NetworkID, c.ID)
+		if ep.AddrName == "" { // a reserved address goes with the record
+			a.release(ctx, ep.NetworkID, c.ID)
+		}
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 // `docker run --rm`: what it costs today, so that no change adds any. The
 // target is 12; docs/performance.md ("State store round trips and cost")
 // lists what stands between the two.
-const MaxRunRoundTrips = 19
+const MaxRunRoundTrips = 14
 
 // rtServer is an embedded Sockerless (memory provider) over a counting
 // wrapper of a state store.

@@ -2,6 +2,7 @@ package records
 
 import (
 	"context"
+	"sort"
 	"strings"
 	"time"
 
@@ -98,17 +99,33 @@ type Endpoint struct {
 	DNSNames   []string `json:"dnsNames,omitempty"`
 	// IPAMConfig keeps a user-requested address.
 	IPv4Requested string `json:"ipv4Requested,omitempty"`
+	// AddrName, when set, is the unique name of the container record that
+	// reserves IPAddress (AddrName("bridge", ip) on the default bridge),
+	// so the address is taken and freed with the record's own writes and
+	// the network record is never rewritten for it.
+	AddrName string `json:"addrName,omitempty"`
 }
+
+// AddrName is the container-record name that reserves address ip in the
+// network called network.
+func AddrName(network, ip string) string { return "ip:" + network + ":" + ip }
 
 var containers = kind[Container]{
 	name:    KindContainer,
 	id:      func(c *Container) string { return c.ID },
 	version: func(c *Container) *int64 { return &c.Version },
 	names: func(c *Container) []string {
+		names := []string{c.Name}
 		if c.CreateKey != "" {
-			return []string{c.Name, CreateKeyName(c.CreateKey)}
+			names = append(names, CreateKeyName(c.CreateKey))
 		}
-		return []string{c.Name}
+		for _, ep := range c.Networks {
+			if ep.AddrName != "" {
+				names = append(names, ep.AddrName)
+			}
+		}
+		sort.Strings(names[1:])
+		return names
 	},
 }
 
