@@ -60,7 +60,8 @@ func bigImageArchive(t *testing.T, tag string, data []byte) string {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	layer, err := tarball.LayerFromReader(bytes.NewReader(layerTar.Bytes()))
+	layerBytes := layerTar.Bytes()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layerBytes)), nil })
 	if err != nil {
 		t.Fatal(err)
 	}
