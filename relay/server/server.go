@@ -461,14 +461,14 @@ func (s *Server) pipe(shim, agent *websocket.Conn, g ticket.Grant) {
 
 // Buffer sizes of the relay's WebSocket connections. Control connections
 // carry only offers and pongs, so an idle agent holds 1 KiB. Session legs
-// read a message's header through a 4 KiB buffer and its payload straight
+// read a message's header through a 1 KiB buffer and its payload straight
 // into the pooled copy buffer (bufio skips its buffer for reads larger
 // than itself), and write with WriteMessage, which sends a payload that
 // does not fit its write buffer from the caller's slice (writev), so
 // neither needs large buffers of its own.
 const (
 	controlBufferSize = 1 << 10
-	dataReadBuffer    = 4 << 10
+	dataReadBuffer    = 1 << 10
 	dataWriteBuffer   = 512
 )
 
