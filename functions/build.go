@@ -112,7 +112,7 @@ func (a *API) imageBuild(w http.ResponseWriter, r *http.Request) error {
 	p.send(progressMsg{Aux: aux})
 	out.Write([]byte("Successfully built " + shortDigest(img.ID) + "\n"))
 	for _, t := range tags {
-		if err := a.st.SetTag(ctx, t, img.ID); err != nil {
+		if err := a.st.SetTag(ctx, t, img); err != nil {
 			p.send(progressMsg{Error: err.Error(), ErrorDetail: &errorDetail{Message: err.Error()}})
 			return nil
 		}
@@ -183,7 +183,7 @@ func (br buildResolver) Resolve(ctx context.Context, ref string, pull bool) (str
 		return "", nil, err
 	}
 	if _, digested := named.(reference.Digested); !digested {
-		if err := a.st.SetTag(ctx, reference.FamiliarString(named), img.ID); err != nil {
+		if err := a.st.SetTag(ctx, reference.FamiliarString(named), img); err != nil {
 			return "", nil, err
 		}
 	}

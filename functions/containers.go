@@ -409,9 +409,11 @@ func (a *API) containerInspect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	execs, err := a.st.ExecsOf(r.Context(), c.ID)
-	if err != nil {
-		return err
+	var execs []*records.Exec
+	if c.HadExec {
+		if execs, err = a.st.ExecsOf(r.Context(), c.ID); err != nil {
+			return err
+		}
 	}
 	resp := a.inspectView(c, execs)
 	if httpx.BoolValue(r, "size") {
@@ -769,7 +771,7 @@ func (a *API) removeContainer(ctx context.Context, c *records.Container, kill bo
 		return fmt.Errorf("provider %s: remove: %w", a.provider.Name(), err)
 	}
 	a.releaseNetworks(ctx, c)
-	a.deleteExecsOf(ctx, c.ID)
+	a.deleteExecsOf(ctx, c)
 	if err := a.st.DeleteContainer(ctx, c.ID, 0, a.newEvent(events.ContainerEventType, events.ActionDestroy, c.ID, containerAttrs(c))...); err != nil {
 		if errdefs.IsNotFound(err) {
 			return nil
@@ -779,9 +781,13 @@ func (a *API) removeContainer(ctx context.Context, c *records.Container, kill bo
 	return nil
 }
 
-// deleteExecsOf deletes the exec records of a container being removed.
-func (a *API) deleteExecsOf(ctx context.Context, id string) {
-	if execs, err := a.st.ExecsOf(ctx, id); err == nil {
+// deleteExecsOf deletes the exec records of a container being removed
+// (none to look for when it never had an exec).
+func (a *API) deleteExecsOf(ctx context.Context, c *records.Container) {
+	if !c.HadExec {
+		return
+	}
+	if execs, err := a.st.ExecsOf(ctx, c.ID); err == nil {
 		for _, e := range execs {
 			_ = a.st.DeleteExec(ctx, e.ID)
 		}
@@ -802,7 +808,7 @@ func (a *API) exitAndRemove(ctx context.Context, c *records.Container, code int)
 	die["exitCode"] = strconv.Itoa(code)
 	evs := append(a.newEvent(events.ContainerEventType, events.ActionDie, c.ID, die),
 		a.newEvent(events.ContainerEventType, events.ActionDestroy, c.ID, containerAttrs(c))...)
-	a.deleteExecsOf(ctx, c.ID)
+	a.deleteExecsOf(ctx, c)
 	if err := a.st.DeleteContainer(ctx, c.ID, c.Version, evs...); err != nil {
 		return false
 	}

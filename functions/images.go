@@ -127,7 +127,7 @@ func (a *API) imageCreate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if tagName != "" {
-		if err := a.st.SetTag(r.Context(), tagName, img.ID); err != nil {
+		if err := a.st.SetTag(r.Context(), tagName, img); err != nil {
 			return err
 		}
 	}
@@ -258,7 +258,7 @@ func (a *API) imageImport(w http.ResponseWriter, r *http.Request, src string) er
 		if tag := q.Get("tag"); tag != "" {
 			ref += ":" + tag
 		}
-		if err := a.st.SetTag(ctx, ref, img.ID); err != nil {
+		if err := a.st.SetTag(ctx, ref, img); err != nil {
 			return err
 		}
 	}
@@ -353,7 +353,7 @@ func (a *API) imageLoad(w http.ResponseWriter, r *http.Request) error {
 			return fail(err)
 		}
 		for _, t := range l.tags {
-			if err := a.st.SetTag(ctx, t, l.img.ID); err != nil {
+			if err := a.st.SetTag(ctx, t, l.img); err != nil {
 				return fail(err)
 			}
 			p.send(progressMsg{Stream: "Loaded image: " + t + "\n"})
@@ -671,7 +671,7 @@ func (a *API) imageTag(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := named.(reference.Digested); ok {
 		return errdefs.InvalidParameterf("refusing to create a tag with a digest reference")
 	}
-	if err := a.st.SetTag(ctx, ref, img.ID); err != nil {
+	if err := a.st.SetTag(ctx, ref, img); err != nil {
 		return err
 	}
 	a.event(ctx, events.ImageEventType, events.ActionTag, img.ID, map[string]string{"name": reference.FamiliarString(reference.TagNameOnly(named))})

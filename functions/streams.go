@@ -86,6 +86,19 @@ func (a *API) execCreate(w http.ResponseWriter, r *http.Request) error {
 	if c.State.Paused {
 		return errdefs.Conflictf("container %s is paused, unpause the container before exec", c.ID)
 	}
+	if !c.HadExec {
+		// Marked before the exec exists: a removal racing this write
+		// either sees the mark (and lists the execs) or makes it fail.
+		if _, err := a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
+			if !c.State.Running {
+				return errdefs.Conflictf("container %s is not running", c.ID)
+			}
+			c.HadExec = true
+			return nil
+		}, records.Change[records.Container]{From: c}); err != nil {
+			return err
+		}
+	}
 	e := &records.Exec{
 		ID:           newID(),
 		ContainerID:  c.ID,

@@ -38,6 +38,9 @@ type Container struct {
 	// ManualStop is set by stop and kill and cleared by start, so the
 	// restart policy does not restart a container the user stopped.
 	ManualStop bool `json:"manualStop,omitempty"`
+	// HadExec is set before the container's first exec record is created,
+	// so removing a container that never had one skips listing its execs.
+	HadExec bool `json:"hadExec,omitempty"`
 	// CreateKey and StartKey are the idempotency keys of the request that
 	// created the container and of its latest start, so a retried
 	// request is answered without doing the work twice.

@@ -41,6 +41,11 @@ type Layer struct {
 type Tag struct {
 	Ref     string `json:"ref"`
 	ImageID string `json:"imageId"`
+	// Image is a copy of the image record, so resolving a tag (every
+	// docker run) is one store read. An image's id is its config digest,
+	// so the copy only goes stale if the record gains layers or digests;
+	// PutImage refreshes the copies then.
+	Image *Image `json:"image,omitempty"`
 }
 
 var images = kind[Image]{
@@ -72,22 +77,40 @@ func NormalizeRef(ref string) (string, error) {
 // PutImage stores an image record, replacing one with the same id.
 func (st *Store) PutImage(ctx context.Context, img *Image) error {
 	err := images.create(ctx, st.s, img)
-	if errdefs.IsConflict(err) {
-		_, err = images.mutate(ctx, st.s, img.ID, func(cur *Image) error { *cur = *img; return nil }, Change[Image]{})
+	if !errdefs.IsConflict(err) {
+		return err
 	}
-	return err
+	if _, err = images.mutate(ctx, st.s, img.ID, func(cur *Image) error { *cur = *img; return nil }, Change[Image]{}); err != nil {
+		return err
+	}
+	// A replaced image refreshes the copies its tags carry.
+	ts, err := tags.list(ctx, st.s, img.ID)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if _, err := tags.mutate(ctx, st.s, t.Ref, func(cur *Tag) error {
+			if cur.ImageID == img.ID {
+				cur.Image = img
+			}
+			return nil
+		}, Change[Tag]{}); err != nil && !errdefs.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
 }
 
-// SetTag points ref (normalized) at imageID, moving it from any other image.
-func (st *Store) SetTag(ctx context.Context, ref, imageID string) error {
+// SetTag points ref (normalized) at img, moving it from any other image.
+func (st *Store) SetTag(ctx context.Context, ref string, img *Image) error {
 	ref, err := NormalizeRef(ref)
 	if err != nil {
 		return err
 	}
-	t := &Tag{Ref: ref, ImageID: imageID}
+	t := &Tag{Ref: ref, ImageID: img.ID, Image: img}
 	err = tags.create(ctx, st.s, t)
 	if errdefs.IsConflict(err) {
-		_, err = tags.mutate(ctx, st.s, ref, func(cur *Tag) error { cur.ImageID = imageID; return nil }, Change[Tag]{})
+		_, err = tags.mutate(ctx, st.s, ref, func(cur *Tag) error { cur.ImageID, cur.Image = img.ID, img; return nil }, Change[Tag]{})
 	}
 	return err
 }
@@ -133,6 +156,9 @@ func (st *Store) Image(ctx context.Context, ref string) (*Image, error) {
 	}
 	if n, err := NormalizeRef(ref); err == nil {
 		if t, _, err := tags.get(ctx, st.s, n); err == nil {
+			if t.Image != nil && t.Image.ID == t.ImageID {
+				return t.Image, nil
+			}
 			img, _, err := images.get(ctx, st.s, t.ImageID)
 			if errdefs.IsNotFound(err) {
 				return nil, notFound()

@@ -2,9 +2,11 @@ package records
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/statestore"
 	"github.com/sockerless/sockerless/statestore/memory"
 )
 
@@ -37,10 +39,10 @@ func TestImageResolution(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.SetTag(ctx, "alpine", a.ID); err != nil {
+	if err := st.SetTag(ctx, "alpine", a); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetTag(ctx, "docker.io/library/busybox:1", b.ID); err != nil {
+	if err := st.SetTag(ctx, "docker.io/library/busybox:1", b); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -73,10 +75,52 @@ func TestImageResolution(t *testing.T) {
 		}
 	}
 	// Moving a tag leaves the old image untagged.
-	if err := st.SetTag(ctx, "alpine", b.ID); err != nil {
+	if err := st.SetTag(ctx, "alpine", b); err != nil {
 		t.Fatal(err)
 	}
 	if tags, _ := st.TagsOf(ctx, a.ID); len(tags) != 0 {
 		t.Errorf("tags of a after the move: %v", tags)
 	}
+}
+
+// TestTagCarriesItsImage: resolving a tag reads the tag alone, and the
+// copy it carries follows the image record when PutImage replaces it.
+func TestTagCarriesItsImage(t *testing.T) {
+	ctx := context.Background()
+	s := countingStore{Store: memory.New()}
+	st := New(&s)
+	img := &Image{ID: "sha256:" + strings.Repeat("c", 64), Source: "pull"}
+	if err := st.PutImage(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetTag(ctx, "web:1", img); err != nil {
+		t.Fatal(err)
+	}
+	withLayers := *img
+	withLayers.Layers = []Layer{{Digest: "sha256:l1", DiffID: "sha256:d1", Size: 3}}
+	if err := st.PutImage(ctx, &withLayers); err != nil {
+		t.Fatal(err)
+	}
+	s.gets = 0
+	got, err := st.Image(ctx, "web:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Layers) != 1 || got.ID != img.ID {
+		t.Fatalf("Image(web:1) = %+v, want the replaced record with its layer", got)
+	}
+	if s.gets != 1 {
+		t.Fatalf("resolving a tag took %d reads, want 1", s.gets)
+	}
+}
+
+// countingStore counts Get calls.
+type countingStore struct {
+	statestore.Store
+	gets int
+}
+
+func (c *countingStore) Get(ctx context.Context, kind, id string) (statestore.Record, error) {
+	c.gets++
+	return c.Store.Get(ctx, kind, id)
 }
