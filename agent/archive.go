@@ -149,57 +149,13 @@ func (a *FSArchiver) GetArchive(ctx context.Context, p string) (io.ReadCloser, p
 	pr, pw := io.Pipe()
 	go func() {
 		tw := tar.NewWriter(pw)
-		err := addToTar(f, tw, path.Clean(p), path.Base(p))
+		err := rootfs.WriteTar(f, tw, path.Clean(p), path.Base(p))
 		if err == nil {
 			err = tw.Close()
 		}
 		pw.CloseWithError(err)
 	}()
 	return pr, st, nil
-}
-
-func addToTar(f *rootfs.FS, tw *tar.Writer, src, name string) error {
-	fi, err := f.Lstat(src)
-	if err != nil {
-		return err
-	}
-	link := ""
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		link, _ = f.Readlink(src)
-	}
-	hdr, err := tar.FileInfoHeader(fi, link)
-	if err != nil {
-		return err
-	}
-	hdr.Name = name
-	if fi.IsDir() {
-		hdr.Name += "/"
-	}
-	hdr.Uname, hdr.Gname = "", ""
-	if err := tw.WriteHeader(hdr); err != nil {
-		return err
-	}
-	switch {
-	case fi.Mode().IsRegular():
-		r, err := f.Open(src)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(tw, r)
-		r.Close()
-		return err
-	case fi.IsDir():
-		ents, err := f.ReadDir(src)
-		if err != nil {
-			return err
-		}
-		for _, e := range ents {
-			if err := addToTar(f, tw, path.Join(src, e.Name()), name+"/"+e.Name()); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // PutArchive implements Archiver: tarball is extracted below the

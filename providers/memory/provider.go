@@ -572,57 +572,13 @@ func (p *Provider) GetArchive(ctx context.Context, id, pth string) (io.ReadClose
 	pr, pw := io.Pipe()
 	go func() {
 		tw := tar.NewWriter(pw)
-		err := w.addToTar(tw, path.Clean(pth), path.Base(pth))
+		err := rootfs.WriteTar(w.fs, tw, path.Clean(pth), path.Base(pth))
 		if err == nil {
 			err = tw.Close()
 		}
 		pw.CloseWithError(err)
 	}()
 	return pr, st, nil
-}
-
-func (w *workload) addToTar(tw *tar.Writer, src, name string) error {
-	fi, err := w.fs.Lstat(src)
-	if err != nil {
-		return err
-	}
-	link := ""
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		link, _ = w.fs.Readlink(src)
-	}
-	hdr, err := tar.FileInfoHeader(fi, link)
-	if err != nil {
-		return err
-	}
-	hdr.Name = name
-	if fi.IsDir() {
-		hdr.Name += "/"
-	}
-	hdr.Uname, hdr.Gname = "", ""
-	if err := tw.WriteHeader(hdr); err != nil {
-		return err
-	}
-	switch {
-	case fi.Mode().IsRegular():
-		f, err := w.fs.Open(src)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(tw, f)
-		f.Close()
-		return err
-	case fi.IsDir():
-		ents, err := w.fs.ReadDir(src)
-		if err != nil {
-			return err
-		}
-		for _, e := range ents {
-			if err := w.addToTar(tw, path.Join(src, e.Name()), name+"/"+e.Name()); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // PutArchive extracts tarball under the directory pth; entries climbing

@@ -188,3 +188,50 @@ func safeRel(name string) (string, error) {
 	}
 	return strings.Join(out, "/"), nil
 }
+
+// WriteTar writes src (a file, a link or a directory tree) into tw named
+// name, the way docker cp's archive GET lays it out: directories as
+// "name/", owner names dropped, links not followed.
+func WriteTar(f *FS, tw *tar.Writer, src, name string) error {
+	fi, err := f.Lstat(src)
+	if err != nil {
+		return err
+	}
+	link := ""
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		link, _ = f.Readlink(src)
+	}
+	hdr, err := tar.FileInfoHeader(fi, link)
+	if err != nil {
+		return err
+	}
+	hdr.Name = name
+	if fi.IsDir() {
+		hdr.Name += "/"
+	}
+	hdr.Uname, hdr.Gname = "", ""
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	switch {
+	case fi.Mode().IsRegular():
+		r, err := f.Open(src)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(tw, r)
+		r.Close()
+		return err
+	case fi.IsDir():
+		ents, err := f.ReadDir(src)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := WriteTar(f, tw, path.Join(src, e.Name()), name+"/"+e.Name()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
