@@ -31,7 +31,7 @@ func mrFreePort(t *testing.T) string {
 
 // mrStart starts bin with env added to the environment, kills it at the
 // end of t and logs its output if t failed.
-func mrStart(t *testing.T, name, bin string, env ...string) *bytes.Buffer {
+func mrStart(t *testing.T, name, bin string, env ...string) *lockedBuffer {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), env...)
@@ -47,7 +47,7 @@ func mrStart(t *testing.T, name, bin string, env ...string) *bytes.Buffer {
 			t.Logf("%s log:\n%s", name, log.String())
 		}
 	})
-	return &log.buf
+	return log
 }
 
 type lockedBuffer struct {

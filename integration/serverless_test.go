@@ -53,29 +53,8 @@ func slSetup(t *testing.T) slEnv {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	rport := mrFreePort(t)
-	slStart(t, "relay", dir+"/sockerless-relay", "PORT="+rport, "SOCKERLESS_SECRET=sl-secret")
+	mrStart(t, "relay", dir+"/sockerless-relay", "PORT="+rport, "SOCKERLESS_SECRET=sl-secret")
 	return slEnv{bin: dir, relay: "ws://127.0.0.1:" + rport}
-}
-
-// slStart starts bin with env added, stops it at the end of t and shows
-// its output when t failed.
-func slStart(t *testing.T, name, bin string, env ...string) *lockedBuffer {
-	t.Helper()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), env...)
-	log := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s log:\n%s", name, log.String())
-		}
-	})
-	return log
 }
 
 // functionsEnv is what every case gives sockerless-functions.
@@ -90,7 +69,7 @@ func (e slEnv) shim(t *testing.T, url string, env ...string) runner {
 	t.Helper()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "d.sock")
-	slStart(t, "shim", e.bin+"/sockerless", append(env, "SOCKERLESS_CONTROL_PLANE_URL="+url, "SOCKERLESS_LISTEN=unix://"+sock)...)
+	mrStart(t, "shim", e.bin+"/sockerless", append(env, "SOCKERLESS_CONTROL_PLANE_URL="+url, "SOCKERLESS_LISTEN=unix://"+sock)...)
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	}}}
@@ -129,7 +108,7 @@ func (e slEnv) lambda(t *testing.T, dropFirst bool) (*lambdafront.Front, string)
 	t.Cleanup(runtime.Close)
 	fn := httptest.NewServer(front)
 	t.Cleanup(fn.Close)
-	slStart(t, "functions (lambda)", e.bin+"/sockerless-functions", append(e.functionsEnv(),
+	mrStart(t, "functions (lambda)", e.bin+"/sockerless-functions", append(e.functionsEnv(),
 		"AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(runtime.URL, "http://"),
 		"SOCKERLESS_AUTH=aws-iam", "SOCKERLESS_AWS_ACCOUNTS="+slAccount)...)
 	return front, fn.URL
@@ -198,7 +177,7 @@ func TestServerlessPlatforms(t *testing.T) {
 	t.Run("cloudrun", func(t *testing.T) {
 		t.Parallel()
 		port := mrFreePort(t)
-		slStart(t, "functions (cloud run)", e.bin+"/sockerless-functions", append(e.functionsEnv(),
+		mrStart(t, "functions (cloud run)", e.bin+"/sockerless-functions", append(e.functionsEnv(),
 			"PORT="+port, "K_SERVICE=sockerless", "SOCKERLESS_TOKEN=sl-token")...)
 		url := "http://127.0.0.1:" + port
 		waitHTTP(t, url+"/_ping", "Bearer sl-token")
@@ -209,7 +188,7 @@ func TestServerlessPlatforms(t *testing.T) {
 	t.Run("azure", func(t *testing.T) {
 		t.Parallel()
 		port := mrFreePort(t)
-		slStart(t, "functions (azure)", e.bin+"/sockerless-functions", append(e.functionsEnv(),
+		mrStart(t, "functions (azure)", e.bin+"/sockerless-functions", append(e.functionsEnv(),
 			"FUNCTIONS_CUSTOMHANDLER_PORT="+port, "SOCKERLESS_AUTH=azure-key", "SOCKERLESS_FUNCTION_KEY=sl-key")...)
 		target, _ := url.Parse("http://127.0.0.1:" + port)
 		host := httptest.NewServer(httputil.NewSingleHostReverseProxy(target)) // the Functions host
@@ -277,7 +256,7 @@ func TestServerlessRetry(t *testing.T) {
 func TestServerlessAuthRefused(t *testing.T) {
 	e := slSetup(t)
 	port := mrFreePort(t)
-	log := slStart(t, "functions", e.bin+"/sockerless-functions", append(e.functionsEnv(),
+	log := mrStart(t, "functions", e.bin+"/sockerless-functions", append(e.functionsEnv(),
 		"PORT="+port, "SOCKERLESS_TOKEN=right-token")...)
 	base := "http://127.0.0.1:" + port
 	waitHTTP(t, base+"/_ping", "")
