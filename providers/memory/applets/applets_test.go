@@ -108,3 +108,24 @@ func TestBRE(t *testing.T) {
 		}
 	}
 }
+
+func TestCountNewlines(t *testing.T) {
+	b := make([]byte, 4099)
+	for i := range b {
+		b[i] = byte(i*131 + i>>3)
+		if i%17 == 0 || i%29 == 3 {
+			b[i] = '\n'
+		}
+	}
+	for _, n := range []int{0, 1, 7, 8, 9, 63, 4099} {
+		for off := 0; off < 3 && off < n; off++ {
+			if got, want := countNewlines(b[off:n]), bytes.Count(b[off:n], []byte{'\n'}); got != want {
+				t.Fatalf("countNewlines(b[%d:%d]) = %d, want %d", off, n, got, want)
+			}
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"wc", "-c", "applets_test.go"}, strings.NewReader(""), &out, &errb); code != 0 || !strings.HasSuffix(out.String(), " applets_test.go\n") {
+		t.Fatalf("wc -c file: %d %q %q", code, out.String(), errb.String())
+	}
+}

@@ -15,10 +15,27 @@ import (
 	"strings"
 )
 
-func md5sumCmd(e *env, args []string) int    { return hashSum(e, args, md5.New) }
-func sha1sumCmd(e *env, args []string) int   { return hashSum(e, args, sha1.New) }
-func sha256sumCmd(e *env, args []string) int { return hashSum(e, args, sha256.New) }
-func sha512sumCmd(e *env, args []string) int { return hashSum(e, args, sha512.New) }
+// Hash algorithms the host can compute (see hostHash), mirrored in the
+// sandbox's host module.
+const (
+	hashMD5    = 1
+	hashSHA1   = 2
+	hashSHA256 = 3
+	hashSHA512 = 4
+)
+
+func md5sumCmd(e *env, args []string) int {
+	return hashSum(e, args, func() hash.Hash { return hostHash(hashMD5, md5.New) })
+}
+func sha1sumCmd(e *env, args []string) int {
+	return hashSum(e, args, func() hash.Hash { return hostHash(hashSHA1, sha1.New) })
+}
+func sha256sumCmd(e *env, args []string) int {
+	return hashSum(e, args, func() hash.Hash { return hostHash(hashSHA256, sha256.New) })
+}
+func sha512sumCmd(e *env, args []string) int {
+	return hashSum(e, args, func() hash.Hash { return hostHash(hashSHA512, sha512.New) })
+}
 
 func hashSum(e *env, args []string, newHash func() hash.Hash) int {
 	g := getopt{bools: "cbtwsz", longs: map[string]byte{"check": 'c', "binary": 'b', "text": 't', "quiet": 'q', "status": 's', "strict": 'S', "warn": 'w'}}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"hash"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -15,6 +16,9 @@ import (
 // Host stand-ins so applet logic can be unit-tested natively.
 
 func sysChmod(p string, mode fs.FileMode) error { return os.Chmod(p, mode) }
+
+// hostHash is Go's own hash natively.
+func hostHash(_ int, fallback func() hash.Hash) hash.Hash { return fallback() }
 
 // isatty is false natively: the unit tests run without a terminal.
 func isatty(int) bool { return false }

@@ -103,3 +103,44 @@ func BenchmarkCat10MB(b *testing.B) {
 		benchRun(b, c, "cat", "/big")
 	}
 }
+
+// benchFile makes a file of n MiB in a new container's root.
+func benchFile(b *testing.B, n int) *sandbox.Container {
+	c := newContainer(b)
+	f, err := os.Create(filepath.Join(c.FS().RootDir(), "big"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for i := range chunk {
+		chunk[i] = byte(i*7 + i>>8)
+	}
+	for i := 0; i < n; i++ {
+		f.Write(chunk)
+	}
+	f.Close()
+	b.SetBytes(int64(n) << 20)
+	return c
+}
+
+// BenchmarkWc64MB: `wc -c` and `wc -l` of a 64 MiB file.
+func BenchmarkWc64MB(b *testing.B) {
+	c := benchFile(b, 64)
+	for _, flag := range []string{"-c", "-l"} {
+		b.Run(flag, func(b *testing.B) {
+			b.SetBytes(64 << 20)
+			for i := 0; i < b.N; i++ {
+				benchRun(b, c, "wc", flag, "/big")
+			}
+		})
+	}
+}
+
+// BenchmarkSha256sum64MB: `sha256sum` of a 64 MiB file.
+func BenchmarkSha256sum64MB(b *testing.B) {
+	c := benchFile(b, 64)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchRun(b, c, "sha256sum", "/big")
+	}
+}

@@ -572,6 +572,7 @@ func (c *Container) runModule(ctx context.Context, inv *invocation, mod wazero.C
 		stdin = eofReader{}
 	}
 	ctx = context.WithValue(ctx, invKey{}, inv)
+	ctx = context.WithValue(ctx, hashKey{}, &hashTable{})
 	env := inv.env
 	cfg := wazero.NewModuleConfig().
 		WithName("").

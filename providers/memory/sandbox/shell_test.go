@@ -60,6 +60,7 @@ func TestShellFeatures(t *testing.T) {
 		{"chmod-chown-flags-last", `mkdir -p /tmp/cm/d && touch /tmp/cm/d/f && chmod 700 -R /tmp/cm && chown 0:0 -R /tmp/cm && stat -c %a /tmp/cm/d/f`, 0, "700\n", ""},
 		{"chmod-minus-mode", `touch /tmp/w && chmod 644 /tmp/w && chmod -w /tmp/w && stat -c %a /tmp/w`, 0, "444\n", ""},
 		{"chown-missing", `chown 1000 -R /nope`, 1, "", "cannot access '/nope'"},
+		{"hash-sha1-sha512-files", `printf abc > /tmp/abc && sha1sum /tmp/abc && sha512sum /tmp/abc | cut -c1-16 && seq 100000 | sha256sum | cut -c1-16`, 0, "a9993e364706816aba3e25717850c26c9cd0d89d  /tmp/abc\nddaf35a193617aba\nb2bc7d3f8b652d2e\n", ""},
 		{"hash", `printf abc | sha256sum; printf abc | md5sum`, 0, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  -\n900150983cd24fb0d6963f7d28e17f72  -\n", ""},
 		{"base64", `echo hi | base64; echo aGkK | base64 -d`, 0, "aGkK\nhi\n", ""},
 		{"id", `id -u; whoami`, 0, "0\nroot\n", ""},
