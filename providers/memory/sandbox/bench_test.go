@@ -144,3 +144,18 @@ func BenchmarkSha256sum64MB(b *testing.B) {
 		benchRun(b, c, "sha256sum", "/big")
 	}
 }
+
+// BenchmarkInstallApplets: the busybox layout of a layerless root (done
+// at every create of a container from a layerless image).
+func BenchmarkInstallApplets(b *testing.B) {
+	cs := make([]*sandbox.Container, b.N)
+	for i := range cs {
+		cs[i] = newContainer(b)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := sb.InstallApplets(cs[i].FS()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
