@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/api/types/events"
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/records"
+	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/statestore"
@@ -107,7 +108,14 @@ func (a *API) containerStop(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	continued := r.Header.Get(controlapi.HeaderCursor) != ""
 	if !c.State.Running {
+		if continued {
+			// It ended between two polls of this stop.
+			a.finishStop(ctx, c)
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
 		// A container waiting to be restarted stays stopped.
 		a.markManualStop(ctx, c.ID)
 		return errNotModified
@@ -116,11 +124,71 @@ func (a *API) containerStop(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.stopContainer(ctx, c, timeout); err != nil {
+	if r.Header.Get(controlapi.HeaderPoll) != "" {
+		stopped, err := a.boundedStop(w, r, c, timeout)
+		if err != nil || !stopped {
+			return err
+		}
+		a.finishStop(ctx, c)
+	} else if err := a.stopContainer(ctx, c, timeout); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// boundedStop stops c for a shim's bounded poll: the stop signal goes out
+// on the first poll, SIGKILL at the deadline the cursor carries, and a
+// poll that ends before the container does answers 202 with
+// controlapi.HeaderContinue, so no request outlives the poll window
+// however long the grace period. It reports whether c has stopped.
+func (a *API) boundedStop(w http.ResponseWriter, r *http.Request, c *records.Container, timeout time.Duration) (bool, error) {
+	ctx := r.Context()
+	deadline := time.Now().Add(timeout)
+	if cur := r.Header.Get(controlapi.HeaderCursor); cur != "" {
+		n, err := strconv.ParseInt(cur, 10, 64)
+		if err != nil {
+			return false, errdefs.InvalidParameterf("invalid stop cursor")
+		}
+		deadline = time.Unix(0, n)
+	} else {
+		a.markManualStop(ctx, c.ID)
+		sig := int(syscall.SIGTERM)
+		if s, err := parseSignal(c.Config.StopSignal); c.Config.StopSignal != "" && err == nil {
+			sig = s
+		}
+		if err := a.provider.Kill(ctx, c.ID, sig); err != nil && !errdefs.IsNotFound(err) {
+			return false, fmt.Errorf("provider %s: stop: %w", a.provider.Name(), err)
+		}
+	}
+	until := time.Now().Add(a.pollWindow(r))
+	for {
+		cur, err := a.st.Container(ctx, c.ID)
+		if errdefs.IsNotFound(err) || (err == nil && (!cur.State.Running || cur.StartSeq != c.StartSeq)) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		now := time.Now()
+		if !now.Before(deadline) {
+			// The grace period is over: SIGKILL, which ends it at once.
+			if err := a.provider.Stop(ctx, c.ID, 0); err != nil && !errdefs.IsNotFound(err) {
+				return false, fmt.Errorf("provider %s: stop: %w", a.provider.Name(), err)
+			}
+			return true, nil
+		}
+		if !now.Before(until) {
+			w.Header().Set(controlapi.HeaderContinue, strconv.FormatInt(deadline.UnixNano(), 10))
+			w.WriteHeader(http.StatusAccepted)
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(min(100*time.Millisecond, until.Sub(now), deadline.Sub(now))):
+		}
+	}
 }
 
 func stopTimeout(r *http.Request, c *records.Container) (time.Duration, error) {
@@ -144,11 +212,16 @@ func (a *API) stopContainer(ctx context.Context, c *records.Container, timeout t
 	if err := a.provider.Stop(ctx, c.ID, timeout); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("provider %s: stop: %w", a.provider.Name(), err)
 	}
+	a.finishStop(ctx, c)
+	return nil
+}
+
+// finishStop records a stop that has ended the main process.
+func (a *API) finishStop(ctx context.Context, c *records.Container) {
 	// A provider whose exit report was lost still leaves a stopped
 	// container: SIGKILL's code.
 	a.markExited(ctx, c.ID, 137, a.st.Now(), c.StartSeq, nil)
 	a.event(ctx, events.ContainerEventType, events.ActionStop, c.ID, containerAttrs(c))
-	return nil
 }
 
 func (a *API) containerKill(w http.ResponseWriter, r *http.Request) error {
@@ -212,7 +285,13 @@ func (a *API) containerRestart(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if c.State.Running {
-		if err := a.stopContainer(ctx, c, timeout); err != nil {
+		if r.Header.Get(controlapi.HeaderPoll) != "" {
+			stopped, err := a.boundedStop(w, r, c, timeout)
+			if err != nil || !stopped {
+				return err
+			}
+			a.finishStop(ctx, c)
+		} else if err := a.stopContainer(ctx, c, timeout); err != nil {
 			return err
 		}
 		if c, err = a.st.Container(ctx, c.ID); err != nil {

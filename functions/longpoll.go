@@ -32,6 +32,17 @@ type longPollSpec struct {
 	step func(ctx context.Context, cursor string) (chunk []byte, next string, done bool, err error)
 }
 
+// pollWindow is how long a bounded poll may take: what the shim asked
+// for in controlapi.HeaderPoll (milliseconds), at most the configured
+// window.
+func (a *API) pollWindow(r *http.Request) time.Duration {
+	ms, err := strconv.Atoi(r.Header.Get(controlapi.HeaderPoll))
+	if err != nil || ms < 0 {
+		ms = 0
+	}
+	return min(time.Duration(ms)*time.Millisecond, a.cfg.PollWindow)
+}
+
 // longPoll serves spec. A request from a shim carrying
 // controlapi.HeaderPoll gets one bounded answer: everything produced
 // within the window, with controlapi.HeaderContinue and a cursor when the
@@ -44,19 +55,10 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 	if spec.interval <= 0 {
 		spec.interval = 100 * time.Millisecond
 	}
-	pollHeader := r.Header.Get(controlapi.HeaderPoll)
-	bounded := pollHeader != ""
+	bounded := r.Header.Get(controlapi.HeaderPoll) != ""
 	var deadline time.Time
 	if bounded {
-		ms, err := strconv.Atoi(pollHeader)
-		if err != nil || ms < 0 {
-			ms = 0
-		}
-		window := time.Duration(ms) * time.Millisecond
-		if window > a.cfg.PollWindow {
-			window = a.cfg.PollWindow
-		}
-		deadline = time.Now().Add(window)
+		deadline = time.Now().Add(a.pollWindow(r))
 	}
 
 	var buf []byte

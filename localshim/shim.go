@@ -94,6 +94,7 @@ var (
 	logsPath      = regexp.MustCompile(`^/containers/[^/]+/logs$`)
 	statsPath     = regexp.MustCompile(`^/containers/[^/]+/stats$`)
 	resizePath    = regexp.MustCompile(`^/(containers|exec)/([^/]+)/resize$`)
+	stopPath      = regexp.MustCompile(`^/containers/[^/]+/(stop|restart)$`)
 )
 
 // ServeHTTP routes one client request.
@@ -110,6 +111,8 @@ func (s *Shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Method == http.MethodGet && logsPath.MatchString(p),
 		r.Method == http.MethodGet && statsPath.MatchString(p) && (r.URL.Query().Get("stream") == "" || httpx.BoolValue(r, "stream")):
 		s.serveLongWait(w, r)
+	case r.Method == http.MethodPost && stopPath.MatchString(p):
+		s.serveDeferred(w, r)
 	case isArchive(r, p):
 		s.serveArchive(w, r)
 	case isBlobBody(r, p):
@@ -249,6 +252,43 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 		}
 		cursor = next[0]
 		window = strconv.FormatInt(s.opts.PollWindow.Milliseconds(), 10)
+	}
+}
+
+// serveDeferred answers a request whose work may outlast one poll window
+// (stop and restart with a long grace period) from a series of bounded
+// polls, sending the client only the final answer, as Docker does.
+func (s *Shim) serveDeferred(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	cursor := ""
+	window := strconv.FormatInt(s.opts.PollWindow.Milliseconds(), 10)
+	for {
+		out, err := s.outgoing(ctx, r, http.NoBody)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		out.ContentLength = 0
+		out.Header.Set(controlapi.HeaderPoll, window)
+		if cursor != "" {
+			out.Header.Set(controlapi.HeaderCursor, cursor)
+		}
+		resp, err := s.client.Do(out)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		next, more := resp.Header[controlapi.HeaderContinue]
+		if !more {
+			copyHeader(w.Header(), resp.Header)
+			w.WriteHeader(resp.StatusCode)
+			copyFlushing(w, resp.Body)
+			resp.Body.Close()
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		cursor = next[0]
 	}
 }
 

@@ -11,6 +11,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,6 +97,10 @@ type splitEnv struct {
 	relay                        *proc
 }
 
+// splitPollWindow is functions' poll window in these tests: short, so
+// long waits and long stops cross several polls.
+const splitPollWindow = 2 * time.Second
+
 func startSplit(t *testing.T) *splitEnv {
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-o", dir+"/", "../../cmd/sockerless", "../../cmd/sockerless-relay", "../../cmd/sockerless-agent", "./functions-launcher")
@@ -104,8 +111,17 @@ func startSplit(t *testing.T) *splitEnv {
 	common := []string{"SOCKERLESS_SECRET=" + splitSecret, "SOCKERLESS_TOKEN=split-token"}
 	e.relayEnv = append(common, "PORT="+e.rport, "SOCKERLESS_HANDSHAKE_TIMEOUT=1s")
 	e.relay = start(t, dir+"/sockerless-relay", e.relayEnv...)
-	start(t, dir+"/functions-launcher", append(common, "PORT="+e.fport, "SOCKERLESS_RELAY_URL=ws://127.0.0.1:"+e.rport, "SOCKERLESS_AGENT_BINARY="+dir+"/sockerless-agent")...)
-	start(t, dir+"/sockerless", append(common, "SOCKERLESS_CONTROL_PLANE_URL=http://127.0.0.1:"+e.fport, "SOCKERLESS_LISTEN=unix://"+e.sock)...)
+	start(t, dir+"/functions-launcher", append(common, "PORT="+e.fport, "SOCKERLESS_RELAY_URL=ws://127.0.0.1:"+e.rport,
+		"SOCKERLESS_AGENT_BINARY="+dir+"/sockerless-agent", "SOCKERLESS_POLL_WINDOW="+splitPollWindow.String())...)
+	// The shim reaches functions through a front that, like API Gateway
+	// (29 s), gives up on an answer that takes too long: every request
+	// must come back within the poll window.
+	target, _ := url.Parse("http://127.0.0.1:" + e.fport)
+	front := httputil.NewSingleHostReverseProxy(target)
+	front.Transport = &http.Transport{ResponseHeaderTimeout: splitPollWindow + 2*time.Second}
+	fs := httptest.NewServer(front)
+	t.Cleanup(fs.Close)
+	start(t, dir+"/sockerless", append(common, "SOCKERLESS_CONTROL_PLANE_URL="+fs.URL, "SOCKERLESS_LISTEN=unix://"+e.sock)...)
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", e.sock)
 	}}}
@@ -282,6 +298,22 @@ func TestSplitModeWithLauncher(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("stop outlasting the poll window", func(t *testing.T) {
+		// The main process ignores SIGTERM, so the stop waits its whole
+		// grace period, longer than the front lets one request take.
+		e.mustDocker(t, "run", "-d", "--name", "stubborn", "alpine", "sh", "-c", "trap '' TERM; sleep 300 & wait")
+		began := time.Now()
+		if out := e.mustDocker(t, "stop", "-t", "6", "stubborn"); strings.TrimSpace(out) != "stubborn" {
+			t.Fatalf("docker stop = %q", out)
+		}
+		if d := time.Since(began); d < 6*time.Second {
+			t.Fatalf("docker stop returned after %v, before the 6 s grace period", d)
+		}
+		if out := e.mustDocker(t, "inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", "stubborn"); strings.TrimSpace(out) != "false 137" {
+			t.Fatalf("after stop: %q, want false 137", out)
+		}
+	})
 
 	t.Run("exec stdin 50MiB checksummed", func(t *testing.T) {
 		blob := filepath.Join(work, "blob")

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/sockerless/sockerless/integration/launcher"
 	"github.com/sockerless/sockerless/internal/fnserver"
@@ -31,7 +32,9 @@ func main() {
 			ControlPlaneURL: "http://127.0.0.1:" + port, Secret: secret,
 		}), nil
 	}
-	err := fnserver.Run(ctx, fnserver.Config{Addr: "127.0.0.1:" + port, State: "memory", RelayURL: relayURL, Secret: secret, Token: os.Getenv("SOCKERLESS_TOKEN")}, newProvider, log, nil)
+	window, _ := time.ParseDuration(os.Getenv("SOCKERLESS_POLL_WINDOW")) // 0: the default
+	err := fnserver.Run(ctx, fnserver.Config{Addr: "127.0.0.1:" + port, State: "memory", RelayURL: relayURL, Secret: secret,
+		Token: os.Getenv("SOCKERLESS_TOKEN"), PollWindow: window}, newProvider, log, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "functions-launcher:", err)
 		os.Exit(2)
