@@ -377,7 +377,7 @@ func tarExtract(e *env, tr *tar.Reader, dest string, list, verbose, toStdout, ke
 				continue
 			}
 			_ = sysChmod(target, mode.Perm())
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg, '\x00': // '\x00': pre-POSIX regular file (TypeRegA)
 			if keep {
 				if _, err := os.Lstat(target); err == nil {
 					continue

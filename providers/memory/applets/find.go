@@ -14,15 +14,14 @@ import (
 
 // findNode is a node of a find expression.
 type findNode struct {
-	op       string // "and", "or", "not", or a primary like "-name"
-	kids     []*findNode
-	arg      string
-	num      int64
-	cmp      int // -1 less, 0 exact, 1 more
-	exec     []string
-	plus     bool
-	batch    []string
-	hasPrint bool
+	op    string // "and", "or", "not", or a primary like "-name"
+	kids  []*findNode
+	arg   string
+	num   int64
+	cmp   int // -1 less, 0 exact, 1 more
+	exec  []string
+	plus  bool
+	batch []string
 }
 
 type finder struct {

@@ -19,11 +19,10 @@ type sedAddr struct {
 }
 
 type sedCmd struct {
-	a1, a2   sedAddr
-	negate   bool
-	name     byte
-	inRange  bool
-	rangeEnd int // for numeric a2 once matched
+	a1, a2  sedAddr
+	negate  bool
+	name    byte
+	inRange bool
 	// s
 	rx       *regexp.Regexp
 	repl     string
@@ -418,16 +417,15 @@ func expandRepl(repl string, src string, m []int) string {
 }
 
 type sedRun struct {
-	e        *env
-	prog     *sedProg
-	quiet    bool
-	out      *bufio.Writer
-	in       *sedInput
-	hold     string
-	appendQ  []string
-	lineNo   int
-	wfiles   map[string]*os.File
-	sepFiles bool
+	e       *env
+	prog    *sedProg
+	quiet   bool
+	out     *bufio.Writer
+	in      *sedInput
+	hold    string
+	appendQ []string
+	lineNo  int
+	wfiles  map[string]*os.File
 }
 
 // sedInput yields lines across all input files with look-ahead for "$".

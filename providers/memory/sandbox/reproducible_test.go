@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
 
@@ -14,7 +13,7 @@ import (
 // one: the committed applets.wasm is always what this repo builds.
 func TestAppletsReproducible(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "applets.wasm")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, "./providers/memory/applets")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, "./providers/memory/applets")
 	cmd.Dir = "../../.."
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -175,7 +175,13 @@ func (c *Container) runShell(ctx context.Context, inv *invocation) int {
 		io.WriteString(self.stdout, prompt(inv))
 	}
 	status := 0
-	perr := syntax.NewParser().Interactive(&newlineAtEOF{r: stdin}, func(stmts []*syntax.Stmt) bool {
+	var perr error
+lines:
+	for stmts, err := range syntax.NewParser().InteractiveSeq(&newlineAtEOF{r: stdin}) {
+		if err != nil {
+			perr = err
+			break
+		}
 		for _, st := range stmts {
 			syntax.Walk(st, func(n syntax.Node) bool {
 				if fd, ok := n.(*syntax.FuncDecl); ok {
@@ -185,14 +191,13 @@ func (c *Container) runShell(ctx context.Context, inv *invocation) int {
 			})
 			status = shellStatus(ctx, self, r.Run(ctx, st))
 			if r.Exited() || ctx.Err() != nil {
-				return false
+				break lines
 			}
 		}
 		if inv.tty {
 			io.WriteString(self.stdout, prompt(inv))
 		}
-		return true
-	})
+	}
 	if perr != nil && ctx.Err() == nil && !r.Exited() {
 		self.errf("%s: %v\n", name0, perr)
 		return 2
