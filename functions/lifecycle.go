@@ -380,6 +380,13 @@ func (a *API) containerWait(w http.ResponseWriter, r *http.Request) error {
 	return a.longPoll(w, r, longPollSpec{
 		contentType: "application/json",
 		watchKind:   records.KindContainer,
+		watchFor: func(raw string) string {
+			var cur waitCursor
+			if json.Unmarshal([]byte(raw), &cur) != nil {
+				return ""
+			}
+			return cur.ID
+		},
 		step: func(ctx context.Context, raw string) ([]byte, string, bool, error) {
 			var cur waitCursor
 			first := raw == ""

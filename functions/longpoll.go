@@ -24,6 +24,10 @@ type longPollSpec struct {
 	// watchKind/watchID name the record whose change should wake the
 	// waiter early, when the store supports statestore.Watcher.
 	watchKind, watchID string
+	// watchFor, when set, names the record to watch from the current
+	// cursor instead of watchID (a wait learns its container's id in its
+	// first step).
+	watchFor func(cursor string) string
 	// interval is how often to step when nothing wakes the waiter
 	// (default 100 ms).
 	interval time.Duration
@@ -75,12 +79,19 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 		}
 		w.WriteHeader(http.StatusOK)
 	}
+	watching := func() string {
+		if spec.watchFor != nil {
+			return spec.watchFor(cursor)
+		}
+		return spec.watchID
+	}
 	for {
 		var wake <-chan struct{}
+		watched := watching()
 		if wt, ok := a.cfg.Store.(statestore.Watcher); ok && spec.watchKind != "" {
 			// Subscribe before stepping so a change between the step and
 			// the wait is not missed.
-			wake = wt.Changed(spec.watchKind, spec.watchID)
+			wake = wt.Changed(spec.watchKind, watched)
 		}
 		chunk, next, done, err := spec.step(ctx, cursor)
 		if err != nil {
@@ -110,8 +121,9 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 				return nil
 			}
 		}
-		if len(chunk) > 0 && !done {
-			// More may be ready at once (a log read in pages).
+		if (len(chunk) > 0 && !done) || watching() != watched {
+			// More may be ready at once (a log read in pages), or the
+			// step learned which record to watch: subscribe to it first.
 			continue
 		}
 		timer := time.NewTimer(spec.interval)
