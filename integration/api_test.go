@@ -78,7 +78,7 @@ func TestErrorShapes(t *testing.T) {
 		{"POST", "/exec/nosuch/start", `{}`, 404, "No such exec instance"},
 		{"POST", "/containers/create", `{"Image":"alpine:3.20","Cmd":["sleep","9"]}`, 201, ""},
 		{"POST", "/swarm/init", `{}`, 501, "not supported"},
-		{"POST", "/build", ``, 501, "not supported"},
+		{"POST", "/build", ``, 501, "docker build needs a provider that runs image filesystems"},
 		{"GET", "/secrets", ``, 501, "not supported"},
 		{"GET", "/plugins", ``, 200, "[]"},
 		{"POST", "/networks/create", `{"Name":"x","Driver":"overlay"}`, 501, "not supported"},
