@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -107,6 +108,10 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 		return fail(err)
 	}
 	s.names = names
+	// Loading the compiled module from the cache (or compiling it) leaves
+	// tens of MiB of buffers behind; return them now rather than hold
+	// them until the scavenger gets there.
+	debug.FreeOSMemory()
 	return s, nil
 }
 
