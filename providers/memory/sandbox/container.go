@@ -16,6 +16,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/sockerless/sockerless/providers/memory/rootfs"
 )
@@ -609,7 +610,7 @@ func (c *Container) runModule(ctx context.Context, inv *invocation, mod wazero.C
 		// Go's wasip1 runtime takes its working directory from $PWD.
 		cfg = cfg.WithEnv("PWD", inv.dir)
 	}
-	m, err := c.sb.rt.InstantiateModule(ctx, mod, cfg)
+	m, err := c.sb.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, c.sb.alloc), mod, cfg)
 	if err != nil {
 		if code, ok := exitCode(err); ok {
 			return code

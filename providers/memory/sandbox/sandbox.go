@@ -25,6 +25,7 @@ import (
 	"sync"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
@@ -57,6 +58,7 @@ type Sandbox struct {
 	cache   wazero.CompilationCache
 	applets wazero.CompiledModule
 	names   map[string]bool // applets the module provides
+	alloc   experimental.MemoryAllocator
 
 	mu       sync.Mutex
 	binaries map[[32]byte]wazero.CompiledModule // WASI programs found in images
@@ -86,7 +88,7 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(o.MemoryLimitPages)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	s := &Sandbox{opts: o, rt: rt, cache: cache, binaries: map[[32]byte]wazero.CompiledModule{}}
+	s := &Sandbox{opts: o, rt: rt, cache: cache, binaries: map[[32]byte]wazero.CompiledModule{}, alloc: growingAllocator()}
 	fail := func(err error) (*Sandbox, error) {
 		_ = rt.Close(ctx)
 		_ = cache.Close(ctx)

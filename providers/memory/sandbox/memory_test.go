@@ -1,0 +1,35 @@
+package sandbox
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestSliceMemory: growing keeps the contents, exposes zeroed bytes, and
+// copies only when the capacity runs out (it at least doubles).
+func TestSliceMemory(t *testing.T) {
+	m := growingAllocator().Allocate(0, 1<<30)
+	buf := m.Reallocate(4)
+	copy(buf, "wasm")
+	copies := 0
+	prev := &buf[0]
+	for size := uint64(8); size <= 1<<20; size += 64 << 10 / 4 {
+		buf = m.Reallocate(size)
+		if uint64(len(buf)) != size || !bytes.Equal(buf[:4], []byte("wasm")) {
+			t.Fatalf("Reallocate(%d): len %d, head %q", size, len(buf), buf[:4])
+		}
+		if !bytes.Equal(buf[4:], make([]byte, size-4)) {
+			t.Fatalf("Reallocate(%d): grown bytes are not zero", size)
+		}
+		buf[size-1] = 0 // the last byte is writable
+		if &buf[0] != prev {
+			copies++
+			prev = &buf[0]
+		}
+	}
+	// 64 steps from 8 bytes to 1 MiB: doubling needs about 20 copies, not 64.
+	if copies > 20 {
+		t.Fatalf("%d copies for 64 grows", copies)
+	}
+	m.Free()
+}
