@@ -565,6 +565,8 @@ func (c *Container) runFile(ctx context.Context, inv *invocation, abs string) in
 func (c *Container) runModule(ctx context.Context, inv *invocation, mod wazero.CompiledModule) int {
 	t := c.addTask(inv)
 	defer c.endTask(t)
+	c.sb.instanceStarted()
+	defer c.sb.instanceEnded()
 	start := time.Now()
 	defer func() { c.cpuNanos.Add(int64(time.Since(start))) }()
 

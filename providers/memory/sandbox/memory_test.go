@@ -2,7 +2,11 @@ package sandbox
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"testing"
+
+	"github.com/sockerless/sockerless/providers/memory/rootfs"
 )
 
 // TestSliceMemory: growing keeps the contents, exposes zeroed bytes, and
@@ -32,4 +36,31 @@ func TestSliceMemory(t *testing.T) {
 		t.Fatalf("%d copies for 64 grows", copies)
 	}
 	m.Free()
+}
+
+// TestRunningInstancesBalance: the idle release counts instances; every
+// run, failed or not, must end its count, or the sandbox never goes idle.
+func TestRunningInstancesBalance(t *testing.T) {
+	ctx := context.Background()
+	sb, err := New(ctx, Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(ctx)
+	root, err := rootfs.New(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rootfs.Skeleton(root, rootfs.SkeletonOptions{Hostname: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	c := sb.NewContainer(root)
+	for _, argv := range [][]string{{"true"}, {"false"}, {"sh", "-c", "echo a | wc -c; cat /nonexistent"}} {
+		if _, err := c.Run(ctx, Process{Argv: argv, Stdout: io.Discard, Stderr: io.Discard}); err != nil {
+			t.Fatal(err)
+		}
+		if n := sb.running.Load(); n != 0 {
+			t.Fatalf("%v left %d instances counted as running", argv, n)
+		}
+	}
 }

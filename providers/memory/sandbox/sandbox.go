@@ -23,6 +23,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
@@ -59,6 +61,13 @@ type Sandbox struct {
 	applets wazero.CompiledModule
 	names   map[string]bool // applets the module provides
 	alloc   experimental.MemoryAllocator
+
+	// running counts WebAssembly instances alive; when it drops to zero
+	// and stays there for IdleRelease, idle returns the Go heap the
+	// instances' linear memories used to the OS (the scavenger alone
+	// takes minutes), so an idle daemon holds only what it needs.
+	running atomic.Int64
+	idle    *time.Timer
 
 	mu       sync.Mutex
 	binaries map[[32]byte]wazero.CompiledModule // WASI programs found in images
@@ -114,7 +123,27 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 	// tens of MiB of buffers behind; return them now rather than hold
 	// them until the scavenger gets there.
 	debug.FreeOSMemory()
+	s.idle = time.AfterFunc(time.Hour, func() {
+		if s.running.Load() == 0 {
+			debug.FreeOSMemory()
+		}
+	})
+	s.idle.Stop()
 	return s, nil
+}
+
+// IdleRelease is how long the sandbox must be without running instances
+// before it returns their memory to the OS.
+const IdleRelease = 250 * time.Millisecond
+
+// instanceStarted and instanceEnded track running instances for the idle
+// release.
+func (s *Sandbox) instanceStarted() { s.running.Add(1) }
+
+func (s *Sandbox) instanceEnded() {
+	if s.running.Add(-1) == 0 {
+		s.idle.Reset(IdleRelease)
+	}
 }
 
 // listApplets asks the module which applets it provides.
@@ -141,6 +170,7 @@ func (s *Sandbox) listApplets(ctx context.Context) (map[string]bool, error) {
 
 // Close releases the runtime. Running processes are terminated.
 func (s *Sandbox) Close(ctx context.Context) error {
+	s.idle.Stop()
 	return errors.Join(s.rt.Close(ctx), s.cache.Close(ctx))
 }
 
