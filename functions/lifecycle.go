@@ -124,17 +124,26 @@ func (a *API) containerStop(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if r.Header.Get(controlapi.HeaderPoll) != "" {
-		stopped, err := a.boundedStop(w, r, c, timeout)
-		if err != nil || !stopped {
-			return err
-		}
-		a.finishStop(ctx, c)
-	} else if err := a.stopContainer(ctx, c, timeout); err != nil {
+	if stopped, err := a.stopFor(w, r, c, timeout); err != nil || !stopped {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// stopFor stops running container c for request r: in bounded polls for
+// a shim that asks (see boundedStop), else in one blocking call. It
+// reports false when a poll answer saying to continue was written.
+func (a *API) stopFor(w http.ResponseWriter, r *http.Request, c *records.Container, timeout time.Duration) (bool, error) {
+	if r.Header.Get(controlapi.HeaderPoll) == "" {
+		return true, a.stopContainer(r.Context(), c, timeout)
+	}
+	stopped, err := a.boundedStop(w, r, c, timeout)
+	if err != nil || !stopped {
+		return false, err
+	}
+	a.finishStop(r.Context(), c)
+	return true, nil
 }
 
 // boundedStop stops c for a shim's bounded poll: the stop signal goes out
@@ -285,13 +294,7 @@ func (a *API) containerRestart(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if c.State.Running {
-		if r.Header.Get(controlapi.HeaderPoll) != "" {
-			stopped, err := a.boundedStop(w, r, c, timeout)
-			if err != nil || !stopped {
-				return err
-			}
-			a.finishStop(ctx, c)
-		} else if err := a.stopContainer(ctx, c, timeout); err != nil {
+		if stopped, err := a.stopFor(w, r, c, timeout); err != nil || !stopped {
 			return err
 		}
 		if c, err = a.st.Container(ctx, c.ID); err != nil {

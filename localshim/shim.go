@@ -216,16 +216,7 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	for first := true; ; first = false {
 		resp, err := s.do(ctx, true, nil, func(io.Reader) (*http.Request, error) {
-			out, err := s.outgoing(ctx, r, http.NoBody)
-			if err != nil {
-				return nil, err
-			}
-			out.ContentLength = 0
-			out.Header.Set(controlapi.HeaderPoll, window)
-			if cursor != "" {
-				out.Header.Set(controlapi.HeaderCursor, cursor)
-			}
-			return out, nil
+			return s.poll(ctx, r, window, cursor)
 		})
 		if err != nil {
 			if first {
@@ -255,6 +246,21 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// poll builds one bounded poll of client request r: no body, the window
+// in milliseconds, and the cursor of the previous answer if any.
+func (s *Shim) poll(ctx context.Context, r *http.Request, window, cursor string) (*http.Request, error) {
+	out, err := s.outgoing(ctx, r, http.NoBody)
+	if err != nil {
+		return nil, err
+	}
+	out.ContentLength = 0
+	out.Header.Set(controlapi.HeaderPoll, window)
+	if cursor != "" {
+		out.Header.Set(controlapi.HeaderCursor, cursor)
+	}
+	return out, nil
+}
+
 // serveDeferred answers a request whose work may outlast one poll window
 // (stop and restart with a long grace period) from a series of bounded
 // polls, sending the client only the final answer, as Docker does.
@@ -263,15 +269,10 @@ func (s *Shim) serveDeferred(w http.ResponseWriter, r *http.Request) {
 	cursor := ""
 	window := strconv.FormatInt(s.opts.PollWindow.Milliseconds(), 10)
 	for {
-		out, err := s.outgoing(ctx, r, http.NoBody)
+		out, err := s.poll(ctx, r, window, cursor)
 		if err != nil {
 			s.fail(w, err)
 			return
-		}
-		out.ContentLength = 0
-		out.Header.Set(controlapi.HeaderPoll, window)
-		if cursor != "" {
-			out.Header.Set(controlapi.HeaderCursor, cursor)
 		}
 		resp, err := s.client.Do(out)
 		if err != nil {
