@@ -89,8 +89,11 @@ func (e slEnv) shim(t *testing.T, url string, env ...string) runner {
 
 // awsShimEnv gives the shim static credentials through the standard AWS
 // variables, and keeps the SDK away from any real configuration.
-func awsShimEnv() []string {
-	return []string{"SOCKERLESS_AUTH=aws-iam", "AWS_ACCESS_KEY_ID=" + slAccessKey, "AWS_SECRET_ACCESS_KEY=" + slSecretKey,
+func awsShimEnv() []string { return awsShimEnvWith(slSecretKey) }
+
+// awsShimEnvWith is awsShimEnv with another secret key.
+func awsShimEnvWith(secretKey string) []string {
+	return []string{"SOCKERLESS_AUTH=aws-iam", "AWS_ACCESS_KEY_ID=" + slAccessKey, "AWS_SECRET_ACCESS_KEY=" + secretKey,
 		"SOCKERLESS_AWS_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true"}
 }
 
@@ -300,8 +303,7 @@ func TestServerlessAuthRefused(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("unsigned request through the Function URL: status %d, want 403", resp.StatusCode)
 	}
-	bad := e.shim(t, url, "SOCKERLESS_AUTH=aws-iam", "AWS_ACCESS_KEY_ID="+slAccessKey, "AWS_SECRET_ACCESS_KEY=wrong",
-		"SOCKERLESS_AWS_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true")
+	bad := e.shim(t, url, awsShimEnvWith("wrong")...)
 	if out, code := bad.docker(t, "ps"); code == 0 || !strings.Contains(out, "signature does not match") {
 		t.Fatalf("docker ps with a wrong secret key: exit %d\n%s", code, out)
 	}
