@@ -355,7 +355,9 @@ func TestSplitModeWithLauncher(t *testing.T) {
 	t.Run("two concurrent attaches", func(t *testing.T) {
 		gate := filepath.Join(work, "gate")
 		e.mustDocker(t, "run", "-d", "--name", "two", "alpine", "sh", "-c", "while [ ! -f "+gate+" ]; do sleep 0.05; done; echo both; exit 3")
-		before := e.metric(t, "sockerless_relay_sessions_open")
+		// Count pairings, not open sessions: a session of an earlier
+		// subtest may still be closing, which would lower the gauge.
+		before := e.metric(t, "sockerless_relay_sessions_total")
 		type res struct {
 			out  string
 			code int
@@ -367,7 +369,7 @@ func TestSplitModeWithLauncher(t *testing.T) {
 				results <- res{out, code}
 			}()
 		}
-		waitUntil(t, 20*time.Second, "two attach sessions", func() bool { return e.metric(t, "sockerless_relay_sessions_open") >= before+2 })
+		waitUntil(t, 20*time.Second, "two attach sessions", func() bool { return e.metric(t, "sockerless_relay_sessions_total") >= before+2 })
 		os.WriteFile(gate, nil, 0o644)
 		for range 2 {
 			r := <-results
