@@ -16,9 +16,11 @@ all: build
 # toolchain and embedded in the binaries; every Go build depends on them.
 applets: $(APPLETS)
 
-$(APPLETS): $(shell find providers/memory/applets -name '*.go' 2>/dev/null) go.mod
+$(APPLETS): $(shell find providers/memory/applets internal/wasmdata -name '*.go' 2>/dev/null) go.mod
 	@mkdir -p $(dir $@)
-	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w -buildid=' -o $@ ./providers/memory/applets
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w -buildid=' -o $@.linked ./providers/memory/applets
+	$(GO) run ./internal/wasmdata/mergedata $@.linked $@
+	rm -f $@.linked
 
 build: applets
 	@mkdir -p $(BIN)

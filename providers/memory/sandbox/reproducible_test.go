@@ -6,10 +6,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/sockerless/sockerless/internal/wasmdata"
 )
 
 // TestAppletsReproducible rebuilds the applet module from source exactly
-// as `make applets` does and checks it is byte-identical to the embedded
+// as `make applets` does (go build, then internal/wasmdata/mergedata) and checks it is byte-identical to the embedded
 // one: the committed applets.wasm is always what this repo builds.
 func TestAppletsReproducible(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "applets.wasm")
@@ -19,7 +21,11 @@ func TestAppletsReproducible(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the applets: %v\n%s", err, b)
 	}
-	built, err := os.ReadFile(out)
+	linked, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := wasmdata.MergeData(linked, wasmdata.DefaultMaxGap)
 	if err != nil {
 		t.Fatal(err)
 	}
