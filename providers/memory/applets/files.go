@@ -2,11 +2,11 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
@@ -1094,10 +1094,12 @@ func dfCmd(e *env, args []string) int {
 
 func randName(n int) string {
 	const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	// math/rand/v2 is seeded from the system's randomness (WASI
+	// random_get); the names need to be unpredictable enough to avoid
+	// collisions, and mktemp creates them exclusively anyway.
 	b := make([]byte, n)
-	_, _ = rand.Read(b)
 	for i := range b {
-		b[i] = chars[int(b[i])%len(chars)]
+		b[i] = chars[rand.IntN(len(chars))]
 	}
 	return string(b)
 }

@@ -2,14 +2,9 @@ package main
 
 import (
 	"bufio"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"io"
 	"strings"
@@ -24,27 +19,25 @@ const (
 	hashSHA512 = 4
 )
 
-func md5sumCmd(e *env, args []string) int {
-	return hashSum(e, args, func() hash.Hash { return hostHash(hashMD5, md5.New) })
-}
-func sha1sumCmd(e *env, args []string) int {
-	return hashSum(e, args, func() hash.Hash { return hostHash(hashSHA1, sha1.New) })
-}
-func sha256sumCmd(e *env, args []string) int {
-	return hashSum(e, args, func() hash.Hash { return hostHash(hashSHA256, sha256.New) })
-}
-func sha512sumCmd(e *env, args []string) int {
-	return hashSum(e, args, func() hash.Hash { return hostHash(hashSHA512, sha512.New) })
-}
+func md5sumCmd(e *env, args []string) int    { return hashSum(e, args, hashMD5) }
+func sha1sumCmd(e *env, args []string) int   { return hashSum(e, args, hashSHA1) }
+func sha256sumCmd(e *env, args []string) int { return hashSum(e, args, hashSHA256) }
+func sha512sumCmd(e *env, args []string) int { return hashSum(e, args, hashSHA512) }
 
-func hashSum(e *env, args []string, newHash func() hash.Hash) int {
+// hashSizes are the digest and block sizes of each algorithm.
+var hashSizes = map[int][2]int{hashMD5: {16, 64}, hashSHA1: {20, 64}, hashSHA256: {32, 64}, hashSHA512: {64, 128}}
+
+func hashSum(e *env, args []string, algo int) int {
 	g := getopt{bools: "cbtwsz", longs: map[string]byte{"check": 'c', "binary": 'b', "text": 't', "quiet": 'q', "status": 's', "strict": 'S', "warn": 'w'}}
 	g.bools += "qS"
 	if !parseOpts(e, &g, args) {
 		return 1
 	}
 	sum := func(r io.Reader) (string, error) {
-		h := newHash()
+		h, err := newHash(algo)
+		if err != nil {
+			return "", err
+		}
 		if _, err := io.CopyBuffer(h, r, make([]byte, 64<<10)); err != nil {
 			return "", err
 		}

@@ -4,6 +4,11 @@ package main
 
 import (
 	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
 	"hash"
 	"io/fs"
 	"os"
@@ -17,8 +22,20 @@ import (
 
 func sysChmod(p string, mode fs.FileMode) error { return os.Chmod(p, mode) }
 
-// hostHash is Go's own hash natively.
-func hostHash(_ int, fallback func() hash.Hash) hash.Hash { return fallback() }
+// newHash is Go's own hash natively.
+func newHash(algo int) (hash.Hash, error) {
+	switch algo {
+	case hashMD5:
+		return md5.New(), nil
+	case hashSHA1:
+		return sha1.New(), nil
+	case hashSHA256:
+		return sha256.New(), nil
+	case hashSHA512:
+		return sha512.New(), nil
+	}
+	return nil, errors.New("unknown hash algorithm")
+}
 
 // isatty is false natively: the unit tests run without a terminal.
 func isatty(int) bool { return false }

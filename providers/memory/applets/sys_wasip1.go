@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"hash"
 	"io/fs"
 	"path/filepath"
@@ -35,17 +36,17 @@ func hostHashWrite(h uint32, p unsafe.Pointer, n uint32) uint32
 //go:wasmimport sockerless hash_sum
 func hostHashSum(h uint32, out unsafe.Pointer) uint32
 
-// hostHash is a message digest computed by the host: Go's hashes compiled
-// to WebAssembly run at 10-20 MB/s (no assembly, no vector
-// instructions); the data still comes through this applet's reads.
-// fallback is used if the host lacks the algorithm.
-func hostHash(algo int, fallback func() hash.Hash) hash.Hash {
+// newHash returns a message digest computed by the host: Go's hashes
+// compiled to WebAssembly run at 10-20 MB/s (no assembly, no vector
+// instructions), and leaving them out keeps Go's crypto packages out of
+// the module. The data still comes through this applet's reads.
+func newHash(algo int) (hash.Hash, error) {
 	h := hostHashNew(uint32(algo))
 	if h == 0 {
-		return fallback()
+		return nil, errors.New("hash algorithm not available in this sandbox")
 	}
-	g := fallback()
-	return &remoteHash{algo: uint32(algo), h: h, size: g.Size(), block: g.BlockSize()}
+	sz := hashSizes[algo]
+	return &remoteHash{algo: uint32(algo), h: h, size: sz[0], block: sz[1]}, nil
 }
 
 // remoteHash is a hash.Hash whose state lives in the host.

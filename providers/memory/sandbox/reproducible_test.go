@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +28,7 @@ func TestAppletsReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(built, appletsWasm) {
+	if string(built) != appletsWasm {
 		t.Fatalf("applets.wasm (%d bytes) differs from a fresh build (%d bytes): run `make applets` and commit it", len(appletsWasm), len(built))
 	}
 }
