@@ -153,14 +153,14 @@ func merge(segs []segment, maxGap uint32) ([]segment, error) {
 				return nil, fmt.Errorf("wasmdata: segments overlap at %d", s.off)
 			}
 			if gap := uint64(s.off) - end; gap <= uint64(maxGap) {
-				joined := make([]byte, 0, len(last.init)+int(gap)+len(s.init))
-				joined = append(joined, last.init...)
-				joined = append(joined, make([]byte, gap)...)
-				last.init = append(joined, s.init...)
+				// last.init is a copy owned by out (see below), so
+				// appending grows it in amortised constant time.
+				last.init = append(last.init, make([]byte, gap)...)
+				last.init = append(last.init, s.init...)
 				continue
 			}
 		}
-		out = append(out, s)
+		out = append(out, segment{off: s.off, init: slices.Clone(s.init)})
 	}
 	return out, nil
 }

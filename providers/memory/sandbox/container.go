@@ -612,7 +612,8 @@ func (c *Container) runModule(ctx context.Context, inv *invocation, mod wazero.C
 		// Go's wasip1 runtime takes its working directory from $PWD.
 		cfg = cfg.WithEnv("PWD", inv.dir)
 	}
-	m, err := c.sb.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, c.sb.alloc), mod, cfg)
+	var mem *sliceMemory
+	m, err := c.sb.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, c.sb.mem.allocator(&mem)), mod, cfg)
 	if err != nil {
 		if code, ok := exitCode(err); ok {
 			return code
@@ -620,7 +621,10 @@ func (c *Container) runModule(ctx context.Context, inv *invocation, mod wazero.C
 		inv.errf("sh: %s: %v\n", inv.argv[0], err)
 		return 126
 	}
-	defer m.Close(context.WithoutCancel(ctx))
+	defer func() {
+		_ = m.Close(context.WithoutCancel(ctx))
+		mem.recycle() // the call has returned: no guest code runs on it
+	}()
 	t.mod.Store(&m)
 	t.sampleMem()
 	startFn := m.ExportedFunction("_start")

@@ -1,24 +1,27 @@
 package sandbox
 
-import "github.com/tetratelabs/wazero/experimental"
+import (
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero/experimental"
+)
 
 // sliceMemory backs a WebAssembly linear memory with a Go slice whose
 // capacity at least doubles when it must grow. Go's runtime grows its
 // memory in many small steps while it starts; wazero's own growth copies
 // the memory (and a zeroed delta) on almost every step, which was a third
 // of an applet's start.
-type sliceMemory struct{ buf []byte }
-
-// growingAllocator returns sliceMemory linear memories.
-func growingAllocator() experimental.MemoryAllocator {
-	return experimental.MemoryAllocatorFunc(func(capacity, max uint64) experimental.LinearMemory {
-		return &sliceMemory{buf: make([]byte, 0, capacity)}
-	})
+type sliceMemory struct {
+	buf  []byte
+	pool *memoryPool // nil: never recycled
 }
 
 // Reallocate implements experimental.LinearMemory. Bytes past the length
-// were zeroed by make and never exposed, so growing within the capacity
-// needs no clearing.
+// are zero (made so, or cleared before reuse) and never exposed, so
+// growing within the capacity needs no clearing.
 func (m *sliceMemory) Reallocate(size uint64) []byte {
 	if size <= uint64(cap(m.buf)) {
 		m.buf = m.buf[:size]
@@ -30,5 +33,123 @@ func (m *sliceMemory) Reallocate(size uint64) []byte {
 	return m.buf
 }
 
-// Free implements experimental.LinearMemory.
-func (m *sliceMemory) Free() { m.buf = nil }
+// Free implements experimental.LinearMemory. It keeps the buffer: wazero
+// frees a memory while the guest is still unwinding (proc_exit) or, for a
+// close from elsewhere, possibly still running, so only the goroutine that
+// ran the instance knows when the buffer is safe to reuse ([sliceMemory.recycle]).
+func (m *sliceMemory) Free() {}
+
+// recycle gives the buffer to the pool. Call it only on the goroutine that
+// called into the instance, after the call returned and the module was
+// closed: no guest code can touch the buffer any more.
+func (m *sliceMemory) recycle() {
+	if m == nil { // the module has no memory
+		return
+	}
+	if m.pool != nil && m.buf != nil {
+		m.pool.put(m.buf)
+	}
+	m.buf = nil
+}
+
+// memoryPool recycles the linear memories of finished instances. Every
+// applet is a fresh Go runtime that starts by filling a few MiB of memory;
+// a recycled buffer is already faulted in and big enough, where a new one
+// is zeroed by make and then copied once or twice as the runtime grows it.
+// Buffers are cleared off the instance's path, on a goroutine, and the
+// pool empties itself after [poolIdle] without use so an idle sandbox
+// holds nothing.
+type memoryPool struct {
+	mu      sync.Mutex
+	clean   [][]byte // zeroed, length 0
+	pending int      // being cleared
+	gen     uint64   // bumped by drain: buffers cleared before it are dropped
+	timer   *time.Timer
+
+	keep    int    // buffers kept at most
+	maxCap  uint64 // larger buffers are not kept
+	minCap  uint64 // capacity of a new buffer at least
+	cleared atomic.Int64
+}
+
+// poolIdle is how long the pool keeps buffers nobody asks for.
+const poolIdle = time.Second
+
+func newMemoryPool() *memoryPool {
+	p := &memoryPool{keep: 4, maxCap: 64 << 20, minCap: 8 << 20}
+	p.timer = time.AfterFunc(time.Hour, p.drain)
+	p.timer.Stop()
+	return p
+}
+
+// allocator returns a wazero allocator for one instance that records the
+// memory it hands out in *mem, so the caller can mark it finished.
+func (p *memoryPool) allocator(mem **sliceMemory) experimental.MemoryAllocator {
+	return experimental.MemoryAllocatorFunc(func(capacity, max uint64) experimental.LinearMemory {
+		m := &sliceMemory{buf: p.get(capacity), pool: p}
+		*mem = m
+		return m
+	})
+}
+
+// get returns a zeroed buffer of length 0 and at least the capacity asked.
+func (p *memoryPool) get(capacity uint64) []byte {
+	p.mu.Lock()
+	for i := len(p.clean) - 1; i >= 0; i-- {
+		if b := p.clean[i]; uint64(cap(b)) >= capacity {
+			p.clean = append(p.clean[:i], p.clean[i+1:]...)
+			p.timer.Reset(poolIdle)
+			p.mu.Unlock()
+			return b
+		}
+	}
+	p.mu.Unlock()
+	return make([]byte, 0, max(capacity, p.minCap))
+}
+
+// put clears buf in the background and keeps it, if there is room.
+func (p *memoryPool) put(buf []byte) {
+	if uint64(cap(buf)) > p.maxCap || cap(buf) == 0 {
+		return
+	}
+	p.mu.Lock()
+	if len(p.clean)+p.pending >= p.keep {
+		p.mu.Unlock()
+		return
+	}
+	p.pending++
+	gen := p.gen
+	p.mu.Unlock()
+	go func() {
+		clear(buf) // the whole length the instance could have written
+		p.cleared.Add(1)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.pending--
+		if p.gen == gen {
+			p.clean = append(p.clean, buf[:0])
+			p.timer.Reset(poolIdle)
+		}
+	}()
+}
+
+// drain drops every kept buffer and returns them to the OS.
+func (p *memoryPool) drain() {
+	p.mu.Lock()
+	dropped := len(p.clean)
+	p.clean = nil
+	p.gen++
+	p.mu.Unlock()
+	if dropped > 0 {
+		debug.FreeOSMemory()
+	}
+}
+
+// stop drops the kept buffers and stops the timer.
+func (p *memoryPool) stop() {
+	p.timer.Stop()
+	p.mu.Lock()
+	p.clean = nil
+	p.gen++
+	p.mu.Unlock()
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/sockerless/sockerless/providers/memory/rootfs"
 )
@@ -12,7 +13,8 @@ import (
 // TestSliceMemory: growing keeps the contents, exposes zeroed bytes, and
 // copies only when the capacity runs out (it at least doubles).
 func TestSliceMemory(t *testing.T) {
-	m := growingAllocator().Allocate(0, 1<<30)
+	var mem *sliceMemory
+	m := (&memoryPool{}).allocator(&mem).Allocate(0, 1<<30)
 	buf := m.Reallocate(4)
 	copy(buf, "wasm")
 	copies := 0
@@ -36,6 +38,60 @@ func TestSliceMemory(t *testing.T) {
 		t.Fatalf("%d copies for 64 grows", copies)
 	}
 	m.Free()
+}
+
+// TestMemoryPoolRecycles: a recycled buffer comes back zeroed, including
+// everything the previous instance wrote, and with its capacity; buffers
+// beyond the limits are not kept; the pool empties itself when unused.
+func TestMemoryPoolRecycles(t *testing.T) {
+	p := newMemoryPool()
+	defer p.stop()
+	var mem *sliceMemory
+	m := p.allocator(&mem).Allocate(1<<20, 1<<30)
+	buf := m.Reallocate(3 << 20)
+	for i := range buf {
+		buf[i] = 0xff
+	}
+	first := &buf[:1][0]
+	m.Free() // wazero frees while the guest unwinds; nothing is reused yet
+	if len(p.clean) != 0 || p.pending != 0 {
+		t.Fatal("Free alone recycled the buffer")
+	}
+	mem.recycle()
+	waitFor(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.clean) == 1 })
+
+	var again *sliceMemory
+	buf = p.allocator(&again).Allocate(1<<20, 1<<30).Reallocate(5 << 20)
+	if &buf[0] != first {
+		t.Error("the recycled buffer was not reused")
+	}
+	if !bytes.Equal(buf, make([]byte, len(buf))) {
+		t.Fatal("a recycled buffer holds the previous instance's bytes")
+	}
+
+	// Too large to keep.
+	var big *sliceMemory
+	p.allocator(&big).Allocate(128<<20, 1<<30)
+	big.recycle()
+	time.Sleep(50 * time.Millisecond)
+	if p.mu.Lock(); len(p.clean)+p.pending != 0 {
+		t.Errorf("a 128 MiB buffer was kept")
+	}
+	p.mu.Unlock()
+
+	// Unused, the pool drains itself.
+	again.recycle()
+	waitFor(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.clean) == 1 })
+	waitFor(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.clean) == 0 })
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 5 s")
+		}
+	}
 }
 
 // TestRunningInstancesBalance: the idle release counts instances; every

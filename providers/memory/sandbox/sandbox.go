@@ -28,7 +28,6 @@ import (
 	"unsafe"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
@@ -63,7 +62,7 @@ type Sandbox struct {
 	cache   wazero.CompilationCache
 	applets wazero.CompiledModule
 	names   map[string]bool // applets the module provides
-	alloc   experimental.MemoryAllocator
+	mem     *memoryPool
 
 	// running counts WebAssembly instances alive; when it drops to zero
 	// and stays there for IdleRelease, idle returns the Go heap the
@@ -100,7 +99,7 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(o.MemoryLimitPages)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	s := &Sandbox{opts: o, rt: rt, cache: cache, binaries: map[[32]byte]wazero.CompiledModule{}, alloc: growingAllocator()}
+	s := &Sandbox{opts: o, rt: rt, cache: cache, binaries: map[[32]byte]wazero.CompiledModule{}, mem: newMemoryPool()}
 	fail := func(err error) (*Sandbox, error) {
 		_ = rt.Close(ctx)
 		_ = cache.Close(ctx)
@@ -132,6 +131,7 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 	releaseEmbedded(appletsWasm)
 	s.idle = time.AfterFunc(time.Hour, func() {
 		if s.running.Load() == 0 {
+			s.mem.stop()
 			debug.FreeOSMemory()
 		}
 	})
@@ -178,6 +178,7 @@ func (s *Sandbox) listApplets(ctx context.Context) (map[string]bool, error) {
 // Close releases the runtime. Running processes are terminated.
 func (s *Sandbox) Close(ctx context.Context) error {
 	s.idle.Stop()
+	s.mem.stop()
 	return errors.Join(s.rt.Close(ctx), s.cache.Close(ctx))
 }
 
