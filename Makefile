@@ -22,9 +22,11 @@ $(APPLETS): $(shell find providers/memory/applets internal/wasmdata -name '*.go'
 	$(GO) run ./internal/wasmdata/mergedata $@.linked $@
 	rm -f $@.linked
 
+# Static binaries: nothing here needs cgo, and without libc the daemon is
+# smaller and runs on any Linux (Lambda, distroless images).
 build: applets
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
 
 run: build
 	$(BIN)/sockerless

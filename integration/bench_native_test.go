@@ -60,8 +60,10 @@ func sockerlessBinary(b *testing.B) string {
 			return
 		}
 		benchBin = filepath.Join(dir, "sockerless")
+		// Built as `make build` builds it (static, no cgo).
 		cmd := exec.Command("go", "build", "-trimpath", "-o", benchBin, "./cmd/sockerless")
 		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			benchBinErr = fmt.Errorf("go build ./cmd/sockerless: %v\n%s", err, out)
 		}
