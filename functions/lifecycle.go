@@ -83,7 +83,7 @@ func (a *API) startContainer(ctx context.Context, c *records.Container) error {
 		msg := err.Error()
 		// The start is in the log, so the failure is too: a die with
 		// the code the state records.
-		_, _ = a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
+		failed, ferr := a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
 			if c.StartSeq != seq || !c.State.Running {
 				return errNotModified
 			}
@@ -97,6 +97,11 @@ func (a *API) startContainer(ctx context.Context, c *records.Container) error {
 			attrs["exitCode"] = "128"
 			return a.newEvent(events.ContainerEventType, events.ActionDie, c.ID, attrs)
 		}})
+		// As Docker does, an auto-remove container that cannot start is
+		// removed: `docker run --rm` waits for that before it exits.
+		if ferr == nil && failed.HostConfig.AutoRemove {
+			_ = a.removeContainer(context.WithoutCancel(ctx), failed, false)
+		}
 		return fmt.Errorf("provider %s: start: %w", a.provider.Name(), err)
 	}
 	return nil

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -87,7 +86,10 @@ func (p *Provider) RunInRoot(ctx context.Context, root string, rp providers.Root
 		return -1, fmt.Errorf("memory: %w", err)
 	}
 	defer rfs.Close()
-	uid, gid := userIDs(rp.User)
+	uid, gid, err := lookupUser(rfs, rp.User)
+	if err != nil {
+		return -1, err
+	}
 	return p.opts.Sandbox.NewContainer(rfs).Run(ctx, sandbox.Process{
 		Argv: rp.Argv, Env: rp.Env, Dir: rp.Dir, Stdout: rp.Stdout, Stderr: rp.Stderr, UID: uid, GID: gid,
 	})
@@ -275,7 +277,10 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		r.stdin = bufpipe.New(agent.StdinBuffer)
 		stdin = r.stdin
 	}
-	uid, gid := userIDs(s.User)
+	uid, gid, err := lookupUser(w.ctr.FS(), s.User)
+	if err != nil {
+		return errdefs.InvalidParameter(err)
+	}
 	// Output of the run may arrive before Start returns; hold delivery
 	// until the run is recorded so a late attach can find its beginning.
 	w.outMu.Lock()
@@ -310,20 +315,6 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		close(r.reported)
 	}()
 	return nil
-}
-
-// userIDs maps a numeric "uid[:gid]" user; names run as root.
-func userIDs(user string) (int, int) {
-	u, g, _ := strings.Cut(user, ":")
-	uid, err := strconv.Atoi(u)
-	if err != nil {
-		return 0, 0
-	}
-	gid, err := strconv.Atoi(g)
-	if err != nil {
-		gid = uid
-	}
-	return uid, gid
 }
 
 // output returns the writer for stream 1 or 2 of the main process: each
@@ -444,7 +435,11 @@ func (p *Provider) Logs(ctx context.Context, id string, opts providers.LogOption
 
 // Exec runs p in the container to completion.
 func (w *workload) Exec(ctx context.Context, g ticket.Grant, p ticket.Process, stdio agent.Stdio) (int, error) {
-	uid, gid := userIDs(p.User)
+	uid, gid, err := lookupUser(w.ctr.FS(), p.User)
+	if err != nil {
+		fmt.Fprintf(stdio.Stderr, "OCI runtime exec failed: %v\n", err)
+		return 126, nil
+	}
 	proc, err := w.ctr.Start(ctx, sandbox.Process{
 		Argv: p.Cmd, Env: p.Env, Dir: p.WorkingDir, Stdin: stdio.Stdin, Tty: p.Tty,
 		Stdout: stdio.Stdout, Stderr: stdio.Stderr, UID: uid, GID: gid,

@@ -1,0 +1,86 @@
+package memory
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sockerless/sockerless/providers/memory/rootfs"
+)
+
+// lookupUser resolves a container's User ("", "name", "uid", "name:group",
+// "uid:gid") against its own /etc/passwd and /etc/group, as Docker does at
+// start and exec. A numeric user need not exist (its group is then 0, or
+// its passwd entry's group); a name must, or the process does not start.
+func lookupUser(fs *rootfs.FS, spec string) (uid, gid int, err error) {
+	if spec == "" {
+		return 0, 0, nil
+	}
+	u, g, hasGroup := strings.Cut(spec, ":")
+	var passwd [][]string
+	if data, err := fs.ReadFile("/etc/passwd"); err == nil {
+		passwd = colonFile(data, 7)
+	}
+	found := false
+	if n, err := strconv.Atoi(u); err == nil && n >= 0 {
+		uid = n
+		for _, e := range passwd {
+			if e[2] == u {
+				gid, _ = strconv.Atoi(e[3])
+				found = true
+				break
+			}
+		}
+	} else {
+		for _, e := range passwd {
+			if e[0] == u {
+				uid, _ = strconv.Atoi(e[2])
+				gid, _ = strconv.Atoi(e[3])
+				found = true
+				break
+			}
+		}
+		if !found {
+			return 0, 0, fmt.Errorf("unable to find user %s: no matching entries in passwd file", u)
+		}
+	}
+	if !hasGroup {
+		return uid, gid, nil
+	}
+	if n, err := strconv.Atoi(g); err == nil && n >= 0 {
+		return uid, n, nil
+	}
+	if data, err := fs.ReadFile("/etc/group"); err == nil {
+		for _, e := range colonFile(data, 4) {
+			if e[0] == g {
+				gid, _ = strconv.Atoi(e[2])
+				return uid, gid, nil
+			}
+		}
+	}
+	return 0, 0, fmt.Errorf("unable to find group %s: no matching entries in group file", g)
+}
+
+// colonFile splits the lines of a passwd or group file into at least n
+// fields each, skipping comments and lines with numeric fields missing.
+func colonFile(data []byte, n int) [][]string {
+	var out [][]string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, ":")
+		if len(f) < 3 {
+			continue
+		}
+		for len(f) < n {
+			f = append(f, "")
+		}
+		out = append(out, f)
+	}
+	return out
+}
