@@ -258,7 +258,10 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 	inv.pid = pr.pid
 	c.procs[pr] = struct{}{}
 	c.mu.Unlock()
+	// A closing sandbox kills its processes (see Sandbox.Close).
+	unwatch := context.AfterFunc(c.sb.closing, func() { cancel(signalError(syscall.SIGKILL)) })
 	go func() {
+		defer unwatch()
 		code := c.dispatch(ctx, inv)
 		if cause := context.Cause(ctx); cause != nil {
 			var sig signalError

@@ -71,6 +71,11 @@ type Sandbox struct {
 	running atomic.Int64
 	idle    *time.Timer
 
+	// closing is cancelled by Close: every instance's context ends with
+	// it, so guests stop where wazero checks for termination.
+	closing   context.Context
+	terminate context.CancelFunc
+
 	mu       sync.Mutex
 	binaries map[[32]byte]wazero.CompiledModule // WASI programs found in images
 }
@@ -100,6 +105,7 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 		WithMemoryLimitPages(o.MemoryLimitPages)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	s := &Sandbox{opts: o, rt: rt, cache: cache, binaries: map[[32]byte]wazero.CompiledModule{}, mem: newMemoryPool()}
+	s.closing, s.terminate = context.WithCancel(context.Background())
 	fail := func(err error) (*Sandbox, error) {
 		_ = rt.Close(ctx)
 		_ = cache.Close(ctx)
@@ -175,12 +181,22 @@ func (s *Sandbox) listApplets(ctx context.Context) (map[string]bool, error) {
 	return names, nil
 }
 
-// Close releases the runtime. Running processes are terminated.
+// Close releases the runtime. Running processes are terminated first, each
+// on its own goroutine (wazero closing a module that is still executing
+// would release its files under the running guest), for up to
+// closeGrace; whatever is still running then is closed with the runtime.
 func (s *Sandbox) Close(ctx context.Context) error {
 	s.idle.Stop()
+	s.terminate()
+	for deadline := time.Now().Add(closeGrace); s.running.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(2 * time.Millisecond)
+	}
 	s.mem.stop()
 	return errors.Join(s.rt.Close(ctx), s.cache.Close(ctx))
 }
+
+// closeGrace bounds how long Close waits for running instances to stop.
+const closeGrace = 5 * time.Second
 
 // Applets lists the commands the sandbox provides itself (the WebAssembly
 // applets and the shells), sorted.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,4 +85,45 @@ func TestSmoke(t *testing.T) {
 	}
 	r = sh(t, c, "echo a | cat; ls /etc | sort | head -3")
 	t.Logf("%+v", r)
+}
+
+// TestCloseStopsRunningProcesses: Close ends running processes on their
+// own goroutines before it closes the runtime (under -race, closing a
+// module that still executes is a data race on its files), including one
+// blocked reading stdin and one in a compute loop.
+func TestCloseStopsRunningProcesses(t *testing.T) {
+	ctx := context.Background()
+	sb, err := sandbox.New(ctx, sandbox.Options{CacheDir: filepath.Join(os.TempDir(), "sockerless-sandbox-test-cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sb.NewContainer(newContainer(t).FS())
+	stdin, _ := io.Pipe()
+	var procs []*sandbox.Proc
+	for _, p := range []sandbox.Process{
+		{Argv: []string{"sleep", "300"}},
+		{Argv: []string{"cat"}, Stdin: stdin},
+		{Argv: []string{"sh", "-c", "while :; do echo x >/dev/null; done"}},
+		{Argv: []string{"yes"}, Stdout: io.Discard},
+	} {
+		pr, err := c.Start(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, pr)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := sb.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, pr := range procs {
+		select {
+		case <-pr.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatalf("process %d still running after Close", i)
+		}
+		if code, _ := pr.Wait(); code != 137 {
+			t.Errorf("process %d: exit %d, want 137", i, code)
+		}
+	}
 }
