@@ -24,9 +24,6 @@ func sha1sumCmd(e *env, args []string) int   { return hashSum(e, args, hashSHA1)
 func sha256sumCmd(e *env, args []string) int { return hashSum(e, args, hashSHA256) }
 func sha512sumCmd(e *env, args []string) int { return hashSum(e, args, hashSHA512) }
 
-// hashSizes are the digest and block sizes of each algorithm.
-var hashSizes = map[int][2]int{hashMD5: {16, 64}, hashSHA1: {20, 64}, hashSHA256: {32, 64}, hashSHA512: {64, 128}}
-
 func hashSum(e *env, args []string, algo int) int {
 	g := getopt{bools: "cbtwsz", longs: map[string]byte{"check": 'c', "binary": 'b', "text": 't', "quiet": 'q', "status": 's', "strict": 'S', "warn": 'w'}}
 	g.bools += "qS"

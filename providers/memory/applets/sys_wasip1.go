@@ -49,6 +49,9 @@ func newHash(algo int) (hash.Hash, error) {
 	return &remoteHash{algo: uint32(algo), h: h, size: sz[0], block: sz[1]}, nil
 }
 
+// hashSizes are the digest and block sizes of each algorithm.
+var hashSizes = map[int][2]int{hashMD5: {16, 64}, hashSHA1: {20, 64}, hashSHA256: {32, 64}, hashSHA512: {64, 128}}
+
 // remoteHash is a hash.Hash whose state lives in the host.
 type remoteHash struct {
 	algo, h     uint32
