@@ -71,8 +71,9 @@ type Sandbox struct {
 	running atomic.Int64
 	idle    *time.Timer
 
-	// closing is cancelled by Close: every instance's context ends with
-	// it, so guests stop where wazero checks for termination.
+	// closing is cancelled by Close: every process started in the
+	// sandbox is then killed (Container.Start watches it), so guests stop
+	// on their own goroutines where wazero checks for termination.
 	closing   context.Context
 	terminate context.CancelFunc
 
@@ -107,6 +108,8 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 	s := &Sandbox{opts: o, rt: rt, cache: cache, binaries: map[[32]byte]wazero.CompiledModule{}, mem: newMemoryPool()}
 	s.closing, s.terminate = context.WithCancel(context.Background())
 	fail := func(err error) (*Sandbox, error) {
+		s.terminate()
+		s.mem.stop()
 		_ = rt.Close(ctx)
 		_ = cache.Close(ctx)
 		return nil, err
