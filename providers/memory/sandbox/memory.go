@@ -3,7 +3,6 @@ package sandbox
 import (
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero/experimental"
@@ -63,13 +62,12 @@ type memoryPool struct {
 	mu      sync.Mutex
 	clean   [][]byte // zeroed, length 0
 	pending int      // being cleared
-	gen     uint64   // bumped by drain: buffers cleared before it are dropped
+	gen     uint64   // bumped by release: buffers cleared before it are dropped
 	timer   *time.Timer
 
-	keep    int    // buffers kept at most
-	maxCap  uint64 // larger buffers are not kept
-	minCap  uint64 // capacity of a new buffer at least
-	cleared atomic.Int64
+	keep   int    // buffers kept at most
+	maxCap uint64 // larger buffers are not kept
+	minCap uint64 // capacity of a new buffer at least
 }
 
 // poolIdle is how long the pool keeps buffers nobody asks for.
@@ -83,7 +81,7 @@ func newMemoryPool() *memoryPool {
 }
 
 // allocator returns a wazero allocator for one instance that records the
-// memory it hands out in *mem, so the caller can mark it finished.
+// memory it hands out in *mem, so the caller can recycle it.
 func (p *memoryPool) allocator(mem **sliceMemory) experimental.MemoryAllocator {
 	return experimental.MemoryAllocatorFunc(func(capacity, max uint64) experimental.LinearMemory {
 		m := &sliceMemory{buf: p.get(capacity), pool: p}
@@ -122,7 +120,6 @@ func (p *memoryPool) put(buf []byte) {
 	p.mu.Unlock()
 	go func() {
 		clear(buf) // the whole length the instance could have written
-		p.cleared.Add(1)
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.pending--
@@ -133,23 +130,26 @@ func (p *memoryPool) put(buf []byte) {
 	}()
 }
 
-// drain drops every kept buffer and returns them to the OS.
-func (p *memoryPool) drain() {
+// release drops every kept buffer (and those being cleared) and reports
+// how many it dropped.
+func (p *memoryPool) release() int {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	dropped := len(p.clean)
 	p.clean = nil
 	p.gen++
-	p.mu.Unlock()
-	if dropped > 0 {
+	return dropped
+}
+
+// drain releases the kept buffers and returns them to the OS.
+func (p *memoryPool) drain() {
+	if p.release() > 0 {
 		debug.FreeOSMemory()
 	}
 }
 
-// stop drops the kept buffers and stops the timer.
+// stop releases the kept buffers and stops the timer, for good.
 func (p *memoryPool) stop() {
 	p.timer.Stop()
-	p.mu.Lock()
-	p.clean = nil
-	p.gen++
-	p.mu.Unlock()
+	p.release()
 }

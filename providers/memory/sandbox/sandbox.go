@@ -140,7 +140,7 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 	releaseEmbedded(appletsWasm)
 	s.idle = time.AfterFunc(time.Hour, func() {
 		if s.running.Load() == 0 {
-			s.mem.stop()
+			s.mem.release()
 			debug.FreeOSMemory()
 		}
 	})
