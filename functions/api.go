@@ -59,6 +59,11 @@ type Config struct {
 	PullTimeout time.Duration
 	// Registry, when set, overrides how images are fetched (tests).
 	Registry Registry
+	// HostBinds allows binds of host paths. Only where functions runs on
+	// the client's own host (the embedded default) does a host path mean
+	// what the client means; in split and cloud modes it would name a
+	// folder of the control plane's host, so binds are refused there.
+	HostBinds bool
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
 	// Version is reported by /version.

@@ -80,6 +80,9 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := normalizeHostConfig(hc); err != nil {
 		return err
 	}
+	if err := checkMounts(hc, a.cfg.HostBinds); err != nil {
+		return err
+	}
 	id := newID()
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
@@ -105,11 +108,17 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		Provider:   a.provider.Name(),
 		CreateKey:  key,
 	}
-	if err := a.volumesFor(ctx, c); err != nil {
+	planAnonymousVolumes(c)
+	createdVolumes, err := a.volumesFor(ctx, c)
+	if err != nil {
 		return err
 	}
+	// A create that fails leaves nothing behind: not the volumes it made,
+	// not its workload.
+	undoVolumes := func() { a.removeCreatedVolumes(context.WithoutCancel(ctx), createdVolumes) }
 	nets, err := a.planNetworks(ctx, c, req.NetworkingConfig)
 	if err != nil {
+		undoVolumes()
 		return err
 	}
 	// The network connect and create events go in the record's write.
@@ -142,8 +151,10 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		// The record and its name are one write, so nothing of it is
-		// left; only the addresses planNetworks allocated are.
+		// left; only the addresses planNetworks allocated are, and the
+		// volumes volumesFor made.
 		a.releaseNetworks(ctx, c)
+		undoVolumes()
 		if key != "" && isNameConflict(err) {
 			// A concurrent attempt of the same request won the key.
 			if c, kerr := a.st.ContainerByName(ctx, records.CreateKeyName(key)); kerr == nil {
@@ -162,9 +173,16 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	spec := a.spec(c)
 	spec.Layers = imageLayers(img)
 	if err := a.provider.Create(ctx, spec); err != nil {
-		a.releaseNetworks(ctx, c)
+		uctx := context.WithoutCancel(ctx)
+		// Whatever the provider made before failing goes: a workload
+		// left behind would keep its root and could still connect.
+		if rerr := a.provider.Remove(uctx, id); rerr != nil && !errdefs.IsNotFound(rerr) {
+			a.log.Warn("failed create: provider remove failed", "container", id, "err", rerr)
+		}
+		a.releaseNetworks(uctx, c)
 		// The create is in the log: its undoing is too.
-		_ = a.st.DeleteContainer(ctx, id, 0, a.newEvent(events.ContainerEventType, events.ActionDestroy, id, containerAttrs(c))...)
+		_ = a.st.DeleteContainer(uctx, id, 0, a.newEvent(events.ContainerEventType, events.ActionDestroy, id, containerAttrs(c))...)
+		undoVolumes()
 		return fmt.Errorf("provider %s: create: %w", a.provider.Name(), err)
 	}
 	return httpx.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: []string{}})
@@ -221,6 +239,18 @@ func mergeImageConfig(user *container.Config, img *records.Image) *container.Con
 				cfg.ExposedPorts[port] = struct{}{}
 			}
 		}
+	}
+	if len(ic.Volumes) > 0 {
+		// The image's VOLUMEs are the container's too (each backed by
+		// an anonymous volume unless a bind or mount covers it).
+		vols := map[string]struct{}{}
+		for d := range ic.Volumes {
+			vols[d] = struct{}{}
+		}
+		for d := range user.Volumes {
+			vols[d] = struct{}{}
+		}
+		cfg.Volumes = vols
 	}
 	cfg.Image = user.Image
 	return &cfg
@@ -280,36 +310,6 @@ func normalizeHostConfig(hc *container.HostConfig) error {
 	if hc.AutoRemove && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
 		return errdefs.InvalidParameterf("can't create 'AutoRemove' container with restart policy")
 	}
-	for _, b := range hc.Binds {
-		parts := strings.Split(b, ":")
-		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || !strings.HasPrefix(parts[1], "/") {
-			return errdefs.InvalidParameterf("invalid volume specification: '%s'", b)
-		}
-	}
-	for _, m := range hc.Mounts {
-		if m.Target == "" || !strings.HasPrefix(m.Target, "/") {
-			return errdefs.InvalidParameterf("invalid mount config: mount target must be an absolute path")
-		}
-		switch m.Type {
-		case mount.TypeBind, mount.TypeVolume, mount.TypeTmpfs:
-		default:
-			return errdefs.InvalidParameterf("invalid mount config for type %q: mount type unsupported", m.Type)
-		}
-	}
-	return nil
-}
-
-// volumesFor creates the named volumes a container's binds and mounts
-// refer to, as Docker does at create.
-func (a *API) volumesFor(ctx context.Context, c *records.Container) error {
-	for _, m := range containerMounts(c) {
-		if m.Type != mount.TypeVolume || m.Name == "" {
-			continue
-		}
-		if _, err := a.ensureVolume(ctx, m.Name, "local", nil, nil); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -317,34 +317,53 @@ func (a *API) volumesFor(ctx context.Context, c *records.Container) error {
 // in inspect's shape.
 func containerMounts(c *records.Container) []container.MountPoint {
 	var out []container.MountPoint
-	for _, b := range c.HostConfig.Binds {
-		parts := strings.Split(b, ":")
-		mp := container.MountPoint{Destination: parts[1], RW: true, Propagation: mount.PropagationRPrivate}
-		if len(parts) == 3 {
-			for _, o := range strings.Split(parts[2], ",") {
-				if o == "ro" {
-					mp.RW = false
-				}
-				mp.Mode = parts[2]
-			}
+	volume := func(name, dest string, rw bool) container.MountPoint {
+		return container.MountPoint{Type: mount.TypeVolume, Name: name, Source: volumeMountpoint(name), Destination: dest, Driver: "local", RW: rw}
+	}
+	covered := map[string]bool{}
+	for _, s := range c.HostConfig.Binds {
+		b, err := parseBind(s)
+		if err != nil {
+			continue
 		}
-		if strings.HasPrefix(parts[0], "/") || strings.HasPrefix(parts[0], ".") {
-			mp.Type, mp.Source = mount.TypeBind, parts[0]
-		} else {
-			mp.Type, mp.Name, mp.Source, mp.Driver = mount.TypeVolume, parts[0], volumeMountpoint(parts[0]), "local"
-			mp.Propagation = ""
+		covered[b.Destination] = true
+		var mp container.MountPoint
+		switch {
+		case b.Source == "":
+			mp = volume(c.AnonVolumes[b.Destination], b.Destination, true)
+		case b.isHostPath():
+			mp = container.MountPoint{Type: mount.TypeBind, Source: b.Source, Destination: b.Destination, RW: true, Propagation: mount.PropagationRPrivate}
+		default:
+			mp = volume(b.Source, b.Destination, true)
 		}
+		mp.Mode = b.Mode
+		mp.RW = !b.readOnly()
 		out = append(out, mp)
 	}
 	for _, m := range c.HostConfig.Mounts {
+		covered[m.Target] = true
 		mp := container.MountPoint{Type: m.Type, Destination: m.Target, RW: !m.ReadOnly}
 		switch m.Type {
 		case mount.TypeVolume:
-			mp.Name, mp.Source, mp.Driver = m.Source, volumeMountpoint(m.Source), "local"
+			name := m.Source
+			if name == "" {
+				name = c.AnonVolumes[m.Target]
+			}
+			mp = volume(name, m.Target, !m.ReadOnly)
 		case mount.TypeBind:
 			mp.Source, mp.Propagation = m.Source, mount.PropagationRPrivate
 		}
 		out = append(out, mp)
+	}
+	dests := make([]string, 0, len(c.Config.Volumes))
+	for d := range c.Config.Volumes {
+		if !covered[d] && c.AnonVolumes[d] != "" {
+			dests = append(dests, d)
+		}
+	}
+	sort.Strings(dests)
+	for _, d := range dests {
+		out = append(out, volume(c.AnonVolumes[d], d, true))
 	}
 	return out
 }
@@ -395,6 +414,12 @@ func (a *API) spec(c *records.Container) providers.Spec {
 		src := m.Source
 		if m.Type == mount.TypeVolume {
 			src = m.Name
+			if !volumeNameRe.MatchString(src) {
+				// A record from before names were checked (or an
+				// anonymous volume it never named): mounting it would
+				// expose the whole volumes folder.
+				continue
+			}
 		}
 		s.Mounts = append(s.Mounts, providers.Mount{Type: string(m.Type), Source: src, Destination: m.Destination, ReadOnly: !m.RW})
 	}
@@ -753,7 +778,20 @@ func (a *API) containerRemove(w http.ResponseWriter, r *http.Request) error {
 	if err := a.removeContainer(ctx, c, true); err != nil {
 		return err
 	}
+	if httpx.BoolValue(r, "v") {
+		a.removeAnonymousVolumes(ctx, c)
+	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// autoRemove removes an auto-remove (--rm) container that ended or could
+// not start, with its anonymous volumes, as Docker does.
+func (a *API) autoRemove(ctx context.Context, c *records.Container) error {
+	if err := a.removeContainer(ctx, c, false); err != nil {
+		return err
+	}
+	a.removeAnonymousVolumes(ctx, c)
 	return nil
 }
 
@@ -809,6 +847,9 @@ func (a *API) exitAndRemove(ctx context.Context, c *records.Container, code int)
 	evs := append(a.newEvent(events.ContainerEventType, events.ActionDie, c.ID, die),
 		a.newEvent(events.ContainerEventType, events.ActionDestroy, c.ID, containerAttrs(c))...)
 	a.deleteExecsOf(ctx, c)
+	// As Docker's --rm, its anonymous volumes go with it, before the
+	// destroy that `docker run --rm` waits for.
+	a.removeAnonymousVolumes(ctx, c)
 	if err := a.st.DeleteContainer(ctx, c.ID, c.Version, evs...); err != nil {
 		return false
 	}

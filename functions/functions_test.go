@@ -28,6 +28,7 @@ func newTestAPI(t testing.TB) *API {
 		RelayURL:    "inproc:",
 		Dialer:      hub,
 		PullTimeout: time.Second,
+		HostBinds:   true,
 		NewProvider: func(r providers.Reporter) (providers.Provider, error) {
 			return synthetic.New(synthetic.Options{Hub: hub, Reporter: r}), nil
 		},

@@ -100,7 +100,7 @@ func (a *API) startContainer(ctx context.Context, c *records.Container) error {
 		// As Docker does, an auto-remove container that cannot start is
 		// removed: `docker run --rm` waits for that before it exits.
 		if ferr == nil && failed.HostConfig.AutoRemove {
-			_ = a.removeContainer(context.WithoutCancel(ctx), failed, false)
+			_ = a.autoRemove(context.WithoutCancel(ctx), failed)
 		}
 		return fmt.Errorf("provider %s: start: %w", a.provider.Name(), err)
 	}
@@ -530,7 +530,7 @@ func (a *API) Exited(ctx context.Context, id string, code int, at time.Time) err
 		return nil
 	}
 	if c.HostConfig.AutoRemove {
-		return a.removeContainer(ctx, c, false)
+		return a.autoRemove(ctx, c)
 	}
 	if delay, ok := restartDelay(c, code); ok {
 		go a.restartLater(context.WithoutCancel(ctx), c.ID, c.ExitSeq, delay)

@@ -2,7 +2,9 @@ package functions
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/records"
 	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/providers"
 )
 
 // anonymousLabel marks volumes created without a name, as Docker does.
@@ -19,22 +22,24 @@ const anonymousLabel = "com.docker.volume.anonymous"
 
 func volumeMountpoint(name string) string { return "/var/lib/sockerless/volumes/" + name + "/_data" }
 
-// ensureVolume returns the volume name, creating it when absent.
-func (a *API) ensureVolume(ctx context.Context, name, driver string, labels, opts map[string]string) (*records.Volume, error) {
-	if v, err := a.st.Volume(ctx, name); err == nil {
-		return v, nil
+// createVolume creates the volume name unless it exists, reporting
+// whether this call created it. anonymous marks a volume made for a
+// container's unnamed mount point.
+func (a *API) createVolume(ctx context.Context, name, driver string, labels, opts map[string]string, anonymous bool) (bool, error) {
+	if _, err := a.st.Volume(ctx, name); err == nil {
+		return false, nil
 	} else if !errdefs.IsNotFound(err) {
-		return nil, err
+		return false, err
 	}
-	v := &records.Volume{Name: name, Driver: driver, Mountpoint: volumeMountpoint(name), CreatedAt: a.st.Now(), Labels: labels, Options: opts, Scope: "local"}
+	v := &records.Volume{Name: name, Driver: driver, Mountpoint: volumeMountpoint(name), CreatedAt: a.st.Now(), Labels: labels, Options: opts, Scope: "local", Anonymous: anonymous}
 	if err := a.st.CreateVolume(ctx, v); err != nil {
 		if errdefs.IsConflict(err) {
-			return a.st.Volume(ctx, name)
+			return false, nil
 		}
-		return nil, err
+		return false, err
 	}
 	a.event(ctx, events.VolumeEventType, events.ActionCreate, name, map[string]string{"driver": driver})
-	return v, nil
+	return true, nil
 }
 
 func (a *API) volumeCreate(w http.ResponseWriter, r *http.Request) error {
@@ -51,8 +56,8 @@ func (a *API) volumeCreate(w http.ResponseWriter, r *http.Request) error {
 			req.Labels = map[string]string{}
 		}
 		req.Labels[anonymousLabel] = ""
-	} else if !validName.MatchString(req.Name) && len(req.Name) != 1 {
-		return errdefs.InvalidParameterf("create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", req.Name, req.Name)
+	} else if err := validateVolumeName(req.Name); err != nil {
+		return err
 	}
 	if req.Driver == "" {
 		req.Driver = "local"
@@ -63,15 +68,12 @@ func (a *API) volumeCreate(w http.ResponseWriter, r *http.Request) error {
 	if req.ClusterVolumeSpec != nil {
 		return errdefs.NotImplementedf("cluster volumes are not supported by sockerless")
 	}
-	v, err := a.ensureVolume(r.Context(), req.Name, req.Driver, req.Labels, req.DriverOpts)
-	if err != nil {
+	if _, err := a.createVolume(r.Context(), req.Name, req.Driver, req.Labels, req.DriverOpts, anonymous); err != nil {
 		return err
 	}
-	if anonymous {
-		v.Anonymous = true
-		if err := a.st.UpdateVolume(r.Context(), v.Name, func(cur *records.Volume) error { cur.Anonymous = true; return nil }); err != nil {
-			return err
-		}
+	v, err := a.st.Volume(r.Context(), req.Name)
+	if err != nil {
+		return err
 	}
 	return httpx.WriteJSON(w, http.StatusCreated, volumeView(v, nil))
 }
@@ -200,12 +202,28 @@ func (a *API) volumeRemove(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) removeVolume(ctx context.Context, v *records.Volume) error {
+	return a.removeVolumeOf(ctx, v, "")
+}
+
+// removeVolumeOf removes volume v unless a container other than owner
+// (the container being removed with it, or "") uses it.
+func (a *API) removeVolumeOf(ctx context.Context, v *records.Volume, owner string) error {
 	cs, err := a.st.Containers(ctx)
 	if err != nil {
 		return err
 	}
-	if users := volumeUsers(cs)[v.Name]; len(users) > 0 {
+	users := volumeUsers(cs)[v.Name]
+	users = slices.DeleteFunc(users, func(id string) bool { return id == owner })
+	if len(users) > 0 {
 		return errdefs.Conflictf("remove %s: volume is in use - [%s]", v.Name, strings.Join(users, ", "))
+	}
+	// The data goes first: a volume whose data could not be deleted
+	// keeps its record, so the removal can be tried again, and a new
+	// volume of the same name never sees the old data.
+	if vr, ok := a.provider.(providers.VolumeRemover); ok {
+		if err := vr.RemoveVolume(ctx, v.Name); err != nil {
+			return fmt.Errorf("provider %s: remove volume %s: %w", a.provider.Name(), v.Name, err)
+		}
 	}
 	if err := a.st.DeleteVolume(ctx, v.Name); err != nil {
 		return err

@@ -266,3 +266,12 @@ func PageLogs(entries []LogEntry, base int, opts LogOptions) LogPage {
 	}
 	return page
 }
+
+// VolumeRemover is an optional extension of a provider that keeps volume
+// data itself (the memory provider keeps a folder per volume): removing a
+// volume deletes its data, so a new volume of the same name starts empty,
+// as Docker's local driver does. Removing a volume with no data is not an
+// error. Without it, a volume is only its record.
+type VolumeRemover interface {
+	RemoveVolume(ctx context.Context, name string) error
+}

@@ -50,6 +50,10 @@ type Container struct {
 	Removing bool `json:"removing,omitempty"`
 	// Provider names the provider that runs the workload.
 	Provider string `json:"provider"`
+	// AnonVolumes maps each mount point that Docker backs with a fresh
+	// anonymous volume (-v /data, a volume mount without a source, an
+	// image VOLUME) to that volume's generated name.
+	AnonVolumes map[string]string `json:"anonVolumes,omitempty"`
 	// SizeRw is the writable layer's size when known.
 	SizeRw int64 `json:"sizeRw,omitempty"`
 

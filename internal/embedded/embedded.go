@@ -97,6 +97,7 @@ func New(ctx context.Context, opts Options) (*Sockerless, error) {
 	api, err := functions.New(ctx, functions.Config{
 		Store: store, NewProvider: newProvider, Secret: secret, RelayURL: "inproc:", Dialer: hub,
 		PollWindow: opts.PollWindow, Registry: opts.Registry, Logger: log, Version: opts.Version,
+		HostBinds: true, // the embedded daemon runs on the client's host
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)

@@ -172,14 +172,21 @@ func (r *relayed) Create(ctx context.Context, s providers.Spec) error {
 	}
 	r.agents[s.ID] = cancel
 	r.mu.Unlock()
+	var err error
 	select {
 	case <-connected:
 		return nil
 	case <-time.After(AgentConnectTimeout):
-		return fmt.Errorf("the agent of %s did not reach the relay at %s within %s", s.ID, r.url, AgentConnectTimeout)
+		err = fmt.Errorf("the agent of %s did not reach the relay at %s within %s", s.ID, r.url, AgentConnectTimeout)
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	// A create that failed leaves nothing: no agent that connects later,
+	// no workload, no root.
+	if rerr := r.Remove(context.WithoutCancel(ctx), s.ID); rerr != nil {
+		r.log.Warn("failed create: removing the workload failed", "container", s.ID, "err", rerr)
+	}
+	return err
 }
 
 // serve hands a relay session to the workload registered in the hub: the
@@ -214,6 +221,15 @@ func (r *relayed) Remove(ctx context.Context, id string) error {
 	}
 	r.mu.Unlock()
 	return err
+}
+
+// RemoveVolume implements providers.VolumeRemover for a wrapped provider
+// that keeps volume data; for one that does not, there is nothing to do.
+func (r *relayed) RemoveVolume(ctx context.Context, name string) error {
+	if vr, ok := r.Provider.(providers.VolumeRemover); ok {
+		return vr.RemoveVolume(ctx, name)
+	}
+	return nil
 }
 
 // The optional provider abilities pass through the wrapper; a wrapped
