@@ -68,6 +68,19 @@ const envPrefix = "SOCKERLESS_"
 var version = "0.1.0-dev"
 
 func main() {
+	restored, err := restoreSecrets()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sockerless-functions:", err)
+		os.Exit(2)
+	}
+	if !restored {
+		if exe, err := os.Executable(); err == nil {
+			if err := hideSecrets(exe, os.Args, os.Environ()); err != nil {
+				fmt.Fprintln(os.Stderr, "sockerless-functions:", err)
+				os.Exit(2)
+			}
+		}
+	}
 	if err := run(os.Args[1:], os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "sockerless-functions:", err)
@@ -154,6 +167,8 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The secrets now live in cfg only (see hideSecrets).
+	dropSecretVars()
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	var handler slog.Handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})

@@ -32,7 +32,7 @@ import (
 
 // Config is the shim's configuration, read from SOCKERLESS_* variables.
 type Config struct {
-	Listen          string        `env:"LISTEN" help:"where to listen: unix:///path.sock or tcp://127.0.0.1:PORT (default unix://$XDG_RUNTIME_DIR/sockerless.sock, else /tmp/sockerless-$UID/docker.sock)"`
+	Listen          string        `env:"LISTEN" help:"where to listen: unix:///path.sock or tcp://127.0.0.1:PORT (default unix://$XDG_RUNTIME_DIR/sockerless.sock, else unix://$TMPDIR/sockerless-$UID/docker.sock with TMPDIR defaulting to /tmp; that folder must be owned by the user with mode 0700)"`
 	ControlPlaneURL string        `env:"CONTROL_PLANE_URL" help:"functions endpoint; empty runs everything embedded in this process"`
 	Token           string        `env:"TOKEN" help:"bearer token sent to the control plane (auth mode token)"`
 	Auth            string        `env:"AUTH" help:"how to authenticate to the control plane: token, aws-iam (SigV4, AWS default credential chain), google-idtoken (Application Default Credentials), azure-key, none; default token when SOCKERLESS_TOKEN is set, else none"`
@@ -144,7 +144,7 @@ func defaultListen() string {
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		return "unix://" + filepath.Join(d, "sockerless.sock")
 	}
-	return fmt.Sprintf("unix:///tmp/sockerless-%d/docker.sock", os.Getuid())
+	return "unix://" + filepath.Join(defaultSocketDir(), "docker.sock")
 }
 
 // build assembles the shim: in cloud mode in front of the remote control
@@ -240,7 +240,12 @@ func listen(addr string) (net.Listener, string, error) {
 		return ln, "tcp://" + ln.Addr().String(), nil
 	}
 	path := u.Path
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if filepath.Dir(path) == defaultSocketDir() {
+		// A shared temporary folder: it must be this user's alone.
+		if err := privateDir(filepath.Dir(path)); err != nil {
+			return nil, "", err
+		}
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, "", err
 	}
 	if c, err := net.Dial("unix", path); err == nil {
