@@ -235,6 +235,7 @@ func (a *API) routes(rt *httpx.Router) {
 	h("POST", "/exec/{id}/start", a.execStart)
 	h("GET", "/exec/{id}/json", a.execInspect)
 	h("POST", "/exec/{id}/resize", a.execResize)
+	h("POST", controlapi.PathExecUnstarted, a.execUnstarted)
 
 	// Images.
 	h("POST", "/images/create", a.imageCreate)

@@ -200,6 +200,27 @@ func (a *API) startDetached(ctx context.Context, w http.ResponseWriter, g ticket
 	return nil
 }
 
+// execUnstarted records that a shim could not connect exec {id}'s
+// stream: the command never ran, so the exec ends with
+// controlapi.ExitUnstarted (an exec that already has a code keeps it).
+func (a *API) execUnstarted(w http.ResponseWriter, r *http.Request) error {
+	if r.Header.Get(controlapi.HeaderShim) == "" {
+		return errdefs.InvalidParameterf("only a sockerless shim reports an unstarted exec")
+	}
+	e, err := a.st.Exec(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if !e.Started {
+		return errdefs.Conflictf("exec %s was not started", e.ID)
+	}
+	if err := a.ExecExited(r.Context(), e.ID, controlapi.ExitUnstarted, a.st.Now()); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func (a *API) execInspect(w http.ResponseWriter, r *http.Request) error {
 	e, err := a.st.Exec(r.Context(), r.PathValue("id"))
 	if err != nil {

@@ -396,6 +396,21 @@ func (s *Shim) serveHijack(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer remote.Close()
+	} else if t.Kind == "exec" {
+		// An exec's container runs, so its agent is there: the stream
+		// is dialled before the upgrade, so a relay or agent
+		// that cannot be reached is answered on Docker's error path (an
+		// HTTP error the CLI reports, exiting non-zero), never as stream
+		// output after a 101 that reads as success.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.AttachTimeout)
+		remote, err = s.opts.Dialer.Dial(dctx, t.RelayURL, t.Token)
+		cancel()
+		if err != nil {
+			s.execUnstarted(r, t.ID)
+			httpx.WriteError(w, errdefs.Unavailable(fmt.Errorf("cannot reach the container's agent: %w", err)), 0)
+			return
+		}
+		defer remote.Close()
 	}
 	conn, buf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -419,6 +434,37 @@ func (s *Shim) serveHijack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.bridge(r.Context(), conn, buf.Reader, t, consoleSize, remote, early)
+}
+
+// execUnstarted tells functions that exec id's stream never connected,
+// so its record ends with a code instead of staying Running.
+func (s *Shim) execUnstarted(r *http.Request, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+	defer cancel()
+	u := *s.base
+	u.Path = strings.TrimSuffix(s.base.Path, "/") + strings.Replace(controlapi.PathExecUnstarted, "{id}", url.PathEscape(id), 1)
+	u.RawQuery = ""
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	if err != nil {
+		return
+	}
+	req.Header.Set(controlapi.HeaderShim, "1")
+	if rid := r.Header.Get(controlapi.HeaderRequestID); rid != "" {
+		req.Header.Set(controlapi.HeaderRequestID, rid)
+	}
+	if s.opts.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.opts.Token)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.log.Warn("cannot report an unstarted exec", "exec", id, "err", err)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		s.log.Warn("cannot report an unstarted exec", "exec", id, "status", resp.StatusCode)
+	}
 }
 
 // dialReady dials the relay and reads frames until the workload's Ready

@@ -61,6 +61,17 @@ const (
 	HeaderRequestID = "X-Request-Id"
 )
 
+// PathExecUnstarted is where a shim reports (POST, with HeaderShim) that
+// the stream of exec {id} never reached the container's agent, so the
+// exec never ran: functions records it as ended with ExitUnstarted, and
+// `docker exec` and `docker exec inspect` see a failure, never Running
+// forever or a 0.
+const PathExecUnstarted = "/exec/{id}/unstarted"
+
+// ExitUnstarted is the exit code of an exec that never ran, Docker's code
+// for a command that could not be invoked.
+const ExitUnstarted = 126
+
 // StreamTicket is functions' answer to a hijack request from a shim.
 type StreamTicket struct {
 	// RelayURL is where to dial; "inproc:" for the embedded relay.
