@@ -59,6 +59,7 @@ type Config struct {
 	Platform      string        `env:"PLATFORM" envDefault:"auto" help:"auto (detect), lambda, azure (custom handler on FUNCTIONS_CUSTOMHANDLER_PORT) or http (Cloud Run and others, on PORT)"`
 	LogFormat     string        `env:"LOG_FORMAT" envDefault:"json" help:"json or text"`
 	PollWindow    time.Duration `env:"POLL_WINDOW" envDefault:"20s" help:"longest single poll of a long wait"`
+	StoreTimeout  time.Duration `env:"STORE_TIMEOUT" envDefault:"5s" help:"longest wait for one state-store call; past it a request answers 503 state store unreachable"`
 	LogLevel      string        `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 }
 
@@ -156,6 +157,9 @@ func (c *Config) validate() error {
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return fmt.Errorf("%sLOG_LEVEL=%q: want debug, info, warn or error", envPrefix, c.LogLevel)
 	}
+	if c.StoreTimeout <= 0 || c.StoreTimeout > c.PollWindow {
+		return fmt.Errorf("%sSTORE_TIMEOUT=%s: want a duration in (0, %sPOLL_WINDOW]", envPrefix, c.StoreTimeout, envPrefix)
+	}
 	if c.PollWindow <= 0 || c.PollWindow > 25*time.Second {
 		return fmt.Errorf("%sPOLL_WINDOW=%s: want a duration in (0, 25s]", envPrefix, c.PollWindow)
 	}
@@ -216,7 +220,7 @@ func run(args []string, stderr io.Writer) error {
 	}
 	fcfg := fnserver.Config{
 		Addr: addr, State: cfg.State, RelayURL: cfg.RelayURL, Secret: secret, Auth: auth,
-		PollWindow: cfg.PollWindow, Version: version,
+		PollWindow: cfg.PollWindow, StoreTimeout: cfg.StoreTimeout, Version: version,
 	}
 	log.Info("sockerless-functions starting", "platform", platform, "auth", authName(cfg), "state", redactState(cfg.State))
 	if platform == "lambda" {

@@ -43,6 +43,9 @@ type Config struct {
 	Auth functions.Authenticator
 	// PollWindow bounds single polls of long waits.
 	PollWindow time.Duration
+	// StoreTimeout bounds each state-store call (default
+	// bounded.DefaultTimeout); past it the request answers 503.
+	StoreTimeout time.Duration
 	// Version is reported by /version.
 	Version string
 }
@@ -85,7 +88,7 @@ func Run(ctx context.Context, cfg Config, newProvider NewProvider, log *slog.Log
 // serving it (a Lambda adapter serves it from events). close releases the
 // store.
 func New(ctx context.Context, cfg Config, newProvider NewProvider, log *slog.Logger) (api *functions.API, close func(), err error) {
-	store, err := openStore(cfg.State)
+	store, err := openStore(cfg.State, cfg.StoreTimeout)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -105,8 +108,8 @@ func New(ctx context.Context, cfg Config, newProvider NewProvider, log *slog.Log
 	return api, func() { _ = store.Close() }, nil
 }
 
-func openStore(name string) (statestore.Store, error) {
-	return OpenStore(context.Background(), name)
+func openStore(name string, callTimeout time.Duration) (statestore.Store, error) {
+	return OpenStoreWith(context.Background(), name, StoreOptions{CallTimeout: callTimeout})
 }
 
 // Relayed wraps an in-process provider whose workloads' agents register

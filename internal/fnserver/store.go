@@ -20,6 +20,7 @@ import (
 
 	"github.com/sockerless/sockerless/statestore"
 	"github.com/sockerless/sockerless/statestore/aztables"
+	"github.com/sockerless/sockerless/statestore/bounded"
 	"github.com/sockerless/sockerless/statestore/dynamodb"
 	"github.com/sockerless/sockerless/statestore/firestore"
 	"github.com/sockerless/sockerless/statestore/memory"
@@ -252,6 +253,9 @@ type StoreOptions struct {
 	// CheckTimeout bounds the call that checks, at start, that the store
 	// answers. Default DefaultStoreCheckTimeout.
 	CheckTimeout time.Duration
+	// CallTimeout bounds every later call of a store other than memory
+	// (see package bounded); default bounded.DefaultTimeout.
+	CallTimeout time.Duration
 	// Getenv reads credentials settings; nil means os.Getenv. (The cloud
 	// SDKs' own credential chains still read the process environment.)
 	Getenv Getenv
@@ -295,7 +299,11 @@ func OpenStoreWith(ctx context.Context, s string, o StoreOptions) (statestore.St
 		}
 		return nil, fmt.Errorf("%s=%q (%s): store unusable: %w", StateEnv, s, plan.Auth, err)
 	}
-	return store, nil
+	if spec.Scheme == "memory" {
+		return store, nil // in-process: it cannot hang on a network
+	}
+	// A store that stops answering must not hang every request.
+	return bounded.New(store, spec.Scheme, o.CallTimeout), nil
 }
 
 func (p StorePlan) open(ctx context.Context, getenv Getenv) (statestore.Store, error) {

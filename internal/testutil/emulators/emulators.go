@@ -82,6 +82,22 @@ func (e *Emulator) Down() {
 	terminate(e.cmd, e.exited)
 }
 
+// Freeze stops the emulator's processes without ending them (SIGSTOP to
+// its process group), as a hung server would be: connections are still
+// accepted by the kernel but nothing answers. Thaw resumes it.
+func (e *Emulator) Freeze() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return signalGroup(e.cmd, stopSignal)
+}
+
+// Thaw resumes an emulator after Freeze.
+func (e *Emulator) Thaw() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return signalGroup(e.cmd, contSignal)
+}
+
 // Up starts the emulator again on the same port after Down and waits
 // until it answers. An emulator started with a data directory (such as
 // DynamoDBAt) finds its data again; an in-memory one starts empty.

@@ -1,6 +1,7 @@
 package emulators
 
 import (
+	"fmt"
 	"os/exec"
 	"runtime"
 	"syscall"
@@ -46,4 +47,17 @@ func terminate(cmd *exec.Cmd, exited chan struct{}) {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-exited
 	}
+}
+
+const (
+	stopSignal = syscall.SIGSTOP
+	contSignal = syscall.SIGCONT
+)
+
+// signalGroup sends sig to cmd's process group.
+func signalGroup(cmd *exec.Cmd, sig syscall.Signal) error {
+	if cmd == nil || cmd.Process == nil {
+		return fmt.Errorf("emulator not running")
+	}
+	return syscall.Kill(-cmd.Process.Pid, sig)
 }

@@ -3,6 +3,7 @@
 package emulators
 
 import (
+	"errors"
 	"os/exec"
 	"time"
 )
@@ -32,4 +33,14 @@ func terminate(cmd *exec.Cmd, exited chan struct{}) {
 	case <-exited:
 	case <-time.After(10 * time.Second):
 	}
+}
+
+// Freezing needs process-group signals: not outside Linux.
+const (
+	stopSignal = 0
+	contSignal = 0
+)
+
+func signalGroup(*exec.Cmd, int) error {
+	return errors.New("freezing an emulator is supported on Linux only")
 }
