@@ -157,7 +157,7 @@ func (c *Config) validate() error {
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return fmt.Errorf("%sLOG_LEVEL=%q: want debug, info, warn or error", envPrefix, c.LogLevel)
 	}
-	if c.StoreTimeout <= 0 || c.StoreTimeout > c.PollWindow {
+	if c.StoreTimeout < 0 || c.StoreTimeout > c.PollWindow {
 		return fmt.Errorf("%sSTORE_TIMEOUT=%s: want a duration in (0, %sPOLL_WINDOW]", envPrefix, c.StoreTimeout, envPrefix)
 	}
 	if c.PollWindow <= 0 || c.PollWindow > 25*time.Second {
