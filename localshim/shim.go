@@ -396,21 +396,23 @@ func (s *Shim) serveHijack(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer remote.Close()
-	} else if t.Kind == "exec" {
+	}
+	var unstarted error
+	if remote == nil && t.Kind == "exec" {
 		// An exec's container runs, so its agent is there: the stream
-		// is dialled before the upgrade, so a relay or agent
-		// that cannot be reached is answered on Docker's error path (an
-		// HTTP error the CLI reports, exiting non-zero), never as stream
-		// output after a 101 that reads as success.
+		// is dialled before the upgrade. One that cannot be reached
+		// takes Docker's path for an exec that could not start: the
+		// exec ends with 126 (recorded before the client, at the end of
+		// the stream, inspects it) and the error is the stream's text.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.AttachTimeout)
-		remote, err = s.opts.Dialer.Dial(dctx, t.RelayURL, t.Token)
+		remote, unstarted = s.opts.Dialer.Dial(dctx, t.RelayURL, t.Token)
 		cancel()
-		if err != nil {
+		if unstarted != nil {
+			remote = nil
 			s.execUnstarted(r, t.ID)
-			httpx.WriteError(w, errdefs.Unavailable(fmt.Errorf("cannot reach the container's agent: %w", err)), 0)
-			return
+		} else {
+			defer remote.Close()
 		}
-		defer remote.Close()
 	}
 	conn, buf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -431,6 +433,11 @@ func (s *Shim) serveHijack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := buf.Flush(); err != nil {
+		return
+	}
+	if unstarted != nil {
+		_ = writeDocker(conn, t.Tty, 1, []byte(fmt.Sprintf("sockerless: cannot reach the container's agent: %v\r\n", unstarted)))
+		s.closeClient(conn)
 		return
 	}
 	s.bridge(r.Context(), conn, buf.Reader, t, consoleSize, remote, early)
