@@ -139,6 +139,10 @@ func FuzzContainerCreate(f *testing.F) {
 		{"", `{"Image":""}`},
 		{"", `[]`},
 		{"", `{"Image":"alpine:3.20","ExposedPorts":{"80/tcp":{}},"Healthcheck":{"Test":["CMD","true"]}}`},
+		{"", `{"Image":"alpine:3.20","Cmd":["a"],"HostConfig":{"Binds":["a/../../../../tmp/x:/x"]}}`},
+		{"", `{"Image":"alpine:3.20","Cmd":["a"],"HostConfig":{"Binds":["fresh:/v","/anon","..:/r"]}}`},
+		{"", `{"Image":"alpine:3.20","Cmd":["a"],"Volumes":{"/data":{}},"HostConfig":{"Mounts":[{"Type":"volume","Source":".","Target":"/m"}]}}`},
+		{"", `{"Image":"alpine:3.20","Cmd":["a"],"HostConfig":{"Binds":["fresh:/v"],"NetworkMode":"nosuchnet"}}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.name, s.body)
@@ -147,19 +151,24 @@ func FuzzContainerCreate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name, body string) {
 		ctx := context.Background()
 		before, _ := a.st.Containers(ctx)
+		beforeVols, _ := a.st.Volumes(ctx)
 		code, resp := do(a, "POST", "/containers/create?name="+url.QueryEscape(name), body)
 		if code >= 500 {
 			t.Fatalf("create %q %q: %d %s", name, body, code, resp)
 		}
 		after, _ := a.st.Containers(ctx)
-		if code != http.StatusCreated && len(after) != len(before) {
+		afterVols, _ := a.st.Volumes(ctx)
+		if code != http.StatusCreated && (len(after) != len(before) || len(afterVols) != len(beforeVols)) {
 			t.Fatalf("refused create (%d) changed the store", code)
 		}
 		if code == http.StatusCreated {
 			var cr struct{ Id string }
 			_ = json.Unmarshal([]byte(resp), &cr)
-			if c, _ := do(a, "DELETE", "/containers/"+cr.Id+"?force=1", ""); c != 204 {
+			if c, _ := do(a, "DELETE", "/containers/"+cr.Id+"?force=1&v=1", ""); c != 204 {
 				t.Fatalf("cleanup: %d", c)
+			}
+			for _, v := range afterVols {
+				do(a, "DELETE", "/volumes/"+v.Name, "")
 			}
 		}
 	})
