@@ -55,7 +55,7 @@ func TestHardeningControl(t *testing.T) {
 		})
 		// An image's VOLUME gets one too.
 		ctx := t.TempDir()
-		if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM alpine:3.20\nVOLUME /cache\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM alpine:3.20\nRUN mkdir /cache && echo seeded > /cache/f\nVOLUME /cache\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		runSteps(t, s, []step{
@@ -63,6 +63,10 @@ func TestHardeningControl(t *testing.T) {
 			d(0, ``, "create", "--name", "iv", "withvol", "true"),
 			d(0, `^/cache [0-9a-f]{64}$`, "inspect", "iv", "--format", `{{range .Mounts}}{{.Destination}} {{.Name}}{{end}}`),
 			d(0, ``, "rm", "-v", "iv"),
+			// The fresh volume starts with the image's content there, as
+			// Docker copies it up; a write goes to the volume only.
+			d(0, `^seeded$`, "run", "--rm", "withvol", "sh", "-c", "cat /cache/f; echo changed > /cache/f"),
+			d(0, `^seeded$`, "run", "--rm", "withvol", "cat", "/cache/f"),
 			d(0, `^tenant-a$`, "volume", "ls", "-q"),
 		})
 	})

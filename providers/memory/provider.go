@@ -216,6 +216,12 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 			if err := os.MkdirAll(src, 0o755); err != nil {
 				return fmt.Errorf("memory: mount %s: %w", m.Destination, err)
 			}
+			if m.Type == "volume" && unpacked {
+				if err := copyUp(root, m.Destination, src); err != nil {
+					_ = os.RemoveAll(dir)
+					return err
+				}
+			}
 		} else if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
 			// Docker creates a missing bind source directory.
 			if err := os.MkdirAll(src, 0o755); err != nil {
