@@ -421,7 +421,7 @@ func (a *API) spec(c *records.Container) providers.Spec {
 				continue
 			}
 		}
-		s.Mounts = append(s.Mounts, providers.Mount{Type: string(m.Type), Source: src, Destination: m.Destination, ReadOnly: !m.RW})
+		s.Mounts = append(s.Mounts, providers.Mount{Type: string(m.Type), Source: src, Destination: m.Destination, ReadOnly: !m.RW, NoCopy: noCopy(c, m.Destination)})
 	}
 	if hc := c.Config.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
 		s.Healthcheck = &providers.Healthcheck{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, Retries: hc.Retries}

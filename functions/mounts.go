@@ -261,3 +261,23 @@ func (a *API) removeAnonymousVolumes(ctx context.Context, c *records.Container) 
 		}
 	}
 }
+
+// noCopy reports whether the volume at dest was asked to stay empty
+// (--mount volume-nocopy, or a bind mode with "nocopy").
+func noCopy(c *records.Container, dest string) bool {
+	for _, m := range c.HostConfig.Mounts {
+		if m.Target == dest && m.VolumeOptions != nil && m.VolumeOptions.NoCopy {
+			return true
+		}
+	}
+	for _, s := range c.HostConfig.Binds {
+		if b, err := parseBind(s); err == nil && b.Destination == dest {
+			for _, o := range strings.Split(b.Mode, ",") {
+				if o == "nocopy" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

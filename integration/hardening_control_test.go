@@ -67,6 +67,7 @@ func TestHardeningControl(t *testing.T) {
 			// Docker copies it up; a write goes to the volume only.
 			d(0, `^seeded$`, "run", "--rm", "withvol", "sh", "-c", "cat /cache/f; echo changed > /cache/f"),
 			d(0, `^seeded$`, "run", "--rm", "withvol", "cat", "/cache/f"),
+			d(0, `^empty$`, "run", "--rm", "--mount", "type=volume,dst=/cache,volume-nocopy", "withvol", "sh", "-c", `[ -z "$(ls -A /cache)" ] && echo empty`),
 			d(0, `^tenant-a$`, "volume", "ls", "-q"),
 		})
 	})
@@ -143,8 +144,13 @@ func TestHardeningControl(t *testing.T) {
 				t.Fatalf("docker %v printed a secret:\n%s", args, out)
 			}
 		}
-		// Named volumes still work.
-		sp.r.mustDocker(t, "run", "--rm", "-v", "vol:/d", "alpine:3.20", "true")
+		// Named volumes still work, and their removal deletes the data
+		// here too.
+		sp.r.mustDocker(t, "run", "--rm", "-v", "vol:/d", "alpine:3.20", "sh", "-c", "echo x > /d/f")
+		sp.r.mustDocker(t, "volume", "rm", "vol")
+		if out := sp.r.mustDocker(t, "run", "--rm", "-v", "vol:/d", "alpine:3.20", "ls", "-A", "/d"); out != "" {
+			t.Fatalf("a new volume of a removed one's name holds %q", out)
+		}
 		// No secret sits in the functions process's environment, where
 		// a workload reading the host's /proc would find it.
 		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", sp.fn.Process.Pid))

@@ -52,6 +52,10 @@ type Mount struct {
 	Source      string
 	Destination string
 	ReadOnly    bool
+	// NoCopy keeps an empty volume empty: without it a provider that
+	// runs image filesystems fills an empty volume with the image's
+	// content at Destination, as Docker does (volume-nocopy, "nocopy").
+	NoCopy bool
 }
 
 // Healthcheck is a container's health probe.

@@ -216,7 +216,7 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 			if err := os.MkdirAll(src, 0o755); err != nil {
 				return fmt.Errorf("memory: mount %s: %w", m.Destination, err)
 			}
-			if m.Type == "volume" && unpacked {
+			if m.Type == "volume" && unpacked && !m.NoCopy {
 				if err := copyUp(root, m.Destination, src); err != nil {
 					_ = os.RemoveAll(dir)
 					return err
