@@ -418,7 +418,7 @@ func (c *Container) newRunner(inv *invocation, t *task, tmp string, funcs map[st
 type shellHandlers struct {
 	c     *Container
 	inv   *invocation
-	t     *task // the shell's entry in the process table
+	t     *task           // the shell's entry in the process table
 	funcs map[string]bool // functions declared in the script (static)
 	tmp   string          // private host directory of the FIFOs of <(...)
 }
