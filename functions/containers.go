@@ -401,6 +401,18 @@ func (a *API) spec(c *records.Container) providers.Spec {
 	if hc := c.Config.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
 		s.Healthcheck = &providers.Healthcheck{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, Retries: hc.Retries}
 	}
+	if h := c.HostConfig; h != nil {
+		s.ReadOnlyRootfs, s.Tmpfs, s.LogConfig = h.ReadonlyRootfs, h.Tmpfs, h.LogConfig.Config
+		s.Resources = providers.Resources{Memory: h.Memory, NanoCPUs: h.NanoCPUs}
+		if h.PidsLimit != nil {
+			s.Resources.PidsLimit = *h.PidsLimit
+		}
+		for _, u := range h.Ulimits {
+			if u != nil {
+				s.Resources.Ulimits = append(s.Resources.Ulimits, providers.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+			}
+		}
+	}
 	return s
 }
 

@@ -82,8 +82,11 @@ func (c *Container) Limits() Limits {
 }
 
 // OOMKilled reports whether the container was killed for exceeding its
-// memory limit.
+// memory limit since the last ClearOOMKilled.
 func (c *Container) OOMKilled() bool { return c.oomKilled.Load() }
+
+// ClearOOMKilled forgets an earlier OOM kill, for a container's next run.
+func (c *Container) ClearOOMKilled() { c.oomKilled.Store(false) }
 
 // memoryLimit is limits.MemoryBytes, read without the lock on hot paths
 // (it is set before any process starts).
@@ -168,8 +171,10 @@ type Process struct {
 // ProcessInfo is one row of the container's process list.
 type ProcessInfo struct {
 	PID, PPID int
-	Argv      []string
-	Started   time.Time
+	// UID is the user the process runs as.
+	UID     int
+	Argv    []string
+	Started time.Time
 }
 
 // Stats is a sample of a container's resource counters.
@@ -282,7 +287,7 @@ func (c *Container) addTask(inv *invocation) (*task, error) {
 		c.nextPID++
 	}
 	inv.pid = 0
-	t := &task{info: ProcessInfo{PID: pid, PPID: inv.ppid, Argv: slices.Clone(inv.argv), Started: time.Now()}}
+	t := &task{info: ProcessInfo{PID: pid, PPID: inv.ppid, UID: inv.uid, Argv: slices.Clone(inv.argv), Started: time.Now()}}
 	c.tasks[t.info.PID] = t
 	return t, nil
 }
@@ -651,6 +656,12 @@ func (c *Container) runFile(ctx context.Context, inv *invocation, abs string) in
 		mod, err := c.sb.compileBinary(ctx, code)
 		if err != nil {
 			inv.errf("sh: %s: cannot execute: %v\n", name, err)
+			return 126
+		}
+		if _, ok := mod.ExportedMemories()["memory"]; !ok {
+			// WASI requires a command to export its memory: without one
+			// it can pass no argument, read no file, write no output.
+			inv.errf("sh: %s: cannot execute: not a WASI command (exports no memory)\n", name)
 			return 126
 		}
 		return c.runModule(ctx, inv, mod)

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sockerless/sockerless/providers/memory/sandbox"
@@ -26,11 +28,12 @@ func writeModule(t testing.TB, c *sandbox.Container, name string, code []byte) {
 func TestModuleWithoutMemory(t *testing.T) {
 	c := newContainer(t)
 	writeModule(t, c, "x", []byte(noMemoryModule))
-	// It runs (its _start returns) without touching the sampler's nil.
-	if r := run(t, c, "", "/x"); r.code != 0 {
+	// It is refused (WASI commands export their memory), and the
+	// sandbox serves on.
+	if r := run(t, c, "", "/x"); r.code != 126 || !strings.Contains(r.stderr, "exports no memory") {
 		t.Fatalf("code %d, stderr %q", r.code, r.stderr)
 	}
-	if r := sh(t, c, "/x; echo after=$?"); r.stdout != "after=0\n" {
+	if r := sh(t, c, "/x; echo after=$?"); r.stdout != "after=126\n" {
 		t.Fatalf("got %+v", r)
 	}
 }
@@ -151,6 +154,44 @@ func TestShellSeesContainerOnly(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if r := sh(t, c, tc.script); r.stdout != tc.stdout {
 				t.Fatalf("got %+v, want stdout %q", r, tc.stdout)
+			}
+		})
+	}
+}
+
+func TestRealValues(t *testing.T) {
+	c := newContainer(t)
+	machine := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
+	if machine == "" {
+		machine = runtime.GOARCH
+	}
+	tests := []struct{ name, script, want string }{
+		{"ps", `sh -c ps`, "sh -c ps\n"},
+		{"ps-self", `ps | grep -c ' ps$'`, "1\n"},
+		{"uname-m", `uname -m; arch`, machine + "\n" + machine + "\n"},
+		{"nproc", `nproc`, strconv.Itoa(runtime.NumCPU()) + "\n"},
+		{"df", `df / | tail -n 1 | tr -s ' ' | cut -d ' ' -f 2`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := sh(t, c, tc.script)
+			switch tc.name {
+			case "ps":
+				if !strings.Contains(r.stdout, tc.want) || !strings.Contains(r.stdout, "    1 root") {
+					t.Fatalf("got %+v", r)
+				}
+			case "df":
+				var st syscall.Statfs_t
+				if err := syscall.Statfs(c.FS().RootDir(), &st); err != nil {
+					t.Fatal(err)
+				}
+				if want := strconv.FormatUint(st.Blocks*uint64(st.Bsize)/1024, 10) + "\n"; r.stdout != want {
+					t.Fatalf("got %+v, want %q", r, want)
+				}
+			default:
+				if r.stdout != tc.want {
+					t.Fatalf("got %+v, want %q", r, tc.want)
+				}
 			}
 		})
 	}
