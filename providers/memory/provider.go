@@ -62,7 +62,7 @@ type Options struct {
 // DefaultCeiling is the per-container ceiling without configuration: a
 // container can take at most this much of the daemon.
 func DefaultCeiling() sandbox.Limits {
-	return sandbox.Limits{MemoryBytes: 512 << 20, PIDs: 1024, NoFile: 4096}
+	return sandbox.Limits{MemoryBytes: 256 << 20, PIDs: 1024, NoFile: 4096}
 }
 
 // ceilingEnv is the environment's say on the ceiling.

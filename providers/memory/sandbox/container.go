@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -405,7 +406,13 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 		cancel(nil)
 		c.mu.Lock()
 		delete(c.procs, pr)
+		last := len(c.procs) == 0
 		c.mu.Unlock()
+		if last && c.oomKilled.Load() {
+			// What the killed container held is garbage now; hand it
+			// back to the OS rather than wait for the scavenger.
+			go debug.FreeOSMemory()
+		}
 		close(pr.done)
 	}()
 	return pr, nil

@@ -17,7 +17,7 @@ type sliceMemory struct {
 	buf  []byte
 	pool *memoryPool // nil: never recycled
 	ctr  *Container  // charged for the memory; nil: nobody
-	// charged is what ctr was charged: the buffer's capacity.
+	// charged is what ctr was charged: the memory's largest length.
 	charged int64
 }
 
@@ -25,32 +25,39 @@ type sliceMemory struct {
 // are zero (made so, or cleared before reuse) and never exposed, so
 // growing within the capacity needs no clearing.
 func (m *sliceMemory) Reallocate(size uint64) []byte {
-	newCap := uint64(cap(m.buf))
-	if size > newCap {
-		newCap = max(size, 2*newCap)
-	}
-	if m.ctr != nil && int64(newCap) > m.charged {
-		// The container pays for the capacity the daemon holds; near its
-		// limit, for exactly what the guest asked.
-		if !m.ctr.chargeMemory(&m.ctr.wasmMem, int64(newCap)-m.charged) {
-			if size == newCap || !m.ctr.chargeMemory(&m.ctr.wasmMem, int64(size)-m.charged) {
-				// Past the container's memory limit: the container is
-				// killed; memory.grow fails meanwhile.
-				m.ctr.oomKill()
-				return nil
-			}
-			newCap = size
+	// The container pays for the memory's length, what the guest can
+	// touch (as a cgroup charges touched pages); the spare capacity of a
+	// doubled buffer is not resident until used.
+	if m.ctr != nil && int64(size) > m.charged {
+		if !m.ctr.chargeMemory(&m.ctr.wasmMem, int64(size)-m.charged) {
+			// Past the container's memory limit: the container is
+			// killed; memory.grow fails meanwhile.
+			m.ctr.oomKill()
+			return nil
 		}
-		m.charged = int64(newCap)
+		m.charged = int64(size)
 	}
 	if size <= uint64(cap(m.buf)) {
 		m.buf = m.buf[:size]
 		return m.buf
 	}
+	newCap := max(size, 2*uint64(cap(m.buf)))
+	if lim := m.limit(); lim > 0 && newCap > lim {
+		newCap = max(size, lim) // no spare capacity past what may be used
+	}
 	nb := make([]byte, size, newCap)
 	copy(nb, m.buf)
 	m.buf = nb
 	return m.buf
+}
+
+// limit is the most this memory may grow to under its container's
+// limit (0: no limit).
+func (m *sliceMemory) limit() uint64 {
+	if m.ctr == nil || m.ctr.memoryLimit() <= 0 {
+		return 0
+	}
+	return uint64(m.ctr.memoryLimit())
 }
 
 // Free implements experimental.LinearMemory. It keeps the buffer: wazero
