@@ -130,7 +130,7 @@ func TestHardening(t *testing.T) {
 			d(0, ``, "run", "-d", "--name", "real", "alpine:3.20", "sleep", "600"),
 			d(0, `(?m)^\s*1 root\s+sleep 600$`, "exec", "real", "ps"),
 			d(0, `(?m)^root\s+1\s+0\s+.*sleep 600$`, "top", "real"),
-			d(0, "^" + machine + " " + machine + " " + strconv.Itoa(runtime.NumCPU()) + "$", "exec", "real", "sh", "-c", "echo $(uname -m) $(arch) $(nproc)"),
+			d(0, "^"+machine+" "+machine+" "+strconv.Itoa(runtime.NumCPU())+"$", "exec", "real", "sh", "-c", "echo $(uname -m) $(arch) $(nproc)"),
 			d(0, ``, "rm", "-f", "real"),
 		})
 	})
