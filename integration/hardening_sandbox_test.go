@@ -116,6 +116,37 @@ func TestHardening(t *testing.T) {
 		})
 	})
 
+	t.Run("finding16_logs", func(t *testing.T) {
+		runSteps(t, s, []step{
+			d(0, ``, "run", "--name", "lg", "alpine:3.20", "sh", "-c", `printf x; printf x; printf "x\n"; echo y; printf z`),
+			d(0, `^y\nz$`, "logs", "--tail", "2", "lg"),
+			d(0, `^\d{4}-\d\d-\d\dT[^ ]+ xxx\n\d{4}-\d\d-\d\dT[^ ]+ y\n\d{4}-\d\d-\d\dT[^ ]+ z$`, "logs", "-t", "lg"),
+			d(0, ``, "rm", "lg"),
+			// max-size/max-file: 1000 lines (3893 bytes) in files of
+			// at most 1 KiB, two kept: only the newest lines remain.
+			d(0, ``, "run", "--name", "rot", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "alpine:3.20", "seq", "1000"),
+		})
+		out, _ := s.docker(t, "", "logs", "rot")
+		lines := strings.Fields(out)
+		if len(lines) == 0 || len(lines) > 2048/4 || lines[len(lines)-1] != "1000" {
+			t.Fatalf("rotated log: %d lines, ending %q", len(lines), lines[max(0, len(lines)-1):])
+		}
+		runSteps(t, s, []step{d(0, ``, "rm", "rot")})
+		// Output is kept on disk, not in the heap: 100,000 writes of one
+		// byte grow the heap by far less than their entries once did.
+		before := heapMiB()
+		runSteps(t, s, []step{d(0, ``, "run", "--name", "many", "alpine:3.20", "sh", "-c", `i=0; while [ $i -lt 100000 ]; do printf x; i=$((i+1)); done`)})
+		after := heapMiB()
+		t.Logf("heap %d MiB before, %d MiB after 100,000 writes", before, after)
+		if after > before+8 {
+			t.Fatalf("heap grew from %d to %d MiB while the container's log exists", before, after)
+		}
+		if out, _ := s.docker(t, "", "logs", "many"); len(strings.TrimSpace(out)) != 100000 {
+			t.Fatalf("log holds %d bytes", len(strings.TrimSpace(out)))
+		}
+		runSteps(t, s, []step{d(0, ``, "rm", "many")})
+	})
+
 	t.Run("finding17_flags_applied", func(t *testing.T) {
 		runSteps(t, s, []step{
 			d(1, `Read-only file system`, "run", "--rm", "--read-only", "alpine:3.20", "touch", "/x"),
@@ -145,6 +176,14 @@ func openFDs(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(ents)
+}
+
+// heapMiB is the live heap after a collection, in MiB.
+func heapMiB() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc >> 20)
 }
 
 // rssMiB is this process's resident set in MiB.

@@ -48,9 +48,6 @@ type Options struct {
 	Sandbox *sandbox.Sandbox
 	// StateDir holds container root directories and named volumes.
 	StateDir string
-	// MaxLogBytes bounds each container's kept output (default 16 MiB);
-	// the oldest entries go first.
-	MaxLogBytes int
 	// Ceiling is the most any container may take, and what a container
 	// gets when it asks for no limit: --memory, --pids-limit and --ulimit
 	// nofile are capped by it. Zero fields take DefaultCeiling's, which
@@ -155,9 +152,6 @@ func New(opts Options) (*Provider, error) {
 	if opts.Hub == nil || opts.Reporter == nil || opts.Sandbox == nil || opts.StateDir == "" {
 		return nil, errors.New("memory: Hub, Reporter, Sandbox and StateDir are required")
 	}
-	if opts.MaxLogBytes <= 0 {
-		opts.MaxLogBytes = 16 << 20
-	}
 	if err := resolveCeiling(&opts); err != nil {
 		return nil, err
 	}
@@ -249,10 +243,9 @@ type workload struct {
 	cur      *run
 	next     chan struct{} // closed at the next start
 	removed  chan struct{}
-	logs     []providers.LogEntry
-	logBytes int
-	logBase  int // index of logs[0] since the first entry
-	subs     map[*subscriber]struct{}
+	// log is the main process's output on disk (guarded by mu).
+	log  *diskLog
+	subs map[*subscriber]struct{}
 }
 
 // run is one execution of the main process.
@@ -360,7 +353,13 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	if s.ReadOnlyRootfs {
 		rfs.SetReadOnlyRoot()
 	}
-	w := &workload{p: p, id: s.ID, spec: s, dir: dir, fs: rfs, ctr: p.opts.Sandbox.NewContainer(rfs),
+	dlog, err := newDiskLog(filepath.Join(dir, "logs"), s.LogConfig)
+	if err != nil {
+		_ = rfs.Close()
+		_ = os.RemoveAll(dir)
+		return errdefs.InvalidParameter(fmt.Errorf("memory: log options: %w", err))
+	}
+	w := &workload{p: p, id: s.ID, spec: s, dir: dir, fs: rfs, ctr: p.opts.Sandbox.NewContainer(rfs), log: dlog,
 		next: make(chan struct{}), removed: make(chan struct{}), subs: map[*subscriber]struct{}{}}
 	w.ctr.SetLimits(p.limitsFor(s))
 	w.unregister = p.opts.Hub.Register(s.ID, func(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
@@ -408,7 +407,7 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	w.mu.Lock()
 	w.cur = r
 	r.started = time.Now()
-	r.logStart = w.logBase + len(w.logs)
+	r.logStart = w.log.next
 	close(w.next)
 	w.next = make(chan struct{})
 	w.mu.Unlock()
@@ -422,6 +421,9 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		if r.stdin != nil {
 			r.stdin.Close()
 		}
+		w.mu.Lock()
+		_ = w.log.flush() // a last line without a newline
+		w.mu.Unlock()
 		close(r.done)
 		if w.ctr.OOMKilled() {
 			if oom, ok := p.opts.Reporter.(providers.OOMReporter); ok {
@@ -447,17 +449,13 @@ type outputWriter struct {
 
 func (o *outputWriter) Write(b []byte) (int, error) {
 	w, stream := o.w, o.stream
-	data := append([]byte(nil), b...)
+	data := b
 	w.outMu.Lock()
 	defer w.outMu.Unlock()
 	w.mu.Lock()
-	w.logs = append(w.logs, providers.LogEntry{Stream: stream, Time: time.Now(), Data: data})
-	w.logBytes += len(data)
-	for w.logBytes > w.p.opts.MaxLogBytes && len(w.logs) > 1 {
-		w.logBytes -= len(w.logs[0].Data)
-		w.logs = w.logs[1:]
-		w.logBase++
-	}
+	// A log that cannot be written (disk full) loses the output, as
+	// Docker's does; the process is not held up.
+	_ = w.log.write(stream, b, time.Now())
 	subs := make([]*subscriber, 0, len(w.subs))
 	for s := range w.subs {
 		subs = append(subs, s)
@@ -535,6 +533,9 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 	w.unregister()
 	close(w.removed)
 	w.ctr.Signal(syscall.SIGKILL)
+	w.mu.Lock()
+	_ = w.log.close()
+	w.mu.Unlock()
 	_ = w.fs.Close()
 	return os.RemoveAll(w.dir)
 }
@@ -547,7 +548,7 @@ func (p *Provider) Logs(ctx context.Context, id string, opts providers.LogOption
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return providers.PageLogs(w.logs, w.logBase, opts), nil
+	return w.log.page(opts)
 }
 
 // Exec runs p in the container to completion.
@@ -597,9 +598,11 @@ func (w *workload) Attach(ctx context.Context, g ticket.Grant, stdio agent.Stdio
 	var replay []providers.LogEntry
 	late := r != nil && g.Issued != 0 && r.started.UnixNano() >= g.Issued
 	if late {
-		if i := r.logStart - w.logBase; i < len(w.logs) {
-			replay = append(replay, w.logs[max(i, 0):]...)
-		}
+		_ = w.log.each(r.logStart, func(_ int, e providers.LogEntry) bool {
+			replay = append(replay, e)
+			return true
+		})
+		replay = append(replay, w.log.pending()...)
 	}
 	w.mu.Unlock()
 	for _, e := range replay {
