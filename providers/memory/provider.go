@@ -238,11 +238,11 @@ type workload struct {
 
 	// outMu serialises delivery of output to attach sessions, so a late
 	// session's replay and the live output that follows it stay in order.
-	outMu    sync.Mutex
-	mu       sync.Mutex
-	cur      *run
-	next     chan struct{} // closed at the next start
-	removed  chan struct{}
+	outMu   sync.Mutex
+	mu      sync.Mutex
+	cur     *run
+	next    chan struct{} // closed at the next start
+	removed chan struct{}
 	// log is the main process's output on disk (guarded by mu).
 	log  *diskLog
 	subs map[*subscriber]struct{}

@@ -45,6 +45,10 @@ type Options struct {
 	// warm start skips compiling the applets. Empty means an in-memory
 	// cache only.
 	CacheDir string
+	// CacheMaxBytes bounds the compilation cache on disk, least
+	// recently used programs evicted first (the applets never); zero
+	// means DefaultCacheMaxBytes.
+	CacheMaxBytes int64
 	// MemoryLimitPages caps each WebAssembly instance's linear memory in
 	// 64 KiB pages; zero means 16384 pages (1 GiB).
 	MemoryLimitPages uint32
@@ -63,6 +67,7 @@ type Sandbox struct {
 	applets wazero.CompiledModule
 	names   map[string]bool // applets the module provides
 	mem     *memoryPool
+	disk    *diskCache // nil without a cache directory
 
 	// running counts WebAssembly instances alive; when it drops to zero
 	// and stays there for IdleRelease, idle returns the Go heap the
@@ -90,6 +95,9 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 	if o.MemoryLimitPages == 0 {
 		o.MemoryLimitPages = 16384
 	}
+	if o.CacheMaxBytes == 0 {
+		o.CacheMaxBytes = DefaultCacheMaxBytes
+	}
 	var cache wazero.CompilationCache
 	if o.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(o.CacheDir)
@@ -106,6 +114,9 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 		WithMemoryLimitPages(o.MemoryLimitPages)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	s := &Sandbox{opts: o, rt: rt, cache: cache, binaries: map[[32]byte]wazero.CompiledModule{}, mem: newMemoryPool()}
+	if o.CacheDir != "" {
+		s.disk = newDiskCache(o.CacheDir, o.CacheMaxBytes)
+	}
 	s.closing, s.terminate = context.WithCancel(context.Background())
 	fail := func(err error) (*Sandbox, error) {
 		s.terminate()
@@ -122,7 +133,11 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 	}
 	// wazero only reads the bytes (and copies what it keeps), so the
 	// embedded string is passed without a 6 MB copy.
-	mod, err := rt.CompileModule(ctx, unsafe.Slice(unsafe.StringData(appletsWasm), len(appletsWasm)))
+	var mod wazero.CompiledModule
+	err := s.disk.compile("applets", true, func() (err error) {
+		mod, err = rt.CompileModule(ctx, unsafe.Slice(unsafe.StringData(appletsWasm), len(appletsWasm)))
+		return err
+	})
 	if err != nil {
 		return fail(fmt.Errorf("sandbox: compile applets: %w", err))
 	}
@@ -233,9 +248,13 @@ func (s *Sandbox) compileBinary(ctx context.Context, code []byte) (wazero.Compil
 	m, ok := s.binaries[key]
 	s.mu.Unlock()
 	if ok {
+		s.disk.used(programKey(key))
 		return m, nil
 	}
-	m, err := s.rt.CompileModule(ctx, code)
+	err := s.disk.compile(programKey(key), false, func() (err error) {
+		m, err = s.rt.CompileModule(ctx, code)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
