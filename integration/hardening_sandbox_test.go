@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -165,6 +166,49 @@ func TestHardening(t *testing.T) {
 			d(0, ``, "rm", "-f", "real"),
 		})
 	})
+}
+
+// TestHardeningCompileCache is finding 19: distinct WASI programs run in
+// containers no longer grow the compilation cache without bound.
+func TestHardeningCompileCache(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	// From the shared cache, so the applets load compiled.
+	if out, err := exec.Command("cp", "-r", filepath.Join(os.TempDir(), "sockerless-test-wazero"), dir).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	t.Setenv("SOCKERLESS_WASM_CACHE_MAX_BYTES", "1") // room for nothing but the applets
+	s := startServer(t, embedded.Options{StateDir: t.TempDir(), CacheDir: dir})
+	runSteps(t, s, []step{d(0, ``, "pull", "alpine:3.20")})
+	for _, tag := range []string{"p1", "p2", "p3"} {
+		runSteps(t, s, []step{d(0, ``, "run", "--rm", "alpine:3.20", "sh", "-c", "printf '"+octal(wasiCommand(tag))+"' > /p; chmod +x /p; /p")})
+	}
+	var files []string
+	_ = filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && !strings.HasPrefix(e.Name(), "sockerless-lru") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 1 {
+		t.Fatalf("cache holds %d files, want only the applets': %v", len(files), files)
+	}
+}
+
+// wasiCommand is a minimal WASI command (exported _start and memory)
+// made distinct by a custom section named tag.
+func wasiCommand(tag string) []byte {
+	m := []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x05\x03\x01\x00\x01\x07\x13\x02\x06_start\x00\x00\x06memory\x02\x00\x0a\x04\x01\x02\x00\x0b")
+	m = append(m, 0x00, byte(2+len(tag)), byte(len(tag)))
+	return append(append(m, tag...), 0x00)
+}
+
+// octal writes b as printf(1) octal escapes.
+func octal(b []byte) string {
+	var s strings.Builder
+	for _, c := range b {
+		fmt.Fprintf(&s, "\\%03o", c)
+	}
+	return s.String()
 }
 
 // openFDs counts this process's open descriptors (the embedded daemon

@@ -14,6 +14,7 @@ package sandbox
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -27,6 +28,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/caarlos0/env/v11"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
@@ -47,7 +49,7 @@ type Options struct {
 	CacheDir string
 	// CacheMaxBytes bounds the compilation cache on disk, least
 	// recently used programs evicted first (the applets never); zero
-	// means DefaultCacheMaxBytes.
+	// means $SOCKERLESS_WASM_CACHE_MAX_BYTES, else DefaultCacheMaxBytes.
 	CacheMaxBytes int64
 	// MemoryLimitPages caps each WebAssembly instance's linear memory in
 	// 64 KiB pages; zero means 16384 pages (1 GiB).
@@ -96,7 +98,13 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 		o.MemoryLimitPages = 16384
 	}
 	if o.CacheMaxBytes == 0 {
-		o.CacheMaxBytes = DefaultCacheMaxBytes
+		var e struct {
+			Max int64 `env:"SOCKERLESS_WASM_CACHE_MAX_BYTES"`
+		}
+		if err := env.Parse(&e); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		o.CacheMaxBytes = cmp.Or(e.Max, DefaultCacheMaxBytes)
 	}
 	var cache wazero.CompilationCache
 	if o.CacheDir != "" {
