@@ -167,7 +167,49 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		_ = a.st.DeleteContainer(ctx, id, 0, a.newEvent(events.ContainerEventType, events.ActionDestroy, id, containerAttrs(c))...)
 		return fmt.Errorf("provider %s: create: %w", a.provider.Name(), err)
 	}
-	return httpx.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: []string{}})
+	return httpx.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: createWarnings(a.provider, c.HostConfig)})
+}
+
+// createWarnings are Docker's create Warnings for the settings of hc the
+// provider does not apply (a provider that does not say answers none).
+func createWarnings(p providers.Provider, hc *container.HostConfig) []string {
+	out := []string{}
+	fa, ok := p.(providers.FlagApplier)
+	if !ok || hc == nil {
+		return out
+	}
+	var asked []string
+	add := func(cond bool, flag string) {
+		if cond {
+			asked = append(asked, flag)
+		}
+	}
+	add(hc.NanoCPUs != 0, "cpus")
+	add(hc.CPUQuota != 0 || hc.CPUPeriod != 0, "cpu-quota")
+	add(hc.CPUShares != 0, "cpu-shares")
+	add(hc.CpusetCpus != "" || hc.CpusetMems != "", "cpuset")
+	add(hc.MemorySwap != 0, "memory-swap")
+	add(hc.MemoryReservation != 0, "memory-reservation")
+	add(hc.OomKillDisable != nil && *hc.OomKillDisable, "oom-kill-disable")
+	add(hc.BlkioWeight != 0 || len(hc.BlkioDeviceReadBps) > 0 || len(hc.BlkioDeviceWriteBps) > 0, "blkio")
+	add(hc.Privileged, "privileged")
+	add(len(hc.CapAdd) > 0, "cap-add")
+	add(len(hc.CapDrop) > 0, "cap-drop")
+	add(len(hc.SecurityOpt) > 0, "security-opt")
+	add(len(hc.StorageOpt) > 0, "storage-opt")
+	add(len(hc.Devices) > 0, "device")
+	add(len(hc.Sysctls) > 0, "sysctl")
+	for _, u := range hc.Ulimits {
+		if u != nil {
+			add(true, "ulimit "+u.Name)
+		}
+	}
+	for _, f := range asked {
+		if !fa.Applies(f) {
+			out = append(out, fmt.Sprintf("The %s provider does not apply --%s; it is ignored.", p.Name(), f))
+		}
+	}
+	return out
 }
 
 // mergeImageConfig applies the image's defaults under the user's config:

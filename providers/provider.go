@@ -110,6 +110,15 @@ type OOMReporter interface {
 	OOMKilled(ctx context.Context, id string, at time.Time) error
 }
 
+// FlagApplier is an optional extension: which of a container's
+// HostConfig settings the provider applies. Create answers Docker's
+// Warnings for the settings a container asked for that the provider
+// ignores. Flags are named as the docker CLI spells them ("cpus",
+// "privileged", "ulimit nofile"...).
+type FlagApplier interface {
+	Applies(flag string) bool
+}
+
 // HealthResult is one health probe's outcome.
 type HealthResult struct {
 	Start, End time.Time

@@ -116,6 +116,18 @@ func resolveCeiling(o *Options) error {
 	return nil
 }
 
+// Applies implements providers.FlagApplier: the sandbox enforces
+// --memory, --pids-limit, --ulimit nofile and nproc, --read-only,
+// --tmpfs and the json-file log options; nothing else of HostConfig's
+// resource and privilege settings.
+func (p *Provider) Applies(flag string) bool {
+	switch flag {
+	case "memory", "pids-limit", "ulimit nofile", "ulimit nproc", "read-only", "tmpfs", "log-opt":
+		return true
+	}
+	return false
+}
+
 // limitsFor is what container s may take: what it asked for, within the
 // ceiling.
 func (p *Provider) limitsFor(s providers.Spec) sandbox.Limits {
