@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -416,11 +417,14 @@ func (c *Container) newRunner(inv *invocation, t *task, tmp string, funcs map[st
 
 // shellHandlers connects one interpreter to its container.
 type shellHandlers struct {
-	c     *Container
-	inv   *invocation
-	t     *task           // the shell's entry in the process table
-	funcs map[string]bool // functions declared in the script (static)
-	tmp   string          // private host directory of the FIFOs of <(...)
+	c   *Container
+	inv *invocation
+	t   *task // the shell's entry in the process table
+	// accounted is when the variables were last charged and
+	// depthChecked when the nesting depth was last measured (unix nanos).
+	accounted, depthChecked atomic.Int64
+	funcs                   map[string]bool // functions declared in the script (static)
+	tmp                     string          // private host directory of the FIFOs of <(...)
 }
 
 func (h *shellHandlers) abs(hc interp.HandlerContext, p string) string {
@@ -466,7 +470,7 @@ func (h *shellHandlers) call(ctx context.Context, args []string) ([]string, erro
 		// A function call, or a builtin that runs more shell code: the
 		// interpreter recurses on this goroutine's stack, which Go lets
 		// grow to a fatal 1 GB. Stop it as bash does with FUNCNEST.
-		if tooDeep() {
+		if h.checkDepth() && tooDeep() {
 			return nil, fmt.Errorf("%s: maximum function nesting level exceeded (%d)", name, maxFuncNest)
 		}
 	}
@@ -528,12 +532,31 @@ func tooDeep() bool {
 	return runtime.Callers(maxFuncNest*framesPerCall, pc[:]) > 0
 }
 
+// depthEvery is how often a shell's nesting depth is measured: walking
+// the stack costs ~10 µs, and in this time a recursion adds at most a
+// few hundred levels past maxFuncNest.
+const depthEvery = 200 * time.Microsecond
+
+// checkDepth reports whether it is time to measure the nesting depth.
+func (h *shellHandlers) checkDepth() bool {
+	now := time.Now().UnixNano()
+	last := h.depthChecked.Load()
+	return now-last >= int64(depthEvery) && h.depthChecked.CompareAndSwap(last, now)
+}
+
 // account charges the shell's variables to the container's memory and
 // fails the command (the container being killed) past the limit. It runs
 // before every command, the only hook the interpreter offers, so a loop
 // that grows a variable is caught at its next command.
 func (h *shellHandlers) account(hc interp.HandlerContext) error {
 	if h.t == nil || h.c.memoryLimit() <= 0 {
+		return nil
+	}
+	// Summing the variables costs microseconds; do it at most once per
+	// accountEvery. A variable can grow in that time by what memory
+	// bandwidth copies, a few MiB, which bounds the overshoot.
+	now := time.Now().UnixNano()
+	if last := h.accounted.Load(); now-last < int64(accountEvery) || !h.accounted.CompareAndSwap(last, now) {
 		return nil
 	}
 	size := envSize(hc.Env)
@@ -548,6 +571,9 @@ func (h *shellHandlers) account(hc interp.HandlerContext) error {
 	h.t.shellMem.Store(size)
 	return nil
 }
+
+// accountEvery is how often a busy shell's variables are summed.
+const accountEvery = time.Millisecond
 
 // errOOM ends a shell whose container passed its memory limit.
 var errOOM = errors.New("Killed")
