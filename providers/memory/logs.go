@@ -97,7 +97,7 @@ func (l *diskLog) newSegment() error {
 	if err != nil {
 		return err
 	}
-	l.w, l.bw = f, bufio.NewWriterSize(f, 32<<10)
+	l.w, l.bw = f, bufio.NewWriterSize(f, 4<<10)
 	l.segs = append(l.segs, s)
 	for len(l.segs) > l.maxFile {
 		_ = os.Remove(l.segs[0].path)
