@@ -612,12 +612,6 @@ func (h *shellHandlers) sourcePath(hc interp.HandlerContext, name string) string
 	return rootfs.Abs(hc.Dir, name)
 }
 
-// external reports whether name would be looked up on PATH (not a
-// builtin, keyword or function).
-func (h *shellHandlers) external(name string) bool {
-	return !interp.IsBuiltin(name) && !syntax.IsKeyword(name) && !h.funcs[name]
-}
-
 func (h *shellHandlers) exec(ctx context.Context, args []string) error {
 	hc := interp.HandlerCtx(ctx)
 	inv := h.inv.child()
