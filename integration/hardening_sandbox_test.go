@@ -46,9 +46,11 @@ func TestHardening(t *testing.T) {
 	}
 
 	t.Run("finding01_wasm_nomem", func(t *testing.T) {
+		ctx := writeContext(t, map[string]string{"Dockerfile": "FROM alpine:3.20\nRUN " + wasmNoMemory + "\n"})
 		runSteps(t, s, []step{
 			d(126, `not a WASI command`, "run", "--rm", "alpine:3.20", "sh", "-c", wasmNoMemory),
-			// From a Dockerfile RUN too.
+			// From a Dockerfile RUN too: the step fails, the daemon stays.
+			d(126, `returned a non-zero code: 126`, "build", "-q", ctx),
 		})
 		alive(t)
 	})
