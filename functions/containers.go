@@ -170,6 +170,17 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	return httpx.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: createWarnings(a.provider, c.HostConfig)})
 }
 
+// containerSize is what the provider measures of c's filesystem (see
+// providers.Sizer), else the recorded SizeRw and no root size.
+func (a *API) containerSize(ctx context.Context, c *records.Container) (rw, rootfs int64) {
+	if sz, ok := a.provider.(providers.Sizer); ok {
+		if rw, rootfs, err := sz.Size(ctx, c.ID); err == nil {
+			return rw, rootfs
+		}
+	}
+	return c.SizeRw, 0
+}
+
 // createWarnings are Docker's create Warnings for the settings of hc the
 // provider does not apply (a provider that does not say answers none).
 func createWarnings(p providers.Provider, hc *container.HostConfig) []string {
@@ -199,6 +210,9 @@ func createWarnings(p providers.Provider, hc *container.HostConfig) []string {
 	add(len(hc.StorageOpt) > 0, "storage-opt")
 	add(len(hc.Devices) > 0, "device")
 	add(len(hc.Sysctls) > 0, "sysctl")
+	for _, opts := range hc.Tmpfs {
+		add(strings.Contains(opts, "size="), "tmpfs size")
+	}
 	for _, u := range hc.Ulimits {
 		if u != nil {
 			add(true, "ulimit "+u.Name)
@@ -471,9 +485,8 @@ func (a *API) containerInspect(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp := a.inspectView(c, execs)
 	if httpx.BoolValue(r, "size") {
-		resp.SizeRw = &c.SizeRw
-		var zero int64
-		resp.SizeRootFs = &zero
+		rw, rootfs := a.containerSize(r.Context(), c)
+		resp.SizeRw, resp.SizeRootFs = &rw, &rootfs
 	}
 	return httpx.WriteJSON(w, http.StatusOK, resp)
 }
@@ -686,7 +699,11 @@ func (a *API) containerList(w http.ResponseWriter, r *http.Request) error {
 		if !a.matchContainer(f, c, before, since, ancestors) {
 			continue
 		}
-		out = append(out, a.containerSummary(c, httpx.BoolValue(r, "size")))
+		sum := a.containerSummary(c, httpx.BoolValue(r, "size"))
+		if httpx.BoolValue(r, "size") {
+			sum.SizeRw, sum.SizeRootFs = a.containerSize(r.Context(), c)
+		}
+		out = append(out, sum)
 		if limit > 0 && len(out) == limit {
 			break
 		}

@@ -168,6 +168,9 @@ func TestHardening(t *testing.T) {
 			d(0, `(?m)^\s*1 root\s+sleep 600$`, "exec", "real", "ps"),
 			d(0, `(?m)^root\s+1\s+0\s+.*sleep 600$`, "top", "real"),
 			d(0, "^"+machine+" "+machine+" "+strconv.Itoa(runtime.NumCPU())+"$", "exec", "real", "sh", "-c", "echo $(uname -m) $(arch) $(nproc)"),
+			// ps -s: what the container wrote, and its whole root.
+			d(0, ``, "exec", "real", "sh", "-c", "head -c 100000 /dev/zero > /big"),
+			d(0, `^100kB \(virtual [0-9.]+[kMG]B\)$`, "ps", "-s", "--filter", "name=real", "--format", "{{.Size}}"),
 			d(0, ``, "rm", "-f", "real"),
 		})
 	})

@@ -110,6 +110,13 @@ type OOMReporter interface {
 	OOMKilled(ctx context.Context, id string, at time.Time) error
 }
 
+// Sizer is an optional extension for `docker ps -s` and `inspect
+// --size`: the bytes the container wrote (SizeRw) and its whole root
+// filesystem (SizeRootFs).
+type Sizer interface {
+	Size(ctx context.Context, id string) (rw, rootfs int64, err error)
+}
+
 // FlagApplier is an optional extension: which of a container's
 // HostConfig settings the provider applies. Create answers Docker's
 // Warnings for the settings a container asked for that the provider

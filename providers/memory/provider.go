@@ -247,6 +247,9 @@ type workload struct {
 	fs         *rootfs.FS
 	ctr        *sandbox.Container
 	unregister func()
+	// created is when the root was ready: files modified later are the
+	// container's writes (SizeRw).
+	created time.Time
 
 	// outMu serialises delivery of output to attach sessions, so a late
 	// session's replay and the live output that follows it stay in order.
@@ -374,6 +377,7 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	w := &workload{p: p, id: s.ID, spec: s, dir: dir, fs: rfs, ctr: p.opts.Sandbox.NewContainer(rfs), log: dlog,
 		next: make(chan struct{}), removed: make(chan struct{}), subs: map[*subscriber]struct{}{}}
 	w.ctr.SetLimits(p.limitsFor(s))
+	w.created = time.Now()
 	w.unregister = p.opts.Hub.Register(s.ID, func(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
 		_, _ = agent.ServeSession(ctx, conn, g, w, func(code int) {
 			_ = p.opts.Reporter.ExecExited(context.WithoutCancel(ctx), g.ExecID, code, time.Now())
@@ -777,6 +781,30 @@ func systemCPUNanos() uint64 {
 		ticks += n
 	}
 	return ticks * uint64(time.Second/100)
+}
+
+// Size implements providers.Sizer: the regular files of the container's
+// root (not its mounts), and of those the ones written since Create.
+func (p *Provider) Size(ctx context.Context, id string) (rw, total int64, err error) {
+	w, err := p.get(id)
+	if err != nil {
+		return 0, 0, err
+	}
+	err = filepath.WalkDir(filepath.Join(w.dir, "root"), func(_ string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return nil
+		}
+		total += fi.Size()
+		if fi.ModTime().After(w.created) {
+			rw += fi.Size()
+		}
+		return ctx.Err()
+	})
+	return rw, total, err
 }
 
 // probe runs the container's health check every interval while run r
