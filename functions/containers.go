@@ -909,12 +909,15 @@ func (a *API) containerPrune(w http.ResponseWriter, r *http.Request) error {
 		if c.State.Running || !f.MatchLabels(c.Config.Labels) || (!until.IsZero() && !c.Created.Before(until)) {
 			continue
 		}
+		// Docker reclaims each container's writable layer.
+		rw, _ := a.containerSize(ctx, c)
 		if err := a.removeContainer(ctx, c, false); err != nil {
 			return err
 		}
 		rep.ContainersDeleted = append(rep.ContainersDeleted, c.ID)
+		rep.SpaceReclaimed += uint64(max(rw, 0))
 	}
-	a.event(ctx, events.ContainerEventType, events.ActionPrune, "", map[string]string{"reclaimed": "0"})
+	a.event(ctx, events.ContainerEventType, events.ActionPrune, "", map[string]string{"reclaimed": strconv.FormatUint(rep.SpaceReclaimed, 10)})
 	return httpx.WriteJSON(w, http.StatusOK, rep)
 }
 

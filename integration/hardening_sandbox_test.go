@@ -172,6 +172,8 @@ func TestHardening(t *testing.T) {
 			d(0, ``, "exec", "real", "sh", "-c", "head -c 100000 /dev/zero > /big"),
 			d(0, `^100kB \(virtual [0-9.]+[kMG]B\)$`, "ps", "-s", "--filter", "name=real", "--format", "{{.Size}}"),
 			d(0, ``, "rm", "-f", "real"),
+			d(0, ``, "run", "--name", "pruned", "alpine:3.20", "sh", "-c", "head -c 200000 /dev/zero > /big"),
+			d(0, `Total reclaimed space: 200kB`, "container", "prune", "-f"),
 		})
 	})
 }
