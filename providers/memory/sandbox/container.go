@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"reflect"
 	"runtime/debug"
@@ -47,7 +48,13 @@ type Container struct {
 	// container takes from the daemon's heap, held under limits.MemoryBytes.
 	wasmMem, shellMem atomic.Int64
 	// files counts host files the container's processes hold open.
-	files     atomic.Int64
+	files atomic.Int64
+	// pipes are the host pipes the container's shells were seen using
+	// (pipeline stages and their standard streams), kept until found
+	// closed: the interpreter makes them itself, so they are counted
+	// where its commands run (see shellHandlers.call).
+	pipesMu   sync.Mutex
+	pipes     map[*os.File]struct{}
 	oomKilled atomic.Bool
 }
 
@@ -118,6 +125,38 @@ func (c *Container) MemoryBytes() int64 { return c.wasmMem.Load() + c.shellMem.L
 func (c *Container) oomKill() {
 	c.oomKilled.Store(true)
 	c.Signal(syscall.SIGKILL)
+}
+
+// notePipe records that a shell command runs with f as a standard
+// stream and reports false when the container's live pipes already fill
+// its open-file limit: the command then fails, which ends the pipeline
+// stage (a fork bomb of shell functions, `f(){ f | f & }; f`, starves
+// itself instead of the daemon).
+func (c *Container) notePipe(f *os.File) bool {
+	lim := c.limits.NoFile
+	if lim <= 0 || f == nil {
+		return true
+	}
+	c.pipesMu.Lock()
+	defer c.pipesMu.Unlock()
+	if _, ok := c.pipes[f]; ok {
+		return true
+	}
+	if c.pipes == nil {
+		c.pipes = map[*os.File]struct{}{}
+	}
+	if len(c.pipes)+int(c.files.Load()) >= lim {
+		for p := range c.pipes {
+			if _, err := p.Stat(); err != nil { // closed
+				delete(c.pipes, p)
+			}
+		}
+		if len(c.pipes)+int(c.files.Load()) >= lim {
+			return false
+		}
+	}
+	c.pipes[f] = struct{}{}
+	return true
 }
 
 // openFile accounts one more open file, or reports false past the limit.

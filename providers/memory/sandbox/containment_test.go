@@ -1,12 +1,15 @@
 package sandbox_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -195,4 +198,42 @@ func TestRealValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPipelineFanOutBounded(t *testing.T) {
+	c := newContainer(t)
+	c.SetLimits(sandbox.Limits{NoFile: 64})
+	// A fork bomb of shell functions, bounded here to 2^12 leaves: the
+	// stages past the container's pipe budget fail instead of piling up.
+	// (Pipeline stages write stderr concurrently: a locked buffer.)
+	var out, errb lockedBuffer
+	code, err := c.Run(context.Background(), sandbox.Process{
+		Argv:   []string{"sh", "-c", `f(){ [ $1 -gt 0 ] && { f $(($1-1)) | f $(($1-1)); }; sleep 0; }; f 12; echo done`},
+		Stdout: &out, Stderr: &errb,
+	})
+	stdout, stderr := out.String(), errb.String()
+	if err != nil || !strings.Contains(stderr, "Too many open files") || !strings.HasSuffix(stdout, "done\n") {
+		t.Fatalf("code %d err %v stdout %q stderr tail %q", code, err, stdout, stderr[max(0, len(stderr)-200):])
+	}
+	if n := c.OpenFiles(); n != 0 {
+		t.Fatalf("%d files still counted open", n)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -45,6 +45,10 @@ import (
 // `command -v` and `type` into.
 const lookupBuiltin = "__sockerless_lookup"
 
+// failBuiltin is the internal command a refused command is rewritten
+// into: it prints its argument and fails with status 2.
+const failBuiltin = "__sockerless_fail"
+
 // isattyBuiltin is the internal command `[ -t FD ]` and `test -t FD`
 // are rewritten into: is FD the container's terminal.
 const isattyBuiltin = "__sockerless_isatty"
@@ -465,6 +469,13 @@ func (h *shellHandlers) call(ctx context.Context, args []string) ([]string, erro
 	if err := h.account(hc); err != nil {
 		return nil, err
 	}
+	for _, std := range []any{hc.Stdin, hc.Stdout} {
+		if f, ok := std.(*os.File); ok && !h.c.notePipe(f) {
+			// The command fails (status 2) and the shell goes on, as
+			// when fork or pipe fails in a real shell.
+			return []string{failBuiltin, args[0] + ": " + errNoPipes.Error()}, nil
+		}
+	}
 	name := args[0]
 	if !interp.IsBuiltin(name) || name == "eval" || name == "source" || name == "." || name == "command" {
 		// A function call, or a builtin that runs more shell code: the
@@ -572,6 +583,10 @@ func (h *shellHandlers) account(hc interp.HandlerContext) error {
 	return nil
 }
 
+// errNoPipes fails a command whose container holds as many pipes and
+// files as its open-file limit.
+var errNoPipes = errors.New("can't create pipe: Too many open files")
+
 // accountEvery is how often a busy shell's variables are summed.
 const accountEvery = time.Millisecond
 
@@ -651,6 +666,9 @@ func (h *shellHandlers) exec(ctx context.Context, args []string) error {
 		if fd, err := strconv.Atoi(args[1]); err == nil && inv.isatty(fd) {
 			code = 0
 		}
+	case args[0] == failBuiltin:
+		inv.errf("sh: %s\n", args[1])
+		code = 2
 	case args[0] == lookupBuiltin:
 		code = h.lookup(inv, args[1], args[2:])
 	default:
