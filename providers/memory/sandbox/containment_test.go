@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sockerless/sockerless/providers/memory/rootfs"
 	"github.com/sockerless/sockerless/providers/memory/sandbox"
 )
 
@@ -236,4 +238,33 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+func TestGoroutineCeiling(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "cache")
+	if out, err := exec.Command("cp", "-r", filepath.Join(os.TempDir(), "sockerless-sandbox-test-cache"), dir).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	s, err := sandbox.New(ctx, sandbox.Options{CacheDir: dir, MaxGoroutines: runtime.NumGoroutine() + 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	fs, err := rootfs.New(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	c := s.NewContainer(fs)
+	// Background jobs of functions, 2^10 at the widest, bounded here:
+	// past the ceiling, commands fail and the shell goes on.
+	var out, errb lockedBuffer
+	code, err := c.Run(ctx, sandbox.Process{
+		Argv:   []string{"sh", "-c", `f(){ [ $1 -gt 0 ] && { f $(($1-1)) & f $(($1-1)) & wait; }; }; f 10; echo done`},
+		Stdout: &out, Stderr: &errb,
+	})
+	if err != nil || !strings.Contains(errb.String(), "can't fork") || !strings.HasSuffix(out.String(), "done\n") {
+		t.Fatalf("code %d err %v stdout %q stderr %.200q", code, err, out.String(), errb.String())
+	}
 }

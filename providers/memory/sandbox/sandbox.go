@@ -51,6 +51,11 @@ type Options struct {
 	// recently used programs evicted first (the applets never); zero
 	// means $SOCKERLESS_WASM_CACHE_MAX_BYTES, else DefaultCacheMaxBytes.
 	CacheMaxBytes int64
+	// MaxGoroutines is the daemon-wide number of goroutines past which
+	// shell commands fail to start (`can't fork`): background jobs of
+	// shell functions are goroutines of the interpreter that no
+	// container limit sees. Zero means DefaultMaxGoroutines.
+	MaxGoroutines int
 	// MemoryLimitPages caps each WebAssembly instance's linear memory in
 	// 64 KiB pages; zero means 16384 pages (1 GiB).
 	MemoryLimitPages uint32
@@ -96,6 +101,9 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 	}
 	if o.MemoryLimitPages == 0 {
 		o.MemoryLimitPages = 16384
+	}
+	if o.MaxGoroutines == 0 {
+		o.MaxGoroutines = DefaultMaxGoroutines
 	}
 	if o.CacheMaxBytes == 0 {
 		var e struct {
@@ -170,6 +178,11 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 	s.idle.Stop()
 	return s, nil
 }
+
+// DefaultMaxGoroutines is Options.MaxGoroutines by default: far above
+// what thousands of containers use, far below what exhausts the daemon's
+// memory (each interpreter subshell costs tens of KiB).
+const DefaultMaxGoroutines = 20000
 
 // IdleRelease is how long the sandbox must be without running instances
 // before it returns their memory to the OS.
