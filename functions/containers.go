@@ -185,7 +185,63 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		undoVolumes()
 		return fmt.Errorf("provider %s: create: %w", a.provider.Name(), err)
 	}
-	return httpx.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: []string{}})
+	return httpx.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: createWarnings(a.provider, c.HostConfig)})
+}
+
+// containerSize is what the provider measures of c's filesystem (see
+// providers.Sizer), else the recorded SizeRw and no root size.
+func (a *API) containerSize(ctx context.Context, c *records.Container) (rw, rootfs int64) {
+	if sz, ok := a.provider.(providers.Sizer); ok {
+		if rw, rootfs, err := sz.Size(ctx, c.ID); err == nil {
+			return rw, rootfs
+		}
+	}
+	return c.SizeRw, 0
+}
+
+// createWarnings are Docker's create Warnings for the settings of hc the
+// provider does not apply (a provider that does not say answers none).
+func createWarnings(p providers.Provider, hc *container.HostConfig) []string {
+	out := []string{}
+	fa, ok := p.(providers.FlagApplier)
+	if !ok || hc == nil {
+		return out
+	}
+	var asked []string
+	add := func(cond bool, flag string) {
+		if cond {
+			asked = append(asked, flag)
+		}
+	}
+	add(hc.NanoCPUs != 0, "cpus")
+	add(hc.CPUQuota != 0 || hc.CPUPeriod != 0, "cpu-quota")
+	add(hc.CPUShares != 0, "cpu-shares")
+	add(hc.CpusetCpus != "" || hc.CpusetMems != "", "cpuset")
+	add(hc.MemorySwap != 0, "memory-swap")
+	add(hc.MemoryReservation != 0, "memory-reservation")
+	add(hc.OomKillDisable != nil && *hc.OomKillDisable, "oom-kill-disable")
+	add(hc.BlkioWeight != 0 || len(hc.BlkioDeviceReadBps) > 0 || len(hc.BlkioDeviceWriteBps) > 0, "blkio")
+	add(hc.Privileged, "privileged")
+	add(len(hc.CapAdd) > 0, "cap-add")
+	add(len(hc.CapDrop) > 0, "cap-drop")
+	add(len(hc.SecurityOpt) > 0, "security-opt")
+	add(len(hc.StorageOpt) > 0, "storage-opt")
+	add(len(hc.Devices) > 0, "device")
+	add(len(hc.Sysctls) > 0, "sysctl")
+	for _, opts := range hc.Tmpfs {
+		add(strings.Contains(opts, "size="), "tmpfs size")
+	}
+	for _, u := range hc.Ulimits {
+		if u != nil {
+			add(true, "ulimit "+u.Name)
+		}
+	}
+	for _, f := range asked {
+		if !fa.Applies(f) {
+			out = append(out, fmt.Sprintf("The %s provider does not apply --%s; it is ignored.", p.Name(), f))
+		}
+	}
+	return out
 }
 
 // mergeImageConfig applies the image's defaults under the user's config:
@@ -426,6 +482,18 @@ func (a *API) spec(c *records.Container) providers.Spec {
 	if hc := c.Config.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
 		s.Healthcheck = &providers.Healthcheck{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, Retries: hc.Retries}
 	}
+	if h := c.HostConfig; h != nil {
+		s.ReadOnlyRootfs, s.Tmpfs, s.LogConfig = h.ReadonlyRootfs, h.Tmpfs, h.LogConfig.Config
+		s.Resources = providers.Resources{Memory: h.Memory, NanoCPUs: h.NanoCPUs}
+		if h.PidsLimit != nil {
+			s.Resources.PidsLimit = *h.PidsLimit
+		}
+		for _, u := range h.Ulimits {
+			if u != nil {
+				s.Resources.Ulimits = append(s.Resources.Ulimits, providers.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+			}
+		}
+	}
 	return s
 }
 
@@ -442,9 +510,8 @@ func (a *API) containerInspect(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp := a.inspectView(c, execs)
 	if httpx.BoolValue(r, "size") {
-		resp.SizeRw = &c.SizeRw
-		var zero int64
-		resp.SizeRootFs = &zero
+		rw, rootfs := a.containerSize(r.Context(), c)
+		resp.SizeRw, resp.SizeRootFs = &rw, &rootfs
 	}
 	return httpx.WriteJSON(w, http.StatusOK, resp)
 }
@@ -657,7 +724,11 @@ func (a *API) containerList(w http.ResponseWriter, r *http.Request) error {
 		if !a.matchContainer(f, c, before, since, ancestors) {
 			continue
 		}
-		out = append(out, a.containerSummary(c, httpx.BoolValue(r, "size")))
+		sum := a.containerSummary(c, httpx.BoolValue(r, "size"))
+		if httpx.BoolValue(r, "size") {
+			sum.SizeRw, sum.SizeRootFs = a.containerSize(r.Context(), c)
+		}
+		out = append(out, sum)
 		if limit > 0 && len(out) == limit {
 			break
 		}
@@ -879,12 +950,15 @@ func (a *API) containerPrune(w http.ResponseWriter, r *http.Request) error {
 		if c.State.Running || !f.MatchLabels(c.Config.Labels) || (!until.IsZero() && !c.Created.Before(until)) {
 			continue
 		}
+		// Docker reclaims each container's writable layer.
+		rw, _ := a.containerSize(ctx, c)
 		if err := a.removeContainer(ctx, c, false); err != nil {
 			return err
 		}
 		rep.ContainersDeleted = append(rep.ContainersDeleted, c.ID)
+		rep.SpaceReclaimed += uint64(max(rw, 0))
 	}
-	a.event(ctx, events.ContainerEventType, events.ActionPrune, "", map[string]string{"reclaimed": "0"})
+	a.event(ctx, events.ContainerEventType, events.ActionPrune, "", map[string]string{"reclaimed": strconv.FormatUint(rep.SpaceReclaimed, 10)})
 	return httpx.WriteJSON(w, http.StatusOK, rep)
 }
 

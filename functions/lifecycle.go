@@ -538,6 +538,25 @@ func (a *API) Exited(ctx context.Context, id string, code int, at time.Time) err
 	return nil
 }
 
+// OOMKilled implements providers.OOMReporter: the running container id
+// passed its memory limit. It records State.OOMKilled and an `oom` event;
+// the exit follows through Exited.
+func (a *API) OOMKilled(ctx context.Context, id string, at time.Time) error {
+	_, err := a.st.UpdateContainerFrom(ctx, id, func(c *records.Container) error {
+		if !c.State.Running || c.State.OOMKilled {
+			return errNotModified
+		}
+		c.State.OOMKilled = true
+		return nil
+	}, records.Change[records.Container]{Events: func(c *records.Container) []statestore.Event {
+		return a.newEvent(events.ContainerEventType, events.ActionOOM, id, containerAttrs(c))
+	}})
+	if err != nil && !errdefs.IsNotFound(err) && !errdefs.IsNotModified(err) {
+		return err
+	}
+	return nil
+}
+
 // restartDelay applies the restart policy to an exit: whether to restart
 // and after how long (100 ms doubling per restart, at most a minute).
 func restartDelay(c *records.Container, code int) (time.Duration, bool) {

@@ -409,7 +409,8 @@ func (a *API) containerTop(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp := container.TopResponse{Titles: []string{"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"}, Processes: [][]string{}}
 	for _, pr := range procs {
-		resp.Processes = append(resp.Processes, []string{pr.User, strconv.Itoa(pr.PID), "0", "0", pr.Started.Format("15:04"), "?", "00:00:00", pr.Command})
+		// C and TIME (CPU use) are not known per process: left empty.
+		resp.Processes = append(resp.Processes, []string{pr.User, strconv.Itoa(pr.PID), strconv.Itoa(pr.PPID), "", pr.Started.Format("15:04"), "?", "", pr.Command})
 	}
 	return httpx.WriteJSON(w, http.StatusOK, resp)
 }
@@ -444,8 +445,8 @@ func (a *API) containerStats(w http.ResponseWriter, r *http.Request) error {
 				}
 				s.Read = st.Read
 				s.CPUStats.CPUUsage.TotalUsage = st.CPUNanos
-				s.CPUStats.SystemUsage = uint64(st.Read.UnixNano())
-				s.CPUStats.OnlineCPUs = 1
+				s.CPUStats.SystemUsage = st.SystemCPUNanos
+				s.CPUStats.OnlineCPUs = st.OnlineCPUs
 				s.MemoryStats.Usage = st.MemoryBytes
 				s.MemoryStats.Limit = st.MemoryLimit
 				s.PidsStats.Current = st.PIDs

@@ -71,16 +71,19 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	info := system.Info{
-		ID:                 "sockerless",
-		Containers:         len(cs),
-		Images:             len(imgs),
-		Driver:             "sockerless",
-		DriverStatus:       [][2]string{{"Provider", a.provider.Name()}},
-		Plugins:            system.PluginsInfo{Volume: []string{"local"}, Network: []string{"bridge", "host", "null"}, Log: []string{"json-file"}},
+		ID:           "sockerless",
+		Containers:   len(cs),
+		Images:       len(imgs),
+		Driver:       "sockerless",
+		DriverStatus: [][2]string{{"Provider", a.provider.Name()}},
+		Plugins:      system.PluginsInfo{Volume: []string{"local"}, Network: []string{"bridge", "host", "null"}, Log: []string{"json-file"}},
+		// --memory and --pids-limit are enforced (the memory provider's
+		// sandbox); --cpus and CPU quotas are not.
 		MemoryLimit:        true,
+		PidsLimit:          true,
 		SwapLimit:          false,
-		CPUCfsPeriod:       true,
-		CPUCfsQuota:        true,
+		CPUCfsPeriod:       false,
+		CPUCfsQuota:        false,
 		IPv4Forwarding:     true,
 		Debug:              false,
 		NFd:                0,

@@ -462,3 +462,19 @@ func BenchmarkNativeColdStart(b *testing.B) {
 	b.ReportMetric(medianMS(cold)/1000, "cold-s")
 	b.ReportMetric(medianMS(warm)/1000, "warm-s")
 }
+
+// BenchmarkNativeContainment is what containment costs per shell command
+// (issue 12): every command the interpreter runs first charges the
+// shell's variables to the container's memory and checks the function
+// nesting depth. 20,000 calls of a shell function by exec in a running
+// container, next to native /bin/sh; run it against the binary before
+// containment (SOCKERLESS_BENCH_BIN) for the difference.
+func BenchmarkNativeContainment(b *testing.B) {
+	_, cli := benchBox(b, b.TempDir())
+	const script = `f(){ x=$1; }; i=0; while [ $i -lt 20000 ]; do f $i; i=$((i+1)); done; echo $x`
+	sideBySide(b, func() {
+		if out, _ := execAPI(b, cli, "box", nil, "sh", "-c", script); out != "19999\n" {
+			b.Fatalf("exec output %q", out)
+		}
+	}, func() { native(b, "", "/bin/sh", "-c", script) })
+}

@@ -42,6 +42,34 @@ type Spec struct {
 	// image known only by its config. A provider that keeps layers (see
 	// LayerKeeper) starts the container's root from them.
 	Layers []string
+	// Resources are the limits the container was created with
+	// (HostConfig); a provider enforces what it can.
+	Resources Resources
+	// ReadOnlyRootfs is --read-only: writes outside mounts fail.
+	ReadOnlyRootfs bool
+	// Tmpfs maps container paths to mount options (--tmpfs PATH[:OPTS]).
+	Tmpfs map[string]string
+	// LogConfig is the log driver's options (HostConfig.LogConfig.Config:
+	// max-size, max-file); empty means the provider's default.
+	LogConfig map[string]string
+}
+
+// Resources are a container's resource limits; zero means none asked.
+type Resources struct {
+	// Memory is --memory in bytes.
+	Memory int64
+	// PidsLimit is --pids-limit; zero or negative means unlimited.
+	PidsLimit int64
+	// NanoCPUs is --cpus in billionths of a CPU.
+	NanoCPUs int64
+	// Ulimits are --ulimit NAME=SOFT[:HARD].
+	Ulimits []Ulimit
+}
+
+// Ulimit is one --ulimit.
+type Ulimit struct {
+	Name       string
+	Soft, Hard int64
 }
 
 // Mount is a volume or bind at a path inside the container.
@@ -76,6 +104,30 @@ type Reporter interface {
 	ExecExited(ctx context.Context, execID string, code int, at time.Time) error
 	// Health records one health-check result.
 	Health(ctx context.Context, id string, r HealthResult) error
+}
+
+// OOMReporter is an optional extension of a Reporter: the container's
+// processes were killed for passing its memory limit. A provider calls it
+// before Exited, so the record shows State.OOMKilled and the event log an
+// `oom` before the `die`, as Docker's do.
+type OOMReporter interface {
+	OOMKilled(ctx context.Context, id string, at time.Time) error
+}
+
+// Sizer is an optional extension for `docker ps -s` and `inspect
+// --size`: the bytes the container wrote (SizeRw) and its whole root
+// filesystem (SizeRootFs).
+type Sizer interface {
+	Size(ctx context.Context, id string) (rw, rootfs int64, err error)
+}
+
+// FlagApplier is an optional extension: which of a container's
+// HostConfig settings the provider applies. Create answers Docker's
+// Warnings for the settings a container asked for that the provider
+// ignores. Flags are named as the docker CLI spells them ("cpus",
+// "privileged", "ulimit nofile"...).
+type FlagApplier interface {
+	Applies(flag string) bool
 }
 
 // HealthResult is one health probe's outcome.
@@ -175,7 +227,9 @@ type Processes interface {
 
 // Process is one row of `docker top`.
 type Process struct {
-	PID     int
+	PID int
+	// PPID is the parent's PID; 0 when unknown.
+	PPID    int
 	User    string
 	Started time.Time
 	Command string
@@ -183,11 +237,15 @@ type Process struct {
 
 // Stats is one sample of a workload's resource counters.
 type Stats struct {
-	Read        time.Time
-	CPUNanos    uint64
-	MemoryBytes uint64
-	MemoryLimit uint64
-	PIDs        uint64
+	Read     time.Time
+	CPUNanos uint64
+	// SystemCPUNanos is the host's total CPU time (all CPUs) and
+	// OnlineCPUs its CPUs, what `docker stats` divides by; 0 when unknown.
+	SystemCPUNanos uint64
+	OnlineCPUs     uint32
+	MemoryBytes    uint64
+	MemoryLimit    uint64
+	PIDs           uint64
 }
 
 // Pauser is an optional extension for `docker pause` and `unpause`.

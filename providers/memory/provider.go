@@ -7,18 +7,25 @@ package memory
 
 import (
 	"archive/tar"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/caarlos0/env/v11"
 
 	"github.com/sockerless/sockerless/agent"
 	"github.com/sockerless/sockerless/internal/bufpipe"
@@ -41,9 +48,107 @@ type Options struct {
 	Sandbox *sandbox.Sandbox
 	// StateDir holds container root directories and named volumes.
 	StateDir string
-	// MaxLogBytes bounds each container's kept output (default 16 MiB);
-	// the oldest entries go first.
-	MaxLogBytes int
+	// Ceiling is the most any container may take, and what a container
+	// gets when it asks for no limit: --memory, --pids-limit and --ulimit
+	// nofile are capped by it. Zero fields take DefaultCeiling's, which
+	// SOCKERLESS_CONTAINER_MEMORY, SOCKERLESS_CONTAINER_PIDS and
+	// SOCKERLESS_CONTAINER_NOFILE override.
+	Ceiling sandbox.Limits
+}
+
+// DefaultCeiling is the per-container ceiling without configuration: a
+// container can take at most this much of the daemon.
+func DefaultCeiling() sandbox.Limits {
+	return sandbox.Limits{MemoryBytes: 256 << 20, PIDs: 1024, NoFile: 4096}
+}
+
+// ceilingEnv is the environment's say on the ceiling.
+type ceilingEnv struct {
+	Memory byteSize `env:"SOCKERLESS_CONTAINER_MEMORY"`
+	PIDs   int      `env:"SOCKERLESS_CONTAINER_PIDS"`
+	NoFile int      `env:"SOCKERLESS_CONTAINER_NOFILE"`
+}
+
+// byteSize is a size as Docker's flags write it: 512m, 1g, 1048576.
+type byteSize int64
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (b *byteSize) UnmarshalText(text []byte) error {
+	n, err := parseBytes(string(text))
+	*b = byteSize(n)
+	return err
+}
+
+// parseBytes reads a size with an optional b, k, m or g suffix (powers of
+// 1024, as docker run --memory).
+func parseBytes(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	t = strings.TrimSuffix(t, "b")
+	mult := int64(1)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'k':
+			mult, t = 1<<10, t[:len(t)-1]
+		case 'm':
+			mult, t = 1<<20, t[:len(t)-1]
+		case 'g':
+			mult, t = 1<<30, t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	return n * mult, nil
+}
+
+// resolveCeiling fills o.Ceiling's zero fields from the environment, then
+// from DefaultCeiling.
+func resolveCeiling(o *Options) error {
+	var e ceilingEnv
+	if err := env.Parse(&e); err != nil {
+		return fmt.Errorf("memory: %w", err)
+	}
+	c, d := &o.Ceiling, DefaultCeiling()
+	c.MemoryBytes = cmp.Or(c.MemoryBytes, int64(e.Memory), d.MemoryBytes)
+	c.PIDs = cmp.Or(c.PIDs, e.PIDs, d.PIDs)
+	c.NoFile = cmp.Or(c.NoFile, e.NoFile, d.NoFile)
+	return nil
+}
+
+// Applies implements providers.FlagApplier: the sandbox enforces
+// --memory, --pids-limit, --ulimit nofile and nproc, --read-only,
+// --tmpfs and the json-file log options; nothing else of HostConfig's
+// resource and privilege settings.
+func (p *Provider) Applies(flag string) bool {
+	switch flag {
+	case "memory", "pids-limit", "ulimit nofile", "ulimit nproc", "read-only", "tmpfs", "log-opt":
+		return true
+	}
+	return false
+}
+
+// limitsFor is what container s may take: what it asked for, within the
+// ceiling.
+func (p *Provider) limitsFor(s providers.Spec) sandbox.Limits {
+	l := p.opts.Ceiling
+	within := func(asked, ceiling int64) int64 {
+		if asked > 0 && asked < ceiling {
+			return asked
+		}
+		return ceiling
+	}
+	l.MemoryBytes = within(s.Resources.Memory, l.MemoryBytes)
+	l.PIDs = int(within(s.Resources.PidsLimit, int64(l.PIDs)))
+	for _, u := range s.Resources.Ulimits {
+		switch u.Name {
+		case "nofile":
+			l.NoFile = int(within(u.Soft, int64(l.NoFile)))
+		case "nproc":
+			l.PIDs = int(within(u.Soft, int64(l.PIDs)))
+		}
+	}
+	return l
 }
 
 // Provider is the memory provider. Safe for concurrent use.
@@ -59,8 +164,8 @@ func New(opts Options) (*Provider, error) {
 	if opts.Hub == nil || opts.Reporter == nil || opts.Sandbox == nil || opts.StateDir == "" {
 		return nil, errors.New("memory: Hub, Reporter, Sandbox and StateDir are required")
 	}
-	if opts.MaxLogBytes <= 0 {
-		opts.MaxLogBytes = 16 << 20
+	if err := resolveCeiling(&opts); err != nil {
+		return nil, err
 	}
 	for _, d := range []string{"containers", "volumes"} {
 		if err := os.MkdirAll(filepath.Join(opts.StateDir, d), 0o755); err != nil {
@@ -90,7 +195,9 @@ func (p *Provider) RunInRoot(ctx context.Context, root string, rp providers.Root
 	if err != nil {
 		return -1, err
 	}
-	return p.opts.Sandbox.NewContainer(rfs).Run(ctx, sandbox.Process{
+	ctr := p.opts.Sandbox.NewContainer(rfs)
+	ctr.SetLimits(p.opts.Ceiling)
+	return ctr.Run(ctx, sandbox.Process{
 		Argv: rp.Argv, Env: rp.Env, Dir: rp.Dir, Stdout: rp.Stdout, Stderr: rp.Stderr, UID: uid, GID: gid,
 	})
 }
@@ -140,18 +247,20 @@ type workload struct {
 	fs         *rootfs.FS
 	ctr        *sandbox.Container
 	unregister func()
+	// created is when the root was ready: files modified later are the
+	// container's writes (SizeRw).
+	created time.Time
 
 	// outMu serialises delivery of output to attach sessions, so a late
 	// session's replay and the live output that follows it stay in order.
-	outMu    sync.Mutex
-	mu       sync.Mutex
-	cur      *run
-	next     chan struct{} // closed at the next start
-	removed  chan struct{}
-	logs     []providers.LogEntry
-	logBytes int
-	logBase  int // index of logs[0] since the first entry
-	subs     map[*subscriber]struct{}
+	outMu   sync.Mutex
+	mu      sync.Mutex
+	cur     *run
+	next    chan struct{} // closed at the next start
+	removed chan struct{}
+	// log is the main process's output on disk (guarded by mu).
+	log  *diskLog
+	subs map[*subscriber]struct{}
 }
 
 // run is one execution of the main process.
@@ -204,7 +313,13 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		return fmt.Errorf("memory: image %s: %w", s.Image, err)
 	}
 	var mounts []rootfs.Mount
-	for _, m := range s.Mounts {
+	specMounts := slices.Clone(s.Mounts)
+	for _, dst := range slices.Sorted(maps.Keys(s.Tmpfs)) {
+		// --tmpfs PATH: an empty, writable directory private to the
+		// container (kept on disk, not in memory).
+		specMounts = append(specMounts, providers.Mount{Type: "tmpfs", Destination: dst, ReadOnly: slices.Contains(strings.Split(s.Tmpfs[dst], ","), "ro")})
+	}
+	for _, m := range specMounts {
 		src := m.Source
 		switch m.Type {
 		case "volume":
@@ -256,8 +371,19 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 			return errdefs.InvalidParameter(fmt.Errorf("memory: working directory %s: %w", s.WorkingDir, err))
 		}
 	}
-	w := &workload{p: p, id: s.ID, spec: s, dir: dir, fs: rfs, ctr: p.opts.Sandbox.NewContainer(rfs),
+	if s.ReadOnlyRootfs {
+		rfs.SetReadOnlyRoot()
+	}
+	dlog, err := newDiskLog(filepath.Join(dir, "logs"), s.LogConfig)
+	if err != nil {
+		_ = rfs.Close()
+		_ = os.RemoveAll(dir)
+		return errdefs.InvalidParameter(fmt.Errorf("memory: log options: %w", err))
+	}
+	w := &workload{p: p, id: s.ID, spec: s, dir: dir, fs: rfs, ctr: p.opts.Sandbox.NewContainer(rfs), log: dlog,
 		next: make(chan struct{}), removed: make(chan struct{}), subs: map[*subscriber]struct{}{}}
+	w.ctr.SetLimits(p.limitsFor(s))
+	w.created = time.Now()
 	w.unregister = p.opts.Hub.Register(s.ID, func(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
 		_, _ = agent.ServeSession(ctx, conn, g, w, func(code int) {
 			_ = p.opts.Reporter.ExecExited(context.WithoutCancel(ctx), g.ExecID, code, time.Now())
@@ -287,6 +413,7 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	if err != nil {
 		return errdefs.InvalidParameter(err)
 	}
+	w.ctr.ClearOOMKilled()
 	// Output of the run may arrive before Start returns; hold delivery
 	// until the run is recorded so a late attach can find its beginning.
 	w.outMu.Lock()
@@ -302,7 +429,7 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	w.mu.Lock()
 	w.cur = r
 	r.started = time.Now()
-	r.logStart = w.logBase + len(w.logs)
+	r.logStart = w.log.next
 	close(w.next)
 	w.next = make(chan struct{})
 	w.mu.Unlock()
@@ -316,7 +443,15 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		if r.stdin != nil {
 			r.stdin.Close()
 		}
+		w.mu.Lock()
+		_ = w.log.flush() // a last line without a newline
+		w.mu.Unlock()
 		close(r.done)
+		if w.ctr.OOMKilled() {
+			if oom, ok := p.opts.Reporter.(providers.OOMReporter); ok {
+				_ = oom.OOMKilled(context.Background(), s.ID, time.Now())
+			}
+		}
 		_ = p.opts.Reporter.Exited(context.Background(), s.ID, code, time.Now())
 		close(r.reported)
 	}()
@@ -336,17 +471,13 @@ type outputWriter struct {
 
 func (o *outputWriter) Write(b []byte) (int, error) {
 	w, stream := o.w, o.stream
-	data := append([]byte(nil), b...)
+	data := b
 	w.outMu.Lock()
 	defer w.outMu.Unlock()
 	w.mu.Lock()
-	w.logs = append(w.logs, providers.LogEntry{Stream: stream, Time: time.Now(), Data: data})
-	w.logBytes += len(data)
-	for w.logBytes > w.p.opts.MaxLogBytes && len(w.logs) > 1 {
-		w.logBytes -= len(w.logs[0].Data)
-		w.logs = w.logs[1:]
-		w.logBase++
-	}
+	// A log that cannot be written (disk full) loses the output, as
+	// Docker's does; the process is not held up.
+	_ = w.log.write(stream, b, time.Now())
 	subs := make([]*subscriber, 0, len(w.subs))
 	for s := range w.subs {
 		subs = append(subs, s)
@@ -424,6 +555,9 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 	w.unregister()
 	close(w.removed)
 	w.ctr.Signal(syscall.SIGKILL)
+	w.mu.Lock()
+	_ = w.log.close()
+	w.mu.Unlock()
 	_ = w.fs.Close()
 	return os.RemoveAll(w.dir)
 }
@@ -436,7 +570,7 @@ func (p *Provider) Logs(ctx context.Context, id string, opts providers.LogOption
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return providers.PageLogs(w.logs, w.logBase, opts), nil
+	return w.log.page(opts)
 }
 
 // Exec runs p in the container to completion.
@@ -486,9 +620,11 @@ func (w *workload) Attach(ctx context.Context, g ticket.Grant, stdio agent.Stdio
 	var replay []providers.LogEntry
 	late := r != nil && g.Issued != 0 && r.started.UnixNano() >= g.Issued
 	if late {
-		if i := r.logStart - w.logBase; i < len(w.logs) {
-			replay = append(replay, w.logs[max(i, 0):]...)
-		}
+		_ = w.log.each(r.logStart, func(_ int, e providers.LogEntry) bool {
+			replay = append(replay, e)
+			return true
+		})
+		replay = append(replay, w.log.pending()...)
 	}
 	w.mu.Unlock()
 	for _, e := range replay {
@@ -616,7 +752,7 @@ func (p *Provider) Top(ctx context.Context, id string) ([]providers.Process, err
 	}
 	var out []providers.Process
 	for _, pi := range w.ctr.Processes() {
-		out = append(out, providers.Process{PID: pi.PID, User: "root", Started: pi.Started, Command: strings.Join(pi.Argv, " ")})
+		out = append(out, providers.Process{PID: pi.PID, PPID: pi.PPID, User: userName(w.fs, pi.UID), Started: pi.Started, Command: strings.Join(pi.Argv, " ")})
 	}
 	return out, nil
 }
@@ -628,7 +764,53 @@ func (p *Provider) Stats(ctx context.Context, id string) (providers.Stats, error
 		return providers.Stats{}, err
 	}
 	s := w.ctr.Stats()
-	return providers.Stats{Read: time.Now(), CPUNanos: uint64(s.CPUNanos), MemoryBytes: s.MemoryBytes, MemoryLimit: 1 << 30, PIDs: uint64(s.PIDs)}, nil
+	return providers.Stats{Read: time.Now(), CPUNanos: uint64(s.CPUNanos), SystemCPUNanos: systemCPUNanos(), OnlineCPUs: uint32(runtime.NumCPU()),
+		MemoryBytes: uint64(w.ctr.MemoryBytes()), MemoryLimit: uint64(w.ctr.Limits().MemoryBytes), PIDs: uint64(s.PIDs)}, nil
+}
+
+// systemCPUNanos is the host's CPU time since boot, all CPUs, from the
+// first line of /proc/stat (in USER_HZ ticks of 10 ms), as dockerd reads
+// it; 0 where there is no /proc/stat.
+func systemCPUNanos() uint64 {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks uint64
+	for _, v := range f[1:8] { // user nice system idle iowait irq softirq
+		n, _ := strconv.ParseUint(v, 10, 64)
+		ticks += n
+	}
+	return ticks * uint64(time.Second/100)
+}
+
+// Size implements providers.Sizer: the regular files of the container's
+// root (not its mounts), and of those the ones written since Create.
+func (p *Provider) Size(ctx context.Context, id string) (rw, total int64, err error) {
+	w, err := p.get(id)
+	if err != nil {
+		return 0, 0, err
+	}
+	err = filepath.WalkDir(filepath.Join(w.dir, "root"), func(_ string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return nil
+		}
+		total += fi.Size()
+		if fi.ModTime().After(w.created) {
+			rw += fi.Size()
+		}
+		return ctx.Err()
+	})
+	return rw, total, err
 }
 
 // probe runs the container's health check every interval while run r

@@ -84,3 +84,16 @@ func colonFile(data []byte, n int) [][]string {
 	}
 	return out
 }
+
+// userName is the name /etc/passwd in the container gives uid, else the
+// number, as ps shows it.
+func userName(fs *rootfs.FS, uid int) string {
+	if data, err := fs.ReadFile("/etc/passwd"); err == nil {
+		for _, e := range colonFile(data, 7) {
+			if e[2] == strconv.Itoa(uid) {
+				return e[0]
+			}
+		}
+	}
+	return strconv.Itoa(uid)
+}

@@ -747,7 +747,7 @@ func hostnameCmd(e *env, args []string) int {
 }
 
 func archCmd(e *env, _ []string) int {
-	fmt.Fprintln(e.stdout, "x86_64")
+	fmt.Fprintln(e.stdout, sysInfo(infoMachine))
 	return 0
 }
 
@@ -759,7 +759,7 @@ func unameCmd(e *env, args []string) int {
 	fields := []struct {
 		c byte
 		v string
-	}{{'s', "Linux"}, {'n', hostName()}, {'r', "6.1.0-sockerless"}, {'v', "#1 SMP sockerless"}, {'m', "x86_64"}, {'p', "unknown"}, {'i', "unknown"}, {'o', "GNU/Linux"}}
+	}{{'s', "Linux"}, {'n', hostName()}, {'r', "6.1.0-sockerless"}, {'v', "#1 SMP sockerless"}, {'m', sysInfo(infoMachine)}, {'p', "unknown"}, {'i', "unknown"}, {'o', "GNU/Linux"}}
 	var out []string
 	for _, f := range fields {
 		if g.has(f.c) || g.has('a') && f.c != 'p' && f.c != 'i' {
@@ -774,7 +774,7 @@ func unameCmd(e *env, args []string) int {
 }
 
 func nprocCmd(e *env, _ []string) int {
-	fmt.Fprintln(e.stdout, 1)
+	fmt.Fprintln(e.stdout, sysInfo(infoCPUs))
 	return 0
 }
 
@@ -803,9 +803,32 @@ func killCmd(e *env, args []string) int {
 	return 1
 }
 
+// Kinds of sysInfo, answered by the sandbox (package sandbox, hostInfo).
+const (
+	infoProcesses = 1
+	infoMachine   = 2
+	infoCPUs      = 3
+	infoDisk      = 4
+)
+
+// psCmd lists the container's processes, as BusyBox ps does; the sandbox
+// keeps no per-process CPU time, so TIME is empty.
 func psCmd(e *env, _ []string) int {
 	fmt.Fprintln(e.stdout, "PID   USER     TIME  COMMAND")
-	fmt.Fprintln(e.stdout, "    1 root      0:00 ps")
+	for _, line := range strings.Split(strings.TrimSuffix(sysInfo(infoProcesses), "\n"), "\n") {
+		f := strings.SplitN(line, "\t", 5)
+		if len(f) < 5 {
+			continue
+		}
+		pid, _ := strconv.Atoi(f[0])
+		user := f[2]
+		if uid, err := strconv.Atoi(f[2]); err == nil {
+			if n := lookupName("/etc/passwd", uid); n != "" {
+				user = n
+			}
+		}
+		fmt.Fprintf(e.stdout, "%5d %-8s %5s %s\n", pid, user, "", strings.ReplaceAll(f[4], "\x00", " "))
+	}
 	return 0
 }
 

@@ -1081,14 +1081,24 @@ func dfCmd(e *env, args []string) int {
 	if !parseOpts(e, &g, args) {
 		return 1
 	}
-	const size, used = 64 << 30, 1 << 30
+	// The filesystem holding the container's root, as the sandbox sees it.
+	var size, free, avail int64
+	if _, err := fmt.Sscan(sysInfo(infoDisk), &size, &free, &avail); err != nil {
+		fmt.Fprintln(e.stderr, "df: /: cannot read filesystem information")
+		return 1
+	}
+	used := size - free
+	pct := int64(0)
+	if used+avail > 0 {
+		pct = (used*100 + used + avail - 1) / (used + avail)
+	}
 	if g.has('h') {
 		fmt.Fprintln(e.stdout, "Filesystem      Size  Used Avail Use% Mounted on")
-		fmt.Fprintf(e.stdout, "sandbox          %s  %s   %s   2%% /\n", human(size), human(used), human(size-used))
+		fmt.Fprintf(e.stdout, "sandbox         %4s  %4s  %4s %3d%% /\n", human(size), human(used), human(avail), pct)
 		return 0
 	}
-	fmt.Fprintln(e.stdout, "Filesystem     1K-blocks    Used Available Use% Mounted on")
-	fmt.Fprintf(e.stdout, "sandbox        %9d %7d %9d   2%% /\n", size/1024, used/1024, (size-used)/1024)
+	fmt.Fprintln(e.stdout, "Filesystem     1K-blocks      Used Available Use% Mounted on")
+	fmt.Fprintf(e.stdout, "sandbox        %9d %9d %9d %3d%% /\n", size/1024, used/1024, avail/1024, pct)
 	return 0
 }
 

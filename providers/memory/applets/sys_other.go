@@ -9,11 +9,14 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"errors"
+	"fmt"
 	"hash"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -35,6 +38,31 @@ func newHash(algo int) (hash.Hash, error) {
 		return sha512.New(), nil
 	}
 	return nil, errors.New("unknown hash algorithm")
+}
+
+// sysInfo answers natively what the sandbox answers in WebAssembly: this
+// machine, its CPUs, the filesystem of "/"; processes are not listed.
+func sysInfo(kind int) string {
+	switch kind {
+	case infoMachine:
+		switch runtime.GOARCH {
+		case "amd64":
+			return "x86_64"
+		case "arm64":
+			return "aarch64"
+		}
+		return runtime.GOARCH
+	case infoCPUs:
+		return strconv.Itoa(runtime.NumCPU())
+	case infoDisk:
+		var st syscall.Statfs_t
+		if syscall.Statfs("/", &st) != nil {
+			return ""
+		}
+		bs := uint64(st.Bsize)
+		return fmt.Sprintf("%d %d %d", st.Blocks*bs, st.Bfree*bs, st.Bavail*bs)
+	}
+	return ""
 }
 
 // isatty is false natively: the unit tests run without a terminal.

@@ -124,6 +124,16 @@ func (f *FS) Close() error {
 	return errors.Join(errs...)
 }
 
+// SetReadOnlyRoot makes the root (not the mounts) read-only, as
+// --read-only does: every write outside a mount then fails with EROFS.
+func (f *FS) SetReadOnlyRoot() {
+	for _, m := range f.mounts {
+		if m.target == "/" {
+			m.ro = true
+		}
+	}
+}
+
 // RootDir is the host directory holding the container's "/".
 func (f *FS) RootDir() string { return f.rootDir }
 

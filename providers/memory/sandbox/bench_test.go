@@ -159,3 +159,16 @@ func BenchmarkInstallApplets(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkShellFunctionCalls is 20,000 shell function calls: what the
+// per-command containment checks (memory charge of the variables, nesting
+// depth) add to the interpreter.
+func BenchmarkShellFunctionCalls(b *testing.B) {
+	c := newContainer(b)
+	c.SetLimits(sandbox.Limits{MemoryBytes: 256 << 20})
+	for b.Loop() {
+		if r := sh(b, c, `f(){ x=$1; }; i=0; while [ $i -lt 20000 ]; do f $i; i=$((i+1)); done; echo $x`); r.stdout != "19999\n" {
+			b.Fatalf("got %+v", r)
+		}
+	}
+}

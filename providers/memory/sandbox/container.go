@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
+	"reflect"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -38,7 +41,141 @@ type Container struct {
 
 	cpuNanos          atomic.Int64 // wall time of finished applet runs
 	bytesIn, bytesOut atomic.Int64
+
+	limits Limits
+	// wasmMem is the linear memory of the container's running instances
+	// and shellMem what its shells' variables hold: together what the
+	// container takes from the daemon's heap, held under limits.MemoryBytes.
+	wasmMem, shellMem atomic.Int64
+	// files counts host files the container's processes hold open.
+	files atomic.Int64
+	// pipes are the host pipes the container's shells were seen using
+	// (pipeline stages and their standard streams), kept until found
+	// closed: the interpreter makes them itself, so they are counted
+	// where its commands run (see shellHandlers.call).
+	pipesMu   sync.Mutex
+	pipes     map[*os.File]struct{}
+	oomKilled atomic.Bool
 }
+
+// Limits caps what one container may take from the daemon. Zero fields
+// are unlimited.
+type Limits struct {
+	// MemoryBytes bounds the linear memory of the container's WebAssembly
+	// instances plus the variables of its shells. Past it the container
+	// is killed as the kernel's OOM killer does (every process ends with
+	// 137) and [Container.OOMKilled] reports true.
+	MemoryBytes int64
+	// PIDs bounds the commands (shells, applets, WASI programs) alive at
+	// once; a command past it fails to start, as fork does with EAGAIN.
+	PIDs int
+	// NoFile bounds the files the container's processes hold open at
+	// once; an open past it fails with EMFILE.
+	NoFile int
+}
+
+// SetLimits sets the container's limits; call it before starting
+// processes.
+func (c *Container) SetLimits(l Limits) {
+	c.mu.Lock()
+	c.limits = l
+	c.mu.Unlock()
+}
+
+// Limits returns the container's limits.
+func (c *Container) Limits() Limits {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.limits
+}
+
+// OOMKilled reports whether the container was killed for exceeding its
+// memory limit since the last ClearOOMKilled.
+func (c *Container) OOMKilled() bool { return c.oomKilled.Load() }
+
+// ClearOOMKilled forgets an earlier OOM kill, for a container's next run.
+func (c *Container) ClearOOMKilled() { c.oomKilled.Store(false) }
+
+// memoryLimit is limits.MemoryBytes, read without the lock on hot paths
+// (it is set before any process starts).
+func (c *Container) memoryLimit() int64 { return c.limits.MemoryBytes }
+
+// chargeMemory accounts delta more bytes to the container in *counter
+// (negative releases them) and reports false, having charged nothing,
+// when that would pass the memory limit.
+func (c *Container) chargeMemory(counter *atomic.Int64, delta int64) bool {
+	if delta <= 0 {
+		counter.Add(delta)
+		return true
+	}
+	lim := c.memoryLimit()
+	if lim > 0 && c.wasmMem.Load()+c.shellMem.Load()+delta > lim {
+		return false
+	}
+	counter.Add(delta)
+	return true
+}
+
+// MemoryBytes is what the container's processes hold: linear memories
+// and shell variables.
+func (c *Container) MemoryBytes() int64 { return c.wasmMem.Load() + c.shellMem.Load() }
+
+// oomKill ends every process of the container with SIGKILL and marks it
+// OOM-killed, as the kernel does when a cgroup passes memory.max.
+func (c *Container) oomKill() {
+	c.oomKilled.Store(true)
+	c.Signal(syscall.SIGKILL)
+}
+
+// notePipe records that a shell command runs with f as a standard
+// stream and reports false when the container's live pipes already fill
+// its open-file limit: the command then fails, which ends the pipeline
+// stage (a fork bomb of shell functions, `f(){ f | f & }; f`, starves
+// itself instead of the daemon).
+func (c *Container) notePipe(f *os.File) bool {
+	lim := c.limits.NoFile
+	if lim <= 0 || f == nil {
+		return true
+	}
+	c.pipesMu.Lock()
+	defer c.pipesMu.Unlock()
+	if _, ok := c.pipes[f]; ok {
+		return true
+	}
+	if c.pipes == nil {
+		c.pipes = map[*os.File]struct{}{}
+	}
+	if len(c.pipes)+int(c.files.Load()) >= lim {
+		for p := range c.pipes {
+			if _, err := p.Stat(); err != nil { // closed
+				delete(c.pipes, p)
+			}
+		}
+		if len(c.pipes)+int(c.files.Load()) >= lim {
+			return false
+		}
+	}
+	c.pipes[f] = struct{}{}
+	return true
+}
+
+// openFile accounts one more open file, or reports false past the limit.
+func (c *Container) openFile() bool {
+	n := c.files.Add(1)
+	if lim := c.limits.NoFile; lim > 0 && n > int64(lim) {
+		c.files.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (c *Container) closeFile() { c.files.Add(-1) }
+
+// OpenFiles is how many host files the container's processes hold open.
+func (c *Container) OpenFiles() int { return int(c.files.Load()) }
+
+// errNoPIDs is what starting a command past the PIDs limit reports.
+var errNoPIDs = errors.New("can't fork: Resource temporarily unavailable")
 
 // NewContainer makes a container over fs. The caller keeps ownership of
 // fs and closes it after the container's processes ended.
@@ -74,8 +211,10 @@ type Process struct {
 // ProcessInfo is one row of the container's process list.
 type ProcessInfo struct {
 	PID, PPID int
-	Argv      []string
-	Started   time.Time
+	// UID is the user the process runs as.
+	UID     int
+	Argv    []string
+	Started time.Time
 }
 
 // Stats is a sample of a container's resource counters.
@@ -99,13 +238,24 @@ type task struct {
 	// mem is the instance's memory size, sampled on the instance's own
 	// goroutine (wazero's Memory.Size races with Grow elsewhere).
 	mem atomic.Uint64
+	// shellMem is what a shell's variables hold, charged to the
+	// container's memory.
+	shellMem atomic.Int64
+}
+
+// isNilMemory reports whether mem is a typed nil: wazero returns its
+// *MemoryInstance as an api.Memory even for a module that declares no
+// memory (a 36-byte module did that and crashed the daemon).
+func isNilMemory(mem api.Memory) bool {
+	v := reflect.ValueOf(mem)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // sampleMem records the instance's memory size; call it only from the
 // goroutine running the instance.
 func (t *task) sampleMem() {
-	if m := t.mod.Load(); m != nil {
-		if mem := (*m).Memory(); mem != nil {
+	if m := t.mod.Load(); m != nil && *m != nil {
+		if mem := (*m).Memory(); mem != nil && !isNilMemory(mem) {
 			t.mem.Store(uint64(mem.Size()))
 		}
 	}
@@ -165,24 +315,43 @@ func (c *Container) Signal(sig syscall.Signal) {
 
 // addTask enters inv's command in the process table, under the PID
 // Start reserved for a top-level process, else a new one.
-func (c *Container) addTask(inv *invocation) *task {
+func (c *Container) addTask(inv *invocation) (*task, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if lim := c.limits.PIDs; lim > 0 && len(c.tasks) >= lim {
+		return nil, errNoPIDs
+	}
 	pid := inv.pid
 	if pid == 0 {
 		pid = c.nextPID
 		c.nextPID++
 	}
 	inv.pid = 0
-	t := &task{info: ProcessInfo{PID: pid, PPID: inv.ppid, Argv: slices.Clone(inv.argv), Started: time.Now()}}
+	t := &task{info: ProcessInfo{PID: pid, PPID: inv.ppid, UID: inv.uid, Argv: slices.Clone(inv.argv), Started: time.Now()}}
 	c.tasks[t.info.PID] = t
-	return t
+	return t, nil
 }
 
 func (c *Container) endTask(t *task) {
 	c.mu.Lock()
 	delete(c.tasks, t.info.PID)
 	c.mu.Unlock()
+	if n := t.shellMem.Swap(0); n != 0 {
+		c.shellMem.Add(-n)
+	}
+}
+
+// guard runs f for inv, turning a panic into exit status 134 (SIGABRT)
+// with a message on the command's stderr: whatever a guest provokes in
+// the host code that serves it ends that command only.
+func guard(inv *invocation, f func() int) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			inv.errf("sh: %s: aborted: %v\n", inv.argv[0], r)
+			code = 128 + int(syscall.SIGABRT)
+		}
+	}()
+	return f()
 }
 
 // Proc is a started process.
@@ -262,7 +431,7 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 	unwatch := context.AfterFunc(c.sb.closing, func() { cancel(signalError(syscall.SIGKILL)) })
 	go func() {
 		defer unwatch()
-		code := c.dispatch(ctx, inv)
+		code := guard(inv, func() int { return c.dispatch(ctx, inv) })
 		if cause := context.Cause(ctx); cause != nil {
 			var sig signalError
 			switch {
@@ -276,7 +445,13 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 		cancel(nil)
 		c.mu.Lock()
 		delete(c.procs, pr)
+		last := len(c.procs) == 0
 		c.mu.Unlock()
+		if last && c.oomKilled.Load() {
+			// What the killed container held is garbage now; hand it
+			// back to the OS rather than wait for the scavenger.
+			go debug.FreeOSMemory()
+		}
 		close(pr.done)
 	}()
 	return pr, nil
@@ -529,6 +704,12 @@ func (c *Container) runFile(ctx context.Context, inv *invocation, abs string) in
 			inv.errf("sh: %s: cannot execute: %v\n", name, err)
 			return 126
 		}
+		if _, ok := mod.ExportedMemories()["memory"]; !ok {
+			// WASI requires a command to export its memory: without one
+			// it can pass no argument, read no file, write no output.
+			inv.errf("sh: %s: cannot execute: not a WASI command (exports no memory)\n", name)
+			return 126
+		}
 		return c.runModule(ctx, inv, mod)
 	case len(head) >= 2 && head[0] == '#' && head[1] == '!':
 		line := string(head[2:])
@@ -566,7 +747,15 @@ func (c *Container) runFile(ctx context.Context, inv *invocation, abs string) in
 
 // runModule instantiates a compiled WASI module for one command.
 func (c *Container) runModule(ctx context.Context, inv *invocation, mod wazero.CompiledModule) int {
-	t := c.addTask(inv)
+	return guard(inv, func() int { return c.runModule1(ctx, inv, mod) })
+}
+
+func (c *Container) runModule1(ctx context.Context, inv *invocation, mod wazero.CompiledModule) int {
+	t, err := c.addTask(inv)
+	if err != nil {
+		inv.errf("sh: %v\n", err)
+		return 2
+	}
 	defer c.endTask(t)
 	c.sb.instanceStarted()
 	defer c.sb.instanceEnded()
@@ -616,8 +805,9 @@ func (c *Container) runModule(ctx context.Context, inv *invocation, mod wazero.C
 		cfg = cfg.WithEnv("PWD", inv.dir)
 	}
 	var mem *sliceMemory
-	m, err := c.sb.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, c.sb.mem.allocator(&mem)), mod, cfg)
+	m, err := c.sb.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, c.sb.mem.allocator(c, &mem)), mod, cfg)
 	if err != nil {
+		mem.recycle()
 		if code, ok := exitCode(err); ok {
 			return code
 		}

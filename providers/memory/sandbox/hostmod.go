@@ -8,10 +8,13 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash"
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -44,6 +47,7 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostHashWrite), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).Export("hash_write")
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostHashSum), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export("hash_sum")
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostIsatty), []api.ValueType{i32}, []api.ValueType{i32}).Export("isatty")
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostInfo), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).Export("info")
 	_, err := b.Instantiate(ctx)
 	return err
 }
@@ -133,6 +137,60 @@ func hostIDs(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	mod.Memory().Write(uint32(stack[0]), buf[:])
 	stack[0] = 0
+}
+
+// Kinds of hostInfo: what ps, uname -m, nproc and df show, taken from the
+// sandbox rather than invented.
+const (
+	infoProcesses = 1 // one line per process: PID PPID UID START-UNIX-SECONDS ARGV (tab-separated, argv NUL-joined)
+	infoMachine   = 2 // the host's machine name, as uname -m prints it
+	infoCPUs      = 3 // CPUs the sandbox's guests run on
+	infoDisk      = 4 // "TOTAL FREE AVAIL" bytes of the filesystem holding the container's root
+)
+
+// hostInfo writes the text of one kind of information at out (at most
+// cap bytes) and returns its full length; a guest whose buffer was too
+// small asks again with a larger one.
+func hostInfo(ctx context.Context, mod api.Module, stack []uint64) {
+	inv := invFrom(ctx)
+	kind, out, capacity := uint32(stack[0]), uint32(stack[1]), uint32(stack[2])
+	var text string
+	switch {
+	case inv == nil:
+	case kind == infoProcesses:
+		var b strings.Builder
+		for _, p := range inv.c.Processes() {
+			fmt.Fprintf(&b, "%d\t%d\t%d\t%d\t%s\n", p.PID, p.PPID, p.UID, p.Started.Unix(), strings.Join(p.Argv, "\x00"))
+		}
+		text = b.String()
+	case kind == infoMachine:
+		text = machine()
+	case kind == infoCPUs:
+		text = strconv.Itoa(runtime.NumCPU())
+	case kind == infoDisk:
+		if total, free, avail, ok := diskSpace(inv.c.fs.RootDir()); ok {
+			text = fmt.Sprintf("%d %d %d", total, free, avail)
+		}
+	}
+	if uint32(len(text)) <= capacity && len(text) > 0 {
+		mod.Memory().Write(out, []byte(text))
+	}
+	stack[0] = uint64(len(text))
+}
+
+// machine is uname -m's name for the host's architecture.
+func machine() string {
+	switch runtime.GOARCH {
+	case "amd64":
+		return "x86_64"
+	case "arm64":
+		return "aarch64"
+	case "386":
+		return "i686"
+	case "arm":
+		return "armv7l"
+	}
+	return runtime.GOARCH
 }
 
 // hashTable holds the message digests one applet instance computes

@@ -16,20 +16,48 @@ import (
 type sliceMemory struct {
 	buf  []byte
 	pool *memoryPool // nil: never recycled
+	ctr  *Container  // charged for the memory; nil: nobody
+	// charged is what ctr was charged: the memory's largest length.
+	charged int64
 }
 
 // Reallocate implements experimental.LinearMemory. Bytes past the length
 // are zero (made so, or cleared before reuse) and never exposed, so
 // growing within the capacity needs no clearing.
 func (m *sliceMemory) Reallocate(size uint64) []byte {
+	// The container pays for the memory's length, what the guest can
+	// touch (as a cgroup charges touched pages); the spare capacity of a
+	// doubled buffer is not resident until used.
+	if m.ctr != nil && int64(size) > m.charged {
+		if !m.ctr.chargeMemory(&m.ctr.wasmMem, int64(size)-m.charged) {
+			// Past the container's memory limit: the container is
+			// killed; memory.grow fails meanwhile.
+			m.ctr.oomKill()
+			return nil
+		}
+		m.charged = int64(size)
+	}
 	if size <= uint64(cap(m.buf)) {
 		m.buf = m.buf[:size]
 		return m.buf
 	}
-	nb := make([]byte, size, max(size, 2*uint64(cap(m.buf))))
+	newCap := max(size, 2*uint64(cap(m.buf)))
+	if lim := m.limit(); lim > 0 && newCap > lim {
+		newCap = max(size, lim) // no spare capacity past what may be used
+	}
+	nb := make([]byte, size, newCap)
 	copy(nb, m.buf)
 	m.buf = nb
 	return m.buf
+}
+
+// limit is the most this memory may grow to under its container's
+// limit (0: no limit).
+func (m *sliceMemory) limit() uint64 {
+	if m.ctr == nil || m.ctr.memoryLimit() <= 0 {
+		return 0
+	}
+	return uint64(m.ctr.memoryLimit())
 }
 
 // Free implements experimental.LinearMemory. It keeps the buffer: wazero
@@ -44,6 +72,10 @@ func (m *sliceMemory) Free() {}
 func (m *sliceMemory) recycle() {
 	if m == nil { // the module has no memory
 		return
+	}
+	if m.ctr != nil {
+		m.ctr.chargeMemory(&m.ctr.wasmMem, -m.charged)
+		m.ctr, m.charged = nil, 0
 	}
 	if m.pool != nil && m.buf != nil {
 		m.pool.put(m.buf)
@@ -82,9 +114,9 @@ func newMemoryPool() *memoryPool {
 
 // allocator returns a wazero allocator for one instance that records the
 // memory it hands out in *mem, so the caller can recycle it.
-func (p *memoryPool) allocator(mem **sliceMemory) experimental.MemoryAllocator {
+func (p *memoryPool) allocator(c *Container, mem **sliceMemory) experimental.MemoryAllocator {
 	return experimental.MemoryAllocatorFunc(func(capacity, max uint64) experimental.LinearMemory {
-		m := &sliceMemory{buf: p.get(capacity), pool: p}
+		m := &sliceMemory{buf: p.get(capacity), pool: p, ctr: c}
 		*mem = m
 		return m
 	})

@@ -14,7 +14,7 @@ import (
 // copies only when the capacity runs out (it at least doubles).
 func TestSliceMemory(t *testing.T) {
 	var mem *sliceMemory
-	m := (&memoryPool{}).allocator(&mem).Allocate(0, 1<<30)
+	m := (&memoryPool{}).allocator(nil, &mem).Allocate(0, 1<<30)
 	buf := m.Reallocate(4)
 	copy(buf, "wasm")
 	copies := 0
@@ -47,7 +47,7 @@ func TestMemoryPoolRecycles(t *testing.T) {
 	p := newMemoryPool()
 	defer p.stop()
 	var mem *sliceMemory
-	m := p.allocator(&mem).Allocate(1<<20, 1<<30)
+	m := p.allocator(nil, &mem).Allocate(1<<20, 1<<30)
 	buf := m.Reallocate(3 << 20)
 	for i := range buf {
 		buf[i] = 0xff
@@ -61,7 +61,7 @@ func TestMemoryPoolRecycles(t *testing.T) {
 	waitFor(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.clean) == 1 })
 
 	var again *sliceMemory
-	buf = p.allocator(&again).Allocate(1<<20, 1<<30).Reallocate(5 << 20)
+	buf = p.allocator(nil, &again).Allocate(1<<20, 1<<30).Reallocate(5 << 20)
 	if &buf[0] != first {
 		t.Error("the recycled buffer was not reused")
 	}
@@ -71,7 +71,7 @@ func TestMemoryPoolRecycles(t *testing.T) {
 
 	// Too large to keep.
 	var big *sliceMemory
-	p.allocator(&big).Allocate(128<<20, 1<<30)
+	p.allocator(nil, &big).Allocate(128<<20, 1<<30)
 	big.recycle()
 	time.Sleep(50 * time.Millisecond)
 	if p.mu.Lock(); len(p.clean)+p.pending != 0 {

@@ -14,6 +14,7 @@ package sandbox
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -27,6 +28,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/caarlos0/env/v11"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
@@ -45,6 +47,15 @@ type Options struct {
 	// warm start skips compiling the applets. Empty means an in-memory
 	// cache only.
 	CacheDir string
+	// CacheMaxBytes bounds the compilation cache on disk, least
+	// recently used programs evicted first (the applets never); zero
+	// means $SOCKERLESS_WASM_CACHE_MAX_BYTES, else DefaultCacheMaxBytes.
+	CacheMaxBytes int64
+	// MaxGoroutines is the daemon-wide number of goroutines past which
+	// shell commands fail to start (`can't fork`): background jobs of
+	// shell functions are goroutines of the interpreter that no
+	// container limit sees. Zero means DefaultMaxGoroutines.
+	MaxGoroutines int
 	// MemoryLimitPages caps each WebAssembly instance's linear memory in
 	// 64 KiB pages; zero means 16384 pages (1 GiB).
 	MemoryLimitPages uint32
@@ -63,6 +74,7 @@ type Sandbox struct {
 	applets wazero.CompiledModule
 	names   map[string]bool // applets the module provides
 	mem     *memoryPool
+	disk    *diskCache // nil without a cache directory
 
 	// running counts WebAssembly instances alive; when it drops to zero
 	// and stays there for IdleRelease, idle returns the Go heap the
@@ -90,6 +102,18 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 	if o.MemoryLimitPages == 0 {
 		o.MemoryLimitPages = 16384
 	}
+	if o.MaxGoroutines == 0 {
+		o.MaxGoroutines = DefaultMaxGoroutines
+	}
+	if o.CacheMaxBytes == 0 {
+		var e struct {
+			Max int64 `env:"SOCKERLESS_WASM_CACHE_MAX_BYTES"`
+		}
+		if err := env.Parse(&e); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		o.CacheMaxBytes = cmp.Or(e.Max, DefaultCacheMaxBytes)
+	}
 	var cache wazero.CompilationCache
 	if o.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(o.CacheDir)
@@ -106,6 +130,9 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 		WithMemoryLimitPages(o.MemoryLimitPages)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	s := &Sandbox{opts: o, rt: rt, cache: cache, binaries: map[[32]byte]wazero.CompiledModule{}, mem: newMemoryPool()}
+	if o.CacheDir != "" {
+		s.disk = newDiskCache(o.CacheDir, o.CacheMaxBytes)
+	}
 	s.closing, s.terminate = context.WithCancel(context.Background())
 	fail := func(err error) (*Sandbox, error) {
 		s.terminate()
@@ -122,7 +149,11 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 	}
 	// wazero only reads the bytes (and copies what it keeps), so the
 	// embedded string is passed without a 6 MB copy.
-	mod, err := rt.CompileModule(ctx, unsafe.Slice(unsafe.StringData(appletsWasm), len(appletsWasm)))
+	var mod wazero.CompiledModule
+	err := s.disk.compile("applets", true, func() (err error) {
+		mod, err = rt.CompileModule(ctx, unsafe.Slice(unsafe.StringData(appletsWasm), len(appletsWasm)))
+		return err
+	})
 	if err != nil {
 		return fail(fmt.Errorf("sandbox: compile applets: %w", err))
 	}
@@ -147,6 +178,11 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 	s.idle.Stop()
 	return s, nil
 }
+
+// DefaultMaxGoroutines is Options.MaxGoroutines by default: far above
+// what thousands of containers use, far below what exhausts the daemon's
+// memory (each interpreter subshell costs tens of KiB).
+const DefaultMaxGoroutines = 20000
 
 // IdleRelease is how long the sandbox must be without running instances
 // before it returns their memory to the OS.
@@ -233,9 +269,13 @@ func (s *Sandbox) compileBinary(ctx context.Context, code []byte) (wazero.Compil
 	m, ok := s.binaries[key]
 	s.mu.Unlock()
 	if ok {
+		s.disk.used(programKey(key))
 		return m, nil
 	}
-	m, err := s.rt.CompileModule(ctx, code)
+	err := s.disk.compile(programKey(key), false, func() (err error) {
+		m, err = s.rt.CompileModule(ctx, code)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -8,8 +8,14 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"mvdan.cc/sh/v3/expand"
@@ -39,6 +45,10 @@ import (
 // `command -v` and `type` into.
 const lookupBuiltin = "__sockerless_lookup"
 
+// failBuiltin is the internal command a refused command is rewritten
+// into: it prints its argument and fails with status 2.
+const failBuiltin = "__sockerless_fail"
+
 // isattyBuiltin is the internal command `[ -t FD ]` and `test -t FD`
 // are rewritten into: is FD the container's terminal.
 const isattyBuiltin = "__sockerless_isatty"
@@ -57,7 +67,11 @@ func knownLongOpt(name string) bool {
 
 // runShell runs sh/bash/ash/dash with inv.argv.
 func (c *Container) runShell(ctx context.Context, inv *invocation) int {
-	t := c.addTask(inv)
+	t, err := c.addTask(inv)
+	if err != nil {
+		inv.errf("sh: %v\n", err)
+		return 2
+	}
 	defer c.endTask(t)
 	start := time.Now()
 	defer func() { c.cpuNanos.Add(int64(time.Since(start))) }()
@@ -149,6 +163,7 @@ func (c *Container) runShell(ctx context.Context, inv *invocation) int {
 			}
 			return true
 		})
+		rewriteSpecialParams(file)
 	}
 	runInv := self
 	if interactive {
@@ -157,7 +172,7 @@ func (c *Container) runShell(ctx context.Context, inv *invocation) int {
 		runInv = self.child()
 		runInv.stdin = nil
 	}
-	r, err := c.newRunner(runInv, tmp, funcs, append(opts, append([]string{"--"}, params...)...))
+	r, err := c.newRunner(runInv, t, tmp, funcs, append(opts, append([]string{"--"}, params...)...))
 	if err != nil {
 		self.errf("%s: %v\n", name0, err)
 		return 2
@@ -189,6 +204,7 @@ lines:
 				}
 				return true
 			})
+			rewriteSpecialParams(st)
 			status = shellStatus(ctx, self, r.Run(ctx, st))
 			if r.Exited() || ctx.Err() != nil {
 				break lines
@@ -268,13 +284,64 @@ func shellStatus(ctx context.Context, inv *invocation, err error) int {
 type shellEnv struct {
 	base  expand.Environ
 	extra map[string]expand.Variable
+	fs    *rootfs.FS // the container's: ~user looks up its /etc/passwd
 }
 
 func (e shellEnv) Get(name string) expand.Variable {
 	if v, ok := e.extra[name]; ok {
 		return v
 	}
+	if user, ok := strings.CutPrefix(name, "HOME "); ok && e.fs != nil {
+		// The expander asks for "HOME user" to expand ~user and falls
+		// back to the host's user database when the answer is unset. An
+		// unknown user's ~user stays as written, as in every shell.
+		home, found := containerHome(e.fs, user)
+		if !found {
+			home = "~" + user
+		}
+		return expand.Variable{Set: true, Kind: expand.String, Str: home}
+	}
 	return e.base.Get(name)
+}
+
+// containerHome looks user's home directory up in the container's
+// /etc/passwd.
+func containerHome(fsys *rootfs.FS, user string) (string, bool) {
+	data, err := fsys.ReadFile("/etc/passwd")
+	if err != nil {
+		return "", false
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 6 && f[0] == user {
+			return f[5], true
+		}
+	}
+	return "", false
+}
+
+// pidVar and ppidVar are the read-only variables $$ and $PPID are
+// rewritten to: the interpreter itself answers them with the daemon's
+// own PID and parent.
+const (
+	pidVar  = "__sockerless_pid"
+	ppidVar = "__sockerless_ppid"
+)
+
+// rewriteSpecialParams points every $$ and $PPID in n at the container's
+// process table (pidVar, ppidVar).
+func rewriteSpecialParams(n syntax.Node) {
+	syntax.Walk(n, func(n syntax.Node) bool {
+		if pe, ok := n.(*syntax.ParamExp); ok && pe.Param != nil {
+			switch pe.Param.Value {
+			case "$":
+				pe.Param = &syntax.Lit{ValuePos: pe.Param.ValuePos, ValueEnd: pe.Param.ValueEnd, Value: pidVar}
+			case "PPID":
+				pe.Param = &syntax.Lit{ValuePos: pe.Param.ValuePos, ValueEnd: pe.Param.ValueEnd, Value: ppidVar}
+			}
+		}
+		return true
+	})
 }
 
 func (e shellEnv) Each(fn func(string, expand.Variable) bool) {
@@ -295,7 +362,7 @@ func newRunner(opts ...interp.RunnerOption) (*interp.Runner, error) { return int
 
 // newRunner builds an interpreter for inv whose every file access and
 // command goes through the container.
-func (c *Container) newRunner(inv *invocation, tmp string, funcs map[string]bool, params []string) (*interp.Runner, error) {
+func (c *Container) newRunner(inv *invocation, t *task, tmp string, funcs map[string]bool, params []string) (*interp.Runner, error) {
 	ro := func(v string) expand.Variable {
 		return expand.Variable{Set: true, Kind: expand.String, ReadOnly: true, Str: v}
 	}
@@ -304,12 +371,17 @@ func (c *Container) newRunner(inv *invocation, tmp string, funcs map[string]bool
 		"UID":  ro(strconv.Itoa(inv.uid)),
 		"EUID": ro(strconv.Itoa(inv.uid)),
 		"GID":  ro(strconv.Itoa(inv.gid)),
+		// $$ and $PPID are rewritten to these (see rewriteSpecialParams):
+		// the shell's PID in the container's process table, not the
+		// daemon's.
+		pidVar:  ro(strconv.Itoa(t.info.PID)),
+		ppidVar: ro(strconv.Itoa(t.info.PPID)),
 	}
 	bootstrap := map[string]expand.Variable{"TMPDIR": {Set: true, Kind: expand.String, Str: tmp}}
 	for k, v := range idVars {
 		bootstrap[k] = v
 	}
-	h := &shellHandlers{c: c, inv: inv, funcs: funcs, tmp: tmp}
+	h := &shellHandlers{c: c, inv: inv, t: t, funcs: funcs, tmp: tmp}
 	stdin := inv.stdin
 	if stdin != nil && inv.ttyIn != nil && stdin == inv.ttyIn {
 		// The interpreter turns a reader into an os.Pipe; make that pipe
@@ -325,7 +397,7 @@ func (c *Container) newRunner(inv *invocation, tmp string, funcs map[string]bool
 		stdin, inv.ttyIn = pr, pr
 	}
 	r, err := newRunner(
-		interp.Env(shellEnv{base: base, extra: bootstrap}),
+		interp.Env(shellEnv{base: base, extra: bootstrap, fs: c.fs}),
 		func(r *interp.Runner) error { r.Dir = inv.dir; return nil }, // no host os.Stat
 		interp.StdIO(stdin, inv.stdout, inv.stderr),
 		interp.CallHandler(h.call),
@@ -342,17 +414,21 @@ func (c *Container) newRunner(inv *invocation, tmp string, funcs map[string]bool
 	// The first reset fixes the FIFO directory from the bootstrap TMPDIR;
 	// the second installs the real environment.
 	r.Reset()
-	r.Env = shellEnv{base: base, extra: idVars}
+	r.Env = shellEnv{base: base, extra: idVars, fs: c.fs}
 	r.Reset()
 	return r, nil
 }
 
 // shellHandlers connects one interpreter to its container.
 type shellHandlers struct {
-	c     *Container
-	inv   *invocation
-	funcs map[string]bool // functions declared in the script (static)
-	tmp   string          // private host directory of the FIFOs of <(...)
+	c   *Container
+	inv *invocation
+	t   *task // the shell's entry in the process table
+	// accounted is when the variables were last charged and
+	// depthChecked when the nesting depth was last measured (unix nanos).
+	accounted, depthChecked atomic.Int64
+	funcs                   map[string]bool // functions declared in the script (static)
+	tmp                     string          // private host directory of the FIFOs of <(...)
 }
 
 func (h *shellHandlers) abs(hc interp.HandlerContext, p string) string {
@@ -389,14 +465,62 @@ func exportedEnv(env expand.Environ) []string {
 }
 
 func (h *shellHandlers) call(ctx context.Context, args []string) ([]string, error) {
-	switch args[0] {
+	hc := interp.HandlerCtx(ctx)
+	if err := h.account(hc); err != nil {
+		return nil, err
+	}
+	if runtime.NumGoroutine() > h.c.sb.opts.MaxGoroutines {
+		// Background jobs of functions are goroutines no container
+		// limit counts: past the daemon-wide ceiling, no shell command
+		// starts, so a bomb of them starves itself.
+		return []string{failBuiltin, args[0] + ": " + errNoPIDs.Error()}, nil
+	}
+	for _, std := range []any{hc.Stdin, hc.Stdout} {
+		if f, ok := std.(*os.File); ok && !h.c.notePipe(f) {
+			// The command fails (status 2) and the shell goes on, as
+			// when fork or pipe fails in a real shell.
+			return []string{failBuiltin, args[0] + ": " + errNoPipes.Error()}, nil
+		}
+	}
+	name := args[0]
+	if !interp.IsBuiltin(name) || name == "eval" || name == "source" || name == "." || name == "command" {
+		// A function call, or a builtin that runs more shell code: the
+		// interpreter recurses on this goroutine's stack, which Go lets
+		// grow to a fatal 1 GB. Stop it as bash does with FUNCNEST.
+		if h.checkDepth() && tooDeep() {
+			return nil, fmt.Errorf("%s: maximum function nesting level exceeded (%d)", name, maxFuncNest)
+		}
+	}
+	switch name {
 	case "command":
-		if len(args) >= 3 && (args[1] == "-v" || args[1] == "-V") && h.external(args[2]) {
+		if len(args) >= 3 && (args[1] == "-v" || args[1] == "-V") {
 			return append([]string{lookupBuiltin, args[1]}, args[2:]...), nil
 		}
-	case "type", "which":
-		if len(args) >= 2 && !strings.HasPrefix(args[1], "-") && h.external(args[1]) {
-			return append([]string{lookupBuiltin, "-" + args[0]}, args[1:]...), nil
+	case "type":
+		mode, names := "-type", args[1:]
+		for len(names) > 0 && strings.HasPrefix(names[0], "-") && len(names[0]) > 1 {
+			switch names[0] {
+			case "-p", "-P", "-t":
+				mode = "-type" + names[0]
+			case "--":
+			default:
+				return args, nil // the interpreter's own error for what it does not know
+			}
+			names = names[1:]
+		}
+		return append([]string{lookupBuiltin, mode}, names...), nil
+	case "which":
+		if len(args) >= 2 && !strings.HasPrefix(args[1], "-") {
+			return append([]string{lookupBuiltin, "-which"}, args[1:]...), nil
+		}
+	case "source", ".":
+		// The interpreter would search the host's PATH (and stat the
+		// host) for a name; resolve it in the container and pass the
+		// absolute container path, which the open handler reads.
+		if len(args) >= 2 {
+			out := slices.Clone(args)
+			out[1] = h.sourcePath(hc, args[1])
+			return out, nil
 		}
 	case "[", "test":
 		// The interpreter's `test -t` asks the host whether its own
@@ -408,10 +532,105 @@ func (h *shellHandlers) call(ctx context.Context, args []string) ([]string, erro
 	return args, nil
 }
 
-// external reports whether name would be looked up on PATH (not a
-// builtin, keyword or function).
-func (h *shellHandlers) external(name string) bool {
-	return !interp.IsBuiltin(name) && !syntax.IsKeyword(name) && !h.funcs[name]
+// maxFuncNest is the function nesting the shell allows (bash's FUNCNEST
+// set to 1000), counted in Go stack frames: framesPerCall is what one
+// level of `f(){ f; }` takes in the interpreter (measured by
+// TestShellRecursionFrames).
+const (
+	maxFuncNest   = 1000
+	framesPerCall = 8
+)
+
+// tooDeep reports whether the calling goroutine's stack is deeper than
+// maxFuncNest levels of shell function calls. runtime.Callers walks only
+// the frames that exist, so a shallow script pays for a short walk.
+func tooDeep() bool {
+	var pc [1]uintptr
+	return runtime.Callers(maxFuncNest*framesPerCall, pc[:]) > 0
+}
+
+// depthEvery is how often a shell's nesting depth is measured: walking
+// the stack costs ~10 µs, and in this time a recursion adds at most a
+// few hundred levels past maxFuncNest.
+const depthEvery = 200 * time.Microsecond
+
+// checkDepth reports whether it is time to measure the nesting depth.
+func (h *shellHandlers) checkDepth() bool {
+	now := time.Now().UnixNano()
+	last := h.depthChecked.Load()
+	return now-last >= int64(depthEvery) && h.depthChecked.CompareAndSwap(last, now)
+}
+
+// account charges the shell's variables to the container's memory and
+// fails the command (the container being killed) past the limit. It runs
+// before every command, the only hook the interpreter offers, so a loop
+// that grows a variable is caught at its next command.
+func (h *shellHandlers) account(hc interp.HandlerContext) error {
+	if h.t == nil || h.c.memoryLimit() <= 0 {
+		return nil
+	}
+	// Summing the variables costs microseconds; do it at most once per
+	// accountEvery. A variable can grow in that time by what memory
+	// bandwidth copies, a few MiB, which bounds the overshoot.
+	now := time.Now().UnixNano()
+	if last := h.accounted.Load(); now-last < int64(accountEvery) || !h.accounted.CompareAndSwap(last, now) {
+		return nil
+	}
+	size := envSize(hc.Env)
+	old := h.t.shellMem.Load()
+	if size > old && !h.c.chargeMemory(&h.c.shellMem, size-old) {
+		h.c.oomKill()
+		return errOOM
+	}
+	if size < old {
+		h.c.chargeMemory(&h.c.shellMem, size-old)
+	}
+	h.t.shellMem.Store(size)
+	return nil
+}
+
+// errNoPipes fails a command whose container holds as many pipes and
+// files as its open-file limit.
+var errNoPipes = errors.New("can't create pipe: Too many open files")
+
+// accountEvery is how often a busy shell's variables are summed.
+const accountEvery = time.Millisecond
+
+// errOOM ends a shell whose container passed its memory limit.
+var errOOM = errors.New("Killed")
+
+// envSize is the bytes an environment's variables hold.
+func envSize(env expand.Environ) int64 {
+	var n int64
+	env.Each(func(name string, vr expand.Variable) bool {
+		n += int64(len(name) + len(vr.Str))
+		for _, v := range vr.List {
+			n += int64(len(v))
+		}
+		for k, v := range vr.Map {
+			n += int64(len(k) + len(v))
+		}
+		return true
+	})
+	return n
+}
+
+// sourcePath resolves the file `. name` reads inside the container: a
+// name with a slash relative to the working directory, else the first
+// readable file on PATH, else the working directory (as bash does).
+func (h *shellHandlers) sourcePath(hc interp.HandlerContext, name string) string {
+	if !strings.Contains(name, "/") {
+		for _, dir := range strings.Split(hc.Env.Get("PATH").String(), ":") {
+			if dir == "" {
+				dir = "."
+			}
+			p := rootfs.Abs(hc.Dir, path.Join(dir, name))
+			if fi, err := h.c.fs.Stat(p); err == nil && fi.Mode().IsRegular() {
+				return p
+			}
+		}
+	}
+	return rootfs.Abs(hc.Dir, name)
 }
 
 func (h *shellHandlers) exec(ctx context.Context, args []string) error {
@@ -453,6 +672,9 @@ func (h *shellHandlers) exec(ctx context.Context, args []string) error {
 		if fd, err := strconv.Atoi(args[1]); err == nil && inv.isatty(fd) {
 			code = 0
 		}
+	case args[0] == failBuiltin:
+		inv.errf("sh: %s\n", args[1])
+		code = 2
 	case args[0] == lookupBuiltin:
 		code = h.lookup(inv, args[1], args[2:])
 	default:
@@ -464,11 +686,33 @@ func (h *shellHandlers) exec(ctx context.Context, args []string) error {
 	return interp.ExitStatus(uint8(code))
 }
 
-// lookup implements `command -v/-V`, `type` and `which` for names that
-// are not builtins or functions.
+// lookup implements `command -v/-V`, `type [-p|-P|-t]` and `which` with
+// every name looked up in the container: keywords, functions and builtins
+// as the shell knows them, commands on the container's PATH.
 func (h *shellHandlers) lookup(inv *invocation, mode string, names []string) int {
 	status := 0
 	for _, n := range names {
+		kind := ""
+		switch {
+		case syntax.IsKeyword(n):
+			kind = "keyword"
+		case h.funcs[n]:
+			kind = "function"
+		case interp.IsBuiltin(n):
+			kind = "builtin"
+		}
+		if kind != "" && mode != "-type-P" && mode != "-which" {
+			switch mode {
+			case "-v":
+				fmt.Fprintln(inv.stdout, n)
+			case "-V", "-type":
+				desc := map[string]string{"keyword": "a shell keyword", "function": "a function", "builtin": "a shell builtin"}[kind]
+				fmt.Fprintf(inv.stdout, "%s is %s\n", n, desc)
+			case "-type-t":
+				fmt.Fprintln(inv.stdout, kind)
+			}
+			continue // type -p prints nothing for these, successfully
+		}
 		p, ok := h.resolve(inv, n)
 		if !ok {
 			status = 1
@@ -480,6 +724,8 @@ func (h *shellHandlers) lookup(inv *invocation, mode string, names []string) int
 		switch mode {
 		case "-V", "-type":
 			fmt.Fprintf(inv.stdout, "%s is %s\n", n, p)
+		case "-type-t":
+			fmt.Fprintln(inv.stdout, "file")
 		default:
 			fmt.Fprintln(inv.stdout, p)
 		}
@@ -508,11 +754,28 @@ func (h *shellHandlers) open(ctx context.Context, p string, flag int, perm os.Fi
 		inv := &invocation{stdin: hc.Stdin, stdout: hc.Stdout, stderr: hc.Stderr}
 		return &devRWC{kind: d, inv: inv}, nil
 	}
+	if !h.c.openFile() {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.EMFILE}
+	}
 	f, err := h.c.fs.OpenFile(name, flag, perm)
 	if err != nil {
+		h.c.closeFile()
 		return nil, err
 	}
-	return f, nil
+	return &countedFile{File: f, c: h.c}, nil
+}
+
+// countedFile is a file a shell redirection opened, counted against the
+// container's open-file limit until closed.
+type countedFile struct {
+	*os.File
+	c    *Container
+	once sync.Once
+}
+
+func (f *countedFile) Close() error {
+	f.once.Do(f.c.closeFile)
+	return f.File.Close()
 }
 
 func (h *shellHandlers) readDir(ctx context.Context, p string) ([]fs.DirEntry, error) {

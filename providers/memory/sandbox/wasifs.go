@@ -59,11 +59,21 @@ func (w *wasiFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode
 		}
 		return &osFile{f: f, flag: flag}, 0
 	}
+	var ctr *Container
+	if w.inv != nil && w.inv.c != nil {
+		ctr = w.inv.c
+		if !ctr.openFile() {
+			return nil, experimentalsys.EAGAIN // WASI as wazero implements it has no EMFILE
+		}
+	}
 	f, err := w.fs.OpenFile(name, osFlag(flag), perm)
 	if err != nil {
+		if ctr != nil {
+			ctr.closeFile()
+		}
 		return nil, errno(err)
 	}
-	return &osFile{f: f, flag: flag}, 0
+	return &osFile{f: f, flag: flag, ctr: ctr}, 0
 }
 
 func osFlag(f experimentalsys.Oflag) int {
@@ -211,6 +221,8 @@ type osFileT[Off ~int64] struct {
 	experimentalsys.UnimplementedFile
 	f    *os.File
 	flag experimentalsys.Oflag
+	// ctr is charged one open file until Close; nil: nobody.
+	ctr *Container
 
 	mu      sync.Mutex
 	dirents []experimentalsys.Dirent
@@ -346,7 +358,13 @@ func (o *osFileT[Off]) Utimens(atim, mtim int64) experimentalsys.Errno {
 	return 0
 }
 
-func (o *osFileT[Off]) Close() experimentalsys.Errno { return errno(o.f.Close()) }
+func (o *osFileT[Off]) Close() experimentalsys.Errno {
+	if o.ctr != nil {
+		o.ctr.closeFile()
+		o.ctr = nil
+	}
+	return errno(o.f.Close())
+}
 
 // Device files, served by the sandbox rather than the host.
 
