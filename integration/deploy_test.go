@@ -101,7 +101,7 @@ func TestDeployAWSModule(t *testing.T) {
 	sort.Strings(keys)
 	if !slices.Equal(keys, []string{"SOCKERLESS_AUTH", "SOCKERLESS_AWS_REGION", "SOCKERLESS_CONTROL_PLANE_URL"}) ||
 		shim["SOCKERLESS_AUTH"] != "aws-iam" || shim["SOCKERLESS_AWS_REGION"] != deployRegion ||
-		!regexp.MustCompile(`^https://[a-z0-9]+\.lambda-url\.` + deployRegion + `\.on\.aws/?$`).MatchString(shim["SOCKERLESS_CONTROL_PLANE_URL"]) {
+		!regexp.MustCompile(`^https://[a-z0-9]+\.lambda-url\.`+deployRegion+`\.on\.aws/?$`).MatchString(shim["SOCKERLESS_CONTROL_PLANE_URL"]) {
 		t.Fatalf("shim_environment = %v", shim)
 	}
 	fnEnv := tf.lambdaEnvironment(t, "module.sockerless.aws_lambda_function.functions")
