@@ -180,9 +180,16 @@ func TestDeployAWSModule(t *testing.T) {
 		t.Fatalf("docker ps = %q", out)
 	}
 	r.mustDocker(t, "pull", "alpine:3.20")
+	before := len(front.Invocations())
 	if out, code := r.docker(t, "run", "--rm", "alpine:3.20", "sh", "-c", "echo hi from the deployment; exit 5"); out != "hi from the deployment\n" || code != 5 {
 		t.Fatalf("docker run --rm = exit %d, %q; want exit 5 and the echo (the stream crossed the relay with the secret from Secrets Manager)", code, out)
 	}
+	// What one docker run --rm costs in Lambda invocations (docs/deploy-aws.md).
+	var calls []string
+	for _, inv := range front.Invocations()[before:] {
+		calls = append(calls, inv.Method+" "+inv.Path)
+	}
+	t.Logf("docker run --rm: %d functions invocations: %s", len(calls), strings.Join(calls, ", "))
 
 	// functions used the module's table and created none of its own.
 	tables, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
