@@ -59,6 +59,7 @@ import (
 //     ListTagsForResource, which the provider calls after creating a
 //     scalable target (the mocked `terraform test` covers the policy).
 func TestDeployAWSModule(t *testing.T) {
+	t.Parallel() // mostly waits on terraform and moto
 	for _, tool := range []string{"terraform", "moto_server", "docker"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not on PATH (.ci/tools.sh checks for it): %v", tool, err)
