@@ -455,3 +455,72 @@ func TestSubnetCIDR(t *testing.T) {
 		}
 	}
 }
+
+// TestProgramConfiguration runs the program as `pulumi up` would, with
+// the stack's configuration: keys, JSON lists and the encrypted secret.
+func TestProgramConfiguration(t *testing.T) {
+	base := map[string]string{
+		"sockerless:namePrefix":              "cfgtest",
+		"sockerless:lambdaS3Bucket":          "artifacts",
+		"sockerless:lambdaS3Key":             "functions-x86_64.zip",
+		"sockerless:lambdaArchitecture":      "x86_64",
+		"sockerless:relayImage":              "ghcr.io/example/sockerless-relay:1",
+		"sockerless:relayDomainName":         "relay.example.org",
+		"sockerless:certificateArn":          "arn:aws:acm:eu-west-1:111122223333:certificate/x",
+		"sockerless:vpcId":                   "vpc-1",
+		"sockerless:subnetIds":               `["subnet-1","subnet-2"]`,
+		"sockerless:allowedCallerPrincipals": `["444455556666"]`,
+		"sockerless:relayAutoscaling":        "false",
+		"sockerless:tags":                    `{"team":"ci"}`,
+		"sockerless:deploymentSecret":        testSecret,
+	}
+	runProgram := func(cfg map[string]string) (*mocks, error) {
+		m := &mocks{resources: map[string]resource.PropertyMap{}}
+		withConfig := func(info *pulumi.RunInfo) {
+			info.Config, info.ConfigSecretKeys = cfg, []string{"sockerless:deploymentSecret"}
+		}
+		return m, pulumi.RunErr(program, pulumi.WithMocks("sockerless-aws", "test", m), withConfig)
+	}
+
+	m, err := runProgram(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := m.get(t, "aws:lambda/function:Function", "functions")
+	for k, want := range map[string]string{
+		"SOCKERLESS_STATE": "dynamodb://cfgtest-state?region=" + testRegion, "SOCKERLESS_ECS_SUBNETS": "subnet-1,subnet-2",
+		"SOCKERLESS_AWS_ACCOUNTS": "444455556666", "SOCKERLESS_RELAY_URL": "wss://relay.example.org",
+	} {
+		if got := str(t, fn, "environment", "variables", k); got != want {
+			t.Errorf("%s=%q, want %q", k, got, want)
+		}
+	}
+	if str(t, fn, "s3Bucket") != "artifacts" || str(t, fn, "architectures", 0) != "x86_64" || str(t, fn, "tags", "team") != "ci" {
+		t.Errorf("functions from %s on %s, tags %v", str(t, fn, "s3Bucket"), str(t, fn, "architectures", 0), fn["tags"])
+	}
+	if len(m.all("aws:appautoscaling/policy:Policy")) != 0 || len(m.all("aws:ec2/vpc:Vpc")) != 0 {
+		t.Error("relayAutoscaling=false or vpcId ignored")
+	}
+	if len(policy(t, str(t, m.get(t, "aws:iam/rolePolicy:RolePolicy", "relay-execution"), "policy"))) != 2 {
+		t.Error("a relay image outside ECR needs no ECR permissions")
+	}
+
+	for _, tt := range []struct{ drop, set, value, wantErr string }{
+		{drop: "sockerless:deploymentSecret", wantErr: "deploymentSecret is required"},
+		{set: "sockerless:subnetIds", value: "subnet-1", wantErr: "want a JSON list"},
+		{set: "sockerless:namePrefix", value: "X", wantErr: "namePrefix"},
+	} {
+		cfg := map[string]string{}
+		for k, v := range base {
+			if k != tt.drop {
+				cfg[k] = v
+			}
+		}
+		if tt.set != "" {
+			cfg[tt.set] = tt.value
+		}
+		if _, err := runProgram(cfg); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("without %s / with %s=%s: %v, want an error containing %q", tt.drop, tt.set, tt.value, err, tt.wantErr)
+		}
+	}
+}

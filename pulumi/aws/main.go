@@ -6,26 +6,28 @@ package main
 
 import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-func main() {
-	pulumi.Run(func(ctx *pulumi.Context) error {
-		args, err := loadArgs(ctx)
-		if err != nil {
-			return err
-		}
-		out, err := deploy(ctx, args)
-		if err != nil {
-			return err
-		}
-		ctx.Export("shimEnvironment", out.ShimEnvironment)
-		ctx.Export("runnerHostPolicyJson", out.RunnerHostPolicy)
-		ctx.Export("functionName", out.FunctionName)
-		ctx.Export("stateTableName", out.StateTableName)
-		ctx.Export("relayUrl", out.RelayURL)
-		ctx.Export("relayDnsTarget", out.RelayDNSTarget)
-		ctx.Export("clusterArn", out.ClusterARN)
-		ctx.Export("imageRepositoryUrl", out.ImageRepository)
-		ctx.Export("workloadLogGroup", out.WorkloadLogGroup)
-		ctx.Export("deploymentSecretArn", out.SecretARN)
-		return nil
-	})
+func main() { pulumi.Run(program) }
+
+// program reads the stack's configuration, declares the deployment and
+// exports what runner hosts need.
+func program(ctx *pulumi.Context) error {
+	args, err := loadArgs(ctx)
+	if err != nil {
+		return err
+	}
+	out, err := deploy(ctx, args)
+	if err != nil {
+		return err
+	}
+	ctx.Export("shimEnvironment", out.ShimEnvironment)
+	ctx.Export("runnerHostPolicyJson", out.RunnerHostPolicy)
+	ctx.Export("functionName", out.FunctionName)
+	ctx.Export("stateTableName", out.StateTableName)
+	ctx.Export("relayUrl", out.RelayURL)
+	ctx.Export("relayDnsTarget", out.RelayDNSTarget)
+	ctx.Export("clusterArn", out.ClusterARN)
+	ctx.Export("imageRepositoryUrl", out.ImageRepository)
+	ctx.Export("workloadLogGroup", out.WorkloadLogGroup)
+	ctx.Export("deploymentSecretArn", out.SecretARN)
+	return nil
 }
