@@ -153,9 +153,9 @@ resource "aws_dynamodb_table" "state" {
 # with it. Functions reads it at start (SOCKERLESS_SECRET_ARN); ECS
 # injects it into the relay's container. It is in no environment variable
 # of the deployment, no output, and neither the plan nor the state: it is
-# made at apply time (two UUIDv4s, 244 bits from the system's CSPRNG) and
-# passed to a write-only argument, written again only when
-# secret_version changes. (Not the provider's ephemeral
+# made at apply time (two of Terraform's uuid() values, random UUIDs from
+# Go's crypto/rand: at least 244 random bits) and passed to a write-only
+# argument, written again only when secret_version changes. (Not the provider's ephemeral
 # aws_secretsmanager_random_password: Terraform 1.11's mocked providers
 # cannot open ephemeral resources, so the module's tests could not run.)
 resource "aws_secretsmanager_secret" "deployment" {
