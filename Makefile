@@ -8,7 +8,7 @@ APPLETS   := providers/memory/sandbox/applets.wasm
 PKGS      := ./...
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build run test test-integration bench lint applets tools clean
+.PHONY: all build run test test-integration bench lint applets tools clean lambda deploy-check
 
 all: build
 
@@ -31,7 +31,7 @@ build: applets
 run: build
 	$(BIN)/sockerless
 
-test: applets tools
+test: applets tools deploy-check
 	$(GO) vet $(PKGS)
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS) 2>&1 | tee .test.log | grep -v '^=== ' ; test $${PIPESTATUS[0]} -eq 0
 	@echo "go test summary:"; grep -E '^(ok|FAIL|---|panic)' .test.log | grep -v '^--- PASS' || true
@@ -43,6 +43,29 @@ lint: applets
 	gofmt -l . | tee /dev/stderr | (! read)
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+
+# The functions Lambda for provided.al2023 (terraform/aws lambda_zip_path):
+# bin/lambda/sockerless-functions-{arm64,x86_64}.zip, each one static
+# executable named bootstrap.
+lambda: applets
+	@for a in arm64:arm64 x86_64:amd64; do d=$(BIN)/lambda/$${a%%:*}; mkdir -p $$d && \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$${a##*:} $(GO) build -trimpath -tags lambda.norpc -ldflags='-s -w' -o $$d/bootstrap ./cmd/sockerless-functions && \
+	  rm -f $$d.zip && (cd $$d && python3 -m zipfile -c ../sockerless-functions-$${a%%:*}.zip bootstrap) && echo $(BIN)/lambda/sockerless-functions-$${a%%:*}.zip || exit 1; done
+
+# terraform/aws and pulumi/aws without a cloud: format, validate, the
+# module's mocked-provider tests, the Pulumi program's tests. (go test's
+# integration/deploy_test.go applies the module to moto.)
+TF_PLUGIN_MIRROR ?= /opt/tf-plugins
+TF_CHECK := .cache/deploy-check
+TF       := TF_CLI_CONFIG_FILE=$(CURDIR)/$(TF_CHECK)/tf.rc CHECKPOINT_DISABLE=1 terraform
+deploy-check:
+	@mkdir -p $(TF_CHECK) && printf 'provider_installation {\n  filesystem_mirror { path = "%s" }\n  direct { exclude = ["*/*"] }\n}\n' "$(TF_PLUGIN_MIRROR)" > $(TF_CHECK)/tf.rc
+	$(TF) fmt -check -recursive terraform
+	@for d in terraform/aws terraform/aws/examples/complete; do TF_DATA_DIR=$(CURDIR)/$(TF_CHECK)/$$(echo $$d | tr / _) $(TF) -chdir=$$d init -backend=false -input=false -no-color >/dev/null || exit 1; done
+	TF_DATA_DIR=$(CURDIR)/$(TF_CHECK)/terraform_aws $(TF) -chdir=terraform/aws validate -no-color
+	TF_DATA_DIR=$(CURDIR)/$(TF_CHECK)/terraform_aws_examples_complete $(TF) -chdir=terraform/aws/examples/complete validate -no-color
+	TF_DATA_DIR=$(CURDIR)/$(TF_CHECK)/terraform_aws $(TF) -chdir=terraform/aws test -no-color
+	cd pulumi/aws && $(GO) vet ./... && $(GO) test ./...
 
 # tools installs the real clients the integration tests drive.
 tools:

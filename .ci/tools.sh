@@ -43,3 +43,14 @@ if ! command -v docker-compose >/dev/null; then
   sudo_ apt-get update -qq
   DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y -qq docker-compose >/dev/null
 fi
+
+# terraform/aws (make deploy-check, integration/deploy_test.go): terraform
+# and the machine's local provider mirror (no Terraform registry is
+# reachable), and moto_server, the AWS emulator the module is applied to.
+command -v terraform >/dev/null || { echo "tools: terraform (1.11 or newer) is required on PATH" >&2; exit 1; }
+tf_mirror="${TF_PLUGIN_MIRROR:-/opt/tf-plugins}"
+if [ ! -d "$tf_mirror/registry.terraform.io/hashicorp/aws" ]; then
+  echo "tools: no Terraform provider mirror holding registry.terraform.io/hashicorp/aws at $tf_mirror (set TF_PLUGIN_MIRROR to the folder that holds registry.terraform.io/)" >&2
+  exit 1
+fi
+command -v moto_server >/dev/null || { echo "tools: moto_server (python moto[server]) is required on PATH" >&2; exit 1; }

@@ -4,7 +4,8 @@
 // AWS_LAMBDA_RUNTIME_API) it serves Function URL and API Gateway HTTP API
 // events; under Azure Functions (FUNCTIONS_CUSTOMHANDLER_PORT) it is a
 // custom handler; otherwise, as on Cloud Run, it listens on PORT. Streams
-// go through a network relay (sockerless-relay) sharing SOCKERLESS_SECRET.
+// go through a network relay (sockerless-relay) sharing SOCKERLESS_SECRET
+// (or the Secrets Manager secret SOCKERLESS_SECRET_ARN names).
 // In-process providers' workloads are served by agents that dial the relay
 // over the network, exactly like cloud agents.
 //
@@ -48,7 +49,8 @@ type Config struct {
 	State         string        `env:"STATE" envDefault:"memory" help:"state store: memory, dynamodb://TABLE?region=R[&endpoint=URL], firestore://PROJECT[/DATABASE][?endpoint=HOST:PORT], aztables://ACCOUNT/TABLE[?endpoint=URL]"`
 	Provider      string        `env:"PROVIDER" envDefault:"memory" help:"workload provider: memory (WASM sandbox) or synthetic"`
 	RelayURL      string        `env:"RELAY_URL" help:"the relay's base URL, ws://HOST:PORT or wss://...; required"`
-	Secret        string        `env:"SECRET" help:"deployment secret shared with the relay (tickets, agent tokens); required"`
+	Secret        string        `env:"SECRET" help:"deployment secret shared with the relay (tickets, agent tokens); this or SECRET_ARN is required"`
+	SecretARN     string        `env:"SECRET_ARN" help:"ARN of an AWS Secrets Manager secret holding the deployment secret, read at start (instead of SECRET)"`
 	Token         string        `env:"TOKEN" help:"bearer token shims must present (auth mode token)"`
 	Auth          string        `env:"AUTH" help:"how shims authenticate: token, aws-iam (Lambda Function URL with AWS_IAM), google-idtoken (Cloud Run), azure-key; default token when SOCKERLESS_TOKEN is set"`
 	FunctionKey   string        `env:"FUNCTION_KEY" help:"Azure function key shims must send in x-functions-key (auth mode azure-key)"`
@@ -108,8 +110,15 @@ func parse(args []string, stderr io.Writer) (Config, error) {
 }
 
 func (c *Config) validate() error {
-	if c.Secret == "" {
-		return fmt.Errorf("%sSECRET is required (the relay must share it)", envPrefix)
+	switch {
+	case c.Secret == "" && c.SecretARN == "":
+		return fmt.Errorf("%sSECRET or %sSECRET_ARN is required (the relay must share the secret)", envPrefix, envPrefix)
+	case c.Secret != "" && c.SecretARN != "":
+		return fmt.Errorf("set one of %sSECRET and %sSECRET_ARN, not both", envPrefix, envPrefix)
+	case c.SecretARN != "":
+		if _, err := parseSecretARN(c.SecretARN); err != nil {
+			return err
+		}
 	}
 	u, err := url.Parse(c.RelayURL)
 	if c.RelayURL == "" || err != nil || (u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -187,6 +196,11 @@ func run(args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.SecretARN != "" {
+		if cfg.Secret, err = secretFromARN(ctx, cfg.SecretARN); err != nil {
+			return err
+		}
+	}
 	secret := []byte(cfg.Secret)
 	var sb *sandbox.Sandbox
 	var stateDir string

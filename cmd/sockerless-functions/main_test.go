@@ -25,6 +25,22 @@ func TestValidateAuth(t *testing.T) {
 		{"google without audience", func(c *Config) { c.Auth = "google-idtoken" }, "needs SOCKERLESS_AUDIENCE"},
 		{"unknown mode", func(c *Config) { c.Auth = "kerberos" }, "want one of token, aws-iam"},
 		{"unknown platform", func(c *Config) { c.Token = "t"; c.Platform = "heroku" }, "PLATFORM"},
+		{"secret from secrets manager", func(c *Config) {
+			c.Auth = "aws-iam"
+			c.Secret = ""
+			c.SecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sl/deployment-AbCdEf"
+		}, ""},
+		{"no secret", func(c *Config) { c.Auth = "aws-iam"; c.Secret = "" }, "SOCKERLESS_SECRET or SOCKERLESS_SECRET_ARN is required"},
+		{"both secrets", func(c *Config) {
+			c.Auth = "aws-iam"
+			c.SecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x"
+		}, "not both"},
+		{"secret arn of another service", func(c *Config) {
+			c.Auth = "aws-iam"
+			c.Secret = ""
+			c.SecretARN = "arn:aws:ssm:eu-west-1:123456789012:parameter/x"
+		}, "want arn:aws:secretsmanager"},
+		{"secret arn not an arn", func(c *Config) { c.Auth = "aws-iam"; c.Secret = ""; c.SecretARN = "sl/deployment" }, "SOCKERLESS_SECRET_ARN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
