@@ -49,6 +49,10 @@ type Options struct {
 	AttachTimeout time.Duration
 	// Logger receives errors; nil discards them.
 	Logger *slog.Logger
+	// CarryBinds makes the shim carry binds of this host's folders to and
+	// from the workloads (split and cloud modes, where functions runs
+	// elsewhere): see carry.go.
+	CarryBinds bool
 }
 
 // Shim serves the Docker API on the runner host. Safe for concurrent use.
@@ -60,6 +64,8 @@ type Shim struct {
 
 	mu       sync.Mutex
 	sessions map[string][]*session // exec or container id -> live streams
+
+	carry carryState
 }
 
 // New returns a shim.
@@ -101,6 +107,9 @@ var (
 func (s *Shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := versionPrefix.ReplaceAllString(r.URL.Path, "")
 	tag(r)
+	if s.opts.CarryBinds && s.serveCarried(w, r, p) {
+		return
+	}
 	switch {
 	case r.Method == http.MethodPost && hijackPath.MatchString(p):
 		s.serveHijack(w, r)
@@ -515,6 +524,7 @@ func (s *Shim) bridge(ctx context.Context, client net.Conn, clientIn *bufio.Read
 			s.writeStreamError(client, t.Tty, "sockerless: "+string(f.Payload)+"\n")
 			return
 		case frame.Exit:
+			s.pullAfterExec(ctx)
 			s.closeClient(client)
 			return
 		}

@@ -87,7 +87,13 @@ type decoder struct {
 	r *bufio.Reader
 }
 
+// newDecoder reads r through a buffer; a *bufio.Reader is used as it is,
+// so several streams read one after another from it (two manifests) do
+// not lose bytes to each other's read-ahead.
 func newDecoder(r io.Reader) *decoder {
+	if br, ok := r.(*bufio.Reader); ok {
+		return &decoder{r: br}
+	}
 	return &decoder{r: bufio.NewReaderSize(r, 64<<10)}
 }
 

@@ -31,44 +31,99 @@ type Stats struct {
 // tree described by other equal to it. File content is read and written
 // one chunk at a time. ctx is checked between entries.
 func Send(ctx context.Context, w io.Writer, root *os.Root, other Manifest) (Stats, error) {
+	return SendTracked(ctx, w, root, other, nil, nil)
+}
+
+// SendTracked writes the delta that carries what changed under root since
+// base, the last state both sides agreed on, to a receiver whose tree recv
+// describes: an entry goes when it differs from base (changed here) and
+// from recv (the receiver does not have it already), with content only
+// when the receiver's file differs in size or time; a path of base that is
+// gone here is deleted there. What changed only on the receiver's side
+// stays, to be carried the other way; a path changed on both sides takes
+// this side's version. Parents the receiver lacks (or has as something
+// else) are sent before an entry below them. With a nil base the delta
+// makes the receiver equal to this tree (base is recv).
+//
+// track, when not nil (it may be base itself), is updated with every
+// entry the receiver will have from this side and every deletion, so it
+// goes on describing the agreed state.
+func SendTracked(ctx context.Context, w io.Writer, root *os.Root, recv, base, track Manifest) (Stats, error) {
+	if base == nil {
+		base = recv
+	}
 	var st Stats
 	e := newEncoder(w)
 	e.raw([]byte(deltaMagic))
-	seen := make(map[string]Type, len(other))
+	seen := make(map[string]Type, len(base))
+	dirs := map[string]Entry{} // this side's directories, for parents sent late
+	sent := map[string]bool{}  // directories sent
 	buf := make([]byte, MaxChunk)
 	zeros := make([]byte, MaxChunk)
+	note := func(x Entry) {
+		if track == nil {
+			return
+		}
+		if old, ok := track[x.Path]; ok && old.Type == Dir && x.Type != Dir {
+			forget(track, x.Path, false)
+		}
+		track[x.Path] = x
+	}
+	dir := func(x Entry) {
+		st.Dirs++
+		sent[x.Path] = true
+		note(x)
+		e.byte(recDir)
+		e.str(x.Path)
+		e.uvarint(uint64(x.Mode))
+	}
 	err := walk(root, func(x Entry) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		seen[x.Path] = x.Type
-		r, ok := other[x.Path]
+		if x.Type == Dir {
+			dirs[x.Path] = x
+		}
+		if b, ok := base[x.Path]; ok {
+			if equal, _ := same(x, b); equal {
+				return nil // unchanged here since the last carry
+			}
+		}
 		content := true
-		if ok {
+		if r, ok := recv[x.Path]; ok {
 			var equal bool
 			if equal, content = same(x, r); equal {
+				note(x)
 				return nil
+			}
+		}
+		for i := 0; i < len(x.Path); i++ {
+			if x.Path[i] != '/' {
+				continue
+			}
+			if a := x.Path[:i]; !sent[a] && recv[a].Type != Dir {
+				dir(dirs[a])
 			}
 		}
 		switch x.Type {
 		case Dir:
-			st.Dirs++
-			e.byte(recDir)
-			e.str(x.Path)
-			e.uvarint(uint64(x.Mode))
+			dir(x)
 		case Symlink:
 			st.Links++
+			note(x)
 			e.byte(recLink)
 			e.str(x.Path)
 			e.str(x.Target)
 		case File:
+			note(x)
 			if !content {
 				st.Meta++
 				e.byte(recMeta)
 				e.str(x.Path)
 				e.uvarint(uint64(x.Mode))
 				e.varint(x.Mtime)
-				return nil
+				return e.err
 			}
 			st.Files++
 			return sendFile(e, root, x, buf, zeros, &st)
@@ -81,7 +136,7 @@ func Send(ctx context.Context, w io.Writer, root *os.Root, other Manifest) (Stat
 	// Deletions, parents before children; a path whose parent is not a
 	// directory here goes with its parent (removed or replaced whole).
 	var gone []string
-	for p := range other {
+	for p := range base {
 		if _, ok := seen[p]; ok {
 			continue
 		}
@@ -92,6 +147,12 @@ func Send(ctx context.Context, w io.Writer, root *os.Root, other Manifest) (Stat
 	}
 	sort.Strings(gone)
 	for _, p := range gone {
+		if track != nil {
+			forget(track, p, true)
+		}
+		if _, ok := recv[p]; !ok {
+			continue // gone there too
+		}
 		st.Deleted++
 		e.byte(recDelete)
 		e.str(p)
@@ -100,6 +161,24 @@ func Send(ctx context.Context, w io.Writer, root *os.Root, other Manifest) (Stat
 	err = e.flush()
 	st.Wire = e.n
 	return st, err
+}
+
+// forget removes from m the entries below p, and p itself when self.
+func forget(m Manifest, p string, self bool) {
+	if e, ok := m[p]; ok && e.Type != Dir {
+		if self {
+			delete(m, p)
+		}
+		return // nothing below a file or link
+	}
+	if self {
+		delete(m, p)
+	}
+	for q := range m {
+		if strings.HasPrefix(q, p) && len(q) > len(p) && q[len(p)] == '/' {
+			delete(m, q)
+		}
+	}
 }
 
 // sendFile writes a file record: its header, then chunks (a uvarint whose
@@ -149,9 +228,25 @@ func sendFile(e *encoder, root *os.Root, x Entry, buf, zeros []byte, st *Stats) 
 // entries. A refused or malformed record stops Apply with an error
 // wrapping ErrUnsafe or ErrFormat; records before it stay applied.
 func Apply(ctx context.Context, r io.Reader, root *os.Root) (Stats, error) {
-	a := applier{root: root, d: newDecoder(r), dirs: map[string]bool{}, buf: make([]byte, MaxChunk)}
-	st, err := a.run(ctx)
-	return st, err
+	return ApplyTracked(ctx, r, root, nil)
+}
+
+// ApplyTracked is Apply that also records in track (when not nil) each
+// entry as applied and each deletion (see SendTracked).
+func ApplyTracked(ctx context.Context, r io.Reader, root *os.Root, track Manifest) (Stats, error) {
+	a := applier{root: root, d: newDecoder(r), dirs: map[string]bool{}, buf: make([]byte, MaxChunk), track: track}
+	return a.run(ctx)
+}
+
+// record notes an applied entry in the tracked manifest.
+func (a *applier) record(e Entry) {
+	if a.track == nil {
+		return
+	}
+	if old, ok := a.track[e.Path]; ok && old.Type == Dir && e.Type != Dir {
+		forget(a.track, e.Path, false)
+	}
+	a.track[e.Path] = e
 }
 
 type applier struct {
@@ -162,6 +257,7 @@ type applier struct {
 	modes []dirMode
 	buf   []byte
 	seq   int
+	track Manifest
 }
 
 type dirMode struct {
@@ -217,8 +313,9 @@ func (a *applier) run(ctx context.Context) (Stats, error) {
 	}
 }
 
-// parents checks that every parent of p is a real directory.
-func (a *applier) parents(p string) error {
+// parents checks that every parent of p is a real directory; with
+// create, missing ones are made.
+func (a *applier) parents(p string, create bool) error {
 	for i := 0; i < len(p); i++ {
 		if p[i] != '/' {
 			continue
@@ -228,6 +325,16 @@ func (a *applier) parents(p string) error {
 			continue
 		}
 		fi, err := a.root.Lstat(dir)
+		if errors.Is(err, fs.ErrNotExist) && create {
+			// Removed on this side since the last carry: made again
+			// (the sender's side wins), as a real directory.
+			if err := a.root.Mkdir(dir, 0o755); err != nil {
+				return fmt.Errorf("treesync: %w", err)
+			}
+			a.dirs[dir] = true
+			a.record(Entry{Path: dir, Type: Dir, Mode: 0o755})
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("%w: %s: parent %s: %w", ErrUnsafe, p, dir, err)
 		}
@@ -277,7 +384,7 @@ func (a *applier) dir() error {
 	if err != nil {
 		return err
 	}
-	if err := a.parents(p); err != nil {
+	if err := a.parents(p, true); err != nil {
 		return err
 	}
 	isDir := func(fi fs.FileInfo) bool { return fi.IsDir() }
@@ -292,6 +399,7 @@ func (a *applier) dir() error {
 	}
 	a.dirs[p] = true
 	a.modes = append(a.modes, dirMode{p, mode})
+	a.record(Entry{Path: p, Type: Dir, Mode: mode})
 	return nil
 }
 
@@ -318,7 +426,7 @@ func (a *applier) link() error {
 	if target == "" || strings.ContainsRune(target, 0) {
 		return fmt.Errorf("%w: symlink %s with an empty or NUL target", ErrFormat, p)
 	}
-	if err := a.parents(p); err != nil {
+	if err := a.parents(p, true); err != nil {
 		return err
 	}
 	if _, err := a.clear(p, nil); err != nil {
@@ -327,6 +435,7 @@ func (a *applier) link() error {
 	if err := a.root.Symlink(target, p); err != nil {
 		return fmt.Errorf("treesync: %w", err)
 	}
+	a.record(Entry{Path: p, Type: Symlink, Target: target})
 	return nil
 }
 
@@ -346,7 +455,7 @@ func (a *applier) file(st *Stats) error {
 	if err != nil {
 		return err
 	}
-	if err := a.parents(p); err != nil {
+	if err := a.parents(p, true); err != nil {
 		return err
 	}
 	a.seq++
@@ -355,7 +464,7 @@ func (a *applier) file(st *Stats) error {
 	if err != nil {
 		return fmt.Errorf("treesync: %w", err)
 	}
-	err = a.content(f, st)
+	size, err := a.content(f, st)
 	if err == nil {
 		err = f.Chmod(mode)
 	}
@@ -379,35 +488,36 @@ func (a *applier) file(st *Stats) error {
 		}
 		return fmt.Errorf("treesync: write %s: %w", p, err)
 	}
+	a.record(Entry{Path: p, Type: File, Mode: mode, Size: size, Mtime: mtime})
 	return nil
 }
 
 // content copies a file record's chunks into f, leaving holes for runs of
 // zeros.
-func (a *applier) content(f *os.File, st *Stats) error {
+func (a *applier) content(f *os.File, st *Stats) (int64, error) {
 	var off int64
 	for {
 		h, err := a.d.uvarint()
 		if err != nil {
-			return err
+			return off, err
 		}
 		n := int64(h >> 1)
 		if n == 0 {
-			return f.Truncate(off)
+			return off, f.Truncate(off)
 		}
 		if n > MaxChunk {
-			return fmt.Errorf("%w: chunk of %d bytes (limit %d)", ErrFormat, n, MaxChunk)
+			return off, fmt.Errorf("%w: chunk of %d bytes (limit %d)", ErrFormat, n, MaxChunk)
 		}
 		if off > 1<<62-n {
-			return fmt.Errorf("%w: file too large", ErrFormat)
+			return off, fmt.Errorf("%w: file too large", ErrFormat)
 		}
 		if h&1 == 0 {
 			b := a.buf[:n]
 			if _, err := io.ReadFull(a.d.r, b); err != nil {
-				return short(err)
+				return off, short(err)
 			}
 			if _, err := f.WriteAt(b, off); err != nil {
-				return err
+				return off, err
 			}
 			st.Content += n
 		}
@@ -428,7 +538,7 @@ func (a *applier) meta() error {
 	if err != nil {
 		return err
 	}
-	if err := a.parents(p); err != nil {
+	if err := a.parents(p, true); err != nil {
 		return err
 	}
 	fi, err := a.root.Lstat(p)
@@ -442,6 +552,7 @@ func (a *applier) meta() error {
 	if err := a.root.Chtimes(p, t, t); err != nil {
 		return fmt.Errorf("treesync: %w", err)
 	}
+	a.record(Entry{Path: p, Type: File, Mode: mode, Size: fi.Size(), Mtime: mtime})
 	return nil
 }
 
@@ -450,7 +561,7 @@ func (a *applier) delete() error {
 	if err != nil {
 		return err
 	}
-	if err := a.parents(p); err != nil {
+	if err := a.parents(p, false); err != nil {
 		// A missing parent means p is gone already; a link or file as
 		// parent is refused by parents like any other record.
 		if errors.Is(err, fs.ErrNotExist) {
@@ -458,6 +569,8 @@ func (a *applier) delete() error {
 		}
 		return err
 	}
-	_, err = a.clear(p, nil)
+	if _, err = a.clear(p, nil); err == nil && a.track != nil {
+		forget(a.track, p, true)
+	}
 	return err
 }

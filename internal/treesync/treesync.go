@@ -223,6 +223,7 @@ func WriteManifest(w io.Writer, m Manifest) error {
 
 // ReadManifest decodes a manifest written by WriteManifest. It refuses
 // invalid paths and types, duplicates, and more than MaxEntries entries.
+// Given a *bufio.Reader it reads no further than the manifest's end.
 func ReadManifest(r io.Reader) (Manifest, error) {
 	d := newDecoder(r)
 	if err := d.magic(manifestMagic); err != nil {

@@ -390,3 +390,130 @@ func TestCarryKeepsKinds(t *testing.T) {
 	}
 	untouched()
 }
+
+// carryBase carries from one side to the other against base, the last
+// state both sides agreed on, as the shim does from its second carry on,
+// and advances base; with a nil base it is a first carry against the
+// receiver's manifest, which becomes the base.
+func carryBase(t testing.TB, from, to string, base Manifest, push bool) Manifest {
+	t.Helper()
+	fr, tr := openRoot(t, from), openRoot(t, to)
+	if base == nil {
+		var err error
+		if base, err = Scan(tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var db bytes.Buffer
+	recv, err := Scan(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if push {
+		// The host sends, tracking.
+		if _, err := SendTracked(context.Background(), &db, fr, recv, base, base); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Apply(context.Background(), &db, tr); err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+		return base
+	}
+	// The workload sends against the base the host gave it; the host
+	// applies, tracking.
+	if _, err := SendTracked(context.Background(), &db, fr, recv, base, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ApplyTracked(context.Background(), &db, tr, base); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	return base
+}
+
+// TestCarryThreeWay: carrying against the last agreed state moves only
+// what changed on the sending side: both sides change between carries
+// (as a host writes the next script while a workload's background
+// process writes output), a push then a pull leave both sides equal with
+// neither side's changes lost unless the same path changed on both (the
+// pushing host wins), and nothing outside the bind changes.
+func TestCarryThreeWay(t *testing.T) {
+	for seed := range uint64(25) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			a, b, untouched := layout(t)
+			start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			host := &tree{rng: rand.New(rand.NewPCG(seed, 3)), dir: a, now: start}
+			work := &tree{rng: rand.New(rand.NewPCG(seed, 4)), dir: b, now: start.Add(time.Hour)}
+			host.mutate(t, 30)
+			base := carryBase(t, a, b, nil, true)
+			requireEqual(t, a, b)
+			for round := range 8 {
+				host.mutate(t, 1+host.rng.IntN(6))
+				work.mutate(t, 1+work.rng.IntN(6))
+				base = carryBase(t, a, b, base, true)
+				base = carryBase(t, b, a, base, false)
+				requireEqual(t, a, b)
+				if d := diffManifests(t, base, a); d != "" {
+					t.Fatalf("round %d: the base no longer describes the agreed state: %s", round, d)
+				}
+			}
+			untouched()
+		})
+	}
+}
+
+// TestCarryThreeWayKeepsBothSides: a file only the workload wrote and a
+// file only the host wrote both survive a push and a pull; a deletion on
+// either side is carried.
+func TestCarryThreeWayKeepsBothSides(t *testing.T) {
+	a, b, untouched := layout(t)
+	for _, p := range []string{"keep", "host-deletes", "work-deletes"} {
+		if err := os.WriteFile(filepath.Join(a, p), []byte(p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := carryBase(t, a, b, nil, true)
+	if err := os.WriteFile(filepath.Join(b, "late.txt"), []byte("late"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(a, "step2.sh"), []byte("echo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(a, "host-deletes")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(b, "work-deletes")); err != nil {
+		t.Fatal(err)
+	}
+	base = carryBase(t, a, b, base, true)
+	if _, err := os.Stat(filepath.Join(b, "late.txt")); err != nil {
+		t.Fatalf("the push removed the workload's own new file: %v", err)
+	}
+	carryBase(t, b, a, base, false)
+	requireEqual(t, a, b)
+	for p, want := range map[string]bool{"keep": true, "late.txt": true, "step2.sh": true, "host-deletes": false, "work-deletes": false} {
+		if _, err := os.Stat(filepath.Join(a, p)); (err == nil) != want {
+			t.Fatalf("%s on the host: %v, want present=%v", p, err, want)
+		}
+	}
+	untouched()
+}
+
+func diffManifests(t testing.TB, base Manifest, dir string) string {
+	m, err := Scan(openRoot(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d []string
+	for p, e := range m {
+		if b, ok := base[p]; !ok || (e.Type == Dir && b.Type == Dir) == false && b != e {
+			d = append(d, fmt.Sprintf("%s: %+v vs %+v", p, b, e))
+		}
+	}
+	for p := range base {
+		if _, ok := m[p]; !ok {
+			d = append(d, p+": only in base")
+		}
+	}
+	sort.Strings(d)
+	return strings.Join(d, "; ")
+}
