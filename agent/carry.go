@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path"
 	"strconv"
 
 	"github.com/sockerless/sockerless/internal/errdefs"
@@ -42,6 +43,8 @@ func serveCarry(ctx context.Context, out io.Writer, stdin io.Reader, g ticket.Gr
 		return errors.New("carry session without a direction")
 	case !ok:
 		return errdefs.NotImplementedf("carrying binds is not supported by this workload")
+	case !path.IsAbs(g.Carry.Dir):
+		return errdefs.InvalidParameterf("carry: %q is not an absolute path", g.Carry.Dir)
 	}
 	root, err := c.CarryRoot(ctx, g.Carry.Dir)
 	if err != nil {
