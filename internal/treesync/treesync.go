@@ -151,7 +151,9 @@ func walk(root *os.Root, fn func(Entry) error) error {
 		sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
 		for _, de := range ents {
 			name := path.Join(p, de.Name())
-			fi, err := root.Lstat(name)
+			// One lstat per entry, relative to the directory just
+			// opened through root (fstatat on its descriptor).
+			fi, err := de.Info()
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // removed while we walked
 			}
