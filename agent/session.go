@@ -127,7 +127,7 @@ func ServeSession(ctx context.Context, conn io.ReadWriteCloser, g ticket.Grant, 
 	if g.Kind == ticket.KindArchive {
 		wantStdin = g.Archive != nil && g.Archive.Op == ticket.ArchivePut
 	}
-	if g.Kind == ticket.KindCarry {
+	if g.Kind == ticket.KindCarry || g.Kind == ticket.KindTunnel {
 		wantStdin = true
 	}
 	if wantStdin {
@@ -143,8 +143,12 @@ func ServeSession(ctx context.Context, conn io.ReadWriteCloser, g ticket.Grant, 
 		}
 		return 0, err
 	}
-	if g.Kind == ticket.KindCarry {
-		err := serveCarry(ctx, out, stdin, g, w)
+	if g.Kind == ticket.KindCarry || g.Kind == ticket.KindTunnel {
+		serve := serveCarry
+		if g.Kind == ticket.KindTunnel {
+			serve = serveTunnel
+		}
+		err := serve(ctx, out, stdin, g, w)
 		stdin.Close()
 		if err != nil {
 			_ = frame.Write(out, frame.Error, []byte(err.Error()))

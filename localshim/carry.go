@@ -89,6 +89,21 @@ func (s *Shim) serveCarried(w http.ResponseWriter, r *http.Request, p string) bo
 	case r.Method == http.MethodPost && carryCreatePath.MatchString(p):
 		s.serveCreateCarried(w, r)
 		return true
+	case r.Method == http.MethodDelete && removePath.MatchString(p) && s.opts.PublishPorts:
+		rec := &recorder{header: http.Header{}}
+		ref := removePath.FindStringSubmatch(p)[1]
+		if s.opts.CarryBinds && httpx.BoolValue(r, "force") {
+			s.pullBeforeEnd(r.Context(), ref)
+		}
+		s.forward(rec, r)
+		if rec.status/100 == 2 {
+			s.unpublish(ref)
+			s.forgetCarried(ref)
+		}
+		rec.replay(w)
+		return true
+	case !s.opts.CarryBinds:
+		return false
 	case r.Method == http.MethodPost && carryStartPath.MatchString(p):
 		ref := carryStartPath.FindStringSubmatch(p)[1]
 		c, err := s.carriedOf(r.Context(), ref)
@@ -130,11 +145,7 @@ func (s *Shim) serveCarried(w http.ResponseWriter, r *http.Request, p string) bo
 		if m == nil {
 			m = removePath.FindStringSubmatch(p)
 		}
-		if c, err := s.carriedOf(r.Context(), m[1]); err == nil && len(c.binds) > 0 {
-			if err := s.carryAll(r.Context(), c, ticket.CarryPull); err != nil && !errdefs.IsConflict(err) {
-				s.log.Warn("carrying binds back before stop failed", "container", c.id, "err", err)
-			}
-		}
+		s.pullBeforeEnd(r.Context(), m[1])
 		if r.Method == http.MethodDelete {
 			s.forgetCarried(m[1])
 		}
@@ -143,6 +154,15 @@ func (s *Shim) serveCarried(w http.ResponseWriter, r *http.Request, p string) bo
 		s.forgetCarried(removePath.FindStringSubmatch(p)[1])
 	}
 	return false
+}
+
+// pullBeforeEnd brings a container's carried binds back before it stops.
+func (s *Shim) pullBeforeEnd(ctx context.Context, ref string) {
+	if c, err := s.carriedOf(ctx, ref); err == nil && len(c.binds) > 0 {
+		if err := s.carryAll(ctx, c, ticket.CarryPull); err != nil && !errdefs.IsConflict(err) {
+			s.log.Warn("carrying binds back before stop failed", "container", c.id, "err", err)
+		}
+	}
 }
 
 // pullAfterExec brings an exec's container's carried binds back, called
@@ -168,10 +188,19 @@ func (s *Shim) serveCreateCarried(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, errdefs.InvalidParameterf("reading request body: %v", err), 0)
 		return
 	}
-	nb, binds, err := RewriteCreate(body)
-	if err != nil {
-		httpx.WriteError(w, err, 0)
-		return
+	nb, binds := body, []CarriedBind(nil)
+	if s.opts.CarryBinds {
+		if nb, binds, err = RewriteCreate(body); err != nil {
+			httpx.WriteError(w, err, 0)
+			return
+		}
+	}
+	var pubs []*published
+	if s.opts.PublishPorts {
+		if nb, pubs, err = rewritePorts(nb); err != nil {
+			httpx.WriteError(w, err, 0)
+			return
+		}
 	}
 	var cfg struct{ WorkingDir string }
 	_ = json.Unmarshal(body, &cfg)
@@ -192,7 +221,23 @@ func (s *Shim) serveCreateCarried(w http.ResponseWriter, r *http.Request) {
 	}
 	r2 := r.Clone(r.Context())
 	r2.Body, r2.ContentLength = io.NopCloser(bytes.NewReader(nb)), int64(len(nb))
-	s.forward(w, r2)
+	if len(pubs) == 0 {
+		s.forward(w, r2)
+		return
+	}
+	rec := &recorder{header: http.Header{}}
+	s.forward(rec, r2)
+	var created struct {
+		ID string `json:"Id"`
+	}
+	if rec.status == http.StatusCreated && json.Unmarshal(rec.body.Bytes(), &created) == nil && created.ID != "" {
+		s.publish(created.ID, r.URL.Query().Get("name"), pubs)
+	} else {
+		for _, p := range pubs {
+			p.ln.Close()
+		}
+	}
+	rec.replay(w)
 }
 
 // RewriteCreate rewrites a container create body (JSON) so that no bind

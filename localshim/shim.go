@@ -53,6 +53,10 @@ type Options struct {
 	// from the workloads (split and cloud modes, where functions runs
 	// elsewhere): see carry.go.
 	CarryBinds bool
+	// PublishPorts makes the shim listen on the host ports of `-p` and
+	// carry each connection through the relay to the workload's port
+	// (split and cloud modes): see ports.go.
+	PublishPorts bool
 }
 
 // Shim serves the Docker API on the runner host. Safe for concurrent use.
@@ -66,6 +70,7 @@ type Shim struct {
 	sessions map[string][]*session // exec or container id -> live streams
 
 	carry carryState
+	ports portState
 }
 
 // New returns a shim.
@@ -107,7 +112,7 @@ var (
 func (s *Shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := versionPrefix.ReplaceAllString(r.URL.Path, "")
 	tag(r)
-	if s.opts.CarryBinds && s.serveCarried(w, r, p) {
+	if (s.opts.CarryBinds || s.opts.PublishPorts) && s.serveCarried(w, r, p) {
 		return
 	}
 	switch {

@@ -26,7 +26,16 @@ const (
 	// KindCarry carries a bind whose source is on the runner host to or
 	// from the workload (see Carry and internal/treesync).
 	KindCarry = "carry"
+	// KindTunnel carries one TCP connection to a port inside the
+	// workload: the agent dials it there (see Tunnel).
+	KindTunnel = "tunnel"
 )
+
+// Tunnel is what a tunnel grant allows: one TCP connection to Port on the
+// workload's loopback.
+type Tunnel struct {
+	Port int `json:"port"`
+}
 
 // Carry directions.
 const (
@@ -83,6 +92,8 @@ type Grant struct {
 	// Carry is the carry session's direction and directory; nil for
 	// other kinds.
 	Carry *Carry `json:"y,omitempty"`
+	// Tunnel is the tunnel session's port; nil for other kinds.
+	Tunnel *Tunnel `json:"u,omitempty"`
 	// Attach options: which streams and whether to replay logs.
 	Stdin  bool `json:"i,omitempty"`
 	Stdout bool `json:"o,omitempty"`
