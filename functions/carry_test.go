@@ -64,3 +64,63 @@ func TestCarryTicket(t *testing.T) {
 		})
 	}
 }
+
+// TestTunnelTicketAndPorts: a tunnel ticket needs the shim, a valid port
+// and a running container; a running container's inspect and list show
+// its bindings' host ports (both unspecified addresses for a binding on
+// all of them), a created one's do not.
+func TestTunnelTicketAndPorts(t *testing.T) {
+	a := newTestAPI(t)
+	code, body := do(a, "POST", "/containers/create?name=web", `{"Image":"alpine:3.20","Cmd":["sleep","300"],"ExposedPorts":{"80/tcp":{},"81/tcp":{}},"HostConfig":{"PortBindings":{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"32801"}],"81/tcp":[{"HostIp":"","HostPort":"8081"}]}}}`)
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	ask := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", path, nil)
+		req.Header.Set(controlapi.HeaderShim, "1")
+		a.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := ask("/_sockerless/tunnel/web?port=80"); code != 409 {
+		t.Fatalf("tunnel to a created container: %d %s", code, body)
+	}
+	if _, body := do(a, "GET", "/containers/web/json", ""); !strings.Contains(body, `"Ports":{"80/tcp":null,"81/tcp":null}`) {
+		t.Fatalf("a created container shows host ports: %s", body)
+	}
+	if code, body := do(a, "POST", "/containers/web/start", ""); code != 204 {
+		t.Fatalf("start: %d %s", code, body)
+	}
+	for _, p := range []string{"0", "65536", "x", ""} {
+		if code, _ := ask("/_sockerless/tunnel/web?port=" + p); code != 400 {
+			t.Fatalf("port %q: %d", p, code)
+		}
+	}
+	code, body = ask("/_sockerless/tunnel/web?port=80")
+	if code != 200 {
+		t.Fatalf("tunnel: %d %s", code, body)
+	}
+	var st controlapi.StreamTicket
+	_ = json.Unmarshal([]byte(body), &st)
+	if g, err := ticket.Verify([]byte("test-secret"), st.Token, a.st.Now()); err != nil || g.Kind != ticket.KindTunnel || g.Tunnel.Port != 80 {
+		t.Fatalf("grant %+v, %v", g, err)
+	}
+	var info struct {
+		NetworkSettings struct {
+			Ports map[string][]struct{ HostIp, HostPort string }
+		}
+	}
+	_, body = do(a, "GET", "/containers/web/json", "")
+	if err := json.Unmarshal([]byte(body), &info); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(info.NetworkSettings.Ports)
+	want := `{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"32801"}],"81/tcp":[{"HostIp":"0.0.0.0","HostPort":"8081"},{"HostIp":"::","HostPort":"8081"}]}`
+	if string(got) != want {
+		t.Fatalf("Ports = %s, want %s", got, want)
+	}
+	_, body = do(a, "GET", "/containers/json", "")
+	if !strings.Contains(body, `"Ports":[{"IP":"127.0.0.1","PrivatePort":80,"PublicPort":32801,"Type":"tcp"},{"IP":"0.0.0.0","PrivatePort":81,"PublicPort":8081,"Type":"tcp"},{"IP":"::","PrivatePort":81,"PublicPort":8081,"Type":"tcp"}]`) {
+		t.Fatalf("list: %s", body)
+	}
+}
