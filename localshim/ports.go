@@ -15,7 +15,7 @@ import (
 
 	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/internal/errdefs"
-	"github.com/sockerless/sockerless/relay/frame"
+	"github.com/sockerless/sockerless/relay/tunnel"
 )
 
 // tunnelTicketPath is functions' route for tunnel tickets (functions.TunnelPath).
@@ -187,34 +187,7 @@ func (s *Shim) tunnel(ctx context.Context, id string, port int, client net.Conn)
 		return
 	}
 	defer remote.Close()
-	go func() {
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := client.Read(buf)
-			if n > 0 && frame.Write(remote, frame.Stdin, buf[:n]) != nil {
-				return
-			}
-			if err != nil {
-				_ = frame.Write(remote, frame.CloseStdin, nil)
-				return
-			}
-		}
-	}()
-	fr := frame.Reader{R: remote}
-	for {
-		f, err := fr.Next()
-		if err != nil {
-			return
-		}
-		switch f.Type {
-		case frame.Stdout:
-			if _, err := client.Write(f.Payload); err != nil {
-				return
-			}
-		case frame.Exit, frame.Error:
-			return
-		}
-	}
+	tunnel.Bridge(client, remote)
 }
 
 // openTunnel asks functions for a tunnel ticket and dials the relay.
