@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/sockerless/sockerless/internal/controlapi"
-	"github.com/sockerless/sockerless/relay"
 	"github.com/sockerless/sockerless/relay/tunnel"
 )
 
@@ -51,6 +50,11 @@ func ParsePeers(s string) ([]PeerForward, error) {
 	return out, nil
 }
 
+// RelayDialer opens a stream to the relay with a ticket (wsclient.Dialer).
+type RelayDialer interface {
+	Dial(ctx context.Context, relayURL, token string) (io.ReadWriteCloser, error)
+}
+
 // PeerProxy carries the workload's connections to its network's peers
 // through the relay: for each accepted connection it asks functions for
 // a tunnel ticket to the peer (with the agent's own token, so functions
@@ -60,7 +64,7 @@ type PeerProxy struct {
 	ControlPlaneURL string
 	Container       string
 	Token           string
-	Dialer          relay.Dialer
+	Dialer          RelayDialer
 	// Client reaches functions; nil uses a client with a 30 s timeout.
 	Client *http.Client
 	Logger *slog.Logger

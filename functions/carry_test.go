@@ -124,3 +124,79 @@ func TestTunnelTicketAndPorts(t *testing.T) {
 		t.Fatalf("list: %s", body)
 	}
 }
+
+// TestAgentPeer: an agent gets a tunnel ticket to a running peer on one
+// of its user networks, named by container name, alias or address; a
+// container on another network (or only on the default bridge) gets 404,
+// a bad agent token 401, a stopped peer 409.
+func TestAgentPeer(t *testing.T) {
+	a := newTestAPI(t)
+	for _, n := range []string{"ci-net", "ci-other"} {
+		if code, body := do(a, "POST", "/networks/create", `{"Name":"`+n+`"}`); code != 201 {
+			t.Fatalf("network create: %d %s", code, body)
+		}
+	}
+	ids := map[string]string{}
+	for _, c := range []struct{ name, body string }{
+		{"db", `{"Image":"alpine:3.20","Cmd":["sleep","300"],"NetworkingConfig":{"EndpointsConfig":{"ci-net":{"Aliases":["database"]}}}}`},
+		{"cli", `{"Image":"alpine:3.20","Cmd":["sleep","300"],"HostConfig":{"NetworkMode":"ci-net"}}`},
+		{"other", `{"Image":"alpine:3.20","Cmd":["sleep","300"],"HostConfig":{"NetworkMode":"ci-other"}}`},
+		{"plain", `{"Image":"alpine:3.20","Cmd":["sleep","300"]}`},
+	} {
+		code, body := do(a, "POST", "/containers/create?name="+c.name, c.body)
+		if code != 201 {
+			t.Fatalf("create %s: %d %s", c.name, code, body)
+		}
+		var r struct{ Id string }
+		_ = json.Unmarshal([]byte(body), &r)
+		ids[c.name] = r.Id
+		if code, body := do(a, "POST", "/containers/"+c.name+"/start", ""); code != 204 {
+			t.Fatalf("start %s: %d %s", c.name, code, body)
+		}
+	}
+	_, body := do(a, "GET", "/containers/db/json", "")
+	var info struct {
+		NetworkSettings struct {
+			Networks map[string]struct{ IPAddress string }
+		}
+	}
+	_ = json.Unmarshal([]byte(body), &info)
+	ip := info.NetworkSettings.Networks["ci-net"].IPAddress
+	ask := func(from, token, name string) (int, string) {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/_sockerless/agent/"+ids[from]+"/peer?port=5432&name="+name, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		a.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	secret := []byte("test-secret")
+	for _, tc := range []struct {
+		from, name string
+		want       int
+	}{
+		{"cli", "database", 200}, {"cli", "db", 200}, {"cli", ip, 200}, {"cli", ids["db"][:12], 200},
+		{"cli", "nobody", 404}, {"other", "database", 404}, {"other", "db", 404}, {"plain", "db", 404},
+	} {
+		code, body := ask(tc.from, ticket.AgentToken(secret, ids[tc.from]), tc.name)
+		if code != tc.want {
+			t.Fatalf("%s -> %s: %d %s, want %d", tc.from, tc.name, code, body, tc.want)
+		}
+		if code == 200 {
+			var st controlapi.StreamTicket
+			_ = json.Unmarshal([]byte(body), &st)
+			g, err := ticket.Verify(secret, st.Token, a.st.Now())
+			if err != nil || g.Container != ids["db"] || g.Kind != ticket.KindTunnel || g.Tunnel.Port != 5432 {
+				t.Fatalf("%s -> %s: grant %+v, %v", tc.from, tc.name, g, err)
+			}
+		}
+	}
+	if code, _ := ask("cli", ticket.AgentToken(secret, ids["other"]), "db"); code != 401 {
+		t.Fatalf("another container's token: %d, want 401", code)
+	}
+	if code, body := do(a, "POST", "/containers/db/kill", ""); code != 204 {
+		t.Fatalf("kill: %d %s", code, body)
+	}
+	if code, _ := ask("cli", ticket.AgentToken(secret, ids["cli"]), "database"); code != 409 {
+		t.Fatalf("a stopped peer: %d, want 409", code)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -176,7 +177,19 @@ func BenchmarkPublishedPort(b *testing.B) {
 	e.mustDocker(b, "pull", "alpine")
 	cport := echoWorkload(b, e, "bench", "127.0.0.1::CPORT")
 	hp := hostPort(b, e, "bench", cport)
-	for _, tc := range []struct{ name, addr string }{{"direct", "127.0.0.1:" + cport}, {"published", "127.0.0.1:" + hp}} {
+	benchEcho(b, map[string]string{"direct": "127.0.0.1:" + cport, "published": "127.0.0.1:" + hp})
+}
+
+// benchEcho runs the echo round-trip and bulk benchmarks against each
+// named address, in name order.
+func benchEcho(b *testing.B, addrs map[string]string) {
+	names := make([]string, 0, len(addrs))
+	for n := range addrs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		tc := struct{ name, addr string }{name, addrs[name]}
 		b.Run("echo-"+tc.name, func(b *testing.B) {
 			c, err := net.Dial("tcp", tc.addr)
 			if err != nil {
@@ -211,4 +224,12 @@ func BenchmarkPublishedPort(b *testing.B) {
 			}
 		})
 	}
+}
+
+func mustAtoi(t testing.TB, s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
