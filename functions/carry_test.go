@@ -66,12 +66,13 @@ func TestCarryTicket(t *testing.T) {
 }
 
 // TestTunnelTicketAndPorts: a tunnel ticket needs the shim, a valid port
-// and a running container; a running container's inspect and list show
-// its bindings' host ports (both unspecified addresses for a binding on
-// all of them), a created one's do not.
+// and a running container; a running container whose ports a shim
+// listens on shows its bindings' host ports in inspect and list (both
+// unspecified addresses for a binding on all of them), a created one, or
+// one nobody listens for, does not.
 func TestTunnelTicketAndPorts(t *testing.T) {
 	a := newTestAPI(t)
-	code, body := do(a, "POST", "/containers/create?name=web", `{"Image":"alpine:3.20","Cmd":["sleep","300"],"ExposedPorts":{"80/tcp":{},"81/tcp":{}},"HostConfig":{"PortBindings":{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"32801"}],"81/tcp":[{"HostIp":"","HostPort":"8081"}]}}}`)
+	code, body := do(a, "POST", "/containers/create?name=web", `{"Image":"alpine:3.20","Cmd":["sleep","300"],"ExposedPorts":{"80/tcp":{},"81/tcp":{}},"Labels":{"io.sockerless.ports":"shim"},"HostConfig":{"PortBindings":{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"32801"}],"81/tcp":[{"HostIp":"","HostPort":"8081"}]}}}`)
 	if code != 201 {
 		t.Fatalf("create: %d %s", code, body)
 	}
@@ -119,7 +120,16 @@ func TestTunnelTicketAndPorts(t *testing.T) {
 	if string(got) != want {
 		t.Fatalf("Ports = %s, want %s", got, want)
 	}
-	_, body = do(a, "GET", "/containers/json", "")
+	// Without the label (embedded mode: nothing listens) no host port.
+	code, body = do(a, "POST", "/containers/create?name=unheard", `{"Image":"alpine:3.20","Cmd":["sleep","300"],"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}`)
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	do(a, "POST", "/containers/unheard/start", "")
+	if _, body := do(a, "GET", "/containers/unheard/json", ""); strings.Contains(body, `"HostIp":"0.0.0.0"`) {
+		t.Fatalf("host ports shown with nobody listening: %s", body)
+	}
+	_, body = do(a, "GET", "/containers/json?filters=%7B%22name%22%3A%5B%22web%22%5D%7D", "")
 	if !strings.Contains(body, `"Ports":[{"IP":"127.0.0.1","PrivatePort":80,"PublicPort":32801,"Type":"tcp"},{"IP":"0.0.0.0","PrivatePort":81,"PublicPort":8081,"Type":"tcp"},{"IP":"::","PrivatePort":81,"PublicPort":8081,"Type":"tcp"}]`) {
 		t.Fatalf("list: %s", body)
 	}

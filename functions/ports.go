@@ -10,6 +10,11 @@ import (
 	"github.com/sockerless/sockerless/functions/records"
 )
 
+// PortsLabel marks a container whose port bindings a shim listens on
+// (set at create by a shim that publishes ports). Without it nothing
+// listens on the host ports, and they are not shown.
+const PortsLabel = "io.sockerless.ports"
+
 // hostBindings lists the host side of a running container's published
 // ports, as Docker shows them in NetworkSettings.Ports: a binding on all
 // addresses is shown for 0.0.0.0 and for ::. A binding whose host port is
@@ -17,7 +22,7 @@ import (
 // is left out: the port is not known here.
 func hostBindings(c *records.Container) network.PortMap {
 	out := network.PortMap{}
-	if !c.State.Running {
+	if !c.State.Running || c.Config.Labels[PortsLabel] == "" {
 		return out
 	}
 	for p, bs := range c.HostConfig.PortBindings {

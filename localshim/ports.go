@@ -21,6 +21,10 @@ import (
 // tunnelTicketPath is functions' route for tunnel tickets (functions.TunnelPath).
 const tunnelTicketPath = "/_sockerless/tunnel/"
 
+// portsLabel tells functions that the shim listens on the container's
+// host ports (functions.PortsLabel), so it shows them.
+const portsLabel = "io.sockerless.ports"
+
 // published is one host port the shim listens on for a container port.
 type published struct {
 	ln   net.Listener
@@ -38,7 +42,8 @@ type containerPorts struct {
 	pubs     []*published
 }
 
-// rewritePorts makes every TCP port binding of a create body concrete:
+// rewritePorts makes every TCP port binding of a create body concrete
+// and marks the container with portsLabel:
 // the shim listens on the binding's host address and port (an empty or 0
 // host port gets a free one, a range the first free port of it) and
 // writes the port it got into the body, so functions records, and
@@ -89,6 +94,17 @@ func rewritePorts(body []byte) ([]byte, []*published, error) {
 	}
 	var err error
 	if hc["PortBindings"], err = json.Marshal(pb); err != nil {
+		return fail(err)
+	}
+	labels := map[string]string{}
+	if raw, ok := top["Labels"]; ok {
+		_ = json.Unmarshal(raw, &labels)
+		if labels == nil {
+			labels = map[string]string{}
+		}
+	}
+	labels[portsLabel] = "shim"
+	if top["Labels"], err = json.Marshal(labels); err != nil {
 		return fail(err)
 	}
 	if top["HostConfig"], err = json.Marshal(hc); err != nil {
