@@ -52,6 +52,7 @@ var (
 	execStartPath   = regexp.MustCompile(`^/exec/([^/]+)/start$`)
 	endPath         = regexp.MustCompile(`^/containers/([^/]+)/(stop|kill|restart)$`)
 	removePath      = regexp.MustCompile(`^/containers/([^/]+)$`)
+	waitRefPath     = regexp.MustCompile(`^/containers/([^/]+)/wait$`)
 )
 
 // carryState is what the shim remembers of carried binds: per container
@@ -162,6 +163,25 @@ func (s *Shim) pullBeforeEnd(ctx context.Context, ref string) {
 		if err := s.carryAll(ctx, c, ticket.CarryPull); err != nil && !errdefs.IsConflict(err) {
 			s.log.Warn("carrying binds back before stop failed", "container", c.id, "err", err)
 		}
+	}
+}
+
+// pullAfterWait brings back the carried binds of a container whose wait
+// (r) is about to answer that it exited, so a runner that reads the files
+// a container action wrote once `docker wait` returns finds them. A
+// workload whose files went with it (its agent ended) cannot be pulled;
+// that is logged.
+func (s *Shim) pullAfterWait(ctx context.Context, r *http.Request) {
+	m := waitRefPath.FindStringSubmatch(versionPrefix.ReplaceAllString(r.URL.Path, ""))
+	if m == nil {
+		return
+	}
+	c, err := s.carriedOf(ctx, m[1])
+	if err != nil || len(c.binds) == 0 {
+		return
+	}
+	if err := s.carryAll(context.WithoutCancel(ctx), c, ticket.CarryPull); err != nil {
+		s.log.Warn("carrying binds back after the container exited failed", "container", c.id, "err", err)
 	}
 }
 

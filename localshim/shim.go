@@ -250,6 +250,11 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 			resp.Body.Close()
 			return
 		}
+		if !more && s.opts.CarryBinds && resp.StatusCode < 300 {
+			// A wait's final answer: bring the container's carried binds
+			// back before the client hears it exited.
+			s.pullAfterWait(ctx, r)
+		}
 		copyFlushing(w, resp.Body)
 		resp.Body.Close()
 		if !more || resp.StatusCode >= 300 || ctx.Err() != nil {
