@@ -158,4 +158,19 @@ echo "more=1" >> /__e/node/VERSION 2>/dev/null || echo ro-refused
 		t.Fatalf("bye.txt on the host after stop = %q, %v", b, err)
 	}
 	r.mustDocker(t, "rm", "writer")
+
+	// A container action (create, start, wait, rm, as the GitHub runner
+	// runs `uses: docker://`): what its main process wrote is on the host
+	// when docker wait returns.
+	ws := filepath.Join(host, "workspace")
+	r.mustDocker(t, "create", "--name", "action", "--workdir", "/github/workspace", "-v", ws+":/github/workspace",
+		"alpine:3.20", "sh", "-c", "echo from-action > result.txt; exit 3")
+	r.mustDocker(t, "start", "action")
+	if out := r.mustDocker(t, "wait", "action"); strings.TrimSpace(out) != "3" {
+		t.Fatalf("docker wait action = %q", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(ws, "result.txt")); err != nil || string(b) != "from-action\n" {
+		t.Fatalf("result.txt on the host when docker wait returned = %q, %v", b, err)
+	}
+	r.mustDocker(t, "rm", "action")
 }
