@@ -127,6 +127,9 @@ func ServeSession(ctx context.Context, conn io.ReadWriteCloser, g ticket.Grant, 
 	if g.Kind == ticket.KindArchive {
 		wantStdin = g.Archive != nil && g.Archive.Op == ticket.ArchivePut
 	}
+	if g.Kind == ticket.KindCarry || g.Kind == ticket.KindTunnel {
+		wantStdin = true
+	}
 	if wantStdin {
 		stdio.Stdin = stdin
 	} else {
@@ -134,6 +137,18 @@ func ServeSession(ctx context.Context, conn io.ReadWriteCloser, g ticket.Grant, 
 	}
 	if g.Kind == ticket.KindArchive {
 		err := serveArchive(ctx, out, stdin, g, w)
+		stdin.Close()
+		if err != nil {
+			_ = frame.Write(out, frame.Error, []byte(err.Error()))
+		}
+		return 0, err
+	}
+	if g.Kind == ticket.KindCarry || g.Kind == ticket.KindTunnel {
+		serve := serveCarry
+		if g.Kind == ticket.KindTunnel {
+			serve = serveTunnel
+		}
+		err := serve(ctx, out, stdin, g, w)
 		stdin.Close()
 		if err != nil {
 			_ = frame.Write(out, frame.Error, []byte(err.Error()))

@@ -28,6 +28,7 @@ type AgentReport struct {
 func (a *API) agentRoutes(rt *httpx.Router) {
 	rt.Handle("POST", agentPathPrefix+"{id}/exit", a.agentExit)
 	rt.Handle("POST", agentPathPrefix+"{id}/health", a.agentHealth)
+	rt.Handle("POST", agentPathPrefix+"{id}/peer", a.agentPeer)
 }
 
 func (a *API) agentAuth(r *http.Request) (string, error) {

@@ -226,6 +226,8 @@ func (a *API) routes(rt *httpx.Router) {
 	h("HEAD", "/containers/{id}/archive", a.archiveHead)
 	h("PUT", "/containers/{id}/archive", a.archivePut)
 	h("POST", "/containers/{id}/exec", a.execCreate)
+	h("POST", CarryPath, a.carryTicket)
+	h("POST", TunnelPath, a.tunnelTicket)
 	h("POST", "/containers/{id}/update", notImplemented("container update"))
 	h("GET", "/containers/{id}/changes", notImplemented("container changes"))
 	h("GET", "/containers/{id}/export", notImplemented("container export"))

@@ -586,6 +586,7 @@ func (a *API) networkSettings(c *records.Container) *container.NetworkSettings {
 	for p := range c.Config.ExposedPorts {
 		ns.Ports[p] = nil
 	}
+	addHostBindings(c, ns.Ports)
 	for name, ep := range c.Networks {
 		ns.Networks[name] = endpointView(ep)
 	}
@@ -600,7 +601,7 @@ func (a *API) containerSummary(c *records.Container, size bool) container.Summar
 		ImageID: c.Image,
 		Command: strings.TrimSpace(strings.Join(append([]string{c.Path}, c.Args...), " ")),
 		Created: c.Created.Unix(),
-		Ports:   []container.PortSummary{},
+		Ports:   portSummaries(c),
 		Labels:  c.Config.Labels,
 		State:   container.ContainerState(c.State.Status),
 		Status:  statusText(c, a.st.Now()),

@@ -49,6 +49,14 @@ type Options struct {
 	AttachTimeout time.Duration
 	// Logger receives errors; nil discards them.
 	Logger *slog.Logger
+	// CarryBinds makes the shim carry binds of this host's folders to and
+	// from the workloads (split and cloud modes, where functions runs
+	// elsewhere): see carry.go.
+	CarryBinds bool
+	// PublishPorts makes the shim listen on the host ports of `-p` and
+	// carry each connection through the relay to the workload's port
+	// (split and cloud modes): see ports.go.
+	PublishPorts bool
 }
 
 // Shim serves the Docker API on the runner host. Safe for concurrent use.
@@ -60,6 +68,9 @@ type Shim struct {
 
 	mu       sync.Mutex
 	sessions map[string][]*session // exec or container id -> live streams
+
+	carry carryState
+	ports portState
 }
 
 // New returns a shim.
@@ -101,6 +112,9 @@ var (
 func (s *Shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := versionPrefix.ReplaceAllString(r.URL.Path, "")
 	tag(r)
+	if (s.opts.CarryBinds || s.opts.PublishPorts) && s.serveCarried(w, r, p) {
+		return
+	}
 	switch {
 	case r.Method == http.MethodPost && hijackPath.MatchString(p):
 		s.serveHijack(w, r)
@@ -235,6 +249,11 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 		if resp.StatusCode >= 300 && !first {
 			resp.Body.Close()
 			return
+		}
+		if !more && s.opts.CarryBinds && resp.StatusCode < 300 {
+			// A wait's final answer: bring the container's carried binds
+			// back before the client hears it exited.
+			s.pullAfterWait(ctx, r)
 		}
 		copyFlushing(w, resp.Body)
 		resp.Body.Close()
@@ -568,6 +587,7 @@ func (s *Shim) bridge(ctx context.Context, client net.Conn, clientIn *bufio.Read
 			s.writeStreamError(client, t.Tty, "sockerless: "+string(f.Payload)+"\n")
 			return
 		case frame.Exit:
+			s.pullAfterExec(ctx)
 			s.closeClient(client)
 			return
 		}

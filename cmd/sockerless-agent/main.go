@@ -42,6 +42,7 @@ type Config struct {
 	Healthcheck     string        `env:"HEALTHCHECK" help:"the container's health check as JSON (Test, Interval, Timeout, StartPeriod in ns, Retries); empty runs none"`
 	Root            string        `env:"ROOT" envDefault:"/" help:"the directory docker cp reads and writes in, as the container's /"`
 	Subreaper       bool          `env:"SUBREAPER" envDefault:"false" help:"reap orphaned descendants as a PID 1 would (always on when the agent is PID 1)"`
+	Peers           string        `env:"PEERS" help:"connections to the network's peers the agent carries through the relay: LISTEN=PEER:PORT,... (needs CONTROL_PLANE_URL)"`
 }
 
 const envPrefix = "SOCKERLESS_"
@@ -118,6 +119,17 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 			}
 		}
 		go agent.Reap(ctx)
+	}
+	if cfg.Peers != "" {
+		fwds, err := agent.ParsePeers(cfg.Peers)
+		if err != nil {
+			return 2, fmt.Errorf("%sPEERS: %w", envPrefix, err)
+		}
+		pp := &agent.PeerProxy{ControlPlaneURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
+			Dialer: wsclient.Dialer{}, Logger: log}
+		if err := pp.Listen(ctx, fwds); err != nil {
+			return 2, err
+		}
 	}
 	var sessions sync.WaitGroup
 	a := &wsclient.Agent{

@@ -161,6 +161,8 @@ func build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, fun
 		shim, err := localshim.New(localshim.Options{
 			Transport: &controlauth.Transport{Base: tr, Signer: signer}, BaseURL: cfg.ControlPlaneURL,
 			Dialer: wsclient.Dialer{}, PollWindow: cfg.PollWindow, Logger: log,
+			// Functions runs elsewhere: binds of this host's folders are carried.
+			CarryBinds: true, PublishPorts: true,
 		})
 		if err != nil {
 			return nil, nil, err

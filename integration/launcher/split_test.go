@@ -33,7 +33,7 @@ import (
 
 const splitSecret = "split-secret"
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func (s *syncBuf) String() string {
 	return s.b.String()
 }
 
-func start(t *testing.T, bin string, env ...string) *proc {
+func start(t testing.TB, bin string, env ...string) *proc {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), env...)
 	p := &proc{cmd: cmd, log: &syncBuf{}, done: make(chan struct{})}
@@ -101,7 +101,7 @@ type splitEnv struct {
 // long waits and long stops cross several polls.
 const splitPollWindow = 2 * time.Second
 
-func startSplit(t *testing.T) *splitEnv {
+func startSplit(t testing.TB) *splitEnv {
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-o", dir+"/", "../../cmd/sockerless", "../../cmd/sockerless-relay", "../../cmd/sockerless-agent", "./functions-launcher")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -150,7 +150,7 @@ func (e *splitEnv) command(ctx context.Context, args ...string) *exec.Cmd {
 
 // docker runs the CLI with stdin and returns its combined output and exit
 // status.
-func (e *splitEnv) docker(t *testing.T, stdin io.Reader, args ...string) (string, int) {
+func (e *splitEnv) docker(t testing.TB, stdin io.Reader, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -166,7 +166,7 @@ func (e *splitEnv) docker(t *testing.T, stdin io.Reader, args ...string) (string
 	return string(out), code
 }
 
-func (e *splitEnv) mustDocker(t *testing.T, args ...string) string {
+func (e *splitEnv) mustDocker(t testing.TB, args ...string) string {
 	t.Helper()
 	out, code := e.docker(t, nil, args...)
 	if code != 0 {
@@ -176,7 +176,7 @@ func (e *splitEnv) mustDocker(t *testing.T, args ...string) string {
 }
 
 // metric reads one value from the relay's /metrics.
-func (e *splitEnv) metric(t *testing.T, name string) int64 {
+func (e *splitEnv) metric(t testing.TB, name string) int64 {
 	t.Helper()
 	resp, err := http.Get("http://127.0.0.1:" + e.rport + "/metrics")
 	if err != nil {
@@ -192,7 +192,7 @@ func (e *splitEnv) metric(t *testing.T, name string) int64 {
 	return n
 }
 
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

@@ -23,7 +23,32 @@ const (
 	// workload's filesystem: the tar body travels on the stream, never
 	// through functions (see Archive).
 	KindArchive = "archive"
+	// KindCarry carries a bind whose source is on the runner host to or
+	// from the workload (see Carry and internal/treesync).
+	KindCarry = "carry"
+	// KindTunnel carries one TCP connection to a port inside the
+	// workload: the agent dials it there (see Tunnel).
+	KindTunnel = "tunnel"
 )
+
+// Tunnel is what a tunnel grant allows: one TCP connection to Port on the
+// workload's loopback.
+type Tunnel struct {
+	Port int `json:"port"`
+}
+
+// Carry directions.
+const (
+	CarryPush = "push" // host to workload: the agent sends its manifest, applies the shim's delta
+	CarryPull = "pull" // workload to host: the shim sends its manifest, the agent sends a delta
+)
+
+// Carry is what a carry grant allows: one direction for one directory of
+// the container (a carried bind's destination).
+type Carry struct {
+	Op  string `json:"op"`
+	Dir string `json:"dir"`
+}
 
 // Archive operations.
 const (
@@ -64,6 +89,11 @@ type Grant struct {
 	Process *Process `json:"p,omitempty"`
 	// Archive is the archive session's operation; nil for other kinds.
 	Archive *Archive `json:"a,omitempty"`
+	// Carry is the carry session's direction and directory; nil for
+	// other kinds.
+	Carry *Carry `json:"y,omitempty"`
+	// Tunnel is the tunnel session's port; nil for other kinds.
+	Tunnel *Tunnel `json:"u,omitempty"`
 	// Attach options: which streams and whether to replay logs.
 	Stdin  bool `json:"i,omitempty"`
 	Stdout bool `json:"o,omitempty"`

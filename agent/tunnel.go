@@ -1,0 +1,64 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+
+	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/relay/frame"
+	"github.com/sockerless/sockerless/relay/ticket"
+)
+
+// Tunneler is the optional Workload ability behind published ports and
+// service networking: a TCP connection to a port of the workload's own
+// loopback, which the agent dials where the workload's processes listen.
+type Tunneler interface {
+	DialPort(ctx context.Context, port int) (net.Conn, error)
+}
+
+// DialPort implements Tunneler for an agent that shares its workload's
+// network namespace (a cloud task, a function instance): 127.0.0.1:port.
+func (l *Local) DialPort(ctx context.Context, port int) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+}
+
+// serveTunnel carries one TCP connection: the client's Stdin frames are
+// written to the connection (CloseStdin half-closes it), what the
+// connection answers goes back as Stdout frames, and its end is the Exit
+// frame. A refused dial ends the session with an Error frame. Memory is
+// one frame each way: the connection is read only as fast as the relay
+// takes the frames, and the client's input is bounded by the session's
+// stdin buffer.
+func serveTunnel(ctx context.Context, out io.Writer, stdin io.Reader, g ticket.Grant, w Workload) error {
+	t, ok := w.(Tunneler)
+	switch {
+	case g.Tunnel == nil:
+		return errors.New("tunnel session without a port")
+	case !ok:
+		return errdefs.NotImplementedf("connecting to a container's ports is not supported by this workload")
+	case g.Tunnel.Port < 1 || g.Tunnel.Port > 65535:
+		return errdefs.InvalidParameterf("tunnel: invalid port %d", g.Tunnel.Port)
+	}
+	conn, err := t.DialPort(ctx, g.Tunnel.Port)
+	if err != nil {
+		return fmt.Errorf("connecting to port %d in the container: %w", g.Tunnel.Port, err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	go func() {
+		_, _ = io.CopyBuffer(conn, stdin, make([]byte, 32<<10))
+		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+	}()
+	if _, err := io.CopyBuffer(frame.Writer{W: out, Type: frame.Stdout}, conn, make([]byte, 64<<10)); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return frame.Write(out, frame.Exit, []byte("0"))
+}

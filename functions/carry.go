@@ -1,0 +1,55 @@
+package functions
+
+import (
+	"net/http"
+
+	"github.com/moby/moby/api/types/mount"
+	"github.com/sockerless/sockerless/internal/controlapi"
+	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/relay/ticket"
+)
+
+// CarryPath is the route a shim asks for a carry ticket on: POST with
+// the container in {id} and the query dir (a carried bind's destination)
+// and op (push or pull). See docs/decisions.md, "Binds of the runner host
+// are carried".
+const CarryPath = "/_sockerless/carry/{id}"
+
+// carryTicket answers a stream ticket of kind carry. A shim rewrote the
+// container's host binds into workload-local mounts at create, so dir
+// must be the destination of one of its tmpfs mounts; the workload's agent
+// must exist (the container runs, or the provider's agents serve sessions
+// from create).
+func (a *API) carryTicket(w http.ResponseWriter, r *http.Request) error {
+	if r.Header.Get(controlapi.HeaderShim) == "" {
+		return errdefs.InvalidParameterf("carrying binds needs the sockerless shim")
+	}
+	if a.cfg.RelayURL == "" {
+		return errdefs.NotImplementedf("carrying binds is not supported without a relay")
+	}
+	c, err := a.st.Container(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	op, dir := q.Get("op"), q.Get("dir")
+	if op != ticket.CarryPush && op != ticket.CarryPull {
+		return errdefs.InvalidParameterf("carry: op must be %q or %q", ticket.CarryPush, ticket.CarryPull)
+	}
+	found := false
+	for _, m := range containerMounts(c) {
+		found = found || (m.Type == mount.TypeTmpfs && m.Destination == dir)
+	}
+	if !found {
+		return errdefs.InvalidParameterf("carry: %q is not a carried mount of container %s", dir, c.ID)
+	}
+	early := false
+	if ea, ok := a.provider.(providers.EarlyAttacher); ok {
+		early = ea.AttachesBeforeStart()
+	}
+	if c.Removing || (!c.State.Running && !early) {
+		return errdefs.Conflictf("container %s is not running", c.ID)
+	}
+	return a.issueTicket(w, ticket.Grant{Container: c.ID, Kind: ticket.KindCarry, Carry: &ticket.Carry{Op: op, Dir: dir}}, false, c.ID)
+}
