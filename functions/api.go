@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sockerless/sockerless/functions/httpx"
@@ -63,6 +64,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported by /version.
 	Version string
+	// Wake, when set, is told when a record asks for work at a later time
+	// (a restart by policy), so a process that runs a timer (embedded
+	// mode) calls Sweep then. Deployments leave it nil: their scheduler
+	// calls SweepPath. It must not block.
+	Wake func(at time.Time)
 }
 
 // Authenticator decides whether a request may use the API; its error
@@ -72,13 +78,22 @@ type Authenticator interface {
 }
 
 // API serves the Docker Engine API. It is an http.Handler and the
-// providers.Reporter of its provider.
+// providers.Reporter of its provider (through a retrying wrapper).
 type API struct {
 	cfg      Config
 	st       *records.Store
 	provider providers.Provider
 	log      *slog.Logger
 	handler  http.Handler
+	// closed ends in-process providers' report retries (see reporter).
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+// Close ends the retries of in-process providers' reports. The API
+// itself holds nothing else.
+func (a *API) Close() {
+	a.closeOnce.Do(func() { close(a.closed) })
 }
 
 // New builds the API and makes sure the predefined networks exist.
@@ -104,11 +119,11 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
-	a := &API{cfg: cfg, st: records.New(cfg.Store), log: cfg.Logger}
+	a := &API{cfg: cfg, st: records.New(cfg.Store), log: cfg.Logger, closed: make(chan struct{})}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	p, err := cfg.NewProvider(a)
+	p, err := cfg.NewProvider(reporter{a})
 	if err != nil {
 		return nil, fmt.Errorf("functions: provider: %w", err)
 	}

@@ -682,3 +682,10 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 func (l *limitedBuffer) WriteString(s string) { _, _ = l.Write([]byte(s)) }
 
 func (l *limitedBuffer) String() string { return string(l.b) }
+
+// Exists implements providers.Inspector: whether this process holds a
+// workload for container id (none survive a restart of the process).
+func (p *Provider) Exists(ctx context.Context, id string) (bool, error) {
+	_, err := p.get(id)
+	return err == nil, nil
+}

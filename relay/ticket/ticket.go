@@ -51,6 +51,11 @@ type Process struct {
 	Stdin      bool     `json:"stdin,omitempty"`
 	Stdout     bool     `json:"stdout,omitempty"`
 	Stderr     bool     `json:"stderr,omitempty"`
+	// Detached marks a detached exec (`docker exec -d`): its output is
+	// discarded and the session only starts it. The agent sends Ready once
+	// the process is handed over, then runs it to the end and reports its
+	// exit itself, whether or not the session is still open.
+	Detached bool `json:"detached,omitempty"`
 }
 
 // Grant is what a ticket allows: one session of one kind on one container.
