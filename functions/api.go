@@ -64,6 +64,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported by /version.
 	Version string
+	// Notifier, when set, is told when a container exits or is removed,
+	// and long waits hand shims watch tickets for it (the relay's
+	// notices), so they wake on the change instead of polling.
+	Notifier relay.Notifier
 	// Wake, when set, is told when a record asks for work at a later time
 	// (a restart by policy), so a process that runs a timer (embedded
 	// mode) calls Sweep then. Deployments leave it nil: their scheduler

@@ -778,6 +778,7 @@ func (a *API) removeContainer(ctx context.Context, c *records.Container, kill bo
 		}
 		return err
 	}
+	a.notify(ctx, c.ID)
 	return nil
 }
 
@@ -812,6 +813,7 @@ func (a *API) exitAndRemove(ctx context.Context, c *records.Container, code int)
 	if err := a.st.DeleteContainer(ctx, c.ID, c.Version, evs...); err != nil {
 		return false
 	}
+	a.notify(ctx, c.ID)
 	a.releaseNetworks(ctx, c)
 	return true
 }

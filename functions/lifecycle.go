@@ -524,6 +524,7 @@ func (a *API) markExited(ctx context.Context, id string, code int, at time.Time,
 	if err != nil {
 		return nil, false, fmt.Errorf("record the exit of %s: %w", id, err)
 	}
+	a.notify(ctx, id)
 	return c, true, nil
 }
 

@@ -322,6 +322,8 @@ func (a *API) containerLogs(w http.ResponseWriter, r *http.Request) error {
 		contentType: ct,
 		watchKind:   records.KindContainer,
 		watchID:     id,
+		// New output comes with no notice: poll at least every 2 s.
+		maxBackoff: 2 * time.Second,
 		step: func(ctx context.Context, cursor string) ([]byte, string, bool, error) {
 			// Each step reads at most MaxAnswerBytes, so a large log
 			// reaches a shim in several bounded answers.
@@ -422,6 +424,7 @@ func (a *API) containerStats(w http.ResponseWriter, r *http.Request) error {
 	return a.longPoll(w, r, longPollSpec{
 		contentType: "application/json",
 		interval:    time.Second,
+		paced:       true,
 		step: func(ctx context.Context, cursor string) ([]byte, string, bool, error) {
 			cur, err := a.st.Container(ctx, id)
 			if err != nil {

@@ -44,6 +44,15 @@ type Options struct {
 	// PollWindow is the window asked for in each bounded poll (default
 	// 20 s).
 	PollWindow time.Duration
+	// Backoff is how long to wait before poll number attempt (from 0) of
+	// a long wait after answers that found nothing, at most max (which
+	// functions names in controlapi.HeaderBackoff). Default: 100 ms
+	// doubling up to max. A notice that the container changed ends the
+	// wait at once.
+	Backoff func(attempt int, max time.Duration) time.Duration
+	// After is the timer the back-off waits on (default time.After);
+	// tests drive time with it.
+	After func(time.Duration) <-chan time.Time
 	// AttachTimeout bounds waiting for a workload's agent (default 5 min:
 	// cloud workloads take 5–60 s to start).
 	AttachTimeout time.Duration
@@ -79,6 +88,12 @@ func New(opts Options) (*Shim, error) {
 	}
 	if opts.AttachTimeout <= 0 {
 		opts.AttachTimeout = 5 * time.Minute
+	}
+	if opts.Backoff == nil {
+		opts.Backoff = DefaultBackoff
+	}
+	if opts.After == nil {
+		opts.After = time.After
 	}
 	log := opts.Logger
 	if log == nil {
@@ -213,6 +228,8 @@ func copyFlushing(w http.ResponseWriter, r io.Reader) {
 func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	cursor, window := "", "0"
+	var notices <-chan struct{}
+	attempt := 0
 	rc := http.NewResponseController(w)
 	for first := true; ; first = false {
 		resp, err := s.do(ctx, true, nil, func(io.Reader) (*http.Request, error) {
@@ -243,7 +260,48 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 		}
 		cursor = next[0]
 		window = strconv.FormatInt(s.opts.PollWindow.Milliseconds(), 10)
+		if notices == nil {
+			notices = s.watch(ctx, resp.Header.Get(controlapi.HeaderWatch))
+		}
+		max, err := strconv.ParseInt(resp.Header.Get(controlapi.HeaderBackoff), 10, 64)
+		if err != nil || max <= 0 {
+			// Functions waited, or has more ready: poll again at once.
+			attempt = 0
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-notices:
+			attempt = 0
+		case <-s.opts.After(s.opts.Backoff(attempt, time.Duration(max)*time.Millisecond)):
+			attempt++
+		}
 	}
+}
+
+// DefaultBackoff waits 100 ms before the first poll that follows one
+// that found nothing, doubling up to max: a 10-minute wait with a max of
+// 15 s costs about 50 polls, each one store read.
+func DefaultBackoff(attempt int, max time.Duration) time.Duration {
+	return min(100*time.Millisecond<<min(attempt, 20), max)
+}
+
+// watch subscribes to the notices a long wait's answer offers
+// (controlapi.HeaderWatch: relay URL and watch ticket), when the relay
+// dialer can; nil (never ready) otherwise.
+func (s *Shim) watch(ctx context.Context, offer string) <-chan struct{} {
+	wt, ok := s.opts.Dialer.(relay.Watcher)
+	relayURL, tok, found := strings.Cut(offer, " ")
+	if !ok || !found {
+		return nil
+	}
+	ch, err := wt.Watch(ctx, relayURL, tok)
+	if err != nil {
+		s.log.Debug("cannot watch for notices; polling", "err", err)
+		return nil
+	}
+	return ch
 }
 
 // poll builds one bounded poll of client request r: no body, the window

@@ -52,6 +52,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is reported by /version.
 	Version string
+	// PollBackoff and PollAfter override the shim's back-off between the
+	// polls of long waits (localshim.Options.Backoff, After); tests use
+	// them to count polls without waiting.
+	PollBackoff func(attempt int, max time.Duration) time.Duration
+	PollAfter   func(time.Duration) <-chan time.Time
 	// SweepInterval is how often the reconcile sweep runs besides when a
 	// record asks for it (a restart by policy): default one minute,
 	// negative for never.
@@ -108,12 +113,15 @@ func New(ctx context.Context, opts Options) (*Sockerless, error) {
 	api, err := functions.New(ctx, functions.Config{
 		Store: store, NewProvider: newProvider, Secret: secret, RelayURL: "inproc:", Dialer: hub,
 		PollWindow: opts.PollWindow, Registry: opts.Registry, Logger: log, Version: opts.Version,
-		Wake: sl.sweeper.Wake,
+		Wake: sl.sweeper.Wake, Notifier: hub,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	shim, err := localshim.New(localshim.Options{Transport: localshim.HandlerTransport{Handler: api}, Dialer: hub, PollWindow: opts.PollWindow, Logger: log})
+	shim, err := localshim.New(localshim.Options{
+		Transport: localshim.HandlerTransport{Handler: api}, Dialer: hub, PollWindow: opts.PollWindow, Logger: log,
+		Backoff: opts.PollBackoff, After: opts.PollAfter,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}

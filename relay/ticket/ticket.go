@@ -23,6 +23,9 @@ const (
 	// workload's filesystem: the tar body travels on the stream, never
 	// through functions (see Archive).
 	KindArchive = "archive"
+	// KindWatch lets a shim subscribe to notices that a container changed
+	// (relay.Watcher); it opens no session.
+	KindWatch = "watch"
 )
 
 // Archive operations.
