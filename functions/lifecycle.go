@@ -180,6 +180,9 @@ func (a *API) boundedStop(w http.ResponseWriter, r *http.Request, c *records.Con
 		}
 	}
 	until := time.Now().Add(a.pollWindow(r))
+	// Reads back off (100 ms doubling to 2 s): most containers end soon
+	// after the signal, a few use their whole grace period.
+	interval := 100 * time.Millisecond
 	for {
 		cur, err := a.st.Container(ctx, c.ID)
 		if errdefs.IsNotFound(err) || (err == nil && (!cur.State.Running || cur.StartSeq != c.StartSeq)) {
@@ -204,8 +207,9 @@ func (a *API) boundedStop(w http.ResponseWriter, r *http.Request, c *records.Con
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
-		case <-time.After(min(100*time.Millisecond, until.Sub(now), deadline.Sub(now))):
+		case <-time.After(min(interval, until.Sub(now), deadline.Sub(now))):
 		}
+		interval = min(2*interval, 2*time.Second)
 	}
 }
 
