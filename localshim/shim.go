@@ -22,7 +22,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/relay"
@@ -124,7 +123,7 @@ func (s *Shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Logs go through bounded polls followed or not: a large log then
 		// arrives in answers each within a platform's response limit.
 		r.Method == http.MethodGet && logsPath.MatchString(p),
-		r.Method == http.MethodGet && statsPath.MatchString(p) && (r.URL.Query().Get("stream") == "" || httpx.BoolValue(r, "stream")):
+		r.Method == http.MethodGet && statsPath.MatchString(p) && (r.URL.Query().Get("stream") == "" || boolValue(r, "stream")):
 		s.serveLongWait(w, r)
 	case r.Method == http.MethodPost && stopPath.MatchString(p):
 		s.serveDeferred(w, r)
@@ -166,7 +165,7 @@ func (s *Shim) outgoing(ctx context.Context, r *http.Request, body io.Reader) (*
 
 func (s *Shim) fail(w http.ResponseWriter, err error) {
 	s.log.Warn("functions unreachable", "err", err)
-	httpx.WriteError(w, errdefs.Unavailable(fmt.Errorf("sockerless control plane unreachable: %w", err)), 0)
+	writeError(w, errdefs.Unavailable(fmt.Errorf("sockerless control plane unreachable: %w", err)), 0)
 }
 
 // forward copies a plain request to functions and the answer back,
@@ -407,9 +406,9 @@ func (s *Shim) resizeSessions(ctx context.Context, id string, r *http.Request) {
 // upgrades the client connection and bridges it to the relay. Any other
 // answer (errors, a detached exec's 200) is passed through unchanged.
 func (s *Shim) serveHijack(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, httpx.MaxJSONBody+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBufferedBody+1))
 	if err != nil {
-		httpx.WriteError(w, errdefs.InvalidParameterf("reading request body: %v", err), 0)
+		writeError(w, errdefs.InvalidParameterf("reading request body: %v", err), 0)
 		return
 	}
 	out, err := s.outgoing(r.Context(), r, strings.NewReader(string(body)))
@@ -433,7 +432,7 @@ func (s *Shim) serveHijack(w http.ResponseWriter, r *http.Request) {
 	}
 	var t controlapi.StreamTicket
 	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil {
-		httpx.WriteError(w, fmt.Errorf("invalid stream ticket from functions: %w", err), http.StatusBadGateway)
+		writeError(w, fmt.Errorf("invalid stream ticket from functions: %w", err), http.StatusBadGateway)
 		return
 	}
 	var consoleSize *[2]uint
@@ -450,14 +449,14 @@ func (s *Shim) serveHijack(w http.ResponseWriter, r *http.Request) {
 		// follows cannot outrun it. Failures are still plain errors.
 		remote, early, err = s.dialReady(r.Context(), t)
 		if err != nil {
-			httpx.WriteError(w, err, 0)
+			writeError(w, err, 0)
 			return
 		}
 		defer remote.Close()
 	}
 	conn, buf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		httpx.WriteError(w, fmt.Errorf("cannot hijack the connection: %w", err), http.StatusInternalServerError)
+		writeError(w, fmt.Errorf("cannot hijack the connection: %w", err), http.StatusInternalServerError)
 		return
 	}
 	defer conn.Close()
