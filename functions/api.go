@@ -64,6 +64,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported by /version.
 	Version string
+	// AnswerPollsAtOnce answers every bounded poll of a long wait after
+	// one step, so no request is held waiting: each platform bills the
+	// time a request is held, and a Lambda instance serves one invocation
+	// at a time. The shim waits between polls instead (on notices and its
+	// back-off). Without it, a store with change notification
+	// (statestore.Watcher) lets a poll wait inside its window for free,
+	// as in embedded mode.
+	AnswerPollsAtOnce bool
 	// Notifier, when set, is told when a container exits or is removed,
 	// and long waits hand shims watch tickets for it (the relay's
 	// notices), so they wake on the change instead of polling.

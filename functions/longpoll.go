@@ -105,7 +105,10 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 	// Without change notification, waiting here would mean polling the
 	// store: answer after one step and let the shim wait (on a notice, or
 	// on its back-off schedule) between polls instead.
-	oneStep := bounded && !watcher && !spec.paced
+	oneStep := bounded && (!watcher || a.cfg.AnswerPollsAtOnce) && !spec.paced
+	// Paced output (a sample a second) is never held for either: the shim
+	// is told when to ask again.
+	pacedAtOnce := bounded && spec.paced && a.cfg.AnswerPollsAtOnce
 	if spec.maxBackoff <= 0 {
 		spec.maxBackoff = 15 * time.Second
 	}
@@ -127,6 +130,9 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 		w.Header().Set("Content-Type", spec.contentType)
 		if bounded && !done {
 			w.Header().Set(controlapi.HeaderContinue, next)
+			if pacedAtOnce {
+				w.Header().Set(controlapi.HeaderPollAfter, strconv.FormatInt(spec.interval.Milliseconds(), 10))
+			}
 			if oneStep && len(buf) == 0 {
 				w.Header().Set(controlapi.HeaderBackoff, strconv.FormatInt(spec.maxBackoff.Milliseconds(), 10))
 			}
@@ -157,7 +163,7 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 		cursor = next
 		if bounded {
 			buf = append(buf, chunk...)
-			if done || oneStep || len(buf) >= MaxAnswerBytes || !time.Now().Before(deadline) {
+			if done || oneStep || pacedAtOnce || len(buf) >= MaxAnswerBytes || !time.Now().Before(deadline) {
 				begin(done, cursor)
 				_, err := w.Write(buf)
 				return err

@@ -262,6 +262,14 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 		if notices == nil {
 			notices = s.watch(ctx, resp.Header.Get(controlapi.HeaderWatch))
 		}
+		if after, err := strconv.ParseInt(resp.Header.Get(controlapi.HeaderPollAfter), 10, 64); err == nil && after > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.opts.After(time.Duration(after) * time.Millisecond):
+			}
+			continue
+		}
 		max, err := strconv.ParseInt(resp.Header.Get(controlapi.HeaderBackoff), 10, 64)
 		if err != nil || max <= 0 {
 			// Functions waited, or has more ready: poll again at once.

@@ -67,6 +67,10 @@ const (
 	// comes first. Without it the shim polls again at once (functions
 	// waited, or has more output ready).
 	HeaderBackoff = "X-Sockerless-Backoff"
+	// HeaderPollAfter on an answer saying HeaderContinue is how long (ms)
+	// the shim waits before the next poll of output that comes at its own
+	// pace (stats: one sample a second), when functions answers at once.
+	HeaderPollAfter = "X-Sockerless-Poll-After"
 	// HeaderWatch on a long wait's answer is the relay's URL, a space and
 	// a signed, container-bound watch ticket: with it the shim subscribes at the relay to notices
 	// that the container changed (its exit, its removal), which functions
