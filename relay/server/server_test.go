@@ -537,3 +537,23 @@ func TestLargeFramesAndByteCounts(t *testing.T) {
 		t.Errorf("Bytes() = %d to agent, %d to shim; want %d, %d", gotToAgent, gotToShim, wantToAgent, toShim)
 	}
 }
+
+// TestAgentPresence: the relay says whether a container's agent is
+// connected, and for how long it has been gone, only to a caller with the
+// container's agent token.
+func TestAgentPresence(t *testing.T) {
+	e := startRelay(t, server.Options{})
+	ctx := context.Background()
+	p, err := wsclient.AgentPresence(ctx, nil, e.url, "c1", ticket.AgentToken(secret, "c1"))
+	if err != nil || p.Connected || p.GoneFor <= 0 {
+		t.Fatalf("presence of a never-seen agent = %+v, %v; want not connected, gone since the relay started", p, err)
+	}
+	e.startAgent(t, "c1", testWorkload{})
+	p, err = wsclient.AgentPresence(ctx, nil, e.url, "c1", ticket.AgentToken(secret, "c1"))
+	if err != nil || !p.Connected || p.GoneFor != 0 {
+		t.Fatalf("presence of a connected agent = %+v, %v", p, err)
+	}
+	if _, err := wsclient.AgentPresence(ctx, nil, e.url, "c1", ticket.AgentToken(secret, "c2")); err == nil {
+		t.Fatal("presence asked with another container's token answered")
+	}
+}
