@@ -113,7 +113,6 @@ func TestSweepRestartPolicies(t *testing.T) {
 			ctx := context.Background()
 			id := runContainer(t, a, "rp", `{"RestartPolicy":`+tc.policy+`}`)
 			for run, code := range tc.codes {
-				c, _ := a.st.ContainerByID(ctx, id)
 				// Reported as ending in an hour: no back-off is due before the
 				// test makes it so.
 				if err := rep.Exited(ctx, id, code, time.Now().Add(time.Hour)); err != nil {
@@ -124,7 +123,7 @@ func TestSweepRestartPolicies(t *testing.T) {
 						t.Fatalf("stop of an exited container: %d %s", code, body)
 					}
 				}
-				c, _ = a.st.ContainerByID(ctx, id)
+				c, _ := a.st.ContainerByID(ctx, id)
 				if got := !c.RestartAt.IsZero(); got != tc.restarts[run] {
 					t.Fatalf("run %d exit %d: restart recorded = %v, want %v", run, code, got, tc.restarts[run])
 				}
