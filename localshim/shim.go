@@ -196,7 +196,10 @@ func (s *Shim) forward(w http.ResponseWriter, r *http.Request) {
 func copyHeader(dst, src http.Header) {
 	for k, vs := range src {
 		switch k {
-		case controlapi.HeaderContinue, "Content-Length", "Transfer-Encoding", "Connection":
+		case controlapi.HeaderContinue, controlapi.HeaderBackoff, controlapi.HeaderPollAfter, controlapi.HeaderWatch,
+			"Content-Length", "Transfer-Encoding", "Connection":
+			// The shim's own contract with functions (a watch ticket is a
+			// credential) stays between them.
 			continue
 		}
 		dst[k] = vs
@@ -243,6 +246,12 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		next, more := resp.Header[controlapi.HeaderContinue]
+		if notices == nil && more {
+			// Subscribed before the client sees the headers: the CLI
+			// starts the container as soon as it has them, and a notice
+			// sent before the subscription would be lost.
+			notices = s.watch(ctx, resp.Header.Get(controlapi.HeaderWatch))
+		}
 		if first {
 			copyHeader(w.Header(), resp.Header)
 			w.WriteHeader(resp.StatusCode)
@@ -259,9 +268,6 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 		}
 		cursor = next[0]
 		window = strconv.FormatInt(s.opts.PollWindow.Milliseconds(), 10)
-		if notices == nil {
-			notices = s.watch(ctx, resp.Header.Get(controlapi.HeaderWatch))
-		}
 		if after, err := strconv.ParseInt(resp.Header.Get(controlapi.HeaderPollAfter), 10, 64); err == nil && after > 0 {
 			select {
 			case <-ctx.Done():
