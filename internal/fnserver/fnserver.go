@@ -112,6 +112,9 @@ func New(ctx context.Context, cfg Config, newProvider NewProvider, log *slog.Log
 		// invocation per instance: the shim waits between polls instead.
 		AnswerPollsAtOnce: true,
 		Wake:              wake,
+		// Exits and removals wake the shims waiting on them through the
+		// relay.
+		Notifier: wsclient.Notifier{RelayURL: cfg.RelayURL, Secret: cfg.Secret},
 	})
 	if err != nil {
 		_ = store.Close()

@@ -80,6 +80,8 @@ type Server struct {
 	// questions; started stands in for containers never seen since.
 	lost    map[string]time.Time
 	started time.Time
+	// watchers are the notice subscriptions per container.
+	watchers map[string]map[chan struct{}]struct{}
 }
 
 type agentConn struct {
@@ -149,19 +151,22 @@ func New(opts Options) (*Server, error) {
 			WriteBufferPool:  &sync.Pool{},
 			CheckOrigin:      func(*http.Request) bool { return true },
 		},
-		agents:  map[string]*agentConn{},
-		waiting: map[string]chan struct{}{},
-		pending: map[string]*pendingSession{},
-		used:    map[string]int64{},
-		live:    map[*liveSession]struct{}{},
-		lost:    map[string]time.Time{},
-		started: time.Now(),
+		agents:   map[string]*agentConn{},
+		waiting:  map[string]chan struct{}{},
+		pending:  map[string]*pendingSession{},
+		used:     map[string]int64{},
+		live:     map[*liveSession]struct{}{},
+		lost:     map[string]time.Time{},
+		watchers: map[string]map[chan struct{}]struct{}{},
+		started:  time.Now(),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /metrics", s.serveMetrics)
 	mux.HandleFunc("GET "+wsclient.PathAgent, s.serveAgent)
 	mux.HandleFunc("GET "+wsclient.PathAgentPresence, s.servePresence)
+	mux.HandleFunc("POST "+wsclient.PathNotice, s.serveNotice)
+	mux.HandleFunc("GET "+wsclient.PathWatch, s.serveWatch)
 	mux.HandleFunc("GET "+wsclient.PathAgentSession, s.serveAgentSession)
 	mux.HandleFunc("GET "+wsclient.PathStream, s.serveStream)
 	s.blobRoutes(mux)
@@ -366,6 +371,9 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		s.refuse(w, r, http.StatusForbidden, ReasonMalformed, "ticket is malformed")
+		return
+	case g.Kind == ticket.KindWatch:
+		s.refuse(w, r, http.StatusForbidden, ReasonMalformed, "a watch ticket opens no stream")
 		return
 	}
 	if s.draining.Load() {
