@@ -257,6 +257,20 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(resp.StatusCode)
 			_ = rc.Flush()
 		}
+		if resp.StatusCode == http.StatusServiceUnavailable && !first {
+			// The store (or functions) is briefly unreachable: the client
+			// has its answer's headers and keeps waiting, so ask again
+			// with the same cursor, backing off.
+			resp.Body.Close()
+			s.log.Warn("long wait poll refused; retrying", "path", r.URL.Path, "status", resp.Status)
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.opts.After(s.opts.Backoff(attempt, 15*time.Second)):
+				attempt++
+			}
+			continue
+		}
 		if resp.StatusCode >= 300 && !first {
 			resp.Body.Close()
 			return
