@@ -59,12 +59,6 @@ func (a *API) pollWindow(r *http.Request) time.Duration {
 	return min(time.Duration(ms)*time.Millisecond, a.cfg.PollWindow)
 }
 
-// longPoll serves spec. A request from a shim carrying
-// controlapi.HeaderPoll gets one bounded answer: everything produced
-// within the window, with controlapi.HeaderContinue and a cursor when the
-// answer is not final. Any other request is streamed until done, with
-// every chunk flushed as it comes, so direct clients see Docker's
-// behaviour.
 // watchTicket signs a watch ticket for container id (empty when this
 // deployment sends no notices).
 func (a *API) watchTicket(id string) string {
@@ -90,6 +84,12 @@ func (a *API) notify(ctx context.Context, id string) {
 	}
 }
 
+// longPoll serves spec. A request from a shim carrying
+// controlapi.HeaderPoll gets one bounded answer: everything produced
+// within the window, with controlapi.HeaderContinue and a cursor when the
+// answer is not final. Any other request is streamed until done, with
+// every chunk flushed as it comes, so direct clients see Docker's
+// behaviour.
 func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec) error {
 	ctx := r.Context()
 	cursor := r.Header.Get(controlapi.HeaderCursor)
