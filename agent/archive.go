@@ -13,8 +13,8 @@ import (
 	"sync"
 
 	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/internal/rootfs"
 	"github.com/sockerless/sockerless/providers"
-	"github.com/sockerless/sockerless/providers/memory/rootfs"
 	"github.com/sockerless/sockerless/relay/frame"
 	"github.com/sockerless/sockerless/relay/ticket"
 )

@@ -70,10 +70,12 @@ func RunHealthchecks(ctx context.Context, hp HealthProbe, report func(providers.
 	}
 	startInterval = min(startInterval, interval)
 	started := time.Now()
-	inStart := func() bool { return hp.StartPeriod > 0 && time.Since(started) < hp.StartPeriod }
+	// As Docker does, a probe is inside the start period when it began
+	// there, however long it ran.
+	inStart := func(t time.Time) bool { return hp.StartPeriod > 0 && t.Sub(started) < hp.StartPeriod }
 	for {
 		wait := interval
-		if inStart() {
+		if inStart(time.Now()) {
 			wait = startInterval
 		}
 		select {
@@ -85,7 +87,7 @@ func RunHealthchecks(ctx context.Context, hp HealthProbe, report func(providers.
 		if ctx.Err() != nil {
 			return
 		}
-		if res.ExitCode != 0 && inStart() {
+		if res.ExitCode != 0 && inStart(res.Start) {
 			continue
 		}
 		report(res)

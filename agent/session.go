@@ -124,6 +124,14 @@ func ServeSession(ctx context.Context, conn io.ReadWriteCloser, g ticket.Grant, 
 	if tty {
 		stdio.Stderr = stdio.Stdout
 	}
+	detached := g.Kind == ticket.KindExec && g.Process != nil && g.Process.Detached
+	if detached {
+		// Nobody reads a detached exec's output, and its session may close
+		// as soon as the process is handed over (the control plane does not
+		// stay to drain it): write nowhere, so the process never sees a
+		// broken pipe.
+		stdio.Stdout, stdio.Stderr = io.Discard, io.Discard
+	}
 	if g.Kind == ticket.KindArchive {
 		wantStdin = g.Archive != nil && g.Archive.Op == ticket.ArchivePut
 	}
@@ -163,6 +171,9 @@ func ServeSession(ctx context.Context, conn io.ReadWriteCloser, g ticket.Grant, 
 		if g.Process == nil {
 			err = errors.New("exec session without a process spec")
 			break
+		}
+		if detached {
+			stdio.Ready()
 		}
 		code, err = w.Exec(ctx, g, *g.Process, stdio)
 	case ticket.KindAttach:

@@ -26,8 +26,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/internal/layerstore"
+	"github.com/sockerless/sockerless/internal/rootfs"
 	"github.com/sockerless/sockerless/providers"
-	"github.com/sockerless/sockerless/providers/memory/rootfs"
 )
 
 // defaultPath is Docker's PATH for images that set none.

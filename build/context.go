@@ -14,7 +14,7 @@ import (
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 	"github.com/sockerless/sockerless/internal/errdefs"
-	"github.com/sockerless/sockerless/providers/memory/rootfs"
+	"github.com/sockerless/sockerless/internal/rootfs"
 )
 
 // readContext extracts the build context tar (gzip detected) into dir,

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sockerless/sockerless/providers/memory/rootfs"
+	"github.com/sockerless/sockerless/internal/rootfs"
 )
 
 // TestDiffLayer: what a step changes becomes a layer that, applied with

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sockerless/sockerless/functions/httpx"
@@ -68,6 +69,23 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported by /version.
 	Version string
+	// AnswerPollsAtOnce answers every bounded poll of a long wait after
+	// one step, so no request is held waiting: each platform bills the
+	// time a request is held, and a Lambda instance serves one invocation
+	// at a time. The shim waits between polls instead (on notices and its
+	// back-off). Without it, a store with change notification
+	// (statestore.Watcher) lets a poll wait inside its window for free,
+	// as in embedded mode.
+	AnswerPollsAtOnce bool
+	// Notifier, when set, is told when a container exits or is removed,
+	// and long waits hand shims watch tickets for it (the relay's
+	// notices), so they wake on the change instead of polling.
+	Notifier relay.Notifier
+	// Wake, when set, is told when a record asks for work at a later time
+	// (a restart by policy), so a process that runs a timer (embedded
+	// mode) calls Sweep then. Deployments leave it nil: their scheduler
+	// calls SweepPath. It must not block.
+	Wake func(at time.Time)
 }
 
 // Authenticator decides whether a request may use the API; its error
@@ -77,13 +95,22 @@ type Authenticator interface {
 }
 
 // API serves the Docker Engine API. It is an http.Handler and the
-// providers.Reporter of its provider.
+// providers.Reporter of its provider (through a retrying wrapper).
 type API struct {
 	cfg      Config
 	st       *records.Store
 	provider providers.Provider
 	log      *slog.Logger
 	handler  http.Handler
+	// closed ends in-process providers' report retries (see reporter).
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+// Close ends the retries of in-process providers' reports. The API
+// itself holds nothing else.
+func (a *API) Close() {
+	a.closeOnce.Do(func() { close(a.closed) })
 }
 
 // New builds the API and makes sure the predefined networks exist.
@@ -109,11 +136,11 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
-	a := &API{cfg: cfg, st: records.New(cfg.Store), log: cfg.Logger}
+	a := &API{cfg: cfg, st: records.New(cfg.Store), log: cfg.Logger, closed: make(chan struct{})}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	p, err := cfg.NewProvider(a)
+	p, err := cfg.NewProvider(reporter{a})
 	if err != nil {
 		return nil, fmt.Errorf("functions: provider: %w", err)
 	}

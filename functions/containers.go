@@ -875,7 +875,7 @@ func (a *API) removeContainer(ctx context.Context, c *records.Container, kill bo
 		if err := a.provider.Kill(ctx, c.ID, 9); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("provider %s: kill: %w", a.provider.Name(), err)
 		}
-		a.markExited(ctx, c.ID, 137, a.st.Now(), c.StartSeq, c)
+		a.markExitedLogged(ctx, c.ID, 137, a.st.Now(), c.StartSeq, c)
 	}
 	if err := a.provider.Remove(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("provider %s: remove: %w", a.provider.Name(), err)
@@ -888,6 +888,7 @@ func (a *API) removeContainer(ctx context.Context, c *records.Container, kill bo
 		}
 		return err
 	}
+	a.notify(ctx, c.ID)
 	return nil
 }
 
@@ -925,6 +926,7 @@ func (a *API) exitAndRemove(ctx context.Context, c *records.Container, code int)
 	if err := a.st.DeleteContainer(ctx, c.ID, c.Version, evs...); err != nil {
 		return false
 	}
+	a.notify(ctx, c.ID)
 	a.releaseNetworks(ctx, c)
 	return true
 }

@@ -55,17 +55,21 @@ func (a *API) startContainer(ctx context.Context, c *records.Container) error {
 	if c.Removing {
 		return errdefs.Conflictf("container is marked for removal and cannot be started")
 	}
+	c, err := a.reconcileWorkload(ctx, c)
+	if err != nil {
+		return err
+	}
 	now := a.st.Now()
 	var seq int64
 	// From c: no second read of a container the handler just read. The
 	// start event is written with the state change, so it always precedes
 	// the die of this run in the log.
-	c, err := a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
+	c, err = a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
 		if c.State.Running {
 			return errNotModified
 		}
 		c.StartSeq++
-		c.ManualStop = false
+		c.ManualStop, c.RestartAt, c.ExitUnreported = false, time.Time{}, false
 		c.StartKey = startKey(ctx)
 		seq = c.StartSeq
 		c.State = records.State{Status: string(container.StateRunning), Running: true, Pid: int(c.StartSeq) + 1000, StartedAt: now}
@@ -176,6 +180,9 @@ func (a *API) boundedStop(w http.ResponseWriter, r *http.Request, c *records.Con
 		}
 	}
 	until := time.Now().Add(a.pollWindow(r))
+	// Reads back off (100 ms doubling to 2 s): most containers end soon
+	// after the signal, a few use their whole grace period.
+	interval := 100 * time.Millisecond
 	for {
 		cur, err := a.st.Container(ctx, c.ID)
 		if errdefs.IsNotFound(err) || (err == nil && (!cur.State.Running || cur.StartSeq != c.StartSeq)) {
@@ -200,8 +207,9 @@ func (a *API) boundedStop(w http.ResponseWriter, r *http.Request, c *records.Con
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
-		case <-time.After(min(100*time.Millisecond, until.Sub(now), deadline.Sub(now))):
+		case <-time.After(min(interval, until.Sub(now), deadline.Sub(now))):
 		}
+		interval = min(2*interval, 2*time.Second)
 	}
 }
 
@@ -234,7 +242,7 @@ func (a *API) stopContainer(ctx context.Context, c *records.Container, timeout t
 func (a *API) finishStop(ctx context.Context, c *records.Container) {
 	// A provider whose exit report was lost still leaves a stopped
 	// container: SIGKILL's code.
-	a.markExited(ctx, c.ID, 137, a.st.Now(), c.StartSeq, nil)
+	a.markExitedLogged(ctx, c.ID, 137, a.st.Now(), c.StartSeq, nil)
 	a.event(ctx, events.ContainerEventType, events.ActionStop, c.ID, containerAttrs(c))
 }
 
@@ -475,11 +483,14 @@ func waitBody(code int, errMsg string) []byte {
 	return append(b, '\n')
 }
 
-// markExited records the end of run seq of container id. It is a no-op
-// when that run already ended or a newer run started.
+// markExited records the end of run seq of container id (seq 0: the
+// current run). It reports false, changing nothing, when that run already
+// ended or a newer run started, and an error when the store could not be
+// read or written (the exit is then not recorded: the caller must retry).
 // from, when not nil, is the container as the caller read it. The die
-// event is written with the change.
-func (a *API) markExited(ctx context.Context, id string, code int, at time.Time, seq int64, from *records.Container) (*records.Container, bool) {
+// event is written with the change, and so is the restart the policy
+// asks for (RestartAt), so no process has to remember it.
+func (a *API) markExited(ctx context.Context, id string, code int, at time.Time, seq int64, from *records.Container) (*records.Container, bool, error) {
 	c, err := a.st.UpdateContainerFrom(ctx, id, func(c *records.Container) error {
 		if !c.State.Running || (seq != 0 && c.StartSeq != seq) {
 			return errNotModified
@@ -489,8 +500,21 @@ func (a *API) markExited(ctx context.Context, id string, code int, at time.Time,
 		c.State.Status = string(container.StateExited)
 		c.State.ExitCode = code
 		c.State.FinishedAt = at
+		c.ExitUnreported = false
 		if c.State.Health != nil {
 			c.State.Health.Status = string(container.Unhealthy)
+		}
+		c.RestartAt = time.Time{}
+		if delay, ok := restartDelay(c, code); ok {
+			c.RestartAt = at.Add(delay)
+		}
+		if c.RestartAt.IsZero() {
+			return nil
+		}
+		if a.cfg.Wake != nil {
+			// Told before the write: a sweep that comes early finds
+			// nothing due and reports when it will be.
+			a.cfg.Wake(c.RestartAt)
 		}
 		return nil
 	}, records.Change[records.Container]{From: from, Events: func(c *records.Container) []statestore.Event {
@@ -498,26 +522,57 @@ func (a *API) markExited(ctx context.Context, id string, code int, at time.Time,
 		attrs["exitCode"] = strconv.Itoa(code)
 		return a.newEvent(events.ContainerEventType, events.ActionDie, id, attrs)
 	}})
-	if err != nil {
-		if !errdefs.IsNotFound(err) && !errdefs.IsNotModified(err) {
-			a.log.Warn("exit not recorded", "container", id, "err", err)
-		}
-		return nil, false
+	if errdefs.IsNotFound(err) || errdefs.IsNotModified(err) {
+		return nil, false, nil
 	}
-	return c, true
+	if err != nil {
+		return nil, false, fmt.Errorf("record the exit of %s: %w", id, err)
+	}
+	a.notify(ctx, id)
+	return c, true, nil
+}
+
+// markExitedLogged is markExited for paths that end a run themselves
+// (stop, kill on removal): a failed write is logged, and the sweep or the
+// workload's own report records the exit later.
+func (a *API) markExitedLogged(ctx context.Context, id string, code int, at time.Time, seq int64, from *records.Container) {
+	if _, _, err := a.markExited(ctx, id, code, at, seq, from); err != nil {
+		a.log.Warn("exit not recorded", "container", id, "err", err)
+	}
 }
 
 func (a *API) markManualStop(ctx context.Context, id string) {
-	_, _ = a.st.UpdateContainer(ctx, id, func(c *records.Container) error { c.ManualStop = true; return nil })
+	_, _ = a.st.UpdateContainer(ctx, id, func(c *records.Container) error {
+		c.ManualStop, c.RestartAt = true, time.Time{}
+		return nil
+	})
 }
 
 // Exited implements providers.Reporter: the main process of container id
 // ended. A container with AutoRemove is removed; one whose restart policy
-// asks for it is started again after Docker's back-off.
+// asks for it gets its restart recorded (RestartAt), which the sweep or
+// the next request carries out.
+//
+// # Errors
+//
+// Nil only when the store holds the exit (or has nothing to hold it for:
+// the container is gone, or the report is for an earlier run); any error
+// means the exit is not recorded and the report must be repeated.
+// Repeating a report that was recorded changes nothing.
 func (a *API) Exited(ctx context.Context, id string, code int, at time.Time) error {
 	from, err := a.st.ContainerByID(ctx, id)
-	if err != nil || !from.State.Running {
+	if errdefs.IsNotFound(err) {
 		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read container %s for its exit report: %w", id, err)
+	}
+	if !at.IsZero() && at.Before(from.State.StartedAt) {
+		// The report of an earlier run (a repeat that arrived late).
+		return nil
+	}
+	if !from.State.Running {
+		return a.lateExit(ctx, from, code)
 	}
 	// An auto-remove container that ends is deleted in one write with its
 	// die and destroy events; only if that cannot be done is its exit
@@ -525,15 +580,43 @@ func (a *API) Exited(ctx context.Context, id string, code int, at time.Time) err
 	if from.HostConfig.AutoRemove && !from.Removing && a.exitAndRemove(ctx, from, code) {
 		return nil
 	}
-	c, changed := a.markExited(ctx, id, code, at, 0, from)
+	c, changed, err := a.markExited(ctx, id, code, at, 0, from)
+	if err != nil {
+		return err
+	}
+	if changed && c.HostConfig.AutoRemove {
+		return a.removeContainer(ctx, c, false)
+	}
 	if !changed {
-		return nil
+		// It ended in between (another report, a stop): finish what that
+		// left undone.
+		if c, err := a.st.ContainerByID(ctx, id); err == nil && !c.State.Running {
+			return a.lateExit(ctx, c, code)
+		}
+	}
+	return nil
+}
+
+// lateExit handles a report for a run that is recorded as ended: a repeat
+// (nothing to do, but an auto-remove left undone is finished) or the
+// report of a run the sweep ended as vanished, whose real code it sets.
+func (a *API) lateExit(ctx context.Context, c *records.Container, code int) error {
+	if c.ExitUnreported {
+		_, err := a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
+			if c.State.Running || !c.ExitUnreported {
+				return errNotModified
+			}
+			c.ExitUnreported = false
+			c.State.ExitCode = code
+			c.State.Error = ""
+			return nil
+		}, records.Change[records.Container]{From: c})
+		if err != nil && !errdefs.IsNotModified(err) && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("record the exit of %s: %w", c.ID, err)
+		}
 	}
 	if c.HostConfig.AutoRemove {
 		return a.autoRemove(ctx, c)
-	}
-	if delay, ok := restartDelay(c, code); ok {
-		go a.restartLater(context.WithoutCancel(ctx), c.ID, c.ExitSeq, delay)
 	}
 	return nil
 }
@@ -562,7 +645,7 @@ func (a *API) OOMKilled(ctx context.Context, id string, at time.Time) error {
 func restartDelay(c *records.Container, code int) (time.Duration, bool) {
 	p := c.HostConfig.RestartPolicy
 	switch {
-	case c.ManualStop || c.Removing:
+	case c.ManualStop || c.Removing || c.HostConfig.AutoRemove:
 		return 0, false
 	case p.Name == container.RestartPolicyAlways, p.Name == container.RestartPolicyUnlessStopped:
 	case p.Name == container.RestartPolicyOnFailure && code != 0 && (p.MaximumRetryCount == 0 || c.RestartCount < p.MaximumRetryCount):
@@ -573,23 +656,32 @@ func restartDelay(c *records.Container, code int) (time.Duration, bool) {
 	return min(d, time.Minute), true
 }
 
-// restartLater restarts container id unless something else happened to it
-// (a start, a stop, a removal) since exit number exitSeq.
-func (a *API) restartLater(ctx context.Context, id string, exitSeq int64, delay time.Duration) {
-	time.Sleep(delay)
-	c, err := a.st.UpdateContainer(ctx, id, func(c *records.Container) error {
-		if c.ExitSeq != exitSeq || c.State.Running || c.ManualStop {
+// restartDue restarts container c if its restart is due at now and
+// nothing else happened to it since (a start, a stop, a removal): the
+// first caller to clear RestartAt wins, so two sweeps (or a sweep and a
+// request) racing restart it once.
+func (a *API) restartDue(ctx context.Context, c *records.Container, now time.Time) (bool, error) {
+	if c.RestartAt.IsZero() || now.Before(c.RestartAt) || c.State.Running {
+		return false, nil
+	}
+	c, err := a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
+		if c.RestartAt.IsZero() || now.Before(c.RestartAt) || c.State.Running || c.ManualStop || c.Removing {
 			return errNotModified
 		}
+		c.RestartAt = time.Time{}
 		c.RestartCount++
 		return nil
-	})
+	}, records.Change[records.Container]{From: c})
+	if errdefs.IsNotModified(err) || errdefs.IsNotFound(err) {
+		return false, nil
+	}
 	if err != nil {
-		return
+		return false, err
 	}
 	if err := a.startContainer(ctx, c); err != nil && !errdefs.IsNotModified(err) {
-		a.log.Warn("restart failed", "container", id, "err", err)
+		return false, fmt.Errorf("restart %s: %w", c.ID, err)
 	}
+	return true, nil
 }
 
 // ExecExited implements providers.Reporter: exec id ended with code.

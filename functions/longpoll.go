@@ -6,7 +6,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sockerless/sockerless/functions/records"
 	"github.com/sockerless/sockerless/internal/controlapi"
+	"github.com/sockerless/sockerless/relay/ticket"
 	"github.com/sockerless/sockerless/statestore"
 )
 
@@ -29,8 +31,18 @@ type longPollSpec struct {
 	// first step).
 	watchFor func(cursor string) string
 	// interval is how often to step when nothing wakes the waiter
-	// (default 100 ms).
+	// (default 100 ms). It is used only where waiting costs no store
+	// reads (the store is a statestore.Watcher) or the steps are paced
+	// (paced); otherwise each bounded poll is one step and the shim waits
+	// between polls (controlapi.HeaderBackoff).
 	interval time.Duration
+	// paced marks steps that produce output at their own pace (stats, one
+	// sample a second) rather than poll for a change.
+	paced bool
+	// maxBackoff is the longest the shim should wait between polls that
+	// found nothing (default 15 s): a wait is told of its container's
+	// exit by a notice, logs and events have none and poll more often.
+	maxBackoff time.Duration
 	// step returns the output since cursor, the next cursor, and whether
 	// the answer is complete. An error before any output is the answer.
 	step func(ctx context.Context, cursor string) (chunk []byte, next string, done bool, err error)
@@ -45,6 +57,31 @@ func (a *API) pollWindow(r *http.Request) time.Duration {
 		ms = 0
 	}
 	return min(time.Duration(ms)*time.Millisecond, a.cfg.PollWindow)
+}
+
+// watchTicket signs a watch ticket for container id (empty when this
+// deployment sends no notices).
+func (a *API) watchTicket(id string) string {
+	if a.cfg.Notifier == nil {
+		return ""
+	}
+	tok, err := ticket.Sign(a.cfg.Secret, ticket.Grant{Container: id, Kind: ticket.KindWatch, Session: newID()[:32],
+		Issued: a.st.Now().UnixNano(), Expires: a.st.Now().Add(a.cfg.TicketTTL).Unix()})
+	if err != nil {
+		return ""
+	}
+	return tok
+}
+
+// notify tells the shims waiting on container id that it changed (best
+// effort: a lost notice costs a waiter its back-off polling).
+func (a *API) notify(ctx context.Context, id string) {
+	if a.cfg.Notifier == nil {
+		return
+	}
+	if err := a.cfg.Notifier.Notify(ctx, id); err != nil {
+		a.log.Debug("notice not sent", "container", id, "err", err)
+	}
 }
 
 // longPoll serves spec. A request from a shim carrying
@@ -64,7 +101,24 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 	if bounded {
 		deadline = time.Now().Add(a.pollWindow(r))
 	}
+	_, watcher := a.cfg.Store.(statestore.Watcher)
+	// Without change notification, waiting here would mean polling the
+	// store: answer after one step and let the shim wait (on a notice, or
+	// on its back-off schedule) between polls instead.
+	oneStep := bounded && (!watcher || a.cfg.AnswerPollsAtOnce) && !spec.paced
+	// Paced output (a sample a second) is never held for either: the shim
+	// is told when to ask again.
+	pacedAtOnce := bounded && spec.paced && a.cfg.AnswerPollsAtOnce
+	if spec.maxBackoff <= 0 {
+		spec.maxBackoff = 15 * time.Second
+	}
 
+	watching := func() string {
+		if spec.watchFor != nil {
+			return spec.watchFor(cursor)
+		}
+		return spec.watchID
+	}
 	var buf []byte
 	started := false
 	rc := http.NewResponseController(w)
@@ -76,14 +130,19 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 		w.Header().Set("Content-Type", spec.contentType)
 		if bounded && !done {
 			w.Header().Set(controlapi.HeaderContinue, next)
+			if pacedAtOnce {
+				w.Header().Set(controlapi.HeaderPollAfter, strconv.FormatInt(spec.interval.Milliseconds(), 10))
+			}
+			if oneStep && len(buf) == 0 {
+				w.Header().Set(controlapi.HeaderBackoff, strconv.FormatInt(spec.maxBackoff.Milliseconds(), 10))
+			}
+			if id := watching(); id != "" && spec.watchKind == records.KindContainer {
+				if tok := a.watchTicket(id); tok != "" {
+					w.Header().Set(controlapi.HeaderWatch, a.cfg.RelayURL+" "+tok)
+				}
+			}
 		}
 		w.WriteHeader(http.StatusOK)
-	}
-	watching := func() string {
-		if spec.watchFor != nil {
-			return spec.watchFor(cursor)
-		}
-		return spec.watchID
 	}
 	for {
 		var wake <-chan struct{}
@@ -104,7 +163,7 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 		cursor = next
 		if bounded {
 			buf = append(buf, chunk...)
-			if done || len(buf) >= MaxAnswerBytes || !time.Now().Before(deadline) {
+			if done || oneStep || pacedAtOnce || len(buf) >= MaxAnswerBytes || !time.Now().Before(deadline) {
 				begin(done, cursor)
 				_, err := w.Write(buf)
 				return err

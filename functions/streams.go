@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -55,6 +56,9 @@ func (a *API) containerAttach(w http.ResponseWriter, r *http.Request) error {
 	if r.Header.Get(controlapi.HeaderShim) == "" {
 		return errNeedsShim
 	}
+	if c, err = a.reconcileWorkload(ctx, c); err != nil {
+		return err
+	}
 	g := ticket.Grant{
 		Container: c.ID,
 		Kind:      ticket.KindAttach,
@@ -85,6 +89,9 @@ func (a *API) execCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	if c.State.Paused {
 		return errdefs.Conflictf("container %s is paused, unpause the container before exec", c.ID)
+	}
+	if c, err = a.reconcileWorkload(ctx, c); err != nil {
+		return err
 	}
 	if !c.HadExec {
 		// Marked before the exec exists: a removal racing this write
@@ -142,6 +149,9 @@ func (a *API) execStart(w http.ResponseWriter, r *http.Request) error {
 	if !req.Detach && r.Header.Get(controlapi.HeaderShim) == "" {
 		return errNeedsShim
 	}
+	if c, err = a.reconcileWorkload(ctx, c); err != nil {
+		return err
+	}
 	if req.Detach && a.cfg.Dialer == nil {
 		return errdefs.NotImplementedf("detached exec is not supported by this deployment")
 	}
@@ -172,11 +182,15 @@ func (a *API) execStart(w http.ResponseWriter, r *http.Request) error {
 	return a.issueTicket(w, g, e.Tty, e.ID)
 }
 
-// startDetached opens the exec's session itself and drains it; the exit
-// is reported by the workload.
+// startDetached hands a detached exec to the container's agent: it opens
+// the exec's session, waits for the agent to say the process is handed
+// over (Ready) and closes the session before answering, so nothing of the
+// request outlives it. The agent runs the process to its end and reports
+// the exit itself (ticket.Process.Detached).
 func (a *API) startDetached(ctx context.Context, w http.ResponseWriter, g ticket.Grant) error {
 	g.Session = newID()[:32]
 	g.Expires = a.st.Now().Add(a.cfg.TicketTTL).Unix()
+	g.Process.Detached = true
 	tok, err := ticket.Sign(a.cfg.Secret, g)
 	if err != nil {
 		return err
@@ -186,16 +200,14 @@ func (a *API) startDetached(ctx context.Context, w http.ResponseWriter, g ticket
 		_ = a.ExecExited(context.WithoutCancel(ctx), g.ExecID, 126, a.st.Now())
 		return err
 	}
-	go func() {
-		defer conn.Close()
-		_ = frame.Write(conn, frame.CloseStdin, nil)
-		for {
-			f, err := frame.Read(conn)
-			if err != nil || f.Type == frame.Exit || f.Type == frame.Error {
-				return
-			}
-		}
-	}()
+	defer conn.Close()
+	_ = frame.Write(conn, frame.CloseStdin, nil)
+	// The first frame says how the hand-over went: Ready (running), or an
+	// Exit or Error frame of a process that ended or failed at once, whose
+	// exit the agent reports as any other.
+	if _, err := frame.Read(conn); err != nil {
+		return errdefs.Unavailable(fmt.Errorf("the container's agent did not take the detached exec: %w", err))
+	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -331,6 +343,8 @@ func (a *API) containerLogs(w http.ResponseWriter, r *http.Request) error {
 		contentType: ct,
 		watchKind:   records.KindContainer,
 		watchID:     id,
+		// New output comes with no notice: poll at least every 2 s.
+		maxBackoff: 2 * time.Second,
 		step: func(ctx context.Context, cursor string) ([]byte, string, bool, error) {
 			// Each step reads at most MaxAnswerBytes, so a large log
 			// reaches a shim in several bounded answers.
@@ -432,6 +446,7 @@ func (a *API) containerStats(w http.ResponseWriter, r *http.Request) error {
 	return a.longPoll(w, r, longPollSpec{
 		contentType: "application/json",
 		interval:    time.Second,
+		paced:       true,
 		step: func(ctx context.Context, cursor string) ([]byte, string, bool, error) {
 			cur, err := a.st.Container(ctx, id)
 			if err != nil {

@@ -198,6 +198,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) error {
 	return a.longPoll(w, r, longPollSpec{
 		contentType: "application/json",
 		watchKind:   eventsWatchKind,
+		maxBackoff:  2 * time.Second,
 		step: func(ctx context.Context, cursor string) ([]byte, string, bool, error) {
 			entries, err := a.st.Events(ctx, cursor, since, until)
 			if err != nil {

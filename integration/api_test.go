@@ -148,6 +148,13 @@ func TestWaitHeadersFirst(t *testing.T) {
 			if resp.StatusCode != 200 {
 				t.Fatalf("wait: %d", resp.StatusCode)
 			}
+			for k := range resp.Header {
+				// The shim's contract with functions (poll cursors,
+				// back-off, watch tickets) never reaches the client.
+				if strings.HasPrefix(k, "X-Sockerless-") {
+					t.Errorf("the client got the shim's header %s", k)
+				}
+			}
 			if cond == "not-running" {
 				var w container.WaitResponse
 				json.NewDecoder(resp.Body).Decode(&w)

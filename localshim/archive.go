@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/relay/frame"
@@ -75,14 +74,14 @@ func (s *Shim) serveArchive(w http.ResponseWriter, r *http.Request) {
 	}
 	var t controlapi.StreamTicket
 	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil {
-		httpx.WriteError(w, fmt.Errorf("invalid archive ticket from functions: %w", err), http.StatusBadGateway)
+		writeError(w, fmt.Errorf("invalid archive ticket from functions: %w", err), http.StatusBadGateway)
 		return
 	}
 	dctx, cancel := context.WithTimeout(r.Context(), archiveDialTimeout)
 	remote, err := s.opts.Dialer.Dial(dctx, t.RelayURL, t.Token)
 	cancel()
 	if err != nil {
-		httpx.WriteError(w, errdefs.Unavailable(fmt.Errorf("cannot reach the container's agent: %w", err)), 0)
+		writeError(w, errdefs.Unavailable(fmt.Errorf("cannot reach the container's agent: %w", err)), 0)
 		return
 	}
 	defer remote.Close()
@@ -106,11 +105,11 @@ func (s *Shim) serveArchive(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := readResult(remote)
 	if err != nil {
-		httpx.WriteError(w, errdefs.Unavailable(fmt.Errorf("the container's agent did not answer the archive request: %w", err)), 0)
+		writeError(w, errdefs.Unavailable(fmt.Errorf("the container's agent did not answer the archive request: %w", err)), 0)
 		return
 	}
 	if res.Status != http.StatusOK {
-		httpx.WriteError(w, errors.New(res.Message), res.Status)
+		writeError(w, errors.New(res.Message), res.Status)
 		return
 	}
 	if len(res.Stat) > 0 {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/internal/errdefs"
 )
@@ -65,15 +64,15 @@ func (s *Shim) serveBlobBody(w http.ResponseWriter, r *http.Request) {
 		err = errors.New("no blob id or token")
 	}
 	if err != nil {
-		httpx.WriteError(w, fmt.Errorf("invalid blob ticket from functions: %w", err), http.StatusBadGateway)
+		writeError(w, fmt.Errorf("invalid blob ticket from functions: %w", err), http.StatusBadGateway)
 		return
 	}
 	if r.ContentLength > t.Max && t.Max > 0 {
-		httpx.WriteError(w, errdefs.RequestTooLarge(fmt.Errorf("request body of %d bytes is over sockerless's limit of %d bytes", r.ContentLength, t.Max)), 0)
+		writeError(w, errdefs.RequestTooLarge(fmt.Errorf("request body of %d bytes is over sockerless's limit of %d bytes", r.ContentLength, t.Max)), 0)
 		return
 	}
 	if err := s.uploadBlob(r, t); err != nil {
-		httpx.WriteError(w, err, 0)
+		writeError(w, err, 0)
 		return
 	}
 

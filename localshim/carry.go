@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/internal/treesync"
@@ -93,7 +92,7 @@ func (s *Shim) serveCarried(w http.ResponseWriter, r *http.Request, p string) bo
 	case r.Method == http.MethodDelete && removePath.MatchString(p) && s.opts.PublishPorts:
 		rec := &recorder{header: http.Header{}}
 		ref := removePath.FindStringSubmatch(p)[1]
-		if s.opts.CarryBinds && httpx.BoolValue(r, "force") {
+		if s.opts.CarryBinds && boolValue(r, "force") {
 			s.pullBeforeEnd(r.Context(), ref)
 		}
 		s.forward(rec, r)
@@ -113,7 +112,7 @@ func (s *Shim) serveCarried(w http.ResponseWriter, r *http.Request, p string) bo
 		}
 		if err := s.carryAll(r.Context(), c, ticket.CarryPush); err == nil || !errdefs.IsConflict(err) {
 			if err != nil {
-				httpx.WriteError(w, err, 0)
+				writeError(w, err, 0)
 				return true
 			}
 			return false
@@ -135,13 +134,13 @@ func (s *Shim) serveCarried(w http.ResponseWriter, r *http.Request, p string) bo
 			return false
 		}
 		if err := s.carryAll(r.Context(), c, ticket.CarryPush); err != nil {
-			httpx.WriteError(w, err, 0)
+			writeError(w, err, 0)
 			return true
 		}
 		s.serveHijack(w, r.WithContext(context.WithValue(r.Context(), pullAfterKey{}, c)))
 		return true
 	case r.Method == http.MethodPost && endPath.MatchString(p),
-		r.Method == http.MethodDelete && removePath.MatchString(p) && httpx.BoolValue(r, "force"):
+		r.Method == http.MethodDelete && removePath.MatchString(p) && boolValue(r, "force"):
 		m := endPath.FindStringSubmatch(p)
 		if m == nil {
 			m = removePath.FindStringSubmatch(p)
@@ -203,22 +202,22 @@ func (s *Shim) pullAfterExec(ctx context.Context) {
 // workload-local (tmpfs) mounts, records them in CarryLabel, and sends
 // the create on.
 func (s *Shim) serveCreateCarried(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, httpx.MaxJSONBody+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBufferedBody+1))
 	if err != nil {
-		httpx.WriteError(w, errdefs.InvalidParameterf("reading request body: %v", err), 0)
+		writeError(w, errdefs.InvalidParameterf("reading request body: %v", err), 0)
 		return
 	}
 	nb, binds := body, []CarriedBind(nil)
 	if s.opts.CarryBinds {
 		if nb, binds, err = RewriteCreate(body); err != nil {
-			httpx.WriteError(w, err, 0)
+			writeError(w, err, 0)
 			return
 		}
 	}
 	var pubs []*published
 	if s.opts.PublishPorts {
 		if nb, pubs, err = rewritePorts(nb); err != nil {
-			httpx.WriteError(w, err, 0)
+			writeError(w, err, 0)
 			return
 		}
 	}
@@ -232,7 +231,7 @@ func (s *Shim) serveCreateCarried(w http.ResponseWriter, r *http.Request) {
 			dir = path.Join(b.Source, rel)
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			httpx.WriteError(w, errdefs.InvalidParameterf("bind source %s: %v", b.Source, err), 0)
+			writeError(w, errdefs.InvalidParameterf("bind source %s: %v", b.Source, err), 0)
 			return
 		}
 	}
@@ -468,7 +467,7 @@ func (s *Shim) getJSON(ctx context.Context, p string, v any) error {
 	if resp.StatusCode != http.StatusOK {
 		return answerError(resp)
 	}
-	return json.NewDecoder(io.LimitReader(resp.Body, httpx.MaxJSONBody)).Decode(v)
+	return json.NewDecoder(io.LimitReader(resp.Body, maxBufferedBody)).Decode(v)
 }
 
 func (s *Shim) functionsRequest(ctx context.Context, method, p string, q url.Values) (*http.Request, error) {

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/internal/controlapi"
 )
 
@@ -77,11 +76,11 @@ func lost(resp *http.Response, err error) bool {
 func (s *Shim) do(ctx context.Context, safe bool, body io.Reader, build func(body io.Reader) (*http.Request, error)) (*http.Response, error) {
 	var payload []byte
 	if safe && body != nil && body != http.NoBody {
-		b, err := io.ReadAll(io.LimitReader(body, httpx.MaxJSONBody+1))
+		b, err := io.ReadAll(io.LimitReader(body, maxBufferedBody+1))
 		if err != nil {
 			return nil, err
 		}
-		if len(b) > httpx.MaxJSONBody {
+		if len(b) > maxBufferedBody {
 			// Too large to keep for a retry: send it once, streaming.
 			safe, body = false, io.MultiReader(bytes.NewReader(b), body)
 		} else {

@@ -22,7 +22,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/relay"
@@ -44,6 +43,15 @@ type Options struct {
 	// PollWindow is the window asked for in each bounded poll (default
 	// 20 s).
 	PollWindow time.Duration
+	// Backoff is how long to wait before poll number attempt (from 0) of
+	// a long wait after answers that found nothing, at most max (which
+	// functions names in controlapi.HeaderBackoff). Default: 100 ms
+	// doubling up to max. A notice that the container changed ends the
+	// wait at once.
+	Backoff func(attempt int, max time.Duration) time.Duration
+	// After is the timer the back-off waits on (default time.After);
+	// tests drive time with it.
+	After func(time.Duration) <-chan time.Time
 	// AttachTimeout bounds waiting for a workload's agent (default 5 min:
 	// cloud workloads take 5–60 s to start).
 	AttachTimeout time.Duration
@@ -91,6 +99,12 @@ func New(opts Options) (*Shim, error) {
 	if opts.AttachTimeout <= 0 {
 		opts.AttachTimeout = 5 * time.Minute
 	}
+	if opts.Backoff == nil {
+		opts.Backoff = DefaultBackoff
+	}
+	if opts.After == nil {
+		opts.After = time.After
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -123,7 +137,7 @@ func (s *Shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Logs go through bounded polls followed or not: a large log then
 		// arrives in answers each within a platform's response limit.
 		r.Method == http.MethodGet && logsPath.MatchString(p),
-		r.Method == http.MethodGet && statsPath.MatchString(p) && (r.URL.Query().Get("stream") == "" || httpx.BoolValue(r, "stream")):
+		r.Method == http.MethodGet && statsPath.MatchString(p) && (r.URL.Query().Get("stream") == "" || boolValue(r, "stream")):
 		s.serveLongWait(w, r)
 	case r.Method == http.MethodPost && stopPath.MatchString(p):
 		s.serveDeferred(w, r)
@@ -165,7 +179,7 @@ func (s *Shim) outgoing(ctx context.Context, r *http.Request, body io.Reader) (*
 
 func (s *Shim) fail(w http.ResponseWriter, err error) {
 	s.log.Warn("functions unreachable", "err", err)
-	httpx.WriteError(w, errdefs.Unavailable(fmt.Errorf("sockerless control plane unreachable: %w", err)), 0)
+	writeError(w, errdefs.Unavailable(fmt.Errorf("sockerless control plane unreachable: %w", err)), 0)
 }
 
 // forward copies a plain request to functions and the answer back,
@@ -196,7 +210,10 @@ func (s *Shim) forward(w http.ResponseWriter, r *http.Request) {
 func copyHeader(dst, src http.Header) {
 	for k, vs := range src {
 		switch k {
-		case controlapi.HeaderContinue, "Content-Length", "Transfer-Encoding", "Connection":
+		case controlapi.HeaderContinue, controlapi.HeaderBackoff, controlapi.HeaderPollAfter, controlapi.HeaderWatch,
+			"Content-Length", "Transfer-Encoding", "Connection":
+			// The shim's own contract with functions (a watch ticket is a
+			// credential) stays between them.
 			continue
 		}
 		dst[k] = vs
@@ -227,6 +244,8 @@ func copyFlushing(w http.ResponseWriter, r io.Reader) {
 func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	cursor, window := "", "0"
+	var notices <-chan struct{}
+	attempt := 0
 	rc := http.NewResponseController(w)
 	for first := true; ; first = false {
 		resp, err := s.do(ctx, true, nil, func(io.Reader) (*http.Request, error) {
@@ -241,10 +260,30 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		next, more := resp.Header[controlapi.HeaderContinue]
+		if notices == nil && more {
+			// Subscribed before the client sees the headers: the CLI
+			// starts the container as soon as it has them, and a notice
+			// sent before the subscription would be lost.
+			notices = s.watch(ctx, resp.Header.Get(controlapi.HeaderWatch))
+		}
 		if first {
 			copyHeader(w.Header(), resp.Header)
 			w.WriteHeader(resp.StatusCode)
 			_ = rc.Flush()
+		}
+		if resp.StatusCode == http.StatusServiceUnavailable && !first {
+			// The store (or functions) is briefly unreachable: the client
+			// has its answer's headers and keeps waiting, so ask again
+			// with the same cursor, backing off.
+			resp.Body.Close()
+			s.log.Warn("long wait poll refused; retrying", "path", r.URL.Path, "status", resp.Status)
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.opts.After(s.opts.Backoff(attempt, 15*time.Second)):
+				attempt++
+			}
+			continue
 		}
 		if resp.StatusCode >= 300 && !first {
 			resp.Body.Close()
@@ -262,7 +301,53 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 		}
 		cursor = next[0]
 		window = strconv.FormatInt(s.opts.PollWindow.Milliseconds(), 10)
+		if after, err := strconv.ParseInt(resp.Header.Get(controlapi.HeaderPollAfter), 10, 64); err == nil && after > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.opts.After(time.Duration(after) * time.Millisecond):
+			}
+			continue
+		}
+		max, err := strconv.ParseInt(resp.Header.Get(controlapi.HeaderBackoff), 10, 64)
+		if err != nil || max <= 0 {
+			// Functions waited, or has more ready: poll again at once.
+			attempt = 0
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-notices:
+			attempt = 0
+		case <-s.opts.After(s.opts.Backoff(attempt, time.Duration(max)*time.Millisecond)):
+			attempt++
+		}
 	}
+}
+
+// DefaultBackoff waits 100 ms before the first poll that follows one
+// that found nothing, doubling up to max: a 10-minute wait with a max of
+// 15 s costs about 50 polls, each one store read.
+func DefaultBackoff(attempt int, max time.Duration) time.Duration {
+	return min(100*time.Millisecond<<min(attempt, 20), max)
+}
+
+// watch subscribes to the notices a long wait's answer offers
+// (controlapi.HeaderWatch: relay URL and watch ticket), when the relay
+// dialer can; nil (never ready) otherwise.
+func (s *Shim) watch(ctx context.Context, offer string) <-chan struct{} {
+	wt, ok := s.opts.Dialer.(relay.Watcher)
+	relayURL, tok, found := strings.Cut(offer, " ")
+	if !ok || !found {
+		return nil
+	}
+	ch, err := wt.Watch(ctx, relayURL, tok)
+	if err != nil {
+		s.log.Debug("cannot watch for notices; polling", "err", err)
+		return nil
+	}
+	return ch
 }
 
 // poll builds one bounded poll of client request r: no body, the window
@@ -368,9 +453,9 @@ func (s *Shim) resizeSessions(ctx context.Context, id string, r *http.Request) {
 // upgrades the client connection and bridges it to the relay. Any other
 // answer (errors, a detached exec's 200) is passed through unchanged.
 func (s *Shim) serveHijack(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, httpx.MaxJSONBody+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBufferedBody+1))
 	if err != nil {
-		httpx.WriteError(w, errdefs.InvalidParameterf("reading request body: %v", err), 0)
+		writeError(w, errdefs.InvalidParameterf("reading request body: %v", err), 0)
 		return
 	}
 	out, err := s.outgoing(r.Context(), r, strings.NewReader(string(body)))
@@ -394,7 +479,7 @@ func (s *Shim) serveHijack(w http.ResponseWriter, r *http.Request) {
 	}
 	var t controlapi.StreamTicket
 	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil {
-		httpx.WriteError(w, fmt.Errorf("invalid stream ticket from functions: %w", err), http.StatusBadGateway)
+		writeError(w, fmt.Errorf("invalid stream ticket from functions: %w", err), http.StatusBadGateway)
 		return
 	}
 	var consoleSize *[2]uint
@@ -411,7 +496,7 @@ func (s *Shim) serveHijack(w http.ResponseWriter, r *http.Request) {
 		// follows cannot outrun it. Failures are still plain errors.
 		remote, early, err = s.dialReady(r.Context(), t)
 		if err != nil {
-			httpx.WriteError(w, err, 0)
+			writeError(w, err, 0)
 			return
 		}
 		defer remote.Close()
@@ -435,7 +520,7 @@ func (s *Shim) serveHijack(w http.ResponseWriter, r *http.Request) {
 	}
 	conn, buf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		httpx.WriteError(w, fmt.Errorf("cannot hijack the connection: %w", err), http.StatusInternalServerError)
+		writeError(w, fmt.Errorf("cannot hijack the connection: %w", err), http.StatusInternalServerError)
 		return
 	}
 	defer conn.Close()

@@ -290,6 +290,18 @@ type RootProcess struct {
 	Stdout, Stderr io.Writer
 }
 
+// Inspector is an optional extension that tells whether a container's
+// workload still exists. The control plane keeps no memory of workloads,
+// so after a restart, or when a workload vanished without its exit report
+// (a crashed host, a function instance that was recycled), it asks: a
+// running container without a workload is reconciled to exited, and a
+// created one gets its workload again before it starts.
+type Inspector interface {
+	// Exists reports whether container id has a workload, created or
+	// running (a workload whose process ended but was not removed exists).
+	Exists(ctx context.Context, id string) (bool, error)
+}
+
 // Resizer is an optional extension for resizing a container's TTY outside
 // a live attach session.
 type Resizer interface {

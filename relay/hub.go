@@ -38,8 +38,9 @@ type Hub struct {
 	mu      sync.Mutex
 	agents  map[string]registration
 	nextReg uint64
-	waiting map[string]chan struct{} // container -> closed when an agent registers
-	used    map[string]time.Time     // session -> ticket expiry, refuses replays
+	waiting map[string]chan struct{}              // container -> closed when an agent registers
+	notices map[string]map[chan struct{}]struct{} // container -> watchers
+	used    map[string]time.Time                  // session -> ticket expiry, refuses replays
 }
 
 // NewHub returns a hub that verifies tickets with secret.
@@ -50,6 +51,7 @@ func NewHub(secret []byte) *Hub {
 		agents:  map[string]registration{},
 		waiting: map[string]chan struct{}{},
 		used:    map[string]time.Time{},
+		notices: map[string]map[chan struct{}]struct{}{},
 	}
 }
 
@@ -84,6 +86,9 @@ func (h *Hub) Dial(ctx context.Context, _ string, token string) (io.ReadWriteClo
 	g, err := ticket.Verify(h.secret, token, h.now())
 	if err != nil {
 		return nil, errdefs.Forbidden(err)
+	}
+	if g.Kind == ticket.KindWatch {
+		return nil, errdefs.Forbidden(errors.New("ticket: a watch ticket opens no session"))
 	}
 	h.mu.Lock()
 	for s, exp := range h.used {

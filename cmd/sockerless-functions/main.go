@@ -45,24 +45,26 @@ import (
 
 // Config is read from PORT and SOCKERLESS_* variables.
 type Config struct {
-	Port          string        `env:"PORT" envDefault:"8080" help:"TCP port to listen on (all interfaces), the Cloud Run convention; no SOCKERLESS_ prefix"`
-	State         string        `env:"STATE" envDefault:"memory" help:"state store: memory, dynamodb://TABLE?region=R[&endpoint=URL], firestore://PROJECT[/DATABASE][?endpoint=HOST:PORT], aztables://ACCOUNT/TABLE[?endpoint=URL]"`
-	Provider      string        `env:"PROVIDER" envDefault:"memory" help:"workload provider: memory (WASM sandbox) or synthetic"`
-	RelayURL      string        `env:"RELAY_URL" help:"the relay's base URL, ws://HOST:PORT or wss://...; required"`
-	Secret        string        `env:"SECRET" help:"deployment secret shared with the relay (tickets, agent tokens); this or SECRET_ARN is required"`
-	SecretARN     string        `env:"SECRET_ARN" help:"ARN of an AWS Secrets Manager secret holding the deployment secret, read at start (instead of SECRET)"`
-	Token         string        `env:"TOKEN" help:"bearer token shims must present (auth mode token)"`
-	Auth          string        `env:"AUTH" help:"how shims authenticate: token, aws-iam (Lambda Function URL with AWS_IAM), google-idtoken (Cloud Run), azure-key; default token when SOCKERLESS_TOKEN is set"`
-	FunctionKey   string        `env:"FUNCTION_KEY" help:"Azure function key shims must send in x-functions-key (auth mode azure-key)"`
-	AWSAccounts   []string      `env:"AWS_ACCOUNTS" help:"comma-separated AWS account ids allowed to call (auth mode aws-iam); empty allows any caller Lambda verified"`
-	Audience      string        `env:"AUDIENCE" help:"the service URL Google ID tokens must be issued for (auth mode google-idtoken)"`
-	AllowedEmails []string      `env:"ALLOWED_EMAILS" help:"comma-separated service account emails allowed (auth mode google-idtoken); empty allows any"`
-	DevNoAuth     bool          `env:"DEV_LOOPBACK_NO_AUTH" help:"development only: accept unauthenticated requests, listening on 127.0.0.1 only"`
-	Platform      string        `env:"PLATFORM" envDefault:"auto" help:"auto (detect), lambda, azure (custom handler on FUNCTIONS_CUSTOMHANDLER_PORT) or http (Cloud Run and others, on PORT)"`
-	LogFormat     string        `env:"LOG_FORMAT" envDefault:"json" help:"json or text"`
-	PollWindow    time.Duration `env:"POLL_WINDOW" envDefault:"20s" help:"longest single poll of a long wait"`
-	StoreTimeout  time.Duration `env:"STORE_TIMEOUT" envDefault:"5s" help:"longest wait for one state-store call; past it a request answers 503 state store unreachable"`
-	LogLevel      string        `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	Port              string        `env:"PORT" envDefault:"8080" help:"TCP port to listen on (all interfaces), the Cloud Run convention; no SOCKERLESS_ prefix"`
+	State             string        `env:"STATE" envDefault:"memory" help:"state store: memory, dynamodb://TABLE?region=R[&endpoint=URL], firestore://PROJECT[/DATABASE][?endpoint=HOST:PORT], aztables://ACCOUNT/TABLE[?endpoint=URL]"`
+	Provider          string        `env:"PROVIDER" envDefault:"memory" help:"workload provider: memory (WASM sandbox) or synthetic"`
+	RelayURL          string        `env:"RELAY_URL" help:"the relay's base URL, ws://HOST:PORT or wss://...; required"`
+	Secret            string        `env:"SECRET" help:"deployment secret shared with the relay (tickets, agent tokens); this or SECRET_ARN is required"`
+	SecretARN         string        `env:"SECRET_ARN" help:"ARN of an AWS Secrets Manager secret holding the deployment secret, read at start (instead of SECRET)"`
+	Token             string        `env:"TOKEN" help:"bearer token shims must present (auth mode token)"`
+	Auth              string        `env:"AUTH" help:"how shims authenticate: token, aws-iam (Lambda Function URL with AWS_IAM), google-idtoken (Cloud Run), azure-key; default token when SOCKERLESS_TOKEN is set"`
+	FunctionKey       string        `env:"FUNCTION_KEY" help:"Azure function key shims must send in x-functions-key (auth mode azure-key)"`
+	AWSAccounts       []string      `env:"AWS_ACCOUNTS" help:"comma-separated AWS account ids allowed to call (auth mode aws-iam); empty allows any caller Lambda verified"`
+	Audience          string        `env:"AUDIENCE" help:"the service URL Google ID tokens must be issued for (auth mode google-idtoken)"`
+	AllowedEmails     []string      `env:"ALLOWED_EMAILS" help:"comma-separated service account emails allowed (auth mode google-idtoken); empty allows any"`
+	DevNoAuth         bool          `env:"DEV_LOOPBACK_NO_AUTH" help:"development only: accept unauthenticated requests, listening on 127.0.0.1 only"`
+	Platform          string        `env:"PLATFORM" envDefault:"auto" help:"auto (detect), lambda, azure (custom handler on FUNCTIONS_CUSTOMHANDLER_PORT) or http (Cloud Run and others, on PORT)"`
+	LogFormat         string        `env:"LOG_FORMAT" envDefault:"json" help:"json or text"`
+	PollWindow        time.Duration `env:"POLL_WINDOW" envDefault:"20s" help:"longest single poll of a long wait"`
+	StoreTimeout      time.Duration `env:"STORE_TIMEOUT" envDefault:"5s" help:"longest wait for one state-store call; past it a request answers 503 state store unreachable"`
+	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	SweepInterval     time.Duration `env:"SWEEP_INTERVAL" help:"when set, this process also calls the reconcile sweep (restarts by policy, vanished workloads) at that interval and when records ask; leave unset where a scheduler (EventBridge, Cloud Scheduler, a timer trigger) calls POST /_sockerless/sweep"`
+	WorkloadLostAfter time.Duration `env:"WORKLOAD_LOST_AFTER" envDefault:"30s" help:"how long a workload's agent must have been away from the relay before the sweep records its container as exited (255)"`
 }
 
 const envPrefix = "SOCKERLESS_"
@@ -230,11 +232,11 @@ func run(args []string, stderr io.Writer) error {
 		default:
 			p = synthetic.New(synthetic.Options{Hub: hub, Reporter: rep})
 		}
-		return fnserver.Relayed(p, hub, secret, cfg.RelayURL, log), nil
+		return fnserver.Relayed(p, hub, secret, cfg.RelayURL, cfg.WorkloadLostAfter, log), nil
 	}
 	fcfg := fnserver.Config{
 		Addr: addr, State: cfg.State, RelayURL: cfg.RelayURL, Secret: secret, Auth: auth,
-		PollWindow: cfg.PollWindow, StoreTimeout: cfg.StoreTimeout, Version: version,
+		PollWindow: cfg.PollWindow, StoreTimeout: cfg.StoreTimeout, Version: version, SweepInterval: cfg.SweepInterval,
 	}
 	log.Info("sockerless-functions starting", "platform", platform, "auth", authName(cfg), "state", redactState(cfg.State))
 	if platform == "lambda" {

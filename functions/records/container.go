@@ -48,6 +48,15 @@ type Container struct {
 	StartKey  string `json:"startKey,omitempty"`
 	// Removing is set while a removal is in progress.
 	Removing bool `json:"removing,omitempty"`
+	// RestartAt is when the restart policy restarts the container after
+	// its last exit (zero: no restart is due). The record is the timer:
+	// whatever comes next (the sweep a scheduler calls, a request) starts
+	// the container once it is due, so no process has to stay up for it.
+	RestartAt time.Time `json:"restartAt,omitzero"`
+	// ExitUnreported is set when the sweep found the workload gone without
+	// an exit report and recorded the exit itself (code 255, as Docker
+	// after a daemon crash); a late report of that run still sets its code.
+	ExitUnreported bool `json:"exitUnreported,omitempty"`
 	// Provider names the provider that runs the workload.
 	Provider string `json:"provider"`
 	// AnonVolumes maps each mount point that Docker backs with a fresh

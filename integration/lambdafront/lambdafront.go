@@ -51,6 +51,13 @@ type Options struct {
 	// request (by X-Request-Id) and answers 502, as a lost answer would
 	// look to the shim.
 	DropFirst bool
+	// Freeze and Thaw, when set, are called as Lambda freezes and thaws an
+	// execution environment: Freeze once the function has answered and no
+	// invocation is waiting for it, Thaw before an invocation is handed
+	// to it. A test sends the function process SIGSTOP and SIGCONT, so
+	// nothing it left running after answering runs until the next
+	// invocation.
+	Freeze, Thaw func()
 }
 
 // Front is the Runtime API and the Function URL front.
@@ -62,6 +69,9 @@ type Front struct {
 	seen    map[string]bool
 	log     []Invocation
 	seq     atomic.Int64
+
+	frz    sync.Mutex // orders Freeze and Thaw with active
+	active int        // invocations queued or running
 }
 
 type call struct {
@@ -173,6 +183,20 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	ctx, cancel := context.WithTimeout(r.Context(), f.opts.Timeout+5*time.Second)
 	defer cancel()
+	f.frz.Lock()
+	f.active++
+	if f.opts.Thaw != nil {
+		f.opts.Thaw()
+	}
+	f.frz.Unlock()
+	defer func() {
+		f.frz.Lock()
+		f.active--
+		if f.active == 0 && f.opts.Freeze != nil {
+			f.opts.Freeze()
+		}
+		f.frz.Unlock()
+	}()
 	select {
 	case f.queue <- c:
 	case <-ctx.Done():

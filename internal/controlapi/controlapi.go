@@ -59,6 +59,24 @@ const (
 	// HeaderRequestID carries the request id the shim assigns and
 	// functions echoes and logs.
 	HeaderRequestID = "X-Request-Id"
+	// HeaderBackoff on an answer saying HeaderContinue means functions
+	// answered at once, without waiting (its store cannot tell it about
+	// changes, and waiting inside a function costs as much as polling):
+	// the shim waits before the next poll, on its back-off schedule or
+	// until a notice (HeaderWatch) says the record changed, whichever
+	// comes first. Without it the shim polls again at once (functions
+	// waited, or has more output ready).
+	HeaderBackoff = "X-Sockerless-Backoff"
+	// HeaderPollAfter on an answer saying HeaderContinue is how long (ms)
+	// the shim waits before the next poll of output that comes at its own
+	// pace (stats: one sample a second), when functions answers at once.
+	HeaderPollAfter = "X-Sockerless-Poll-After"
+	// HeaderWatch on a long wait's answer is the relay's URL, a space and
+	// a signed, container-bound watch ticket: with it the shim subscribes at the relay to notices
+	// that the container changed (its exit, its removal), which functions
+	// sends after writing them, so a wait wakes on the change itself and
+	// confirms it with one poll.
+	HeaderWatch = "X-Sockerless-Watch"
 )
 
 // PathExecUnstarted is where a shim reports (POST, with HeaderShim) that

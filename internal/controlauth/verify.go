@@ -30,7 +30,7 @@ import (
 	"strings"
 
 	"github.com/sockerless/sockerless/internal/errdefs"
-	"github.com/sockerless/sockerless/internal/lambdahttp"
+	"github.com/sockerless/sockerless/internal/lambdacaller"
 	"google.golang.org/api/idtoken"
 )
 
@@ -96,11 +96,11 @@ func FunctionKey(key string) Verifier {
 // accounts is not empty, the caller's account must be one of them.
 func LambdaIAM(accounts ...string) Verifier {
 	return VerifierFunc(func(r *http.Request) error {
-		if !lambdahttp.InLambda(r) {
+		caller, inLambda := lambdacaller.FromRequest(r)
+		if !inLambda {
 			return unauthorized("aws-iam authentication needs the request to arrive through Lambda with AWS_IAM auth")
 		}
-		caller, ok := lambdahttp.IAMCaller(r)
-		if !ok {
+		if caller == nil {
 			return unauthorized("the request carries no verified IAM caller: configure the Function URL with AuthType AWS_IAM and sign requests with SigV4")
 		}
 		if len(accounts) > 0 && !contains(accounts, caller.AccountID) {

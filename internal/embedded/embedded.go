@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sockerless/sockerless/functions"
+	"github.com/sockerless/sockerless/internal/sweeper"
 	"github.com/sockerless/sockerless/localshim"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/providers/memory"
@@ -51,6 +52,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is reported by /version.
 	Version string
+	// PollBackoff and PollAfter override the shim's back-off between the
+	// polls of long waits (localshim.Options.Backoff, After); tests use
+	// them to count polls without waiting.
+	PollBackoff func(attempt int, max time.Duration) time.Duration
+	PollAfter   func(time.Duration) <-chan time.Time
+	// SweepInterval is how often the reconcile sweep runs besides when a
+	// record asks for it (a restart by policy): default one minute,
+	// negative for never.
+	SweepInterval time.Duration
 }
 
 // Sockerless is an assembled embedded instance.
@@ -60,6 +70,7 @@ type Sockerless struct {
 	// API is the functions tier behind the shim.
 	API     *functions.API
 	store   statestore.Store
+	sweeper *sweeper.Sweeper
 	closers []func() error
 }
 
@@ -94,19 +105,31 @@ func New(ctx context.Context, opts Options) (*Sockerless, error) {
 			return memory.New(memory.Options{Hub: hub, Reporter: rep, Sandbox: sb, StateDir: stateDir})
 		}
 	}
+	interval := opts.SweepInterval
+	if interval == 0 {
+		interval = time.Minute
+	}
+	sl.sweeper = sweeper.New(interval, log)
 	api, err := functions.New(ctx, functions.Config{
 		Store: store, NewProvider: newProvider, Secret: secret, RelayURL: "inproc:", Dialer: hub,
 		PollWindow: opts.PollWindow, Registry: opts.Registry, Logger: log, Version: opts.Version,
 		HostBinds: true, // the embedded daemon runs on the client's host
+		Wake:      sl.sweeper.Wake, Notifier: hub,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	shim, err := localshim.New(localshim.Options{Transport: localshim.HandlerTransport{Handler: api}, Dialer: hub, PollWindow: opts.PollWindow, Logger: log})
+	shim, err := localshim.New(localshim.Options{
+		Transport: localshim.HandlerTransport{Handler: api}, Dialer: hub, PollWindow: opts.PollWindow, Logger: log,
+		Backoff: opts.PollBackoff, After: opts.PollAfter,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	sl.Handler, sl.API = shim, api
+	// The process is the scheduler: sweep now (what a previous process on
+	// the same store left) and then as records ask.
+	sl.sweeper.Start(api.Sweep)
 	return sl, nil
 }
 
@@ -136,6 +159,8 @@ func (s *Sockerless) sandbox(ctx context.Context, opts Options) (*sandbox.Sandbo
 
 // Close releases the instance's sandbox, state directory and store.
 func (s *Sockerless) Close() error {
+	s.sweeper.Stop()
+	s.API.Close()
 	var errs []error
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		errs = append(errs, s.closers[i]())

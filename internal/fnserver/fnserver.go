@@ -20,6 +20,7 @@ import (
 	"github.com/sockerless/sockerless/functions"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/internal/layerstore"
+	"github.com/sockerless/sockerless/internal/sweeper"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/relay"
 	"github.com/sockerless/sockerless/relay/ticket"
@@ -48,6 +49,10 @@ type Config struct {
 	StoreTimeout time.Duration
 	// Version is reported by /version.
 	Version string
+	// SweepInterval, when positive, makes this process call the reconcile
+	// sweep itself, at that interval and when records ask (a restart by
+	// policy). Zero leaves it to a scheduler calling functions.SweepPath.
+	SweepInterval time.Duration
 }
 
 // NewProvider builds a provider. hub is an in-process relay its
@@ -93,6 +98,12 @@ func New(ctx context.Context, cfg Config, newProvider NewProvider, log *slog.Log
 		return nil, nil, err
 	}
 	hub := relay.NewHub(cfg.Secret)
+	var sw *sweeper.Sweeper
+	var wake func(time.Time)
+	if cfg.SweepInterval > 0 {
+		sw = sweeper.New(cfg.SweepInterval, log)
+		wake = sw.Wake
+	}
 	api, err = functions.New(ctx, functions.Config{
 		Store: store,
 		NewProvider: func(rep providers.Reporter) (providers.Provider, error) {
@@ -100,12 +111,23 @@ func New(ctx context.Context, cfg Config, newProvider NewProvider, log *slog.Log
 		},
 		Secret: cfg.Secret, RelayURL: cfg.RelayURL, Dialer: wsclient.Dialer{}, Token: cfg.Token, Auth: cfg.Auth,
 		PollWindow: cfg.PollWindow, Logger: log, Version: cfg.Version,
+		// Every platform bills a held request, and Lambda serves one
+		// invocation per instance: the shim waits between polls instead.
+		AnswerPollsAtOnce: true,
+		Wake:              wake,
+		// Exits and removals wake the shims waiting on them through the
+		// relay.
+		Notifier: wsclient.Notifier{RelayURL: cfg.RelayURL, Secret: cfg.Secret},
 	})
 	if err != nil {
 		_ = store.Close()
 		return nil, nil, err
 	}
-	return api, func() { _ = store.Close() }, nil
+	if sw == nil {
+		return api, func() { api.Close(); _ = store.Close() }, nil
+	}
+	sw.Start(api.Sweep)
+	return api, func() { sw.Stop(); api.Close(); _ = store.Close() }, nil
 }
 
 func openStore(name string, callTimeout time.Duration) (statestore.Store, error) {
@@ -118,8 +140,13 @@ func openStore(name string, callTimeout time.Duration) (statestore.Store, error)
 // wsclient.Agent for the container (with its derived agent token) and
 // waits for the connection; every session the relay offers it is handed
 // to the workload's registration in hub; Remove disconnects it.
-func Relayed(p providers.Provider, hub *relay.Hub, secret []byte, relayURL string, log *slog.Logger) providers.Provider {
-	r := &relayed{Provider: p, hub: hub, secret: secret, url: relayURL, log: log, agents: map[string]context.CancelFunc{}}
+// lostAfter is how long an agent must have been away from the relay
+// before its workload counts as gone (0: WorkloadLostAfter).
+func Relayed(p providers.Provider, hub *relay.Hub, secret []byte, relayURL string, lostAfter time.Duration, log *slog.Logger) providers.Provider {
+	if lostAfter <= 0 {
+		lostAfter = WorkloadLostAfter
+	}
+	r := &relayed{Provider: p, hub: hub, secret: secret, url: relayURL, log: log, agents: map[string]context.CancelFunc{}, lostAfter: lostAfter}
 	if rr, ok := p.(providers.RootRunner); ok {
 		// Only a provider that runs build steps may claim to: a build
 		// without a runner is refused before it starts.
@@ -146,6 +173,8 @@ type relayed struct {
 	log    *slog.Logger
 	mu     sync.Mutex
 	agents map[string]context.CancelFunc
+	// lostAfter is WorkloadLostAfter unless the configuration says.
+	lostAfter time.Duration
 }
 
 // AgentConnectTimeout bounds how long Create waits for a workload's
@@ -233,6 +262,25 @@ func (r *relayed) RemoveVolume(ctx context.Context, name string) error {
 		return vr.RemoveVolume(ctx, name)
 	}
 	return nil
+}
+
+// WorkloadLostAfter is how long a workload's agent must have been away
+// from the relay before the sweep takes the workload for gone: an agent
+// reconnects (with backoff) after a network blip, and a relay that just
+// started has not seen agents that are on their way back.
+const WorkloadLostAfter = 30 * time.Second
+
+// Exists implements providers.Inspector for relayed workloads, whichever
+// functions instance holds them: a workload exists while its agent is
+// connected to the relay, and for WorkloadLostAfter after it left. When
+// the relay cannot say, it answers the error and the sweep leaves the
+// container alone.
+func (r *relayed) Exists(ctx context.Context, id string) (bool, error) {
+	p, err := wsclient.AgentPresence(ctx, nil, r.url, id, ticket.AgentToken(r.secret, id))
+	if err != nil {
+		return true, err
+	}
+	return p.Connected || p.GoneFor < r.lostAfter, nil
 }
 
 // The optional provider abilities pass through the wrapper; a wrapped

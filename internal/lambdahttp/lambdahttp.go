@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+	"github.com/sockerless/sockerless/internal/lambdacaller"
 )
 
 // MaxResponse is Lambda's limit on a buffered response payload (6 MB).
@@ -48,15 +49,19 @@ func New(h http.Handler, opts Options) *Handler {
 
 type headersKey struct{}
 
-// restoreHeaders gives h the event's header values exactly as sent: the
-// adapter splits every value on commas (and trims the pieces), which
-// breaks values such as the JSON cursors of bounded polls.
+// restoreHeaders gives h the event's header values exactly as sent (the
+// adapter splits every value on commas, and trims the pieces, which
+// breaks values such as the JSON cursors of bounded polls) and what
+// Lambda verified about the caller, in lambdacaller's form.
 func restoreHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if orig, ok := r.Context().Value(headersKey{}).(map[string]string); ok {
 			for k, v := range orig {
 				r.Header[http.CanonicalHeaderKey(k)] = []string{v}
 			}
+		}
+		if c, ok := caller(r.Context()); ok {
+			r = r.WithContext(lambdacaller.NewContext(r.Context(), c))
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -105,20 +110,18 @@ func convert(from, to any) error {
 // and never returns.
 func Start(h *Handler) { lambda.Start(h.Invoke) }
 
-// IAMCaller returns the IAM identity Lambda verified for the request,
-// present when the Function URL or route uses AWS_IAM auth.
-func IAMCaller(r *http.Request) (*events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, bool) {
-	rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context())
-	if !ok || rc.Authorizer == nil || rc.Authorizer.IAM == nil || rc.Authorizer.IAM.AccessKey == "" {
+// caller is what Lambda verified about the event behind r's context, as
+// lambdacaller carries it.
+func caller(ctx context.Context) (*lambdacaller.Caller, bool) {
+	rc, ok := core.GetAPIGatewayV2ContextFromContext(ctx)
+	if !ok {
 		return nil, false
 	}
-	return rc.Authorizer.IAM, true
-}
-
-// InLambda reports whether r arrived through a Handler.
-func InLambda(r *http.Request) bool {
-	_, ok := core.GetAPIGatewayV2ContextFromContext(r.Context())
-	return ok
+	if rc.Authorizer == nil || rc.Authorizer.IAM == nil || rc.Authorizer.IAM.AccessKey == "" {
+		return nil, true
+	}
+	iam := rc.Authorizer.IAM
+	return &lambdacaller.Caller{AccountID: iam.AccountID, CallerID: iam.CallerID, UserARN: iam.UserARN, AccessKey: iam.AccessKey}, true
 }
 
 // errorResponse is a Docker-shaped error response.

@@ -31,8 +31,8 @@ import (
 	"github.com/sockerless/sockerless/internal/bufpipe"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/internal/layerstore"
+	"github.com/sockerless/sockerless/internal/rootfs"
 	"github.com/sockerless/sockerless/providers"
-	"github.com/sockerless/sockerless/providers/memory/rootfs"
 	"github.com/sockerless/sockerless/providers/memory/sandbox"
 	"github.com/sockerless/sockerless/relay"
 	"github.com/sockerless/sockerless/relay/ticket"
@@ -870,3 +870,10 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 func (l *limitedBuffer) WriteString(s string) { _, _ = l.Write([]byte(s)) }
 
 func (l *limitedBuffer) String() string { return string(l.b) }
+
+// Exists implements providers.Inspector: whether this process holds a
+// workload for container id (none survive a restart of the process).
+func (p *Provider) Exists(ctx context.Context, id string) (bool, error) {
+	_, err := p.get(id)
+	return err == nil, nil
+}

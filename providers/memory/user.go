@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sockerless/sockerless/providers/memory/rootfs"
+	"github.com/sockerless/sockerless/internal/rootfs"
 )
 
 // lookupUser resolves a container's User ("", "name", "uid", "name:group",

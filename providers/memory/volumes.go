@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/sockerless/sockerless/internal/errdefs"
-	"github.com/sockerless/sockerless/providers/memory/rootfs"
+	"github.com/sockerless/sockerless/internal/rootfs"
 )
 
 // RemoveVolume implements providers.VolumeRemover: it deletes the named

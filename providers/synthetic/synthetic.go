@@ -335,3 +335,10 @@ func (p *Provider) PutArchive(ctx context.Context, id, pth string, tarball io.Re
 		}
 	}
 }
+
+// Exists implements providers.Inspector: whether this process holds a
+// workload for container id.
+func (p *Provider) Exists(ctx context.Context, id string) (bool, error) {
+	_, err := p.get(id)
+	return err == nil, nil
+}

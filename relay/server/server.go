@@ -76,6 +76,12 @@ type Server struct {
 	pending map[string]*pendingSession
 	used    map[string]int64 // session -> ticket expiry, refuses replays
 	live    map[*liveSession]struct{}
+	// lost is when each container's agent last disconnected, for presence
+	// questions; started stands in for containers never seen since.
+	lost    map[string]time.Time
+	started time.Time
+	// watchers are the notice subscriptions per container.
+	watchers map[string]map[chan struct{}]struct{}
 }
 
 type agentConn struct {
@@ -145,16 +151,22 @@ func New(opts Options) (*Server, error) {
 			WriteBufferPool:  &sync.Pool{},
 			CheckOrigin:      func(*http.Request) bool { return true },
 		},
-		agents:  map[string]*agentConn{},
-		waiting: map[string]chan struct{}{},
-		pending: map[string]*pendingSession{},
-		used:    map[string]int64{},
-		live:    map[*liveSession]struct{}{},
+		agents:   map[string]*agentConn{},
+		waiting:  map[string]chan struct{}{},
+		pending:  map[string]*pendingSession{},
+		used:     map[string]int64{},
+		live:     map[*liveSession]struct{}{},
+		lost:     map[string]time.Time{},
+		watchers: map[string]map[chan struct{}]struct{}{},
+		started:  time.Now(),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /metrics", s.serveMetrics)
 	mux.HandleFunc("GET "+wsclient.PathAgent, s.serveAgent)
+	mux.HandleFunc("GET "+wsclient.PathAgentPresence, s.servePresence)
+	mux.HandleFunc("POST "+wsclient.PathNotice, s.serveNotice)
+	mux.HandleFunc("GET "+wsclient.PathWatch, s.serveWatch)
 	mux.HandleFunc("GET "+wsclient.PathAgentSession, s.serveAgentSession)
 	mux.HandleFunc("GET "+wsclient.PathStream, s.serveStream)
 	s.blobRoutes(mux)
@@ -200,6 +212,50 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, reason
 	http.Error(w, msg, code)
 }
 
+// maxLost bounds how many disconnection times the relay remembers; the
+// oldest are forgotten first (a container unseen for longer than any
+// grace period is as good as never seen).
+const maxLost = 100000
+
+// noteLost records that container's agent disconnected at t. Called with
+// s.mu held.
+func (s *Server) noteLost(container string, t time.Time) {
+	if len(s.lost) >= maxLost {
+		for c, at := range s.lost {
+			if t.Sub(at) > time.Hour {
+				delete(s.lost, c)
+			}
+		}
+	}
+	s.lost[container] = t
+}
+
+// servePresence answers whether a container's agent is connected, and if
+// not for how long it has been gone (since the relay started, when it
+// has not been seen since): the control plane's sweep uses it to tell a
+// vanished workload from a reconnecting one. It authenticates with the
+// container's agent token, which only functions and the agent can make.
+func (s *Server) servePresence(w http.ResponseWriter, r *http.Request) {
+	container := r.URL.Query().Get("container")
+	if container == "" || !ticket.VerifyAgentToken(s.opts.Secret, container, bearer(r)) {
+		s.refuse(w, r, http.StatusUnauthorized, ReasonAgentToken, "invalid agent token for this container")
+		return
+	}
+	s.mu.Lock()
+	_, connected := s.agents[container]
+	since, ok := s.lost[container]
+	s.mu.Unlock()
+	if !ok {
+		since = s.started
+	}
+	p := wsclient.Presence{Connected: connected}
+	if !connected {
+		p.GoneFor = time.Since(since)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(p)
+}
+
 // serveAgent holds an agent's control connection.
 func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
 	container := r.URL.Query().Get("container")
@@ -233,6 +289,7 @@ func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
 		if cur := s.agents[container]; cur == a {
 			delete(s.agents, container)
 			s.metrics.agents.Add(-1)
+			s.noteLost(container, time.Now())
 		}
 		s.mu.Unlock()
 		_ = ws.Close()
@@ -314,6 +371,9 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		s.refuse(w, r, http.StatusForbidden, ReasonMalformed, "ticket is malformed")
+		return
+	case g.Kind == ticket.KindWatch:
+		s.refuse(w, r, http.StatusForbidden, ReasonMalformed, "a watch ticket opens no stream")
 		return
 	}
 	if s.draining.Load() {

@@ -537,3 +537,81 @@ func TestLargeFramesAndByteCounts(t *testing.T) {
 		t.Errorf("Bytes() = %d to agent, %d to shim; want %d, %d", gotToAgent, gotToShim, wantToAgent, toShim)
 	}
 }
+
+// TestAgentPresence: the relay says whether a container's agent is
+// connected, and for how long it has been gone, only to a caller with the
+// container's agent token.
+func TestAgentPresence(t *testing.T) {
+	e := startRelay(t, server.Options{})
+	ctx := context.Background()
+	p, err := wsclient.AgentPresence(ctx, nil, e.url, "c1", ticket.AgentToken(secret, "c1"))
+	if err != nil || p.Connected || p.GoneFor <= 0 {
+		t.Fatalf("presence of a never-seen agent = %+v, %v; want not connected, gone since the relay started", p, err)
+	}
+	e.startAgent(t, "c1", testWorkload{})
+	p, err = wsclient.AgentPresence(ctx, nil, e.url, "c1", ticket.AgentToken(secret, "c1"))
+	if err != nil || !p.Connected || p.GoneFor != 0 {
+		t.Fatalf("presence of a connected agent = %+v, %v", p, err)
+	}
+	if _, err := wsclient.AgentPresence(ctx, nil, e.url, "c1", ticket.AgentToken(secret, "c2")); err == nil {
+		t.Fatal("presence asked with another container's token answered")
+	}
+}
+
+// TestNotices: a watcher hears the notices of its own container only; a
+// notice needs the container's agent token, a watch needs a watch ticket,
+// and a watch ticket opens no stream.
+func TestNotices(t *testing.T) {
+	e := startRelay(t, server.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	watchTok := func(container, kind string) string {
+		tok, err := ticket.Sign(secret, ticket.Grant{Container: container, Session: "w-" + container + kind, Kind: kind, Expires: time.Now().Add(time.Minute).Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	d := wsclient.Dialer{}
+	a, err := d.Watch(ctx, e.url, watchTok("A", ticket.KindWatch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := d.Watch(ctx, e.url, watchTok("B", ticket.KindWatch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := wsclient.Notifier{RelayURL: e.url, Secret: secret}
+	if err := n.Notify(ctx, "A"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-a:
+	case <-time.After(time.Minute): // a hang guard
+		t.Fatal("A's watcher heard nothing")
+	}
+	// B hears its own notice (routing is by container: the hub's test
+	// checks that a notice for A never reaches B's channel).
+	if err := n.Notify(ctx, "B"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-b:
+	case <-time.After(time.Minute):
+		t.Fatal("B's watcher heard nothing")
+	}
+	select {
+	case <-b:
+		t.Fatal("B's watcher heard a notice that was not B's")
+	default:
+	}
+	if err := (wsclient.Notifier{RelayURL: e.url, Secret: []byte("forged")}).Notify(ctx, "A"); err == nil {
+		t.Error("a notice with a forged agent token was taken")
+	}
+	if _, err := d.Watch(ctx, e.url, watchTok("A", ticket.KindExec)); err == nil {
+		t.Error("an exec ticket was taken as a watch ticket")
+	}
+	if _, err := d.Dial(ctx, e.url, watchTok("A", ticket.KindWatch)); err == nil {
+		t.Error("a watch ticket opened a stream")
+	}
+}

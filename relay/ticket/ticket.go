@@ -29,6 +29,9 @@ const (
 	// KindTunnel carries one TCP connection to a port inside the
 	// workload: the agent dials it there (see Tunnel).
 	KindTunnel = "tunnel"
+	// KindWatch lets a shim subscribe to notices that a container changed
+	// (relay.Watcher); it opens no session.
+	KindWatch = "watch"
 )
 
 // Tunnel is what a tunnel grant allows: one TCP connection to Port on the
@@ -76,6 +79,11 @@ type Process struct {
 	Stdin      bool     `json:"stdin,omitempty"`
 	Stdout     bool     `json:"stdout,omitempty"`
 	Stderr     bool     `json:"stderr,omitempty"`
+	// Detached marks a detached exec (`docker exec -d`): its output is
+	// discarded and the session only starts it. The agent sends Ready once
+	// the process is handed over, then runs it to the end and reports its
+	// exit itself, whether or not the session is still open.
+	Detached bool `json:"detached,omitempty"`
 }
 
 // Grant is what a ticket allows: one session of one kind on one container.

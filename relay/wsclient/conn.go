@@ -35,7 +35,18 @@ const (
 	PathAgentSession = "/v1/agent/session"
 	// PathStream is where a shim opens a stream with a ticket as bearer.
 	PathStream = "/v1/stream"
+	// PathAgentPresence answers whether a container's agent is connected
+	// (Presence): ?container=ID, the container's agent token as bearer.
+	PathAgentPresence = "/v1/agent/presence"
 )
+
+// Presence is the relay's answer on PathAgentPresence.
+type Presence struct {
+	Connected bool `json:"connected"`
+	// GoneFor is how long the agent has been disconnected (since the relay
+	// started, if it has not been seen since); zero when connected.
+	GoneFor time.Duration `json:"goneFor,omitempty"`
+}
 
 // Offer is the message a relay sends an agent over its control connection
 // for each new session: the session id and the grant the relay verified.

@@ -2,6 +2,7 @@ package wsclient
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -119,4 +120,37 @@ func backoff(n int, max time.Duration) time.Duration {
 		d *= 2
 	}
 	return min(d, max)
+}
+
+// AgentPresence asks the relay at base whether container's agent is
+// connected, with the container's agent token. client nil means
+// http.DefaultClient.
+func AgentPresence(ctx context.Context, client *http.Client, base, container, token string) (Presence, error) {
+	u, err := endpoint(base, PathAgentPresence, url.Values{"container": {container}})
+	if err != nil {
+		return Presence{}, err
+	}
+	u = "http" + strings.TrimPrefix(u, "ws")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return Presence{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return Presence{}, errdefs.Unavailable(fmt.Errorf("relay %s: %w", redact(base), err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return Presence{}, errdefs.Unavailable(fmt.Errorf("relay %s: agent presence: %s: %s", redact(base), resp.Status, strings.TrimSpace(string(msg))))
+	}
+	var p Presence
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		return Presence{}, fmt.Errorf("relay %s: agent presence: %w", redact(base), err)
+	}
+	return p, nil
 }

@@ -8,7 +8,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/sockerless/sockerless/providers/memory/rootfs"
+	"github.com/sockerless/sockerless/internal/rootfs"
 )
 
 // busyboxPath is the multi-call binary's place in a root given the

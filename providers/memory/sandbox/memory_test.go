@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sockerless/sockerless/providers/memory/rootfs"
+	"github.com/sockerless/sockerless/internal/rootfs"
 )
 
 // TestSliceMemory: growing keeps the contents, exposes zeroed bytes, and

@@ -13,7 +13,7 @@ import (
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/sockerless/sockerless/providers/memory/rootfs"
+	"github.com/sockerless/sockerless/internal/rootfs"
 )
 
 // wasiFS is the filesystem one WebAssembly instance sees at "/": the

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/sockerless/sockerless/providers/memory/rootfs"
+	"github.com/sockerless/sockerless/internal/rootfs"
 )
 
 // layout makes host dirs: <tmp>/root (the container), <tmp>/outside/secret

@@ -1,0 +1,272 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sockerless/sockerless/functions/records"
+	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/providers/synthetic"
+	"github.com/sockerless/sockerless/relay"
+	"github.com/sockerless/sockerless/statestore"
+	"github.com/sockerless/sockerless/statestore/memory"
+)
+
+// failingStore fails the next calls that plan names ("Get container",
+// "Update container"), once each, in order, as an unreachable store would.
+type failingStore struct {
+	statestore.Store
+	mu   sync.Mutex
+	plan []string
+}
+
+func (f *failingStore) fail(op, kind string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.plan) > 0 && f.plan[0] == op+" "+kind {
+		f.plan = f.plan[1:]
+		return errdefs.Unavailable(fmt.Errorf("%s %s: state store unreachable", op, kind))
+	}
+	return nil
+}
+
+func (f *failingStore) Get(ctx context.Context, kind, id string) (statestore.Record, error) {
+	if err := f.fail("Get", kind); err != nil {
+		return statestore.Record{}, err
+	}
+	return f.Store.Get(ctx, kind, id)
+}
+
+func (f *failingStore) Update(ctx context.Context, r statestore.Record, evs ...statestore.Event) (statestore.Record, error) {
+	if err := f.fail("Update", r.Kind); err != nil {
+		return statestore.Record{}, err
+	}
+	return f.Store.Update(ctx, r, evs...)
+}
+
+// sweepAPI is an API over store with a synthetic provider whose main
+// processes run until the test ends them (an hour), and the reporter
+// workloads get.
+func sweepAPI(t *testing.T, store statestore.Store) (*API, providers.Provider, providers.Reporter) {
+	t.Helper()
+	secret := []byte("test-secret")
+	hub := relay.NewHub(secret)
+	var rep providers.Reporter
+	a, err := New(context.Background(), Config{
+		Store: store, Secret: secret, RelayURL: "inproc:", Dialer: hub, PullTimeout: time.Second,
+		NewProvider: func(r providers.Reporter) (providers.Provider, error) {
+			rep = r
+			return synthetic.New(synthetic.Options{Hub: hub, Reporter: r, RunTime: time.Hour}), nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	if code, body := do(a, "POST", "/images/create?fromImage=alpine&tag=3.20", ""); code != 200 {
+		t.Fatalf("pull: %d %s", code, body)
+	}
+	return a, a.provider, rep
+}
+
+func runContainer(t *testing.T, a *API, name, hostConfig string) string {
+	t.Helper()
+	code, body := do(a, "POST", "/containers/create?name="+name, `{"Image":"alpine:3.20","Cmd":["true"],"HostConfig":`+hostConfig+`}`)
+	if code != 201 {
+		t.Fatalf("create %s: %d %s", name, code, body)
+	}
+	var cr struct{ Id string }
+	_ = json.Unmarshal([]byte(body), &cr)
+	if code, body := do(a, "POST", "/containers/"+name+"/start", ""); code != 204 {
+		t.Fatalf("start %s: %d %s", name, code, body)
+	}
+	return cr.Id
+}
+
+// TestSweepRestartPolicies: an exit records when the policy restarts the
+// container; the sweep (not a goroutine of the exit report) restarts it
+// once due, once however often it is called, and never when the policy
+// says not to.
+func TestSweepRestartPolicies(t *testing.T) {
+	tests := []struct {
+		policy   string
+		codes    []int // exit codes of successive runs
+		restarts []bool
+		stop     bool // docker stop after the first exit
+	}{
+		{`{"Name":"always"}`, []int{0, 1, 0}, []bool{true, true, true}, false},
+		{`{"Name":"on-failure","MaximumRetryCount":3}`, []int{1, 1, 1, 1}, []bool{true, true, true, false}, false},
+		{`{"Name":"on-failure"}`, []int{0}, []bool{false}, false},
+		{`{"Name":"unless-stopped"}`, []int{2, 2}, []bool{true, true}, false},
+		{`{"Name":"unless-stopped"}`, []int{2}, []bool{false}, true},
+		{`{"Name":"no"}`, []int{1}, []bool{false}, false},
+	}
+	for i, tc := range tests {
+		t.Run(fmt.Sprintf("%d-%s", i, tc.policy), func(t *testing.T) {
+			a, _, rep := sweepAPI(t, memory.New())
+			ctx := context.Background()
+			id := runContainer(t, a, "rp", `{"RestartPolicy":`+tc.policy+`}`)
+			for run, code := range tc.codes {
+				// Reported as ending in an hour: no back-off is due before the
+				// test makes it so.
+				if err := rep.Exited(ctx, id, code, time.Now().Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+				if tc.stop {
+					if code, body := do(a, "POST", "/containers/rp/stop", ""); code != 304 {
+						t.Fatalf("stop of an exited container: %d %s", code, body)
+					}
+				}
+				c, _ := a.st.ContainerByID(ctx, id)
+				if got := !c.RestartAt.IsZero(); got != tc.restarts[run] {
+					t.Fatalf("run %d exit %d: restart recorded = %v, want %v", run, code, got, tc.restarts[run])
+				}
+				// Not due yet: the sweep leaves it and says when.
+				early, err := a.Sweep(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(early.Restarted) != 0 || (tc.restarts[run] && !early.Next.Equal(c.RestartAt)) {
+					t.Fatalf("run %d: early sweep = %+v, want nothing restarted, next %v", run, early, c.RestartAt)
+				}
+				// Due: make the record's time pass instead of waiting.
+				if tc.restarts[run] {
+					if _, err := a.st.UpdateContainer(ctx, id, func(c *records.Container) error {
+						c.RestartAt = time.Now().Add(-time.Millisecond)
+						return nil
+					}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for round := 0; round < 2; round++ {
+					got, err := a.Sweep(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := tc.restarts[run] && round == 0
+					if (len(got.Restarted) == 1) != want {
+						t.Fatalf("run %d sweep %d: restarted %v, want restart %v", run, round, got.Restarted, want)
+					}
+				}
+				c, _ = a.st.ContainerByID(ctx, id)
+				if c.State.Running != tc.restarts[run] {
+					t.Fatalf("run %d: running = %v after the sweep, want %v", run, c.State.Running, tc.restarts[run])
+				}
+				if !c.State.Running {
+					break
+				}
+			}
+		})
+	}
+}
+
+// TestSweepReconcilesVanishedWorkloads: a running container whose
+// workload is gone without an exit report (a restarted control plane)
+// is recorded as exited 255 by the sweep, or at once by an exec that
+// needs it, with a clear error; a late report of that run sets its real
+// code; and a created container gets its workload back at start.
+func TestSweepReconcilesVanishedWorkloads(t *testing.T) {
+	ctx := context.Background()
+	a, p, rep := sweepAPI(t, memory.New())
+	id := runContainer(t, a, "gone", `{}`)
+	id2 := runContainer(t, a, "gone2", `{}`)
+	if code, body := do(a, "POST", "/containers/create?name=later", `{"Image":"alpine:3.20","Cmd":["true"]}`); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	later, _ := a.st.Container(ctx, "later")
+	for _, x := range []string{id, id2, later.ID} {
+		if err := p.Remove(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// An exec finds out at once and answers clearly.
+	code, body := do(a, "POST", "/containers/gone2/exec", `{"Cmd":["true"]}`)
+	if code != 409 || !strings.Contains(body, "without reporting its exit") {
+		t.Fatalf("exec in a vanished container: %d %s, want 409 naming why", code, body)
+	}
+
+	got, err := a.Sweep(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Reconciled) != 1 || got.Reconciled[0] != id {
+		t.Fatalf("sweep reconciled %v, want [%s]", got.Reconciled, id)
+	}
+	for _, x := range []string{id, id2} {
+		c, _ := a.st.ContainerByID(ctx, x)
+		if c.State.Running || c.State.ExitCode != 255 || c.State.Status != "exited" {
+			t.Fatalf("vanished %s: %+v, want exited 255", x, c.State)
+		}
+	}
+	if again, _ := a.Sweep(ctx); len(again.Reconciled) != 0 {
+		t.Fatalf("second sweep reconciled %v again", again.Reconciled)
+	}
+	c, _ := a.st.ContainerByID(ctx, id)
+	if err := rep.Exited(ctx, id, 3, c.State.StartedAt.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ = a.st.ContainerByID(ctx, id); c.State.ExitCode != 3 || c.State.Error != "" {
+		t.Fatalf("late report: %+v, want exit 3", c.State)
+	}
+	if code, body := do(a, "POST", "/containers/later/start", ""); code != 204 {
+		t.Fatalf("start of a created container whose workload was lost: %d %s", code, body)
+	}
+}
+
+// TestExitReportFaults: the store fails the exit report's read, then its
+// write; the report is not acknowledged (an error, never a silent
+// success), the workload's reporter retries, and the container ends
+// exited with its code, which a wait returns.
+func TestExitReportFaults(t *testing.T) {
+	ctx := context.Background()
+	fs := &failingStore{Store: memory.New()}
+	a, _, rep := sweepAPI(t, fs)
+	id := runContainer(t, a, "ff", `{}`)
+	c, _ := a.st.ContainerByID(ctx, id)
+	at := c.State.StartedAt.Add(time.Second)
+
+	// Directly: each failure is an error a retry can act on.
+	fs.plan = []string{"Get container"}
+	if err := a.Exited(ctx, id, 7, at); err == nil || errdefs.HTTPStatus(err) < 500 {
+		t.Fatalf("Exited with a failed read = %v, want a 5xx error", err)
+	}
+	fs.plan = []string{"Update container"}
+	if err := a.Exited(ctx, id, 7, at); err == nil || errdefs.HTTPStatus(err) < 500 {
+		t.Fatalf("Exited with a failed write = %v, want a 5xx error", err)
+	}
+	if c, _ := a.st.ContainerByID(ctx, id); !c.State.Running {
+		t.Fatal("a failed exit report changed the container")
+	}
+
+	// Through the workload's reporter: read fails, then write; it retries.
+	fs.plan = []string{"Get container", "Get container", "Update container"}
+	if err := rep.Exited(ctx, id, 7, at); err != nil {
+		t.Fatalf("reporter gave up: %v", err)
+	}
+	if len(fs.plan) != 0 {
+		t.Fatalf("faults left unused: %v", fs.plan)
+	}
+	c, _ = a.st.ContainerByID(ctx, id)
+	if c.State.Running || c.State.ExitCode != 7 {
+		t.Fatalf("after the retried report: %+v, want exited 7", c.State)
+	}
+	// A duplicate changes nothing.
+	if err := rep.Exited(ctx, id, 9, at); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ = a.st.ContainerByID(ctx, id); c.State.ExitCode != 7 || c.ExitSeq != 1 {
+		t.Fatalf("duplicate report: %+v seq %d, want exit 7 once", c.State, c.ExitSeq)
+	}
+	code, body := do(a, "POST", "/containers/ff/wait", "")
+	if code != 200 || !strings.Contains(body, `"StatusCode":7`) {
+		t.Fatalf("wait: %d %s", code, body)
+	}
+
+}
