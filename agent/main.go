@@ -44,6 +44,10 @@ type MainSpec struct {
 	Process ticket.Process
 	// Log receives the output as well (the agent's own stdout).
 	Log io.Writer
+	// LogErr, when set, receives the stderr output instead of Log, so a
+	// log service that keeps one stream per line source can keep them
+	// apart (see TagLines).
+	LogErr io.Writer
 }
 
 // StartMain starts the main process.
@@ -78,6 +82,10 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 	log := s.Log
 	if log == nil {
 		log = io.Discard
+	}
+	logErr := s.LogErr
+	if logErr == nil {
+		logErr = log
 	}
 	var outputs []chan struct{}
 	if p.Tty {
@@ -120,7 +128,7 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 			return m, err
 		}
 		m.release = release
-		outputs = append(outputs, m.pump(outR, 1, log), m.pump(errR, 2, log))
+		outputs = append(outputs, m.pump(outR, 1, log), m.pump(errR, 2, logErr))
 	}
 	go func() {
 		err := cmd.Wait()
@@ -259,6 +267,10 @@ type Local struct {
 	// sessions then end with StopCode.
 	Stopped  <-chan struct{}
 	StopCode int
+	// OnSignal, when set, receives the signals attach sessions send in
+	// keep-alive mode (there is no main process to forward them to), so
+	// the agent can treat them as if sent to it.
+	OnSignal func(n int)
 }
 
 // Exec implements Workload.
@@ -291,7 +303,10 @@ func (l *Local) Attach(ctx context.Context, g ticket.Grant, stdio Stdio) (int, e
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		case <-stdio.Resize:
-		case <-stdio.Signal:
+		case n := <-stdio.Signal:
+			if l.OnSignal != nil {
+				l.OnSignal(n)
+			}
 		}
 	}
 }

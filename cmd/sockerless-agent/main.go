@@ -42,6 +42,8 @@ type Config struct {
 	Healthcheck     string        `env:"HEALTHCHECK" help:"the container's health check as JSON (Test, Interval, Timeout, StartPeriod in ns, Retries); empty runs none"`
 	Root            string        `env:"ROOT" envDefault:"/" help:"the directory docker cp reads and writes in, as the container's /"`
 	Subreaper       bool          `env:"SUBREAPER" envDefault:"false" help:"reap orphaned descendants as a PID 1 would (always on when the agent is PID 1)"`
+	User            string        `env:"USER" help:"user[:group] the main process runs as (the agent itself stays root so exec -u works); empty runs it as the agent's user"`
+	LogTags         bool          `env:"LOG_TAGS" envDefault:"false" help:"write the main process's output as tagged lines (\"1 ...\" stdout, \"2 ...\" stderr) for a log service that mixes the streams (ECS awslogs)"`
 }
 
 const envPrefix = "SOCKERLESS_"
@@ -103,6 +105,15 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	stopped := make(chan struct{})
 	mainReady := make(chan struct{})
 	local := &agent.Local{Stopped: stopped, StopCode: 143}
+	// Signals an attach session sends a keep-alive agent count as sent
+	// to the agent itself (docker kill through a provider with no signal
+	// API of its own).
+	local.OnSignal = func(n int) {
+		select {
+		case sigs <- syscall.Signal(n):
+		default:
+		}
+	}
 	local.Root = cfg.Root
 	if !*keepAlive {
 		local.MainReady = mainReady
@@ -153,10 +164,15 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		case <-time.After(30 * time.Second):
 			log.Warn("relay not reachable; starting the main process anyway")
 		}
-		m, err := agent.StartMain(ctx, agent.MainSpec{
-			Process: ticket.Process{Cmd: cmd, Env: workloadEnv(), WorkingDir: cwd(), Tty: cfg.Tty},
+		spec := agent.MainSpec{
+			Process: ticket.Process{Cmd: cmd, Env: workloadEnv(), WorkingDir: cwd(), Tty: cfg.Tty, User: cfg.User},
 			Log:     stdout,
-		})
+		}
+		if cfg.LogTags {
+			var mu sync.Mutex
+			spec.Log, spec.LogErr = agent.TagLines(stdout, &mu, 1), agent.TagLines(stdout, &mu, 2)
+		}
+		m, err := agent.StartMain(ctx, spec)
 		if err != nil {
 			fmt.Fprintf(stderr, "exec %s: %v\n", cmd[0], err)
 		}
@@ -191,7 +207,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 				_ = local.Main.Signal(int(s.(syscall.Signal)))
 				continue
 			}
-			if s == syscall.SIGTERM || s == syscall.SIGINT {
+			if s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGKILL {
 				code = 128 + int(s.(syscall.Signal))
 				close(stopped)
 				loop = false
