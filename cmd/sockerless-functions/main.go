@@ -28,17 +28,23 @@ import (
 	"syscall"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/caarlos0/env/v11"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sockerless/sockerless/functions"
 	"github.com/sockerless/sockerless/internal/controlauth"
 	"github.com/sockerless/sockerless/internal/envdoc"
 	"github.com/sockerless/sockerless/internal/fnserver"
 	"github.com/sockerless/sockerless/internal/lambdahttp"
 	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/providers/cloudagent"
+	"github.com/sockerless/sockerless/providers/ecs"
 	"github.com/sockerless/sockerless/providers/memory"
 	"github.com/sockerless/sockerless/providers/memory/sandbox"
 	"github.com/sockerless/sockerless/providers/synthetic"
 	"github.com/sockerless/sockerless/relay"
+	"github.com/sockerless/sockerless/relay/wsclient"
 	"google.golang.org/api/idtoken"
 )
 
@@ -46,7 +52,7 @@ import (
 type Config struct {
 	Port          string        `env:"PORT" envDefault:"8080" help:"TCP port to listen on (all interfaces), the Cloud Run convention; no SOCKERLESS_ prefix"`
 	State         string        `env:"STATE" envDefault:"memory" help:"state store: memory, dynamodb://TABLE?region=R[&endpoint=URL], firestore://PROJECT[/DATABASE][?endpoint=HOST:PORT], aztables://ACCOUNT/TABLE[?endpoint=URL]"`
-	Provider      string        `env:"PROVIDER" envDefault:"memory" help:"workload provider: memory (WASM sandbox) or synthetic"`
+	Provider      string        `env:"PROVIDER" envDefault:"memory" help:"workload provider: memory (WASM sandbox), synthetic, ecs (ECS Fargate tasks)"`
 	RelayURL      string        `env:"RELAY_URL" help:"the relay's base URL, ws://HOST:PORT or wss://...; required"`
 	Secret        string        `env:"SECRET" help:"deployment secret shared with the relay (tickets, agent tokens); required"`
 	Token         string        `env:"TOKEN" help:"bearer token shims must present (auth mode token)"`
@@ -60,6 +66,8 @@ type Config struct {
 	LogFormat     string        `env:"LOG_FORMAT" envDefault:"json" help:"json or text"`
 	PollWindow    time.Duration `env:"POLL_WINDOW" envDefault:"20s" help:"longest single poll of a long wait"`
 	LogLevel      string        `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	// ECS is read only for SOCKERLESS_PROVIDER=ecs.
+	ECS ecs.Config `envPrefix:""`
 }
 
 const envPrefix = "SOCKERLESS_"
@@ -103,8 +111,12 @@ func (c *Config) validate() error {
 	}
 	switch c.Provider {
 	case "memory", "synthetic":
+	case "ecs":
+		if err := c.ECS.Validate(envPrefix); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("%sPROVIDER=%q: want memory or synthetic", envPrefix, c.Provider)
+		return fmt.Errorf("%sPROVIDER=%q: want memory, synthetic or ecs", envPrefix, c.Provider)
 	}
 	if c.Auth == "" && c.Token != "" {
 		c.Auth = "token"
@@ -185,7 +197,17 @@ func run(args []string, stderr io.Writer) error {
 		}
 		defer os.RemoveAll(stateDir)
 	}
+	var cloud func(rep providers.Reporter) (providers.Provider, error)
+	if cfg.Provider == "ecs" {
+		if cloud, err = ecsProvider(ctx, cfg, platform, log); err != nil {
+			return err
+		}
+	}
 	newProvider := func(hub *relay.Hub, rep providers.Reporter) (providers.Provider, error) {
+		if cloud != nil {
+			// Cloud workloads' agents dial the relay themselves.
+			return cloud(rep)
+		}
 		var p providers.Provider
 		switch cfg.Provider {
 		case "memory":
@@ -214,6 +236,61 @@ func run(args []string, stderr io.Writer) error {
 		return nil
 	}
 	return fnserver.Run(ctx, fcfg, newProvider, log, nil)
+}
+
+// ecsProvider prepares the ECS provider: AWS configuration from the
+// default chain, the agent binary, the injector with ECR credentials.
+func ecsProvider(ctx context.Context, cfg Config, platform string, log *slog.Logger) (func(providers.Reporter) (providers.Provider, error), error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		return nil, errors.New("AWS_REGION is required for SOCKERLESS_PROVIDER=ecs (or a region in the AWS profile)")
+	}
+	ec := cfg.ECS
+	if ec.ControlPlaneURL == "" {
+		if platform != "http" {
+			return nil, fmt.Errorf("%sCONTROL_PLANE_URL is required on %s: agents report exits to it", envPrefix, platform)
+		}
+		ec.ControlPlaneURL = "http://127.0.0.1:" + cfg.Port
+		log.Warn("agents report exits to this process on loopback; set "+envPrefix+"CONTROL_PLANE_URL when tasks cannot reach it", "url", ec.ControlPlaneURL)
+	}
+	bin, err := agentBinary(ec.AgentBinary)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := name.NewRepository(ec.Repository)
+	if err != nil {
+		return nil, fmt.Errorf("%sECR_REPOSITORY=%q: %w", envPrefix, ec.Repository, err)
+	}
+	inj, err := cloudagent.NewInjector(cloudagent.InjectorOptions{Agent: bin, Repository: ec.Repository,
+		Auth: cloudagent.ECRAuth(awsecr.NewFromConfig(awsCfg), repo.RegistryStr())})
+	if err != nil {
+		return nil, err
+	}
+	link := cloudagent.Link{Dialer: wsclient.Dialer{}, RelayURL: cfg.RelayURL, Secret: []byte(cfg.Secret)}
+	return func(rep providers.Reporter) (providers.Provider, error) {
+		return ecs.New(ecs.Options{Config: ec, AWS: awsCfg, Injector: inj, Link: link, Secret: []byte(cfg.Secret),
+			RelayURL: cfg.RelayURL, Reporter: rep, Logger: log})
+	}, nil
+}
+
+// agentBinary reads the agent to inject: the configured path, else
+// sockerless-agent next to this executable.
+func agentBinary(path string) ([]byte, error) {
+	if path == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("%sAGENT_BINARY is not set and this executable cannot be found: %w", envPrefix, err)
+		}
+		path = filepath.Join(filepath.Dir(exe), "sockerless-agent")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%sAGENT_BINARY: the agent to inject: %w", envPrefix, err)
+	}
+	return b, nil
 }
 
 // detect picks the platform and the address to listen on (unused under
