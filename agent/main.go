@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -33,11 +34,18 @@ type MainProcess struct {
 
 	mu       sync.Mutex
 	sinks    map[*sink]struct{}
-	buf      []byte // bounded recent output for the first attach
+	buf      []chunk // bounded recent output for the first attach, by stream
+	bufSize  int
 	attached bool
 }
 
 type sink struct{ stdout, stderr io.Writer }
+
+// chunk is output of one stream kept for the first attach.
+type chunk struct {
+	stream int
+	data   []byte
+}
 
 // MainSpec describes the main process.
 type MainSpec struct {
@@ -162,13 +170,15 @@ func (m *MainProcess) pump(r io.Reader, stream int, log io.Writer) chan struct{}
 		for {
 			n, err := r.Read(b)
 			if n > 0 {
-				chunk := b[:n]
-				_, _ = log.Write(chunk)
+				data := b[:n]
+				_, _ = log.Write(data)
 				m.mu.Lock()
 				if !m.attached {
-					m.buf = append(m.buf, chunk...)
-					if over := len(m.buf) - LogBufferSize; over > 0 {
-						m.buf = append(m.buf[:0], m.buf[over:]...)
+					m.buf = append(m.buf, chunk{stream: stream, data: bytes.Clone(data)})
+					m.bufSize += len(data)
+					for m.bufSize > LogBufferSize && len(m.buf) > 1 {
+						m.bufSize -= len(m.buf[0].data)
+						m.buf = m.buf[1:]
 					}
 				}
 				for s := range m.sinks {
@@ -176,7 +186,7 @@ func (m *MainProcess) pump(r io.Reader, stream int, log io.Writer) chan struct{}
 					if stream == 2 {
 						w = s.stderr
 					}
-					if _, err := w.Write(chunk); err != nil {
+					if _, err := w.Write(data); err != nil {
 						delete(m.sinks, s)
 					}
 				}
@@ -220,10 +230,14 @@ func (m *MainProcess) Attach(ctx context.Context, stdio Stdio) (int, error) {
 	m.mu.Lock()
 	if !m.attached {
 		m.attached = true
-		if len(m.buf) > 0 {
-			_, _ = s.stdout.Write(m.buf)
+		for _, c := range m.buf {
+			w := s.stdout
+			if c.stream == 2 {
+				w = s.stderr
+			}
+			_, _ = w.Write(c.data)
 		}
-		m.buf = nil
+		m.buf, m.bufSize = nil, 0
 	}
 	m.sinks[s] = struct{}{}
 	m.mu.Unlock()
