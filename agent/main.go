@@ -32,11 +32,12 @@ type MainProcess struct {
 	// release forgets the process as owned (see startOwned) after Wait.
 	release func()
 
-	mu       sync.Mutex
-	sinks    map[*sink]struct{}
-	buf      []chunk // bounded recent output for the first attach, by stream
-	bufSize  int
-	attached bool
+	mu        sync.Mutex
+	sinks     map[*sink]struct{}
+	stdinOnce bool
+	buf       []chunk // bounded recent output for the first attach, by stream
+	bufSize   int
+	attached  bool
 }
 
 type sink struct{ stdout, stderr io.Writer }
@@ -52,6 +53,10 @@ type MainSpec struct {
 	Process ticket.Process
 	// Log receives the output as well (the agent's own stdout).
 	Log io.Writer
+	// StdinOnce closes the process's stdin when the first attach session
+	// that carried stdin closes it, as Docker does for a container
+	// created with StdinOnce (docker run -i).
+	StdinOnce bool
 	// LogErr, when set, receives the stderr output instead of Log, so a
 	// log service that keeps one stream per line source can keep them
 	// apart (see TagLines).
@@ -69,7 +74,7 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 	if dir == "" {
 		dir = "/"
 	}
-	m := &MainProcess{done: make(chan struct{}), sinks: map[*sink]struct{}{}}
+	m := &MainProcess{done: make(chan struct{}), sinks: map[*sink]struct{}{}, stdinOnce: s.StdinOnce}
 	path, code, err := lookPath(p.Cmd[0], getenv(env, "PATH"), dir)
 	if err != nil {
 		m.code = code
@@ -247,7 +252,11 @@ func (m *MainProcess) Attach(ctx context.Context, stdio Stdio) (int, error) {
 		m.mu.Unlock()
 	}()
 	if stdio.Stdin != nil && m.in != nil {
-		go func() { _, _ = io.Copy(m.in, stdio.Stdin) }()
+		go func() {
+			if _, err := io.Copy(m.in, stdio.Stdin); err == nil && m.stdinOnce {
+				_ = m.in.Close()
+			}
+		}()
 	}
 	for {
 		select {

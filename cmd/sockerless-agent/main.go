@@ -42,6 +42,7 @@ type Config struct {
 	Healthcheck     string        `env:"HEALTHCHECK" help:"the container's health check as JSON (Test, Interval, Timeout, StartPeriod in ns, Retries); empty runs none"`
 	Root            string        `env:"ROOT" envDefault:"/" help:"the directory docker cp reads and writes in, as the container's /"`
 	Subreaper       bool          `env:"SUBREAPER" envDefault:"false" help:"reap orphaned descendants as a PID 1 would (always on when the agent is PID 1)"`
+	StdinOnce       bool          `env:"STDIN_ONCE" envDefault:"false" help:"close the main process's stdin when the first attach closes its input (docker run -i)"`
 	User            string        `env:"USER" help:"user[:group] the main process runs as (the agent itself stays root so exec -u works); empty runs it as the agent's user"`
 	LogTags         bool          `env:"LOG_TAGS" envDefault:"false" help:"write the main process's output as tagged lines (\"1 ...\" stdout, \"2 ...\" stderr) for a log service that mixes the streams (ECS awslogs)"`
 }
@@ -165,8 +166,9 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 			log.Warn("relay not reachable; starting the main process anyway")
 		}
 		spec := agent.MainSpec{
-			Process: ticket.Process{Cmd: cmd, Env: workloadEnv(), WorkingDir: cwd(), Tty: cfg.Tty, User: cfg.User},
-			Log:     stdout,
+			Process:   ticket.Process{Cmd: cmd, Env: workloadEnv(), WorkingDir: cwd(), Tty: cfg.Tty, User: cfg.User},
+			Log:       stdout,
+			StdinOnce: cfg.StdinOnce,
 		}
 		if cfg.LogTags {
 			var mu sync.Mutex

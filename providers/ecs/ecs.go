@@ -224,6 +224,9 @@ func (p *Provider) definition(s providers.Spec, image string) (*ecs.RegisterTask
 	}
 	add("SOCKERLESS_LOG_TAGS", "true")
 	add("SOCKERLESS_TTY", strconv.FormatBool(s.Tty))
+	if s.StdinOnce {
+		add("SOCKERLESS_STDIN_ONCE", "true")
+	}
 	if s.User != "" {
 		add("SOCKERLESS_USER", s.User)
 	}
