@@ -210,7 +210,6 @@ func (c *Cloud) Close() {
 	})
 }
 
-
 // serve serves h on a loopback port until Close.
 func (c *Cloud) serve(h http.Handler) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -221,4 +221,3 @@ func (l *lines) flush() {
 }
 
 var _ io.Writer = (*lines)(nil)
-
