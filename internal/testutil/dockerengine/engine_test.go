@@ -1,7 +1,9 @@
 package dockerengine
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -221,5 +223,87 @@ func TestSplitRule(t *testing.T) {
 		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
 			t.Errorf("splitRule(%q) = %q, want %q", tc.line, got, tc.want)
 		}
+	}
+}
+
+func TestDebianImage(t *testing.T) {
+	eng, ref := shared.Debian(t)
+	if got := mustDocker(t, eng, "run", "--rm", ref, "cat", "/etc/debian_version"); !strings.HasPrefix(got, "12.") {
+		t.Fatalf("debian_version = %q, want 12.x", got)
+	}
+	if got := mustDocker(t, eng, "run", "--rm", ref, "bash", "-c", `echo "$0" ${BASH_VERSION%%.*}`); got != "bash 5\n" {
+		t.Fatalf("bash = %q", got)
+	}
+	if got := strings.TrimSpace(mustDocker(t, eng, "image", "inspect", "--format", "{{json .Config.Cmd}}", ref)); got != `["bash"]` {
+		t.Fatalf("debian Cmd = %s", got)
+	}
+	// Loading again is a no-op returning the same reference.
+	if again, err := eng.LoadDebian(context.Background()); err != nil || again != ref {
+		t.Fatalf("second LoadDebian = %q, %v", again, err)
+	}
+}
+
+// TestHelperEngineOwner is not a test: TestStaleEngineReaped runs the test
+// binary with it as an engine owner that dies without stopping its engine.
+func TestHelperEngineOwner(t *testing.T) {
+	if os.Getenv("SOCKERLESS_ENGINE_OWNER_HELPER") != "1" {
+		return
+	}
+	eng, err := Start(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustDocker(t, eng, "run", "-d", BusyboxImage, "sleep", "600")
+	b, _ := json.Marshal(eng.st)
+	os.Stdout.Write(append(append([]byte("STATE "), b...), '\n'))
+	select {} // killed by the parent
+}
+
+func TestStaleEngineReaped(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperEngineOwner$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SOCKERLESS_ENGINE_OWNER_HELPER=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var st state
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if line, ok := strings.CutPrefix(sc.Text(), "STATE "); ok {
+			if err := json.Unmarshal([]byte(line), &st); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if st.Dir == "" {
+		t.Fatal("the owner helper never reported its engine")
+	}
+	// What a dead owner leaves: its bridge and the container with its shim.
+	if _, err := net.InterfaceByName(st.Bridge); err != nil {
+		t.Fatalf("bridge %s already gone: the check below would prove nothing", st.Bridge)
+	}
+	if len(enginePIDs(st)) == 0 {
+		t.Fatal("no process of the dead owner's engine left: the check below would prove nothing")
+	}
+	lock, err := machineLock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reapStale()
+	lock.Close()
+	if pids := enginePIDs(st); len(pids) != 0 {
+		t.Errorf("processes left: %v", pids)
+	}
+	if _, err := net.InterfaceByName(st.Bridge); err == nil {
+		t.Errorf("bridge %s left", st.Bridge)
+	}
+	if _, err := os.Stat(st.Dir); !os.IsNotExist(err) {
+		t.Errorf("folder %s left", st.Dir)
 	}
 }
