@@ -40,6 +40,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/sockerless/sockerless/integration/localcloud/dockerrun"
 	"github.com/sockerless/sockerless/integration/localcloud/ecsfake"
+	"github.com/sockerless/sockerless/internal/testutil/dockerengine"
 )
 
 // Fixed names of the local account.
@@ -56,7 +57,7 @@ const (
 // Options configures Start.
 type Options struct {
 	// EngineHost is a Docker engine to run tasks on; empty starts the
-	// reference engine (dockerd 28.2.2 from .ci/dockerd.sh).
+	// reference engine (package dockerengine).
 	EngineHost string
 	// AgentBinary is a static sockerless-agent; empty builds one from
 	// ModuleDir.
@@ -140,7 +141,7 @@ func Start(ctx context.Context, opts Options) (c *Cloud, err error) {
 	// engine
 	host := opts.EngineHost
 	if host == "" {
-		if host, err = c.startEngine(ctx, opts.ModuleDir); err != nil {
+		if host, err = c.startEngine(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -293,68 +294,15 @@ func waitHTTP(ctx context.Context, u string, died <-chan struct{}, limit time.Du
 	}
 }
 
-// startEngine runs the reference engine on a private socket. Tasks use
-// the host network, so it needs no bridge and touches no iptables.
-func (c *Cloud) startEngine(ctx context.Context, moduleDir string) (string, error) {
-	script := filepath.Join(orDot(moduleDir), ".ci", "dockerd.sh")
-	out, err := exec.CommandContext(ctx, "bash", script).Output()
+// startEngine runs the reference engine (package dockerengine) on a
+// private socket; it is stopped, and everything it made removed, at Close.
+func (c *Cloud) startEngine(ctx context.Context) (string, error) {
+	eng, err := dockerengine.Start(ctx, dockerengine.Options{NoBusybox: true})
 	if err != nil {
-		return "", fmt.Errorf("reference engine: %s: %w", script, err)
+		return "", fmt.Errorf("reference engine: %w", err)
 	}
-	bin := strings.TrimSpace(string(out))
-	edir := filepath.Join(c.dir, "engine")
-	if err := os.MkdirAll(edir, 0o700); err != nil {
-		return "", err
-	}
-	sock := filepath.Join(edir, "docker.sock")
-	logf, err := os.Create(filepath.Join(edir, "dockerd.log"))
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command(filepath.Join(bin, "dockerd"), "--host", "unix://"+sock, "--data-root", filepath.Join(edir, "data"),
-		"--exec-root", filepath.Join(edir, "exec"), "--pidfile", filepath.Join(edir, "docker.pid"),
-		"--bridge=none", "--iptables=false", "--ip6tables=false")
-	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return "", fmt.Errorf("dockerd: %w", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done); logf.Close() }()
-	c.closers = append(c.closers, func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}
-	client := &http.Client{Transport: tr, Timeout: 2 * time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if resp, err := client.Get("http://docker/_ping"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return "unix://" + sock, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("dockerd did not answer within 60 s (log %s)", logf.Name())
-		}
-		select {
-		case <-done:
-			return "", fmt.Errorf("dockerd exited during start (log %s)", logf.Name())
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	c.closers = append(c.closers, func() { _ = eng.Stop() })
+	return eng.Host, nil
 }
 
 func orDot(d string) string {
