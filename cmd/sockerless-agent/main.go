@@ -42,6 +42,7 @@ type Config struct {
 	Healthcheck     string        `env:"HEALTHCHECK" help:"the container's health check as JSON (Test, Interval, Timeout, StartPeriod in ns, Retries); empty runs none"`
 	Root            string        `env:"ROOT" envDefault:"/" help:"the directory docker cp reads and writes in, as the container's /"`
 	Subreaper       bool          `env:"SUBREAPER" envDefault:"false" help:"reap orphaned descendants as a PID 1 would (always on when the agent is PID 1)"`
+	LambdaRuntime   bool          `env:"LAMBDA_RUNTIME" envDefault:"false" help:"be a Lambda function's runtime: take one invocation from AWS_LAMBDA_RUNTIME_API, run for it and answer it with the exit code"`
 	StdinOnce       bool          `env:"STDIN_ONCE" envDefault:"false" help:"close the main process's stdin when the first attach closes its input (docker run -i)"`
 	User            string        `env:"USER" help:"user[:group] the main process runs as (the agent itself stays root so exec -u works); empty runs it as the agent's user"`
 	LogTags         bool          `env:"LOG_TAGS" envDefault:"false" help:"write the main process's output as tagged lines (\"1 ...\" stdout, \"2 ...\" stderr) for a log service that mixes the streams (ECS awslogs)"`
@@ -92,6 +93,18 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 			return 2, fmt.Errorf("%sHEALTHCHECK: %w", envPrefix, err)
 		}
 		health.Env, health.WorkingDir = workloadEnv(), cwd()
+	}
+
+	var lambdaRequest string
+	lambda := agent.LambdaRuntime{API: os.Getenv("AWS_LAMBDA_RUNTIME_API")}
+	if cfg.LambdaRuntime {
+		if lambda.API == "" {
+			return 2, fmt.Errorf("%sLAMBDA_RUNTIME needs AWS_LAMBDA_RUNTIME_API", envPrefix)
+		}
+		// The workload runs for an invocation: wait for it.
+		if lambdaRequest, err = lambda.Next(context.Background()); err != nil {
+			return 2, err
+		}
 	}
 
 	var rep *agent.HTTPReporter
@@ -230,6 +243,11 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	waitTimeout(&sessions, 5*time.Second)
 	report(rep, log, code)
 	cancel()
+	if lambdaRequest != "" {
+		if err := lambda.Respond(context.Background(), lambdaRequest, agent.LambdaResult{ExitCode: code}); err != nil {
+			log.Error("invocation not answered", "err", err)
+		}
+	}
 	return code, nil
 }
 

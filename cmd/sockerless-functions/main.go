@@ -40,6 +40,7 @@ import (
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/providers/cloudagent"
 	"github.com/sockerless/sockerless/providers/ecs"
+	"github.com/sockerless/sockerless/providers/lambda"
 	"github.com/sockerless/sockerless/providers/memory"
 	"github.com/sockerless/sockerless/providers/memory/sandbox"
 	"github.com/sockerless/sockerless/providers/synthetic"
@@ -66,8 +67,9 @@ type Config struct {
 	LogFormat     string        `env:"LOG_FORMAT" envDefault:"json" help:"json or text"`
 	PollWindow    time.Duration `env:"POLL_WINDOW" envDefault:"20s" help:"longest single poll of a long wait"`
 	LogLevel      string        `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
-	// ECS is read only for SOCKERLESS_PROVIDER=ecs.
-	ECS ecs.Config `envPrefix:""`
+	// ECS is read only for SOCKERLESS_PROVIDER=ecs, Lambda for lambda.
+	ECS    ecs.Config    `envPrefix:""`
+	Lambda lambda.Config `envPrefix:""`
 }
 
 const envPrefix = "SOCKERLESS_"
@@ -115,8 +117,12 @@ func (c *Config) validate() error {
 		if err := c.ECS.Validate(envPrefix); err != nil {
 			return err
 		}
+	case "lambda":
+		if err := c.Lambda.Validate(envPrefix); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("%sPROVIDER=%q: want memory, synthetic or ecs", envPrefix, c.Provider)
+		return fmt.Errorf("%sPROVIDER=%q: want memory, synthetic, ecs or lambda", envPrefix, c.Provider)
 	}
 	if c.Auth == "" && c.Token != "" {
 		c.Auth = "token"
@@ -198,8 +204,8 @@ func run(args []string, stderr io.Writer) error {
 		defer os.RemoveAll(stateDir)
 	}
 	var cloud func(rep providers.Reporter) (providers.Provider, error)
-	if cfg.Provider == "ecs" {
-		if cloud, err = ecsProvider(ctx, cfg, platform, log); err != nil {
+	if cfg.Provider == "ecs" || cfg.Provider == "lambda" {
+		if cloud, err = awsProvider(ctx, cfg, platform, log); err != nil {
 			return err
 		}
 	}
@@ -238,40 +244,52 @@ func run(args []string, stderr io.Writer) error {
 	return fnserver.Run(ctx, fcfg, newProvider, log, nil)
 }
 
-// ecsProvider prepares the ECS provider: AWS configuration from the
-// default chain, the agent binary, the injector with ECR credentials.
-func ecsProvider(ctx context.Context, cfg Config, platform string, log *slog.Logger) (func(providers.Reporter) (providers.Provider, error), error) {
+// awsProvider prepares the ECS or Lambda provider: AWS configuration from
+// the default chain (endpoints from AWS_ENDPOINT_URL_<SERVICE>), the agent
+// binary, the injector with ECR credentials.
+func awsProvider(ctx context.Context, cfg Config, platform string, log *slog.Logger) (func(providers.Reporter) (providers.Provider, error), error) {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
 	if awsCfg.Region == "" {
-		return nil, errors.New("AWS_REGION is required for SOCKERLESS_PROVIDER=ecs (or a region in the AWS profile)")
+		return nil, fmt.Errorf("AWS_REGION is required for SOCKERLESS_PROVIDER=%s (or a region in the AWS profile)", cfg.Provider)
 	}
-	ec := cfg.ECS
-	if ec.ControlPlaneURL == "" {
+	controlPlane, agentPath, repository := cfg.ECS.ControlPlaneURL, cfg.ECS.AgentBinary, cfg.ECS.Repository
+	if controlPlane == "" {
 		if platform != "http" {
 			return nil, fmt.Errorf("%sCONTROL_PLANE_URL is required on %s: agents report exits to it", envPrefix, platform)
 		}
-		ec.ControlPlaneURL = "http://127.0.0.1:" + cfg.Port
-		log.Warn("agents report exits to this process on loopback; set "+envPrefix+"CONTROL_PLANE_URL when tasks cannot reach it", "url", ec.ControlPlaneURL)
+		controlPlane = "http://127.0.0.1:" + cfg.Port
+		log.Warn("agents report exits to this process on loopback; set "+envPrefix+"CONTROL_PLANE_URL when workloads cannot reach it", "url", controlPlane)
 	}
-	bin, err := agentBinary(ec.AgentBinary)
+	bin, err := agentBinary(agentPath)
 	if err != nil {
 		return nil, err
 	}
-	repo, err := name.NewRepository(ec.Repository)
+	repo, err := name.NewRepository(repository)
 	if err != nil {
-		return nil, fmt.Errorf("%sECR_REPOSITORY=%q: %w", envPrefix, ec.Repository, err)
+		return nil, fmt.Errorf("%sECR_REPOSITORY=%q: %w", envPrefix, repository, err)
 	}
-	inj, err := cloudagent.NewInjector(cloudagent.InjectorOptions{Agent: bin, Repository: ec.Repository,
+	inj, err := cloudagent.NewInjector(cloudagent.InjectorOptions{Agent: bin, Repository: repository,
 		Auth: cloudagent.ECRAuth(awsecr.NewFromConfig(awsCfg), repo.RegistryStr())})
 	if err != nil {
 		return nil, err
 	}
 	link := cloudagent.Link{Dialer: wsclient.Dialer{}, RelayURL: cfg.RelayURL, Secret: []byte(cfg.Secret)}
+	secret := []byte(cfg.Secret)
+	if cfg.Provider == "lambda" {
+		lc := cfg.Lambda
+		lc.ControlPlaneURL = controlPlane
+		return func(rep providers.Reporter) (providers.Provider, error) {
+			return lambda.New(lambda.Options{Config: lc, AWS: awsCfg, Injector: inj, Link: link, Secret: secret,
+				RelayURL: cfg.RelayURL, Reporter: rep, Logger: log})
+		}, nil
+	}
+	ec := cfg.ECS
+	ec.ControlPlaneURL = controlPlane
 	return func(rep providers.Reporter) (providers.Provider, error) {
-		return ecs.New(ecs.Options{Config: ec, AWS: awsCfg, Injector: inj, Link: link, Secret: []byte(cfg.Secret),
+		return ecs.New(ecs.Options{Config: ec, AWS: awsCfg, Injector: inj, Link: link, Secret: secret,
 			RelayURL: cfg.RelayURL, Reporter: rep, Logger: log})
 	}, nil
 }

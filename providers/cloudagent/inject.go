@@ -66,6 +66,8 @@ type Injected struct {
 	Uploaded int64
 	// Cached is set when the injected image already existed.
 	Cached bool
+	// Size is the injected image's compressed size (its layers').
+	Size int64
 }
 
 // NewInjector builds the agent layer once.
@@ -170,6 +172,14 @@ func (in *Injector) Inject(ctx context.Context, imageRef string) (Injected, erro
 	}
 	target := in.repo.Tag(fmt.Sprintf("a%s-%s", in.tag, digest.Hex))
 	res = Injected{Config: cf.Config}
+	if m, err := img.Manifest(); err == nil {
+		for _, l := range m.Layers {
+			res.Size += l.Size
+		}
+	}
+	if s, err := in.layer.Size(); err == nil {
+		res.Size += s
+	}
 	if desc, err := remote.Head(target, remote.WithContext(ctx), remote.WithAuth(dstAuth), remote.WithTransport(in.opts.Transport)); err == nil {
 		res.Ref, res.Cached = in.repo.Digest(desc.Digest.String()).String(), true
 	} else {

@@ -40,6 +40,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/sockerless/sockerless/integration/localcloud/dockerrun"
 	"github.com/sockerless/sockerless/integration/localcloud/ecsfake"
+	"github.com/sockerless/sockerless/integration/localcloud/lambdafake"
 	"github.com/sockerless/sockerless/internal/testutil/dockerengine"
 )
 
@@ -162,6 +163,15 @@ func Start(ctx context.Context, opts Options) (c *Cloud, err error) {
 	// Stop the tasks before the engine goes (closers run in reverse).
 	c.closers = append(c.closers, c.ECS.Close)
 
+	// Lambda fake
+	lambdaFake := lambdafake.New(lambdafake.Options{Region: Region, Account: Account, ECRHost: regAddr, Runner: ecsfake.EngineRunner(eng),
+		Logs: lambdaSink{cloudWatchSink{logsClient}}, Logger: log})
+	lambdaAddr, err := c.serve(lambdaFake)
+	if err != nil {
+		return nil, err
+	}
+	c.closers = append(c.closers, lambdaFake.Close)
+
 	// busybox
 	if c.Image, err = pushBusybox(ctx, regAddr); err != nil {
 		return nil, err
@@ -185,6 +195,7 @@ func Start(ctx context.Context, opts Options) (c *Cloud, err error) {
 		"AWS_ENDPOINT_URL_ECS=http://" + ecsAddr,
 		"AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=" + motoURL,
 		"AWS_ENDPOINT_URL_ECR=" + motoURL,
+		"AWS_ENDPOINT_URL_LAMBDA=http://" + lambdaAddr,
 		"AWS_ENDPOINT_URL_IAM=" + motoURL,
 		"AWS_ENDPOINT_URL_STS=" + motoURL,
 		"SOCKERLESS_ECS_CLUSTER=" + Cluster,
@@ -452,4 +463,16 @@ func (s cloudWatchSink) Write(ctx context.Context, group, stream string, lines [
 	}
 	_, err = s.c.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: aws.String(group), LogStreamName: aws.String(stream), LogEvents: events})
 	return err
+}
+
+// lambdaSink creates a function's log group on first use, as Lambda does.
+type lambdaSink struct{ cloudWatchSink }
+
+func (s lambdaSink) Write(ctx context.Context, group, stream string, lines []ecsfake.LogLine) error {
+	_, err := s.c.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(group)})
+	var exists *cwtypes.ResourceAlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return err
+	}
+	return s.cloudWatchSink.Write(ctx, group, stream, lines)
 }
