@@ -371,14 +371,21 @@ func (f *Fake) run(ctx context.Context, fn *function, inv *invocation) {
 	defer srv.Close()
 	group := "/aws/lambda/" + fn.in.FunctionName
 	stream := time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + newID()
-	var logMu sync.Mutex
+	var logMu, writeMu sync.Mutex
 	var lines []ecsfake.LogLine
+	kick := make(chan struct{}, 1)
 	addLine := func(s string) {
 		logMu.Lock()
 		lines = append(lines, ecsfake.LogLine{Time: time.Now(), Text: s})
 		logMu.Unlock()
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
 	}
 	flush := func() {
+		writeMu.Lock() // batches go out in order
+		defer writeMu.Unlock()
 		logMu.Lock()
 		batch := lines
 		lines = nil
@@ -421,14 +428,12 @@ func (f *Fake) run(ctx context.Context, fn *function, inv *invocation) {
 	}
 	waited := make(chan struct{})
 	go func() {
-		// Flush output as it comes, like the Lambda log agent.
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
+		// Output goes to the log as it comes.
 		for {
 			select {
 			case <-waited:
 				return
-			case <-t.C:
+			case <-kick:
 				flush()
 			}
 		}
