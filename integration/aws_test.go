@@ -19,14 +19,14 @@ import (
 	"github.com/sockerless/sockerless/internal/testutil/emulators"
 )
 
-// TestAWSECS is the whole path on AWS, locally: the real docker CLI
-// through the shim to sockerless-functions running as a Lambda function
-// (under the test Runtime API front, three instances sharing DynamoDB
-// Local, as Lambda scales out), its ECS provider, and the local AWS
-// (package awscloud: the ECS fake running every task as a real container
-// with the real agent inside, moto's CloudWatch Logs, ECR API, IAM, and a
-// registry standing in for ECR).
-func TestAWSECS(t *testing.T) {
+// TestAWS is the whole path on AWS, locally: the real docker CLI through
+// the shim to sockerless-functions running as a Lambda function (under the
+// test Runtime API front, three instances sharing DynamoDB Local, as
+// Lambda scales out), its ECS or Lambda provider, and the local AWS
+// (package awscloud: the ECS and Lambda fakes running every task or
+// invocation as a real container with the real agent inside, moto's
+// CloudWatch Logs, ECR API, IAM, and a registry standing in for ECR).
+func TestAWS(t *testing.T) {
 	ctx := context.Background()
 	root, err := emulators.RepoRoot()
 	if err != nil {
@@ -38,7 +38,14 @@ func TestAWSECS(t *testing.T) {
 	}
 	t.Cleanup(cloud.Close)
 	e := slSetup(t)
-	state := "dynamodb://sockerless-aws?region=us-east-1&endpoint=" + emulators.StartDynamoDB(t)
+	dynamo := emulators.StartDynamoDB(t)
+	for _, provider := range []string{"ecs", "lambda"} {
+		t.Run(provider, func(t *testing.T) { awsScenarios(t, ctx, cloud, e, dynamo, provider) })
+	}
+}
+
+func awsScenarios(t *testing.T, ctx context.Context, cloud *awscloud.Cloud, e slEnv, dynamo, provider string) {
+	state := "dynamodb://sockerless-" + provider + "?region=us-east-1&endpoint=" + dynamo
 
 	front := lambdafront.New(lambdafront.Options{AccountID: slAccount, Timeout: 60 * time.Second})
 	runtime := httptest.NewServer(front.RuntimeAPI())
@@ -46,7 +53,7 @@ func TestAWSECS(t *testing.T) {
 	fn := httptest.NewServer(front)
 	t.Cleanup(fn.Close)
 	env := append(append([]string{}, cloud.Env...),
-		"SOCKERLESS_SECRET=sl-secret", "SOCKERLESS_STATE="+state, "SOCKERLESS_PROVIDER=ecs", "SOCKERLESS_RELAY_URL="+e.relay,
+		"SOCKERLESS_SECRET=sl-secret", "SOCKERLESS_STATE="+state, "SOCKERLESS_PROVIDER="+provider, "SOCKERLESS_RELAY_URL="+e.relay,
 		"SOCKERLESS_TOKEN=aws-token", "SOCKERLESS_CONTROL_PLANE_URL="+fn.URL, "SOCKERLESS_LOG_LEVEL=debug",
 		"AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(runtime.URL, "http://"), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
 	for i := 0; i < 3; i++ {
@@ -97,8 +104,9 @@ func TestAWSECS(t *testing.T) {
 
 	t.Run("exec-tty", func(t *testing.T) {
 		r.mustDocker(t, "run", "-d", "--name", "ttybox", img, "sleep", "infinity")
-		// The CLI sends the size with the start; the pty follows it.
-		cmd := exec.Command("script", "-qec", "stty cols 123 rows 45; docker exec -it ttybox stty size", "/dev/null")
+		// The CLI sends the terminal's size after the start; the pty
+		// follows it (the process reads it a moment later).
+		cmd := exec.Command("script", "-qec", "stty cols 123 rows 45; docker exec -it ttybox sh -c 'sleep 1; stty size'", "/dev/null")
 		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+r.sock, "DOCKER_CONFIG="+r.cfg)
 		out, err := cmd.CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "45 123") {
@@ -179,11 +187,15 @@ func TestAWSECS(t *testing.T) {
 	})
 
 	t.Run("out-of-memory", func(t *testing.T) {
-		// Over the smallest Fargate size (512 MiB): the task's memory
-		// limit kills the hog, and ECS says why.
-		r.mustDocker(t, "run", "-d", "--name", "hog", img, "sh", "-c", "head -c 900000000 /dev/zero | tail")
+		// Over the smallest Fargate size (512 MiB) or the function's
+		// 128 MB: the memory limit kills the hog, and ECS says why.
+		r.mustDocker(t, "run", "-d", "--name", "hog", "-m", "128m", img, "sh", "-c", "head -c 900000000 /dev/zero | tail")
 		if out := r.mustDocker(t, "wait", "hog"); strings.TrimSpace(out) != "137" {
 			t.Fatalf("wait hog = %q, want 137", out)
+		}
+		if provider != "ecs" {
+			r.mustDocker(t, "rm", "hog")
+			return
 		}
 		out, err := ecsClient.ListTasks(ctx, &awsecs.ListTasksInput{Cluster: aws.String(awscloud.Cluster), DesiredStatus: "STOPPED"})
 		if err != nil {
@@ -204,6 +216,19 @@ func TestAWSECS(t *testing.T) {
 		}
 		r.mustDocker(t, "rm", "hog")
 	})
+
+	if provider == "lambda" {
+		t.Run("limits-at-create", func(t *testing.T) {
+			_, errOut, code := awsDocker(t, r, "", "create", "-m", "20g", img, "true")
+			if code == 0 || !strings.Contains(errOut, "10240 MB") {
+				t.Fatalf("create -m 20g = %d %q; want a refusal naming Lambda's memory range", code, errOut)
+			}
+			_, errOut, code = awsDocker(t, r, "", "create", "--label", "sockerless.lambda.timeout=3600", img, "true")
+			if code == 0 || !strings.Contains(errOut, "15-minute") {
+				t.Fatalf("create with a 1 h timeout = %d %q; want a refusal naming the 15-minute maximum", code, errOut)
+			}
+		})
+	}
 
 	t.Run("missing-image", func(t *testing.T) {
 		before := len(running())

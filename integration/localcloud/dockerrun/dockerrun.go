@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -71,8 +72,12 @@ type Container struct {
 	ID      string
 	stop    time.Duration
 	logDone chan struct{}
-	mu      sync.Mutex
-	removed bool
+	died    chan struct{}
+	oom     atomic.Bool
+	// stopEvents ends the event subscription.
+	stopEvents context.CancelFunc
+	mu         sync.Mutex
+	removed    bool
 }
 
 // Run pulls s.Image, creates and starts the container, and calls line
@@ -111,7 +116,30 @@ func (e *Engine) Run(ctx context.Context, s Spec, line func(stream int, text []b
 	if err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
-	c := &Container{e: e, ID: created.ID, stop: s.StopTimeout, logDone: make(chan struct{})}
+	c := &Container{e: e, ID: created.ID, stop: s.StopTimeout, logDone: make(chan struct{}), died: make(chan struct{})}
+	// The engine's events say whether the kernel killed a process of the
+	// container for memory: its OOMKilled flag only covers the main
+	// process, and the OOM event comes before the die event.
+	evCtx, evCancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.stopEvents = evCancel
+	ev := e.c.Events(evCtx, client.EventsListOptions{Since: strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10),
+		Filters: client.Filters{"container": {created.ID: true}, "type": {"container": true}}})
+	go func() {
+		defer close(c.died)
+		for {
+			select {
+			case m := <-ev.Messages:
+				switch m.Action {
+				case "oom":
+					c.oom.Store(true)
+				case "die":
+					return
+				}
+			case <-ev.Err:
+				return
+			}
+		}
+	}()
 	// Attach the log reader before the start so no output is missed.
 	logs, err := e.c.ContainerAttach(ctx, created.ID, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
 	if err != nil {
@@ -148,11 +176,16 @@ func (c *Container) Wait(ctx context.Context) (Exit, error) {
 	case <-ctx.Done():
 		return Exit{}, ctx.Err()
 	}
+	select {
+	case <-c.died:
+	case <-ctx.Done():
+		return Exit{}, ctx.Err()
+	}
 	in, err := c.e.c.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
 	if err != nil {
 		return Exit{}, fmt.Errorf("inspect: %w", err)
 	}
-	return Exit{Code: in.Container.State.ExitCode, OOMKilled: in.Container.State.OOMKilled}, nil
+	return Exit{Code: in.Container.State.ExitCode, OOMKilled: in.Container.State.OOMKilled || c.oom.Load()}, nil
 }
 
 // Stop sends SIGTERM and SIGKILL after the spec's StopTimeout.
@@ -174,6 +207,9 @@ func (c *Container) Remove(ctx context.Context) error {
 	defer c.mu.Unlock()
 	if c.removed {
 		return nil
+	}
+	if c.stopEvents != nil {
+		c.stopEvents()
 	}
 	_, err := c.e.c.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
 	if err == nil {
