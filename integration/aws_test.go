@@ -197,23 +197,25 @@ func awsScenarios(t *testing.T, ctx context.Context, cloud *awscloud.Cloud, e sl
 			r.mustDocker(t, "rm", "hog")
 			return
 		}
-		out, err := ecsClient.ListTasks(ctx, &awsecs.ListTasksInput{Cluster: aws.String(awscloud.Cluster), DesiredStatus: "STOPPED"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := ecsClient.DescribeTasks(ctx, &awsecs.DescribeTasksInput{Cluster: aws.String(awscloud.Cluster), Tasks: out.TaskArns})
-		if err != nil {
-			t.Fatal(err)
-		}
-		oom := false
-		for _, task := range d.Tasks {
-			for _, c := range task.Containers {
-				oom = oom || strings.HasPrefix(aws.ToString(c.Reason), "OutOfMemoryError")
+		// The agent reports the exit before its task has stopped.
+		mrWait(t, "a stopped task saying OutOfMemoryError", 60*time.Second, func() error {
+			out, err := ecsClient.ListTasks(ctx, &awsecs.ListTasksInput{Cluster: aws.String(awscloud.Cluster), DesiredStatus: "STOPPED"})
+			if err != nil || len(out.TaskArns) == 0 {
+				return errNotYet
 			}
-		}
-		if !oom {
-			t.Fatalf("no stopped task says OutOfMemoryError")
-		}
+			d, err := ecsClient.DescribeTasks(ctx, &awsecs.DescribeTasksInput{Cluster: aws.String(awscloud.Cluster), Tasks: out.TaskArns})
+			if err != nil {
+				return err
+			}
+			for _, task := range d.Tasks {
+				for _, c := range task.Containers {
+					if strings.HasPrefix(aws.ToString(c.Reason), "OutOfMemoryError") && aws.ToInt32(c.ExitCode) == 137 {
+						return nil
+					}
+				}
+			}
+			return errNotYet
+		})
 		r.mustDocker(t, "rm", "hog")
 	})
 

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -82,6 +83,8 @@ type Cloud struct {
 	ECS *ecsfake.Fake
 	// EngineHost is the Docker engine tasks run on.
 	EngineHost string
+
+	engineTime atomic.Int64 // nanoseconds tasks and invocations spent on the engine
 
 	dir     string
 	log     *slog.Logger
@@ -154,7 +157,8 @@ func Start(ctx context.Context, opts Options) (c *Cloud, err error) {
 	c.closers = append(c.closers, func() { _ = eng.Close() })
 
 	// ECS fake
-	c.ECS = ecsfake.New(ecsfake.Options{Region: Region, Account: Account, Clusters: []string{Cluster}, Runner: ecsfake.EngineRunner(eng),
+	runner := timingRunner{r: ecsfake.EngineRunner(eng), total: &c.engineTime}
+	c.ECS = ecsfake.New(ecsfake.Options{Region: Region, Account: Account, Clusters: []string{Cluster}, Runner: runner,
 		Logs: cloudWatchSink{logsClient}, Logger: log})
 	ecsAddr, err := c.serve(c.ECS)
 	if err != nil {
@@ -164,7 +168,7 @@ func Start(ctx context.Context, opts Options) (c *Cloud, err error) {
 	c.closers = append(c.closers, c.ECS.Close)
 
 	// Lambda fake
-	lambdaFake := lambdafake.New(lambdafake.Options{Region: Region, Account: Account, ECRHost: regAddr, Runner: ecsfake.EngineRunner(eng),
+	lambdaFake := lambdafake.New(lambdafake.Options{Region: Region, Account: Account, ECRHost: regAddr, Runner: runner,
 		Logs: lambdaSink{cloudWatchSink{logsClient}}, Logger: log})
 	lambdaAddr, err := c.serve(lambdaFake)
 	if err != nil {
@@ -211,6 +215,39 @@ func Start(ctx context.Context, opts Options) (c *Cloud, err error) {
 		"LOCALCLOUD_IMAGE=" + c.Image,
 	}
 	return c, nil
+}
+
+// EngineTime is how long the fakes' containers have spent on the engine
+// in all, from the start of their image pull to their end: the platform's
+// share of a run, as opposed to Sockerless's.
+func (c *Cloud) EngineTime() time.Duration { return time.Duration(c.engineTime.Load()) }
+
+// timingRunner adds each container's time on the engine to total.
+type timingRunner struct {
+	r     ecsfake.Runner
+	total *atomic.Int64
+}
+
+func (t timingRunner) Run(ctx context.Context, s ecsfake.ContainerSpec, line func(int, []byte)) (ecsfake.RunningContainer, error) {
+	start := time.Now()
+	rc, err := t.r.Run(ctx, s, line)
+	if err != nil {
+		t.total.Add(int64(time.Since(start)))
+		return nil, err
+	}
+	return timedContainer{RunningContainer: rc, start: start, total: t.total}, nil
+}
+
+type timedContainer struct {
+	ecsfake.RunningContainer
+	start time.Time
+	total *atomic.Int64
+}
+
+func (t timedContainer) Wait(ctx context.Context) (int, bool, error) {
+	code, oom, err := t.RunningContainer.Wait(ctx)
+	t.total.Add(int64(time.Since(t.start)))
+	return code, oom, err
 }
 
 // Close stops everything Start started, newest first. Safe to call twice.
