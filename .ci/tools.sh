@@ -29,6 +29,8 @@ if [ ${#apt_pkgs[@]} -gt 0 ]; then
 fi
 
 command -v docker >/dev/null || { echo "tools: the docker CLI is required on PATH" >&2; exit 1; }
+# moto (IAM, STS, CloudWatch Logs, ECR API) for the local AWS (integration/localcloud).
+command -v moto_server >/dev/null || { echo "tools: moto_server is required on PATH (pip install 'moto[server]')" >&2; exit 1; }
 
 # dockerd 28.2.2 (the reference engine), built into a versioned cache.
 bash .ci/dockerd.sh >/dev/null

@@ -475,6 +475,12 @@ func (p *Provider) watch(id, taskArn string) {
 		if err != nil || aws.ToString(t.LastStatus) != "STOPPED" {
 			continue
 		}
+		p.mu.Lock()
+		current := p.tasks[id] == taskArn
+		p.mu.Unlock()
+		if !current {
+			return // restarted or removed since: this run's end is not the container's
+		}
 		code, oom := exitOf(t)
 		at := time.Now()
 		if t.StoppedAt != nil {

@@ -217,12 +217,12 @@ func Start(ctx context.Context, opts Options) (c *Cloud, err error) {
 	return c, nil
 }
 
-// EngineTime is how long the fakes' containers have spent on the engine
-// in all, from the start of their image pull to their end: the platform's
-// share of a run, as opposed to Sockerless's.
+// EngineTime is how long the fakes have spent starting containers on the
+// engine in all (image pull check, create, start): the platform's own
+// start time, as opposed to Sockerless's share of a run.
 func (c *Cloud) EngineTime() time.Duration { return time.Duration(c.engineTime.Load()) }
 
-// timingRunner adds each container's time on the engine to total.
+// timingRunner adds each container's start time on the engine to total.
 type timingRunner struct {
 	r     ecsfake.Runner
 	total *atomic.Int64
@@ -231,23 +231,8 @@ type timingRunner struct {
 func (t timingRunner) Run(ctx context.Context, s ecsfake.ContainerSpec, line func(int, []byte)) (ecsfake.RunningContainer, error) {
 	start := time.Now()
 	rc, err := t.r.Run(ctx, s, line)
-	if err != nil {
-		t.total.Add(int64(time.Since(start)))
-		return nil, err
-	}
-	return timedContainer{RunningContainer: rc, start: start, total: t.total}, nil
-}
-
-type timedContainer struct {
-	ecsfake.RunningContainer
-	start time.Time
-	total *atomic.Int64
-}
-
-func (t timedContainer) Wait(ctx context.Context) (int, bool, error) {
-	code, oom, err := t.RunningContainer.Wait(ctx)
-	t.total.Add(int64(time.Since(t.start)))
-	return code, oom, err
+	t.total.Add(int64(time.Since(start)))
+	return rc, err
 }
 
 // Close stops everything Start started, newest first. Safe to call twice.
