@@ -211,7 +211,7 @@ func classify(ref string, err error) error {
 	if errors.As(err, &te) {
 		switch te.StatusCode {
 		case http.StatusNotFound:
-			return errdefs.NotFound(fmt.Errorf("No such image: %s: %w", ref, err))
+			return errdefs.NotFound(fmt.Errorf("no such image: %s: %w", ref, err))
 		case http.StatusUnauthorized, http.StatusForbidden:
 			return errdefs.Forbidden(fmt.Errorf("registry refused access to %s: %w", ref, err))
 		}

@@ -123,8 +123,10 @@ func TestCreateRegistersOnceByContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second functions instance (no cache) reuses the definition.
-	p2 := *e.p
-	p2.defs, p2.tasks = map[string]string{}, map[string]string{}
+	p2, err := New(e.p.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := p2.Create(ctx, s); err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ type Engine struct {
 
 // New connects to the engine at host ("unix:///path", "tcp://...").
 func New(host string) (*Engine, error) {
-	c, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
+	c, err := client.New(client.WithHost(host))
 	if err != nil {
 		return nil, fmt.Errorf("dockerrun: engine %s: %w", host, err)
 	}

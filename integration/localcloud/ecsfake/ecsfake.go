@@ -698,7 +698,7 @@ func (t *task) lifecycle(d *taskDef, in runInput) {
 			stream = p + "/" + c.Name + "/" + t.id
 		}
 		if err := f.opts.Logs.Check(ctx, group); err != nil {
-			t.failStart(fmt.Sprintf("ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: failed to create Cloudwatch log stream: ResourceNotFoundException: The specified log group does not exist. : exit status 1"))
+			t.failStart("ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: failed to create Cloudwatch log stream: ResourceNotFoundException: The specified log group does not exist. : exit status 1")
 			return
 		}
 	}
