@@ -78,6 +78,14 @@ func awsScenarios(t *testing.T, ctx context.Context, cloud *awscloud.Cloud, e sl
 		}
 	})
 
+	t.Run("env", func(t *testing.T) {
+		// Names Lambda's own settings refuse reach the process.
+		out, _, code := awsDocker(t, r, "", "run", "--rm", "-e", "A=1", "-e", "AWS_REGION=eu-west-9", img, "sh", "-c", "echo $A $AWS_REGION")
+		if code != 0 || out != "1 eu-west-9\n" {
+			t.Fatalf("run -e = %d %q", code, out)
+		}
+	})
+
 	t.Run("detached-exec-logs-stop", func(t *testing.T) {
 		r.mustDocker(t, "run", "-d", "--name", "box", img, "sh", "-c", "echo started; exec sleep 600")
 		if out := r.mustDocker(t, "ps", "--filter", "name=box", "--format", "{{.Status}}"); !strings.HasPrefix(out, "Up") {

@@ -273,6 +273,11 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 
 // workloadEnv is the agent's environment without its own SOCKERLESS_*
 // settings: the token never reaches the workload's processes.
+//
+// SOCKERLESS_ENV, a JSON array of NAME=VALUE, adds to it (replacing
+// variables of the same name): a platform that refuses some names in its
+// own environment settings (Lambda: single letters, AWS_ names) carries
+// the container's environment that way.
 func workloadEnv() []string {
 	var out []string
 	for _, kv := range os.Environ() {
@@ -280,7 +285,31 @@ func workloadEnv() []string {
 			out = append(out, kv)
 		}
 	}
+	var extra []string
+	if v := os.Getenv(envPrefix + "ENV"); v != "" && json.Unmarshal([]byte(v), &extra) == nil {
+		out = mergeEnv(out, extra)
+	}
 	return out
+}
+
+// mergeEnv returns base with over's variables added, replacing those of
+// the same name.
+func mergeEnv(base, over []string) []string {
+	idx := map[string]int{}
+	for i, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		idx[k] = i
+	}
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := idx[k]; ok {
+			base[i] = kv
+			continue
+		}
+		idx[k] = len(base)
+		base = append(base, kv)
+	}
+	return base
 }
 
 func cwd() string {

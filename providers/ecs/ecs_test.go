@@ -101,7 +101,9 @@ func setup(t *testing.T, mutate func(*Config)) env {
 	}
 	awsCfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), BaseEndpoint: aws.String(srv.URL),
 		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) { o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil }) })
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
+			})
 		}}
 	p, err := New(Options{Config: cfg, AWS: awsCfg, Injector: inj, Link: cloudagent.Link{Dialer: noAgent{}, RelayURL: "ws://127.0.0.1:1", Secret: []byte("s")},
 		Secret: []byte("s"), RelayURL: "ws://127.0.0.1:1", PollInterval: 20 * time.Millisecond, StartTimeout: 30 * time.Second})

@@ -202,14 +202,20 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	if inj.Size > MaxImageBytes {
 		return errdefs.InvalidParameterf("lambda: the image is %d MB; a function's image can be at most 10 GB", inj.Size>>20)
 	}
-	vars := map[string]string{}
+	// The container's environment travels as one variable the agent
+	// expands: Lambda refuses names Docker accepts (single letters,
+	// reserved AWS_ names).
+	var userEnv []string
 	for _, kv := range s.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "SOCKERLESS_") || strings.HasPrefix(k, "AWS_") {
-			continue // the agent's settings and Lambda's reserved names
+		if !strings.HasPrefix(kv, "SOCKERLESS_") {
+			userEnv = append(userEnv, kv)
 		}
-		vars[k] = v
 	}
+	envJSON, err := json.Marshal(userEnv)
+	if err != nil {
+		return err
+	}
+	vars := map[string]string{"SOCKERLESS_ENV": string(envJSON)}
 	vars["SOCKERLESS_RELAY_URL"] = p.opts.RelayURL
 	vars["SOCKERLESS_CONTAINER_ID"] = s.ID
 	vars["SOCKERLESS_AGENT_TOKEN"] = ticket.AgentToken(p.opts.Secret, s.ID)
