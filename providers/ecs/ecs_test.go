@@ -263,3 +263,40 @@ func TestKeepAlive(t *testing.T) {
 		}
 	}
 }
+
+// Another instance finds the container's task by startedBy; removing it
+// deregisters the definition, and a later create registers it again.
+func TestRemoveFromAnotherInstance(t *testing.T) {
+	e := setup(t, nil)
+	e.p.opts.StartTimeout = 300 * time.Millisecond // no agent will come
+	ctx := context.Background()
+	s := spec(e.image)
+	if err := e.p.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	_ = e.p.Start(ctx, s) // fails without an agent, leaving a stopped task
+	p2, err := New(e.p.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn, err := p2.taskOf(ctx, s.ID)
+	if err != nil || arn != e.p.tasks[s.ID] {
+		t.Fatalf("taskOf() on another instance = %q, %v; want %q", arn, err, e.p.tasks[s.ID])
+	}
+	if err := p2.Remove(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.fake.Calls("DeregisterTaskDefinition"); n != 1 {
+		t.Fatalf("DeregisterTaskDefinition called %d times, want 1", n)
+	}
+	p3, _ := New(e.p.opts)
+	if err := p3.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.fake.Calls("RegisterTaskDefinition"); n != 2 {
+		t.Fatalf("RegisterTaskDefinition called %d times, want 2 (the family was deregistered)", n)
+	}
+	if _, err := p3.taskOf(ctx, strings.Repeat("cd", 32)); !errdefs.IsNotFound(err) {
+		t.Fatalf("taskOf(unknown) = %v, want NotFound", err)
+	}
+}
