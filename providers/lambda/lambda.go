@@ -260,11 +260,41 @@ type invocationResult struct {
 	err  error
 }
 
+// waitActive waits for a new function to leave Pending (Lambda prepares
+// its image first); invoking it before answers a conflict.
+func (p *Provider) waitActive(ctx context.Context, fn string) error {
+	delay := 50 * time.Millisecond
+	for {
+		out, err := p.lambda.GetFunction(ctx, &awslambda.GetFunctionInput{FunctionName: aws.String(fn)})
+		if err != nil {
+			return classify("get function", err)
+		}
+		switch out.Configuration.State {
+		case types.StateActive:
+			return nil
+		case types.StateFailed, types.StateInactive:
+			return errdefs.Unavailablef("lambda: function %s is %s: %s", fn, out.Configuration.State, aws.ToString(out.Configuration.StateReason))
+		}
+		select {
+		case <-ctx.Done():
+			return errdefs.Unavailablef("lambda: function %s still %s", fn, out.Configuration.State)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
+	}
+}
+
 // Start invokes the function and waits for its agent. The invocation is
 // synchronous in the background, so a failure before the agent connects
 // fails the start with Lambda's message.
 func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	fn := FunctionName(s.ID)
+	actx, cancel := context.WithTimeout(ctx, p.opts.StartTimeout)
+	err := p.waitActive(actx, fn)
+	cancel()
+	if err != nil {
+		return err
+	}
 	done := make(chan invocationResult, 1)
 	ended := make(chan struct{})
 	p.mu.Lock()

@@ -222,7 +222,7 @@ func (f *Fake) create(w http.ResponseWriter, r *http.Request) {
 	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", f.opts.Region, f.opts.Account, in.FunctionName)
 	cfg := map[string]any{
 		"FunctionName": in.FunctionName, "FunctionArn": arn, "Role": in.Role, "PackageType": "Image", "MemorySize": mem, "Timeout": timeout,
-		"State": "Active", "LastUpdateStatus": "Successful", "Version": "$LATEST", "LastModified": time.Now().UTC().Format("2006-01-02T15:04:05.000+0000"),
+		"State": "Pending", "StateReason": "The function is being created.", "StateReasonCode": "Creating", "LastUpdateStatus": "InProgress", "Version": "$LATEST", "LastModified": time.Now().UTC().Format("2006-01-02T15:04:05.000+0000"),
 		"Architectures": []string{"x86_64"},
 	}
 	if in.ImageConfig != nil {
@@ -243,9 +243,31 @@ func (f *Fake) create(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, apiError{409, "ResourceConflictException", "Function already exist: " + in.FunctionName})
 		return
 	}
-	f.fns[in.FunctionName] = &function{cfg: cfg, in: in, arn: arn, running: map[*invocation]struct{}{}}
+	fn := &function{cfg: cfg, in: in, arn: arn, running: map[*invocation]struct{}{}}
+	f.fns[in.FunctionName] = fn
+	snapshot := fn.config()
 	f.mu.Unlock()
-	writeJSON(w, http.StatusCreated, cfg)
+	writeJSON(w, http.StatusCreated, snapshot)
+	// Like Lambda, the function becomes Active once its image is
+	// optimized; here, right after the answer.
+	go func() {
+		fn.mu.Lock()
+		defer fn.mu.Unlock()
+		fn.cfg["State"], fn.cfg["LastUpdateStatus"] = "Active", "Successful"
+		delete(fn.cfg, "StateReason")
+		delete(fn.cfg, "StateReasonCode")
+	}()
+}
+
+// config is a copy of the function's configuration.
+func (fn *function) config() map[string]any {
+	fn.mu.Lock()
+	defer fn.mu.Unlock()
+	out := make(map[string]any, len(fn.cfg))
+	for k, v := range fn.cfg {
+		out[k] = v
+	}
+	return out
 }
 
 // lookup accepts a name, a partial or a full ARN.
@@ -270,7 +292,7 @@ func (f *Fake) get(w http.ResponseWriter, ref string) {
 		f.notFound(w, ref)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"Configuration": fn.cfg, "Code": map[string]string{"ImageUri": fn.in.Code.ImageUri, "RepositoryType": "ECR"}})
+	writeJSON(w, http.StatusOK, map[string]any{"Configuration": fn.config(), "Code": map[string]string{"ImageUri": fn.in.Code.ImageUri, "RepositoryType": "ECR"}})
 }
 
 func (f *Fake) delete(w http.ResponseWriter, ref string) {
@@ -308,6 +330,10 @@ func (f *Fake) invoke(w http.ResponseWriter, r *http.Request, ref string) {
 	fn, ok := f.lookup(ref)
 	if !ok {
 		f.notFound(w, ref)
+		return
+	}
+	if st := fn.config()["State"]; st != "Active" {
+		writeErr(w, apiError{409, "ResourceConflictException", fmt.Sprintf("The operation cannot be performed at this time. The function is currently in the following state: %v", st)})
 		return
 	}
 	payload, _ := io.ReadAll(io.LimitReader(r.Body, 6<<20))
