@@ -511,6 +511,10 @@ func (p *Provider) taskOf(ctx context.Context, id string) (string, error) {
 		}
 		if len(out.TaskArns) > 0 {
 			arn = out.TaskArns[len(out.TaskArns)-1]
+			if len(out.TaskArns) > 1 {
+				// Restarts leave several: the newest is the container's.
+				arn = p.newest(ctx, out.TaskArns, arn)
+			}
 			p.mu.Lock()
 			p.tasks[id] = arn
 			p.mu.Unlock()
@@ -518,6 +522,25 @@ func (p *Provider) taskOf(ctx context.Context, id string) (string, error) {
 		}
 	}
 	return "", errdefs.NotFoundf("ecs: no task for container %s", id)
+}
+
+// newest returns the most recently created of tasks (def when they cannot
+// be described).
+func (p *Provider) newest(ctx context.Context, tasks []string, def string) string {
+	if len(tasks) > 100 {
+		tasks = tasks[len(tasks)-100:]
+	}
+	out, err := p.ecs.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(p.opts.Config.Cluster), Tasks: tasks})
+	if err != nil {
+		return def
+	}
+	var best time.Time
+	for _, t := range out.Tasks {
+		if t.CreatedAt != nil && t.CreatedAt.After(best) {
+			best, def = *t.CreatedAt, aws.ToString(t.TaskArn)
+		}
+	}
+	return def
 }
 
 // Stop sends SIGTERM through the agent and, after timeout, stops the task

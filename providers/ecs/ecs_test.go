@@ -300,3 +300,29 @@ func TestRemoveFromAnotherInstance(t *testing.T) {
 		t.Fatalf("taskOf(unknown) = %v, want NotFound", err)
 	}
 }
+
+// After restarts, another instance picks the newest of the container's
+// tasks.
+func TestTaskOfPicksTheNewest(t *testing.T) {
+	e := setup(t, nil)
+	// No agent will come: each start waits this long, so the tasks'
+	// creation times (milliseconds) differ.
+	e.p.opts.StartTimeout = 200 * time.Millisecond
+	ctx := context.Background()
+	s := spec(e.image)
+	if err := e.p.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for i := 0; i < 3; i++ {
+		_ = e.p.Start(ctx, s)
+		last = e.p.tasks[s.ID]
+		if err := e.p.waitStopped(ctx, last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p2, _ := New(e.p.opts)
+	if arn, err := p2.taskOf(ctx, s.ID); err != nil || arn != last {
+		t.Fatalf("taskOf() = %q, %v; want the newest %q", arn, err, last)
+	}
+}
