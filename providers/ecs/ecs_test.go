@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/providers/cloudagent"
+	"github.com/sockerless/sockerless/relay/frame"
 )
 
 // stubRunner stands in for the engine: a task's container "runs" until
@@ -324,5 +326,101 @@ func TestTaskOfPicksTheNewest(t *testing.T) {
 	p2, _ := New(e.p.opts)
 	if arn, err := p2.taskOf(ctx, s.ID); err != nil || arn != last {
 		t.Fatalf("taskOf() = %q, %v; want the newest %q", arn, err, last)
+	}
+}
+
+// agentUp is a relay on which every agent answers at once: stat sessions
+// get a Result frame.
+type agentUp struct{}
+
+func (agentUp) Dial(ctx context.Context, _, _ string) (io.ReadWriteCloser, error) {
+	a, b := net.Pipe()
+	go func() {
+		defer b.Close()
+		_ = frame.WriteJSON(b, frame.ResultType, frame.Result{Status: 200})
+		_, _ = io.Copy(io.Discard, b)
+	}()
+	return a, nil
+}
+
+type recorder struct {
+	mu    sync.Mutex
+	exits []int
+	got   chan struct{}
+}
+
+func (r *recorder) Exited(_ context.Context, _ string, code int, _ time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.exits = append(r.exits, code)
+	if len(r.exits) == 1 {
+		close(r.got)
+	}
+	return nil
+}
+func (r *recorder) ExecExited(context.Context, string, int, time.Time) error     { return nil }
+func (r *recorder) Health(context.Context, string, providers.HealthResult) error { return nil }
+
+// dyingContainer ends as if killed for memory, its agent never reporting.
+type dyingContainer struct{ end chan struct{} }
+
+func (c dyingContainer) Wait(ctx context.Context) (int, bool, error) {
+	select {
+	case <-c.end:
+		return 137, true, nil
+	case <-ctx.Done():
+		return 0, false, ctx.Err()
+	}
+}
+func (c dyingContainer) Stop(context.Context) error   { return nil }
+func (c dyingContainer) Remove(context.Context) error { return nil }
+
+type dyingRunner struct{ end chan struct{} }
+
+func (r dyingRunner) Run(context.Context, ecsfake.ContainerSpec, func(int, []byte)) (ecsfake.RunningContainer, error) {
+	return dyingContainer{r.end}, nil
+}
+
+// A task that dies without its agent's report (OutOfMemoryError) still
+// reports its exit: 137 from DescribeTasks.
+func TestExitOfATaskWhoseAgentDied(t *testing.T) {
+	e := setup(t, nil)
+	end := make(chan struct{})
+	fake := ecsfake.New(ecsfake.Options{Clusters: []string{"c1"}, Runner: dyingRunner{end}})
+	t.Cleanup(fake.Close)
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	rec := &recorder{got: make(chan struct{})}
+	opts := e.p.opts
+	opts.AWS.BaseEndpoint = aws.String(srv.URL)
+	opts.Link.Dialer = agentUp{}
+	opts.Reporter = rec
+	p, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s := spec(e.image)
+	if err := p.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	close(end)
+	select {
+	case <-rec.got:
+	case <-time.After(time.Minute):
+		t.Fatal("no exit reported for the dead task")
+	}
+	if rec.exits[0] != 137 {
+		t.Fatalf("reported exit %d, want 137", rec.exits[0])
+	}
+	task, err := p.describe(ctx, p.tasks[s.ID])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, oom := exitOf(task); code != 137 || !oom {
+		t.Fatalf("exitOf(task) = %d, %v; want 137, true", code, oom)
 	}
 }
