@@ -33,17 +33,29 @@ type MainProcess struct {
 
 	mu       sync.Mutex
 	sinks    map[*sink]struct{}
-	buf      []byte // bounded recent output for the first attach
+	buf      []chunk // bounded recent output for the first attach
+	bufBytes int
 	attached bool
 }
 
 type sink struct{ stdout, stderr io.Writer }
+
+// chunk is output kept for the first attach, with the stream (1 stdout,
+// 2 stderr) it came on, so the replay keeps the streams apart.
+type chunk struct {
+	stream int
+	data   []byte
+}
 
 // MainSpec describes the main process.
 type MainSpec struct {
 	Process ticket.Process
 	// Log receives the output as well (the agent's own stdout).
 	Log io.Writer
+	// ErrLog, when set, receives the standard error output instead of
+	// Log (the agent's own stderr), so the workload's log keeps the two
+	// streams apart as Docker's does.
+	ErrLog io.Writer
 }
 
 // StartMain starts the main process.
@@ -120,7 +132,11 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 			return m, err
 		}
 		m.release = release
-		outputs = append(outputs, m.pump(outR, 1, log), m.pump(errR, 2, log))
+		errLog := log
+		if s.ErrLog != nil {
+			errLog = s.ErrLog
+		}
+		outputs = append(outputs, m.pump(outR, 1, log), m.pump(errR, 2, errLog))
 	}
 	go func() {
 		err := cmd.Wait()
@@ -154,13 +170,15 @@ func (m *MainProcess) pump(r io.Reader, stream int, log io.Writer) chan struct{}
 		for {
 			n, err := r.Read(b)
 			if n > 0 {
-				chunk := b[:n]
-				_, _ = log.Write(chunk)
+				data := b[:n]
+				_, _ = log.Write(data)
 				m.mu.Lock()
 				if !m.attached {
-					m.buf = append(m.buf, chunk...)
-					if over := len(m.buf) - LogBufferSize; over > 0 {
-						m.buf = append(m.buf[:0], m.buf[over:]...)
+					m.buf = append(m.buf, chunk{stream: stream, data: append([]byte(nil), data...)})
+					m.bufBytes += len(data)
+					for m.bufBytes > LogBufferSize && len(m.buf) > 1 {
+						m.bufBytes -= len(m.buf[0].data)
+						m.buf = m.buf[1:]
 					}
 				}
 				for s := range m.sinks {
@@ -168,7 +186,7 @@ func (m *MainProcess) pump(r io.Reader, stream int, log io.Writer) chan struct{}
 					if stream == 2 {
 						w = s.stderr
 					}
-					if _, err := w.Write(chunk); err != nil {
+					if _, err := w.Write(data); err != nil {
 						delete(m.sinks, s)
 					}
 				}
@@ -212,10 +230,14 @@ func (m *MainProcess) Attach(ctx context.Context, stdio Stdio) (int, error) {
 	m.mu.Lock()
 	if !m.attached {
 		m.attached = true
-		if len(m.buf) > 0 {
-			_, _ = s.stdout.Write(m.buf)
+		for _, c := range m.buf {
+			w := s.stdout
+			if c.stream == 2 {
+				w = s.stderr
+			}
+			_, _ = w.Write(c.data)
 		}
-		m.buf = nil
+		m.buf, m.bufBytes = nil, 0
 	}
 	m.sinks[s] = struct{}{}
 	m.mu.Unlock()
