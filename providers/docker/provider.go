@@ -207,14 +207,27 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	// not missed.
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	wait := p.opts.Client.ContainerWait(wctx, name, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
-	if _, err := p.opts.Client.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
-		cancel()
-		return classify(err)
-	}
+	// The run is known before the start: a process that ends at once can
+	// be reported, and the container removed, before ContainerStart
+	// returns, and Remove must find the run to mark it.
 	r := &run{done: make(chan struct{})}
 	p.mu.Lock()
+	prev := p.runs[s.ID]
 	p.runs[s.ID] = r
 	p.mu.Unlock()
+	if _, err := p.opts.Client.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
+		cancel()
+		p.mu.Lock()
+		if p.runs[s.ID] == r {
+			if prev != nil {
+				p.runs[s.ID] = prev
+			} else {
+				delete(p.runs, s.ID)
+			}
+		}
+		p.mu.Unlock()
+		return classify(err)
+	}
 	go func() {
 		defer cancel()
 		defer close(r.done)
