@@ -30,6 +30,8 @@ type MainProcess struct {
 	code int
 	// release forgets the process as owned (see startOwned) after Wait.
 	release func()
+	// stdinOnce closes in when the first attach's input ends.
+	stdinOnce bool
 
 	mu       sync.Mutex
 	sinks    map[*sink]struct{}
@@ -52,6 +54,12 @@ type MainSpec struct {
 	Process ticket.Process
 	// Log receives the output as well (the agent's own stdout).
 	Log io.Writer
+	// NoStdin gives the process no standard input (/dev/null), as Docker
+	// does for a container created without OpenStdin.
+	NoStdin bool
+	// StdinOnce closes the process's standard input when the first attach
+	// session's input ends, as Docker's StdinOnce does.
+	StdinOnce bool
 	// ErrLog, when set, receives the standard error output instead of
 	// Log (the agent's own stderr), so the workload's log keeps the two
 	// streams apart as Docker's does.
@@ -69,7 +77,7 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 	if dir == "" {
 		dir = "/"
 	}
-	m := &MainProcess{done: make(chan struct{}), sinks: map[*sink]struct{}{}}
+	m := &MainProcess{done: make(chan struct{}), sinks: map[*sink]struct{}{}, stdinOnce: s.StdinOnce && !p.Tty}
 	path, code, err := lookPath(p.Cmd[0], getenv(env, "PATH"), dir)
 	if err != nil {
 		m.code = code
@@ -102,7 +110,10 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 		m.tty, m.in, m.release = f, f, release
 		outputs = append(outputs, m.pump(f, 1, log))
 	} else {
-		in, _ := cmd.StdinPipe()
+		var in io.WriteCloser
+		if !s.NoStdin {
+			in, _ = cmd.StdinPipe()
+		}
 		// Pipes of our own, not StdoutPipe: Wait closes those as soon as
 		// the process exits, losing output not read yet.
 		outR, outW, err := os.Pipe()
@@ -247,7 +258,12 @@ func (m *MainProcess) Attach(ctx context.Context, stdio Stdio) (int, error) {
 		m.mu.Unlock()
 	}()
 	if stdio.Stdin != nil && m.in != nil {
-		go func() { _, _ = io.Copy(m.in, stdio.Stdin) }()
+		go func() {
+			_, _ = io.Copy(m.in, stdio.Stdin)
+			if m.stdinOnce {
+				_ = m.in.Close()
+			}
+		}()
 	}
 	for {
 		select {

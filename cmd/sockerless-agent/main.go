@@ -41,6 +41,8 @@ type Config struct {
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"warn" help:"debug, info, warn or error"`
 	Healthcheck     string        `env:"HEALTHCHECK" help:"the container's health check as JSON (Test, Interval, Timeout, StartPeriod in ns, Retries); empty runs none"`
 	Root            string        `env:"ROOT" envDefault:"/" help:"the directory docker cp reads and writes in, as the container's /"`
+	OpenStdin       bool          `env:"OPEN_STDIN" envDefault:"true" help:"give the main process a standard input fed by attach sessions; false gives it /dev/null"`
+	StdinOnce       bool          `env:"STDIN_ONCE" envDefault:"false" help:"close the main process's standard input when the first attach session's input ends"`
 	User            string        `env:"USER" help:"user[:group] the main process runs as (a name from the workload's /etc/passwd or numeric ids); empty runs it as the agent's user"`
 	Subreaper       bool          `env:"SUBREAPER" envDefault:"false" help:"reap orphaned descendants as a PID 1 would (always on when the agent is PID 1)"`
 }
@@ -157,7 +159,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		m, err := agent.StartMain(ctx, agent.MainSpec{
 			Process: ticket.Process{Cmd: cmd, Env: workloadEnv(), WorkingDir: cwd(), Tty: cfg.Tty, User: cfg.User},
 			Log:     stdout,
-			ErrLog:  stderr,
+			ErrLog:  stderr, NoStdin: !cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
 		})
 		if err != nil {
 			fmt.Fprintf(stderr, "exec %s: %v\n", cmd[0], err)

@@ -152,6 +152,8 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		"SOCKERLESS_AGENT_TOKEN="+ticket.AgentToken(p.opts.Secret, s.ID),
 		"SOCKERLESS_TTY="+strconv.FormatBool(s.Tty),
 		"SOCKERLESS_USER="+s.User,
+		"SOCKERLESS_OPEN_STDIN="+strconv.FormatBool(s.OpenStdin),
+		"SOCKERLESS_STDIN_ONCE="+strconv.FormatBool(s.StdinOnce),
 		"SOCKERLESS_LOG_LEVEL="+p.opts.AgentLogLevel,
 	)
 	if hc := s.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
