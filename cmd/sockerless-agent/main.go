@@ -192,7 +192,12 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		select {
 		case s := <-sigs:
 			if local.Main != nil {
-				_ = local.Main.Signal(int(s.(syscall.Signal)))
+				// Standing in for the container's PID 1, the agent passes on
+				// only what a PID 1 main process would receive: a signal it
+				// has a handler for.
+				if sig := s.(syscall.Signal); os.Getpid() != 1 || agent.Catches(local.Main.Pid(), sig) {
+					_ = local.Main.Signal(int(sig))
+				}
 				continue
 			}
 			if s == syscall.SIGTERM || s == syscall.SIGINT {
