@@ -89,6 +89,9 @@ func Reset(ctx context.Context, t *Target) {
 		`ids=$(docker network ls -q --filter type=custom); [ -z "$ids" ] || docker network rm $ids`,
 		`ids=$(docker volume ls -q); [ -z "$ids" ] || docker volume rm -f $ids`,
 		`ids=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -v '^busybox:latest$'); [ -z "$ids" ] || docker rmi -f $ids`,
+		// A scenario may have removed busybox itself (one that differs):
+		// the next starts with it again, so differences do not cascade.
+		`docker image inspect busybox >/dev/null 2>&1 || docker pull -q busybox >/dev/null`,
 	} {
 		lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		cmd := exec.CommandContext(lctx, "bash", "-c", line)

@@ -170,8 +170,12 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		Env:        env,
 		WorkingDir: s.WorkingDir,
 		Hostname:   s.Hostname,
-		User:       "0:0", // the agent; the main process runs as SOCKERLESS_USER
-		Labels:     map[string]string{LabelID: s.ID},
+		// The agent runs as root, with the supplementary groups the
+		// engine gives uid 0 (root's memberships in the image's
+		// /etc/group), which a main process without a user inherits; the
+		// main process runs as SOCKERLESS_USER.
+		User:   "0",
+		Labels: map[string]string{LabelID: s.ID},
 	}
 	hc := &container.HostConfig{
 		Mounts: []mount.Mount{{Type: mount.TypeBind, Source: p.opts.AgentPath, Target: AgentMountPath, ReadOnly: true}},
