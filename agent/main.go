@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -31,18 +30,20 @@ type MainProcess struct {
 	code int
 	// release forgets the process as owned (see startOwned) after Wait.
 	release func()
-
-	mu        sync.Mutex
-	sinks     map[*sink]struct{}
+	// stdinOnce closes in when the first attach's input ends.
 	stdinOnce bool
-	buf       []chunk // bounded recent output for the first attach, by stream
-	bufSize   int
-	attached  bool
+
+	mu       sync.Mutex
+	sinks    map[*sink]struct{}
+	buf      []chunk // bounded recent output for the first attach
+	bufBytes int
+	attached bool
 }
 
 type sink struct{ stdout, stderr io.Writer }
 
-// chunk is output of one stream kept for the first attach.
+// chunk is output kept for the first attach, with the stream (1 stdout,
+// 2 stderr) it came on, so the replay keeps the streams apart.
 type chunk struct {
 	stream int
 	data   []byte
@@ -53,14 +54,16 @@ type MainSpec struct {
 	Process ticket.Process
 	// Log receives the output as well (the agent's own stdout).
 	Log io.Writer
-	// StdinOnce closes the process's stdin when the first attach session
-	// that carried stdin closes it, as Docker does for a container
-	// created with StdinOnce (docker run -i).
+	// NoStdin gives the process no standard input (/dev/null), as Docker
+	// does for a container created without OpenStdin.
+	NoStdin bool
+	// StdinOnce closes the process's standard input when the first attach
+	// session's input ends, as Docker's StdinOnce does.
 	StdinOnce bool
-	// LogErr, when set, receives the stderr output instead of Log, so a
-	// log service that keeps one stream per line source can keep them
-	// apart (see TagLines).
-	LogErr io.Writer
+	// ErrLog, when set, receives the standard error output instead of
+	// Log (the agent's own stderr), so the workload's log keeps the two
+	// streams apart as Docker's does.
+	ErrLog io.Writer
 }
 
 // StartMain starts the main process.
@@ -74,7 +77,7 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 	if dir == "" {
 		dir = "/"
 	}
-	m := &MainProcess{done: make(chan struct{}), sinks: map[*sink]struct{}{}, stdinOnce: s.StdinOnce}
+	m := &MainProcess{done: make(chan struct{}), sinks: map[*sink]struct{}{}, stdinOnce: s.StdinOnce && !p.Tty}
 	path, code, err := lookPath(p.Cmd[0], getenv(env, "PATH"), dir)
 	if err != nil {
 		m.code = code
@@ -96,10 +99,6 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	logErr := s.LogErr
-	if logErr == nil {
-		logErr = log
-	}
 	var outputs []chan struct{}
 	if p.Tty {
 		f, release, err := startOwned(cmd, true, nil)
@@ -111,7 +110,10 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 		m.tty, m.in, m.release = f, f, release
 		outputs = append(outputs, m.pump(f, 1, log))
 	} else {
-		in, _ := cmd.StdinPipe()
+		var in io.WriteCloser
+		if !s.NoStdin {
+			in, _ = cmd.StdinPipe()
+		}
 		// Pipes of our own, not StdoutPipe: Wait closes those as soon as
 		// the process exits, losing output not read yet.
 		outR, outW, err := os.Pipe()
@@ -141,7 +143,11 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 			return m, err
 		}
 		m.release = release
-		outputs = append(outputs, m.pump(outR, 1, log), m.pump(errR, 2, logErr))
+		errLog := log
+		if s.ErrLog != nil {
+			errLog = s.ErrLog
+		}
+		outputs = append(outputs, m.pump(outR, 1, log), m.pump(errR, 2, errLog))
 	}
 	go func() {
 		err := cmd.Wait()
@@ -179,10 +185,10 @@ func (m *MainProcess) pump(r io.Reader, stream int, log io.Writer) chan struct{}
 				_, _ = log.Write(data)
 				m.mu.Lock()
 				if !m.attached {
-					m.buf = append(m.buf, chunk{stream: stream, data: bytes.Clone(data)})
-					m.bufSize += len(data)
-					for m.bufSize > LogBufferSize && len(m.buf) > 1 {
-						m.bufSize -= len(m.buf[0].data)
+					m.buf = append(m.buf, chunk{stream: stream, data: append([]byte(nil), data...)})
+					m.bufBytes += len(data)
+					for m.bufBytes > LogBufferSize && len(m.buf) > 1 {
+						m.bufBytes -= len(m.buf[0].data)
 						m.buf = m.buf[1:]
 					}
 				}
@@ -242,7 +248,7 @@ func (m *MainProcess) Attach(ctx context.Context, stdio Stdio) (int, error) {
 			}
 			_, _ = w.Write(c.data)
 		}
-		m.buf, m.bufSize = nil, 0
+		m.buf, m.bufBytes = nil, 0
 	}
 	m.sinks[s] = struct{}{}
 	m.mu.Unlock()
@@ -253,7 +259,8 @@ func (m *MainProcess) Attach(ctx context.Context, stdio Stdio) (int, error) {
 	}()
 	if stdio.Stdin != nil && m.in != nil {
 		go func() {
-			if _, err := io.Copy(m.in, stdio.Stdin); err == nil && m.stdinOnce {
+			_, _ = io.Copy(m.in, stdio.Stdin)
+			if m.stdinOnce {
 				_ = m.in.Close()
 			}
 		}()

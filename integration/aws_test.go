@@ -87,7 +87,7 @@ func awsScenarios(t *testing.T, ctx context.Context, cloud *awscloud.Cloud, e sl
 	})
 
 	t.Run("detached-exec-logs-stop", func(t *testing.T) {
-		r.mustDocker(t, "run", "-d", "--name", "box", img, "sh", "-c", "echo started; exec sleep 600")
+		r.mustDocker(t, "run", "-d", "--name", "box", img, "sh", "-c", "trap 'exit 143' TERM; echo started; while :; do sleep 0.2; done")
 		if out := r.mustDocker(t, "ps", "--filter", "name=box", "--format", "{{.Status}}"); !strings.HasPrefix(out, "Up") {
 			t.Fatalf("docker ps right after run -d = %q, want Up", out)
 		}

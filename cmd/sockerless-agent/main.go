@@ -41,10 +41,11 @@ type Config struct {
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"warn" help:"debug, info, warn or error"`
 	Healthcheck     string        `env:"HEALTHCHECK" help:"the container's health check as JSON (Test, Interval, Timeout, StartPeriod in ns, Retries); empty runs none"`
 	Root            string        `env:"ROOT" envDefault:"/" help:"the directory docker cp reads and writes in, as the container's /"`
+	OpenStdin       bool          `env:"OPEN_STDIN" envDefault:"true" help:"give the main process a standard input fed by attach sessions; false gives it /dev/null"`
+	StdinOnce       bool          `env:"STDIN_ONCE" envDefault:"false" help:"close the main process's standard input when the first attach session's input ends"`
+	User            string        `env:"USER" help:"user[:group] the main process runs as (a name from the workload's /etc/passwd or numeric ids); empty runs it as the agent's user"`
 	Subreaper       bool          `env:"SUBREAPER" envDefault:"false" help:"reap orphaned descendants as a PID 1 would (always on when the agent is PID 1)"`
 	LambdaRuntime   bool          `env:"LAMBDA_RUNTIME" envDefault:"false" help:"be a Lambda function's runtime: take one invocation from AWS_LAMBDA_RUNTIME_API, run for it and answer it with the exit code"`
-	StdinOnce       bool          `env:"STDIN_ONCE" envDefault:"false" help:"close the main process's stdin when the first attach closes its input (docker run -i)"`
-	User            string        `env:"USER" help:"user[:group] the main process runs as (the agent itself stays root so exec -u works); empty runs it as the agent's user"`
 	LogTags         bool          `env:"LOG_TAGS" envDefault:"false" help:"write the main process's output as tagged lines (\"1 ...\" stdout, \"2 ...\" stderr) for a log service that mixes the streams (ECS awslogs)"`
 }
 
@@ -179,13 +180,14 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 			log.Warn("relay not reachable; starting the main process anyway")
 		}
 		spec := agent.MainSpec{
-			Process:   ticket.Process{Cmd: cmd, Env: workloadEnv(), WorkingDir: cwd(), Tty: cfg.Tty, User: cfg.User},
-			Log:       stdout,
-			StdinOnce: cfg.StdinOnce,
+			Process: ticket.Process{Cmd: cmd, Env: workloadEnv(), WorkingDir: cwd(), Tty: cfg.Tty, User: cfg.User},
+			Log:     stdout,
+			ErrLog:  stderr, NoStdin: !cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
 		}
 		if cfg.LogTags {
+			// One pipe, so the two streams' lines keep their order.
 			var mu sync.Mutex
-			spec.Log, spec.LogErr = agent.TagLines(stdout, &mu, 1), agent.TagLines(stdout, &mu, 2)
+			spec.Log, spec.ErrLog = agent.TagLines(stdout, &mu, 1), agent.TagLines(stdout, &mu, 2)
 		}
 		m, err := agent.StartMain(ctx, spec)
 		if err != nil {
@@ -219,7 +221,12 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		select {
 		case s := <-sigs:
 			if local.Main != nil {
-				_ = local.Main.Signal(int(s.(syscall.Signal)))
+				// Standing in for the container's PID 1, the agent passes on
+				// only what a PID 1 main process would receive: a signal it
+				// has a handler for.
+				if sig := s.(syscall.Signal); os.Getpid() != 1 || agent.Catches(local.Main.Pid(), sig) {
+					_ = local.Main.Signal(int(sig))
+				}
 				continue
 			}
 			if s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGKILL {

@@ -35,7 +35,7 @@ func TestValidateAWSProviders(t *testing.T) {
 		{"lambda complete", "lambda", func(*Config) {}, ""},
 		{"lambda role", "lambda", func(c *Config) { c.Lambda.RoleARN = "" }, "SOCKERLESS_LAMBDA_ROLE_ARN"},
 		{"lambda repository", "lambda", func(c *Config) { c.Lambda.Repository = "" }, "SOCKERLESS_ECR_REPOSITORY"},
-		{"unknown provider", "gce", func(*Config) {}, "want memory, synthetic, ecs or lambda"},
+		{"unknown provider", "gce", func(*Config) {}, "want memory, synthetic, docker, ecs or lambda"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

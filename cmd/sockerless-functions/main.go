@@ -39,6 +39,7 @@ import (
 	"github.com/sockerless/sockerless/internal/lambdahttp"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/providers/cloudagent"
+	"github.com/sockerless/sockerless/providers/docker"
 	"github.com/sockerless/sockerless/providers/ecs"
 	"github.com/sockerless/sockerless/providers/lambda"
 	"github.com/sockerless/sockerless/providers/memory"
@@ -53,7 +54,12 @@ import (
 type Config struct {
 	Port          string        `env:"PORT" envDefault:"8080" help:"TCP port to listen on (all interfaces), the Cloud Run convention; no SOCKERLESS_ prefix"`
 	State         string        `env:"STATE" envDefault:"memory" help:"state store: memory, dynamodb://TABLE?region=R[&endpoint=URL], firestore://PROJECT[/DATABASE][?endpoint=HOST:PORT], aztables://ACCOUNT/TABLE[?endpoint=URL]"`
-	Provider      string        `env:"PROVIDER" envDefault:"memory" help:"workload provider: memory (WASM sandbox), synthetic, ecs (ECS Fargate tasks)"`
+	Provider      string        `env:"PROVIDER" envDefault:"memory" help:"workload provider: memory (WASM sandbox), synthetic, docker, ecs (ECS Fargate tasks) or lambda (Lambda functions)"`
+	DockerHost    string        `env:"DOCKER_HOST" help:"docker provider: the engine workloads run on (unix:///path or tcp://host:port)"`
+	DockerCert    string        `env:"DOCKER_CERT_PATH" help:"docker provider: folder with ca.pem, cert.pem, key.pem for TLS to a tcp engine"`
+	DockerAgent   string        `env:"DOCKER_AGENT" help:"docker provider: path of a static sockerless-agent on the engine's host; required"`
+	AgentRelay    string        `env:"DOCKER_AGENT_RELAY_URL" help:"docker provider: the relay URL as workloads reach it (default SOCKERLESS_RELAY_URL)"`
+	AgentControl  string        `env:"DOCKER_AGENT_CONTROL_PLANE_URL" help:"docker provider: this service's URL as workloads reach it (agents' exit and health reports); required"`
 	RelayURL      string        `env:"RELAY_URL" help:"the relay's base URL, ws://HOST:PORT or wss://...; required"`
 	Secret        string        `env:"SECRET" help:"deployment secret shared with the relay (tickets, agent tokens); required"`
 	Token         string        `env:"TOKEN" help:"bearer token shims must present (auth mode token)"`
@@ -113,6 +119,13 @@ func (c *Config) validate() error {
 	}
 	switch c.Provider {
 	case "memory", "synthetic":
+	case "docker":
+		if c.DockerHost == "" || c.DockerAgent == "" || c.AgentControl == "" {
+			return fmt.Errorf("%sPROVIDER=docker needs %sDOCKER_HOST, %sDOCKER_AGENT and %sDOCKER_AGENT_CONTROL_PLANE_URL", envPrefix, envPrefix, envPrefix, envPrefix)
+		}
+		if c.AgentRelay == "" {
+			c.AgentRelay = c.RelayURL
+		}
 	case "ecs":
 		if err := c.ECS.Validate(envPrefix); err != nil {
 			return err
@@ -122,7 +135,7 @@ func (c *Config) validate() error {
 			return err
 		}
 	default:
-		return fmt.Errorf("%sPROVIDER=%q: want memory, synthetic, ecs or lambda", envPrefix, c.Provider)
+		return fmt.Errorf("%sPROVIDER=%q: want memory, synthetic, docker, ecs or lambda", envPrefix, c.Provider)
 	}
 	if c.Auth == "" && c.Token != "" {
 		c.Auth = "token"
@@ -216,6 +229,14 @@ func run(args []string, stderr io.Writer) error {
 		}
 		var p providers.Provider
 		switch cfg.Provider {
+		case "docker":
+			// Its workloads' agents dial the network relay themselves.
+			c, err := docker.NewClient(cfg.DockerHost, cfg.DockerCert)
+			if err != nil {
+				return nil, err
+			}
+			return docker.New(docker.Options{Client: c, Reporter: rep, Secret: secret, RelayURL: cfg.AgentRelay,
+				ControlPlaneURL: cfg.AgentControl, AgentPath: cfg.DockerAgent})
 		case "memory":
 			mp, err := memory.New(memory.Options{Hub: hub, Reporter: rep, Sandbox: sb, StateDir: stateDir})
 			if err != nil {

@@ -25,6 +25,11 @@ func TestValidateAuth(t *testing.T) {
 		{"google without audience", func(c *Config) { c.Auth = "google-idtoken" }, "needs SOCKERLESS_AUDIENCE"},
 		{"unknown mode", func(c *Config) { c.Auth = "kerberos" }, "want one of token, aws-iam"},
 		{"unknown platform", func(c *Config) { c.Token = "t"; c.Platform = "heroku" }, "PLATFORM"},
+		{"docker without engine", func(c *Config) { c.Token = "t"; c.Provider = "docker" }, "needs SOCKERLESS_DOCKER_HOST"},
+		{"docker", func(c *Config) {
+			c.Token, c.Provider, c.DockerHost, c.DockerAgent, c.AgentControl = "t", "docker", "unix:///d.sock", "/a", "http://10.0.0.1:8080"
+		}, ""},
+		{"unknown provider", func(c *Config) { c.Token = "t"; c.Provider = "podman" }, "want memory, synthetic, docker, ecs or lambda"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

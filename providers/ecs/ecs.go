@@ -224,6 +224,7 @@ func (p *Provider) definition(s providers.Spec, image string) (*ecs.RegisterTask
 	}
 	add("SOCKERLESS_LOG_TAGS", "true")
 	add("SOCKERLESS_TTY", strconv.FormatBool(s.Tty))
+	add("SOCKERLESS_OPEN_STDIN", strconv.FormatBool(s.OpenStdin))
 	if s.StdinOnce {
 		add("SOCKERLESS_STDIN_ONCE", "true")
 	}

@@ -225,6 +225,7 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	if p.opts.Config.ControlPlaneURL != "" {
 		vars["SOCKERLESS_CONTROL_PLANE_URL"] = p.opts.Config.ControlPlaneURL
 	}
+	vars["SOCKERLESS_OPEN_STDIN"] = strconv.FormatBool(s.OpenStdin)
 	if s.StdinOnce {
 		vars["SOCKERLESS_STDIN_ONCE"] = "true"
 	}

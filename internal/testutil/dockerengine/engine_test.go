@@ -80,8 +80,8 @@ func TestBusyboxImage(t *testing.T) {
 	if got := mustDocker(t, eng, "run", "--rm", "-u", "daemon", BusyboxImage, "id"); got != "uid=1(daemon) gid=1(daemon) groups=1(daemon)\n" {
 		t.Fatalf("id as daemon = %q", got)
 	}
-	if got := strings.TrimSpace(mustDocker(t, eng, "image", "inspect", "--format", "{{json .Config.Cmd}}", BusyboxImage)); got != `["sh"]` {
-		t.Fatalf("busybox Cmd = %s", got)
+	if got := strings.TrimSpace(mustDocker(t, eng, "image", "inspect", "--format", "{{json .Config.Cmd}} {{json .Config.Env}}", BusyboxImage)); got != `["sh"] ["PATH=`+DefaultPath+`"]` {
+		t.Fatalf("busybox Cmd and Env = %s", got)
 	}
 }
 

@@ -184,8 +184,12 @@ func (e *Engine) loadBusybox(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return e.importImage(ctx, bytes.NewReader(rootfs), BusyboxImage, []string{`CMD ["sh"]`})
+	// As the official image: PATH in its environment, sh as its command.
+	return e.importImage(ctx, bytes.NewReader(rootfs), BusyboxImage, []string{`ENV PATH=` + DefaultPath, `CMD ["sh"]`})
 }
+
+// DefaultPath is the PATH the official busybox and debian images set.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // LoadDebian loads a Debian bookworm minbase image as DebianImage (once per
 // engine) and returns its reference. The root filesystem is built by
@@ -206,7 +210,7 @@ func (e *Engine) LoadDebian(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("dockerengine: %w", err)
 	}
 	defer f.Close()
-	if err := e.importImage(ctx, f, DebianImage, []string{`CMD ["bash"]`}); err != nil {
+	if err := e.importImage(ctx, f, DebianImage, []string{`ENV PATH=` + DefaultPath, `CMD ["bash"]`}); err != nil {
 		return "", err
 	}
 	e.debianRef = DebianImage
