@@ -346,24 +346,18 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	if err != nil {
 		return err
 	}
-	assign := types.AssignPublicIpDisabled
-	if p.opts.Config.AssignPublicIP {
-		assign = types.AssignPublicIpEnabled
+	out, err := p.runTask(ctx, s, arn)
+	if isInactive(err) {
+		// Another instance deregistered the shared definition (its last
+		// container was removed): register it again, once.
+		p.mu.Lock()
+		delete(p.defs, familyOf(arn))
+		p.mu.Unlock()
+		if arn, err = p.ensureDefinition(ctx, s); err != nil {
+			return err
+		}
+		out, err = p.runTask(ctx, s, arn)
 	}
-	out, err := p.ecs.RunTask(ctx, &ecs.RunTaskInput{
-		Cluster: aws.String(p.opts.Config.Cluster), TaskDefinition: aws.String(arn), LaunchType: types.LaunchTypeFargate,
-		Count: aws.Int32(1), StartedBy: aws.String(startedBy(s.ID)),
-		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{
-			Subnets: p.opts.Config.Subnets, SecurityGroups: p.opts.Config.SecurityGroups, AssignPublicIp: assign,
-		}},
-		Overrides: &types.TaskOverride{ContainerOverrides: []types.ContainerOverride{{
-			Name: aws.String(ContainerName),
-			Environment: []types.KeyValuePair{
-				{Name: aws.String("SOCKERLESS_CONTAINER_ID"), Value: aws.String(s.ID)},
-				{Name: aws.String("SOCKERLESS_AGENT_TOKEN"), Value: aws.String(ticket.AgentToken(p.opts.Secret, s.ID))},
-			},
-		}}},
-	})
 	if err != nil {
 		return classify("run task", err)
 	}
@@ -386,6 +380,33 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		go p.watch(s.ID, taskArn)
 	}
 	return nil
+}
+
+func isInactive(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "ClientException" && strings.Contains(strings.ToLower(ae.ErrorMessage()), "inactive")
+}
+
+// runTask runs one task of definition arn for s.
+func (p *Provider) runTask(ctx context.Context, s providers.Spec, arn string) (*ecs.RunTaskOutput, error) {
+	assign := types.AssignPublicIpDisabled
+	if p.opts.Config.AssignPublicIP {
+		assign = types.AssignPublicIpEnabled
+	}
+	return p.ecs.RunTask(ctx, &ecs.RunTaskInput{
+		Cluster: aws.String(p.opts.Config.Cluster), TaskDefinition: aws.String(arn), LaunchType: types.LaunchTypeFargate,
+		Count: aws.Int32(1), StartedBy: aws.String(startedBy(s.ID)),
+		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{
+			Subnets: p.opts.Config.Subnets, SecurityGroups: p.opts.Config.SecurityGroups, AssignPublicIp: assign,
+		}},
+		Overrides: &types.TaskOverride{ContainerOverrides: []types.ContainerOverride{{
+			Name: aws.String(ContainerName),
+			Environment: []types.KeyValuePair{
+				{Name: aws.String("SOCKERLESS_CONTAINER_ID"), Value: aws.String(s.ID)},
+				{Name: aws.String("SOCKERLESS_AGENT_TOKEN"), Value: aws.String(ticket.AgentToken(p.opts.Secret, s.ID))},
+			},
+		}}},
+	})
 }
 
 // waitAgent waits for the agent of id, failing when the task stops first.

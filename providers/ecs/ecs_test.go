@@ -291,12 +291,20 @@ func TestRemoveFromAnotherInstance(t *testing.T) {
 	if n := e.fake.Calls("DeregisterTaskDefinition"); n != 1 {
 		t.Fatalf("DeregisterTaskDefinition called %d times, want 1", n)
 	}
+	// The first instance still has the deregistered definition cached:
+	// its start registers it again instead of failing.
+	if err := e.p.Start(ctx, s); !errdefs.IsUnavailable(err) || strings.Contains(err.Error(), "inactive") {
+		t.Fatalf("Start() with a deregistered cached definition = %v, want only the missing agent", err)
+	}
+	if n := e.fake.Calls("RegisterTaskDefinition"); n != 2 {
+		t.Fatalf("RegisterTaskDefinition called %d times, want 2 (the family was deregistered)", n)
+	}
 	p3, _ := New(e.p.opts)
 	if err := p3.Create(ctx, s); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.fake.Calls("RegisterTaskDefinition"); n != 2 {
-		t.Fatalf("RegisterTaskDefinition called %d times, want 2 (the family was deregistered)", n)
+		t.Fatalf("RegisterTaskDefinition called %d times, want still 2", n)
 	}
 	if _, err := p3.taskOf(ctx, strings.Repeat("cd", 32)); !errdefs.IsNotFound(err) {
 		t.Fatalf("taskOf(unknown) = %v, want NotFound", err)
