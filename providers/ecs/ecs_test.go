@@ -386,7 +386,7 @@ func (c dyingContainer) Remove(context.Context) error { return nil }
 type dyingRunner struct{ end chan struct{} }
 
 func (r dyingRunner) Run(context.Context, ecsfake.ContainerSpec, func(int, []byte)) (ecsfake.RunningContainer, error) {
-	return dyingContainer{r.end}, nil
+	return dyingContainer(r), nil
 }
 
 // A task that dies without its agent's report (OutOfMemoryError) still
