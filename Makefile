@@ -8,7 +8,7 @@ APPLETS   := providers/memory/sandbox/applets.wasm
 PKGS      := ./...
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build run test test-integration bench lint applets tools clean lambda deploy-check
+.PHONY: all build run test test-integration bench conformance lint applets tools clean lambda deploy-check
 
 all: build
 
@@ -38,6 +38,11 @@ test: applets tools deploy-check
 
 bench: applets tools
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# The differential suite against the reference engine (also part of
+# `make test`); rewrites docs/conformance.md and the suite's baseline.
+conformance: applets tools
+	CONFORMANCE_UPDATE=1 $(GO) test -count=1 -timeout 50m -run 'TestConformance|TestCorpus|TestNormalise' -v ./integration/conformance/ 2>&1 | tee .conformance.log | grep -E 'Summary|^(ok|FAIL|--- FAIL)' ; test $${PIPESTATUS[0]} -eq 0
 
 lint: applets
 	gofmt -l . | tee /dev/stderr | (! read)
@@ -72,4 +77,4 @@ tools:
 	@./.ci/tools.sh
 
 clean:
-	rm -rf $(BIN) $(APPLETS) .test.log
+	rm -rf $(BIN) $(APPLETS) .test.log .conformance.log

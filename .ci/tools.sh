@@ -13,6 +13,15 @@ command -v git >/dev/null || apt_pkgs+=(git)
 command -v rsync >/dev/null || apt_pkgs+=(rsync)
 # `script` (util-linux) runs `docker run -it` under a pseudo-terminal.
 command -v script >/dev/null || apt_pkgs+=(bsdutils)
+# The reference Docker engine (internal/testutil/dockerengine): containerd,
+# runc and docker-init from Debian's docker.io (its dockerd 20.10 is not the
+# one used), a static busybox and debootstrap for the test images, and the
+# bridge and iptables tools.
+command -v containerd >/dev/null && command -v runc >/dev/null && command -v docker-init >/dev/null || apt_pkgs+=(docker.io)
+dpkg -s busybox-static >/dev/null 2>&1 || apt_pkgs+=(busybox-static)
+command -v debootstrap >/dev/null || apt_pkgs+=(debootstrap)
+command -v iptables >/dev/null || apt_pkgs+=(iptables)
+command -v ip >/dev/null || apt_pkgs+=(iproute2)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   echo "tools: installing ${apt_pkgs[*]}"
   sudo_ apt-get update -qq
@@ -20,6 +29,11 @@ if [ ${#apt_pkgs[@]} -gt 0 ]; then
 fi
 
 command -v docker >/dev/null || { echo "tools: the docker CLI is required on PATH" >&2; exit 1; }
+# moto (IAM, STS, CloudWatch Logs, ECR API) for the local AWS (integration/localcloud).
+command -v moto_server >/dev/null || { echo "tools: moto_server is required on PATH (pip install 'moto[server]')" >&2; exit 1; }
+
+# dockerd 28.2.2 (the reference engine), built into a versioned cache.
+bash .ci/dockerd.sh >/dev/null
 
 # act (nektos/act), the GitHub Actions runner integration/act_test.go
 # drives, built from source through the Go module proxy into GOBIN (or

@@ -30,20 +30,40 @@ type MainProcess struct {
 	code int
 	// release forgets the process as owned (see startOwned) after Wait.
 	release func()
+	// stdinOnce closes in when the first attach's input ends.
+	stdinOnce bool
 
 	mu       sync.Mutex
 	sinks    map[*sink]struct{}
-	buf      []byte // bounded recent output for the first attach
+	buf      []chunk // bounded recent output for the first attach
+	bufBytes int
 	attached bool
 }
 
 type sink struct{ stdout, stderr io.Writer }
+
+// chunk is output kept for the first attach, with the stream (1 stdout,
+// 2 stderr) it came on, so the replay keeps the streams apart.
+type chunk struct {
+	stream int
+	data   []byte
+}
 
 // MainSpec describes the main process.
 type MainSpec struct {
 	Process ticket.Process
 	// Log receives the output as well (the agent's own stdout).
 	Log io.Writer
+	// NoStdin gives the process no standard input (/dev/null), as Docker
+	// does for a container created without OpenStdin.
+	NoStdin bool
+	// StdinOnce closes the process's standard input when the first attach
+	// session's input ends, as Docker's StdinOnce does.
+	StdinOnce bool
+	// ErrLog, when set, receives the standard error output instead of
+	// Log (the agent's own stderr), so the workload's log keeps the two
+	// streams apart as Docker's does.
+	ErrLog io.Writer
 }
 
 // StartMain starts the main process.
@@ -57,7 +77,7 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 	if dir == "" {
 		dir = "/"
 	}
-	m := &MainProcess{done: make(chan struct{}), sinks: map[*sink]struct{}{}}
+	m := &MainProcess{done: make(chan struct{}), sinks: map[*sink]struct{}{}, stdinOnce: s.StdinOnce && !p.Tty}
 	path, code, err := lookPath(p.Cmd[0], getenv(env, "PATH"), dir)
 	if err != nil {
 		m.code = code
@@ -90,7 +110,10 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 		m.tty, m.in, m.release = f, f, release
 		outputs = append(outputs, m.pump(f, 1, log))
 	} else {
-		in, _ := cmd.StdinPipe()
+		var in io.WriteCloser
+		if !s.NoStdin {
+			in, _ = cmd.StdinPipe()
+		}
 		// Pipes of our own, not StdoutPipe: Wait closes those as soon as
 		// the process exits, losing output not read yet.
 		outR, outW, err := os.Pipe()
@@ -120,7 +143,11 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 			return m, err
 		}
 		m.release = release
-		outputs = append(outputs, m.pump(outR, 1, log), m.pump(errR, 2, log))
+		errLog := log
+		if s.ErrLog != nil {
+			errLog = s.ErrLog
+		}
+		outputs = append(outputs, m.pump(outR, 1, log), m.pump(errR, 2, errLog))
 	}
 	go func() {
 		err := cmd.Wait()
@@ -154,13 +181,15 @@ func (m *MainProcess) pump(r io.Reader, stream int, log io.Writer) chan struct{}
 		for {
 			n, err := r.Read(b)
 			if n > 0 {
-				chunk := b[:n]
-				_, _ = log.Write(chunk)
+				data := b[:n]
+				_, _ = log.Write(data)
 				m.mu.Lock()
 				if !m.attached {
-					m.buf = append(m.buf, chunk...)
-					if over := len(m.buf) - LogBufferSize; over > 0 {
-						m.buf = append(m.buf[:0], m.buf[over:]...)
+					m.buf = append(m.buf, chunk{stream: stream, data: append([]byte(nil), data...)})
+					m.bufBytes += len(data)
+					for m.bufBytes > LogBufferSize && len(m.buf) > 1 {
+						m.bufBytes -= len(m.buf[0].data)
+						m.buf = m.buf[1:]
 					}
 				}
 				for s := range m.sinks {
@@ -168,7 +197,7 @@ func (m *MainProcess) pump(r io.Reader, stream int, log io.Writer) chan struct{}
 					if stream == 2 {
 						w = s.stderr
 					}
-					if _, err := w.Write(chunk); err != nil {
+					if _, err := w.Write(data); err != nil {
 						delete(m.sinks, s)
 					}
 				}
@@ -212,10 +241,14 @@ func (m *MainProcess) Attach(ctx context.Context, stdio Stdio) (int, error) {
 	m.mu.Lock()
 	if !m.attached {
 		m.attached = true
-		if len(m.buf) > 0 {
-			_, _ = s.stdout.Write(m.buf)
+		for _, c := range m.buf {
+			w := s.stdout
+			if c.stream == 2 {
+				w = s.stderr
+			}
+			_, _ = w.Write(c.data)
 		}
-		m.buf = nil
+		m.buf, m.bufBytes = nil, 0
 	}
 	m.sinks[s] = struct{}{}
 	m.mu.Unlock()
@@ -225,7 +258,12 @@ func (m *MainProcess) Attach(ctx context.Context, stdio Stdio) (int, error) {
 		m.mu.Unlock()
 	}()
 	if stdio.Stdin != nil && m.in != nil {
-		go func() { _, _ = io.Copy(m.in, stdio.Stdin) }()
+		go func() {
+			_, _ = io.Copy(m.in, stdio.Stdin)
+			if m.stdinOnce {
+				_ = m.in.Close()
+			}
+		}()
 	}
 	for {
 		select {
@@ -259,6 +297,10 @@ type Local struct {
 	// sessions then end with StopCode.
 	Stopped  <-chan struct{}
 	StopCode int
+	// OnSignal, when set, receives the signals attach sessions send in
+	// keep-alive mode (there is no main process to forward them to), so
+	// the agent can treat them as if sent to it.
+	OnSignal func(n int)
 }
 
 // Exec implements Workload.
@@ -291,7 +333,10 @@ func (l *Local) Attach(ctx context.Context, g ticket.Grant, stdio Stdio) (int, e
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		case <-stdio.Resize:
-		case <-stdio.Signal:
+		case n := <-stdio.Signal:
+			if l.OnSignal != nil {
+				l.OnSignal(n)
+			}
 		}
 	}
 }

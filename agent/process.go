@@ -245,16 +245,19 @@ func lookPath(name, pathEnv, dir string) (string, int, error) {
 func credential(spec string) (*syscall.Credential, error) {
 	u, g, hasGroup := strings.Cut(spec, ":")
 	uid, gid := -1, -1
+	var pw *user.User
 	if n, err := strconv.Atoi(u); err == nil {
 		uid = n
-		if pw, err := user.LookupId(u); err == nil {
+		if p, err := user.LookupId(u); err == nil {
+			pw = p
 			gid, _ = strconv.Atoi(pw.Gid)
 		}
 	} else {
-		pw, err := user.Lookup(u)
+		p, err := user.Lookup(u)
 		if err != nil {
 			return nil, fmt.Errorf("unable to find user %s: no matching entries in passwd file", u)
 		}
+		pw = p
 		uid, _ = strconv.Atoi(pw.Uid)
 		gid, _ = strconv.Atoi(pw.Gid)
 	}
@@ -270,7 +273,7 @@ func credential(spec string) (*syscall.Credential, error) {
 		}
 	}
 	if gid < 0 {
-		gid = uid
+		gid = 0 // Docker: a uid without a passwd entry runs in group root
 	}
 	if uid == os.Getuid() && gid == os.Getgid() {
 		return nil, nil
@@ -278,7 +281,19 @@ func credential(spec string) (*syscall.Credential, error) {
 	if os.Getuid() != 0 {
 		return nil, fmt.Errorf("cannot run as user %s: the agent is not running as root", spec)
 	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	// Supplementary groups as Docker sets them: the primary group and
+	// every group of /etc/group that lists the user.
+	groups := []uint32{uint32(gid)}
+	if pw != nil {
+		if ids, err := pw.GroupIds(); err == nil {
+			for _, id := range ids {
+				if n, err := strconv.Atoi(id); err == nil && n != gid {
+					groups = append(groups, uint32(n))
+				}
+			}
+		}
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: groups}, nil
 }
 
 func hasKey(env []string, key string) bool {

@@ -466,6 +466,9 @@ func (a *API) spec(c *records.Container) providers.Spec {
 		StdinOnce:  c.Config.StdinOnce,
 		Labels:     c.Config.Labels,
 	}
+	if c.HostConfig != nil {
+		s.Memory, s.NanoCPUs = c.HostConfig.Memory, c.HostConfig.NanoCPUs
+	}
 	for _, m := range containerMounts(c) {
 		src := m.Source
 		if m.Type == mount.TypeVolume {

@@ -230,9 +230,14 @@ func TestShimBlobTooLarge(t *testing.T) {
 	// before anything is sent.
 	req, _ := http.NewRequest("POST", s.shim+"/v1.47/images/load", io.LimitReader(zeros{}, functions.MaxBlobBody+1))
 	req.ContentLength = functions.MaxBlobBody + 1
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Expect: 100-continue keeps the body unsent until the shim asks for
+	// it, which it never does: the answer is read whatever the load (a
+	// client that writes at once may see the closed connection first).
+	req.Header.Set("Expect", "100-continue")
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	resp, err := client.Do(req.WithContext(ctx))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,11 @@ type Spec struct {
 	StdinOnce  bool
 	Labels     map[string]string
 	Mounts     []Mount
+	// Memory is the memory limit in bytes and NanoCPUs the CPU limit in
+	// billionths of a CPU; 0 means none. Cloud providers size their
+	// workloads from them.
+	Memory   int64
+	NanoCPUs int64
 	// Healthcheck is nil when the container has none.
 	Healthcheck *Healthcheck
 	// Layers are the image's layer diff ids, bottom first; empty for an

@@ -41,8 +41,13 @@ type Config struct {
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"warn" help:"debug, info, warn or error"`
 	Healthcheck     string        `env:"HEALTHCHECK" help:"the container's health check as JSON (Test, Interval, Timeout, StartPeriod in ns, Retries); empty runs none"`
 	Root            string        `env:"ROOT" envDefault:"/" help:"the directory docker cp reads and writes in, as the container's /"`
+	OpenStdin       bool          `env:"OPEN_STDIN" envDefault:"true" help:"give the main process a standard input fed by attach sessions; false gives it /dev/null"`
+	StdinOnce       bool          `env:"STDIN_ONCE" envDefault:"false" help:"close the main process's standard input when the first attach session's input ends"`
+	User            string        `env:"USER" help:"user[:group] the main process runs as (a name from the workload's /etc/passwd or numeric ids); empty runs it as the agent's user"`
 	Subreaper       bool          `env:"SUBREAPER" envDefault:"false" help:"reap orphaned descendants as a PID 1 would (always on when the agent is PID 1)"`
 	Peers           string        `env:"PEERS" help:"connections to the network's peers the agent carries through the relay: LISTEN=PEER:PORT,... (needs CONTROL_PLANE_URL)"`
+	LambdaRuntime   bool          `env:"LAMBDA_RUNTIME" envDefault:"false" help:"be a Lambda function's runtime: take one invocation from AWS_LAMBDA_RUNTIME_API, run for it and answer it with the exit code"`
+	LogTags         bool          `env:"LOG_TAGS" envDefault:"false" help:"write the main process's output as tagged lines (\"1 ...\" stdout, \"2 ...\" stderr) for a log service that mixes the streams (ECS awslogs)"`
 }
 
 const envPrefix = "SOCKERLESS_"
@@ -92,6 +97,18 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		health.Env, health.WorkingDir = workloadEnv(), cwd()
 	}
 
+	var lambdaRequest string
+	lambda := agent.LambdaRuntime{API: os.Getenv("AWS_LAMBDA_RUNTIME_API")}
+	if cfg.LambdaRuntime {
+		if lambda.API == "" {
+			return 2, fmt.Errorf("%sLAMBDA_RUNTIME needs AWS_LAMBDA_RUNTIME_API", envPrefix)
+		}
+		// The workload runs for an invocation: wait for it.
+		if lambdaRequest, err = lambda.Next(context.Background()); err != nil {
+			return 2, err
+		}
+	}
+
 	var rep *agent.HTTPReporter
 	if cfg.ControlPlaneURL != "" {
 		rep = &agent.HTTPReporter{BaseURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
@@ -104,6 +121,15 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	stopped := make(chan struct{})
 	mainReady := make(chan struct{})
 	local := &agent.Local{Stopped: stopped, StopCode: 143}
+	// Signals an attach session sends a keep-alive agent count as sent
+	// to the agent itself (docker kill through a provider with no signal
+	// API of its own).
+	local.OnSignal = func(n int) {
+		select {
+		case sigs <- syscall.Signal(n):
+		default:
+		}
+	}
 	local.Root = cfg.Root
 	if !*keepAlive {
 		local.MainReady = mainReady
@@ -165,10 +191,17 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		case <-time.After(30 * time.Second):
 			log.Warn("relay not reachable; starting the main process anyway")
 		}
-		m, err := agent.StartMain(ctx, agent.MainSpec{
-			Process: ticket.Process{Cmd: cmd, Env: workloadEnv(), WorkingDir: cwd(), Tty: cfg.Tty},
+		spec := agent.MainSpec{
+			Process: ticket.Process{Cmd: cmd, Env: workloadEnv(), WorkingDir: cwd(), Tty: cfg.Tty, User: cfg.User},
 			Log:     stdout,
-		})
+			ErrLog:  stderr, NoStdin: !cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
+		}
+		if cfg.LogTags {
+			// One pipe, so the two streams' lines keep their order.
+			var mu sync.Mutex
+			spec.Log, spec.ErrLog = agent.TagLines(stdout, &mu, 1), agent.TagLines(stdout, &mu, 2)
+		}
+		m, err := agent.StartMain(ctx, spec)
 		if err != nil {
 			fmt.Fprintf(stderr, "exec %s: %v\n", cmd[0], err)
 		}
@@ -200,10 +233,15 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		select {
 		case s := <-sigs:
 			if local.Main != nil {
-				_ = local.Main.Signal(int(s.(syscall.Signal)))
+				// Standing in for the container's PID 1, the agent passes on
+				// only what a PID 1 main process would receive: a signal it
+				// has a handler for.
+				if sig := s.(syscall.Signal); os.Getpid() != 1 || agent.Catches(local.Main.Pid(), sig) {
+					_ = local.Main.Signal(int(sig))
+				}
 				continue
 			}
-			if s == syscall.SIGTERM || s == syscall.SIGINT {
+			if s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGKILL {
 				code = 128 + int(s.(syscall.Signal))
 				close(stopped)
 				loop = false
@@ -224,6 +262,11 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	waitTimeout(&sessions, 5*time.Second)
 	report(rep, log, code)
 	cancel()
+	if lambdaRequest != "" {
+		if err := lambda.Respond(context.Background(), lambdaRequest, agent.LambdaResult{ExitCode: code}); err != nil {
+			log.Error("invocation not answered", "err", err)
+		}
+	}
 	return code, nil
 }
 
@@ -249,6 +292,11 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 
 // workloadEnv is the agent's environment without its own SOCKERLESS_*
 // settings: the token never reaches the workload's processes.
+//
+// SOCKERLESS_ENV, a JSON array of NAME=VALUE, adds to it (replacing
+// variables of the same name): a platform that refuses some names in its
+// own environment settings (Lambda: single letters, AWS_ names) carries
+// the container's environment that way.
 func workloadEnv() []string {
 	var out []string
 	for _, kv := range os.Environ() {
@@ -256,7 +304,31 @@ func workloadEnv() []string {
 			out = append(out, kv)
 		}
 	}
+	var extra []string
+	if v := os.Getenv(envPrefix + "ENV"); v != "" && json.Unmarshal([]byte(v), &extra) == nil {
+		out = mergeEnv(out, extra)
+	}
 	return out
+}
+
+// mergeEnv returns base with over's variables added, replacing those of
+// the same name.
+func mergeEnv(base, over []string) []string {
+	idx := map[string]int{}
+	for i, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		idx[k] = i
+	}
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := idx[k]; ok {
+			base[i] = kv
+			continue
+		}
+		idx[k] = len(base)
+		base = append(base, kv)
+	}
+	return base
 }
 
 func cwd() string {

@@ -29,17 +29,25 @@ import (
 	"syscall"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/caarlos0/env/v11"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sockerless/sockerless/functions"
 	"github.com/sockerless/sockerless/internal/controlauth"
 	"github.com/sockerless/sockerless/internal/envdoc"
 	"github.com/sockerless/sockerless/internal/fnserver"
 	"github.com/sockerless/sockerless/internal/lambdahttp"
 	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/providers/cloudagent"
+	"github.com/sockerless/sockerless/providers/docker"
+	"github.com/sockerless/sockerless/providers/ecs"
+	"github.com/sockerless/sockerless/providers/lambda"
 	"github.com/sockerless/sockerless/providers/memory"
 	"github.com/sockerless/sockerless/providers/memory/sandbox"
 	"github.com/sockerless/sockerless/providers/synthetic"
 	"github.com/sockerless/sockerless/relay"
+	"github.com/sockerless/sockerless/relay/wsclient"
 	"google.golang.org/api/idtoken"
 )
 
@@ -47,7 +55,12 @@ import (
 type Config struct {
 	Port              string        `env:"PORT" envDefault:"8080" help:"TCP port to listen on (all interfaces), the Cloud Run convention; no SOCKERLESS_ prefix"`
 	State             string        `env:"STATE" envDefault:"memory" help:"state store: memory, dynamodb://TABLE?region=R[&endpoint=URL], firestore://PROJECT[/DATABASE][?endpoint=HOST:PORT], aztables://ACCOUNT/TABLE[?endpoint=URL]"`
-	Provider          string        `env:"PROVIDER" envDefault:"memory" help:"workload provider: memory (WASM sandbox) or synthetic"`
+	Provider          string        `env:"PROVIDER" envDefault:"memory" help:"workload provider: memory (WASM sandbox), synthetic, docker, ecs (ECS Fargate tasks) or lambda (Lambda functions)"`
+	DockerHost        string        `env:"DOCKER_HOST" help:"docker provider: the engine workloads run on (unix:///path or tcp://host:port)"`
+	DockerCert        string        `env:"DOCKER_CERT_PATH" help:"docker provider: folder with ca.pem, cert.pem, key.pem for TLS to a tcp engine"`
+	DockerAgent       string        `env:"DOCKER_AGENT" help:"docker provider: path of a static sockerless-agent on the engine's host; required"`
+	AgentRelay        string        `env:"DOCKER_AGENT_RELAY_URL" help:"docker provider: the relay URL as workloads reach it (default SOCKERLESS_RELAY_URL)"`
+	AgentControl      string        `env:"DOCKER_AGENT_CONTROL_PLANE_URL" help:"docker provider: this service's URL as workloads reach it (agents' exit and health reports); required"`
 	RelayURL          string        `env:"RELAY_URL" help:"the relay's base URL, ws://HOST:PORT or wss://...; required"`
 	Secret            string        `env:"SECRET" help:"deployment secret shared with the relay (tickets, agent tokens); this or SECRET_ARN is required"`
 	SecretARN         string        `env:"SECRET_ARN" help:"ARN of an AWS Secrets Manager secret holding the deployment secret, read at start (instead of SECRET)"`
@@ -65,6 +78,9 @@ type Config struct {
 	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 	SweepInterval     time.Duration `env:"SWEEP_INTERVAL" help:"when set, this process also calls the reconcile sweep (restarts by policy, vanished workloads) at that interval and when records ask; leave unset where a scheduler (EventBridge, Cloud Scheduler, a timer trigger) calls POST /_sockerless/sweep"`
 	WorkloadLostAfter time.Duration `env:"WORKLOAD_LOST_AFTER" envDefault:"30s" help:"how long a workload's agent must have been away from the relay before the sweep records its container as exited (255)"`
+	// ECS is read only for SOCKERLESS_PROVIDER=ecs, Lambda for lambda.
+	ECS    ecs.Config    `envPrefix:""`
+	Lambda lambda.Config `envPrefix:""`
 }
 
 const envPrefix = "SOCKERLESS_"
@@ -128,8 +144,23 @@ func (c *Config) validate() error {
 	}
 	switch c.Provider {
 	case "memory", "synthetic":
+	case "docker":
+		if c.DockerHost == "" || c.DockerAgent == "" || c.AgentControl == "" {
+			return fmt.Errorf("%sPROVIDER=docker needs %sDOCKER_HOST, %sDOCKER_AGENT and %sDOCKER_AGENT_CONTROL_PLANE_URL", envPrefix, envPrefix, envPrefix, envPrefix)
+		}
+		if c.AgentRelay == "" {
+			c.AgentRelay = c.RelayURL
+		}
+	case "ecs":
+		if err := c.ECS.Validate(envPrefix); err != nil {
+			return err
+		}
+	case "lambda":
+		if err := c.Lambda.Validate(envPrefix); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("%sPROVIDER=%q: want memory or synthetic", envPrefix, c.Provider)
+		return fmt.Errorf("%sPROVIDER=%q: want memory, synthetic, docker, ecs or lambda", envPrefix, c.Provider)
 	}
 	if c.Auth == "" && c.Token != "" {
 		c.Auth = "token"
@@ -220,9 +251,27 @@ func run(args []string, stderr io.Writer) error {
 		}
 		defer os.RemoveAll(stateDir)
 	}
+	var cloud func(rep providers.Reporter) (providers.Provider, error)
+	if cfg.Provider == "ecs" || cfg.Provider == "lambda" {
+		if cloud, err = awsProvider(ctx, cfg, platform, log); err != nil {
+			return err
+		}
+	}
 	newProvider := func(hub *relay.Hub, rep providers.Reporter) (providers.Provider, error) {
+		if cloud != nil {
+			// Cloud workloads' agents dial the relay themselves.
+			return cloud(rep)
+		}
 		var p providers.Provider
 		switch cfg.Provider {
+		case "docker":
+			// Its workloads' agents dial the network relay themselves.
+			c, err := docker.NewClient(cfg.DockerHost, cfg.DockerCert)
+			if err != nil {
+				return nil, err
+			}
+			return docker.New(docker.Options{Client: c, Reporter: rep, Secret: secret, RelayURL: cfg.AgentRelay,
+				ControlPlaneURL: cfg.AgentControl, AgentPath: cfg.DockerAgent})
 		case "memory":
 			mp, err := memory.New(memory.Options{Hub: hub, Reporter: rep, Sandbox: sb, StateDir: stateDir})
 			if err != nil {
@@ -249,6 +298,73 @@ func run(args []string, stderr io.Writer) error {
 		return nil
 	}
 	return fnserver.Run(ctx, fcfg, newProvider, log, nil)
+}
+
+// awsProvider prepares the ECS or Lambda provider: AWS configuration from
+// the default chain (endpoints from AWS_ENDPOINT_URL_<SERVICE>), the agent
+// binary, the injector with ECR credentials.
+func awsProvider(ctx context.Context, cfg Config, platform string, log *slog.Logger) (func(providers.Reporter) (providers.Provider, error), error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		return nil, fmt.Errorf("AWS_REGION is required for SOCKERLESS_PROVIDER=%s (or a region in the AWS profile)", cfg.Provider)
+	}
+	controlPlane, agentPath, repository := cfg.ECS.ControlPlaneURL, cfg.ECS.AgentBinary, cfg.ECS.Repository
+	if controlPlane == "" {
+		if platform != "http" {
+			return nil, fmt.Errorf("%sCONTROL_PLANE_URL is required on %s: agents report exits to it", envPrefix, platform)
+		}
+		controlPlane = "http://127.0.0.1:" + cfg.Port
+		log.Warn("agents report exits to this process on loopback; set "+envPrefix+"CONTROL_PLANE_URL when workloads cannot reach it", "url", controlPlane)
+	}
+	bin, err := agentBinary(agentPath)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := name.NewRepository(repository)
+	if err != nil {
+		return nil, fmt.Errorf("%sECR_REPOSITORY=%q: %w", envPrefix, repository, err)
+	}
+	inj, err := cloudagent.NewInjector(cloudagent.InjectorOptions{Agent: bin, Repository: repository,
+		Auth: cloudagent.ECRAuth(awsecr.NewFromConfig(awsCfg), repo.RegistryStr())})
+	if err != nil {
+		return nil, err
+	}
+	link := cloudagent.Link{Dialer: wsclient.Dialer{}, RelayURL: cfg.RelayURL, Secret: []byte(cfg.Secret)}
+	secret := []byte(cfg.Secret)
+	if cfg.Provider == "lambda" {
+		lc := cfg.Lambda
+		lc.ControlPlaneURL = controlPlane
+		return func(rep providers.Reporter) (providers.Provider, error) {
+			return lambda.New(lambda.Options{Config: lc, AWS: awsCfg, Injector: inj, Link: link, Secret: secret,
+				RelayURL: cfg.RelayURL, Reporter: rep, Logger: log})
+		}, nil
+	}
+	ec := cfg.ECS
+	ec.ControlPlaneURL = controlPlane
+	return func(rep providers.Reporter) (providers.Provider, error) {
+		return ecs.New(ecs.Options{Config: ec, AWS: awsCfg, Injector: inj, Link: link, Secret: secret,
+			RelayURL: cfg.RelayURL, Reporter: rep, Logger: log})
+	}, nil
+}
+
+// agentBinary reads the agent to inject: the configured path, else
+// sockerless-agent next to this executable.
+func agentBinary(path string) ([]byte, error) {
+	if path == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("%sAGENT_BINARY is not set and this executable cannot be found: %w", envPrefix, err)
+		}
+		path = filepath.Join(filepath.Dir(exe), "sockerless-agent")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%sAGENT_BINARY: the agent to inject: %w", envPrefix, err)
+	}
+	return b, nil
 }
 
 // detect picks the platform and the address to listen on (unused under

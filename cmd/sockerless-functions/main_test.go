@@ -41,6 +41,11 @@ func TestValidateAuth(t *testing.T) {
 			c.SecretARN = "arn:aws:ssm:eu-west-1:123456789012:parameter/x"
 		}, "want arn:aws:secretsmanager"},
 		{"secret arn not an arn", func(c *Config) { c.Auth = "aws-iam"; c.Secret = ""; c.SecretARN = "sl/deployment" }, "SOCKERLESS_SECRET_ARN"},
+		{"docker without engine", func(c *Config) { c.Token = "t"; c.Provider = "docker" }, "needs SOCKERLESS_DOCKER_HOST"},
+		{"docker", func(c *Config) {
+			c.Token, c.Provider, c.DockerHost, c.DockerAgent, c.AgentControl = "t", "docker", "unix:///d.sock", "/a", "http://10.0.0.1:8080"
+		}, ""},
+		{"unknown provider", func(c *Config) { c.Token = "t"; c.Provider = "podman" }, "want memory, synthetic, docker, ecs or lambda"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

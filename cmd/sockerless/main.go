@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,12 @@ type Config struct {
 	Audience        string        `env:"AUDIENCE" help:"audience of Google ID tokens (auth mode google-idtoken); default the control plane URL"`
 	Secret          string        `env:"SECRET" help:"deployment secret for stream tickets (embedded: random per run)"`
 	Synthetic       bool          `env:"SYNTHETIC" envDefault:"false" help:"embedded: use the synthetic provider, which runs no processes"`
+	Provider        string        `env:"PROVIDER" help:"embedded: memory (default), synthetic or docker"`
+	DockerHost      string        `env:"DOCKER_HOST" help:"embedded docker provider: the engine workloads run on (unix:///path or tcp://host:port)"`
+	DockerCertPath  string        `env:"DOCKER_CERT_PATH" help:"embedded docker provider: folder with ca.pem, cert.pem, key.pem for TLS to a tcp engine"`
+	DockerAgent     string        `env:"DOCKER_AGENT" help:"embedded docker provider: a static sockerless-agent on the engine's host (default: sockerless-agent beside this binary, else on PATH)"`
+	DockerListen    string        `env:"DOCKER_LISTEN" help:"embedded docker provider: host:port where workloads' agents reach the relay (default: the engine's bridge gateway, free port)"`
+	DockerAdvertise string        `env:"DOCKER_ADVERTISE_HOST" help:"embedded docker provider: the host workloads dial, when not the listening address"`
 	PollWindow      time.Duration `env:"POLL_WINDOW" envDefault:"20s" help:"longest single poll of a long wait"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 }
@@ -106,12 +113,31 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return srv.Shutdown(shutdown)
 }
 
+// findAgent looks for sockerless-agent beside the running binary, then on
+// PATH; "" if neither has one.
+func findAgent() string {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "sockerless-agent")
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("sockerless-agent"); err == nil {
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs
+		}
+	}
+	return ""
+}
+
 func mode(cfg Config) string {
 	switch {
 	case cfg.ControlPlaneURL != "":
 		return "cloud"
 	case cfg.Synthetic:
 		return "embedded-synthetic"
+	case cfg.Provider == "docker":
+		return "embedded-docker"
 	}
 	return "embedded"
 }
@@ -123,6 +149,23 @@ func (c *Config) validate() error {
 	u, err := url.Parse(c.Listen)
 	if err != nil || (u.Scheme != "unix" && u.Scheme != "tcp") || (u.Scheme == "unix" && u.Path == "") || (u.Scheme == "tcp" && u.Host == "") {
 		return fmt.Errorf("%sLISTEN=%q: want unix:///path.sock or tcp://HOST:PORT", envPrefix, c.Listen)
+	}
+	switch c.Provider {
+	case "", "memory":
+	case "synthetic":
+		c.Synthetic = true
+	case "docker":
+		if c.DockerHost == "" {
+			return fmt.Errorf("%sPROVIDER=docker needs %sDOCKER_HOST", envPrefix, envPrefix)
+		}
+		if c.DockerAgent == "" {
+			c.DockerAgent = findAgent()
+		}
+		if c.DockerAgent == "" {
+			return fmt.Errorf("%sPROVIDER=docker needs a static sockerless-agent: set %sDOCKER_AGENT", envPrefix, envPrefix)
+		}
+	default:
+		return fmt.Errorf("%sPROVIDER=%q: want memory, synthetic or docker", envPrefix, c.Provider)
 	}
 	if c.ControlPlaneURL != "" {
 		u, err := url.Parse(c.ControlPlaneURL)
@@ -169,7 +212,12 @@ func build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, fun
 		}
 		return shim, tr.CloseIdleConnections, nil
 	}
-	s, err := embedded.New(ctx, embedded.Options{Synthetic: cfg.Synthetic, Secret: []byte(cfg.Secret), PollWindow: cfg.PollWindow, Logger: log, Version: version})
+	eopts := embedded.Options{Synthetic: cfg.Synthetic, Secret: []byte(cfg.Secret), PollWindow: cfg.PollWindow, Logger: log, Version: version}
+	if cfg.Provider == "docker" {
+		eopts.Docker = embedded.DockerOptions{Host: cfg.DockerHost, CertPath: cfg.DockerCertPath, AgentPath: cfg.DockerAgent,
+			Listen: cfg.DockerListen, AdvertiseHost: cfg.DockerAdvertise}
+	}
+	s, err := embedded.New(ctx, eopts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -19,10 +19,12 @@ import (
 	"github.com/sockerless/sockerless/internal/sweeper"
 	"github.com/sockerless/sockerless/localshim"
 	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/providers/docker"
 	"github.com/sockerless/sockerless/providers/memory"
 	"github.com/sockerless/sockerless/providers/memory/sandbox"
 	"github.com/sockerless/sockerless/providers/synthetic"
 	"github.com/sockerless/sockerless/relay"
+	"github.com/sockerless/sockerless/relay/wsclient"
 	"github.com/sockerless/sockerless/statestore"
 	memstore "github.com/sockerless/sockerless/statestore/memory"
 )
@@ -31,6 +33,9 @@ import (
 type Options struct {
 	// Synthetic selects the synthetic provider, which runs no processes.
 	Synthetic bool
+	// Docker, when its Host is set, selects the docker provider: workloads
+	// run as containers on that engine, each with the sockerless-agent.
+	Docker DockerOptions
 	// SyntheticRunTime is how long the synthetic provider's main processes
 	// run (default 50 ms).
 	SyntheticRunTime time.Duration
@@ -74,6 +79,25 @@ type Sockerless struct {
 	closers []func() error
 }
 
+// DockerOptions select and configure the docker provider.
+type DockerOptions struct {
+	// Host is the engine ("unix:///var/run/docker.sock",
+	// "tcp://host:2376"); empty selects another provider.
+	Host string
+	// CertPath holds ca.pem, cert.pem and key.pem for TLS to a TCP engine.
+	CertPath string
+	// AgentPath is a statically linked sockerless-agent on the engine's
+	// host (required).
+	AgentPath string
+	// Listen is where the relay and the agents' report endpoint listen,
+	// an address workloads can reach; empty: the gateway of the engine's
+	// default bridge network (a local engine) on a free port.
+	Listen string
+	// AdvertiseHost, when set, is the host workloads dial instead of the
+	// listening address (an engine on another machine, behind NAT).
+	AdvertiseHost string
+}
+
 // New assembles an embedded Sockerless.
 func New(ctx context.Context, opts Options) (*Sockerless, error) {
 	log := opts.Logger
@@ -92,7 +116,26 @@ func New(ctx context.Context, opts Options) (*Sockerless, error) {
 	hub := relay.NewHub(secret)
 	sl := &Sockerless{store: store}
 	var newProvider func(providers.Reporter) (providers.Provider, error)
-	if opts.Synthetic {
+	var relayURL string = "inproc:"
+	var dialer relay.Dialer = hub
+	var late *lateHandler
+	if opts.Docker.Host != "" {
+		// Workloads on an engine run the real agent, which dials a network
+		// relay and reports to the functions endpoint: serve both where the
+		// engine's containers reach them.
+		d, err := sl.dockerCallbacks(ctx, opts, secret, log)
+		if err != nil {
+			return nil, err
+		}
+		relayURL, dialer, late = d.relayURL, wsclient.Dialer{}, d.api
+		if opts.Registry == nil {
+			opts.Registry = engineRegistry{c: d.client}
+		}
+		newProvider = func(rep providers.Reporter) (providers.Provider, error) {
+			return docker.New(docker.Options{Client: d.client, Reporter: rep, Secret: secret, RelayURL: d.relayURL,
+				ControlPlaneURL: d.controlURL, AgentPath: opts.Docker.AgentPath})
+		}
+	} else if opts.Synthetic {
 		newProvider = func(rep providers.Reporter) (providers.Provider, error) {
 			return synthetic.New(synthetic.Options{Hub: hub, Reporter: rep, RunTime: opts.SyntheticRunTime}), nil
 		}
@@ -111,7 +154,7 @@ func New(ctx context.Context, opts Options) (*Sockerless, error) {
 	}
 	sl.sweeper = sweeper.New(interval, log)
 	api, err := functions.New(ctx, functions.Config{
-		Store: store, NewProvider: newProvider, Secret: secret, RelayURL: "inproc:", Dialer: hub,
+		Store: store, NewProvider: newProvider, Secret: secret, RelayURL: relayURL, Dialer: dialer,
 		PollWindow: opts.PollWindow, Registry: opts.Registry, Logger: log, Version: opts.Version,
 		HostBinds: true, // the embedded daemon runs on the client's host
 		Wake:      sl.sweeper.Wake, Notifier: hub,
@@ -119,8 +162,11 @@ func New(ctx context.Context, opts Options) (*Sockerless, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
+	if late != nil {
+		late.set(api)
+	}
 	shim, err := localshim.New(localshim.Options{
-		Transport: localshim.HandlerTransport{Handler: api}, Dialer: hub, PollWindow: opts.PollWindow, Logger: log,
+		Transport: localshim.HandlerTransport{Handler: api}, Dialer: dialer, PollWindow: opts.PollWindow, Logger: log,
 		Backoff: opts.PollBackoff, After: opts.PollAfter,
 	})
 	if err != nil {

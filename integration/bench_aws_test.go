@@ -1,0 +1,116 @@
+package integration
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sockerless/sockerless/integration/localcloud/awscloud"
+	"github.com/sockerless/sockerless/internal/testutil/emulators"
+)
+
+// BenchmarkAWSRunRm times `docker run --rm IMAGE true` through the shim
+// and sockerless-functions (on PORT, memory state) to the ECS and Lambda
+// providers against the local AWS, next to the same image run directly on
+// the engine the fakes use. platform-ms/op is the time the fakes spent
+// starting the container on the engine (pull check, create, start: the
+// platform's own start), sockerless-ms/op the rest of the run: what
+// Sockerless and the agent add (target under 150 ms).
+func BenchmarkAWSRunRm(b *testing.B) {
+	ctx := context.Background()
+	root, err := emulators.RepoRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cloud, err := awscloud.Start(ctx, awscloud.Options{ModuleDir: root, EngineHost: os.Getenv("SOCKERLESS_LOCALCLOUD_ENGINE")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cloud.Close()
+	dir := b.TempDir()
+	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/sockerless-functions", "../cmd/sockerless-relay", "../cmd/sockerless")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	rport := benchPort(b)
+	benchStart(b, dir+"/sockerless-relay", "PORT="+rport, "SOCKERLESS_SECRET=bench-secret")
+	docker := func(b *testing.B, host string, args ...string) {
+		cmd := exec.Command("docker", args...)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_CONFIG="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("docker %v: %v\n%s", args, err, out)
+		}
+	}
+	docker(b, cloud.EngineHost, "pull", "-q", cloud.Image)
+	b.Run("engine", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			docker(b, cloud.EngineHost, "run", "--rm", "--network", "host", cloud.Image, "true")
+		}
+	})
+	for _, provider := range []string{"ecs", "lambda"} {
+		b.Run(provider, func(b *testing.B) {
+			fport := benchPort(b)
+			env := append(append([]string{}, cloud.Env...), "PORT="+fport, "SOCKERLESS_SECRET=bench-secret", "SOCKERLESS_STATE=memory",
+				"SOCKERLESS_PROVIDER="+provider, "SOCKERLESS_RELAY_URL=ws://127.0.0.1:"+rport, "SOCKERLESS_TOKEN=bench-token")
+			benchStart(b, dir+"/sockerless-functions", env...)
+			sock := filepath.Join(b.TempDir(), "d.sock")
+			benchStart(b, dir+"/sockerless", "SOCKERLESS_CONTROL_PLANE_URL=http://127.0.0.1:"+fport, "SOCKERLESS_LISTEN=unix://"+sock, "SOCKERLESS_TOKEN=bench-token")
+			host := "unix://" + sock
+			benchWaitPing(b, sock)
+			docker(b, host, "run", "--rm", cloud.Image, "true") // injection and definition, once
+			engine0 := cloud.EngineTime()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				docker(b, host, "run", "--rm", cloud.Image, "true")
+			}
+			total := time.Since(start)
+			b.StopTimer()
+			engine := cloud.EngineTime() - engine0
+			b.ReportMetric(float64(engine.Milliseconds())/float64(b.N), "platform-ms/op")
+			b.ReportMetric(float64((total-engine).Milliseconds())/float64(b.N), "sockerless-ms/op")
+		})
+	}
+}
+
+func benchPort(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
+}
+
+func benchStart(b *testing.B, bin string, env ...string) {
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+}
+
+func benchWaitPing(b *testing.B, sock string) {
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}, Timeout: time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := client.Get("http://d/_ping")
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("shim did not answer: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

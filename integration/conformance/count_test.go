@@ -1,0 +1,35 @@
+package conformance
+
+import "testing"
+
+// TestCorpus checks the corpus itself: at least 150 scenarios, unique
+// names, each with lines or an SDK call.
+func TestCorpus(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range Scenarios() {
+		if seen[s.Name] {
+			t.Errorf("duplicate scenario %s", s.Name)
+		}
+		seen[s.Name] = true
+		if len(s.Lines) == 0 && s.SDK == nil {
+			t.Errorf("scenario %s does nothing", s.Name)
+		}
+	}
+	if len(seen) < 150 {
+		t.Errorf("%d scenarios, want at least 150", len(seen))
+	}
+}
+
+func TestNormalise(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"abcdef012345 Up 3 seconds", "<id> Up <ago>"},
+		{"2026-12-06T07:26:42.123456789Z x", "<time> x"},
+		{"modest_shannon_1048f4 and eager_babbage", "<name> and <name>"},
+		{"10.160.0.2/24 2.1MB", "<ip> <size>"},
+	}
+	for _, tc := range tests {
+		if got := Normalise(tc.in); got != tc.want {
+			t.Errorf("Normalise(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

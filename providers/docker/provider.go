@@ -1,0 +1,422 @@
+// Package docker is the provider whose workloads are containers on a real
+// Docker engine (SOCKERLESS_DOCKER_HOST: a local socket, or TCP with TLS).
+// Sockerless keeps its own records in its store as with every provider, so
+// many runners share one world and one pool of engines; the engine only
+// runs the processes.
+//
+// Each workload carries the real sockerless-agent, bind-mounted read-only
+// from the host at AgentMountPath and wrapping the container's entrypoint
+// exactly as a cloud workload's agent does: it dials the relay with the
+// container's agent token and serves exec, attach and docker cp there, runs
+// the health check and reports exec exits and health results to the control
+// plane. Streams therefore take the same path as on every cloud provider;
+// the engine's own exec and archive endpoints are not used. The main
+// process's exit is reported by the agent and, should the agent be killed
+// (docker kill -s KILL), from the engine's wait; reports are idempotent.
+package docker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/relay/ticket"
+)
+
+// AgentMountPath is where the agent binary appears inside every workload.
+const AgentMountPath = "/.sockerless/sockerless-agent"
+
+// LabelID labels engine containers with the Sockerless container id they
+// run, so that an engine shared by several Sockerless worlds can be told
+// apart.
+const LabelID = "dev.sockerless.container"
+
+// Options configure a Provider.
+type Options struct {
+	// Client talks to the engine (see NewClient).
+	Client *client.Client
+	// Reporter receives main-process exits the agent could not report.
+	Reporter providers.Reporter
+	// Secret derives each container's agent token.
+	Secret []byte
+	// RelayURL is the relay's base URL as workloads reach it.
+	RelayURL string
+	// ControlPlaneURL is the functions endpoint as workloads reach it
+	// (agent exit, exec exit and health reports).
+	ControlPlaneURL string
+	// AgentPath is the host path of a statically linked sockerless-agent;
+	// it must be readable by the engine (a local engine, or the same path
+	// on the engine's host).
+	AgentPath string
+	// AgentLogLevel is the agents' log level (default "error": their log
+	// shares the container's stderr).
+	AgentLogLevel string
+	// NamePrefix prefixes engine container names (default "sockerless-").
+	NamePrefix string
+}
+
+// Provider runs workloads as engine containers. Safe for concurrent use.
+type Provider struct {
+	opts Options
+
+	mu   sync.Mutex
+	runs map[string]*run // current run per container id
+}
+
+// run is one start of a workload: closed done once its exit is reported.
+type run struct {
+	done chan struct{}
+	// removing is set by Remove: the engine's kill is the removal's, not
+	// an exit to report (the control plane is deleting the record).
+	removing atomic.Bool
+}
+
+// New returns a docker provider.
+func New(opts Options) (*Provider, error) {
+	if opts.Client == nil || opts.Reporter == nil || len(opts.Secret) == 0 || opts.RelayURL == "" || opts.ControlPlaneURL == "" || opts.AgentPath == "" {
+		return nil, errors.New("docker provider: Client, Reporter, Secret, RelayURL, ControlPlaneURL and AgentPath are required")
+	}
+	if opts.AgentLogLevel == "" {
+		opts.AgentLogLevel = "error"
+	}
+	if opts.NamePrefix == "" {
+		opts.NamePrefix = "sockerless-"
+	}
+	return &Provider{opts: opts, runs: map[string]*run{}}, nil
+}
+
+// NewClient returns an engine client for host ("unix:///path",
+// "tcp://host:port"). With certPath set, TLS uses ca.pem, cert.pem and
+// key.pem from it, as DOCKER_CERT_PATH does for the docker CLI.
+func NewClient(host, certPath string) (*client.Client, error) {
+	opts := []client.Opt{client.WithHost(host)}
+	if certPath != "" {
+		opts = append(opts, client.WithTLSClientConfig(certPath+"/ca.pem", certPath+"/cert.pem", certPath+"/key.pem"))
+	}
+	c, err := client.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker provider: engine %s: %w", host, err)
+	}
+	return c, nil
+}
+
+// Name implements providers.Provider.
+func (p *Provider) Name() string { return "docker" }
+
+func (p *Provider) name(id string) string { return p.opts.NamePrefix + id }
+
+// classify turns an engine error into the errdefs class functions expects.
+func classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case cerrdefs.IsNotFound(err):
+		return errdefs.NotFound(err)
+	case cerrdefs.IsInvalidArgument(err):
+		return errdefs.InvalidParameter(err)
+	case cerrdefs.IsConflict(err):
+		return errdefs.Conflict(err)
+	}
+	return fmt.Errorf("docker provider: %w", err)
+}
+
+// Create creates the engine container: the agent as its entrypoint, the
+// image's command after "--", the agent's settings in SOCKERLESS_*
+// variables (the agent removes them from the workload's environment).
+func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
+	argv := append(append([]string{}, s.Entrypoint...), s.Cmd...)
+	if len(argv) == 0 {
+		return errdefs.InvalidParameterf("no command specified")
+	}
+	env := append([]string{}, s.Env...)
+	env = append(env,
+		"SOCKERLESS_RELAY_URL="+p.opts.RelayURL,
+		"SOCKERLESS_CONTROL_PLANE_URL="+p.opts.ControlPlaneURL,
+		"SOCKERLESS_CONTAINER_ID="+s.ID,
+		"SOCKERLESS_AGENT_TOKEN="+ticket.AgentToken(p.opts.Secret, s.ID),
+		"SOCKERLESS_TTY="+strconv.FormatBool(s.Tty),
+		"SOCKERLESS_USER="+s.User,
+		"SOCKERLESS_OPEN_STDIN="+strconv.FormatBool(s.OpenStdin),
+		"SOCKERLESS_STDIN_ONCE="+strconv.FormatBool(s.StdinOnce),
+		"SOCKERLESS_LOG_LEVEL="+p.opts.AgentLogLevel,
+	)
+	if hc := s.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
+		b, err := json.Marshal(hc)
+		if err != nil {
+			return fmt.Errorf("docker provider: health check: %w", err)
+		}
+		env = append(env, "SOCKERLESS_HEALTHCHECK="+string(b))
+	}
+	cfg := &container.Config{
+		Image:      s.Image,
+		Entrypoint: []string{AgentMountPath, "--"},
+		Cmd:        argv,
+		Env:        env,
+		WorkingDir: s.WorkingDir,
+		Hostname:   s.Hostname,
+		// The agent runs as root, with the supplementary groups the
+		// engine gives uid 0 (root's memberships in the image's
+		// /etc/group), which a main process without a user inherits; the
+		// main process runs as SOCKERLESS_USER.
+		User:   "0",
+		Labels: map[string]string{LabelID: s.ID},
+	}
+	hc := &container.HostConfig{
+		Mounts: []mount.Mount{{Type: mount.TypeBind, Source: p.opts.AgentPath, Target: AgentMountPath, ReadOnly: true}},
+	}
+	for _, m := range s.Mounts {
+		switch m.Type {
+		case "volume":
+			hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: m.Source, Target: m.Destination, ReadOnly: m.ReadOnly})
+		case "tmpfs":
+			hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeTmpfs, Target: m.Destination})
+		default:
+			// Docker creates a missing bind source (the -v form).
+			hc.Binds = append(hc.Binds, bindSpec(m))
+		}
+	}
+	if _, err := p.opts.Client.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc, Name: p.name(s.ID)}); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+func bindSpec(m providers.Mount) string {
+	s := m.Source + ":" + m.Destination
+	if m.ReadOnly {
+		s += ":ro"
+	}
+	return s
+}
+
+// Start starts the engine container and watches for its end: an exit the
+// agent did not report (it was killed) is reported from the engine's wait.
+func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
+	name := p.name(s.ID)
+	// Wait from before the start, so that a process that ends at once is
+	// not missed.
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	wait := p.opts.Client.ContainerWait(wctx, name, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
+	// The run is known before the start: a process that ends at once can
+	// be reported, and the container removed, before ContainerStart
+	// returns, and Remove must find the run to mark it.
+	r := &run{done: make(chan struct{})}
+	p.mu.Lock()
+	prev := p.runs[s.ID]
+	p.runs[s.ID] = r
+	p.mu.Unlock()
+	if _, err := p.opts.Client.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
+		cancel()
+		p.mu.Lock()
+		if p.runs[s.ID] == r {
+			if prev != nil {
+				p.runs[s.ID] = prev
+			} else {
+				delete(p.runs, s.ID)
+			}
+		}
+		p.mu.Unlock()
+		return classify(err)
+	}
+	go func() {
+		defer cancel()
+		defer close(r.done)
+		var code int
+		select {
+		case res := <-wait.Result:
+			code = int(res.StatusCode)
+		case err := <-wait.Error:
+			if wctx.Err() != nil {
+				return
+			}
+			// The engine lost the container (removed behind our back).
+			_ = err
+			code = 137
+		}
+		if !r.removing.Load() {
+			_ = p.opts.Reporter.Exited(context.Background(), s.ID, code, time.Now())
+		}
+	}()
+	return nil
+}
+
+// current returns the latest run of id, nil if never started.
+func (p *Provider) current(id string) *run {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.runs[id]
+}
+
+// waitReported waits until the current run's exit has been reported.
+func (p *Provider) waitReported(ctx context.Context, id string) {
+	if r := p.current(id); r != nil {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// Stop stops the engine container (SIGTERM to the agent, which forwards it
+// to the main process; SIGKILL after timeout) and returns once the exit is
+// reported.
+func (p *Provider) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	secs := int(timeout.Round(time.Second) / time.Second)
+	if timeout < 0 {
+		secs = -1
+	}
+	if _, err := p.opts.Client.ContainerStop(ctx, p.name(id), client.ContainerStopOptions{Timeout: &secs}); err != nil {
+		return classify(err)
+	}
+	p.waitReported(ctx, id)
+	return nil
+}
+
+// Kill sends signal to the agent, which forwards it to the main process
+// (SIGKILL ends the agent itself, and so the workload).
+func (p *Provider) Kill(ctx context.Context, id string, signal int) error {
+	if _, err := p.opts.Client.ContainerKill(ctx, p.name(id), client.ContainerKillOptions{Signal: strconv.Itoa(signal)}); err != nil {
+		if cerrdefs.IsConflict(err) { // not running: nothing to signal
+			return nil
+		}
+		return classify(err)
+	}
+	if signal == 9 {
+		p.waitReported(ctx, id)
+	}
+	return nil
+}
+
+// Remove removes the engine container (killing it if it runs) and its
+// anonymous volumes. Removing an unknown workload is not an error.
+func (p *Provider) Remove(ctx context.Context, id string) error {
+	if r := p.current(id); r != nil {
+		r.removing.Store(true)
+	}
+	_, err := p.opts.Client.ContainerRemove(ctx, p.name(id), client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return classify(err)
+	}
+	p.mu.Lock()
+	delete(p.runs, id)
+	p.mu.Unlock()
+	return nil
+}
+
+// Logs returns the container's output as the engine logged it (the agent
+// writes the main process's stdout and stderr to its own). Cursors are
+// entry sequence numbers.
+func (p *Provider) Logs(ctx context.Context, id string, opts providers.LogOptions) (providers.LogPage, error) {
+	rc, err := p.opts.Client.ContainerLogs(ctx, p.name(id), client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true})
+	if err != nil {
+		return providers.LogPage{}, classify(err)
+	}
+	defer rc.Close()
+	entries, err := readLogs(rc)
+	if err != nil {
+		return providers.LogPage{}, fmt.Errorf("docker provider: logs: %w", err)
+	}
+	return providers.PageLogs(entries, 0, opts), nil
+}
+
+// readLogs parses the engine's multiplexed log stream with timestamps:
+// frames of an 8-byte header (stream, size) and a payload; each line of a
+// payload begins with an RFC 3339 time and a space.
+func readLogs(r io.Reader) ([]providers.LogEntry, error) {
+	var entries []providers.LogEntry
+	br := bufio.NewReader(r)
+	var hdr [8]byte
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				return entries, nil
+			}
+			return entries, err
+		}
+		stream := int(hdr[0])
+		size := binary.BigEndian.Uint32(hdr[4:])
+		payload := make([]byte, size)
+		if _, err := io.ReadFull(br, payload); err != nil {
+			return entries, err
+		}
+		ts, data, ok := bytes.Cut(payload, []byte(" "))
+		if !ok {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, string(ts))
+		if err != nil {
+			continue
+		}
+		if n := len(entries); n > 0 && entries[n-1].Stream == stream && bytes.Equal(ts, []byte(entries[n-1].Time.Format(time.RFC3339Nano))) && !bytes.HasSuffix(entries[n-1].Data, []byte("\n")) {
+			entries[n-1].Data = append(entries[n-1].Data, data...)
+			continue
+		}
+		entries = append(entries, providers.LogEntry{Stream: stream, Time: at, Data: data})
+	}
+}
+
+// Pause implements providers.Pauser with the engine's freezer.
+func (p *Provider) Pause(ctx context.Context, id string) error {
+	_, err := p.opts.Client.ContainerPause(ctx, p.name(id), client.ContainerPauseOptions{})
+	return classify(err)
+}
+
+// Unpause implements providers.Pauser.
+func (p *Provider) Unpause(ctx context.Context, id string) error {
+	_, err := p.opts.Client.ContainerUnpause(ctx, p.name(id), client.ContainerUnpauseOptions{})
+	return classify(err)
+}
+
+// Top implements providers.Processes from the engine's process list.
+func (p *Provider) Top(ctx context.Context, id string) ([]providers.Process, error) {
+	res, err := p.opts.Client.ContainerTop(ctx, p.name(id), client.ContainerTopOptions{Arguments: []string{"-o", "pid,user,cmd"}})
+	if err != nil {
+		return nil, classify(err)
+	}
+	var out []providers.Process
+	for _, row := range res.Processes {
+		if len(row) < 3 {
+			continue
+		}
+		pid, _ := strconv.Atoi(row[0])
+		cmd := row[2]
+		// The agent wrapping the main process is Sockerless's, not the
+		// workload's.
+		if strings.HasPrefix(cmd, AgentMountPath) {
+			continue
+		}
+		out = append(out, providers.Process{PID: pid, User: row[1], Command: cmd})
+	}
+	return out, nil
+}
+
+// Stats implements providers.Processes from one engine stats sample.
+func (p *Provider) Stats(ctx context.Context, id string) (providers.Stats, error) {
+	res, err := p.opts.Client.ContainerStats(ctx, p.name(id), client.ContainerStatsOptions{Stream: false})
+	if err != nil {
+		return providers.Stats{}, classify(err)
+	}
+	defer res.Body.Close()
+	var s container.StatsResponse
+	if err := json.NewDecoder(res.Body).Decode(&s); err != nil {
+		return providers.Stats{}, fmt.Errorf("docker provider: stats: %w", err)
+	}
+	return providers.Stats{Read: s.Read, CPUNanos: s.CPUStats.CPUUsage.TotalUsage, MemoryBytes: s.MemoryStats.Usage,
+		MemoryLimit: s.MemoryStats.Limit, PIDs: s.PidsStats.Current}, nil
+}
