@@ -56,6 +56,18 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if req.Config == nil {
 		return errdefs.InvalidParameterf("config cannot be empty in order to create a container")
 	}
+	hc := req.HostConfig
+	if hc == nil {
+		hc = &container.HostConfig{}
+	}
+	// Docker checks the settings on their own before it looks anything
+	// up: a bad body is a 400 even when the image is missing.
+	if err := checkDecodedCreate(hc); err != nil {
+		return err
+	}
+	if err := verifyCreateSettings(req.Config, hc); err != nil {
+		return err
+	}
 	if req.Config.Image == "" {
 		return errdefs.InvalidParameterf("no image specified in container config")
 	}
@@ -69,9 +81,8 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	hc := req.HostConfig
-	if hc == nil {
-		hc = &container.HostConfig{}
+	if err := checkPlatform(r.URL.Query().Get("platform"), req.Config.Image, img); err != nil {
+		return err
 	}
 	cfg := mergeImageConfig(req.Config, img)
 	if len(cfg.Entrypoint) == 0 && len(cfg.Cmd) == 0 {
@@ -92,6 +103,9 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		name = randomName(id, 0)
 	}
 	name = strings.TrimPrefix(name, "/")
+	if err := a.resolveReferences(ctx, name, hc); err != nil {
+		return err
+	}
 	argv := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
 	c := &records.Container{
 		ID:         id,
