@@ -91,6 +91,7 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := normalizeHostConfig(hc); err != nil {
 		return err
 	}
+	defaultNamespaces(hc, httpx.APIVersion(ctx))
 	if err := checkMounts(hc, a.cfg.HostBinds); err != nil {
 		return err
 	}
@@ -664,6 +665,8 @@ func (a *API) containerList(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	out := []container.Summary{}
+	aliases := linkAliases(cs)
+	annotations := !httpx.VersionLess(httpx.APIVersion(ctx), "1.46")
 	for _, c := range cs {
 		if !all && !c.State.Running {
 			continue
@@ -671,7 +674,13 @@ func (a *API) containerList(w http.ResponseWriter, r *http.Request) error {
 		if !a.matchContainer(f, c, before, since, ancestors) {
 			continue
 		}
-		out = append(out, a.containerSummary(c, httpx.BoolValue(r, "size")))
+		sum := a.containerSummary(c, httpx.BoolValue(r, "size"))
+		// A linked container is also listed under its link names.
+		sum.Names = append(sum.Names, aliases[c.Name]...)
+		if annotations && c.HostConfig != nil && len(c.HostConfig.Annotations) > 0 {
+			sum.HostConfig.Annotations = c.HostConfig.Annotations
+		}
+		out = append(out, sum)
 		if limit > 0 && len(out) == limit {
 			break
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/records"
 	"github.com/sockerless/sockerless/internal/errdefs"
 )
@@ -318,4 +319,36 @@ func linkAliases(cs []*records.Container) map[string][]string {
 		}
 	}
 	return out
+}
+
+// defaultMaskedPaths and defaultReadonlyPaths are the lists Docker's
+// default OCI spec gives an unprivileged container (moby oci/defaults.go;
+// the per-CPU thermal_throttle entries Docker adds depend on the host
+// and are left out).
+var (
+	defaultMaskedPaths = []string{
+		"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+	}
+	defaultReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+)
+
+// defaultNamespaces fills the host config defaults Docker records at
+// create: the IPC mode ("private"; "shareable" for clients older than API
+// 1.40, which expect it) and, for an unprivileged container, the masked
+// and read-only paths.
+func defaultNamespaces(hc *container.HostConfig, apiVersion string) {
+	if hc.IpcMode == "" {
+		hc.IpcMode = container.IPCModePrivate
+		if httpx.VersionLess(apiVersion, "1.40") {
+			hc.IpcMode = container.IPCModeShareable
+		}
+	}
+	if hc.MaskedPaths == nil && !hc.Privileged {
+		hc.MaskedPaths = append([]string(nil), defaultMaskedPaths...)
+	}
+	if hc.ReadonlyPaths == nil && !hc.Privileged {
+		hc.ReadonlyPaths = append([]string(nil), defaultReadonlyPaths...)
+	}
 }

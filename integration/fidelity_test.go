@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,114 @@ func TestFidelityCreateRefusals(t *testing.T) {
 		code, out := rawCT(t, s, "POST", "/containers/create", "application/json", body+`{"x":1}`)
 		if code != 400 || !strings.Contains(out, "unexpected content after JSON") {
 			t.Fatalf("%d %s", code, out)
+		}
+	})
+}
+
+// TestFidelityCreateDefaults: what Docker 28.2 records at create that a
+// client did not set, and how it normalises what it did set.
+func TestFidelityCreateDefaults(t *testing.T) {
+	s, cli := newSDK(t, memoryOptions(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := sdkPull(ctx, cli, "alpine:3.20"); err != nil {
+		t.Fatal(err)
+	}
+	create := func(t *testing.T, name string, cfg container.Config, hc container.HostConfig) container.InspectResponse {
+		t.Helper()
+		cfg.Image, cfg.Cmd = "alpine:3.20", []string{"true"}
+		if _, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: &cfg, HostConfig: &hc}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Container
+	}
+	t.Run("ipc private", func(t *testing.T) {
+		if got := create(t, "ipc0", container.Config{}, container.HostConfig{}).HostConfig.IpcMode; got != "private" {
+			t.Fatalf("IpcMode %q, want private", got)
+		}
+	})
+	t.Run("ipc shareable before API 1.40", func(t *testing.T) {
+		code, _, body := raw(t, s, "POST", "/v1.39/containers/create?name=ipc1", `{"Image":"alpine:3.20","Cmd":["true"]}`)
+		if code != 201 {
+			t.Fatalf("create at 1.39: %d %s", code, body)
+		}
+		r, err := cli.ContainerInspect(ctx, "ipc1", client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Container.HostConfig.IpcMode; got != "shareable" {
+			t.Fatalf("IpcMode %q, want shareable", got)
+		}
+	})
+	t.Run("masked and read-only paths", func(t *testing.T) {
+		hc := create(t, "paths0", container.Config{}, container.HostConfig{}).HostConfig
+		if !slices.Contains(hc.MaskedPaths, "/proc/kcore") || !slices.Contains(hc.MaskedPaths, "/sys/firmware") || len(hc.MaskedPaths) < 12 {
+			t.Fatalf("MaskedPaths %v", hc.MaskedPaths)
+		}
+		if !slices.Equal(hc.ReadonlyPaths, []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}) {
+			t.Fatalf("ReadonlyPaths %v", hc.ReadonlyPaths)
+		}
+		priv := create(t, "paths1", container.Config{}, container.HostConfig{Privileged: true}).HostConfig
+		if priv.MaskedPaths != nil || priv.ReadonlyPaths != nil {
+			t.Fatalf("privileged: masked %v read-only %v, want none", priv.MaskedPaths, priv.ReadonlyPaths)
+		}
+	})
+	t.Run("working dir cleaned", func(t *testing.T) {
+		if got := create(t, "wd0", container.Config{WorkingDir: "/tmp/"}, container.HostConfig{}).Config.WorkingDir; got != "/tmp" {
+			t.Fatalf("WorkingDir %q, want /tmp", got)
+		}
+	})
+	t.Run("links", func(t *testing.T) {
+		create(t, "a0", container.Config{}, container.HostConfig{})
+		b := create(t, "b0", container.Config{}, container.HostConfig{Links: []string{"a0"}})
+		if !slices.Equal(b.HostConfig.Links, []string{"/a0:/b0/a0"}) {
+			t.Fatalf("Links %v, want [/a0:/b0/a0]", b.HostConfig.Links)
+		}
+		create(t, "c0", container.Config{}, container.HostConfig{Links: []string{"/a0:db"}})
+		l, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range l.Items {
+			if c.Names[0] == "/a0" {
+				names := slices.Clone(c.Names)
+				slices.Sort(names)
+				if !slices.Equal(names, []string{"/a0", "/b0/a0", "/c0/db"}) {
+					t.Fatalf("a0 listed as %v", c.Names)
+				}
+				return
+			}
+		}
+		t.Fatal("a0 not listed")
+	})
+	t.Run("annotations listed", func(t *testing.T) {
+		create(t, "ann0", container.Config{}, container.HostConfig{Annotations: map[string]string{"k": "v"}})
+		l, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range l.Items {
+			if c.Names[0] == "/ann0" {
+				if c.HostConfig.Annotations["k"] != "v" {
+					t.Fatalf("list HostConfig %+v, want annotations", c.HostConfig)
+				}
+				return
+			}
+		}
+		t.Fatal("ann0 not listed")
+	})
+	t.Run("image created", func(t *testing.T) {
+		img, err := cli.ImageInspect(ctx, "alpine:3.20")
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, err := time.Parse(time.RFC3339Nano, img.Created)
+		if err != nil || at.Year() < 2000 {
+			t.Fatalf("image Created %q (%v)", img.Created, err)
 		}
 	})
 }
