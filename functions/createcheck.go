@@ -123,6 +123,10 @@ func pidModeValid(m container.PidMode) bool {
 // verifyResources is the part of Docker's verifyPlatformContainerResources
 // that does not depend on the host's kernel.
 func verifyResources(r *container.Resources) error {
+	if r.MemorySwappiness != nil && *r.MemorySwappiness == -1 {
+		// The CLI's "unset"; Docker drops it (fixMemorySwappiness).
+		r.MemorySwappiness = nil
+	}
 	if r.Memory != 0 && r.Memory < linuxMinMemory {
 		return errdefs.InvalidParameterf("Minimum memory limit allowed is 6MB")
 	}
@@ -339,6 +343,10 @@ var (
 // 1.40, which expect it) and, for an unprivileged container, the masked
 // and read-only paths.
 func defaultNamespaces(hc *container.HostConfig, apiVersion string) {
+	if hc.Memory > 0 && hc.MemorySwap == 0 {
+		// Docker's default swap limit: twice the memory limit.
+		hc.MemorySwap = hc.Memory * 2
+	}
 	if hc.IpcMode == "" {
 		hc.IpcMode = container.IPCModePrivate
 		if httpx.VersionLess(apiVersion, "1.40") {
