@@ -226,9 +226,9 @@ func (a *API) routes(rt *httpx.Router) {
 	h("HEAD", "/containers/{id}/archive", a.archiveHead)
 	h("PUT", "/containers/{id}/archive", a.archivePut)
 	h("POST", "/containers/{id}/exec", a.execCreate)
-	h("POST", "/containers/{id}/update", notImplemented("container update"))
-	h("GET", "/containers/{id}/changes", notImplemented("container changes"))
-	h("GET", "/containers/{id}/export", notImplemented("container export"))
+	h("POST", "/containers/{id}/update", a.containerUpdate)
+	h("GET", "/containers/{id}/changes", a.containerChanges)
+	h("GET", "/containers/{id}/export", a.containerExport)
 	h("POST", "/commit", notImplemented("commit"))
 
 	// Exec.

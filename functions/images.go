@@ -704,8 +704,9 @@ func (a *API) imageRemove(w http.ResponseWriter, r *http.Request) error {
 			isTag = true
 		}
 	}
-	// Removing one of several tags only untags.
-	if isTag && len(tags) > 1 && !force {
+	// Removing one of several tags only untags, forced or not: force
+	// matters only for the image itself (moby ImageDelete).
+	if isTag && len(tags) > 1 {
 		if err := a.st.RemoveTag(ctx, normalized); err != nil {
 			return err
 		}

@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"archive/tar"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -238,4 +240,146 @@ func TestFidelityCreateDefaults(t *testing.T) {
 			t.Fatalf("image Created %q (%v)", img.Created, err)
 		}
 	})
+}
+
+// TestFidelityUpdate: docker update records the restart policy and
+// resources, refuses what Docker refuses, and checks the body before the
+// container is looked up.
+func TestFidelityUpdate(t *testing.T) {
+	s, cli := newSDK(t, memoryOptions(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := sdkPull(ctx, cli, "alpine:3.20"); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(t *testing.T, name string, hc container.HostConfig) {
+		t.Helper()
+		if _, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: &container.Config{Image: "alpine:3.20", Cmd: []string{"true"}}, HostConfig: &hc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("restart policy and resources", func(t *testing.T) {
+		mk(t, "u0", container.HostConfig{Resources: container.Resources{Memory: 10 << 20}})
+		_, err := cli.ContainerUpdate(ctx, "u0", client.ContainerUpdateOptions{
+			RestartPolicy: &container.RestartPolicy{Name: container.RestartPolicyOnFailure, MaximumRetryCount: 3},
+			Resources:     &container.Resources{Memory: 16 << 20, CPUShares: 512},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := cli.ContainerInspect(ctx, "u0", client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc := r.Container.HostConfig
+		if hc.RestartPolicy.Name != container.RestartPolicyOnFailure || hc.RestartPolicy.MaximumRetryCount != 3 || hc.Memory != 16<<20 || hc.CPUShares != 512 {
+			t.Fatalf("after update: restart %+v memory %d shares %d", hc.RestartPolicy, hc.Memory, hc.CPUShares)
+		}
+	})
+	t.Run("auto-remove refuses a restart policy", func(t *testing.T) {
+		mk(t, "u1", container.HostConfig{AutoRemove: true})
+		_, err := cli.ContainerUpdate(ctx, "u1", client.ContainerUpdateOptions{RestartPolicy: &container.RestartPolicy{Name: container.RestartPolicyAlways}})
+		if !cerrdefs.IsConflict(err) || !strings.Contains(err.Error(), "Restart policy cannot be updated because AutoRemove is enabled for the container") {
+			t.Fatalf("update: %v", err)
+		}
+	})
+	t.Run("unknown policy", func(t *testing.T) {
+		_, err := cli.ContainerUpdate(ctx, "u0", client.ContainerUpdateOptions{RestartPolicy: &container.RestartPolicy{Name: "sometimes"}})
+		if !cerrdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "invalid restart policy: unknown policy 'sometimes'") {
+			t.Fatalf("update: %v", err)
+		}
+	})
+	t.Run("body before lookup", func(t *testing.T) {
+		code, body := rawCT(t, s, "POST", "/containers/nosuch/update", "application/json", `{"Memory":1}`)
+		if code != 400 || !strings.Contains(body, "Minimum memory limit allowed is 6MB") {
+			t.Fatalf("%d %s", code, body)
+		}
+		if _, err := cli.ContainerUpdate(ctx, "nosuch", client.ContainerUpdateOptions{}); !cerrdefs.IsNotFound(err) {
+			t.Fatalf("update of a missing container: %v", err)
+		}
+	})
+}
+
+// TestFidelityDiffExport: docker diff and docker export on the memory
+// provider, whose roots are folders; an image known by its config only
+// has no baseline for diff, which says so with 501.
+func TestFidelityDiffExport(t *testing.T) {
+	s, cli := newSDK(t, memoryOptions(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	img := filepath.Join(dir, "img.tar")
+	imageTarball(t, img, "difftest:1", []string{"true"}, layerTar(t, []tarEntry{
+		{name: "etc/", typ: tar.TypeDir, mode: 0o755},
+		{name: "etc/greeting.txt", typ: tar.TypeReg, body: "hello\n"},
+		{name: "app/", typ: tar.TypeDir, mode: 0o755},
+		{name: "app/keep.txt", typ: tar.TypeReg, body: "keep\n"},
+		{name: "gone/", typ: tar.TypeDir, mode: 0o755},
+		{name: "gone/a.txt", typ: tar.TypeReg, body: "a\n"},
+		{name: "data/", typ: tar.TypeDir, mode: 0o755},
+	}))
+	runSteps(t, s, []step{
+		d(0, `Loaded image: difftest:1`, "load", "-i", img),
+		d(0, ``, "run", "--name", "df", "-v", "vol:/data", "difftest:1", "sh", "-c", "echo new > /app/new.txt; rm -r /gone; echo more >> /etc/greeting.txt; echo v > /data/v.txt"),
+		d(0, `^C /app\nA /app/new.txt\nC /etc\nC /etc/greeting.txt\nD /gone$`, "diff", "df"),
+	})
+	t.Run("export", func(t *testing.T) {
+		rc, err := cli.ContainerExport(ctx, "df", client.ContainerExportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		files := map[string]string{}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				break
+			}
+			b, _ := io.ReadAll(tr)
+			files[h.Name] = string(b)
+		}
+		if files["app/new.txt"] != "new\n" || files["etc/greeting.txt"] != "hello\nmore\n" || files["app/keep.txt"] != "keep\n" {
+			t.Fatalf("export lacks the container's files: %v", keys(files))
+		}
+		if _, ok := files["data/"]; !ok {
+			t.Fatalf("export lacks the mount point data/: %v", keys(files))
+		}
+		for n := range files {
+			if strings.HasPrefix(n, "gone") || strings.HasPrefix(n, "/") || n == "data/v.txt" {
+				t.Fatalf("export has %q (all: %v)", n, keys(files))
+			}
+		}
+	})
+	t.Run("diff without layers", func(t *testing.T) {
+		runSteps(t, s, []step{
+			d(0, ``, "pull", "alpine:3.20"),
+			d(0, ``, "create", "--name", "ph", "alpine:3.20", "true"),
+		})
+		code, body := rawCT(t, s, "GET", "/containers/ph/changes", "", "")
+		if code != 501 || !strings.Contains(body, "known by its config only") {
+			t.Fatalf("%d %s", code, body)
+		}
+	})
+}
+
+// TestFidelityRmiForceTag: docker rmi -f of one of an image's tags only
+// untags it, as Docker does.
+func TestFidelityRmiForceTag(t *testing.T) {
+	s := startServer(t, memoryOptions(t))
+	runSteps(t, s, []step{
+		d(0, ``, "pull", "alpine:3.20"),
+		d(0, ``, "tag", "alpine:3.20", "mine:1"),
+		d(0, `^Untagged: mine:1$`, "rmi", "-f", "mine:1"),
+		d(0, `alpine`, "image", "inspect", "alpine:3.20", "--format", "{{.RepoTags}}"),
+	})
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
