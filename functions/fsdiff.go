@@ -124,6 +124,23 @@ func rootEntries(ctx context.Context, ar providers.Archiver, c *records.Containe
 	}
 }
 
+// aboveMountPoint reports whether p is a mount point or a folder above one.
+func aboveMountPoint(c *records.Container, p string) bool {
+	var dests []string
+	for _, m := range containerMounts(c) {
+		dests = append(dests, path.Clean(m.Destination))
+	}
+	for d := range c.HostConfig.Tmpfs {
+		dests = append(dests, path.Clean(d))
+	}
+	for _, d := range dests {
+		if d == p || strings.HasPrefix(d, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 func isMountPoint(c *records.Container, p string) bool {
 	for _, m := range containerMounts(c) {
 		if path.Clean(m.Destination) == p {
@@ -279,6 +296,16 @@ func (a *API) containerChanges(w http.ResponseWriter, r *http.Request) error {
 	now, err := rootEntries(ctx, ar, c)
 	if err != nil {
 		return err
+	}
+	if c.State.StartedAt.IsZero() {
+		// Docker makes mount points (and the folders above them) when
+		// it first starts the container; a provider that makes them at
+		// create has not changed the container yet.
+		for p := range now {
+			if _, inImg := img[p]; !inImg && aboveMountPoint(c, p) {
+				delete(now, p)
+			}
+		}
 	}
 	return httpx.WriteJSON(w, http.StatusOK, fsChanges(img, now))
 }

@@ -56,7 +56,8 @@ func (a *API) containerUpdate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.event(ctx, events.ContainerEventType, events.ActionUpdate, c.ID, containerAttrs(c))
-	return httpx.WriteJSON(w, http.StatusOK, container.UpdateResponse{Warnings: []string{}})
+	// Docker answers {"Warnings":null} when there are none.
+	return httpx.WriteJSON(w, http.StatusOK, container.UpdateResponse{})
 }
 
 // applyUpdate is Docker's Container.UpdateContainer: each resource set in
