@@ -277,6 +277,36 @@ func TestFidelityUpdate(t *testing.T) {
 			t.Fatalf("after update: restart %+v memory %d shares %d", hc.RestartPolicy, hc.Memory, hc.CPUShares)
 		}
 	})
+	t.Run("an updated restart policy applies at the next exit", func(t *testing.T) {
+		if _, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: "u2", Config: &container.Config{Image: "alpine:3.20", Cmd: []string{"sh", "-c", "exit 3"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cli.ContainerUpdate(ctx, "u2", client.ContainerUpdateOptions{RestartPolicy: &container.RestartPolicy{Name: container.RestartPolicyOnFailure, MaximumRetryCount: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		ectx, ecancel := context.WithTimeout(ctx, time.Minute) // a hang guard only
+		defer ecancel()
+		ev := cli.Events(ectx, client.EventsListOptions{Filters: make(client.Filters).Add("container", "u2").Add("event", "die")})
+		if _, err := cli.ContainerStart(ctx, "u2", client.ContainerStartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// The first run and the one restart each die; then it stays down.
+		for dies := 0; dies < 2; {
+			select {
+			case <-ev.Messages:
+				dies++
+			case err := <-ev.Err:
+				t.Fatalf("events: %v", err)
+			}
+		}
+		in, err := cli.ContainerInspect(ctx, "u2", client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Container.RestartCount != 1 {
+			t.Fatalf("RestartCount %d, want 1", in.Container.RestartCount)
+		}
+	})
 	t.Run("auto-remove refuses a restart policy", func(t *testing.T) {
 		mk(t, "u1", container.HostConfig{AutoRemove: true})
 		_, err := cli.ContainerUpdate(ctx, "u1", client.ContainerUpdateOptions{RestartPolicy: &container.RestartPolicy{Name: container.RestartPolicyAlways}})
