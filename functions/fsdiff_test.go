@@ -49,7 +49,9 @@ func TestDiffExportNeedArchiver(t *testing.T) {
 }
 
 func TestFSChanges(t *testing.T) {
-	file := func(size, mtime int64) fsEntry { return fsEntry{typ: tar.TypeReg, mode: 0o644, size: size, mtime: mtime} }
+	file := func(size, mtime int64) fsEntry {
+		return fsEntry{typ: tar.TypeReg, mode: 0o644, size: size, mtime: mtime}
+	}
 	dir := fsEntry{typ: tar.TypeDir, mode: 0o755}
 	img := map[string]fsEntry{"/a": dir, "/a/f": file(1, 1), "/a/g": file(1, 1), "/d": dir, "/d/x": file(1, 1), "/etc": dir, "/etc/hosts": file(1, 1)}
 	tests := []struct {

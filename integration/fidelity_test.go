@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -286,7 +287,9 @@ func TestFidelityUpdate(t *testing.T) {
 		}
 		ectx, ecancel := context.WithTimeout(ctx, time.Minute) // a hang guard only
 		defer ecancel()
-		ev := cli.Events(ectx, client.EventsListOptions{Filters: make(client.Filters).Add("container", "u2").Add("event", "die")})
+		// Since: the stream may reach the server after the first exit.
+		since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
+		ev := cli.Events(ectx, client.EventsListOptions{Since: since, Filters: make(client.Filters).Add("container", "u2").Add("event", "die")})
 		if _, err := cli.ContainerStart(ctx, "u2", client.ContainerStartOptions{}); err != nil {
 			t.Fatal(err)
 		}
