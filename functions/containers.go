@@ -160,6 +160,7 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 				break
 			}
 			c.Name = randomName(id, nameTry)
+			renameLinks(hc, c.Name)
 			nameTry++
 		}
 		err = a.st.CreateContainer(ctx, c, createEvents()...)

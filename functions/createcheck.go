@@ -291,6 +291,18 @@ func (a *API) resolveReferences(ctx context.Context, name string, hc *container.
 	return nil
 }
 
+// renameLinks rewrites the parent part of links stored by
+// resolveReferences when a generated name is retried as another.
+func renameLinks(hc *container.HostConfig, name string) {
+	for i, l := range hc.Links {
+		child, parentAlias, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		hc.Links[i] = child + ":/" + name + "/" + path.Base(parentAlias)
+	}
+}
+
 // parseLink is Docker's opts.ParseLink: "name[:alias]".
 func parseLink(val string) (string, string, error) {
 	if val == "" {

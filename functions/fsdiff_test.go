@@ -76,3 +76,11 @@ func TestFSChanges(t *testing.T) {
 		}
 	}
 }
+
+func TestRenameLinks(t *testing.T) {
+	hc := &container.HostConfig{Links: []string{"/a0:/old_name/db", "/b0:/old_name/b0"}}
+	renameLinks(hc, "new_name")
+	if strings.Join(hc.Links, ",") != "/a0:/new_name/db,/b0:/new_name/b0" {
+		t.Fatalf("links %v", hc.Links)
+	}
+}

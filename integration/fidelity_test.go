@@ -278,6 +278,14 @@ func TestFidelityUpdate(t *testing.T) {
 			t.Fatalf("after update: restart %+v memory %d shares %d", hc.RestartPolicy, hc.Memory, hc.CPUShares)
 		}
 	})
+	t.Run("docker CLI", func(t *testing.T) {
+		runSteps(t, s, []step{
+			d(0, `^u0$`, "update", "--restart", "unless-stopped", "-m", "20m", "--memory-swap", "40m", "--cpu-shares", "256", "u0"),
+			d(0, `^unless-stopped 20971520 41943040 256$`, "inspect", "u0", "--format", "{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.CPUShares}}"),
+			d(0, ``, "create", "--rm", "--name", "u3", "alpine:3.20", "true"),
+			d(1, `Restart policy cannot be updated because AutoRemove is enabled for the container`, "update", "--restart", "always", "u3"),
+		})
+	})
 	t.Run("an updated restart policy applies at the next exit", func(t *testing.T) {
 		if _, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: "u2", Config: &container.Config{Image: "alpine:3.20", Cmd: []string{"sh", "-c", "exit 3"}}}); err != nil {
 			t.Fatal(err)
