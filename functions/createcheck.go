@@ -352,11 +352,18 @@ var (
 	defaultReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 )
 
+// defaultShmSize is Docker's default /dev/shm size (64 MiB).
+const defaultShmSize = 64 << 20
+
 // defaultNamespaces fills the host config defaults Docker records at
-// create: the IPC mode ("private"; "shareable" for clients older than API
-// 1.40, which expect it) and, for an unprivileged container, the masked
-// and read-only paths.
+// create (moby adaptContainerSettings, createContainerOSSpecificSettings):
+// the /dev/shm size, the swap limit, the IPC mode ("private"; "shareable"
+// for clients older than API 1.40, which expect it) and, for an
+// unprivileged container, the masked and read-only paths.
 func defaultNamespaces(hc *container.HostConfig, apiVersion string) {
+	if hc.ShmSize == 0 {
+		hc.ShmSize = defaultShmSize
+	}
 	if hc.Memory > 0 && hc.MemorySwap == 0 {
 		// Docker's default swap limit: twice the memory limit.
 		hc.MemorySwap = hc.Memory * 2

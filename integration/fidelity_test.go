@@ -188,6 +188,12 @@ func TestFidelityCreateDefaults(t *testing.T) {
 			t.Fatalf("privileged: masked %v read-only %v, want none", priv.MaskedPaths, priv.ReadonlyPaths)
 		}
 	})
+	t.Run("shm size and swap", func(t *testing.T) {
+		hc := create(t, "shm0", container.Config{}, container.HostConfig{Resources: container.Resources{Memory: 10 << 20}}).HostConfig
+		if hc.ShmSize != 64<<20 || hc.MemorySwap != 20<<20 {
+			t.Fatalf("ShmSize %d MemorySwap %d, want 64 MiB and twice the memory", hc.ShmSize, hc.MemorySwap)
+		}
+	})
 	t.Run("working dir cleaned", func(t *testing.T) {
 		if got := create(t, "wd0", container.Config{WorkingDir: "/tmp/"}, container.HostConfig{}).Config.WorkingDir; got != "/tmp" {
 			t.Fatalf("WorkingDir %q, want /tmp", got)
