@@ -255,9 +255,9 @@ func (a *API) routes(rt *httpx.Router) {
 	h("POST", "/containers/{id}/exec", a.execCreate)
 	h("POST", CarryPath, a.carryTicket)
 	h("POST", TunnelPath, a.tunnelTicket)
-	h("POST", "/containers/{id}/update", notImplemented("container update"))
-	h("GET", "/containers/{id}/changes", notImplemented("container changes"))
-	h("GET", "/containers/{id}/export", notImplemented("container export"))
+	h("POST", "/containers/{id}/update", a.containerUpdate)
+	h("GET", "/containers/{id}/changes", a.containerChanges)
+	h("GET", "/containers/{id}/export", a.containerExport)
 	h("POST", "/commit", notImplemented("commit"))
 
 	// Exec.

@@ -56,6 +56,18 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if req.Config == nil {
 		return errdefs.InvalidParameterf("config cannot be empty in order to create a container")
 	}
+	hc := req.HostConfig
+	if hc == nil {
+		hc = &container.HostConfig{}
+	}
+	// Docker checks the settings on their own before it looks anything
+	// up: a bad body is a 400 even when the image is missing.
+	if err := checkDecodedCreate(hc); err != nil {
+		return err
+	}
+	if err := verifyCreateSettings(req.Config, hc); err != nil {
+		return err
+	}
 	if req.Config.Image == "" {
 		return errdefs.InvalidParameterf("no image specified in container config")
 	}
@@ -69,9 +81,8 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	hc := req.HostConfig
-	if hc == nil {
-		hc = &container.HostConfig{}
+	if err := checkPlatform(r.URL.Query().Get("platform"), req.Config.Image, img); err != nil {
+		return err
 	}
 	cfg := mergeImageConfig(req.Config, img)
 	if len(cfg.Entrypoint) == 0 && len(cfg.Cmd) == 0 {
@@ -80,6 +91,7 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := normalizeHostConfig(hc); err != nil {
 		return err
 	}
+	defaultNamespaces(hc, httpx.APIVersion(ctx))
 	if err := checkMounts(hc, a.cfg.HostBinds); err != nil {
 		return err
 	}
@@ -92,6 +104,9 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		name = randomName(id, 0)
 	}
 	name = strings.TrimPrefix(name, "/")
+	if err := a.resolveReferences(ctx, name, hc); err != nil {
+		return err
+	}
 	argv := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
 	c := &records.Container{
 		ID:         id,
@@ -145,6 +160,7 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 				break
 			}
 			c.Name = randomName(id, nameTry)
+			renameLinks(hc, c.Name)
 			nameTry++
 		}
 		err = a.st.CreateContainer(ctx, c, createEvents()...)
@@ -721,6 +737,8 @@ func (a *API) containerList(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	out := []container.Summary{}
+	aliases := linkAliases(cs)
+	annotations := !httpx.VersionLess(httpx.APIVersion(ctx), "1.46")
 	for _, c := range cs {
 		if !all && !c.State.Running {
 			continue
@@ -731,6 +749,11 @@ func (a *API) containerList(w http.ResponseWriter, r *http.Request) error {
 		sum := a.containerSummary(c, httpx.BoolValue(r, "size"))
 		if httpx.BoolValue(r, "size") {
 			sum.SizeRw, sum.SizeRootFs = a.containerSize(r.Context(), c)
+		}
+		// A linked container is also listed under its link names.
+		sum.Names = append(sum.Names, aliases[c.Name]...)
+		if annotations && c.HostConfig != nil && len(c.HostConfig.Annotations) > 0 {
+			sum.HostConfig.Annotations = c.HostConfig.Annotations
 		}
 		out = append(out, sum)
 		if limit > 0 && len(out) == limit {

@@ -115,7 +115,7 @@ func (a *API) imageCreate(w http.ResponseWriter, r *http.Request) error {
 			p.send(progressMsg{Status: "Status: Image is up to date for " + familiar})
 			return nil
 		}
-		img = placeholderImage(familiar)
+		img = placeholderImage(familiar, a.st.Now())
 		placeholder = true
 		a.log.Warn("registry unreachable, storing a placeholder image", "ref", familiar, "err", err)
 	}
@@ -209,7 +209,11 @@ func shortDigest(d string) string {
 
 // placeholderImage is the image recorded for ref when no registry can be
 // reached: a config with Docker's default PATH and /bin/sh, no layers.
-func placeholderImage(ref string) *records.Image {
+// Its id is derived from the config without a time, so every runner that
+// records the same placeholder agrees on it; its Created is when it was
+// recorded (the real image's build time is unknown, and the epoch reads
+// as a 56-year-old image).
+func placeholderImage(ref string, now time.Time) *records.Image {
 	cfg := v1.ConfigFile{
 		Architecture: "amd64",
 		OS:           "linux",
@@ -220,6 +224,7 @@ func placeholderImage(ref string) *records.Image {
 	}
 	b, _ := json.Marshal(cfg)
 	sum := sha256.Sum256(b)
+	cfg.Created = v1.Time{Time: now.UTC()}
 	return &records.Image{ID: "sha256:" + hex.EncodeToString(sum[:]), Created: cfg.Created.Time, Config: cfg, Source: "placeholder", Comment: "placeholder: registry unreachable at pull"}
 }
 
@@ -699,8 +704,9 @@ func (a *API) imageRemove(w http.ResponseWriter, r *http.Request) error {
 			isTag = true
 		}
 	}
-	// Removing one of several tags only untags.
-	if isTag && len(tags) > 1 && !force {
+	// Removing one of several tags only untags, forced or not: force
+	// matters only for the image itself (moby ImageDelete).
+	if isTag && len(tags) > 1 {
 		if err := a.st.RemoveTag(ctx, normalized); err != nil {
 			return err
 		}

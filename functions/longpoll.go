@@ -185,6 +185,14 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 			// step learned which record to watch: subscribe to it first.
 			continue
 		}
+		if bounded && len(buf) > 0 {
+			// Nothing more is ready: answer with what there is, as the
+			// design says, rather than holding output (an event, a log
+			// line) until the window ends.
+			begin(false, cursor)
+			_, err := w.Write(buf)
+			return err
+		}
 		timer := time.NewTimer(spec.interval)
 		var until <-chan time.Time
 		if bounded {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/sockerless/sockerless/internal/errdefs"
 )
@@ -20,8 +20,15 @@ const MaxJSONBody = 4 << 20
 // when optional is true. Malformed JSON is a 400, a body over MaxJSONBody
 // a 413; neither changes anything.
 func DecodeJSON(r *http.Request, v any, optional bool) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/plain") {
-		return errdefs.InvalidParameterf("unsupported Content-Type header (%s): must be 'application/json'", ct)
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		// Docker's CheckForJSON: the media type must be JSON.
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil {
+			return errdefs.InvalidParameter(fmt.Errorf("malformed Content-Type header (%s): %w", ct, err))
+		}
+		if mt != "application/json" {
+			return errdefs.InvalidParameterf("unsupported Content-Type header (%s): must be 'application/json'", ct)
+		}
 	}
 	body := http.MaxBytesReader(nil, r.Body, MaxJSONBody)
 	dec := json.NewDecoder(body)
@@ -37,6 +44,8 @@ func DecodeJSON(r *http.Request, v any, optional bool) error {
 		return errdefs.InvalidParameterf("invalid JSON: request body is empty")
 	case err != nil:
 		return errdefs.InvalidParameter(fmt.Errorf("invalid JSON: %w", err))
+	case dec.More():
+		return errdefs.InvalidParameterf("unexpected content after JSON")
 	}
 	return nil
 }
