@@ -26,6 +26,8 @@ func TestNormalise(t *testing.T) {
 		{"2026-12-06T07:26:42.123456789Z x", "<time> x"},
 		{"modest_shannon_1048f4 and eager_babbage", "<name> and <name>"},
 		{"10.160.0.2/24 2.1MB", "<ip> <size>"},
+		{"p2 Up 1 second", "p2 Up <ago>"},
+		{"time=\"2026-12-06T08:06:04Z\" level=error msg=\"closed pipe\"\nno such directory\n", "no such directory\n"},
 	}
 	for _, tc := range tests {
 		if got := Normalise(tc.in); got != tc.want {
