@@ -1,6 +1,9 @@
 package conformance
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestCorpus checks the corpus itself: at least 150 scenarios, unique
 // names, each with lines or an SDK call.
@@ -32,6 +35,28 @@ func TestNormalise(t *testing.T) {
 	for _, tc := range tests {
 		if got := Normalise(tc.in); got != tc.want {
 			t.Errorf("Normalise(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestAcceptedFile: every accepted difference names a scenario of the
+// corpus and a target, with a reason.
+func TestAcceptedFile(t *testing.T) {
+	acc, err := ReadAccepted("accepted.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, s := range Scenarios() {
+		names[s.Name] = true
+	}
+	for key := range acc {
+		target, scenario, _ := strings.Cut(key, "\t")
+		if target != "memory" && target != "docker" && target != "*" {
+			t.Errorf("accepted.txt: unknown target %q", target)
+		}
+		if !names[scenario] {
+			t.Errorf("accepted.txt: no scenario %q", scenario)
 		}
 	}
 }
