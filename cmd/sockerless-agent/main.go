@@ -262,6 +262,14 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	waitTimeout(&sessions, 5*time.Second)
 	report(rep, log, code)
 	cancel()
+	// Close the relay link before exiting: a workload's network can vanish
+	// with its process before a FIN leaves, and the relay would then offer
+	// the next run's sessions (a restart) to a dead link until its pings
+	// time out.
+	select {
+	case <-agentDone:
+	case <-time.After(2 * time.Second):
+	}
 	if lambdaRequest != "" {
 		if err := lambda.Respond(context.Background(), lambdaRequest, agent.LambdaResult{ExitCode: code}); err != nil {
 			log.Error("invocation not answered", "err", err)

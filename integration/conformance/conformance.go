@@ -111,7 +111,9 @@ var normalisers = []struct {
 	{regexp.MustCompile(`\b[0-9a-f]{12}\b`), "<id>"},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), "<time>"},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d( [+-]\d{4} \w+)?`), "<time>"},
-	{regexp.MustCompile(`(Less than a second|About a minute|About an hour|\d+ (seconds|minutes|hours|days|weeks|months|years)|an? (second|minute|hour|day))( ago)?`), "<ago>"},
+	{regexp.MustCompile(`(Less than a second|About a minute|About an hour|\d+ (second|minute|hour|day|week|month|year)s?|an? (second|minute|hour|day))( ago)?`), "<ago>"},
+	// The CLI's own log lines (a racy tar writer on a failed copy).
+	{regexp.MustCompile(`(?m)^time="[^"]*" level=\w+ msg=.*\n`), ""},
 	{regexp.MustCompile(`\b\d+(\.\d+)?\s?(B|kB|KB|MB|GB|KiB|MiB|GiB)\b`), "<size>"},
 	{regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(/\d+)?\b`), "<ip>"},
 	{regexp.MustCompile(`\b[a-z]+_[a-z]+(_[0-9a-f]{6})?\b`), "<name>"},

@@ -221,7 +221,8 @@ command's output, error output and exit status) are normalised for ids,
 names, times, sizes and addresses, then compared. Accepted differences, each
 with its reason, are in integration/conformance/accepted.txt; a scenario
 listed in integration/conformance/baseline.txt that stops agreeing fails the
-test.
+test. What the differences are and where each fix belongs:
+docs/conformance-differences.md.
 
 Produced by:
 

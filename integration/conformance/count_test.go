@@ -1,6 +1,9 @@
 package conformance
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestCorpus checks the corpus itself: at least 150 scenarios, unique
 // names, each with lines or an SDK call.
@@ -26,10 +29,34 @@ func TestNormalise(t *testing.T) {
 		{"2026-12-06T07:26:42.123456789Z x", "<time> x"},
 		{"modest_shannon_1048f4 and eager_babbage", "<name> and <name>"},
 		{"10.160.0.2/24 2.1MB", "<ip> <size>"},
+		{"p2 Up 1 second", "p2 Up <ago>"},
+		{"time=\"2026-12-06T08:06:04Z\" level=error msg=\"closed pipe\"\nno such directory\n", "no such directory\n"},
 	}
 	for _, tc := range tests {
 		if got := Normalise(tc.in); got != tc.want {
 			t.Errorf("Normalise(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestAcceptedFile: every accepted difference names a scenario of the
+// corpus and a target, with a reason.
+func TestAcceptedFile(t *testing.T) {
+	acc, err := ReadAccepted("accepted.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, s := range Scenarios() {
+		names[s.Name] = true
+	}
+	for key := range acc {
+		target, scenario, _ := strings.Cut(key, "\t")
+		if target != "memory" && target != "docker" && target != "*" {
+			t.Errorf("accepted.txt: unknown target %q", target)
+		}
+		if !names[scenario] {
+			t.Errorf("accepted.txt: no scenario %q", scenario)
 		}
 	}
 }

@@ -62,7 +62,7 @@ func runScenarios() []Scenario {
 		cli(f, "command-not-found", "docker run --rm busybox nosuchcommand"),
 		cli(f, "command-not-executable", "docker run --rm busybox /etc/passwd"),
 		cli(f, "label", "docker run --name lb -l a=b busybox true", "docker inspect -f '{{.Config.Labels.a}}' lb"),
-		cli(f, "name", "docker run --name named busybox true", "docker ps -a --format '{{.Names}} {{.Status}}'"),
+		cli(f, "name", "docker run --name named busybox true", "docker wait named", "docker ps -a --format '{{.Names}} {{.Status}}'"),
 		cli(f, "name-conflict", "docker create --name dup busybox", "docker create --name dup busybox"),
 		cli(f, "detach-id", "docker run -d --name dd busybox true | wc -c", "docker wait dd"),
 		withStdin(f, "stdin", "hello\n", "docker run --rm -i busybox cat"),
@@ -188,7 +188,8 @@ func inspectScenarios() []Scenario {
 
 func listScenarios() []Scenario {
 	const f = "ps"
-	three := []string{"docker create --name p1 -l team=a busybox", "docker run -d --name p2 -l team=b busybox sleep 300", "docker run --name p3 busybox sh -c 'exit 1'"}
+	// The final wait settles p3's state before the listing.
+	three := []string{"docker create --name p1 -l team=a busybox", "docker run -d --name p2 -l team=b busybox sleep 300", "docker run --name p3 busybox sh -c 'exit 1'", "docker wait p3"}
 	with := func(name string, lines ...string) Scenario {
 		return cli(f, name, append(append([]string{}, three...), lines...)...)
 	}

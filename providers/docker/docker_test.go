@@ -262,6 +262,14 @@ func TestAttach(t *testing.T) {
 	if code != 0 || out != "got abc\n" {
 		t.Fatalf("run -i: exit %d stdout %q stderr %q", code, out, errOut)
 	}
+	// A second start of the same container attaches to the new run (the
+	// GitLab helper's reuse): the first run's agent link must be gone.
+	helper := strings.TrimSpace(s.ok(t, "create", "busybox", "echo", "run"))
+	for i := 0; i < 2; i++ {
+		if out := s.ok(t, "start", "-a", helper); out != "run\n" {
+			t.Fatalf("start -a #%d: %q", i+1, out)
+		}
+	}
 	id := strings.TrimSpace(s.ok(t, "create", "-i", "busybox", "sh", "-c", "read x; echo got $x; exit 2"))
 	out, errOut, code = s.docker(t, "def\n", "start", "-ai", id)
 	if code != 2 || out != "got def\n" {
