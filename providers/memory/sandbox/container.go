@@ -627,10 +627,15 @@ func (c *Container) dispatch(ctx context.Context, inv *invocation) int {
 	name := inv.argv[0]
 	base := path.Base(name)
 	if !strings.Contains(name, "/") {
-		switch {
-		case isShell(name):
-			return c.runShell(ctx, inv)
-		case c.sb.isApplet(name):
+		if isShell(name) || c.sb.isApplet(name) {
+			// A file of that name in a PATH directory before the
+			// standard ones runs instead, as in a real shell.
+			if p, ok := c.lookPathBefore(inv, name); ok {
+				return c.runFile(ctx, inv, p)
+			}
+			if isShell(name) {
+				return c.runShell(ctx, inv)
+			}
 			return c.runModule(ctx, inv, c.sb.applets)
 		}
 		p, ok := c.lookPath(inv, name)
@@ -659,6 +664,29 @@ func (c *Container) lookPath(inv *invocation, name string) (string, bool) {
 			dir = "."
 		}
 		p := rootfs.Abs(inv.dir, path.Join(dir, name))
+		fi, err := c.fs.Stat(p)
+		if err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// lookPathBefore searches the PATH directories that come before the
+// first standard binary directory (where an applet or shell name means
+// the applet, rule 4 of dispatch) for an executable file. With the
+// default PATH, which starts with a standard directory, it looks at
+// nothing, so applets cost no extra lookups.
+func (c *Container) lookPathBefore(inv *invocation, name string) (string, bool) {
+	for _, dir := range strings.Split(inv.getenv("PATH"), ":") {
+		if dir == "" {
+			dir = "."
+		}
+		d := rootfs.Abs(inv.dir, dir)
+		if stdBinDir(d) {
+			return "", false
+		}
+		p := path.Join(d, name)
 		fi, err := c.fs.Stat(p)
 		if err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
 			return p, true

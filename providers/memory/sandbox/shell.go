@@ -377,6 +377,9 @@ func (c *Container) newRunner(inv *invocation, t *task, tmp string, funcs map[st
 		pidVar:  ro(strconv.Itoa(t.info.PID)),
 		ppidVar: ro(strconv.Itoa(t.info.PPID)),
 	}
+	if len(inv.argv) > 0 && path.Base(inv.argv[0]) == "bash" {
+		c.bashVars(inv, idVars, base)
+	}
 	bootstrap := map[string]expand.Variable{"TMPDIR": {Set: true, Kind: expand.String, Str: tmp}}
 	for k, v := range idVars {
 		bootstrap[k] = v
@@ -417,6 +420,50 @@ func (c *Container) newRunner(inv *invocation, t *task, tmp string, funcs map[st
 	r.Env = shellEnv{base: base, extra: idVars, fs: c.fs}
 	r.Reset()
 	return r, nil
+}
+
+// bashVersion is what $BASH_VERSION says: the interpreter follows bash
+// 5.3 (mvdan.cc/sh's own tests compare it with bash 5.3).
+const bashVersion = "5.3.0(1)-release"
+
+// bashVars adds what bash sets at start: $BASH (the path it runs from),
+// $BASH_VERSION, and $SHELL, when the environment has none, from the
+// user's entry in the container's /etc/passwd. None is exported, as in
+// bash.
+func (c *Container) bashVars(inv *invocation, vars map[string]expand.Variable, env expand.Environ) {
+	v := func(s string) expand.Variable { return expand.Variable{Set: true, Kind: expand.String, Str: s} }
+	self := inv.argv[0]
+	if strings.Contains(self, "/") {
+		self = rootfs.Abs(inv.dir, self)
+	} else if p, ok := c.lookPath(inv, self); ok {
+		self = p
+	} else {
+		self = "/bin/" + self
+	}
+	vars["BASH"] = v(self)
+	vars["BASH_VERSION"] = v(bashVersion)
+	if !env.Get("SHELL").IsSet() {
+		if sh, ok := containerShell(c.fs, inv.uid); ok {
+			vars["SHELL"] = v(sh)
+		}
+	}
+}
+
+// containerShell looks the login shell of uid up in the container's
+// /etc/passwd.
+func containerShell(fsys *rootfs.FS, uid int) (string, bool) {
+	data, err := fsys.ReadFile("/etc/passwd")
+	if err != nil {
+		return "", false
+	}
+	id := strconv.Itoa(uid)
+	for line := range strings.SplitSeq(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 7 && f[2] == id {
+			return f[6], true
+		}
+	}
+	return "", false
 }
 
 // shellHandlers connects one interpreter to its container.
@@ -742,6 +789,9 @@ func (h *shellHandlers) resolve(inv *invocation, name string) (string, bool) {
 		return name, err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 	}
 	if isShell(name) || h.c.sb.isApplet(name) {
+		if p, ok := h.c.lookPathBefore(inv, name); ok {
+			return p, true
+		}
 		return "/bin/" + name, true
 	}
 	return h.c.lookPath(inv, name)
