@@ -419,7 +419,7 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	w.outMu.Lock()
 	proc, err := w.ctr.Start(context.Background(), sandbox.Process{
 		Argv: argv, Env: s.Env, Dir: s.WorkingDir, Stdin: stdin, Tty: s.Tty,
-		Stdout: w.output(1), Stderr: w.output(2), UID: uid, GID: gid,
+		Stdout: w.output(1), Stderr: w.output(2), UID: uid, GID: gid, Init: true,
 	})
 	if err != nil {
 		w.outMu.Unlock()

@@ -206,6 +206,11 @@ type Process struct {
 	// UID and GID are the user the process runs as (reported by id,
 	// whoami, ls -l's mapping); files are still created by the host user.
 	UID, GID int
+	// Init marks the container's main process, PID 1 of its PID
+	// namespace: as there, a signal it has no handler for (no shell
+	// trap) is ignored, SIGKILL excepted, so docker stop kills it after
+	// the timeout (137).
+	Init bool
 }
 
 // ProcessInfo is one row of the container's process list.
@@ -362,6 +367,7 @@ type Proc struct {
 	done   chan struct{}
 	code   int
 	err    error
+	sig    *sigState
 }
 
 // signalError is the cancel cause when a process is signalled.
@@ -383,10 +389,11 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 		return nil, errors.New("sandbox: empty argv")
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	pr := &Proc{c: c, cancel: cancel, done: make(chan struct{})}
+	pr := &Proc{c: c, cancel: cancel, done: make(chan struct{}), sig: &sigState{init: p.Init}}
 	inv := &invocation{
 		c:    c,
 		ctx:  ctx,
+		sig:  pr.sig,
 		argv: slices.Clone(p.Argv),
 		env:  withDefaults(p.Env),
 		dir:  path.Clean("/" + p.Dir),
@@ -503,6 +510,12 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 	case syscall.SIGSTOP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU:
 		return ErrUnsupportedSignal
 	}
+	if sig != syscall.SIGKILL {
+		if p.sig.deliver(sig) || p.sig.init {
+			// A trap takes it (or ignores it), or PID 1 has no handler.
+			return nil
+		}
+	}
 	p.cancel(signalError(sig))
 	return nil
 }
@@ -511,8 +524,7 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 func (p *Proc) Kill() error { return p.Signal(syscall.SIGKILL) }
 
 // Stop sends SIGTERM and, if the process is still running after timeout,
-// SIGKILL; it returns when the process has exited. Since the sandbox runs
-// no signal handlers, SIGTERM already ends the process.
+// SIGKILL; it returns when the process has exited.
 func (p *Proc) Stop(timeout time.Duration) error {
 	if err := p.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, ErrFinished) {
 		return err
@@ -566,6 +578,7 @@ type invocation struct {
 	gid    int
 	depth  int
 	pid    int             // PID reserved by Start for the top-level command
+	sig    *sigState       // signal dispositions of the process Start made
 	fifos  map[string]bool // host FIFOs of process substitutions this command may open
 }
 
