@@ -93,4 +93,55 @@ func TestSandboxFidelity(t *testing.T) {
 			})
 		}
 	})
+
+	t.Run("applets", func(t *testing.T) {
+		// busybox top -b -n1: the host's memory, CPU and load, then the
+		// container's processes.
+		runSteps(t, s, []step{d(0, ``, "run", "-d", "--name", "topc", "alpine:3.20", "sh", "-c", "echo ready; sleep 1000")})
+		waitLogs(t, s, "topc", "ready")
+		runSteps(t, s, []step{
+			d(0, `(?s)^Mem: \d+K used, \d+K free, \d+K shrd, \d+K buff, \d+K cached\n`+
+				`CPU: +\d+% usr +\d+% sys +\d+% nic +\d+% idle +\d+% io +\d+% irq +\d+% sirq\n`+
+				`Load average: [\d.]+ [\d.]+ [\d.]+ \d+/\d+ \d+\n`+
+				`  PID  PPID USER     STAT   VSZ %VSZ %CPU COMMAND\n`+
+				`    1     0 root     S +\d+m? +\d+% +\d+% sh -c echo ready; sleep 1000\n`+
+				`    \d     1 root     S +\d+m? +\d+% +\d+% sleep 1000\n`+
+				` +\d+ +\d+ root     R +\d+m? +\d+% +\d+% top -b -n1$`, "exec", "topc", "top", "-b", "-n1"),
+			d(0, ``, "rm", "-f", "topc"),
+			// stty size: only on a terminal; its size follows resize.
+			d(1, `^stty: standard input: Inappropriate ioctl for device$`, "run", "--rm", "alpine:3.20", "stty", "size"),
+			d(0, `^0 0\r?$`, "run", "--rm", "-t", "alpine:3.20", "stty", "size"),
+			// tty.
+			d(1, `^not a tty$`, "run", "--rm", "alpine:3.20", "tty"),
+			d(0, `^/dev/pts/0\r?$`, "run", "--rm", "-t", "alpine:3.20", "tty"),
+			// mount lists the container's mounts.
+			d(0, `^overlay on / type overlay \(ro,relatime\)\n\S+ on /data type \S+ \(rw,relatime\)\n`+
+				`tmpfs on /scratch type tmpfs \(rw,nosuid,nodev,noexec,relatime\)$`,
+				"run", "--rm", "--read-only", "-v", "fidvol:/data", "--tmpfs", "/scratch", "alpine:3.20", "mount"),
+			d(255, `permission denied \(are you root\?\)`, "run", "--rm", "alpine:3.20", "mount", "-t", "tmpfs", "tmpfs", "/mnt"),
+			// ip addr: lo and the address the container was given.
+			d(0, `(?s)^1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue qlen 1000\n.*inet 127\.0\.0\.1/8 scope host lo\n.*`+
+				`2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 qdisc noqueue \n    link/ether 02:42:ac:11:[0-9a-f:]+ brd ff:ff:ff:ff:ff:ff\n`+
+				`    inet 172\.17\.\d+\.\d+/16 brd 172\.17\.255\.255 scope global eth0\n`, "run", "--rm", "alpine:3.20", "ip", "addr"),
+			d(0, `^1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue qlen 1000\n    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n`+
+				`    inet 127\.0\.0\.1/8 scope host lo\n       valid_lft forever preferred_lft forever$`, "run", "--rm", "--network", "none", "alpine:3.20", "ip", "addr"),
+			// GroupAdd, seen by id and groups (busybox: no name, no parentheses).
+			d(0, `^uid=0\(root\) gid=0\(root\) groups=0\(root\),10,65534\(nogroup\)\nroot 10 nogroup$`,
+				"run", "--rm", "--group-add", "10", "--group-add", "nogroup", "alpine:3.20", "sh", "-c", "id; groups"),
+		})
+		// The terminal's size follows POST /containers/{id}/resize.
+		runSteps(t, s, []step{d(0, ``, "run", "-d", "-t", "--name", "sttyc", "alpine:3.20", "sh", "-c",
+			`echo ready; while [ "$(stty size)" = "0 0" ]; do sleep 0.02; done; stty size`)})
+		waitLogs(t, s, "sttyc", "ready")
+		resp, err := s.httpClient().Post("http://d/v1.50/containers/sttyc/resize?h=40&w=100", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("resize: %s", resp.Status)
+		}
+		waitLogs(t, s, "sttyc", "40 100")
+		runSteps(t, s, []step{d(0, ``, "rm", "-f", "sttyc")})
+	})
 }

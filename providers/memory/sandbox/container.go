@@ -56,6 +56,41 @@ type Container struct {
 	pipesMu   sync.Mutex
 	pipes     map[*os.File]struct{}
 	oomKilled atomic.Bool
+
+	// setting is what mount and ip show; ttyRows and ttyCols the
+	// terminal's size (stty size).
+	setting          atomic.Pointer[Setting]
+	ttyRows, ttyCols atomic.Uint32
+}
+
+// Setting is what the container's applets show of the world around it
+// that the sandbox itself does not make: its mounts (mount) and network
+// interfaces (ip addr), as the provider knows them.
+type Setting struct {
+	Mounts     []MountEntry
+	Interfaces []Interface
+}
+
+// MountEntry is one line of the mount table, as /proc/mounts has it.
+type MountEntry struct {
+	Source, Target, Type, Options string
+}
+
+// Interface is one network interface of the container besides lo.
+type Interface struct {
+	Name string // eth0...
+	MAC  string
+	// Addr is the address with its prefix length (172.17.0.2/16).
+	Addr string
+}
+
+// SetSetting records the container's mounts and interfaces.
+func (c *Container) SetSetting(s Setting) { c.setting.Store(&s) }
+
+// Resize records the size of the container's terminal.
+func (c *Container) Resize(rows, cols uint) {
+	c.ttyRows.Store(uint32(rows))
+	c.ttyCols.Store(uint32(cols))
 }
 
 // Limits caps what one container may take from the daemon. Zero fields
@@ -206,6 +241,8 @@ type Process struct {
 	// UID and GID are the user the process runs as (reported by id,
 	// whoami, ls -l's mapping); files are still created by the host user.
 	UID, GID int
+	// Groups are the supplementary groups (id, groups).
+	Groups []int
 	// Init marks the container's main process, PID 1 of its PID
 	// namespace: as there, a signal it has no handler for (no shell
 	// trap) is ignored, SIGKILL excepted, so docker stop kills it after
@@ -397,8 +434,9 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 		argv: slices.Clone(p.Argv),
 		env:  withDefaults(p.Env),
 		dir:  path.Clean("/" + p.Dir),
-		uid:  p.UID,
-		gid:  p.GID,
+		uid:    p.UID,
+		gid:    p.GID,
+		groups: slices.Clone(p.Groups),
 	}
 	if fi, err := c.fs.Stat(inv.dir); err != nil || !fi.IsDir() {
 		cancel(nil)
@@ -426,6 +464,11 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 	}
 	inv.tty = p.Tty
 	if p.Tty {
+		if inv.stdin == nil {
+			// docker run -t without -i: stdin is still the terminal,
+			// one nobody types into.
+			inv.stdin = eofReader{}
+		}
 		inv.ttyIn, inv.ttyOut = inv.stdin, inv.stdout
 	}
 	c.mu.Lock()
@@ -576,6 +619,7 @@ type invocation struct {
 	ttyOut io.Writer
 	uid    int
 	gid    int
+	groups []int
 	depth  int
 	pid    int             // PID reserved by Start for the top-level command
 	sig    *sigState       // signal dispositions of the process Start made
