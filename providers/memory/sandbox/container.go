@@ -428,12 +428,12 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	pr := &Proc{c: c, cancel: cancel, done: make(chan struct{}), sig: &sigState{init: p.Init}}
 	inv := &invocation{
-		c:    c,
-		ctx:  ctx,
-		sig:  pr.sig,
-		argv: slices.Clone(p.Argv),
-		env:  withDefaults(p.Env),
-		dir:  path.Clean("/" + p.Dir),
+		c:      c,
+		ctx:    ctx,
+		sig:    pr.sig,
+		argv:   slices.Clone(p.Argv),
+		env:    withDefaults(p.Env),
+		dir:    path.Clean("/" + p.Dir),
 		uid:    p.UID,
 		gid:    p.GID,
 		groups: slices.Clone(p.Groups),
