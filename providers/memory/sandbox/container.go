@@ -735,7 +735,7 @@ func (c *Container) lookPath(inv *invocation, name string) (string, bool) {
 // default PATH, which starts with a standard directory, it looks at
 // nothing, so applets cost no extra lookups.
 func (c *Container) lookPathBefore(inv *invocation, name string) (string, bool) {
-	for _, dir := range strings.Split(inv.getenv("PATH"), ":") {
+	for dir := range strings.SplitSeq(inv.getenv("PATH"), ":") {
 		if dir == "" {
 			dir = "."
 		}
