@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -501,7 +503,13 @@ func (a *API) spec(c *records.Container) providers.Spec {
 	if hc := c.Config.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
 		s.Healthcheck = &providers.Healthcheck{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, Retries: hc.Retries}
 	}
+	for _, n := range slices.Sorted(maps.Keys(c.Networks)) {
+		if ep := c.Networks[n]; ep != nil && ep.IPAddress != "" {
+			s.Interfaces = append(s.Interfaces, providers.Interface{Network: n, IPAddress: ep.IPAddress, PrefixLen: ep.PrefixLen, MacAddress: ep.MacAddress})
+		}
+	}
 	if h := c.HostConfig; h != nil {
+		s.GroupAdd = h.GroupAdd
 		s.ReadOnlyRootfs, s.Tmpfs, s.LogConfig = h.ReadonlyRootfs, h.Tmpfs, h.LogConfig.Config
 		s.Resources = providers.Resources{Memory: h.Memory, NanoCPUs: h.NanoCPUs}
 		if h.PidsLimit != nil {

@@ -54,9 +54,23 @@ type Spec struct {
 	ReadOnlyRootfs bool
 	// Tmpfs maps container paths to mount options (--tmpfs PATH[:OPTS]).
 	Tmpfs map[string]string
+	// GroupAdd are the supplementary groups asked for (--group-add:
+	// names or numbers, looked up in the container's /etc/group).
+	GroupAdd []string
+	// Interfaces are the container's network endpoints as the control
+	// plane assigned them, in network-name order (what ip addr shows).
+	Interfaces []Interface
 	// LogConfig is the log driver's options (HostConfig.LogConfig.Config:
 	// max-size, max-file); empty means the provider's default.
 	LogConfig map[string]string
+}
+
+// Interface is one network endpoint of a container.
+type Interface struct {
+	Network    string
+	IPAddress  string
+	PrefixLen  int
+	MacAddress string
 }
 
 // Resources are a container's resource limits; zero means none asked.

@@ -246,6 +246,7 @@ type workload struct {
 	dir        string
 	fs         *rootfs.FS
 	ctr        *sandbox.Container
+	mounts     []sandbox.MountEntry // the mount table mount shows
 	unregister func()
 	// created is when the root was ready: files modified later are the
 	// container's writes (SizeRw).
@@ -313,6 +314,7 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		return fmt.Errorf("memory: image %s: %w", s.Image, err)
 	}
 	var mounts []rootfs.Mount
+	var table []sandbox.MountEntry
 	specMounts := slices.Clone(s.Mounts)
 	for _, dst := range slices.Sorted(maps.Keys(s.Tmpfs)) {
 		// --tmpfs PATH: an empty, writable directory private to the
@@ -344,6 +346,7 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 			}
 		}
 		mounts = append(mounts, rootfs.Mount{Target: m.Destination, Source: src, ReadOnly: m.ReadOnly})
+		table = append(table, mountEntry(m, src))
 	}
 	rfs, err := rootfs.New(root, mounts)
 	if err != nil {
@@ -383,6 +386,12 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	w := &workload{p: p, id: s.ID, spec: s, dir: dir, fs: rfs, ctr: p.opts.Sandbox.NewContainer(rfs), log: dlog,
 		next: make(chan struct{}), removed: make(chan struct{}), subs: map[*subscriber]struct{}{}}
 	w.ctr.SetLimits(p.limitsFor(s))
+	rootOpts := "rw,relatime"
+	if s.ReadOnlyRootfs {
+		rootOpts = "ro,relatime"
+	}
+	w.mounts = append([]sandbox.MountEntry{{Source: "overlay", Target: "/", Type: "overlay", Options: rootOpts}}, table...)
+	w.ctr.SetSetting(sandbox.Setting{Mounts: w.mounts, Interfaces: interfaces(s)})
 	w.created = time.Now()
 	w.unregister = p.opts.Hub.Register(s.ID, func(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
 		_, _ = agent.ServeSession(ctx, conn, g, w, func(code int) {
@@ -413,13 +422,19 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	if err != nil {
 		return errdefs.InvalidParameter(err)
 	}
+	groups, err := supplementaryGroups(w.ctr.FS(), uid, gid, s.GroupAdd)
+	if err != nil {
+		return errdefs.InvalidParameter(err)
+	}
+	// Networks may have changed since create.
+	w.ctr.SetSetting(sandbox.Setting{Mounts: w.mounts, Interfaces: interfaces(s)})
 	w.ctr.ClearOOMKilled()
 	// Output of the run may arrive before Start returns; hold delivery
 	// until the run is recorded so a late attach can find its beginning.
 	w.outMu.Lock()
 	proc, err := w.ctr.Start(context.Background(), sandbox.Process{
 		Argv: argv, Env: s.Env, Dir: s.WorkingDir, Stdin: stdin, Tty: s.Tty,
-		Stdout: w.output(1), Stderr: w.output(2), UID: uid, GID: gid,
+		Stdout: w.output(1), Stderr: w.output(2), UID: uid, GID: gid, Groups: groups, Init: true,
 	})
 	if err != nil {
 		w.outMu.Unlock()
@@ -528,6 +543,42 @@ func (p *Provider) Stop(ctx context.Context, id string, timeout time.Duration) e
 	return nil
 }
 
+// Resize records the size of the container's terminal (stty size).
+func (p *Provider) Resize(ctx context.Context, id string, height, width uint) error {
+	w, err := p.get(id)
+	if err != nil {
+		return err
+	}
+	w.ctr.Resize(height, width)
+	return nil
+}
+
+// mountEntry is m's line in the container's mount table: tmpfs as
+// tmpfs, a bind or volume as the host filesystem holding src (Docker
+// shows the host's device there, which the container has no business
+// knowing).
+func mountEntry(m providers.Mount, src string) sandbox.MountEntry {
+	mode := "rw"
+	if m.ReadOnly {
+		mode = "ro"
+	}
+	if m.Type == "tmpfs" {
+		return sandbox.MountEntry{Source: "tmpfs", Target: m.Destination, Type: "tmpfs", Options: mode + ",nosuid,nodev,noexec,relatime"}
+	}
+	t := fsType(src)
+	return sandbox.MountEntry{Source: t, Target: m.Destination, Type: t, Options: mode + ",relatime"}
+}
+
+// interfaces are s's network endpoints as ip addr shows them: eth0,
+// eth1... in network-name order.
+func interfaces(s providers.Spec) []sandbox.Interface {
+	var out []sandbox.Interface
+	for i, n := range s.Interfaces {
+		out = append(out, sandbox.Interface{Name: fmt.Sprintf("eth%d", i), MAC: n.MacAddress, Addr: fmt.Sprintf("%s/%d", n.IPAddress, n.PrefixLen)})
+	}
+	return out
+}
+
 // Kill sends signal to the main process.
 func (p *Provider) Kill(ctx context.Context, id string, signal int) error {
 	r, err := p.current(id)
@@ -580,9 +631,14 @@ func (w *workload) Exec(ctx context.Context, g ticket.Grant, p ticket.Process, s
 		fmt.Fprintf(stdio.Stderr, "OCI runtime exec failed: %v\n", err)
 		return 126, nil
 	}
+	groups, err := supplementaryGroups(w.ctr.FS(), uid, gid, w.spec.GroupAdd)
+	if err != nil {
+		fmt.Fprintf(stdio.Stderr, "OCI runtime exec failed: %v\n", err)
+		return 126, nil
+	}
 	proc, err := w.ctr.Start(ctx, sandbox.Process{
 		Argv: p.Cmd, Env: p.Env, Dir: p.WorkingDir, Stdin: stdio.Stdin, Tty: p.Tty,
-		Stdout: stdio.Stdout, Stderr: stdio.Stderr, UID: uid, GID: gid,
+		Stdout: stdio.Stdout, Stderr: stdio.Stderr, UID: uid, GID: gid, Groups: groups,
 	})
 	if err != nil {
 		// Docker's answer for an exec that cannot start (bad workdir).

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -61,6 +62,53 @@ func lookupUser(fs *rootfs.FS, spec string) (uid, gid int, err error) {
 		}
 	}
 	return 0, 0, fmt.Errorf("unable to find group %s: no matching entries in group file", g)
+}
+
+// supplementaryGroups are the groups a process of uid runs with, as runc
+// gives them: its primary group, the groups /etc/group lists the user
+// in, and --group-add (numbers, or names looked up in /etc/group).
+func supplementaryGroups(fs *rootfs.FS, uid, gid int, add []string) ([]int, error) {
+	groups := []int{gid}
+	var group [][]string
+	if data, err := fs.ReadFile("/etc/group"); err == nil {
+		group = colonFile(data, 4)
+	}
+	name := ""
+	if data, err := fs.ReadFile("/etc/passwd"); err == nil {
+		for _, e := range colonFile(data, 7) {
+			if e[2] == strconv.Itoa(uid) {
+				name = e[0]
+				break
+			}
+		}
+	}
+	for _, e := range group {
+		if name != "" && slices.Contains(strings.Split(e[3], ","), name) {
+			if n, err := strconv.Atoi(e[2]); err == nil && !slices.Contains(groups, n) {
+				groups = append(groups, n)
+			}
+		}
+	}
+	for _, g := range add {
+		n, err := strconv.Atoi(g)
+		if err != nil {
+			found := false
+			for _, e := range group {
+				if e[0] == g {
+					n, err = strconv.Atoi(e[2])
+					found = err == nil
+					break
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("unable to find group %s: no matching entries in group file", g)
+			}
+		}
+		if !slices.Contains(groups, n) {
+			groups = append(groups, n)
+		}
+	}
+	return groups, nil
 }
 
 // colonFile splits the lines of a passwd or group file into at least n

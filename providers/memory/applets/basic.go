@@ -697,10 +697,27 @@ func idCmd(e *env, args []string) int {
 	switch {
 	case g.has('u'):
 		fmt.Fprintln(e.stdout, name(un, uid))
-	case g.has('g'), g.has('G'):
+	case g.has('g'):
 		fmt.Fprintln(e.stdout, name(gn, gid))
+	case g.has('G'):
+		var out []string
+		for _, id := range groupIDs() {
+			out = append(out, name(lookupName("/etc/group", id), id))
+		}
+		fmt.Fprintln(e.stdout, strings.Join(out, " "))
 	default:
-		fmt.Fprintf(e.stdout, "uid=%d(%s) gid=%d(%s) groups=%d(%s)\n", uid, un, gid, gn, gid, gn)
+		// busybox: a number without a name has no parentheses.
+		named := func(id int, n string) string {
+			if n == "" {
+				return strconv.Itoa(id)
+			}
+			return fmt.Sprintf("%d(%s)", id, n)
+		}
+		var out []string
+		for _, id := range groupIDs() {
+			out = append(out, named(id, lookupName("/etc/group", id)))
+		}
+		fmt.Fprintf(e.stdout, "uid=%s gid=%s groups=%s\n", named(uid, un), named(gid, gn), strings.Join(out, ","))
 	}
 	return 0
 }
@@ -717,12 +734,15 @@ func whoamiCmd(e *env, _ []string) int {
 }
 
 func groupsCmd(e *env, _ []string) int {
-	_, gid := ids()
-	n := lookupName("/etc/group", gid)
-	if n == "" {
-		n = strconv.Itoa(gid)
+	var out []string
+	for _, id := range groupIDs() {
+		n := lookupName("/etc/group", id)
+		if n == "" {
+			n = strconv.Itoa(id)
+		}
+		out = append(out, n)
 	}
-	fmt.Fprintln(e.stdout, n)
+	fmt.Fprintln(e.stdout, strings.Join(out, " "))
 	return 0
 }
 

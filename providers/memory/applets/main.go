@@ -57,7 +57,7 @@ func applets() map[string]appletFunc {
 		"tty": ttyCmd, "uname": unameCmd, "uniq": uniqCmd, "wc": wcCmd, "which": whichCmd,
 		"whoami": whoamiCmd, "xargs": xargsCmd, "yes": yesCmd, "zcat": zcatCmd,
 		"nohup": nohupCmd, "usleep": usleepCmd, "mkfifo": unsupportedCmd, "ps": psCmd,
-		"logname": whoamiCmd, "groups": groupsCmd, "fold": foldCmd, "nl": nlCmd,
+		"logname": whoamiCmd, "top": topCmd, "stty": sttyCmd, "mount": mountCmd, "ip": ipCmd, "groups": groupsCmd, "fold": foldCmd, "nl": nlCmd,
 		"paste": pasteCmd, "comm": commCmd, "od": odCmd, "hexdump": hexdumpCmd,
 		"xxd": xxdCmd, "split": unsupportedCmd, "chown": chownCmd, "chgrp": chownCmd,
 		"dd": ddCmd, "cksum": cksumCmd, "sum": cksumCmd, "numfmt": unsupportedCmd,

@@ -56,6 +56,41 @@ type Container struct {
 	pipesMu   sync.Mutex
 	pipes     map[*os.File]struct{}
 	oomKilled atomic.Bool
+
+	// setting is what mount and ip show; ttyRows and ttyCols the
+	// terminal's size (stty size).
+	setting          atomic.Pointer[Setting]
+	ttyRows, ttyCols atomic.Uint32
+}
+
+// Setting is what the container's applets show of the world around it
+// that the sandbox itself does not make: its mounts (mount) and network
+// interfaces (ip addr), as the provider knows them.
+type Setting struct {
+	Mounts     []MountEntry
+	Interfaces []Interface
+}
+
+// MountEntry is one line of the mount table, as /proc/mounts has it.
+type MountEntry struct {
+	Source, Target, Type, Options string
+}
+
+// Interface is one network interface of the container besides lo.
+type Interface struct {
+	Name string // eth0...
+	MAC  string
+	// Addr is the address with its prefix length (172.17.0.2/16).
+	Addr string
+}
+
+// SetSetting records the container's mounts and interfaces.
+func (c *Container) SetSetting(s Setting) { c.setting.Store(&s) }
+
+// Resize records the size of the container's terminal.
+func (c *Container) Resize(rows, cols uint) {
+	c.ttyRows.Store(uint32(rows))
+	c.ttyCols.Store(uint32(cols))
 }
 
 // Limits caps what one container may take from the daemon. Zero fields
@@ -206,6 +241,13 @@ type Process struct {
 	// UID and GID are the user the process runs as (reported by id,
 	// whoami, ls -l's mapping); files are still created by the host user.
 	UID, GID int
+	// Groups are the supplementary groups (id, groups).
+	Groups []int
+	// Init marks the container's main process, PID 1 of its PID
+	// namespace: as there, a signal it has no handler for (no shell
+	// trap) is ignored, SIGKILL excepted, so docker stop kills it after
+	// the timeout (137).
+	Init bool
 }
 
 // ProcessInfo is one row of the container's process list.
@@ -362,6 +404,7 @@ type Proc struct {
 	done   chan struct{}
 	code   int
 	err    error
+	sig    *sigState
 }
 
 // signalError is the cancel cause when a process is signalled.
@@ -383,15 +426,17 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 		return nil, errors.New("sandbox: empty argv")
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	pr := &Proc{c: c, cancel: cancel, done: make(chan struct{})}
+	pr := &Proc{c: c, cancel: cancel, done: make(chan struct{}), sig: &sigState{init: p.Init}}
 	inv := &invocation{
-		c:    c,
-		ctx:  ctx,
-		argv: slices.Clone(p.Argv),
-		env:  withDefaults(p.Env),
-		dir:  path.Clean("/" + p.Dir),
-		uid:  p.UID,
-		gid:  p.GID,
+		c:      c,
+		ctx:    ctx,
+		sig:    pr.sig,
+		argv:   slices.Clone(p.Argv),
+		env:    withDefaults(p.Env),
+		dir:    path.Clean("/" + p.Dir),
+		uid:    p.UID,
+		gid:    p.GID,
+		groups: slices.Clone(p.Groups),
 	}
 	if fi, err := c.fs.Stat(inv.dir); err != nil || !fi.IsDir() {
 		cancel(nil)
@@ -419,6 +464,11 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 	}
 	inv.tty = p.Tty
 	if p.Tty {
+		if inv.stdin == nil {
+			// docker run -t without -i: stdin is still the terminal,
+			// one nobody types into.
+			inv.stdin = eofReader{}
+		}
 		inv.ttyIn, inv.ttyOut = inv.stdin, inv.stdout
 	}
 	c.mu.Lock()
@@ -503,6 +553,12 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 	case syscall.SIGSTOP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU:
 		return ErrUnsupportedSignal
 	}
+	if sig != syscall.SIGKILL {
+		if p.sig.deliver(sig) || p.sig.init {
+			// A trap takes it (or ignores it), or PID 1 has no handler.
+			return nil
+		}
+	}
 	p.cancel(signalError(sig))
 	return nil
 }
@@ -511,8 +567,7 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 func (p *Proc) Kill() error { return p.Signal(syscall.SIGKILL) }
 
 // Stop sends SIGTERM and, if the process is still running after timeout,
-// SIGKILL; it returns when the process has exited. Since the sandbox runs
-// no signal handlers, SIGTERM already ends the process.
+// SIGKILL; it returns when the process has exited.
 func (p *Proc) Stop(timeout time.Duration) error {
 	if err := p.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, ErrFinished) {
 		return err
@@ -564,8 +619,10 @@ type invocation struct {
 	ttyOut io.Writer
 	uid    int
 	gid    int
+	groups []int
 	depth  int
 	pid    int             // PID reserved by Start for the top-level command
+	sig    *sigState       // signal dispositions of the process Start made
 	fifos  map[string]bool // host FIFOs of process substitutions this command may open
 }
 
@@ -627,10 +684,15 @@ func (c *Container) dispatch(ctx context.Context, inv *invocation) int {
 	name := inv.argv[0]
 	base := path.Base(name)
 	if !strings.Contains(name, "/") {
-		switch {
-		case isShell(name):
-			return c.runShell(ctx, inv)
-		case c.sb.isApplet(name):
+		if isShell(name) || c.sb.isApplet(name) {
+			// A file of that name in a PATH directory before the
+			// standard ones runs instead, as in a real shell.
+			if p, ok := c.lookPathBefore(inv, name); ok {
+				return c.runFile(ctx, inv, p)
+			}
+			if isShell(name) {
+				return c.runShell(ctx, inv)
+			}
 			return c.runModule(ctx, inv, c.sb.applets)
 		}
 		p, ok := c.lookPath(inv, name)
@@ -659,6 +721,29 @@ func (c *Container) lookPath(inv *invocation, name string) (string, bool) {
 			dir = "."
 		}
 		p := rootfs.Abs(inv.dir, path.Join(dir, name))
+		fi, err := c.fs.Stat(p)
+		if err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// lookPathBefore searches the PATH directories that come before the
+// first standard binary directory (where an applet or shell name means
+// the applet, rule 4 of dispatch) for an executable file. With the
+// default PATH, which starts with a standard directory, it looks at
+// nothing, so applets cost no extra lookups.
+func (c *Container) lookPathBefore(inv *invocation, name string) (string, bool) {
+	for dir := range strings.SplitSeq(inv.getenv("PATH"), ":") {
+		if dir == "" {
+			dir = "."
+		}
+		d := rootfs.Abs(inv.dir, dir)
+		if stdBinDir(d) {
+			return "", false
+		}
+		p := path.Join(d, name)
 		fi, err := c.fs.Stat(p)
 		if err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
 			return p, true

@@ -146,6 +146,11 @@ const (
 	infoMachine   = 2 // the host's machine name, as uname -m prints it
 	infoCPUs      = 3 // CPUs the sandbox's guests run on
 	infoDisk      = 4 // "TOTAL FREE AVAIL" bytes of the filesystem holding the container's root
+	infoGroups    = 5 // supplementary group ids, space-separated
+	infoMounts    = 6 // the mount table: "SOURCE TARGET TYPE OPTIONS" lines
+	infoAddrs     = 7 // interfaces besides lo: "NAME MAC ADDR/PREFIX" lines
+	infoTTYSize   = 8 // "ROWS COLS" of the terminal, when stdin is it
+	infoTop       = 9 // the host's "MEM-TOTAL-KB MEM-FREE-KB SHARED-KB BUFFERS-KB CACHED-KB", /proc/stat's cpu line, /proc/loadavg, then "PID VSZ-KB" per process
 )
 
 // hostInfo writes the text of one kind of information at out (at most
@@ -167,6 +172,41 @@ func hostInfo(ctx context.Context, mod api.Module, stack []uint64) {
 		text = machine()
 	case kind == infoCPUs:
 		text = strconv.Itoa(runtime.NumCPU())
+	case kind == infoGroups:
+		var g []string
+		for _, n := range inv.groups {
+			g = append(g, strconv.Itoa(n))
+		}
+		text = strings.Join(g, " ")
+	case kind == infoMounts:
+		if st := inv.c.setting.Load(); st != nil {
+			var b strings.Builder
+			for _, m := range st.Mounts {
+				fmt.Fprintf(&b, "%s %s %s %s\n", m.Source, m.Target, m.Type, m.Options)
+			}
+			text = b.String()
+		}
+	case kind == infoAddrs:
+		if st := inv.c.setting.Load(); st != nil {
+			var b strings.Builder
+			for _, i := range st.Interfaces {
+				fmt.Fprintf(&b, "%s %s %s\n", i.Name, i.MAC, i.Addr)
+			}
+			text = b.String()
+		}
+	case kind == infoTTYSize:
+		if inv.isatty(0) {
+			text = fmt.Sprintf("%d %d", inv.c.ttyRows.Load(), inv.c.ttyCols.Load())
+		}
+	case kind == infoTop:
+		var b strings.Builder
+		b.WriteString(hostLoad())
+		inv.c.mu.Lock()
+		for pid, t := range inv.c.tasks {
+			fmt.Fprintf(&b, "\n%d %d", pid, t.mem.Load()/1024)
+		}
+		inv.c.mu.Unlock()
+		text = b.String()
 	case kind == infoDisk:
 		if total, free, avail, ok := diskSpace(inv.c.fs.RootDir()); ok {
 			text = fmt.Sprintf("%d %d %d", total, free, avail)
@@ -359,4 +399,31 @@ func goMode(u uint32) fs.FileMode {
 		m |= fs.ModeSticky
 	}
 	return m
+}
+
+// hostLoad is what top's header shows: the host's memory, CPU times and
+// load, as busybox top reads them from /proc (not namespaced in a Docker
+// container either). Empty lines where the host has no /proc.
+func hostLoad() string {
+	var mem [5]string
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		keys := map[string]int{"MemTotal:": 0, "MemFree:": 1, "Shmem:": 2, "Buffers:": 3, "Cached:": 4}
+		for line := range strings.SplitSeq(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				if i, ok := keys[f[0]]; ok {
+					mem[i] = f[1]
+				}
+			}
+		}
+	}
+	cpu := ""
+	if data, err := os.ReadFile("/proc/stat"); err == nil {
+		cpu, _, _ = strings.Cut(string(data), "\n")
+	}
+	load := ""
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.TrimSpace(string(data))
+	}
+	return strings.Join(mem[:], " ") + "\n" + cpu + "\n" + load
 }

@@ -67,6 +67,12 @@ func knownLongOpt(name string) bool {
 
 // runShell runs sh/bash/ash/dash with inv.argv.
 func (c *Container) runShell(ctx context.Context, inv *invocation) int {
+	// The shell Start ran (not one it started) handles the process's
+	// signals with its traps.
+	var sig *sigState
+	if inv.pid != 0 && inv.sig.own() {
+		sig = inv.sig
+	}
 	t, err := c.addTask(inv)
 	if err != nil {
 		inv.errf("sh: %v\n", err)
@@ -172,7 +178,7 @@ func (c *Container) runShell(ctx context.Context, inv *invocation) int {
 		runInv = self.child()
 		runInv.stdin = nil
 	}
-	r, err := c.newRunner(runInv, t, tmp, funcs, append(opts, append([]string{"--"}, params...)...))
+	r, err := c.newRunner(runInv, t, sig, tmp, funcs, append(opts, append([]string{"--"}, params...)...))
 	if err != nil {
 		self.errf("%s: %v\n", name0, err)
 		return 2
@@ -362,7 +368,7 @@ func newRunner(opts ...interp.RunnerOption) (*interp.Runner, error) { return int
 
 // newRunner builds an interpreter for inv whose every file access and
 // command goes through the container.
-func (c *Container) newRunner(inv *invocation, t *task, tmp string, funcs map[string]bool, params []string) (*interp.Runner, error) {
+func (c *Container) newRunner(inv *invocation, t *task, sig *sigState, tmp string, funcs map[string]bool, params []string) (*interp.Runner, error) {
 	ro := func(v string) expand.Variable {
 		return expand.Variable{Set: true, Kind: expand.String, ReadOnly: true, Str: v}
 	}
@@ -377,11 +383,14 @@ func (c *Container) newRunner(inv *invocation, t *task, tmp string, funcs map[st
 		pidVar:  ro(strconv.Itoa(t.info.PID)),
 		ppidVar: ro(strconv.Itoa(t.info.PPID)),
 	}
+	if len(inv.argv) > 0 && path.Base(inv.argv[0]) == "bash" {
+		c.bashVars(inv, idVars, base)
+	}
 	bootstrap := map[string]expand.Variable{"TMPDIR": {Set: true, Kind: expand.String, Str: tmp}}
 	for k, v := range idVars {
 		bootstrap[k] = v
 	}
-	h := &shellHandlers{c: c, inv: inv, t: t, funcs: funcs, tmp: tmp}
+	h := &shellHandlers{c: c, inv: inv, t: t, sig: sig, funcs: funcs, tmp: tmp}
 	stdin := inv.stdin
 	if stdin != nil && inv.ttyIn != nil && stdin == inv.ttyIn {
 		// The interpreter turns a reader into an os.Pipe; make that pipe
@@ -419,11 +428,58 @@ func (c *Container) newRunner(inv *invocation, t *task, tmp string, funcs map[st
 	return r, nil
 }
 
+// bashVersion is what $BASH_VERSION says: the interpreter follows bash
+// 5.3 (mvdan.cc/sh's own tests compare it with bash 5.3).
+const bashVersion = "5.3.0(1)-release"
+
+// bashVars adds what bash sets at start: $BASH (the path it runs from),
+// $BASH_VERSION, and $SHELL, when the environment has none, from the
+// user's entry in the container's /etc/passwd. None is exported, as in
+// bash.
+func (c *Container) bashVars(inv *invocation, vars map[string]expand.Variable, env expand.Environ) {
+	v := func(s string) expand.Variable { return expand.Variable{Set: true, Kind: expand.String, Str: s} }
+	self := inv.argv[0]
+	if strings.Contains(self, "/") {
+		self = rootfs.Abs(inv.dir, self)
+	} else if p, ok := c.lookPath(inv, self); ok {
+		self = p
+	} else {
+		self = "/bin/" + self
+	}
+	vars["BASH"] = v(self)
+	vars["BASH_VERSION"] = v(bashVersion)
+	if !env.Get("SHELL").IsSet() {
+		if sh, ok := containerShell(c.fs, inv.uid); ok {
+			vars["SHELL"] = v(sh)
+		}
+	}
+}
+
+// containerShell looks the login shell of uid up in the container's
+// /etc/passwd.
+func containerShell(fsys *rootfs.FS, uid int) (string, bool) {
+	data, err := fsys.ReadFile("/etc/passwd")
+	if err != nil {
+		return "", false
+	}
+	id := strconv.Itoa(uid)
+	for line := range strings.SplitSeq(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 7 && f[2] == id {
+			return f[6], true
+		}
+	}
+	return "", false
+}
+
 // shellHandlers connects one interpreter to its container.
 type shellHandlers struct {
 	c   *Container
 	inv *invocation
 	t   *task // the shell's entry in the process table
+	// sig is the process's signal state when this shell handles its
+	// signals (the top-level shell), else nil.
+	sig *sigState
 	// accounted is when the variables were last charged and
 	// depthChecked when the nesting depth was last measured (unix nanos).
 	accounted, depthChecked atomic.Int64
@@ -433,6 +489,47 @@ type shellHandlers struct {
 
 func (h *shellHandlers) abs(hc interp.HandlerContext, p string) string {
 	return rootfs.Abs(hc.Dir, p)
+}
+
+// trap takes the signal conditions out of a trap command: they are set
+// in the process's signal state (by the top-level shell; another shell
+// is never sent signals) and the rest (EXIT, ERR, errors) is left to the
+// interpreter, which knows only those.
+func (h *shellHandlers) trap(hc interp.HandlerContext, args []string) []string {
+	ops := args[1:]
+	if len(ops) > 0 && ops[0] == "--" {
+		ops = ops[1:]
+	}
+	if len(ops) == 0 || ops[0] == "-p" {
+		if h.sig != nil {
+			for _, l := range h.sig.list() {
+				fmt.Fprintln(hc.Stdout, l)
+			}
+		}
+		return args
+	}
+	if strings.HasPrefix(ops[0], "-") && ops[0] != "-" {
+		return args
+	}
+	action, specs := "-", ops
+	if len(ops) > 1 {
+		action, specs = ops[0], ops[1:]
+	}
+	rest := []string{"trap", action}
+	for _, spec := range specs {
+		n, ok := parseSignal(spec)
+		if !ok {
+			rest = append(rest, spec)
+			continue
+		}
+		if h.sig != nil {
+			h.sig.set(n, action)
+		}
+	}
+	if len(rest) == 2 {
+		return []string{"true"}
+	}
+	return rest
 }
 
 // exportedEnv lists the exported variables of the shell.
@@ -482,6 +579,20 @@ func (h *shellHandlers) call(ctx context.Context, args []string) ([]string, erro
 			return []string{failBuiltin, args[0] + ": " + errNoPipes.Error()}, nil
 		}
 	}
+	if h.sig != nil && h.sig.pending.Load() > 0 {
+		// Trapped signals arrived: their traps run before this command.
+		if code := h.sig.take(); code != "" {
+			quoted := make([]string, len(args))
+			for i, a := range args {
+				q, err := syntax.Quote(a, syntax.LangBash)
+				if err != nil {
+					return nil, err
+				}
+				quoted[i] = q
+			}
+			return []string{"eval", code + "\n" + strings.Join(quoted, " ")}, nil
+		}
+	}
 	name := args[0]
 	if !interp.IsBuiltin(name) || name == "eval" || name == "source" || name == "." || name == "command" {
 		// A function call, or a builtin that runs more shell code: the
@@ -492,6 +603,8 @@ func (h *shellHandlers) call(ctx context.Context, args []string) ([]string, erro
 		}
 	}
 	switch name {
+	case "trap":
+		return h.trap(hc, args), nil
 	case "command":
 		if len(args) >= 3 && (args[1] == "-v" || args[1] == "-V") {
 			return append([]string{lookupBuiltin, args[1]}, args[2:]...), nil
@@ -742,6 +855,9 @@ func (h *shellHandlers) resolve(inv *invocation, name string) (string, bool) {
 		return name, err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 	}
 	if isShell(name) || h.c.sb.isApplet(name) {
+		if p, ok := h.c.lookPathBefore(inv, name); ok {
+			return p, true
+		}
 		return "/bin/" + name, true
 	}
 	return h.c.lookPath(inv, name)
