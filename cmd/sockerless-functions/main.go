@@ -339,14 +339,14 @@ func awsProvider(ctx context.Context, cfg Config, platform string, log *slog.Log
 		lc.ControlPlaneURL = controlPlane
 		return func(rep providers.Reporter) (providers.Provider, error) {
 			return lambda.New(lambda.Options{Config: lc, AWS: awsCfg, Injector: inj, Link: link, Secret: secret,
-				RelayURL: cfg.RelayURL, Reporter: rep, Logger: log})
+				RelayURL: cfg.RelayURL, Logger: log})
 		}, nil
 	}
 	ec := cfg.ECS
 	ec.ControlPlaneURL = controlPlane
 	return func(rep providers.Reporter) (providers.Provider, error) {
 		return ecs.New(ecs.Options{Config: ec, AWS: awsCfg, Injector: inj, Link: link, Secret: secret,
-			RelayURL: cfg.RelayURL, Reporter: rep, Logger: log})
+			RelayURL: cfg.RelayURL, Logger: log})
 	}, nil
 }
 
