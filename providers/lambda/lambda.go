@@ -255,6 +255,15 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	if err != nil {
 		return classify("create function", err)
 	}
+	// A run is one asynchronous invocation (Start): Lambda must never run
+	// it again by itself, as it would after a runtime crash by default
+	// (two retries).
+	if _, err := p.lambda.PutFunctionEventInvokeConfig(ctx, &awslambda.PutFunctionEventInvokeConfigInput{
+		FunctionName: aws.String(FunctionName(s.ID)), MaximumRetryAttempts: aws.Int32(0),
+	}); err != nil {
+		_, _ = p.lambda.DeleteFunction(context.WithoutCancel(ctx), &awslambda.DeleteFunctionInput{FunctionName: aws.String(FunctionName(s.ID))})
+		return classify("put function event invoke config", err)
+	}
 	return nil
 }
 
@@ -283,7 +292,7 @@ func (p *Provider) waitActive(ctx context.Context, fn string) error {
 }
 
 // Start invokes the function asynchronously (InvocationType Event, with
-// no retries: see Create) and waits for its agent. Nothing of the
+// no retries: Create sets MaximumRetryAttempts 0) and waits for its agent. Nothing of the
 // invocation outlives the request: the agent reports the exit, and an
 // exit it could not report is found by the sweep (Exists, ExitOf).
 func (p *Provider) Start(ctx context.Context, s providers.Spec) error {

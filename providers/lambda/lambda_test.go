@@ -9,6 +9,7 @@ import (
 	"errors"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/sockerless/sockerless/internal/testutil/emulators"
 	"io"
 	"net/http/httptest"
@@ -164,12 +165,17 @@ func TestCreateStartRemove(t *testing.T) {
 	if err := e.p.Create(ctx, s); err != nil {
 		t.Fatal(err)
 	}
+	// The run is one asynchronous invocation that Lambda must not retry.
+	cfg, err := e.p.lambda.GetFunctionEventInvokeConfig(ctx, &awslambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String(FunctionName(s.ID))})
+	if err != nil || cfg.MaximumRetryAttempts == nil || *cfg.MaximumRetryAttempts != 0 {
+		t.Fatalf("event invoke config = %+v, %v; want MaximumRetryAttempts 0", cfg, err)
+	}
 	if err := e.p.Create(ctx, s); !errdefs.IsConflict(err) {
 		t.Fatalf("second Create() = %v, want Conflict (ResourceConflictException)", err)
 	}
 	// The runtime cannot start: the start fails with Lambda's error (the
 	// asynchronous invocation's log) instead of waiting for an agent.
-	err := e.p.Start(ctx, s)
+	err = e.p.Start(ctx, s)
 	if err == nil || !strings.Contains(err.Error(), "Runtime.InvalidEntrypoint") {
 		t.Fatalf("Start() = %v, want the invocation's Runtime.InvalidEntrypoint", err)
 	}

@@ -314,7 +314,7 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 		withCondition(allow("PassLambdaWorkloadRole", []string{"iam:PassRole"}, lambdaWorkload.Arn),
 			pulumi.Map{"StringEquals": pulumi.Map{"iam:PassedToService": pulumi.String("lambda.amazonaws.com")}}),
 		allow("OwnLambdaWorkloads", []string{"lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
-			"lambda:InvokeFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:TagResource", "lambda:ListTags"},
+			"lambda:InvokeFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:PutFunctionEventInvokeConfig", "lambda:TagResource", "lambda:ListTags"},
 			pulumi.String(workloadFunctions)),
 		// At start functions looks up the agents' Function URL
 		// (SOCKERLESS_AGENT_URL_ALIAS).

@@ -433,6 +433,16 @@ func TestAgentsRoute(t *testing.T) {
 	if p := m.get(t, "aws:lambda/permission:Permission", "agents-url"); str(t, p, "functionUrlAuthType") != "NONE" {
 		t.Errorf("agents URL permission for auth %q", str(t, p, "functionUrlAuthType"))
 	}
+	// The Lambda provider turns off Lambda's retries of its invocations.
+	var retries []string
+	for _, s := range policy(t, str(t, m.get(t, "aws:iam/rolePolicy:RolePolicy", "functions"), "policy")) {
+		if slices.Contains(s.Action, "lambda:PutFunctionEventInvokeConfig") {
+			retries = append(retries, s.Resource...)
+		}
+	}
+	if !slices.Equal(retries, []string{"arn:aws:lambda:" + testRegion + ":" + testAccount + ":function:sltest-*"}) {
+		t.Errorf("PutFunctionEventInvokeConfig on %v, want the workload functions", retries)
+	}
 }
 
 func TestOwnVPCAndCallers(t *testing.T) {

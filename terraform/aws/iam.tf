@@ -120,7 +120,7 @@ locals {
       {
         Sid      = "OwnLambdaWorkloads"
         Effect   = "Allow"
-        Action   = ["lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:InvokeFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:TagResource", "lambda:ListTags"]
+        Action   = ["lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:InvokeFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:PutFunctionEventInvokeConfig", "lambda:TagResource", "lambda:ListTags"]
         Resource = [local.workload_functions_arn]
       },
       {

@@ -240,6 +240,12 @@ run "agents_route" {
     error_message = "functions may look up only its own agents alias's URL"
   }
   assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.functions.policy).Statement : s.Resource if contains(s.Action, "lambda:PutFunctionEventInvokeConfig")] == [
+      ["arn:aws:lambda:eu-west-1:111122223333:function:sltest-*"],
+    ]
+    error_message = "functions turns off Lambda's retries of its workloads' invocations, on its own workload functions only"
+  }
+  assert {
     condition     = output.agent_report_url == aws_lambda_function_url.agents.function_url
     error_message = "the agents' URL is an output"
   }
