@@ -50,12 +50,17 @@ lint: applets
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 # The functions Lambda for provided.al2023 (terraform/aws lambda_zip_path):
-# bin/lambda/sockerless-functions-{arm64,x86_64}.zip, each one static
-# executable named bootstrap.
+# bin/lambda/sockerless-functions-{arm64,x86_64}.zip, each with the static
+# executable named bootstrap and the static linux/amd64 sockerless-agent
+# that the ecs and lambda providers inject (SOCKERLESS_AGENT_BINARY=
+# /var/task/sockerless-agent; workloads run on x86_64, Fargate's and
+# Lambda's default, whatever the control plane's architecture).
 lambda: applets
-	@for a in arm64:arm64 x86_64:amd64; do d=$(BIN)/lambda/$${a%%:*}; mkdir -p $$d && \
+	@mkdir -p $(BIN)/lambda && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/lambda/sockerless-agent ./cmd/sockerless-agent || exit 1; \
+	for a in arm64:arm64 x86_64:amd64; do d=$(BIN)/lambda/$${a%%:*}; mkdir -p $$d && \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$${a##*:} $(GO) build -trimpath -tags lambda.norpc -ldflags='-s -w' -o $$d/bootstrap ./cmd/sockerless-functions && \
-	  rm -f $$d.zip && (cd $$d && python3 -m zipfile -c ../sockerless-functions-$${a%%:*}.zip bootstrap) && echo $(BIN)/lambda/sockerless-functions-$${a%%:*}.zip || exit 1; done
+	  cp $(BIN)/lambda/sockerless-agent $$d/sockerless-agent && \
+	  rm -f $$d.zip && (cd $$d && python3 -m zipfile -c ../sockerless-functions-$${a%%:*}.zip bootstrap sockerless-agent) && echo $(BIN)/lambda/sockerless-functions-$${a%%:*}.zip || exit 1; done
 
 # terraform/aws and pulumi/aws without a cloud: format, validate, the
 # module's mocked-provider tests, the Pulumi program's tests. (go test's

@@ -20,6 +20,9 @@ type ExitReport struct {
 	ExecID   string    `json:"execId,omitempty"`
 	ExitCode int       `json:"exitCode"`
 	At       time.Time `json:"at"`
+	// OOMKilled says the container's memory cgroup killed a process for
+	// its limit while the main process ran (see OOMKills).
+	OOMKilled bool `json:"oomKilled,omitempty"`
 }
 
 // HTTPReporter reports a workload's exits and health results to the
@@ -44,6 +47,12 @@ type HTTPReporter struct {
 // Exited reports the main process's exit.
 func (r *HTTPReporter) Exited(ctx context.Context, id string, code int, at time.Time) error {
 	return r.post(ctx, "exit", ExitReport{ExitCode: code, At: at})
+}
+
+// ExitedOOM reports the main process's exit with whether it was killed
+// for passing the container's memory limit.
+func (r *HTTPReporter) ExitedOOM(ctx context.Context, code int, oomKilled bool, at time.Time) error {
+	return r.post(ctx, "exit", ExitReport{ExitCode: code, At: at, OOMKilled: oomKilled})
 }
 
 // ExecExited reports an exec's exit.

@@ -23,6 +23,11 @@ type AgentReport struct {
 	ExecID   string    `json:"execId,omitempty"`
 	ExitCode int       `json:"exitCode"`
 	At       time.Time `json:"at"`
+	// OOMKilled says the process was killed for passing the container's
+	// memory limit (the agent saw its cgroup's OOM-kill count rise): the
+	// record gets State.OOMKilled and an `oom` event before the `die`.
+	// Agents that predate it leave it out.
+	OOMKilled bool `json:"oomKilled,omitempty"`
 }
 
 func (a *API) agentRoutes(rt *httpx.Router) {
@@ -70,8 +75,15 @@ func (a *API) agentExit(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-	} else if err := a.Exited(ctx, id, rep.ExitCode, rep.At); err != nil {
-		return err
+	} else {
+		if rep.OOMKilled {
+			if err := a.OOMKilled(ctx, id, rep.At); err != nil {
+				return err
+			}
+		}
+		if err := a.Exited(ctx, id, rep.ExitCode, rep.At); err != nil {
+			return err
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

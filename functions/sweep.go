@@ -28,7 +28,8 @@ type SweepReport struct {
 	// Restarted are the containers restarted by their restart policy.
 	Restarted []string `json:"restarted"`
 	// Reconciled are the running containers whose workload was gone
-	// without an exit report, now recorded as exited (255).
+	// without an exit report, now recorded as exited: with the code the
+	// provider knows (providers.ExitInspector), else 255.
 	Reconciled []string `json:"reconciled"`
 	// Failed are the containers whose action failed (it is tried again
 	// by the next sweep), with the reason.
@@ -102,7 +103,12 @@ func (a *API) Sweep(ctx context.Context) (SweepReport, error) {
 				continue
 			}
 			actions++
-			done, err := a.exitVanished(ctx, c)
+			ex, err := a.providerExit(ctx, c)
+			if err != nil {
+				fail(c.ID, err)
+				continue
+			}
+			done, err := a.exitVanished(ctx, c, ex)
 			if err != nil {
 				fail(c.ID, err)
 			} else if done {
@@ -113,11 +119,51 @@ func (a *API) Sweep(ctx context.Context) (SweepReport, error) {
 	return rep, nil
 }
 
+// providerExit asks the provider how container c's vanished workload
+// ended (providers.ExitInspector); nil when it cannot tell, or when what
+// it knows is about another run.
+func (a *API) providerExit(ctx context.Context, c *records.Container) (*providers.Exit, error) {
+	ei, ok := a.provider.(providers.ExitInspector)
+	if !ok {
+		return nil, nil
+	}
+	ex, ok, err := ei.ExitOf(ctx, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: how the workload ended: %w", a.provider.Name(), err)
+	}
+	if !ok || (!ex.At.IsZero() && ex.At.Before(c.State.StartedAt)) {
+		return nil, nil
+	}
+	if ex.At.IsZero() {
+		ex.At = a.st.Now()
+	}
+	return &ex, nil
+}
+
 // exitVanished records the end of running container c, whose workload is
-// gone without an exit report: exited with 255 (a late report of that run
-// still sets its real code), then removed if it was an auto-remove one;
-// its restart policy applies as to any exit.
-func (a *API) exitVanished(ctx context.Context, c *records.Container) (bool, error) {
+// gone without an exit report: with the exit the provider knows (ex, and
+// State.OOMKilled with an `oom` event when it was killed for memory), or
+// else exited with 255 (a late report of that run still sets its real
+// code); then removed if it was an auto-remove one. Its restart policy
+// applies as to any exit.
+func (a *API) exitVanished(ctx context.Context, c *records.Container, ex *providers.Exit) (bool, error) {
+	if ex != nil {
+		from := c
+		if ex.OOMKilled {
+			if err := a.OOMKilled(ctx, c.ID, ex.At); err != nil {
+				return false, err
+			}
+			from = nil
+		}
+		upd, changed, err := a.markExited(ctx, c.ID, ex.Code, ex.At, c.StartSeq, from)
+		if err != nil || !changed {
+			return false, err
+		}
+		if upd.HostConfig.AutoRemove {
+			return true, a.removeContainer(ctx, upd, false)
+		}
+		return true, nil
+	}
 	upd, changed, err := a.markExited(ctx, c.ID, exitUnreportedCode, a.st.Now(), c.StartSeq, c)
 	if err != nil || !changed {
 		return false, err
@@ -155,7 +201,11 @@ func (a *API) reconcileWorkload(ctx context.Context, c *records.Container) (*rec
 		return c, err
 	}
 	if c.State.Running {
-		if _, err := a.exitVanished(ctx, c); err != nil {
+		ex, err := a.providerExit(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := a.exitVanished(ctx, c, ex); err != nil {
 			return nil, err
 		}
 		return nil, errdefs.Conflictf("container %s is not running: %s", c.ID, exitUnreportedMsg)

@@ -3,10 +3,15 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -197,9 +202,17 @@ func awsScenarios(t *testing.T, ctx context.Context, cloud *awscloud.Cloud, e sl
 	t.Run("out-of-memory", func(t *testing.T) {
 		// Over the smallest Fargate size (512 MiB) or the function's
 		// 128 MB: the memory limit kills the hog, and ECS says why.
+		since := time.Now().Add(-time.Second).Format(time.RFC3339Nano)
 		r.mustDocker(t, "run", "-d", "--name", "hog", "-m", "128m", img, "sh", "-c", "head -c 900000000 /dev/zero | tail")
 		if out := r.mustDocker(t, "wait", "hog"); strings.TrimSpace(out) != "137" {
 			t.Fatalf("wait hog = %q, want 137", out)
+		}
+		// The agent saw its cgroup's OOM-kill count rise and said so.
+		if out := r.mustDocker(t, "inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "hog"); strings.TrimSpace(out) != "true 137" {
+			t.Fatalf("inspect hog = %q, want OOMKilled true, exit 137", out)
+		}
+		if out := r.mustDocker(t, "events", "--since", since, "--until", time.Now().Add(time.Second).Format(time.RFC3339Nano), "--filter", "event=oom", "--filter", "container=hog", "--format", "{{.Action}}"); strings.TrimSpace(out) != "oom" {
+			t.Fatalf("oom events of hog = %q, want one", out)
 		}
 		if provider != "ecs" {
 			r.mustDocker(t, "rm", "hog")
@@ -226,6 +239,46 @@ func awsScenarios(t *testing.T, ctx context.Context, cloud *awscloud.Cloud, e sl
 		})
 		r.mustDocker(t, "rm", "hog")
 	})
+
+	if provider == "ecs" {
+		t.Run("agent-died-sweep", func(t *testing.T) {
+			// The task stops under the agent (StopTask: SIGTERM, which
+			// nothing takes, then SIGKILL): no exit report. No instance
+			// watches the task; the sweep finds it stopped and records
+			// DescribeTasks' exit code, 137, not the unreported 255.
+			r.mustDocker(t, "run", "-d", "--name", "orphan", img, "sh", "-c", "trap '' TERM; sleep 600")
+			id := strings.TrimSpace(r.mustDocker(t, "inspect", "-f", "{{.Id}}", "orphan"))
+			out, err := ecsClient.ListTasks(ctx, &awsecs.ListTasksInput{Cluster: aws.String(awscloud.Cluster), StartedBy: aws.String(id[:36])})
+			if err != nil || len(out.TaskArns) != 1 {
+				t.Fatalf("tasks of orphan: %v, %v", out, err)
+			}
+			if _, err := ecsClient.StopTask(ctx, &awsecs.StopTaskInput{Cluster: aws.String(awscloud.Cluster), Task: aws.String(out.TaskArns[0])}); err != nil {
+				t.Fatal(err)
+			}
+			client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "unix", r.sock)
+			}}}
+			mrWait(t, "a sweep that reconciles the orphan", 60*time.Second, func() error {
+				resp, err := client.Post("http://d/_sockerless/sweep", "application/json", nil)
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				var rep struct{ Reconciled []string }
+				if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || resp.StatusCode != http.StatusOK {
+					return fmt.Errorf("sweep: %s, %v", resp.Status, err)
+				}
+				if !slices.Contains(rep.Reconciled, id) {
+					return errNotYet
+				}
+				return nil
+			})
+			if out := r.mustDocker(t, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}} {{.State.Error}}", "orphan"); strings.TrimSpace(out) != "exited 137 false" {
+				t.Fatalf("inspect orphan after the sweep = %q, want exited 137", out)
+			}
+			r.mustDocker(t, "rm", "orphan")
+		})
+	}
 
 	if provider == "lambda" {
 		t.Run("limits-at-create", func(t *testing.T) {

@@ -321,6 +321,29 @@ type Inspector interface {
 	Exists(ctx context.Context, id string) (bool, error)
 }
 
+// Exit is how a workload's main process ended, as its platform tells it.
+type Exit struct {
+	// Code is the Docker exit code.
+	Code int
+	// OOMKilled says the platform killed it for passing its memory limit.
+	OOMKilled bool
+	// At is when it ended; zero when unknown.
+	At time.Time
+	// Reason is the platform's explanation (ECS's stop reason), for logs.
+	Reason string
+}
+
+// ExitInspector is an optional extension of an Inspector whose platform
+// keeps how a workload ended (ECS's DescribeTasks keeps a stopped task's
+// exit code and reason). When a running container's workload is gone
+// without an exit report, the sweep records this exit instead of 255, so
+// no process has to watch the workload for it.
+type ExitInspector interface {
+	// ExitOf returns how container id's latest workload ended; ok is
+	// false when the platform does not know (it never ran, or forgot).
+	ExitOf(ctx context.Context, id string) (e Exit, ok bool, err error)
+}
+
 // Resizer is an optional extension for resizing a container's TTY outside
 // a live attach session.
 type Resizer interface {

@@ -120,6 +120,10 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 
 	stopped := make(chan struct{})
 	mainReady := make(chan struct{})
+	// The container's OOM-kill count when the main process starts: a rise
+	// by its end is reported as State.OOMKilled.
+	var oomBefore uint64
+	var oomKnown bool
 	local := &agent.Local{Stopped: stopped, StopCode: 143}
 	// Signals an attach session sends a keep-alive agent count as sent
 	// to the agent itself (docker kill through a provider with no signal
@@ -201,6 +205,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 			var mu sync.Mutex
 			spec.Log, spec.ErrLog = agent.TagLines(stdout, &mu, 1), agent.TagLines(stdout, &mu, 2)
 		}
+		oomBefore, oomKnown = agent.OOMKills(agent.CgroupRoot)
 		m, err := agent.StartMain(ctx, spec)
 		if err != nil {
 			fmt.Fprintf(stderr, "exec %s: %v\n", cmd[0], err)
@@ -260,7 +265,12 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		time.Sleep(cfg.ExitLinger)
 	}
 	waitTimeout(&sessions, 5*time.Second)
-	report(rep, log, code)
+	oomKilled := false
+	if oomKnown {
+		n, ok := agent.OOMKills(agent.CgroupRoot)
+		oomKilled = ok && n > oomBefore
+	}
+	report(rep, log, code, oomKilled)
 	cancel()
 	// Close the relay link before exiting: a workload's network can vanish
 	// with its process before a FIN leaves, and the relay would then offer
@@ -278,13 +288,13 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	return code, nil
 }
 
-func report(rep *agent.HTTPReporter, log *slog.Logger, code int) {
+func report(rep *agent.HTTPReporter, log *slog.Logger, code int, oomKilled bool) {
 	if rep == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := rep.Exited(ctx, rep.Container, code, time.Now()); err != nil {
+	if err := rep.ExitedOOM(ctx, code, oomKilled, time.Now()); err != nil {
 		log.Error("main process exit not reported", "err", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	awslambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"io"
 	"log/slog"
 	"net/url"
@@ -77,6 +78,7 @@ type Config struct {
 	StoreTimeout      time.Duration `env:"STORE_TIMEOUT" envDefault:"5s" help:"longest wait for one state-store call; past it a request answers 503 state store unreachable"`
 	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 	SweepInterval     time.Duration `env:"SWEEP_INTERVAL" help:"when set, this process also calls the reconcile sweep (restarts by policy, vanished workloads) at that interval and when records ask; leave unset where a scheduler (EventBridge, Cloud Scheduler, a timer trigger) calls POST /_sockerless/sweep"`
+	AgentURLAlias     string        `env:"AGENT_URL_ALIAS" help:"ecs and lambda providers under Lambda: the alias of this function whose Function URL (auth NONE) agents report exits to, looked up at start (lambda:GetFunctionUrlConfig) when CONTROL_PLANE_URL is not set"`
 	WorkloadLostAfter time.Duration `env:"WORKLOAD_LOST_AFTER" envDefault:"30s" help:"how long a workload's agent must have been away from the relay before the sweep records its container as exited (255)"`
 	// ECS is read only for SOCKERLESS_PROVIDER=ecs, Lambda for lambda.
 	ECS    ecs.Config    `envPrefix:""`
@@ -312,6 +314,12 @@ func awsProvider(ctx context.Context, cfg Config, platform string, log *slog.Log
 		return nil, fmt.Errorf("AWS_REGION is required for SOCKERLESS_PROVIDER=%s (or a region in the AWS profile)", cfg.Provider)
 	}
 	controlPlane, agentPath, repository := cfg.ECS.ControlPlaneURL, cfg.ECS.AgentBinary, cfg.ECS.Repository
+	if controlPlane == "" && cfg.AgentURLAlias != "" {
+		if controlPlane, err = agentURLFromAlias(ctx, awslambdasvc.NewFromConfig(awsCfg), os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), cfg.AgentURLAlias); err != nil {
+			return nil, err
+		}
+		log.Info("agents report exits through the alias's Function URL", "alias", cfg.AgentURLAlias, "url", controlPlane)
+	}
 	if controlPlane == "" {
 		if platform != "http" {
 			return nil, fmt.Errorf("%sCONTROL_PLANE_URL is required on %s: agents report exits to it", envPrefix, platform)
@@ -339,14 +347,14 @@ func awsProvider(ctx context.Context, cfg Config, platform string, log *slog.Log
 		lc.ControlPlaneURL = controlPlane
 		return func(rep providers.Reporter) (providers.Provider, error) {
 			return lambda.New(lambda.Options{Config: lc, AWS: awsCfg, Injector: inj, Link: link, Secret: secret,
-				RelayURL: cfg.RelayURL, Reporter: rep, Logger: log})
+				RelayURL: cfg.RelayURL, Logger: log})
 		}, nil
 	}
 	ec := cfg.ECS
 	ec.ControlPlaneURL = controlPlane
 	return func(rep providers.Reporter) (providers.Provider, error) {
 		return ecs.New(ecs.Options{Config: ec, AWS: awsCfg, Injector: inj, Link: link, Secret: secret,
-			RelayURL: cfg.RelayURL, Reporter: rep, Logger: log})
+			RelayURL: cfg.RelayURL, Logger: log})
 	}, nil
 }
 

@@ -12,8 +12,10 @@
 // the container's entry point: it runs the container's command as PID 1's
 // child and reaps, or keeps the task alive instead of `tail -f /dev/null`
 // and `sleep infinity`. Exit codes come from the agent's report; when the
-// agent could not report (the task died: OutOfMemoryError), the provider
-// reports the exit code DescribeTasks gives. Signals travel to the agent
+// agent could not report (the task died: OutOfMemoryError), the sweep
+// (functions' POST /_sockerless/sweep) finds the task stopped through
+// Exists and records the exit code and OOM kill DescribeTasks gives
+// (ExitOf): no goroutine outlives a request. Signals travel to the agent
 // through the relay; StopTask is the SIGKILL of last resort. Logs are read
 // from CloudWatch Logs (GetLogEvents), where the agent writes tagged lines
 // that keep stdout and stderr apart.
@@ -70,8 +72,6 @@ type Options struct {
 	Secret []byte
 	// RelayURL is given to agents. Required.
 	RelayURL string
-	// Reporter receives exits the agent could not report (nil: none).
-	Reporter providers.Reporter
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 	// PollInterval is how often DescribeTasks is asked while waiting for
@@ -376,9 +376,6 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		_, _ = p.ecs.StopTask(context.WithoutCancel(ctx), &ecs.StopTaskInput{Cluster: aws.String(p.opts.Config.Cluster), Task: aws.String(taskArn), Reason: aws.String("sockerless: start failed")})
 		return err
 	}
-	if p.opts.Reporter != nil {
-		go p.watch(s.ID, taskArn)
-	}
 	return nil
 }
 
@@ -482,40 +479,85 @@ func exitOf(t *types.Task) (code int, oom bool) {
 	return code, oom
 }
 
-// watch reports the exit of a task that stops without its agent's report
-// (the agent reports first, and a second report changes nothing). It runs
-// while this process lives; a functions instance that is frozen or gone
-// leaves it to the next request that finds the task stopped.
-func (p *Provider) watch(id, taskArn string) {
-	ctx := context.Background()
-	for {
-		time.Sleep(p.opts.PollInterval)
-		t, err := p.describe(ctx, taskArn)
-		if errdefs.IsNotFound(err) {
-			return
+// latestTask describes container id's newest task, asking ECS every time
+// (another instance may have restarted the container since this one
+// cached a task).
+//
+// # Errors
+//
+// NotFound when the container has no task ECS knows.
+func (p *Provider) latestTask(ctx context.Context, id string) (*types.Task, error) {
+	var arns []string
+	for _, st := range []types.DesiredStatus{types.DesiredStatusRunning, types.DesiredStatusStopped} {
+		out, err := p.ecs.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(p.opts.Config.Cluster), StartedBy: aws.String(startedBy(id)), DesiredStatus: st})
+		if err != nil {
+			return nil, classify("list tasks", err)
 		}
-		if err != nil || aws.ToString(t.LastStatus) != "STOPPED" {
-			continue
-		}
-		p.mu.Lock()
-		current := p.tasks[id] == taskArn
-		p.mu.Unlock()
-		if !current {
-			return // restarted or removed since: this run's end is not the container's
-		}
-		code, oom := exitOf(t)
-		at := time.Now()
-		if t.StoppedAt != nil {
-			at = *t.StoppedAt
-		}
-		if oom {
-			p.log.Warn("task killed: out of memory", "container", id, "task", taskArn)
-		}
-		if err := p.opts.Reporter.Exited(ctx, id, code, at); err != nil {
-			p.log.Debug("exit report after task stop", "container", id, "err", err)
-		}
-		return
+		arns = append(arns, out.TaskArns...)
 	}
+	if len(arns) == 0 {
+		return nil, errdefs.NotFoundf("ecs: no task for container %s", id)
+	}
+	if len(arns) > 100 {
+		arns = arns[len(arns)-100:]
+	}
+	out, err := p.ecs.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(p.opts.Config.Cluster), Tasks: arns})
+	if err != nil {
+		return nil, classify("describe tasks", err)
+	}
+	var best *types.Task
+	for i, t := range out.Tasks {
+		if best == nil || (t.CreatedAt != nil && best.CreatedAt != nil && t.CreatedAt.After(*best.CreatedAt)) {
+			best = &out.Tasks[i]
+		}
+	}
+	if best == nil {
+		return nil, errdefs.NotFoundf("ecs: no task for container %s", id)
+	}
+	return best, nil
+}
+
+// Exists implements providers.Inspector: container id's newest task has
+// not stopped. A container with no task has no workload (its task
+// definition is registered again by Create and Start). The sweep asks it,
+// so no process of this provider watches tasks.
+func (p *Provider) Exists(ctx context.Context, id string) (bool, error) {
+	t, err := p.latestTask(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return aws.ToString(t.LastStatus) != "STOPPED", nil
+}
+
+// ExitOf implements providers.ExitInspector: how container id's newest
+// task ended, from DescribeTasks (its container's exit code and reason;
+// OutOfMemoryError is 137 with OOMKilled). ok is false while the task has
+// not stopped, or when ECS has forgotten it.
+func (p *Provider) ExitOf(ctx context.Context, id string) (providers.Exit, bool, error) {
+	t, err := p.latestTask(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return providers.Exit{}, false, nil
+	}
+	if err != nil || aws.ToString(t.LastStatus) != "STOPPED" {
+		return providers.Exit{}, false, err
+	}
+	code, oom := exitOf(t)
+	e := providers.Exit{Code: code, OOMKilled: oom, Reason: aws.ToString(t.StoppedReason)}
+	for _, c := range t.Containers {
+		if r := aws.ToString(c.Reason); r != "" {
+			e.Reason = r
+		}
+	}
+	if t.StoppedAt != nil {
+		e.At = *t.StoppedAt
+	}
+	if oom {
+		p.log.Warn("task killed: out of memory", "container", id, "task", aws.ToString(t.TaskArn))
+	}
+	return e, true, nil
 }
 
 // taskOf finds the latest task of container id.

@@ -351,24 +351,6 @@ func (agentUp) Dial(ctx context.Context, _, _ string) (io.ReadWriteCloser, error
 	return a, nil
 }
 
-type recorder struct {
-	mu    sync.Mutex
-	exits []int
-	got   chan struct{}
-}
-
-func (r *recorder) Exited(_ context.Context, _ string, code int, _ time.Time) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.exits = append(r.exits, code)
-	if len(r.exits) == 1 {
-		close(r.got)
-	}
-	return nil
-}
-func (r *recorder) ExecExited(context.Context, string, int, time.Time) error     { return nil }
-func (r *recorder) Health(context.Context, string, providers.HealthResult) error { return nil }
-
 // dyingContainer ends as if killed for memory, its agent never reporting.
 type dyingContainer struct{ end chan struct{} }
 
@@ -389,8 +371,10 @@ func (r dyingRunner) Run(context.Context, ecsfake.ContainerSpec, func(int, []byt
 	return dyingContainer(r), nil
 }
 
-// A task that dies without its agent's report (OutOfMemoryError) still
-// reports its exit: 137 from DescribeTasks.
+// A task that dies without its agent's report (OutOfMemoryError) is seen
+// by the sweep's questions, asked by any instance: Exists says it is gone
+// and ExitOf gives DescribeTasks' 137 with the OOM kill. Nothing watches
+// the task in the background.
 func TestExitOfATaskWhoseAgentDied(t *testing.T) {
 	e := setup(t, nil)
 	end := make(chan struct{})
@@ -398,11 +382,9 @@ func TestExitOfATaskWhoseAgentDied(t *testing.T) {
 	t.Cleanup(fake.Close)
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	rec := &recorder{got: make(chan struct{})}
 	opts := e.p.opts
 	opts.AWS.BaseEndpoint = aws.String(srv.URL)
 	opts.Link.Dialer = agentUp{}
-	opts.Reporter = rec
 	p, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -412,23 +394,41 @@ func TestExitOfATaskWhoseAgentDied(t *testing.T) {
 	if err := p.Create(ctx, s); err != nil {
 		t.Fatal(err)
 	}
+	if ok, err := p.Exists(ctx, s.ID); ok || err != nil {
+		t.Fatalf("Exists before start = %v, %v; want false (no task)", ok, err)
+	}
 	if err := p.Start(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	close(end)
-	select {
-	case <-rec.got:
-	case <-time.After(time.Minute):
-		t.Fatal("no exit reported for the dead task")
-	}
-	if rec.exits[0] != 137 {
-		t.Fatalf("reported exit %d, want 137", rec.exits[0])
-	}
-	task, err := p.describe(ctx, p.tasks[s.ID])
+	other, err := New(opts) // another functions instance, nothing cached
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, oom := exitOf(task); code != 137 || !oom {
-		t.Fatalf("exitOf(task) = %d, %v; want 137, true", code, oom)
+	if ok, err := other.Exists(ctx, s.ID); !ok || err != nil {
+		t.Fatalf("Exists while running = %v, %v; want true", ok, err)
+	}
+	if _, ok, err := other.ExitOf(ctx, s.ID); ok || err != nil {
+		t.Fatalf("ExitOf while running: ok %v, %v; want not known", ok, err)
+	}
+	close(end)
+	deadline := time.Now().Add(time.Minute) // hang guard
+	for {
+		ok, err := other.Exists(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dead task still exists")
+		}
+		if err := p.waitStopped(ctx, p.tasks[s.ID]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ex, ok, err := other.ExitOf(ctx, s.ID)
+	if err != nil || !ok || ex.Code != 137 || !ex.OOMKilled || !strings.HasPrefix(ex.Reason, "OutOfMemoryError") || ex.At.IsZero() {
+		t.Fatalf("ExitOf = %+v, %v, %v; want 137, OOMKilled, ECS's reason and time", ex, ok, err)
 	}
 }

@@ -22,10 +22,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -87,10 +87,15 @@ type Options struct {
 	Link     cloudagent.Link
 	Secret   []byte
 	RelayURL string
-	Reporter providers.Reporter
 	Logger   *slog.Logger
 	// StartTimeout bounds a start (default 5 min).
 	StartTimeout time.Duration
+	// PollInterval is how often the log is read while a start waits for
+	// the agent (default 1 s).
+	PollInterval time.Duration
+	// AgentProbe bounds the wait for an agent's answer when asking whether
+	// an invocation still runs (default 3 s).
+	AgentProbe time.Duration
 }
 
 // Provider runs containers as Lambda functions. Safe for concurrent use.
@@ -99,8 +104,6 @@ type Provider struct {
 	lambda *awslambda.Client
 	logs   *cloudwatchlogs.Client
 	log    *slog.Logger
-	mu     sync.Mutex
-	runs   map[string]chan struct{} // container id -> closed when its invocation ends
 }
 
 // New returns a Lambda provider.
@@ -115,7 +118,7 @@ func New(opts Options) (*Provider, error) {
 		opts.StartTimeout = 5 * time.Minute
 	}
 	return &Provider{opts: opts, lambda: awslambda.NewFromConfig(opts.AWS), logs: cloudwatchlogs.NewFromConfig(opts.AWS),
-		log: opts.Logger, runs: map[string]chan struct{}{}}, nil
+		log: opts.Logger}, nil
 }
 
 // Name implements providers.Provider.
@@ -252,13 +255,16 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	if err != nil {
 		return classify("create function", err)
 	}
+	// A run is one asynchronous invocation (Start): Lambda must never run
+	// it again by itself, as it would after a runtime crash by default
+	// (two retries).
+	if _, err := p.lambda.PutFunctionEventInvokeConfig(ctx, &awslambda.PutFunctionEventInvokeConfigInput{
+		FunctionName: aws.String(FunctionName(s.ID)), MaximumRetryAttempts: aws.Int32(0),
+	}); err != nil {
+		_, _ = p.lambda.DeleteFunction(context.WithoutCancel(ctx), &awslambda.DeleteFunctionInput{FunctionName: aws.String(FunctionName(s.ID))})
+		return classify("put function event invoke config", err)
+	}
 	return nil
-}
-
-// invocationResult is how one invocation ended.
-type invocationResult struct {
-	code int
-	err  error
 }
 
 // waitActive waits for a new function to leave Pending (Lambda prepares
@@ -285,9 +291,10 @@ func (p *Provider) waitActive(ctx context.Context, fn string) error {
 	}
 }
 
-// Start invokes the function and waits for its agent. The invocation is
-// synchronous in the background, so a failure before the agent connects
-// fails the start with Lambda's message.
+// Start invokes the function asynchronously (InvocationType Event, with
+// no retries: Create sets MaximumRetryAttempts 0) and waits for its agent. Nothing of the
+// invocation outlives the request: the agent reports the exit, and an
+// exit it could not report is found by the sweep (Exists, ExitOf).
 func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	fn := FunctionName(s.ID)
 	actx, cancel := context.WithTimeout(ctx, p.opts.StartTimeout)
@@ -296,55 +303,174 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	if err != nil {
 		return err
 	}
-	done := make(chan invocationResult, 1)
-	ended := make(chan struct{})
-	p.mu.Lock()
-	p.runs[s.ID] = ended
-	p.mu.Unlock()
-	go func() {
-		defer close(ended)
-		out, err := p.lambda.Invoke(context.WithoutCancel(ctx), &awslambda.InvokeInput{FunctionName: aws.String(fn), InvocationType: types.InvocationTypeRequestResponse, Payload: []byte(`{}`)})
-		res := invocationResult{code: 137}
-		switch {
-		case err != nil:
-			res.err = classify("invoke", err)
-		case out.FunctionError != nil:
-			res.err = errdefs.Unavailablef("lambda: invocation failed: %s", out.Payload)
-		default:
-			var r agent.LambdaResult
-			if json.Unmarshal(out.Payload, &r) == nil {
-				res.code = r.ExitCode
-			}
-		}
-		done <- res
-	}()
+	if _, err := p.lambda.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String(fn), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)}); err != nil {
+		return classify("invoke", err)
+	}
 	wctx, cancel := context.WithTimeout(ctx, p.opts.StartTimeout)
 	defer cancel()
 	agentErr := make(chan error, 1)
 	go func() { agentErr <- p.opts.Link.WaitAgent(wctx, s.ID) }()
-	select {
-	case err := <-agentErr:
-		if err != nil {
+	tick := time.NewTicker(p.pollInterval())
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-agentErr:
+			if err != nil && wctx.Err() != nil {
+				return errdefs.Unavailablef("lambda: the agent of function %s did not reach the relay within %s", fn, p.opts.StartTimeout)
+			}
 			return err
+		case <-tick.C:
+			// An invocation that ended before its agent connected (a bad
+			// entry point, a crash) fails the start with Lambda's words.
+			if inv, err := p.lastInvocation(wctx, s.ID); err == nil && inv.ended && inv.failure != "" {
+				return errdefs.Unavailablef("lambda: the invocation ended before its agent connected: %s", inv.failure)
+			}
 		}
-	case res := <-done:
-		cancel()
-		if res.err != nil {
-			return res.err
-		}
-		// It ran to the end before the agent was seen: report its exit.
-		done <- res
 	}
-	if p.opts.Reporter != nil {
-		go func() {
-			res := <-done
-			if res.err != nil {
-				p.log.Warn("invocation ended with an error", "container", s.ID, "err", res.err)
+}
+
+func (p *Provider) pollInterval() time.Duration {
+	if p.opts.PollInterval > 0 {
+		return p.opts.PollInterval
+	}
+	return time.Second
+}
+
+// agentUp reports whether container id's agent answers through the relay
+// within a short wait: an invocation's agent lives as long as it.
+func (p *Provider) agentUp(ctx context.Context, id string) bool {
+	ctx, cancel := context.WithTimeout(ctx, p.agentProbe())
+	defer cancel()
+	return p.opts.Link.WaitAgent(ctx, id) == nil
+}
+
+func (p *Provider) agentProbe() time.Duration {
+	if p.opts.AgentProbe > 0 {
+		return p.opts.AgentProbe
+	}
+	return 3 * time.Second
+}
+
+// invocation is what the function's log says of its latest invocation.
+type invocation struct {
+	// started: a START line was seen; ended: its END line too.
+	started, ended bool
+	// failure is Lambda's error line for it ("Task timed out...",
+	// "Runtime exited with error: ..."), empty when none.
+	failure string
+	// code is the exit code that ending stands for (137 for a kill or a
+	// timeout, N for "exit status N"); oom is an out-of-memory end.
+	code int
+	oom  bool
+	at   time.Time
+}
+
+var exitStatus = regexp.MustCompile(`Runtime exited with error: exit status (\d+)`)
+
+// lastInvocation reads the newest log stream of container id's function
+// (one stream per execution environment, one invocation per container
+// run) for its latest invocation's START, END and error lines.
+func (p *Provider) lastInvocation(ctx context.Context, id string) (invocation, error) {
+	group := "/aws/lambda/" + FunctionName(id)
+	out, err := p.logs.DescribeLogStreams(ctx, &cloudwatchlogs.DescribeLogStreamsInput{LogGroupName: aws.String(group)})
+	var nf *cwtypes.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return invocation{}, nil
+	}
+	if err != nil {
+		return invocation{}, classify("describe log streams", err)
+	}
+	var streams []string
+	for _, s := range out.LogStreams {
+		streams = append(streams, aws.ToString(s.LogStreamName))
+	}
+	if len(streams) == 0 {
+		return invocation{}, nil
+	}
+	sort.Strings(streams)
+	in := &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String(group), LogStreamName: aws.String(streams[len(streams)-1]), StartFromHead: aws.Bool(true)}
+	var inv invocation
+	for {
+		ev, err := p.logs.GetLogEvents(ctx, in)
+		if err != nil {
+			return invocation{}, classify("get log events", err)
+		}
+		for _, e := range ev.Events {
+			msg := aws.ToString(e.Message)
+			switch {
+			case strings.HasPrefix(msg, "START RequestId:"):
+				inv = invocation{started: true}
+			case strings.HasPrefix(msg, "END RequestId:"):
+				inv.ended, inv.at = true, time.UnixMilli(aws.ToInt64(e.Timestamp))
+			case strings.Contains(msg, "Runtime.OutOfMemory"):
+				inv.failure, inv.oom = strings.TrimSpace(msg), true
+			case strings.HasPrefix(msg, "INIT_REPORT Status: error"):
+				// The runtime never started: the invocation is over.
+				inv.failure, inv.ended, inv.at = strings.TrimSpace(msg), true, time.UnixMilli(aws.ToInt64(e.Timestamp))
+			case strings.Contains(msg, "Task timed out"), strings.Contains(msg, "Runtime exited with error"):
+				if !inv.oom {
+					inv.failure = strings.TrimSpace(msg)
+				}
 			}
-			if err := p.opts.Reporter.Exited(context.Background(), s.ID, res.code, time.Now()); err != nil {
-				p.log.Debug("exit report after invocation", "container", s.ID, "err", err)
-			}
-		}()
+		}
+		tok := aws.ToString(ev.NextForwardToken)
+		if tok == "" || tok == aws.ToString(in.NextToken) || len(ev.Events) == 0 {
+			break
+		}
+		in.NextToken = aws.String(tok)
+	}
+	inv.code = 137
+	if m := exitStatus.FindStringSubmatch(inv.failure); m != nil && !inv.oom {
+		inv.code, _ = strconv.Atoi(m[1])
+	}
+	return inv, nil
+}
+
+// Exists implements providers.Inspector: container id's invocation still
+// runs. Its agent answering through the relay says so at once; an agent
+// that does not answer is gone only once the function's log shows the
+// invocation's END (a relay reconnect or a late log is never taken for an
+// exit). A container never invoked has only its function, which Create
+// makes again if it is missing.
+func (p *Provider) Exists(ctx context.Context, id string) (bool, error) {
+	if p.agentUp(ctx, id) {
+		return true, nil
+	}
+	inv, err := p.lastInvocation(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if !inv.started {
+		_, err := p.lambda.GetFunction(ctx, &awslambda.GetFunctionInput{FunctionName: aws.String(FunctionName(id))})
+		if err = classify("get function", err); errdefs.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	return !inv.ended, nil
+}
+
+// ExitOf implements providers.ExitInspector: how container id's latest
+// invocation ended without its agent's report, from the function's log:
+// a timeout or a killed runtime is 137, "Runtime exited with error: exit
+// status N" is N, and Runtime.OutOfMemory is 137 with OOMKilled.
+func (p *Provider) ExitOf(ctx context.Context, id string) (providers.Exit, bool, error) {
+	inv, err := p.lastInvocation(ctx, id)
+	if err != nil || !inv.ended {
+		return providers.Exit{}, false, err
+	}
+	return providers.Exit{Code: inv.code, OOMKilled: inv.oom, At: inv.at, Reason: inv.failure}, true, nil
+}
+
+// waitGone waits until container id's agent no longer answers, or ctx
+// ends.
+func (p *Provider) waitGone(ctx context.Context, id string) error {
+	for p.agentUp(ctx, id) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(p.pollInterval() / 4):
+		}
 	}
 	return nil
 }
@@ -352,33 +478,21 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 // Stop sends SIGTERM through the agent and SIGKILL after timeout (Lambda
 // has no API to end a running invocation).
 func (p *Provider) Stop(ctx context.Context, id string, timeout time.Duration) error {
-	p.mu.Lock()
-	ended := p.runs[id]
-	p.mu.Unlock()
 	if timeout > 0 {
 		sctx, cancel := context.WithTimeout(ctx, timeout)
 		_ = p.opts.Link.Signal(sctx, id, 15)
-		if ended != nil {
-			select {
-			case <-ended:
-				cancel()
-				return nil
-			case <-sctx.Done():
-			}
-		}
+		err := p.waitGone(sctx, id)
 		cancel()
+		if err == nil {
+			return nil
+		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := p.opts.Link.Signal(sctx, id, 9); err != nil {
 		return err
 	}
-	if ended != nil {
-		select {
-		case <-ended:
-		case <-sctx.Done():
-		}
-	}
+	_ = p.waitGone(sctx, id)
 	return nil
 }
 
@@ -395,9 +509,6 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 	if err = classify("delete function", err); err != nil && !errdefs.IsNotFound(err) {
 		return err
 	}
-	p.mu.Lock()
-	delete(p.runs, id)
-	p.mu.Unlock()
 	return nil
 }
 

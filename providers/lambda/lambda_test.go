@@ -1,8 +1,16 @@
 package lambda
 
 import (
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+
 	"context"
 	"errors"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/sockerless/sockerless/internal/testutil/emulators"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -34,6 +42,22 @@ func (r *failingRunner) Run(_ context.Context, c ecsfake.ContainerSpec, _ func(i
 	r.specs = append(r.specs, c)
 	r.mu.Unlock()
 	return nil, errors.New("exec format error")
+}
+
+// logSink writes the fake's function logs to CloudWatch Logs (moto).
+type logSink struct{ c *cloudwatchlogs.Client }
+
+func (s logSink) Check(context.Context, string) error { return nil }
+
+func (s logSink) Write(ctx context.Context, group, stream string, lines []ecsfake.LogLine) error {
+	_, _ = s.c.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(group)})
+	_, _ = s.c.CreateLogStream(ctx, &cloudwatchlogs.CreateLogStreamInput{LogGroupName: aws.String(group), LogStreamName: aws.String(stream)})
+	var evs []cwtypes.InputLogEvent
+	for _, l := range lines {
+		evs = append(evs, cwtypes.InputLogEvent{Message: aws.String(l.Text), Timestamp: aws.Int64(l.Time.UnixMilli())})
+	}
+	_, err := s.c.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: aws.String(group), LogStreamName: aws.String(stream), LogEvents: evs})
+	return err
 }
 
 type noAgent struct{}
@@ -69,9 +93,22 @@ func setup(t *testing.T) env {
 	ecrHost, image := push()
 	_, other := push()
 	runner := &failingRunner{}
-	fake := lambdafake.New(lambdafake.Options{ECRHost: ecrHost, Runner: runner})
+	// CloudWatch Logs is moto's; Lambda is the fake's; one endpoint
+	// routes each call by its API, as the SDK's one BaseEndpoint needs.
+	moto, _ := url.Parse(emulators.StartMoto(t))
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")}
+	logsCfg := cfg
+	logsCfg.BaseEndpoint = aws.String(moto.String())
+	fake := lambdafake.New(lambdafake.Options{ECRHost: ecrHost, Runner: runner, Logs: logSink{cloudwatchlogs.NewFromConfig(logsCfg)}})
 	t.Cleanup(fake.Close)
-	srv := httptest.NewServer(fake)
+	toMoto := httputil.NewSingleHostReverseProxy(moto)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Logs_") {
+			toMoto.ServeHTTP(w, r)
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	inj, err := cloudagent.NewInjector(cloudagent.InjectorOptions{Agent: []byte("agent"), Repository: ecrHost + "/sockerless"})
 	if err != nil {
@@ -80,7 +117,7 @@ func setup(t *testing.T) env {
 	p, err := New(Options{Config: Config{RoleARN: "arn:aws:iam::123456789012:role/fn", Repository: ecrHost + "/sockerless"},
 		AWS:      aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), BaseEndpoint: aws.String(srv.URL)},
 		Injector: inj, Link: cloudagent.Link{Dialer: noAgent{}, RelayURL: "ws://127.0.0.1:1", Secret: []byte("s")},
-		Secret: []byte("s"), RelayURL: "ws://127.0.0.1:1", StartTimeout: time.Minute})
+		Secret: []byte("s"), RelayURL: "ws://127.0.0.1:1", StartTimeout: time.Minute, PollInterval: 50 * time.Millisecond, AgentProbe: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,14 +165,27 @@ func TestCreateStartRemove(t *testing.T) {
 	if err := e.p.Create(ctx, s); err != nil {
 		t.Fatal(err)
 	}
+	// The run is one asynchronous invocation that Lambda must not retry.
+	cfg, err := e.p.lambda.GetFunctionEventInvokeConfig(ctx, &awslambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String(FunctionName(s.ID))})
+	if err != nil || cfg.MaximumRetryAttempts == nil || *cfg.MaximumRetryAttempts != 0 {
+		t.Fatalf("event invoke config = %+v, %v; want MaximumRetryAttempts 0", cfg, err)
+	}
 	if err := e.p.Create(ctx, s); !errdefs.IsConflict(err) {
 		t.Fatalf("second Create() = %v, want Conflict (ResourceConflictException)", err)
 	}
-	// The runtime cannot start: the start fails with Lambda's error
-	// instead of waiting for an agent.
-	err := e.p.Start(ctx, s)
+	// The runtime cannot start: the start fails with Lambda's error (the
+	// asynchronous invocation's log) instead of waiting for an agent.
+	err = e.p.Start(ctx, s)
 	if err == nil || !strings.Contains(err.Error(), "Runtime.InvalidEntrypoint") {
 		t.Fatalf("Start() = %v, want the invocation's Runtime.InvalidEntrypoint", err)
+	}
+	// The sweep's questions, with no agent and the invocation's END in the
+	// log: gone, having ended as a killed runtime.
+	if ok, err := e.p.Exists(ctx, s.ID); ok || err != nil {
+		t.Fatalf("Exists() after the invocation ended = %v, %v; want false", ok, err)
+	}
+	if ex, ok, err := e.p.ExitOf(ctx, s.ID); !ok || err != nil || ex.Code != 137 || ex.At.IsZero() || !strings.Contains(ex.Reason, "InvalidEntrypoint") {
+		t.Fatalf("ExitOf() = %+v, %v, %v; want 137 with Lambda's reason", ex, ok, err)
 	}
 	e.runner.mu.Lock()
 	c := e.runner.specs[0]

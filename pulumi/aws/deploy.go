@@ -26,6 +26,14 @@ import (
 // relayPort is where the relay container listens (PORT).
 const relayPort = 8080
 
+// agentsAlias is the alias of the functions Lambda whose Function URL
+// (auth NONE) agents report through.
+const agentsAlias = "agents"
+
+// AgentBinaryPath is where `make lambda` puts the static agent in the
+// functions zip (Lambda unpacks it into /var/task).
+const AgentBinaryPath = "/var/task/sockerless-agent"
+
 // Outputs are what runner hosts need, the stack's exports.
 type Outputs struct {
 	// ShimEnvironment is exactly the environment the shim on a runner
@@ -41,6 +49,9 @@ type Outputs struct {
 	ImageRepository  pulumi.StringOutput
 	WorkloadLogGroup pulumi.StringOutput
 	SecretARN        pulumi.StringOutput
+	// AgentReportURL is the Function URL (auth NONE) agents report
+	// through; functions finds it itself (SOCKERLESS_AGENT_URL_ALIAS).
+	AgentReportURL pulumi.StringOutput
 }
 
 // names are the deployment's resource names, the Terraform module's.
@@ -246,8 +257,12 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Lambda workloads write to /aws/lambda/FUNCTION, where functions
+	// reads their output and how their invocation ended.
+	workloadFunctionLogs := fmt.Sprintf("%s:logs:%s:%s:log-group:/aws/lambda/%s-*", arnPrefix, region.Name, account, a.NamePrefix)
 	if err := rolePolicy(lambdaWorkload, "lambda-workload", pulumi.Array{
 		allowActions("WorkloadLogs", writeLogs, streams(workloadLogs)),
+		allow("OwnFunctionLogs", []string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}, pulumi.String(workloadFunctionLogs), pulumi.String(workloadFunctionLogs+":*")),
 		allowActions("PullOwnImages", ecrPull, repo.Arn),
 	}); err != nil {
 		return nil, err
@@ -283,7 +298,8 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 			table.Arn, pulumi.Sprintf("%s/index/*", table.Arn)),
 		allow("DeploymentSecret", []string{"secretsmanager:GetSecretValue"}, secret.Arn),
 		allowActions("OwnLogs", writeLogs, streams(functionsLogs)),
-		allow("ReadWorkloadLogs", []string{"logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents"}, workloadLogs.Arn, streams(workloadLogs)),
+		allow("ReadWorkloadLogs", []string{"logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents"}, workloadLogs.Arn, streams(workloadLogs),
+			pulumi.String(workloadFunctionLogs), pulumi.String(workloadFunctionLogs+":*")),
 		withCondition(allow("RunTasksInOwnCluster", []string{"ecs:RunTask"}, pulumi.String(taskDefinitions)), inCluster),
 		withCondition(allow("OwnTasks", []string{"ecs:StopTask", "ecs:DescribeTasks"}, pulumi.String(tasks)), inCluster),
 		withCondition(allow("ListOwnTasks", []string{"ecs:ListTasks"}, pulumi.String("*")), inCluster),
@@ -298,8 +314,11 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 		withCondition(allow("PassLambdaWorkloadRole", []string{"iam:PassRole"}, lambdaWorkload.Arn),
 			pulumi.Map{"StringEquals": pulumi.Map{"iam:PassedToService": pulumi.String("lambda.amazonaws.com")}}),
 		allow("OwnLambdaWorkloads", []string{"lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
-			"lambda:InvokeFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:TagResource", "lambda:ListTags"},
+			"lambda:InvokeFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:PutFunctionEventInvokeConfig", "lambda:TagResource", "lambda:ListTags"},
 			pulumi.String(workloadFunctions)),
+		// At start functions looks up the agents' Function URL
+		// (SOCKERLESS_AGENT_URL_ALIAS).
+		allow("OwnAgentsUrl", []string{"lambda:GetFunctionUrlConfig"}, pulumi.String(fmt.Sprintf("%s:lambda:%s:%s:function:%s:%s", arnPrefix, region.Name, account, n.functions, agentsAlias))),
 		// functions' own name matches name_prefix-* too: it must not
 		// change or delete itself.
 		pulumi.Map{"Sid": pulumi.String("NotItself"), "Effect": pulumi.String("Deny"),
@@ -341,6 +360,11 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 		"SOCKERLESS_LOG_GROUP":              workloadLogs.Name,
 		"SOCKERLESS_ECR_REPOSITORY":         repo.RepositoryUrl,
 		"SOCKERLESS_LAMBDA_ROLE_ARN":        lambdaWorkload.Arn,
+		// Agents report through the agents alias's Function URL (below),
+		// which functions looks up at start: its address cannot be here.
+		"SOCKERLESS_AGENT_URL_ALIAS": pulumi.String(agentsAlias),
+		// `make lambda` puts the static linux/amd64 agent next to bootstrap.
+		"SOCKERLESS_AGENT_BINARY": pulumi.String(AgentBinaryPath),
 	}
 	fnArgs := &lambda.FunctionArgs{
 		Name: pulumi.String(n.functions), Description: pulumi.String("Sockerless control plane (Docker Engine API handlers)"),
@@ -377,6 +401,33 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 			Action: pulumi.String("lambda:InvokeFunction"), Function: fn.Name, Principal: pulumi.String(p)}); err != nil {
 			return nil, err
 		}
+	}
+
+	// The agents' route: agents cannot sign with SigV4 as the AWS_IAM URL
+	// wants (they hold a per-container token), so they report through
+	// this alias's URL, whose auth is NONE. functions checks their token
+	// itself and answers 401 to any other request without a verified IAM
+	// caller, so the URL reaches nothing but /_sockerless/agent/*.
+	alias, err := lambda.NewAlias(ctx, "agents", &lambda.AliasArgs{Name: pulumi.String(agentsAlias), FunctionName: fn.Name,
+		FunctionVersion: pulumi.String("$LATEST"), Description: pulumi.String("Workloads' agents report exits and health here (token-authenticated by functions)")})
+	if err != nil {
+		return nil, err
+	}
+	agentsURL, err := lambda.NewFunctionUrl(ctx, "agents", &lambda.FunctionUrlArgs{FunctionName: fn.Name, Qualifier: alias.Name,
+		AuthorizationType: pulumi.String("NONE"), InvokeMode: pulumi.String("BUFFERED")})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := lambda.NewPermission(ctx, "agents-url", &lambda.PermissionArgs{StatementId: pulumi.String("AgentsFunctionUrl"),
+		Action: pulumi.String("lambda:InvokeFunctionUrl"), Function: fn.Name, Qualifier: alias.Name, Principal: pulumi.String("*"),
+		FunctionUrlAuthType: pulumi.String("NONE")}); err != nil {
+		return nil, err
+	}
+	// A Function URL call needs lambda:InvokeFunction too; it reaches the
+	// same handler, with the same token checks.
+	if _, err := lambda.NewPermission(ctx, "agents-invoke", &lambda.PermissionArgs{StatementId: pulumi.String("AgentsInvokeFunction"),
+		Action: pulumi.String("lambda:InvokeFunction"), Function: fn.Name, Qualifier: alias.Name, Principal: pulumi.String("*")}); err != nil {
+		return nil, err
 	}
 
 	// --- relay ---
@@ -488,6 +539,7 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 		ImageRepository:  repo.RepositoryUrl,
 		WorkloadLogGroup: workloadLogs.Name,
 		SecretARN:        secret.Arn,
+		AgentReportURL:   agentsURL.FunctionUrl,
 	}, nil
 }
 

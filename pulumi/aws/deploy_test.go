@@ -212,10 +212,13 @@ func TestControlPlane(t *testing.T) {
 		t.Errorf("Function URL auth %q, want AWS_IAM", got)
 	}
 	perms := m.all("aws:lambda/permission:Permission")
-	if len(perms) != 2 {
-		t.Fatalf("%d Lambda permissions, want InvokeFunctionUrl and InvokeFunction for this account", len(perms))
+	if len(perms) != 4 {
+		t.Fatalf("%d Lambda permissions, want InvokeFunctionUrl and InvokeFunction for this account, and the agents alias's two", len(perms))
 	}
 	for name, p := range perms {
+		if strings.HasPrefix(name, "agents-") {
+			continue // TestAgentsRoute
+		}
 		if str(t, p, "principal") != testAccount {
 			t.Errorf("permission %s for %q, want only this account", name, str(t, p, "principal"))
 		}
@@ -246,6 +249,9 @@ func TestControlPlane(t *testing.T) {
 		"SOCKERLESS_LOG_GROUP":              "/sockerless/sltest/workloads",
 		"SOCKERLESS_ECR_REPOSITORY":         testAccount + ".dkr.ecr." + testRegion + ".amazonaws.com/sltest-images",
 		"SOCKERLESS_LAMBDA_ROLE_ARN":        "arn:aws:iam::" + testAccount + ":role/sltest-lambda-workload",
+		"SOCKERLESS_AGENT_URL_ALIAS":        "agents",
+		"SOCKERLESS_AGENT_BINARY":           "/var/task/sockerless-agent",
+		"SOCKERLESS_CONTROL_PLANE_URL":      "", // a cycle: functions finds the agents' URL from the alias
 	} {
 		if got := env(k); got != want {
 			t.Errorf("functions %s=%q, want %q", k, got, want)
@@ -362,6 +368,10 @@ func TestPermissionsScopedToPrefix(t *testing.T) {
 		}
 		for _, a := range s.Action {
 			switch {
+			case a == "lambda:GetFunctionUrlConfig":
+				if !slices.Equal(s.Resource, []string{"arn:aws:lambda:" + testRegion + ":" + testAccount + ":function:sltest-functions:agents"}) || len(s.Action) != 1 {
+					t.Errorf("statement %s: %v on %v, want only the agents alias's URL looked up", s.Sid, s.Action, s.Resource)
+				}
 			case strings.HasPrefix(a, "lambda:") && s.Effect == "Allow" && !slices.Equal(s.Resource, []string{"arn:aws:lambda:" + testRegion + ":" + testAccount + ":function:sltest-*"}):
 				t.Errorf("statement %s: %s on %v, want only sltest-* functions", s.Sid, a, s.Resource)
 			case slices.Contains([]string{"ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "ecs:ListTasks"}, a) && !conditioned:
@@ -382,8 +392,56 @@ func TestPermissionsScopedToPrefix(t *testing.T) {
 		t.Errorf("functions may pass %v, want only its workload roles", passed)
 	}
 	group := "arn:aws:logs:" + testRegion + ":" + testAccount + ":log-group:/sockerless/sltest/workloads"
-	if sort.Strings(logsRead); !slices.Equal(slices.Compact(logsRead), []string{group, group + ":*"}) {
-		t.Errorf("functions may read logs of %v, want only the workloads' group", logsRead)
+	fnLogs := "arn:aws:logs:" + testRegion + ":" + testAccount + ":log-group:/aws/lambda/sltest-*"
+	want := []string{fnLogs, fnLogs + ":*", group, group + ":*"}
+	if sort.Strings(logsRead); !slices.Equal(slices.Compact(logsRead), want) {
+		t.Errorf("functions may read logs of %v, want only the workloads' groups %v", logsRead, want)
+	}
+	var written []string
+	for _, s := range policy(t, str(t, m.get(t, "aws:iam/rolePolicy:RolePolicy", "lambda-workload"), "policy")) {
+		if strings.HasPrefix(s.Action[0], "logs:") {
+			written = append(written, s.Resource...)
+		}
+	}
+	if sort.Strings(written); !slices.Equal(written, []string{fnLogs, fnLogs + ":*", group + ":*"}) {
+		t.Errorf("Lambda workloads may write logs of %v, want only their own groups", written)
+	}
+}
+
+// TestAgentsRoute: agents report through the agents alias's Function URL
+// with auth NONE (functions checks their token); the public permissions
+// are on that alias only; the shims' URL stays AWS_IAM.
+func TestAgentsRoute(t *testing.T) {
+	m, _ := run(t, testArgs())
+	alias := m.get(t, "aws:lambda/alias:Alias", "agents")
+	if str(t, alias, "name") != "agents" || str(t, alias, "functionVersion") != "$LATEST" {
+		t.Errorf("agents alias %s on %s", str(t, alias, "name"), str(t, alias, "functionVersion"))
+	}
+	url := m.get(t, "aws:lambda/functionUrl:FunctionUrl", "agents")
+	if str(t, url, "authorizationType") != "NONE" || str(t, url, "qualifier") != "agents" {
+		t.Errorf("agents URL auth %q on %q, want NONE on the agents alias", str(t, url, "authorizationType"), str(t, url, "qualifier"))
+	}
+	if main := m.get(t, "aws:lambda/functionUrl:FunctionUrl", "functions"); str(t, main, "authorizationType") != "AWS_IAM" || main.HasValue("qualifier") {
+		t.Errorf("the shims' URL must stay AWS_IAM on the unqualified function")
+	}
+	for _, name := range []string{"agents-url", "agents-invoke"} {
+		p := m.get(t, "aws:lambda/permission:Permission", name)
+		if str(t, p, "principal") != "*" || str(t, p, "qualifier") != "agents" {
+			t.Errorf("permission %s for %q on %q, want * on the agents alias only", name, str(t, p, "principal"), str(t, p, "qualifier"))
+		}
+	}
+	if p := m.get(t, "aws:lambda/permission:Permission", "agents-url"); str(t, p, "functionUrlAuthType") != "NONE" {
+		t.Errorf("agents URL permission for auth %q", str(t, p, "functionUrlAuthType"))
+	}
+	// The Lambda provider turns off Lambda's retries of its invocations.
+	var retries []string
+	for _, s := range policy(t, str(t, m.get(t, "aws:iam/rolePolicy:RolePolicy", "functions"), "policy")) {
+		if slices.Contains(s.Action, "lambda:PutFunctionEventInvokeConfig") {
+			retries = append(retries, s.Resource...)
+		}
+	}
+	if !slices.Equal(retries, []string{"arn:aws:lambda:" + testRegion + ":" + testAccount + ":function:sltest-*"}) {
+		t.Errorf("PutFunctionEventInvokeConfig on %v, want the workload functions", retries)
 	}
 }
 
@@ -405,7 +463,7 @@ func TestOwnVPCAndCallers(t *testing.T) {
 	}
 	var principals []string
 	for _, p := range m.all("aws:lambda/permission:Permission") {
-		if str(t, p, "action") == "lambda:InvokeFunctionUrl" {
+		if str(t, p, "action") == "lambda:InvokeFunctionUrl" && !p.HasValue("qualifier") { // the agents alias's: TestAgentsRoute
 			principals = append(principals, str(t, p, "principal"))
 		}
 	}

@@ -29,5 +29,6 @@ func program(ctx *pulumi.Context) error {
 	ctx.Export("imageRepositoryUrl", out.ImageRepository)
 	ctx.Export("workloadLogGroup", out.WorkloadLogGroup)
 	ctx.Export("deploymentSecretArn", out.SecretARN)
+	ctx.Export("agentReportUrl", out.AgentReportURL)
 	return nil
 }

@@ -1,6 +1,9 @@
 # The control plane: sockerless-functions on the provided.al2023 runtime,
 # behind a Function URL that only IAM-signed requests of the allowed
-# callers reach.
+# callers reach, and a second Function URL (auth NONE, on the agents
+# alias) through which workloads' agents report exits and health with
+# their per-container token. functions serves only those routes to
+# requests without a verified IAM caller.
 
 locals {
   # What functions is configured with. The deployment secret is not here:
@@ -21,7 +24,14 @@ locals {
     SOCKERLESS_LOG_GROUP              = aws_cloudwatch_log_group.workloads.name
     SOCKERLESS_ECR_REPOSITORY         = aws_ecr_repository.images.repository_url
     SOCKERLESS_LAMBDA_ROLE_ARN        = aws_iam_role.lambda_workload.arn
+    # Agents report exits through the agents alias's Function URL (below),
+    # which functions looks up at start: its address cannot be here.
+    SOCKERLESS_AGENT_URL_ALIAS = local.agents_alias
+    # `make lambda` puts the static linux/amd64 agent next to bootstrap.
+    SOCKERLESS_AGENT_BINARY = "/var/task/sockerless-agent"
   }
+
+  agents_alias = "agents"
 
   # One key per caller principal, stable when the list is reordered.
   caller_keys = { for p in local.callers : substr(sha1(p), 0, 12) => p }
@@ -81,4 +91,47 @@ resource "aws_lambda_permission" "invoke" {
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.functions.function_name
   principal     = each.value
+}
+
+# --- the agents' route ------------------------------------------------------
+
+# Agents cannot sign with SigV4 as the AWS_IAM URL wants (they hold a
+# per-container token, not the caller's identity), so they report through
+# this alias's URL, whose auth is NONE: functions checks their token
+# itself, and answers 401 to any other request that has no verified IAM
+# caller, so the URL reaches nothing but /_sockerless/agent/*.
+resource "aws_lambda_alias" "agents" {
+  name             = local.agents_alias
+  description      = "Workloads' agents report exits and health here (token-authenticated by functions)"
+  function_name    = aws_lambda_function.functions.function_name
+  function_version = "$LATEST"
+}
+
+resource "aws_lambda_function_url" "agents" {
+  function_name      = aws_lambda_function.functions.function_name
+  qualifier          = aws_lambda_alias.agents.name
+  authorization_type = "NONE"
+  invoke_mode        = "BUFFERED"
+}
+
+resource "aws_lambda_permission" "agents_url" {
+  statement_id           = "AgentsFunctionUrl"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.functions.function_name
+  qualifier              = aws_lambda_alias.agents.name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}
+
+# A Function URL call also needs lambda:InvokeFunction (since October
+# 2025). Provider 5.x cannot narrow it to calls through the URL
+# (invoked_via_function_url is 6.x), so a direct invoke of the agents
+# alias is possible too; it reaches the same handler, with the same
+# token checks.
+resource "aws_lambda_permission" "agents_invoke" {
+  statement_id  = "AgentsInvokeFunction"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.functions.function_name
+  qualifier     = aws_lambda_alias.agents.name
+  principal     = "*"
 }

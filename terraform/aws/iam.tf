@@ -7,8 +7,11 @@ locals {
 
   # Wildcards for what functions creates at run time.
   workload_functions_arn = "${local.arn_prefix}:lambda:${local.region}:${local.account_id}:function:${local.prefix}-*"
-  task_definitions_arn   = "${local.arn_prefix}:ecs:${local.region}:${local.account_id}:task-definition/${local.prefix}-*:*"
-  tasks_arn              = "${local.arn_prefix}:ecs:${local.region}:${local.account_id}:task/${local.cluster_name}/*"
+  # Lambda workloads write to /aws/lambda/FUNCTION, where the provider
+  # reads their output and how their invocation ended.
+  workload_function_logs_arn = "${local.arn_prefix}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.prefix}-*"
+  task_definitions_arn       = "${local.arn_prefix}:ecs:${local.region}:${local.account_id}:task-definition/${local.prefix}-*:*"
+  tasks_arn                  = "${local.arn_prefix}:ecs:${local.region}:${local.account_id}:task/${local.cluster_name}/*"
 
   # A relay image in ECR is pulled with the relay's execution role.
   relay_ecr = regex("^(?:([0-9]{12})\\.dkr\\.ecr\\.([a-z0-9-]+)\\.amazonaws\\.com(?:\\.cn)?/([^:@]+))?", var.relay_image)
@@ -43,7 +46,7 @@ locals {
         Sid      = "ReadWorkloadLogs"
         Effect   = "Allow"
         Action   = ["logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents"]
-        Resource = [aws_cloudwatch_log_group.workloads.arn, "${aws_cloudwatch_log_group.workloads.arn}:*"]
+        Resource = [aws_cloudwatch_log_group.workloads.arn, "${aws_cloudwatch_log_group.workloads.arn}:*", local.workload_function_logs_arn, "${local.workload_function_logs_arn}:*"]
       },
       {
         Sid      = "RunTasksInOwnCluster"
@@ -117,8 +120,16 @@ locals {
       {
         Sid      = "OwnLambdaWorkloads"
         Effect   = "Allow"
-        Action   = ["lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:InvokeFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:TagResource", "lambda:ListTags"]
+        Action   = ["lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:InvokeFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:PutFunctionEventInvokeConfig", "lambda:TagResource", "lambda:ListTags"]
         Resource = [local.workload_functions_arn]
+      },
+      {
+        # At start functions looks up the agents' Function URL
+        # (SOCKERLESS_AGENT_URL_ALIAS).
+        Sid      = "OwnAgentsUrl"
+        Effect   = "Allow"
+        Action   = ["lambda:GetFunctionUrlConfig"]
+        Resource = ["${local.arn_prefix}:lambda:${local.region}:${local.account_id}:function:${local.functions_name}:${local.agents_alias}"]
       },
       {
         # The functions Lambda's own name matches name_prefix-* too: it
@@ -219,6 +230,7 @@ resource "aws_iam_role_policy" "lambda_workload" {
     Version = "2012-10-17"
     Statement = [
       { Sid = "WorkloadLogs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = ["${aws_cloudwatch_log_group.workloads.arn}:*"] },
+      { Sid = "OwnFunctionLogs", Effect = "Allow", Action = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], Resource = [local.workload_function_logs_arn, "${local.workload_function_logs_arn}:*"] },
       { Sid = "PullOwnImages", Effect = "Allow", Action = local.ecr_pull_actions, Resource = [aws_ecr_repository.images.arn] },
     ]
   })

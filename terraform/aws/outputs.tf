@@ -68,3 +68,8 @@ output "deployment_secret_arn" {
   description = "ARN (not the value) of the deployment secret, for rotation: see secret_version."
   value       = aws_secretsmanager_secret.deployment.arn
 }
+
+output "agent_report_url" {
+  description = "The Function URL (auth NONE, agents alias) through which workloads' agents report exits with their per-container token; functions finds it itself (SOCKERLESS_AGENT_URL_ALIAS)."
+  value       = aws_lambda_function_url.agents.function_url
+}

@@ -103,9 +103,10 @@ func Start(ctx context.Context, opts Options) (c *Cloud, err error) {
 		return nil, err
 	}
 	c = &Cloud{dir: dir, log: log}
+	started := c // the error returns below set c to nil
 	defer func() {
 		if err != nil {
-			c.Close()
+			started.Close()
 		}
 	}()
 	c.closers = append(c.closers, func() { _ = os.RemoveAll(dir) })

@@ -1,7 +1,8 @@
 // Package lambdafake is a local stand-in for AWS Lambda's control and
 // invoke API for container-image functions, speaking its REST protocol
 // (/2015-03-31/functions...) as the official SDKs send it: CreateFunction,
-// GetFunction, DeleteFunction and Invoke (RequestResponse and Event).
+// GetFunction, DeleteFunction, Invoke (RequestResponse and Event) and
+// Put/GetFunctionEventInvokeConfig.
 //
 // Each invocation runs the function's image as a real container on a
 // Docker engine (an ecsfake.Runner) with the image config's entry point,
@@ -62,6 +63,8 @@ type function struct {
 	arn     string
 	mu      sync.Mutex
 	running map[*invocation]struct{}
+	// eventConfig is the PutFunctionEventInvokeConfig answer; nil: none.
+	eventConfig map[string]any
 }
 
 // New returns a Fake.
@@ -134,9 +137,61 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			writeErr(w, apiError{405, "InvalidRequestContentException", "method not allowed"})
 		}
+	case strings.HasPrefix(p, eventConfigPrefix+"/") && strings.HasSuffix(p, "/event-invoke-config") && (r.Method == http.MethodPut || r.Method == http.MethodGet):
+		f.eventInvokeConfig(w, r, strings.TrimSuffix(strings.TrimPrefix(p, eventConfigPrefix+"/"), "/event-invoke-config"))
 	default:
 		writeErr(w, apiError{404, "UnknownOperationException", "operation not served by the local Lambda: " + r.Method + " " + r.URL.Path})
 	}
+}
+
+// eventConfigPrefix is where Put/GetFunctionEventInvokeConfig live.
+const eventConfigPrefix = "/2019-09-25/functions"
+
+// eventInvokeConfig serves PutFunctionEventInvokeConfig (PUT) and
+// GetFunctionEventInvokeConfig (GET): how asynchronous invocations are
+// retried. The fake keeps and validates it (retries 0-2, event age
+// 60-21,600 s, as Lambda does); it never retries an invocation itself.
+func (f *Fake) eventInvokeConfig(w http.ResponseWriter, r *http.Request, ref string) {
+	fn, ok := f.lookup(ref)
+	if !ok {
+		f.notFound(w, ref)
+		return
+	}
+	if r.Method == http.MethodPut {
+		var in struct {
+			MaximumRetryAttempts     *int `json:"MaximumRetryAttempts"`
+			MaximumEventAgeInSeconds *int `json:"MaximumEventAgeInSeconds"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
+			writeErr(w, apiError{400, "InvalidRequestContentException", "could not parse request body into json: " + err.Error()})
+			return
+		}
+		if in.MaximumRetryAttempts != nil && (*in.MaximumRetryAttempts < 0 || *in.MaximumRetryAttempts > 2) {
+			writeErr(w, apiError{400, "ValidationException", fmt.Sprintf("1 validation error detected: Value '%d' at 'maximumRetryAttempts' failed to satisfy constraint: Member must have value less than or equal to 2", *in.MaximumRetryAttempts)})
+			return
+		}
+		if in.MaximumEventAgeInSeconds != nil && (*in.MaximumEventAgeInSeconds < 60 || *in.MaximumEventAgeInSeconds > 21600) {
+			writeErr(w, apiError{400, "ValidationException", fmt.Sprintf("1 validation error detected: Value '%d' at 'maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value between 60 and 21600", *in.MaximumEventAgeInSeconds)})
+			return
+		}
+		fn.mu.Lock()
+		fn.eventConfig = map[string]any{"FunctionArn": fn.arn + ":$LATEST", "LastModified": float64(time.Now().Unix())}
+		if in.MaximumRetryAttempts != nil {
+			fn.eventConfig["MaximumRetryAttempts"] = *in.MaximumRetryAttempts
+		}
+		if in.MaximumEventAgeInSeconds != nil {
+			fn.eventConfig["MaximumEventAgeInSeconds"] = *in.MaximumEventAgeInSeconds
+		}
+		fn.mu.Unlock()
+	}
+	fn.mu.Lock()
+	cfg := fn.eventConfig
+	fn.mu.Unlock()
+	if cfg == nil {
+		writeErr(w, apiError{404, "ResourceNotFoundException", "The function " + fn.arn + " doesn't have an EventInvokeConfig"})
+		return
+	}
+	writeJSON(w, http.StatusOK, cfg)
 }
 
 type createInput struct {

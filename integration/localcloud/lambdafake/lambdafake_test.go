@@ -74,10 +74,24 @@ func TestRefusals(t *testing.T) {
 	if _, err := c.CreateFunction(ctx, in(nil)); !errors.As(err, &conflict) {
 		t.Fatalf("second CreateFunction() = %v, want ResourceConflictException", err)
 	}
+	// Asynchronous invocations' retry settings: 0-2 retries.
+	var nf *types.ResourceNotFoundException
+	if _, err := c.GetFunctionEventInvokeConfig(ctx, &lambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String("fn")}); !errors.As(err, &nf) {
+		t.Fatalf("GetFunctionEventInvokeConfig() before any = %v, want ResourceNotFoundException", err)
+	}
+	var ae smithy.APIError
+	if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("fn"), MaximumRetryAttempts: aws.Int32(3)}); !errors.As(err, &ae) || ae.ErrorCode() != "ValidationException" {
+		t.Fatalf("PutFunctionEventInvokeConfig(3 retries) = %v, want ValidationException", err)
+	}
+	if _, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("fn"), MaximumRetryAttempts: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.GetFunctionEventInvokeConfig(ctx, &lambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String("fn")}); err != nil || aws.ToInt32(got.MaximumRetryAttempts) != 0 || got.MaximumRetryAttempts == nil {
+		t.Fatalf("GetFunctionEventInvokeConfig() = %+v, %v; want 0 retries", got, err)
+	}
 	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("fn")}); err != nil {
 		t.Fatal(err)
 	}
-	var nf *types.ResourceNotFoundException
 	if _, err := c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn")}); !errors.As(err, &nf) {
 		t.Fatalf("GetFunction(deleted) = %v, want ResourceNotFoundException", err)
 	}

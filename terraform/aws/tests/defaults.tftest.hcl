@@ -204,6 +204,53 @@ run "control_plane" {
   }
 }
 
+run "agents_route" {
+  command = apply
+
+  assert {
+    condition     = aws_lambda_function_url.agents.authorization_type == "NONE" && aws_lambda_function_url.agents.qualifier == "agents" && aws_lambda_alias.agents.function_version == "$LATEST"
+    error_message = "agents report through the agents alias's Function URL, with auth NONE (their token is checked by functions)"
+  }
+  assert {
+    condition     = aws_lambda_function_url.functions.authorization_type == "AWS_IAM" && aws_lambda_function_url.functions.qualifier == null
+    error_message = "the shims' URL stays AWS_IAM on the unqualified function"
+  }
+  assert {
+    condition = (
+      aws_lambda_permission.agents_url.principal == "*" && aws_lambda_permission.agents_url.function_url_auth_type == "NONE" &&
+      aws_lambda_permission.agents_url.qualifier == "agents" && aws_lambda_permission.agents_invoke.qualifier == "agents"
+    )
+    error_message = "the public permissions must be on the agents alias only"
+  }
+  assert {
+    condition = (
+      aws_lambda_function.functions.environment[0].variables["SOCKERLESS_AGENT_URL_ALIAS"] == aws_lambda_alias.agents.name &&
+      !contains(keys(aws_lambda_function.functions.environment[0].variables), "SOCKERLESS_CONTROL_PLANE_URL")
+    )
+    error_message = "functions must find the agents' URL from the alias (a URL in its own environment would be a cycle)"
+  }
+  assert {
+    condition     = aws_lambda_function.functions.environment[0].variables["SOCKERLESS_AGENT_BINARY"] == "/var/task/sockerless-agent"
+    error_message = "functions must inject the agent that `make lambda` puts in the zip"
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.functions.policy).Statement : s.Resource if contains(s.Action, "lambda:GetFunctionUrlConfig")] == [
+      ["arn:aws:lambda:eu-west-1:111122223333:function:sltest-functions:agents"],
+    ]
+    error_message = "functions may look up only its own agents alias's URL"
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.functions.policy).Statement : s.Resource if contains(s.Action, "lambda:PutFunctionEventInvokeConfig")] == [
+      ["arn:aws:lambda:eu-west-1:111122223333:function:sltest-*"],
+    ]
+    error_message = "functions turns off Lambda's retries of its workloads' invocations, on its own workload functions only"
+  }
+  assert {
+    condition     = output.agent_report_url == aws_lambda_function_url.agents.function_url
+    error_message = "the agents' URL is an output"
+  }
+}
+
 run "permissions_scoped_to_prefix" {
   command = apply
 
@@ -223,7 +270,8 @@ run "permissions_scoped_to_prefix" {
   }
   assert {
     condition = alltrue([for s in jsondecode(aws_iam_role_policy.functions.policy).Statement :
-      alltrue([for r in s.Resource : r == "arn:aws:lambda:eu-west-1:111122223333:function:sltest-*"])
+      alltrue([for r in s.Resource : r == "arn:aws:lambda:eu-west-1:111122223333:function:sltest-*"]) ||
+      (s.Action == ["lambda:GetFunctionUrlConfig"] && s.Resource == ["arn:aws:lambda:eu-west-1:111122223333:function:sltest-functions:agents"])
       if anytrue([for a in s.Action : startswith(a, "lambda:")]) && s.Effect == "Allow"
     ])
     error_message = "functions may manage only Lambda functions named with the prefix"
@@ -244,8 +292,16 @@ run "permissions_scoped_to_prefix" {
   assert {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.functions.policy).Statement : s.Resource if anytrue([for a in s.Action : startswith(a, "logs:") && a != "logs:CreateLogStream" && a != "logs:PutLogEvents"])])) == toset([
       "arn:aws:logs:eu-west-1:111122223333:log-group:/sockerless/sltest/workloads", "arn:aws:logs:eu-west-1:111122223333:log-group:/sockerless/sltest/workloads:*",
+      "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/sltest-*", "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/sltest-*:*",
     ])
-    error_message = "functions may read only the workloads' log group"
+    error_message = "functions may read only the workloads' log groups (the tasks' group, and the Lambda workloads' own)"
+  }
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.lambda_workload.policy).Statement : s.Resource if anytrue([for a in s.Action : startswith(a, "logs:")])])) == toset([
+      "arn:aws:logs:eu-west-1:111122223333:log-group:/sockerless/sltest/workloads:*",
+      "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/sltest-*", "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/sltest-*:*",
+    ])
+    error_message = "Lambda workloads may write only their own log groups"
   }
   assert {
     condition     = one([for s in jsondecode(aws_iam_role_policy.functions.policy).Statement : s if s.Effect == "Deny"]).Resource == ["arn:aws:lambda:eu-west-1:111122223333:function:sltest-functions"]
