@@ -46,6 +46,8 @@ type Config struct {
 	User            string        `env:"USER" help:"user[:group] the main process runs as (a name from the workload's /etc/passwd or numeric ids); empty runs it as the agent's user"`
 	Subreaper       bool          `env:"SUBREAPER" envDefault:"false" help:"reap orphaned descendants as a PID 1 would (always on when the agent is PID 1)"`
 	Peers           string        `env:"PEERS" help:"connections to the network's peers the agent carries through the relay: LISTEN=PEER:PORT,... (needs CONTROL_PLANE_URL)"`
+	MountDirs       string        `env:"MOUNT_DIRS" help:"comma-separated directories the agent creates before anything runs: the container's mount points on a workload whose platform makes none (an ECS task's tmpfs and carried binds)"`
+	PeerNet         bool          `env:"PEER_NET" envDefault:"false" help:"give the main process its user networks' peers by name: each gets a loopback address in /etc/hosts where the agent listens on the ports the peer serves and carries connections through the relay (needs CONTROL_PLANE_URL)"`
 	LambdaRuntime   bool          `env:"LAMBDA_RUNTIME" envDefault:"false" help:"be a Lambda function's runtime: take one invocation from AWS_LAMBDA_RUNTIME_API, run for it and answer it with the exit code"`
 	LogTags         bool          `env:"LOG_TAGS" envDefault:"false" help:"write the main process's output as tagged lines (\"1 ...\" stdout, \"2 ...\" stderr) for a log service that mixes the streams (ECS awslogs)"`
 }
@@ -155,6 +157,23 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 			Dialer: wsclient.Dialer{}, Logger: log}
 		if err := pp.Listen(ctx, fwds); err != nil {
 			return 2, err
+		}
+	}
+	for _, d := range strings.Split(cfg.MountDirs, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return 2, fmt.Errorf("%sMOUNT_DIRS: %w", envPrefix, err)
+			}
+		}
+	}
+	if cfg.PeerNet && cfg.ControlPlaneURL != "" {
+		pn := &agent.PeerNet{ControlPlaneURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
+			HostsFile: "/etc/hosts", Logger: log,
+			Proxy: &agent.PeerProxy{ControlPlaneURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
+				Dialer: wsclient.Dialer{}, Logger: log}}
+		if _, err := pn.Start(ctx); err != nil {
+			// The workload still runs; its peers are not reachable by name.
+			log.Warn("network peers not set up", "err", err)
 		}
 	}
 	var sessions sync.WaitGroup
