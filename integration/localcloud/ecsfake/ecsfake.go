@@ -1004,7 +1004,7 @@ type engineRunner struct{ e *dockerrun.Engine }
 
 func (r engineRunner) Run(ctx context.Context, c ContainerSpec, line func(int, []byte)) (RunningContainer, error) {
 	rc, err := r.e.Run(ctx, dockerrun.Spec{Image: c.Image, Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User,
-		MemoryBytes: c.MemoryBytes, NanoCPUs: c.NanoCPUs, Labels: c.Labels, StopTimeout: c.StopTimeout}, line)
+		MemoryBytes: c.MemoryBytes, NanoCPUs: c.NanoCPUs, Labels: c.Labels, StopTimeout: c.StopTimeout, OwnNetwork: true}, line)
 	if err != nil {
 		return nil, err
 	}
