@@ -246,6 +246,9 @@ func (p *Provider) definition(s providers.Spec, image string) (*ecs.RegisterTask
 		// a Fargate task has no shared network or DNS with the others.
 		add("SOCKERLESS_PEER_NET", "true")
 	}
+	if dirs := cloudagent.CarryDirs(s.Labels); dirs != "" {
+		add("SOCKERLESS_CARRY_HOLD", dirs)
+	}
 	if dirs := mountDirs(s); dirs != "" {
 		add("SOCKERLESS_MOUNT_DIRS", dirs)
 	}
