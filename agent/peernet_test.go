@@ -83,7 +83,7 @@ func TestPeerNet(t *testing.T) {
 	var reported [][]int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer tok" {
-			http.Error(w, "token", 401)
+			http.Error(w, "token", http.StatusUnauthorized)
 			return
 		}
 		mu.Lock()
@@ -95,12 +95,12 @@ func TestPeerNet(t *testing.T) {
 			var rep struct{ Ports []int }
 			_ = json.NewDecoder(r.Body).Decode(&rep)
 			reported = append(reported, rep.Ports)
-			w.WriteHeader(204)
+			w.WriteHeader(http.StatusNoContent)
 		case r.Method == "POST" && r.URL.Path == "/_sockerless/agent/c1/peer":
 			asked = append(asked, r.URL.Query().Get("name")+":"+r.URL.Query().Get("port"))
 			_ = json.NewEncoder(w).Encode(controlapi.StreamTicket{RelayURL: "ws://relay", Token: "t"})
 		default:
-			http.Error(w, r.URL.Path, 404)
+			http.Error(w, r.URL.Path, http.StatusNotFound)
 		}
 	}))
 	defer srv.Close()
