@@ -2,13 +2,16 @@ package integration
 
 import (
 	"context"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sockerless/sockerless/integration/localcloud/awscloud"
+	"github.com/sockerless/sockerless/internal/testutil/dockerengine"
 	"github.com/sockerless/sockerless/internal/testutil/emulators"
 )
 
@@ -52,6 +55,42 @@ func startECSRunner(t *testing.T) (runner, string) {
 // PostgreSQL (the local registry has no Debian image with postgresql).
 func TestGitHubActionsContainerJobWithServiceECS(t *testing.T) {
 	r, img := startECSRunner(t)
+	githubContainerJob(t, r, img)
+}
+
+// TestGitHubActionsContainerJobWithServiceDocker is the same flow through
+// the docker provider (embedded, on the reference engine): each container
+// is an engine container on the engine's default bridge, so the service
+// is reached by its alias through the agents, not the engine's DNS.
+func TestGitHubActionsContainerJobWithServiceDocker(t *testing.T) {
+	eng, err := dockerengine.Start(context.Background(), dockerengine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Stop() })
+	dir := t.TempDir()
+	agentBin := filepath.Join(dir, "sockerless-agent")
+	if out, err := exec.Command("go", "build", "-tags", "osusergo netgo", "-o", agentBin, "../cmd/sockerless-agent").CombinedOutput(); err != nil {
+		t.Fatalf("go build agent: %v\n%s", err, out)
+	}
+	e := slSetup(t)
+	sock := filepath.Join(dir, "d.sock")
+	mrStart(t, "shim (docker provider)", e.bin+"/sockerless", "SOCKERLESS_PROVIDER=docker", "SOCKERLESS_DOCKER_HOST="+eng.Host,
+		"SOCKERLESS_DOCKER_AGENT="+agentBin, "SOCKERLESS_LISTEN=unix://"+sock)
+	r := runner{name: "docker provider", sock: sock, cfg: t.TempDir()}
+	mrWait(t, "shim", 60*time.Second, func() error {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	githubContainerJob(t, r, dockerengine.BusyboxImage)
+}
+
+// githubContainerJob is the GitHub runner's container job with a service,
+// through r, on img (a busybox image).
+func githubContainerJob(t *testing.T, r runner, img string) {
 	lbl := "a1b2c3"
 	net := "github_network_0f1e2d3c4b5a"
 	t.Cleanup(func() {
