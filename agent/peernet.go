@@ -77,7 +77,6 @@ const hostsMarker = "# sockerless peers"
 func (p *PeerNet) Start(ctx context.Context) (bool, error) {
 	p.addrs = map[string]string{}
 	p.listeners = map[string]net.Listener{}
-	p.reportPorts(ctx)
 	networked, err := p.refresh(ctx)
 	if err != nil {
 		return false, err
@@ -85,6 +84,7 @@ func (p *PeerNet) Start(ctx context.Context) (bool, error) {
 	if !networked {
 		return false, nil
 	}
+	p.reportPorts(ctx)
 	iv := p.Interval
 	if iv <= 0 {
 		iv = time.Second
