@@ -34,6 +34,8 @@ func (a *API) agentRoutes(rt *httpx.Router) {
 	rt.Handle("POST", agentPathPrefix+"{id}/exit", a.agentExit)
 	rt.Handle("POST", agentPathPrefix+"{id}/health", a.agentHealth)
 	rt.Handle("POST", agentPathPrefix+"{id}/peer", a.agentPeer)
+	rt.Handle("GET", agentPathPrefix+"{id}/peers", a.agentPeers)
+	rt.Handle("POST", agentPathPrefix+"{id}/ports", a.agentPorts)
 	rt.Handle("POST", SweepPath, a.sweep)
 }
 

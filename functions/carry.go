@@ -2,6 +2,7 @@ package functions
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/moby/moby/api/types/mount"
 	"github.com/sockerless/sockerless/internal/controlapi"
@@ -15,6 +16,10 @@ import (
 // and op (push or pull). See docs/decisions.md, "Binds of the runner host
 // are carried".
 const CarryPath = "/_sockerless/carry/{id}"
+
+// carryPullGrace is how long after its main process ended a container's
+// binds may still be pulled: the agent's default wait for that pull.
+const carryPullGrace = time.Minute
 
 // carryTicket answers a stream ticket of kind carry. A shim rewrote the
 // container's host binds into workload-local mounts at create, so dir
@@ -48,7 +53,10 @@ func (a *API) carryTicket(w http.ResponseWriter, r *http.Request) error {
 	if ea, ok := a.provider.(providers.EarlyAttacher); ok {
 		early = ea.AttachesBeforeStart()
 	}
-	if c.Removing || (!c.State.Running && !early) {
+	// A workload's agent stays a while after its main process ended by
+	// itself, for the pull at docker wait (SOCKERLESS_CARRY_PULL_WAIT).
+	justEnded := op == ticket.CarryPull && !c.State.FinishedAt.IsZero() && a.st.Now().Sub(c.State.FinishedAt) < carryPullGrace
+	if c.Removing || (!c.State.Running && !early && !justEnded) {
 		return errdefs.Conflictf("container %s is not running", c.ID)
 	}
 	return a.issueTicket(w, ticket.Grant{Container: c.ID, Kind: ticket.KindCarry, Carry: &ticket.Carry{Op: op, Dir: dir}}, false, c.ID)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -208,5 +209,79 @@ func TestAgentPeer(t *testing.T) {
 	}
 	if code, _ := ask("cli", ticket.AgentToken(secret, ids["cli"]), "database"); code != 409 {
 		t.Fatalf("a stopped peer: %d, want 409", code)
+	}
+}
+
+// TestAgentPeers: an agent lists its user networks' running peers with
+// their names and the ports they expose or reported listening; another
+// network's containers and the container itself are not listed, a
+// container on no user network is told so, and a bad report changes
+// nothing.
+func TestAgentPeers(t *testing.T) {
+	a := newTestAPI(t)
+	for _, n := range []string{"ci-net", "ci-other"} {
+		if code, body := do(a, "POST", "/networks/create", `{"Name":"`+n+`"}`); code != 201 {
+			t.Fatalf("network create: %d %s", code, body)
+		}
+	}
+	ids := map[string]string{}
+	for _, c := range []struct{ name, body string }{
+		{"db", `{"Image":"alpine:3.20","Cmd":["sleep","300"],"ExposedPorts":{"5432/tcp":{},"53/udp":{}},"NetworkingConfig":{"EndpointsConfig":{"ci-net":{"Aliases":["database"]}}}}`},
+		{"cli", `{"Image":"alpine:3.20","Cmd":["sleep","300"],"HostConfig":{"NetworkMode":"ci-net"}}`},
+		{"other", `{"Image":"alpine:3.20","Cmd":["sleep","300"],"HostConfig":{"NetworkMode":"ci-other"}}`},
+		{"plain", `{"Image":"alpine:3.20","Cmd":["sleep","300"]}`},
+	} {
+		code, body := do(a, "POST", "/containers/create?name="+c.name, c.body)
+		if code != 201 {
+			t.Fatalf("create %s: %d %s", c.name, code, body)
+		}
+		var r struct{ Id string }
+		_ = json.Unmarshal([]byte(body), &r)
+		ids[c.name] = r.Id
+		if code, body := do(a, "POST", "/containers/"+c.name+"/start", ""); code != 204 {
+			t.Fatalf("start %s: %d %s", c.name, code, body)
+		}
+	}
+	secret := []byte("test-secret")
+	call := func(method, from, what, body string) (int, string) {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(method, "/_sockerless/agent/"+ids[from]+"/"+what, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+ticket.AgentToken(secret, ids[from]))
+		a.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := call("POST", "db", "ports", `{"ports":[8080,5432]}`); code != 204 {
+		t.Fatalf("ports report: %d %s", code, body)
+	}
+	if code, _ := call("POST", "db", "ports", `{"ports":[0]}`); code != 400 {
+		t.Fatalf("port 0: %d, want 400", code)
+	}
+	peers := func(from string) PeerList {
+		code, body := call("GET", from, "peers", "")
+		if code != 200 {
+			t.Fatalf("peers of %s: %d %s", from, code, body)
+		}
+		var l PeerList
+		if err := json.Unmarshal([]byte(body), &l); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := peers("cli")
+	if !l.Networked || len(l.Peers) != 1 || l.Peers[0].ID != ids["db"] ||
+		!slices.Equal(l.Peers[0].Names, slices.Sorted(slices.Values([]string{ids["db"][:12], "database", "db"}))) || !slices.Equal(l.Peers[0].Ports, []int{5432, 8080}) {
+		t.Fatalf("peers of cli: %+v", l)
+	}
+	if l := peers("other"); !l.Networked || len(l.Peers) != 0 {
+		t.Fatalf("peers of other: %+v", l)
+	}
+	if l := peers("plain"); l.Networked || len(l.Peers) != 0 {
+		t.Fatalf("peers of plain: %+v", l)
+	}
+	if code, body := do(a, "POST", "/containers/db/kill", ""); code != 204 {
+		t.Fatalf("kill: %d %s", code, body)
+	}
+	if l := peers("cli"); len(l.Peers) != 0 {
+		t.Fatalf("a stopped peer listed: %+v", l)
 	}
 }

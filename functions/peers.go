@@ -1,7 +1,9 @@
 package functions
 
 import (
+	"github.com/sockerless/sockerless/functions/httpx"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -69,5 +71,126 @@ func findPeer(self *records.Container, cs []*records.Container, name string) *re
 			}
 		}
 	}
+	return nil
+}
+
+// PeerList is functions' answer to an agent asking for its network peers
+// (GET /_sockerless/agent/{id}/peers): whether the container is on a user
+// network at all (an agent that is not stops asking) and, for each
+// running peer, the names that designate it and the ports it serves.
+type PeerList struct {
+	Networked bool   `json:"networked"`
+	Peers     []Peer `json:"peers"`
+}
+
+// Peer is one running container that shares a user network with the
+// asking one.
+type Peer struct {
+	// ID is the peer's container id; Names are its name, aliases and DNS
+	// names on the shared networks, as the asker's /etc/hosts lists them.
+	ID    string   `json:"id"`
+	Names []string `json:"names"`
+	// Ports are the TCP ports the peer exposes (EXPOSE, --expose) and the
+	// ports its agent found listening, sorted.
+	Ports []int `json:"ports"`
+}
+
+// PortsReport is the body an agent posts when the ports listening in its
+// workload change (POST /_sockerless/agent/{id}/ports).
+type PortsReport struct {
+	Ports []int `json:"ports"`
+}
+
+// agentPeers lists the running containers on the asking container's user
+// networks, with their names and ports.
+func (a *API) agentPeers(w http.ResponseWriter, r *http.Request) error {
+	id, err := a.agentAuth(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	self, err := a.st.Container(ctx, id)
+	if err != nil {
+		return err
+	}
+	cs, err := a.st.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	return httpx.WriteJSON(w, http.StatusOK, peersOf(self, cs))
+}
+
+// peersOf is self's PeerList among cs.
+func peersOf(self *records.Container, cs []*records.Container) PeerList {
+	out := PeerList{Peers: []Peer{}}
+	byID := map[string]*Peer{}
+	for net := range self.Networks {
+		switch net {
+		case "bridge", "host", "none":
+			continue
+		}
+		out.Networked = true
+		for _, c := range cs {
+			ep, ok := c.Networks[net]
+			if !ok || c.ID == self.ID || c.Removing || !c.State.Running {
+				continue
+			}
+			p := byID[c.ID]
+			if p == nil {
+				p = &Peer{ID: c.ID}
+				byID[c.ID] = p
+				p.Names = append(p.Names, c.Name)
+				ports := map[int]bool{}
+				for _, n := range c.ListenPorts {
+					ports[n] = true
+				}
+				if c.Config != nil {
+					for pp := range c.Config.ExposedPorts {
+						if string(pp.Proto()) == "tcp" {
+							ports[int(pp.Num())] = true
+						}
+					}
+				}
+				for n := range ports {
+					p.Ports = append(p.Ports, n)
+				}
+				slices.Sort(p.Ports)
+			}
+			p.Names = append(append(p.Names, ep.Aliases...), ep.DNSNames...)
+		}
+	}
+	for _, p := range byID {
+		slices.Sort(p.Names)
+		p.Names = slices.Compact(p.Names)
+		out.Peers = append(out.Peers, *p)
+	}
+	slices.SortFunc(out.Peers, func(x, y Peer) int { return strings.Compare(x.ID, y.ID) })
+	return out
+}
+
+// agentPorts records the ports listening in the asking container's
+// workload.
+func (a *API) agentPorts(w http.ResponseWriter, r *http.Request) error {
+	id, err := a.agentAuth(r)
+	if err != nil {
+		return err
+	}
+	var rep PortsReport
+	if err := httpx.DecodeJSON(r, &rep, false); err != nil {
+		return err
+	}
+	for _, n := range rep.Ports {
+		if n < 1 || n > 65535 {
+			return errdefs.InvalidParameterf("ports: %d is not a TCP port", n)
+		}
+	}
+	ports := slices.Compact(slices.Sorted(slices.Values(rep.Ports)))
+	if _, err := a.st.UpdateContainer(r.Context(), id, func(c *records.Container) error {
+		c.ListenPorts = ports
+		return nil
+	}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -46,6 +47,11 @@ type Config struct {
 	User            string        `env:"USER" help:"user[:group] the main process runs as (a name from the workload's /etc/passwd or numeric ids); empty runs it as the agent's user"`
 	Subreaper       bool          `env:"SUBREAPER" envDefault:"false" help:"reap orphaned descendants as a PID 1 would (always on when the agent is PID 1)"`
 	Peers           string        `env:"PEERS" help:"connections to the network's peers the agent carries through the relay: LISTEN=PEER:PORT,... (needs CONTROL_PLANE_URL)"`
+	MountDirs       string        `env:"MOUNT_DIRS" help:"comma-separated directories the agent creates before anything runs: the container's mount points on a workload whose platform makes none (an ECS task's tmpfs and carried binds)"`
+	CarryHold       string        `env:"CARRY_HOLD" help:"comma-separated carried-bind destinations: the main process starts once the shim's first push to each has arrived (at most CARRY_HOLD_MAX later)"`
+	CarryHoldMax    time.Duration `env:"CARRY_HOLD_MAX" envDefault:"5m" help:"the longest the main process waits for CARRY_HOLD"`
+	CarryPullWait   time.Duration `env:"CARRY_PULL_WAIT" envDefault:"1m" help:"after a main process that ended by itself, how long the agent waits for the shim to pull CARRY_HOLD back (at docker wait) before the workload ends"`
+	PeerNet         bool          `env:"PEER_NET" envDefault:"false" help:"give the main process its user networks' peers by name: each gets a loopback address in /etc/hosts where the agent listens on the ports the peer serves and carries connections through the relay (needs CONTROL_PLANE_URL)"`
 	LambdaRuntime   bool          `env:"LAMBDA_RUNTIME" envDefault:"false" help:"be a Lambda function's runtime: take one invocation from AWS_LAMBDA_RUNTIME_API, run for it and answer it with the exit code"`
 	LogTags         bool          `env:"LOG_TAGS" envDefault:"false" help:"write the main process's output as tagged lines (\"1 ...\" stdout, \"2 ...\" stderr) for a log service that mixes the streams (ECS awslogs)"`
 }
@@ -161,12 +167,40 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 			return 2, err
 		}
 	}
+	for _, d := range strings.Split(cfg.MountDirs, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return 2, fmt.Errorf("%sMOUNT_DIRS: %w", envPrefix, err)
+			}
+		}
+	}
+	if cfg.PeerNet && cfg.ControlPlaneURL != "" {
+		pn := &agent.PeerNet{ControlPlaneURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
+			HostsFile: "/etc/hosts", Logger: log,
+			Proxy: &agent.PeerProxy{ControlPlaneURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
+				Dialer: wsclient.Dialer{}, Logger: log}}
+		if _, err := pn.Start(ctx); err != nil {
+			// The workload still runs; its peers are not reachable by name.
+			log.Warn("network peers not set up", "err", err)
+		}
+	}
+	hold := agent.NewCarryHold(ticket.CarryPush, strings.Split(cfg.CarryHold, ","))
+	// Set when the main process has ended: the shim's pull of the
+	// carried binds after that (at docker wait) is what the agent stays
+	// for, or the workload would be gone before its files came back.
+	var pullHold atomic.Pointer[agent.CarryHold]
 	var sessions sync.WaitGroup
 	a := &wsclient.Agent{
 		RelayURL: cfg.RelayURL, Container: cfg.ContainerID, Token: cfg.AgentToken, Logger: log,
 		Serve: func(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
 			sessions.Add(1)
 			defer sessions.Done()
+			defer func() {
+				hold.Served(g)
+				if h := pullHold.Load(); h != nil {
+					h.Served(g)
+				}
+			}()
 			_, _ = agent.ServeSession(ctx, conn, g, local, func(code int) {
 				if rep != nil && g.ExecID != "" {
 					rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -194,6 +228,11 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 			return 2, err
 		case <-time.After(30 * time.Second):
 			log.Warn("relay not reachable; starting the main process anyway")
+		}
+		// Carried binds arrive after the start (the shim pushes once the
+		// agent serves): the main process starts on them.
+		if !hold.Wait(ctx, cfg.CarryHoldMax) {
+			log.Warn("carried binds did not all arrive; starting the main process anyway", "missing", hold.Missing())
 		}
 		spec := agent.MainSpec{
 			Process: ticket.Process{Cmd: cmd, Env: workloadEnv(), WorkingDir: cwd(), Tty: cfg.Tty, User: cfg.User},
@@ -234,9 +273,11 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		mainDone = local.Main.Done()
 	}
 	code := 0
+	signalled := false
 	for loop := true; loop; {
 		select {
 		case s := <-sigs:
+			signalled = true
 			if local.Main != nil {
 				// Standing in for the container's PID 1, the agent passes on
 				// only what a PID 1 main process would receive: a signal it
@@ -270,7 +311,16 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		n, ok := agent.OOMKills(agent.CgroupRoot)
 		oomKilled = ok && n > oomBefore
 	}
+	var pulls *agent.CarryHold
+	if local.Main != nil && !signalled && cfg.CarryHold != "" {
+		// (A stop or kill pulled before it signalled.)
+		pulls = agent.NewCarryHold(ticket.CarryPull, strings.Split(cfg.CarryHold, ","))
+		pullHold.Store(pulls)
+	}
 	report(rep, log, code, oomKilled)
+	if pulls != nil && !pulls.Wait(ctx, cfg.CarryPullWait) {
+		log.Info("carried binds not pulled back after the exit", "missing", pulls.Missing())
+	}
 	cancel()
 	// Close the relay link before exiting: a workload's network can vanish
 	// with its process before a FIN leaves, and the relay would then offer

@@ -63,6 +63,10 @@ type Container struct {
 	// anonymous volume (-v /data, a volume mount without a source, an
 	// image VOLUME) to that volume's generated name.
 	AnonVolumes map[string]string `json:"anonVolumes,omitempty"`
+	// ListenPorts are the TCP ports the workload's agent found listening
+	// on a non-loopback address (what a peer on its networks can reach),
+	// as it last reported them; peers' agents listen for them.
+	ListenPorts []int `json:"listenPorts,omitempty"`
 	// SizeRw is the writable layer's size when known.
 	SizeRw int64 `json:"sizeRw,omitempty"`
 

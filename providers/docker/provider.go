@@ -156,6 +156,12 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		"SOCKERLESS_STDIN_ONCE="+strconv.FormatBool(s.StdinOnce),
 		"SOCKERLESS_LOG_LEVEL="+p.opts.AgentLogLevel,
 	)
+	if p.opts.ControlPlaneURL != "" {
+		// Peers on the container's user networks by name, through the
+		// relay (agent.PeerNet): the engine's containers are not on the
+		// engine's networks of those names.
+		env = append(env, "SOCKERLESS_PEER_NET=true")
+	}
 	if hc := s.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
 		b, err := json.Marshal(hc)
 		if err != nil {

@@ -199,6 +199,27 @@ func agentArgs(s providers.Spec) ([]string, error) {
 	return append([]string{"--"}, argv...), nil
 }
 
+// mountDirs lists, comma-separated and sorted, the destinations of s's
+// tmpfs and volume mounts: a Fargate task has no tmpfs and no Docker
+// volumes, so the agent makes each a directory of the task's ephemeral
+// storage, where the shim carries the binds it rewrote into tmpfs mounts
+// (localshim.RewriteCreate) and where the image's own files stay.
+func mountDirs(s providers.Spec) string {
+	var ds []string
+	for _, m := range s.Mounts {
+		if (m.Type == "tmpfs" || m.Type == "volume") && !strings.Contains(m.Destination, ",") {
+			ds = append(ds, m.Destination)
+		}
+	}
+	for d := range s.Tmpfs {
+		if !strings.Contains(d, ",") {
+			ds = append(ds, d)
+		}
+	}
+	slices.Sort(ds)
+	return strings.Join(slices.Compact(ds), ",")
+}
+
 // definition builds the task definition for s with the injected image.
 func (p *Provider) definition(s providers.Spec, image string) (*ecs.RegisterTaskDefinitionInput, error) {
 	args, err := agentArgs(s)
@@ -221,6 +242,15 @@ func (p *Provider) definition(s providers.Spec, image string) (*ecs.RegisterTask
 	add("SOCKERLESS_RELAY_URL", p.opts.RelayURL)
 	if p.opts.Config.ControlPlaneURL != "" {
 		add("SOCKERLESS_CONTROL_PLANE_URL", p.opts.Config.ControlPlaneURL)
+		// Peers on the container's user networks by name (agent.PeerNet):
+		// a Fargate task has no shared network or DNS with the others.
+		add("SOCKERLESS_PEER_NET", "true")
+	}
+	if dirs := cloudagent.CarryDirs(s.Labels); dirs != "" {
+		add("SOCKERLESS_CARRY_HOLD", dirs)
+	}
+	if dirs := mountDirs(s); dirs != "" {
+		add("SOCKERLESS_MOUNT_DIRS", dirs)
 	}
 	add("SOCKERLESS_LOG_TAGS", "true")
 	add("SOCKERLESS_TTY", strconv.FormatBool(s.Tty))

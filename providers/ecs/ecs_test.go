@@ -432,3 +432,40 @@ func TestExitOfATaskWhoseAgentDied(t *testing.T) {
 		t.Fatalf("ExitOf = %+v, %v, %v; want 137, OOMKilled, ECS's reason and time", ex, ok, err)
 	}
 }
+
+// TestDefinitionRunnerEnv: the task definition gives the agent what a
+// runner's containers need: the mount points it must make (tmpfs and
+// volumes, a carried bind's destination among them), the carried binds
+// the main process waits for, and peers by name when there is a control
+// plane.
+func TestDefinitionRunnerEnv(t *testing.T) {
+	p := &Provider{opts: Options{RelayURL: "ws://r", Config: Config{ControlPlaneURL: "http://cp", ExecutionRoleARN: "arn:x"}}}
+	s := spec("img")
+	s.Mounts = []providers.Mount{{Type: "tmpfs", Destination: "/__w"}, {Type: "volume", Source: "v", Destination: "/cache"}, {Type: "bind", Source: "/h", Destination: "/b"}}
+	s.Tmpfs = map[string]string{"/run": ""}
+	s.Labels = map[string]string{cloudagent.CarryLabel: `[{"src":"/host/work","dst":"/__w"},{"src":"/host/ext","dst":"/__e","ro":true}]`}
+	in, err := p.definition(s, "img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, kv := range in.ContainerDefinitions[0].Environment {
+		got[*kv.Name] = *kv.Value
+	}
+	for k, want := range map[string]string{"SOCKERLESS_MOUNT_DIRS": "/__w,/cache,/run", "SOCKERLESS_CARRY_HOLD": "/__w,/__e", "SOCKERLESS_PEER_NET": "true"} {
+		if got[k] != want {
+			t.Errorf("%s = %q, want %q", k, got[k], want)
+		}
+	}
+	p.opts.Config.ControlPlaneURL = ""
+	s.Labels, s.Mounts, s.Tmpfs = nil, nil, nil
+	if in, err = p.definition(s, "img"); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range in.ContainerDefinitions[0].Environment {
+		switch *kv.Name {
+		case "SOCKERLESS_MOUNT_DIRS", "SOCKERLESS_CARRY_HOLD", "SOCKERLESS_PEER_NET":
+			t.Errorf("%s set with nothing to do", *kv.Name)
+		}
+	}
+}

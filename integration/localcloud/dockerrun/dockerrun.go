@@ -7,6 +7,10 @@
 // Containers use the host's network namespace: a cloud workload reaches
 // the relay and the control plane over the network, and in the local
 // cloud those listen on loopback, which only the host's namespace shares.
+// A Spec with OwnNetwork (an ECS task: awsvpc gives each task its own
+// interface) gets a network namespace of its own instead, whose loopback
+// carries connections to the loopback URLs in its environment to the
+// host's (netns.go), so two tasks can listen on one port.
 package dockerrun
 
 import (
@@ -55,6 +59,8 @@ type Spec struct {
 	Labels      map[string]string
 	// StopTimeout is how long Stop waits before SIGKILL.
 	StopTimeout time.Duration
+	// OwnNetwork gives the container a network namespace of its own.
+	OwnNetwork bool
 }
 
 // Exit is how a container ended.
@@ -78,6 +84,7 @@ type Container struct {
 	stopEvents context.CancelFunc
 	mu         sync.Mutex
 	removed    bool
+	netns      *netns
 }
 
 // Run pulls s.Image, creates and starts the container, and calls line
@@ -108,15 +115,25 @@ func (e *Engine) Run(ctx context.Context, s Spec, line func(stream int, text []b
 		cfg.StopTimeout = &secs
 	}
 	hc := &container.HostConfig{NetworkMode: "host"}
+	var ns *netns
+	if s.OwnNetwork {
+		if ns, err = e.newNetns(ctx, s.Image, loopbackTargets(s.Env)); err != nil {
+			return nil, err
+		}
+		hc.NetworkMode = container.NetworkMode("container:" + ns.holder)
+	}
 	hc.Memory, hc.NanoCPUs = s.MemoryBytes, s.NanoCPUs
 	if s.MemoryBytes > 0 {
 		hc.MemorySwap = s.MemoryBytes // no swap: over the limit is an OOM kill, as on Fargate
 	}
 	created, err := e.c.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc})
 	if err != nil {
+		if ns != nil {
+			ns.close(context.WithoutCancel(ctx), e)
+		}
 		return nil, fmt.Errorf("create container: %w", err)
 	}
-	c := &Container{e: e, ID: created.ID, stop: s.StopTimeout, logDone: make(chan struct{}), died: make(chan struct{})}
+	c := &Container{e: e, ID: created.ID, stop: s.StopTimeout, logDone: make(chan struct{}), died: make(chan struct{}), netns: ns}
 	// The engine's events say whether the kernel killed a process of the
 	// container for memory: its OOMKilled flag only covers the main
 	// process, and the OOM event comes before the die event.
@@ -214,6 +231,9 @@ func (c *Container) Remove(ctx context.Context) error {
 	_, err := c.e.c.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
 	if err == nil {
 		c.removed = true
+		if c.netns != nil {
+			c.netns.close(ctx, c.e)
+		}
 	}
 	return err
 }

@@ -72,6 +72,9 @@ type ContainerSpec struct {
 	NanoCPUs    int64
 	StopTimeout time.Duration
 	Labels      map[string]string
+	// OwnNetwork gives the container a network namespace of its own, as
+	// awsvpc gives every Fargate task (dockerrun.Spec.OwnNetwork).
+	OwnNetwork bool
 }
 
 // LogSink receives a task's output lines for a CloudWatch Logs stream.
@@ -679,7 +682,7 @@ func (t *task) lifecycle(d *taskDef, in runInput) {
 		envList = append(envList, k+"="+env[k])
 	}
 	t.setStatus("PENDING", "PENDING")
-	spec := ContainerSpec{Image: c.Image, Entrypoint: c.EntryPoint, Cmd: cmd, Env: envList, WorkingDir: c.WorkingDirectory, User: c.User,
+	spec := ContainerSpec{OwnNetwork: true, Image: c.Image, Entrypoint: c.EntryPoint, Cmd: cmd, Env: envList, WorkingDir: c.WorkingDirectory, User: c.User,
 		Labels: map[string]string{"com.amazonaws.ecs.task-arn": t.view.TaskArn}, StopTimeout: 30 * time.Second}
 	if c.StopTimeout != nil {
 		spec.StopTimeout = time.Duration(*c.StopTimeout) * time.Second
@@ -1004,7 +1007,7 @@ type engineRunner struct{ e *dockerrun.Engine }
 
 func (r engineRunner) Run(ctx context.Context, c ContainerSpec, line func(int, []byte)) (RunningContainer, error) {
 	rc, err := r.e.Run(ctx, dockerrun.Spec{Image: c.Image, Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User,
-		MemoryBytes: c.MemoryBytes, NanoCPUs: c.NanoCPUs, Labels: c.Labels, StopTimeout: c.StopTimeout}, line)
+		MemoryBytes: c.MemoryBytes, NanoCPUs: c.NanoCPUs, Labels: c.Labels, StopTimeout: c.StopTimeout, OwnNetwork: c.OwnNetwork}, line)
 	if err != nil {
 		return nil, err
 	}
