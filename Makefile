@@ -6,7 +6,7 @@ GO        ?= go
 BIN       ?= bin
 APPLETS   := providers/memory/sandbox/applets.wasm
 PKGS      := ./...
-TEST_TIMEOUT ?= 25m
+TEST_TIMEOUT ?= 50m
 
 .PHONY: all build run test test-integration bench conformance lint applets tools clean lambda deploy-check
 
