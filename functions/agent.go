@@ -99,12 +99,22 @@ func (a *API) agentExit(w http.ResponseWriter, r *http.Request) error {
 // closed.
 type reporter struct{ a *API }
 
+// The wrapper must pass on every optional report the API implements.
+var _ providers.OOMReporter = reporter{}
+
 func (r reporter) Exited(ctx context.Context, id string, code int, at time.Time) error {
 	return r.a.retryReport(ctx, "exit", id, func(ctx context.Context) error { return r.a.Exited(ctx, id, code, at) })
 }
 
 func (r reporter) ExecExited(ctx context.Context, id string, code int, at time.Time) error {
 	return r.a.retryReport(ctx, "exec exit", id, func(ctx context.Context) error { return r.a.ExecExited(ctx, id, code, at) })
+}
+
+// OOMKilled passes an in-process provider's OOM kill on, retried like an
+// exit: without it the wrapper would hide [API.OOMKilled] from the
+// provider's providers.OOMReporter check and the kill would be lost.
+func (r reporter) OOMKilled(ctx context.Context, id string, at time.Time) error {
+	return r.a.retryReport(ctx, "oom", id, func(ctx context.Context) error { return r.a.OOMKilled(ctx, id, at) })
 }
 
 func (r reporter) Health(ctx context.Context, id string, res providers.HealthResult) error {

@@ -93,6 +93,9 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := normalizeHostConfig(hc); err != nil {
 		return err
 	}
+	// Warn about what the client asked for, not about the defaults
+	// filled in next (the swap limit Docker derives from --memory).
+	warnings := createWarnings(a.provider, hc)
 	defaultNamespaces(hc, httpx.APIVersion(ctx))
 	if err := checkMounts(hc, a.cfg.HostBinds); err != nil {
 		return err
@@ -203,7 +206,7 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		undoVolumes()
 		return fmt.Errorf("provider %s: create: %w", a.provider.Name(), err)
 	}
-	return httpx.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: createWarnings(a.provider, c.HostConfig)})
+	return httpx.WriteJSON(w, http.StatusCreated, container.CreateResponse{ID: id, Warnings: warnings})
 }
 
 // containerSize is what the provider measures of c's filesystem (see

@@ -1,12 +1,14 @@
 package sandbox
 
 import (
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -23,21 +25,43 @@ const cacheIndexName = "sockerless-lru.json"
 // diskCache keeps wazero's file cache under a size cap, least recently
 // used first. wazero names its files by keys of its own; the sandbox
 // learns which file a program compiled to by listing the directory
-// around the compilation, records it in cacheIndexName, and marks a file
-// used by its modification time.
+// around the compilation and records it in cacheIndexName, with the
+// value of a use counter at the file's last use. The counter, not the
+// file's modification time, orders eviction: two uses within one tick of
+// the filesystem's coarse clock (a few ms, easily reached on a busy
+// machine) would otherwise tie and evict the wrong file.
 type diskCache struct {
 	dir string
 	max int64
 
-	mu    sync.Mutex
-	index map[string]string // program key -> cache file, relative to dir
-	keep  map[string]bool   // files (relative) never evicted: the applets
+	mu   sync.Mutex
+	idx  cacheIndex
+	keep map[string]bool // files (relative) never evicted: the applets
+}
+
+// cacheIndex is what cacheIndexName holds.
+type cacheIndex struct {
+	// Files maps a program key to its cache file, relative to dir.
+	Files map[string]string `json:"files"`
+	// Used is the Clock value at each cache file's last use; a file
+	// missing here (cached before the index knew it) is the oldest.
+	Used map[string]uint64 `json:"used"`
+	// Clock counts uses, so later uses have larger values.
+	Clock uint64 `json:"clock"`
 }
 
 func newDiskCache(dir string, maxBytes int64) *diskCache {
-	d := &diskCache{dir: dir, max: maxBytes, index: map[string]string{}, keep: map[string]bool{}}
+	d := &diskCache{dir: dir, max: maxBytes, keep: map[string]bool{}}
 	if data, err := os.ReadFile(filepath.Join(dir, cacheIndexName)); err == nil {
-		_ = json.Unmarshal(data, &d.index)
+		// An index it cannot read (an older format) is started afresh:
+		// its files age out first.
+		_ = json.Unmarshal(data, &d.idx)
+	}
+	if d.idx.Files == nil {
+		d.idx.Files = map[string]string{}
+	}
+	if d.idx.Used == nil {
+		d.idx.Used = map[string]uint64{}
 	}
 	return d
 }
@@ -77,10 +101,10 @@ func (d *diskCache) compile(key string, keep bool, compileFn func() error) error
 	found := false
 	for p := range after {
 		if _, ok := before[p]; !ok {
-			d.index[key], found = p, true
+			d.idx.Files[key], found = p, true
 		}
 	}
-	if _, known := d.index[key]; !found && !known {
+	if _, known := d.idx.Files[key]; !found && !known {
 		// Served from a file cached before the index knew it: the one
 		// the compilation read (its access time moved; on a noatime
 		// filesystem it stays unknown and ages out).
@@ -88,14 +112,14 @@ func (d *diskCache) compile(key string, keep bool, compileFn func() error) error
 			if b, ok := before[p]; ok {
 				if ta, ok1 := accessTime(fi); ok1 {
 					if tb, ok2 := accessTime(b); ok2 && ta.After(tb) {
-						d.index[key] = p
+						d.idx.Files[key] = p
 					}
 				}
 			}
 		}
 	}
 	if keep {
-		d.keep[d.index[key]] = true
+		d.keep[d.idx.Files[key]] = true
 	}
 	d.touchLocked(key)
 	d.evictLocked()
@@ -116,12 +140,18 @@ func (d *diskCache) used(key string) {
 // programKey names a WASI program in the index: its sha256.
 func programKey(sum [32]byte) string { return hex.EncodeToString(sum[:]) }
 
+// touchLocked marks the program's file as the most recently used. The
+// modification time is moved too, for people looking at the directory;
+// eviction goes by the counter.
 func (d *diskCache) touchLocked(key string) {
-	if p, ok := d.index[key]; ok {
+	if p, ok := d.idx.Files[key]; ok {
 		now := time.Now()
 		if err := os.Chtimes(filepath.Join(d.dir, p), now, now); err != nil {
-			delete(d.index, key)
+			delete(d.idx.Files, key)
+			return
 		}
+		d.idx.Clock++
+		d.idx.Used[p] = d.idx.Clock
 	}
 }
 
@@ -135,7 +165,17 @@ func (d *diskCache) evictLocked() {
 		total += fi.Size()
 		paths = append(paths, p)
 	}
-	slices.SortFunc(paths, func(a, b string) int { return files[a].ModTime().Compare(files[b].ModTime()) })
+	// Least recently used first; files the index never saw used go
+	// before all others, oldest first.
+	slices.SortFunc(paths, func(a, b string) int {
+		if c := cmp.Compare(d.idx.Used[a], d.idx.Used[b]); c != 0 {
+			return c
+		}
+		if c := files[a].ModTime().Compare(files[b].ModTime()); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
 	for _, p := range paths {
 		if total <= d.max {
 			break
@@ -148,12 +188,17 @@ func (d *diskCache) evictLocked() {
 			delete(files, p)
 		}
 	}
-	for k, p := range d.index {
+	for k, p := range d.idx.Files {
 		if _, ok := files[p]; !ok {
-			delete(d.index, k)
+			delete(d.idx.Files, k)
 		}
 	}
-	if data, err := json.Marshal(d.index); err == nil {
+	for p := range d.idx.Used {
+		if _, ok := files[p]; !ok {
+			delete(d.idx.Used, p)
+		}
+	}
+	if data, err := json.Marshal(d.idx); err == nil {
 		tmp := filepath.Join(d.dir, cacheIndexName+".tmp")
 		if os.WriteFile(tmp, data, 0o600) == nil {
 			_ = os.Rename(tmp, filepath.Join(d.dir, cacheIndexName))

@@ -39,12 +39,12 @@ func cacheKeys(t *testing.T, dir string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var idx map[string]string
+	var idx struct{ Files map[string]string }
 	if err := json.Unmarshal(data, &idx); err != nil {
 		t.Fatal(err)
 	}
 	var keys []string
-	for k := range idx {
+	for k := range idx.Files {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
@@ -105,13 +105,14 @@ func TestCompileCacheBounded(t *testing.T) {
 	}
 	// Room for the applets and two programs: m1 and m2 are cached, m1
 	// is used again, m3 evicts the least recently used, m2.
-	s = open(applets + 2*one + one/2)
+	limit := applets + 2*one + one/2
+	s = open(limit)
 	defer s.Close(ctx)
 	runIn(s, "m1", "m2", "m1", "m3")
 	key := func(tag string) string { h := sha256.Sum256(wasiModule(tag)); return hex.EncodeToString(h[:]) }
 	want := []string{"applets", key("m1"), key("m3")}
 	slices.Sort(want)
 	if got := cacheKeys(t, dir); !slices.Equal(got, want) {
-		t.Fatalf("cached %v, want %v (m2 is the least recently used)", got, want)
+		t.Fatalf("cached %v, want %v (m2 is the least recently used); %d bytes cached, cap %d (applets %d, one program %d)", got, want, s.CacheSize(), limit, applets, one)
 	}
 }
