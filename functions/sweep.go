@@ -191,14 +191,22 @@ func (a *API) exitVanished(ctx context.Context, c *records.Container, ex *provid
 // exited at once, and the request answers that it is not running instead
 // of waiting for an agent that will never come; a created one gets its
 // workload again (a restarted control plane lost it) so it can start.
+// When the provider cannot say (the relay is down), the request goes on
+// as if the workload existed and meets the real failure where it uses
+// the workload (an exec then ends unstarted, 126, with the reason):
+// a check that cannot be made must not fail a request it only refines.
 func (a *API) reconcileWorkload(ctx context.Context, c *records.Container) (*records.Container, error) {
 	insp, ok := a.provider.(providers.Inspector)
 	if !ok || c.Removing {
 		return c, nil
 	}
 	exists, err := insp.Exists(ctx, c.ID)
-	if err != nil || exists {
-		return c, err
+	if err != nil {
+		a.log.Warn("cannot tell whether the workload exists; going on", "container", c.ID, "err", err)
+		return c, nil
+	}
+	if exists {
+		return c, nil
 	}
 	if c.State.Running {
 		ex, err := a.providerExit(ctx, c)

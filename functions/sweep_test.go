@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -269,4 +270,48 @@ func TestExitReportFaults(t *testing.T) {
 		t.Fatalf("wait: %d %s", code, body)
 	}
 
+}
+
+// unsureInspector is a provider whose Exists cannot say (a relay that is
+// down answers so).
+type unsureInspector struct{ providers.Provider }
+
+func (unsureInspector) Exists(context.Context, string) (bool, error) {
+	return true, errors.New("relay ws://127.0.0.1:1: connection refused")
+}
+
+// TestReconcileWhenProviderCannotSay: when the provider cannot tell
+// whether a workload exists, a request that would reconcile (exec
+// create, start) goes on as before instead of failing with the
+// provider's error, and the container is left as it was.
+func TestReconcileWhenProviderCannotSay(t *testing.T) {
+	ctx := context.Background()
+	secret := []byte("test-secret")
+	hub := relay.NewHub(secret)
+	a, err := New(ctx, Config{
+		Store: memory.New(), Secret: secret, RelayURL: "inproc:", Dialer: hub, PullTimeout: time.Second,
+		NewProvider: func(r providers.Reporter) (providers.Provider, error) {
+			return unsureInspector{synthetic.New(synthetic.Options{Hub: hub, Reporter: r, RunTime: time.Hour})}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	if code, body := do(a, "POST", "/images/create?fromImage=alpine&tag=3.20", ""); code != 200 {
+		t.Fatalf("pull: %d %s", code, body)
+	}
+	id := runContainer(t, a, "unsure", `{}`)
+	if code, body := do(a, "POST", "/containers/unsure/exec", `{"Cmd":["true"]}`); code != 201 {
+		t.Fatalf("exec create while the provider cannot say: %d %s, want 201", code, body)
+	}
+	if c, _ := a.st.ContainerByID(ctx, id); !c.State.Running {
+		t.Fatalf("container after the exec: %+v, want still running", c.State)
+	}
+	if code, body := do(a, "POST", "/containers/create?name=unsure2", `{"Image":"alpine:3.20","Cmd":["true"]}`); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	if code, body := do(a, "POST", "/containers/unsure2/start", ""); code != 204 {
+		t.Fatalf("start while the provider cannot say: %d %s, want 204", code, body)
+	}
 }

@@ -132,18 +132,42 @@ func TestHardeningControl(t *testing.T) {
 	t.Run("finding09_split_host_binds_and_secrets", func(t *testing.T) {
 		sp := hcSplit(t, bin, "memory")
 		sp.r.mustDocker(t, "pull", "alpine:3.20")
+		// The shim carries a bind of a runner-host folder to the
+		// workload (docs/decisions.md "Binds of the runner host are
+		// carried"), so functions never receives a host path: what a
+		// workload reads through a bind is the runner host's folder,
+		// never the functions host's. The runner host's root and its
+		// pseudo file systems (its processes' environments) are never
+		// carried: refused at create.
 		for _, args := range [][]string{
 			{"run", "--rm", "-v", "/:/host", "alpine:3.20", "cat", "/host/proc/self/environ"},
 			{"run", "--rm", "--mount", "type=bind,src=/,dst=/host", "alpine:3.20", "true"},
+			{"run", "--rm", "-v", "/proc:/host", "alpine:3.20", "cat", "/host/self/environ"},
+			{"run", "--rm", "-v", fmt.Sprintf("/proc/%d:/host", sp.fn.Process.Pid), "alpine:3.20", "cat", "/host/environ"},
 		} {
 			out, code := sp.r.docker(t, args...)
-			if code != 125 || !strings.Contains(out, "bind mounts of host paths are not supported by this Sockerless deployment") {
-				t.Fatalf("docker %v = exit %d:\n%s\nwant 125 refusing the host bind", args, code, out)
+			if code != 125 || !strings.Contains(out, "cannot be carried to the container") {
+				t.Fatalf("docker %v = exit %d:\n%s\nwant 125 refusing to carry the bind", args, code, out)
 			}
 			if strings.Contains(out, hcSecret) || strings.Contains(out, hcToken) {
 				t.Fatalf("docker %v printed a secret:\n%s", args, out)
 			}
 		}
+		// A bind of a runner-host folder is carried: the workload reads
+		// the runner host's file, and what it writes comes back (without
+		// --rm: docs/decisions.md, a --rm container may be removed before
+		// the pull).
+		hostDir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(hostDir, "f"), []byte("runner-host"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out := sp.r.mustDocker(t, "run", "--name", "carried", "-v", hostDir+":/host", "alpine:3.20", "sh", "-c", "cat /host/f; echo back > /host/g"); out != "runner-host" {
+			t.Fatalf("a carried bind read %q, want the runner host's file", out)
+		}
+		if b, err := os.ReadFile(filepath.Join(hostDir, "g")); err != nil || string(b) != "back\n" {
+			t.Fatalf("the file the workload wrote in the carried bind: %q, %v", b, err)
+		}
+		sp.r.mustDocker(t, "rm", "carried")
 		// Named volumes still work, and their removal deletes the data
 		// here too.
 		sp.r.mustDocker(t, "run", "--rm", "-v", "vol:/d", "alpine:3.20", "sh", "-c", "echo x > /d/f")

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -268,7 +269,91 @@ func (s *Shim) serveCreateCarried(w http.ResponseWriter, r *http.Request) {
 // a host file that is not a directory (the runner's docker.sock) cannot be
 // carried and is dropped. Unknown fields are kept as they were. It returns
 // the new body and the carried binds.
+//
+// Carrying is bounded (see CarryLimits): a bind whose source is the root
+// of this host or lies in a pseudo file system (/proc, /sys, /dev), or
+// whose tree holds more than the limits allow, is refused at create with
+// a Docker-shaped 400 (`docker run` exits 125) instead of being copied
+// without end at start.
 func RewriteCreate(body []byte) ([]byte, []CarriedBind, error) {
+	return rewriteCreate(body, CarryLimits{Files: MaxCarriedFiles, Bytes: MaxCarriedBytes})
+}
+
+// CarryLimits bounds what one carried bind may hold, checked at create:
+// every push moves the tree, so a bind far larger than a job's workspace
+// is an error the user must see, not a start that never ends.
+type CarryLimits struct {
+	// Files is the most entries (files, directories, links) a carried
+	// tree may hold.
+	Files int
+	// Bytes is the most bytes of file content a carried tree may hold.
+	Bytes int64
+}
+
+// MaxCarriedFiles and MaxCarriedBytes are the limits RewriteCreate
+// applies: they allow a large CI workspace (a checked-out monorepo with
+// its build outputs) and refuse a whole host.
+const (
+	MaxCarriedFiles       = 200_000
+	MaxCarriedBytes int64 = 4 << 30
+)
+
+// checkCarriable refuses a bind source that cannot be carried: the root,
+// a pseudo file system (links resolved first, so a link to / is the
+// root), or a tree over limits. A missing source is carriable (Docker
+// creates it).
+func checkCarriable(src string, lim CarryLimits) error {
+	refuse := func(why string) error {
+		return errdefs.InvalidParameterf("invalid mount config for type \"bind\": bind source %s cannot be carried to the container: %s", src, why)
+	}
+	real, err := filepath.EvalSymlinks(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return refuse(err.Error())
+	}
+	real = filepath.Clean(real)
+	if real == "/" {
+		return refuse("it is the root of the runner host")
+	}
+	// The host's pseudo file systems are never carried: their trees are
+	// endless, change as they are read, or describe this host (its
+	// processes' environments) to the workload.
+	for _, p := range []string{"/proc", "/sys", "/dev"} {
+		if real == p || strings.HasPrefix(real, p+"/") {
+			return refuse("it is in the pseudo file system " + p)
+		}
+	}
+	files, size := 0, int64(0)
+	errOver := errors.New("over the limits")
+	err = filepath.WalkDir(real, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		files++
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			size += fi.Size()
+		}
+		if files > lim.Files || size > lim.Bytes {
+			return errOver
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errOver):
+		return refuse(fmt.Sprintf("it holds more than %d entries or %d bytes, the most a carried bind may hold", lim.Files, lim.Bytes))
+	case err != nil:
+		return refuse(err.Error())
+	}
+	return nil
+}
+
+func rewriteCreate(body []byte, lim CarryLimits) ([]byte, []CarriedBind, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
 		return body, nil, nil // functions answers the decoding error
@@ -287,12 +372,16 @@ func RewriteCreate(body []byte) ([]byte, []CarriedBind, error) {
 	}
 	var carriedBinds []CarriedBind
 	var tmpfs []map[string]any
-	add := func(src, dst string, ro bool) {
+	add := func(src, dst string, ro bool) error {
 		if fi, err := os.Stat(src); err == nil && !fi.IsDir() {
-			return // a host file: not carried
+			return nil // a host file: not carried
+		}
+		if err := checkCarriable(src, lim); err != nil {
+			return err
 		}
 		carriedBinds = append(carriedBinds, CarriedBind{Source: path.Clean(src), Destination: path.Clean(dst), ReadOnly: ro})
 		tmpfs = append(tmpfs, map[string]any{"Type": "tmpfs", "Target": dst, "ReadOnly": ro})
+		return nil
 	}
 	keptBinds := []string{}
 	for _, b := range binds {
@@ -307,7 +396,9 @@ func RewriteCreate(body []byte) ([]byte, []CarriedBind, error) {
 				ro = ro || o == "ro"
 			}
 		}
-		add(parts[0], parts[1], ro)
+		if err := add(parts[0], parts[1], ro); err != nil {
+			return nil, nil, err
+		}
 	}
 	keptMounts := []map[string]any{}
 	for _, m := range mounts {
@@ -321,7 +412,9 @@ func RewriteCreate(body []byte) ([]byte, []CarriedBind, error) {
 			return nil, nil, errdefs.InvalidParameterf("invalid mount config for type \"bind\": bind source path does not exist: %s", src)
 		}
 		ro, _ := m["ReadOnly"].(bool)
-		add(src, dst, ro)
+		if err := add(src, dst, ro); err != nil {
+			return nil, nil, err
+		}
 	}
 	keptMounts = append(keptMounts, tmpfs...)
 	if len(carriedBinds) == 0 && len(keptBinds) == len(binds) {

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/relay"
@@ -77,8 +78,9 @@ type Shim struct {
 	mu       sync.Mutex
 	sessions map[string][]*session // exec or container id -> live streams
 
-	carry carryState
-	ports portState
+	carry        carryState
+	removalWaits removalWaits
+	ports        portState
 }
 
 // New returns a shim.
@@ -126,6 +128,16 @@ var (
 func (s *Shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := versionPrefix.ReplaceAllString(r.URL.Path, "")
 	tag(r)
+	if m := carryStartPath.FindStringSubmatch(p); m != nil && r.Method == http.MethodPost {
+		s.serveStart(w, r, m[1], s.serveRouted)
+		return
+	}
+	s.serveRouted(w, r)
+}
+
+// serveRouted serves client request r by its path.
+func (s *Shim) serveRouted(w http.ResponseWriter, r *http.Request) {
+	p := versionPrefix.ReplaceAllString(r.URL.Path, "")
 	if (s.opts.CarryBinds || s.opts.PublishPorts) && s.serveCarried(w, r, p) {
 		return
 	}
@@ -247,11 +259,45 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 	var notices <-chan struct{}
 	attempt := 0
 	rc := http.NewResponseController(w)
+	// A wait for the container's removal also ends when its start is
+	// refused for want of the store (removalwait.go).
+	var startFailed <-chan string
+	pollCtx := ctx
+	if m := waitRefPath.FindStringSubmatch(versionPrefix.ReplaceAllString(r.URL.Path, "")); m != nil &&
+		container.WaitCondition(r.URL.Query().Get("condition")) == container.WaitConditionRemoved {
+		ch, done := s.removalWaits.add(m[1])
+		defer done()
+		var cancel context.CancelFunc
+		pollCtx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		failed := make(chan string, 1)
+		startFailed = failed
+		go func() {
+			select {
+			case msg := <-ch:
+				failed <- msg
+				cancel()
+			case <-pollCtx.Done():
+			}
+		}()
+	}
+	endRefused := func(msg string) {
+		s.log.Warn("ending a removal wait: the container's start was refused", "path", r.URL.Path, "err", msg)
+		_, _ = w.Write(removalWaitEnd(msg))
+	}
 	for first := true; ; first = false {
-		resp, err := s.do(ctx, true, nil, func(io.Reader) (*http.Request, error) {
-			return s.poll(ctx, r, window, cursor)
+		resp, err := s.do(pollCtx, true, nil, func(io.Reader) (*http.Request, error) {
+			return s.poll(pollCtx, r, window, cursor)
 		})
 		if err != nil {
+			select {
+			case msg := <-startFailed:
+				if !first {
+					endRefused(msg)
+					return
+				}
+			default:
+			}
 			if first {
 				s.fail(w, err)
 			} else if ctx.Err() == nil {
@@ -279,6 +325,9 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 			s.log.Warn("long wait poll refused; retrying", "path", r.URL.Path, "status", resp.Status)
 			select {
 			case <-ctx.Done():
+				return
+			case msg := <-startFailed:
+				endRefused(msg)
 				return
 			case <-s.opts.After(s.opts.Backoff(attempt, 15*time.Second)):
 				attempt++
@@ -317,6 +366,9 @@ func (s *Shim) serveLongWait(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case msg := <-startFailed:
+			endRefused(msg)
 			return
 		case <-notices:
 			attempt = 0
