@@ -73,8 +73,11 @@ func Run(ctx context.Context, t *Target, s Scenario) string {
 		}
 		cancel()
 		fmt.Fprintf(&b, "$ %s\n%s", line, out.String())
-		if errb.Len() > 0 {
-			fmt.Fprintf(&b, "[stderr]\n%s", errb.String())
+		// The CLI's own log lines are its noise, not the engine's answer
+		// (e.g. a racy tar writer on a failed copy logs or not depending
+		// on timing): they go before deciding whether there is stderr.
+		if stderr := cliLogLine.ReplaceAllString(errb.String(), ""); stderr != "" {
+			fmt.Fprintf(&b, "[stderr]\n%s", stderr)
 		}
 		fmt.Fprintf(&b, "[exit %d]\n", code)
 	}
@@ -101,6 +104,10 @@ func Reset(ctx context.Context, t *Target) {
 	}
 }
 
+// cliLogLine matches a log line of the docker CLI itself (logrus text
+// format), with or without its final newline.
+var cliLogLine = regexp.MustCompile(`(?m)^time="[^"]*" level=\w+ msg=.*(\n|$)`)
+
 // normalisers replace what legitimately differs between engines, in order.
 var normalisers = []struct {
 	re   *regexp.Regexp
@@ -111,9 +118,13 @@ var normalisers = []struct {
 	{regexp.MustCompile(`\b[0-9a-f]{12}\b`), "<id>"},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), "<time>"},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d( [+-]\d{4} \w+)?`), "<time>"},
-	{regexp.MustCompile(`(Less than a second|About a minute|About an hour|\d+ (second|minute|hour|day|week|month|year)s?|an? (second|minute|hour|day))( ago)?`), "<ago>"},
+	// Every form go-units' HumanDuration gives the CLI (Status, CreatedAt
+	// "ago", RunningFor): "Less than a second", "1 second", "2 seconds",
+	// "About a minute", "3 minutes", "About an hour", "1 hour", "2 days",
+	// "3 weeks", "4 months", "5 years", each with or without " ago".
+	{regexp.MustCompile(`(?i)\b(less than a second|about an? (second|minute|hour|day|week|month|year)|(\d+|an?) (second|minute|hour|day|week|month|year)s?)( ago)?`), "<ago>"},
 	// The CLI's own log lines (a racy tar writer on a failed copy).
-	{regexp.MustCompile(`(?m)^time="[^"]*" level=\w+ msg=.*\n`), ""},
+	{cliLogLine, ""},
 	{regexp.MustCompile(`\b\d+(\.\d+)?\s?(B|kB|KB|MB|GB|KiB|MiB|GiB)\b`), "<size>"},
 	{regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(/\d+)?\b`), "<ip>"},
 	{regexp.MustCompile(`\b[a-z]+_[a-z]+(_[0-9a-f]{6})?\b`), "<name>"},
