@@ -106,6 +106,14 @@ func execScenarios() []Scenario {
 	}
 }
 
+// ready is a line that waits until container name has logged "ready": a
+// signal sent before the shell installed its trap would hit PID 1 without a
+// handler (ignored, then killed after the timeout) and make the outcome
+// depend on timing.
+func ready(name string) string {
+	return "until docker logs " + name + " 2>/dev/null | grep -q ready; do sleep 0.1; done"
+}
+
 func lifecycleScenarios() []Scenario {
 	const f = "lifecycle"
 	return []Scenario{
@@ -114,11 +122,11 @@ func lifecycleScenarios() []Scenario {
 		cli(f, "start-attach", "docker create --name lc busybox echo attached", "docker start -a lc"),
 		withStdin(f, "start-attach-stdin", "in\n", "docker create -i --name lc busybox cat", "docker start -ai lc"),
 		cli(f, "stop", "docker run -d --name lc busybox sleep 300", "docker stop -t 1 lc", "docker inspect -f '{{.State.Status}}' lc"),
-		cli(f, "stop-exit-code-trap", "docker run -d --name lc busybox sh -c 'trap \"exit 0\" TERM; while true; do sleep 0.1; done'", "docker stop lc", "docker inspect -f '{{.State.ExitCode}}' lc"),
+		cli(f, "stop-exit-code-trap", "docker run -d --name lc busybox sh -c 'trap \"exit 0\" TERM; echo ready; while true; do sleep 0.1; done'", ready("lc"), "docker stop lc", "docker inspect -f '{{.State.ExitCode}}' lc"),
 		cli(f, "stop-pid1-ignores-term", "docker run -d --name lc busybox sleep 300", "docker stop -t 1 lc", "docker inspect -f '{{.State.ExitCode}}' lc"),
 		cli(f, "stop-stopped", "docker create --name lc busybox", "docker stop lc"),
 		cli(f, "kill", "docker run -d --name lc busybox sleep 300", "docker kill lc", "docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' lc"),
-		cli(f, "kill-signal", "docker run -d --name lc busybox sh -c 'trap \"exit 5\" USR1; while true; do sleep 0.1; done'", "docker kill -s USR1 lc", "docker wait lc"),
+		cli(f, "kill-signal", "docker run -d --name lc busybox sh -c 'trap \"exit 5\" USR1; echo ready; while true; do sleep 0.1; done'", ready("lc"), "docker kill -s USR1 lc", "docker wait lc"),
 		cli(f, "kill-not-running", "docker create --name lc busybox", "docker kill lc"),
 		cli(f, "kill-bad-signal", "docker run -d --name lc busybox sleep 300", "docker kill -s NOSIG lc"),
 		cli(f, "restart", "docker run -d --name lc busybox sleep 300", "docker restart -t 1 lc", "docker inspect -f '{{.State.Running}} {{.RestartCount}}' lc"),
@@ -236,7 +244,9 @@ func logsScenarios() []Scenario {
 		cli(f, "since-future", run, "docker logs --since 2099-01-01T00:00:00Z lg"),
 		cli(f, "details", run, "docker logs --details lg"),
 		cli(f, "created-no-logs", "docker create --name lg busybox echo x", "docker logs lg"),
-		cli(f, "attach-running", "docker run -d --name lg busybox sh -c 'sleep 1; echo late'", "docker attach lg"),
+		// The output can only come after the attach: it answers the
+		// attach's own input (a sleep would race a slow attach).
+		cli(f, "attach-running", "docker run -d -i --name lg busybox sh -c 'read x; echo late $x'", "echo go | docker attach lg"),
 	}
 }
 
