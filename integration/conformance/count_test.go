@@ -95,3 +95,16 @@ func TestRunDropsCLILogLines(t *testing.T) {
 		t.Errorf("only CLI log lines, yet a stderr section: %q", only)
 	}
 }
+
+// TestBaselineLeavesOutTiming: a scenario whose outcome depends on timing
+// never enters the baseline, even when it agreed.
+func TestBaselineLeavesOutTiming(t *testing.T) {
+	got := Baseline([]Result{
+		{Scenario: "a/steady", Target: "memory", Agree: true},
+		{Scenario: "a/racy", Target: "memory", Agree: true, Timing: "races"},
+		{Scenario: "a/differs", Target: "docker"},
+	})
+	if !strings.Contains(got, "memory\ta/steady\n") || strings.Contains(got, "a/racy") || strings.Contains(got, "a/differs") {
+		t.Errorf("baseline:\n%s", got)
+	}
+}
