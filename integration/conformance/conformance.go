@@ -120,11 +120,20 @@ func Reset(ctx context.Context, t *Target) {
 		}
 	}
 	if is, err := c.ImageList(ctx, client.ImageListOptions{}); err == nil {
+		// PruneChildren as the CLI's rmi does: a built image's untagged
+		// parents go with it (left, they are dangling for image prune).
+		rm := client.ImageRemoveOptions{Force: true, PruneChildren: true}
 		for _, im := range is.Items {
+			keep := false
 			for _, tag := range im.RepoTags {
-				if tag != "busybox:latest" && tag != "<none>:<none>" {
-					_, _ = c.ImageRemove(ctx, tag, client.ImageRemoveOptions{Force: true})
+				if tag == "busybox:latest" {
+					keep = true
+				} else if tag != "<none>:<none>" {
+					_, _ = c.ImageRemove(ctx, tag, rm)
 				}
+			}
+			if !keep {
+				_, _ = c.ImageRemove(ctx, im.ID, rm)
 			}
 		}
 	}

@@ -234,11 +234,20 @@ against the reference engine (dockerd 28.2.2, internal/testutil/dockerengine)
 and against Sockerless with the memory provider and with the docker provider
 (workloads on a second engine of the same version); transcripts (each
 command's output, error output and exit status) are normalised for ids,
-names, times, sizes and addresses, then compared. Accepted differences, each
-with its reason, are in integration/conformance/accepted.txt; a scenario
-listed in integration/conformance/baseline.txt that stops agreeing fails the
-test. What the differences are and where each fix belongs:
-docs/conformance-differences.md.
+names, times, sizes, addresses and durations (every form the CLI prints:
+"Less than a second", "1 second", "About a minute", ...), and the CLI's own
+log lines (time="..." level=...) are dropped from error output, then
+compared. Accepted differences, each with its reason, are in
+integration/conformance/accepted.txt; a scenario listed in
+integration/conformance/baseline.txt that stops agreeing fails the test.
+No scenario in the baseline depends on timing: signals wait until the
+workload logged that its trap is in place, listings wait for the exits they
+show, interleaved stdout/stderr is sorted; a scenario whose outcome depends
+on timing even on the engine is marked (Scenario.Timing), shown, and kept
+out of the baseline. The three targets run side by side (two engines, two
+Sockerless instances, nothing shared), and the reset between scenarios
+speaks the API directly. What the differences are and where each fix
+belongs: docs/conformance-differences.md.
 
 Produced by:
 
