@@ -255,7 +255,7 @@ func logsScenarios() []Scenario {
 		cli(f, "since-future", run, "docker logs --since 2099-01-01T00:00:00Z lg"),
 		cli(f, "details", run, "docker logs --details lg"),
 		cli(f, "created-no-logs", "docker create --name lg busybox echo x", "docker logs lg"),
-		timing("whether the attach is in place before the line is written depends on timing (Docker's own attach, fed stdin, ends the output when stdin ends, racing the answer)",
+		timing("the attach must be in place before the workload writes its line one second after its start, which a loaded machine does not guarantee (fed stdin instead, Docker's own attach ends its output when stdin ends, racing the answer)",
 			cli(f, "attach-running", "docker run -d --name lg busybox sh -c 'sleep 1; echo late'", "docker attach lg")),
 	}
 }
