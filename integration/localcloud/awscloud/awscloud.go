@@ -23,7 +23,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,6 +42,7 @@ import (
 	"github.com/sockerless/sockerless/integration/localcloud/ecsfake"
 	"github.com/sockerless/sockerless/integration/localcloud/lambdafake"
 	"github.com/sockerless/sockerless/internal/testutil/dockerengine"
+	"github.com/sockerless/sockerless/internal/testutil/emulators"
 )
 
 // Fixed names of the local account.
@@ -112,7 +112,7 @@ func Start(ctx context.Context, opts Options) (c *Cloud, err error) {
 	c.closers = append(c.closers, func() { _ = os.RemoveAll(dir) })
 
 	// moto
-	motoURL, err := c.startMoto(ctx)
+	motoURL, err := c.startMoto()
 	if err != nil {
 		return nil, err
 	}
@@ -261,71 +261,16 @@ func (c *Cloud) serve(h http.Handler) (string, error) {
 	return ln.Addr().String(), nil
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// startMoto runs moto_server on loopback.
-func (c *Cloud) startMoto(ctx context.Context) (string, error) {
-	port, err := freePort()
+// startMoto runs moto_server on loopback through the emulator starter
+// the tests use (free port, own process group, readiness on /moto-api/),
+// and stops it with the cloud.
+func (c *Cloud) startMoto() (string, error) {
+	m, err := emulators.Moto()
 	if err != nil {
 		return "", err
 	}
-	logf, err := os.Create(filepath.Join(c.dir, "moto.log"))
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command("moto_server", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return "", fmt.Errorf("moto_server: %w", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done); logf.Close() }()
-	c.closers = append(c.closers, func() { stopProcess(cmd, done) })
-	u := fmt.Sprintf("http://127.0.0.1:%d", port)
-	if err := waitHTTP(ctx, u+"/moto-api/", done, 60*time.Second); err != nil {
-		return "", fmt.Errorf("moto_server: %w (log %s)", err, logf.Name())
-	}
-	return u, nil
-}
-
-func stopProcess(cmd *exec.Cmd, done chan struct{}) {
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
-}
-
-func waitHTTP(ctx context.Context, u string, died <-chan struct{}, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		if resp, err := client.Get(u); err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not answer within %s", u, limit)
-		}
-		select {
-		case <-died:
-			return errors.New("exited during start")
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	c.closers = append(c.closers, m.Stop)
+	return m.Endpoint, nil
 }
 
 // startEngine runs the reference engine (package dockerengine) on a
