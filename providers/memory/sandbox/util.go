@@ -48,13 +48,20 @@ type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
-// countWriter counts bytes written into a shared counter.
+// countWriter counts bytes written into a shared counter. It is also the
+// container's end of a stream that every process of the container shares
+// (the stages of a pipeline all write to one stderr), so it serialises
+// writes as a kernel pipe does: each write reaches the caller's writer
+// whole, and the caller's writer never sees two writes at once.
 type countWriter struct {
-	w io.Writer
-	n *atomic.Int64
+	mu sync.Mutex
+	w  io.Writer
+	n  *atomic.Int64
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	n, err := c.w.Write(p)
 	c.n.Add(int64(n))
 	return n, err
