@@ -15,7 +15,7 @@ import (
 // agentPathPrefix is where agents in cloud workloads report to functions.
 // These routes authenticate with the per-container agent token, not the
 // shim's bearer token, and act only on the token's container.
-const agentPathPrefix = "/_sockerless/agent/"
+const AgentPathPrefix = "/_sockerless/agent/"
 
 // AgentReport is the body of an agent's exit report.
 type AgentReport struct {
@@ -31,12 +31,12 @@ type AgentReport struct {
 }
 
 func (a *API) agentRoutes(rt *httpx.Router) {
-	rt.Handle("POST", agentPathPrefix+"{id}/exit", a.agentExit)
-	rt.Handle("POST", agentPathPrefix+"{id}/health", a.agentHealth)
-	rt.Handle("POST", agentPathPrefix+"{id}/peer", a.agentPeer)
-	rt.Handle("GET", agentPathPrefix+"{id}/peers", a.agentPeers)
-	rt.Handle("POST", agentPathPrefix+"{id}/ports", a.agentPorts)
-	rt.Handle("POST", SweepPath, a.sweep)
+	rt.Handle("POST", AgentPathPrefix+"{id}/exit", a.postAgentExit)
+	rt.Handle("POST", AgentPathPrefix+"{id}/health", a.postAgentHealth)
+	rt.Handle("POST", AgentPathPrefix+"{id}/peer", a.postAgentPeer)
+	rt.Handle("GET", AgentPathPrefix+"{id}/peers", a.getAgentPeers)
+	rt.Handle("POST", AgentPathPrefix+"{id}/ports", a.postAgentPorts)
+	rt.Handle("POST", SweepPath, a.postSweep)
 }
 
 func (a *API) agentAuth(r *http.Request) (string, error) {
@@ -50,7 +50,7 @@ func (a *API) agentAuth(r *http.Request) (string, error) {
 
 var errAgentToken = errdefs.InvalidParameterf("invalid agent token for this container")
 
-func (a *API) agentExit(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postAgentExit(w http.ResponseWriter, r *http.Request) error {
 	id, err := a.agentAuth(r)
 	if err != nil {
 		return err
@@ -142,7 +142,7 @@ func (a *API) retryReport(ctx context.Context, what, id string, report func(cont
 	}
 }
 
-func (a *API) agentHealth(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postAgentHealth(w http.ResponseWriter, r *http.Request) error {
 	id, err := a.agentAuth(r)
 	if err != nil {
 		return err

@@ -131,7 +131,7 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 		cfg.PullTimeout = 60 * time.Second
 	}
 	if cfg.Registry == nil {
-		cfg.Registry = remoteRegistry{}
+		cfg.Registry = RemoteRegistry{}
 	}
 	if cfg.Version == "" {
 		cfg.Version = "dev"
@@ -145,7 +145,7 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 		return nil, fmt.Errorf("functions: provider: %w", err)
 	}
 	a.provider = p
-	if err := a.ensureDefaultNetworks(ctx); err != nil {
+	if err := a.EnsureDefaultNetworks(ctx); err != nil {
 		return nil, fmt.Errorf("functions: default networks: %w", err)
 	}
 	rt := &httpx.Router{OnError: func(r *http.Request, err error) {
@@ -173,7 +173,7 @@ func (a *API) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(controlapi.HeaderRequestID)
 		if id == "" || len(id) > 128 {
-			id = newID()[:32]
+			id = NewID()[:32]
 			r.Header.Set(controlapi.HeaderRequestID, id)
 		}
 		w.Header().Set(controlapi.HeaderRequestID, id)
@@ -198,7 +198,7 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Agents authenticate with their own per-container token.
-		if strings.HasPrefix(r.URL.Path, agentPathPrefix) {
+		if strings.HasPrefix(r.URL.Path, AgentPathPrefix) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -222,81 +222,81 @@ func (f verifierFunc) Verify(r *http.Request) error { return f(r) }
 func (a *API) routes(rt *httpx.Router) {
 	h := rt.Handle
 	// System.
-	h("GET", "/_ping", a.ping)
-	h("POST", "/_ping", a.ping)
-	h("GET", "/version", a.version)
-	h("GET", "/info", a.info)
-	h("POST", "/auth", a.auth)
-	h("GET", "/events", a.events)
-	h("GET", "/system/df", a.systemDF)
+	h("GET", "/_ping", a.getPing)
+	h("POST", "/_ping", a.getPing)
+	h("GET", "/version", a.getVersion)
+	h("GET", "/info", a.getInfo)
+	h("POST", "/auth", a.postAuth)
+	h("GET", "/events", a.getEvents)
+	h("GET", "/system/df", a.getSystemDF)
 
 	// Containers.
-	h("POST", "/containers/create", a.containerCreate)
-	h("GET", "/containers/json", a.containerList)
-	h("POST", "/containers/prune", a.containerPrune)
-	h("GET", "/containers/{id}/json", a.containerInspect)
-	h("POST", "/containers/{id}/start", a.containerStart)
-	h("POST", "/containers/{id}/stop", a.containerStop)
-	h("POST", "/containers/{id}/kill", a.containerKill)
-	h("POST", "/containers/{id}/restart", a.containerRestart)
-	h("POST", "/containers/{id}/rename", a.containerRename)
-	h("POST", "/containers/{id}/pause", a.containerPause)
-	h("POST", "/containers/{id}/unpause", a.containerUnpause)
-	h("POST", "/containers/{id}/wait", a.containerWait)
-	h("DELETE", "/containers/{id}", a.containerRemove)
-	h("GET", "/containers/{id}/top", a.containerTop)
-	h("GET", "/containers/{id}/stats", a.containerStats)
-	h("GET", "/containers/{id}/logs", a.containerLogs)
-	h("POST", "/containers/{id}/attach", a.containerAttach)
-	h("POST", "/containers/{id}/resize", a.containerResize)
-	h("GET", "/containers/{id}/archive", a.archiveGet)
-	h("HEAD", "/containers/{id}/archive", a.archiveHead)
-	h("PUT", "/containers/{id}/archive", a.archivePut)
-	h("POST", "/containers/{id}/exec", a.execCreate)
-	h("POST", CarryPath, a.carryTicket)
-	h("POST", TunnelPath, a.tunnelTicket)
-	h("POST", "/containers/{id}/update", a.containerUpdate)
-	h("GET", "/containers/{id}/changes", a.containerChanges)
-	h("GET", "/containers/{id}/export", a.containerExport)
+	h("POST", "/containers/create", a.postContainersCreate)
+	h("GET", "/containers/json", a.getContainersJSON)
+	h("POST", "/containers/prune", a.postContainersPrune)
+	h("GET", "/containers/{id}/json", a.getContainersByName)
+	h("POST", "/containers/{id}/start", a.postContainersStart)
+	h("POST", "/containers/{id}/stop", a.postContainersStop)
+	h("POST", "/containers/{id}/kill", a.postContainersKill)
+	h("POST", "/containers/{id}/restart", a.postContainersRestart)
+	h("POST", "/containers/{id}/rename", a.postContainerRename)
+	h("POST", "/containers/{id}/pause", a.postContainersPause)
+	h("POST", "/containers/{id}/unpause", a.postContainersUnpause)
+	h("POST", "/containers/{id}/wait", a.postContainersWait)
+	h("DELETE", "/containers/{id}", a.deleteContainers)
+	h("GET", "/containers/{id}/top", a.getContainersTop)
+	h("GET", "/containers/{id}/stats", a.getContainersStats)
+	h("GET", "/containers/{id}/logs", a.getContainersLogs)
+	h("POST", "/containers/{id}/attach", a.postContainersAttach)
+	h("POST", "/containers/{id}/resize", a.postContainersResize)
+	h("GET", "/containers/{id}/archive", a.getContainersArchive)
+	h("HEAD", "/containers/{id}/archive", a.headContainersArchive)
+	h("PUT", "/containers/{id}/archive", a.putContainersArchive)
+	h("POST", "/containers/{id}/exec", a.postContainerExecCreate)
+	h("POST", CarryPath, a.postCarry)
+	h("POST", TunnelPath, a.postTunnel)
+	h("POST", "/containers/{id}/update", a.postContainerUpdate)
+	h("GET", "/containers/{id}/changes", a.getContainersChanges)
+	h("GET", "/containers/{id}/export", a.getContainersExport)
 	h("POST", "/commit", notImplemented("commit"))
 
 	// Exec.
-	h("POST", "/exec/{id}/start", a.execStart)
-	h("GET", "/exec/{id}/json", a.execInspect)
-	h("POST", "/exec/{id}/resize", a.execResize)
-	h("POST", controlapi.PathExecUnstarted, a.execUnstarted)
+	h("POST", "/exec/{id}/start", a.postContainerExecStart)
+	h("GET", "/exec/{id}/json", a.getExecByID)
+	h("POST", "/exec/{id}/resize", a.postContainerExecResize)
+	h("POST", controlapi.PathExecUnstarted, a.postExecUnstarted)
 
 	// Images.
-	h("POST", "/images/create", a.imageCreate)
-	h("GET", "/images/json", a.imageList)
-	h("POST", "/images/load", a.imageLoad)
-	h("POST", "/images/prune", a.imagePrune)
+	h("POST", "/images/create", a.postImagesCreate)
+	h("GET", "/images/json", a.getImagesJSON)
+	h("POST", "/images/load", a.postImagesLoad)
+	h("POST", "/images/prune", a.postImagesPrune)
 	h("GET", "/images/get", notImplemented("image save"))
 	h("GET", "/images/search", notImplemented("image search"))
-	h("POST", "/build", a.imageBuild)
+	h("POST", "/build", a.postBuild)
 	h("POST", "/build/prune", notImplemented("build cache prune"))
-	h("GET", "/images/{name:.*}/json", a.imageInspect)
-	h("GET", "/images/{name:.*}/history", a.imageHistory)
+	h("GET", "/images/{name:.*}/json", a.getImagesByName)
+	h("GET", "/images/{name:.*}/history", a.getImagesHistory)
 	h("GET", "/images/{name:.*}/get", notImplemented("image save"))
-	h("POST", "/images/{name:.*}/tag", a.imageTag)
+	h("POST", "/images/{name:.*}/tag", a.postImagesTag)
 	h("POST", "/images/{name:.*}/push", notImplemented("image push"))
-	h("DELETE", "/images/{name:.*}", a.imageRemove)
+	h("DELETE", "/images/{name:.*}", a.deleteImages)
 
 	// Networks.
-	h("GET", "/networks", a.networkList)
-	h("POST", "/networks/create", a.networkCreate)
-	h("POST", "/networks/prune", a.networkPrune)
-	h("GET", "/networks/{id}", a.networkInspect)
-	h("DELETE", "/networks/{id}", a.networkRemove)
-	h("POST", "/networks/{id}/connect", a.networkConnect)
-	h("POST", "/networks/{id}/disconnect", a.networkDisconnect)
+	h("GET", "/networks", a.getNetworksList)
+	h("POST", "/networks/create", a.postNetworkCreate)
+	h("POST", "/networks/prune", a.postNetworksPrune)
+	h("GET", "/networks/{id}", a.getNetwork)
+	h("DELETE", "/networks/{id}", a.deleteNetwork)
+	h("POST", "/networks/{id}/connect", a.postNetworkConnect)
+	h("POST", "/networks/{id}/disconnect", a.postNetworkDisconnect)
 
 	// Volumes.
-	h("GET", "/volumes", a.volumeList)
-	h("POST", "/volumes/create", a.volumeCreate)
-	h("POST", "/volumes/prune", a.volumePrune)
-	h("GET", "/volumes/{name}", a.volumeInspect)
-	h("DELETE", "/volumes/{name}", a.volumeRemove)
+	h("GET", "/volumes", a.getVolumesList)
+	h("POST", "/volumes/create", a.postVolumesCreate)
+	h("POST", "/volumes/prune", a.postVolumesPrune)
+	h("GET", "/volumes/{name}", a.getVolumeByName)
+	h("DELETE", "/volumes/{name}", a.deleteVolumes)
 	h("PUT", "/volumes/{name}", notImplemented("cluster volume update"))
 
 	// Plugins: none installed, none installable.

@@ -67,7 +67,7 @@ func (a *API) archiveRoute(r *http.Request) (archiveTarget, error) {
 // archiveTicket answers an archive ticket for operation op on t.
 func (a *API) archiveTicket(w http.ResponseWriter, t archiveTarget, op ticket.Archive) error {
 	op.Path = t.path
-	return a.issueTicket(w, ticket.Grant{Container: t.c.ID, Kind: ticket.KindArchive, Archive: &op}, false, t.c.ID)
+	return a.IssueTicket(w, ticket.Grant{Container: t.c.ID, Kind: ticket.KindArchive, Archive: &op}, false, t.c.ID)
 }
 
 func setPathStat(w http.ResponseWriter, st providers.PathStat) {
@@ -75,7 +75,7 @@ func setPathStat(w http.ResponseWriter, st providers.PathStat) {
 	w.Header().Set("X-Docker-Container-Path-Stat", base64.StdEncoding.EncodeToString(b))
 }
 
-func (a *API) archiveHead(w http.ResponseWriter, r *http.Request) error {
+func (a *API) headContainersArchive(w http.ResponseWriter, r *http.Request) error {
 	t, err := a.archiveRoute(r)
 	if err != nil {
 		return err
@@ -92,9 +92,9 @@ func (a *API) archiveHead(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) archiveGet(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getContainersArchive(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodHead || r.Header.Get(controlapi.HeaderArchiveTicket) == ticket.ArchiveStat {
-		return a.archiveHead(w, r)
+		return a.headContainersArchive(w, r)
 	}
 	t, err := a.archiveRoute(r)
 	if err != nil {
@@ -115,7 +115,7 @@ func (a *API) archiveGet(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) archivePut(w http.ResponseWriter, r *http.Request) error {
+func (a *API) putContainersArchive(w http.ResponseWriter, r *http.Request) error {
 	t, err := a.archiveRoute(r)
 	if err != nil {
 		return err

@@ -19,8 +19,8 @@ const MaxBlobBody = 8 << 30
 
 // Blob purposes: a blob uploaded for one is never read as the other.
 const (
-	blobLoad  = "load"
-	blobBuild = "build"
+	BlobLoad  = "load"
+	BlobBuild = "build"
 )
 
 // blobClient fetches blobs from the relay. Requests are bounded by their
@@ -48,7 +48,7 @@ func (a *API) directBodies() bool {
 //
 // Callers validate what they can before calling it, so a request the
 // shim asks about is refused before any upload. The body must be closed.
-func (a *API) requestBody(w http.ResponseWriter, r *http.Request, purpose string) (body io.ReadCloser, answered bool, err error) {
+func (a *API) RequestBody(w http.ResponseWriter, r *http.Request, purpose string) (body io.ReadCloser, answered bool, err error) {
 	if r.Header.Get(controlapi.HeaderBlobTicket) != "" {
 		return nil, true, a.blobTicket(w, purpose)
 	}
@@ -70,7 +70,7 @@ func (a *API) blobTicket(w http.ResponseWriter, purpose string) error {
 	if _, err := controlapi.BlobURL(a.cfg.RelayURL, "x"); err != nil {
 		return fmt.Errorf("functions: %w", err)
 	}
-	id := newID()[:32]
+	id := NewID()[:32]
 	tok, err := ticket.SignBlob(a.cfg.Secret, ticket.BlobGrant{
 		ID: id, Op: ticket.BlobPut, Purpose: purpose, Max: MaxBlobBody,
 		Expires: a.st.Now().Add(a.cfg.TicketTTL).Unix(),

@@ -19,7 +19,7 @@ import (
 func TestBridgeAddressNames(t *testing.T) {
 	a := newTestAPI(t)
 	ctx := context.Background()
-	bridgeBefore, err := a.st.Raw().Get(ctx, records.KindNetwork, defaultBridge.ID)
+	bridgeBefore, err := a.st.Raw().Get(ctx, records.KindNetwork, DefaultBridge.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestBridgeAddressNames(t *testing.T) {
 		t.Fatalf("address %s still reserved after disconnect", ip)
 	}
 
-	bridgeAfter, err := a.st.Raw().Get(ctx, records.KindNetwork, defaultBridge.ID)
+	bridgeAfter, err := a.st.Raw().Get(ctx, records.KindNetwork, DefaultBridge.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

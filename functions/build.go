@@ -25,7 +25,7 @@ import (
 // build runs (tags, options, the Dockerfile) is an ordinary HTTP error;
 // after that, progress and failures travel in the JSON stream as Docker
 // sends them.
-func (a *API) imageBuild(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postBuild(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
 	if q.Get("version") == "2" {
@@ -37,7 +37,7 @@ func (a *API) imageBuild(w http.ResponseWriter, r *http.Request) error {
 	if p := q.Get("platform"); p != "" && p != "linux/amd64" && p != "linux" {
 		return errdefs.NotImplementedf("build platform %s is not supported by sockerless: only linux/amd64", p)
 	}
-	ls := a.layerStore()
+	ls := a.LayerStore()
 	if ls == nil {
 		return errdefs.NotImplementedf("docker build needs a provider that runs image filesystems (the embedded memory provider); provider %s does not", a.provider.Name())
 	}
@@ -71,7 +71,7 @@ func (a *API) imageBuild(w http.ResponseWriter, r *http.Request) error {
 	// The context may be larger than the platform accepts: it then comes
 	// from the relay's blob store (blob.go), once the request is known
 	// to be acceptable.
-	body, answered, err := a.requestBody(w, r, blobBuild)
+	body, answered, err := a.RequestBody(w, r, BlobBuild)
 	if err != nil || answered {
 		return err
 	}
@@ -86,7 +86,7 @@ func (a *API) imageBuild(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer plan.Close()
-	p := newProgress(w)
+	p := NewProgress(w)
 	out := streamWriter{p: p, discard: httpx.BoolValue(r, "q")}
 	res, err := plan.Run(ctx, out)
 	if err != nil {
@@ -96,7 +96,7 @@ func (a *API) imageBuild(w http.ResponseWriter, r *http.Request) error {
 		if errors.As(err, &re) {
 			code = re.Code
 		}
-		p.send(progressMsg{Error: msg, ErrorDetail: &errorDetail{Message: msg, Code: code}})
+		p.Send(ProgressMsg{Error: msg, ErrorDetail: &ErrorDetail{Message: msg, Code: code}})
 		return nil
 	}
 	img := &records.Image{ID: res.ID, Created: res.Config.Created.Time, Config: res.Config, Source: "build"}
@@ -105,18 +105,18 @@ func (a *API) imageBuild(w http.ResponseWriter, r *http.Request) error {
 		img.Size += l.Size
 	}
 	if err := a.st.PutImage(ctx, img); err != nil {
-		p.send(progressMsg{Error: err.Error(), ErrorDetail: &errorDetail{Message: err.Error()}})
+		p.Send(ProgressMsg{Error: err.Error(), ErrorDetail: &ErrorDetail{Message: err.Error()}})
 		return nil
 	}
 	aux, _ := json.Marshal(map[string]string{"ID": img.ID})
-	p.send(progressMsg{Aux: aux})
-	out.Write([]byte("Successfully built " + shortDigest(img.ID) + "\n"))
+	p.Send(ProgressMsg{Aux: aux})
+	out.Write([]byte("Successfully built " + ShortDigest(img.ID) + "\n"))
 	for _, t := range tags {
 		if err := a.st.SetTag(ctx, t, img); err != nil {
-			p.send(progressMsg{Error: err.Error(), ErrorDetail: &errorDetail{Message: err.Error()}})
+			p.Send(ProgressMsg{Error: err.Error(), ErrorDetail: &ErrorDetail{Message: err.Error()}})
 			return nil
 		}
-		a.event(ctx, events.ImageEventType, events.ActionTag, img.ID, map[string]string{"name": t})
+		a.Event(ctx, events.ImageEventType, events.ActionTag, img.ID, map[string]string{"name": t})
 		out.Write([]byte("Successfully tagged " + t + "\n"))
 	}
 	return nil
@@ -124,13 +124,13 @@ func (a *API) imageBuild(w http.ResponseWriter, r *http.Request) error {
 
 // streamWriter sends each write as a {"stream": ...} progress message.
 type streamWriter struct {
-	p       *progress
+	p       *Progress
 	discard bool
 }
 
 func (s streamWriter) Write(b []byte) (int, error) {
 	if !s.discard && len(b) > 0 {
-		s.p.send(progressMsg{Stream: string(b)})
+		s.p.Send(ProgressMsg{Stream: string(b)})
 	}
 	return len(b), nil
 }
@@ -168,13 +168,13 @@ func (br buildResolver) Resolve(ctx context.Context, ref string, pull bool) (str
 	defer cancel()
 	var img *records.Image
 	var layers []v1.Layer
-	if lf, ok := a.cfg.Registry.(layerFetcher); ok {
+	if lf, ok := a.cfg.Registry.(LayerFetcher); ok {
 		img, layers, err = lf.FetchLayers(pctx, named.String(), "", auth)
 	} else {
 		img, err = a.cfg.Registry.Fetch(pctx, named.String(), "", auth)
 	}
 	if err == nil {
-		err = a.storeLayers(layers)
+		err = a.StoreLayers(layers)
 	}
 	if err != nil {
 		return "", nil, fmt.Errorf("FROM %s: %w", reference.FamiliarString(named), err)

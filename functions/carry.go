@@ -26,7 +26,7 @@ const carryPullGrace = time.Minute
 // must be the destination of one of its tmpfs mounts; the workload's agent
 // must exist (the container runs, or the provider's agents serve sessions
 // from create).
-func (a *API) carryTicket(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postCarry(w http.ResponseWriter, r *http.Request) error {
 	if r.Header.Get(controlapi.HeaderShim) == "" {
 		return errdefs.InvalidParameterf("carrying binds needs the sockerless shim")
 	}
@@ -43,7 +43,7 @@ func (a *API) carryTicket(w http.ResponseWriter, r *http.Request) error {
 		return errdefs.InvalidParameterf("carry: op must be %q or %q", ticket.CarryPush, ticket.CarryPull)
 	}
 	found := false
-	for _, m := range containerMounts(c) {
+	for _, m := range ContainerMounts(c) {
 		found = found || (m.Type == mount.TypeTmpfs && m.Destination == dir)
 	}
 	if !found {
@@ -59,5 +59,5 @@ func (a *API) carryTicket(w http.ResponseWriter, r *http.Request) error {
 	if c.Removing || (!c.State.Running && !early && !justEnded) {
 		return errdefs.Conflictf("container %s is not running", c.ID)
 	}
-	return a.issueTicket(w, ticket.Grant{Container: c.ID, Kind: ticket.KindCarry, Carry: &ticket.Carry{Op: op, Dir: dir}}, false, c.ID)
+	return a.IssueTicket(w, ticket.Grant{Container: c.ID, Kind: ticket.KindCarry, Carry: &ticket.Carry{Op: op, Dir: dir}}, false, c.ID)
 }

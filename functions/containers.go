@@ -27,21 +27,21 @@ import (
 )
 
 // validName is Docker's container name rule.
-var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+var ValidName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 
-func newID() string {
+func NewID() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
-func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postContainersCreate(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	name := r.URL.Query().Get("name")
-	if name != "" && !validName.MatchString(name) {
+	if name != "" && !ValidName.MatchString(name) {
 		return errdefs.InvalidParameterf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
-	key, retry, err := idempotencyKey(r)
+	key, retry, err := IdempotencyKey(r)
 	if err != nil {
 		return err
 	}
@@ -97,10 +97,10 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	// filled in next (the swap limit Docker derives from --memory).
 	warnings := createWarnings(a.provider, hc)
 	defaultNamespaces(hc, httpx.APIVersion(ctx))
-	if err := checkMounts(hc, a.cfg.HostBinds); err != nil {
+	if err := CheckMounts(hc, a.cfg.HostBinds); err != nil {
 		return err
 	}
-	id := newID()
+	id := NewID()
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
 	}
@@ -128,22 +128,22 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		Provider:   a.provider.Name(),
 		CreateKey:  key,
 	}
-	planAnonymousVolumes(c)
-	createdVolumes, err := a.volumesFor(ctx, c)
+	PlanAnonymousVolumes(c)
+	createdVolumes, err := a.VolumesFor(ctx, c)
 	if err != nil {
 		return err
 	}
 	// A create that fails leaves nothing behind: not the volumes it made,
 	// not its workload.
-	undoVolumes := func() { a.removeCreatedVolumes(context.WithoutCancel(ctx), createdVolumes) }
-	nets, err := a.planNetworks(ctx, c, req.NetworkingConfig)
+	undoVolumes := func() { a.RemoveCreatedVolumes(context.WithoutCancel(ctx), createdVolumes) }
+	nets, err := a.PlanNetworks(ctx, c, req.NetworkingConfig)
 	if err != nil {
 		undoVolumes()
 		return err
 	}
 	// The network connect and create events go in the record's write.
 	createEvents := func() []statestore.Event {
-		return append(a.connectEvents(c, nets), a.newEvent(events.ContainerEventType, events.ActionCreate, id, containerAttrs(c))...)
+		return append(a.ConnectEvents(c, nets), a.NewEvent(events.ContainerEventType, events.ActionCreate, id, ContainerAttrs(c))...)
 	}
 	err = a.st.CreateContainer(ctx, c, createEvents()...)
 	// A generated name that is taken is retried with another, as Docker
@@ -151,12 +151,12 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	// that is taken is retried with the next one; a requested one is an
 	// error.
 	for nameTry, addrTry := 1, 1; isNameConflict(err); {
-		if addrConflict(err) {
-			ep := c.Networks[defaultBridge.Name]
+		if AddrConflict(err) {
+			ep := c.Networks[DefaultBridge.Name]
 			if ep == nil || ep.IPv4Requested != "" || addrTry >= 64 {
 				return errdefs.Forbidden(fmt.Errorf("address already in use: %w", err))
 			}
-			if berr := bridgeEndpoint(ep, id, addrTry); berr != nil {
+			if berr := BridgeEndpoint(ep, id, addrTry); berr != nil {
 				return berr
 			}
 			addrTry++
@@ -174,7 +174,7 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		// The record and its name are one write, so nothing of it is
 		// left; only the addresses planNetworks allocated are, and the
 		// volumes volumesFor made.
-		a.releaseNetworks(ctx, c)
+		a.ReleaseNetworks(ctx, c)
 		undoVolumes()
 		if key != "" && isNameConflict(err) {
 			// A concurrent attempt of the same request won the key.
@@ -191,8 +191,8 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	spec := a.spec(c)
-	spec.Layers = imageLayers(img)
+	spec := a.Spec(c)
+	spec.Layers = ImageLayers(img)
 	if err := a.provider.Create(ctx, spec); err != nil {
 		uctx := context.WithoutCancel(ctx)
 		// Whatever the provider made before failing goes: a workload
@@ -200,9 +200,9 @@ func (a *API) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		if rerr := a.provider.Remove(uctx, id); rerr != nil && !errdefs.IsNotFound(rerr) {
 			a.log.Warn("failed create: provider remove failed", "container", id, "err", rerr)
 		}
-		a.releaseNetworks(uctx, c)
+		a.ReleaseNetworks(uctx, c)
 		// The create is in the log: its undoing is too.
-		_ = a.st.DeleteContainer(uctx, id, 0, a.newEvent(events.ContainerEventType, events.ActionDestroy, id, containerAttrs(c))...)
+		_ = a.st.DeleteContainer(uctx, id, 0, a.NewEvent(events.ContainerEventType, events.ActionDestroy, id, ContainerAttrs(c))...)
 		undoVolumes()
 		return fmt.Errorf("provider %s: create: %w", a.provider.Name(), err)
 	}
@@ -272,7 +272,7 @@ func createWarnings(p providers.Provider, hc *container.HostConfig) []string {
 func mergeImageConfig(user *container.Config, img *records.Image) *container.Config {
 	cfg := *user
 	ic := img.Config.Config
-	cfg.Env = mergeEnv(ic.Env, user.Env)
+	cfg.Env = MergeEnv(ic.Env, user.Env)
 	if len(user.Entrypoint) == 0 && user.Entrypoint == nil {
 		cfg.Entrypoint = append([]string(nil), ic.Entrypoint...)
 		if len(user.Cmd) == 0 {
@@ -335,7 +335,7 @@ func mergeImageConfig(user *container.Config, img *records.Image) *container.Con
 
 // mergeEnv merges env lists by key, later lists winning, keeping the first
 // list's order; PATH gets Docker's default when no list sets it.
-func mergeEnv(lists ...[]string) []string {
+func MergeEnv(lists ...[]string) []string {
 	var keys []string
 	vals := map[string]string{}
 	for _, l := range lists {
@@ -349,7 +349,7 @@ func mergeEnv(lists ...[]string) []string {
 	}
 	if _, ok := vals["PATH"]; !ok {
 		keys = append([]string{"PATH"}, keys...)
-		vals["PATH"] = "PATH=" + defaultPath
+		vals["PATH"] = "PATH=" + DefaultPath
 	}
 	out := make([]string, 0, len(keys))
 	for _, k := range keys {
@@ -358,7 +358,7 @@ func mergeEnv(lists ...[]string) []string {
 	return out
 }
 
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 func normalizeHostConfig(hc *container.HostConfig) error {
 	if hc.NetworkMode == "" || hc.NetworkMode == "default" {
@@ -392,14 +392,14 @@ func normalizeHostConfig(hc *container.HostConfig) error {
 
 // containerMounts lists a container's binds, mounts and anonymous volumes
 // in inspect's shape.
-func containerMounts(c *records.Container) []container.MountPoint {
+func ContainerMounts(c *records.Container) []container.MountPoint {
 	var out []container.MountPoint
 	volume := func(name, dest string, rw bool) container.MountPoint {
-		return container.MountPoint{Type: mount.TypeVolume, Name: name, Source: volumeMountpoint(name), Destination: dest, Driver: "local", RW: rw}
+		return container.MountPoint{Type: mount.TypeVolume, Name: name, Source: VolumeMountpoint(name), Destination: dest, Driver: "local", RW: rw}
 	}
 	covered := map[string]bool{}
 	for _, s := range c.HostConfig.Binds {
-		b, err := parseBind(s)
+		b, err := ParseBind(s)
 		if err != nil {
 			continue
 		}
@@ -461,7 +461,7 @@ func randomName(id string, attempt int) string {
 	return adjectives[int(b[0])%len(adjectives)] + "_" + names[int(b[1])%len(names)] + "_" + id[off+2:off+8]
 }
 
-func containerAttrs(c *records.Container) map[string]string {
+func ContainerAttrs(c *records.Container) map[string]string {
 	attrs := map[string]string{"name": c.Name, "image": c.ImageRef}
 	for k, v := range c.Config.Labels {
 		attrs[k] = v
@@ -470,7 +470,7 @@ func containerAttrs(c *records.Container) map[string]string {
 }
 
 // spec builds the provider's view of a container.
-func (a *API) spec(c *records.Container) providers.Spec {
+func (a *API) Spec(c *records.Container) providers.Spec {
 	s := providers.Spec{
 		ID:         c.ID,
 		Name:       c.Name,
@@ -490,18 +490,18 @@ func (a *API) spec(c *records.Container) providers.Spec {
 	if c.HostConfig != nil {
 		s.Memory, s.NanoCPUs = c.HostConfig.Memory, c.HostConfig.NanoCPUs
 	}
-	for _, m := range containerMounts(c) {
+	for _, m := range ContainerMounts(c) {
 		src := m.Source
 		if m.Type == mount.TypeVolume {
 			src = m.Name
-			if !volumeNameRe.MatchString(src) {
+			if !VolumeNameRe.MatchString(src) {
 				// A record from before names were checked (or an
 				// anonymous volume it never named): mounting it would
 				// expose the whole volumes folder.
 				continue
 			}
 		}
-		s.Mounts = append(s.Mounts, providers.Mount{Type: string(m.Type), Source: src, Destination: m.Destination, ReadOnly: !m.RW, NoCopy: noCopy(c, m.Destination)})
+		s.Mounts = append(s.Mounts, providers.Mount{Type: string(m.Type), Source: src, Destination: m.Destination, ReadOnly: !m.RW, NoCopy: NoCopy(c, m.Destination)})
 	}
 	if hc := c.Config.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
 		s.Healthcheck = &providers.Healthcheck{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, Retries: hc.Retries}
@@ -527,7 +527,7 @@ func (a *API) spec(c *records.Container) providers.Spec {
 	return s
 }
 
-func (a *API) containerInspect(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getContainersByName(w http.ResponseWriter, r *http.Request) error {
 	c, err := a.st.Container(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -546,7 +546,7 @@ func (a *API) containerInspect(w http.ResponseWriter, r *http.Request) error {
 	return httpx.WriteJSON(w, http.StatusOK, resp)
 }
 
-func formatTime(t time.Time) string {
+func FormatTime(t time.Time) string {
 	if t.IsZero() {
 		return "0001-01-01T00:00:00Z"
 	}
@@ -564,8 +564,8 @@ func (a *API) inspectView(c *records.Container, execs []*records.Exec) container
 		Pid:        c.State.Pid,
 		ExitCode:   c.State.ExitCode,
 		Error:      c.State.Error,
-		StartedAt:  formatTime(c.State.StartedAt),
-		FinishedAt: formatTime(c.State.FinishedAt),
+		StartedAt:  FormatTime(c.State.StartedAt),
+		FinishedAt: FormatTime(c.State.FinishedAt),
 	}
 	if h := c.State.Health; h != nil {
 		st.Health = &container.Health{Status: container.HealthStatus(h.Status), FailingStreak: h.FailingStreak, Log: []*container.HealthcheckResult{}}
@@ -577,15 +577,15 @@ func (a *API) inspectView(c *records.Container, execs []*records.Exec) container
 	for _, e := range execs {
 		execIDs = append(execIDs, e.ID)
 	}
-	mounts := containerMounts(c)
+	mounts := ContainerMounts(c)
 	if mounts == nil {
 		mounts = []container.MountPoint{}
 	}
 	return container.InspectResponse{
 		ID:              c.ID,
-		Created:         formatTime(c.Created),
+		Created:         FormatTime(c.Created),
 		Path:            c.Path,
-		Args:            nonNil(c.Args),
+		Args:            NonNil(c.Args),
 		State:           st,
 		Image:           c.Image,
 		ResolvConfPath:  "/etc/resolv.conf",
@@ -604,7 +604,7 @@ func (a *API) inspectView(c *records.Container, execs []*records.Exec) container
 	}
 }
 
-func nonNil(s []string) []string {
+func NonNil(s []string) []string {
 	if s == nil {
 		return []string{}
 	}
@@ -616,9 +616,9 @@ func (a *API) networkSettings(c *records.Container) *container.NetworkSettings {
 	for p := range c.Config.ExposedPorts {
 		ns.Ports[p] = nil
 	}
-	addHostBindings(c, ns.Ports)
+	AddHostBindings(c, ns.Ports)
 	for name, ep := range c.Networks {
-		ns.Networks[name] = endpointView(ep)
+		ns.Networks[name] = EndpointView(ep)
 	}
 	return ns
 }
@@ -631,11 +631,11 @@ func (a *API) containerSummary(c *records.Container, size bool) container.Summar
 		ImageID: c.Image,
 		Command: strings.TrimSpace(strings.Join(append([]string{c.Path}, c.Args...), " ")),
 		Created: c.Created.Unix(),
-		Ports:   portSummaries(c),
+		Ports:   PortSummaries(c),
 		Labels:  c.Config.Labels,
 		State:   container.ContainerState(c.State.Status),
 		Status:  statusText(c, a.st.Now()),
-		Mounts:  containerMounts(c),
+		Mounts:  ContainerMounts(c),
 	}
 	if s.Mounts == nil {
 		s.Mounts = []container.MountPoint{}
@@ -646,7 +646,7 @@ func (a *API) containerSummary(c *records.Container, size bool) container.Summar
 	s.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)
 	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}}
 	for name, ep := range c.Networks {
-		s.NetworkSettings.Networks[name] = endpointView(ep)
+		s.NetworkSettings.Networks[name] = EndpointView(ep)
 	}
 	// Summary.Health exists from API 1.52; the health shows in Status.
 	if size {
@@ -703,7 +703,7 @@ func humanDuration(d time.Duration) string {
 	return fmt.Sprintf("%d days", int(d.Hours()/24))
 }
 
-func (a *API) containerList(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getContainersJSON(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	f, err := httpx.FiltersFrom(r)
 	if err != nil {
@@ -824,7 +824,7 @@ func (a *API) matchContainer(f httpx.Filters, c *records.Container, before, sinc
 	}
 	if f.Has("volume") {
 		ok := false
-		for _, m := range containerMounts(c) {
+		for _, m := range ContainerMounts(c) {
 			ok = ok || f.MatchAny("volume", m.Name, m.Destination, m.Source)
 		}
 		if !ok {
@@ -840,7 +840,7 @@ func (a *API) matchContainer(f httpx.Filters, c *records.Container, before, sinc
 	return true
 }
 
-func (a *API) containerRename(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postContainerRename(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	newName := strings.TrimPrefix(r.URL.Query().Get("name"), "/")
 	if newName == "" {
@@ -851,7 +851,7 @@ func (a *API) containerRename(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !validName.MatchString(newName) {
+	if !ValidName.MatchString(newName) {
 		return errdefs.InvalidParameterf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", newName)
 	}
 	if c.Name == newName {
@@ -865,14 +865,14 @@ func (a *API) containerRename(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	attrs := containerAttrs(c)
+	attrs := ContainerAttrs(c)
 	attrs["name"], attrs["oldName"] = newName, "/"+oldName
-	a.event(ctx, events.ContainerEventType, events.ActionRename, c.ID, attrs)
+	a.Event(ctx, events.ContainerEventType, events.ActionRename, c.ID, attrs)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-func (a *API) containerRemove(w http.ResponseWriter, r *http.Request) error {
+func (a *API) deleteContainers(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c, err := a.st.Container(ctx, r.PathValue("id"))
 	if err != nil {
@@ -884,11 +884,11 @@ func (a *API) containerRemove(w http.ResponseWriter, r *http.Request) error {
 		}
 		return errdefs.Conflictf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)
 	}
-	if err := a.removeContainer(ctx, c, true); err != nil {
+	if err := a.RemoveContainer(ctx, c, true); err != nil {
 		return err
 	}
 	if httpx.BoolValue(r, "v") {
-		a.removeAnonymousVolumes(ctx, c)
+		a.RemoveAnonymousVolumes(ctx, c)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -896,42 +896,42 @@ func (a *API) containerRemove(w http.ResponseWriter, r *http.Request) error {
 
 // autoRemove removes an auto-remove (--rm) container that ended or could
 // not start, with its anonymous volumes, as Docker does.
-func (a *API) autoRemove(ctx context.Context, c *records.Container) error {
-	if err := a.removeContainer(ctx, c, false); err != nil {
+func (a *API) AutoRemove(ctx context.Context, c *records.Container) error {
+	if err := a.RemoveContainer(ctx, c, false); err != nil {
 		return err
 	}
-	a.removeAnonymousVolumes(ctx, c)
+	a.RemoveAnonymousVolumes(ctx, c)
 	return nil
 }
 
 // removeContainer kills a running workload, releases it and deletes the
 // record. Removal is idempotent: a concurrent removal of the same
 // container is not an error.
-func (a *API) removeContainer(ctx context.Context, c *records.Container, kill bool) error {
+func (a *API) RemoveContainer(ctx context.Context, c *records.Container, kill bool) error {
 	if c.State.Running && kill {
 		if err := a.provider.Kill(ctx, c.ID, 9); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("provider %s: kill: %w", a.provider.Name(), err)
 		}
-		a.markExitedLogged(ctx, c.ID, 137, a.st.Now(), c.StartSeq, c)
+		a.MarkExitedLogged(ctx, c.ID, 137, a.st.Now(), c.StartSeq, c)
 	}
 	if err := a.provider.Remove(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("provider %s: remove: %w", a.provider.Name(), err)
 	}
-	a.releaseNetworks(ctx, c)
-	a.deleteExecsOf(ctx, c)
-	if err := a.st.DeleteContainer(ctx, c.ID, 0, a.newEvent(events.ContainerEventType, events.ActionDestroy, c.ID, containerAttrs(c))...); err != nil {
+	a.ReleaseNetworks(ctx, c)
+	a.DeleteExecsOf(ctx, c)
+	if err := a.st.DeleteContainer(ctx, c.ID, 0, a.NewEvent(events.ContainerEventType, events.ActionDestroy, c.ID, ContainerAttrs(c))...); err != nil {
 		if errdefs.IsNotFound(err) {
 			return nil
 		}
 		return err
 	}
-	a.notify(ctx, c.ID)
+	a.Notify(ctx, c.ID)
 	return nil
 }
 
 // deleteExecsOf deletes the exec records of a container being removed
 // (none to look for when it never had an exec).
-func (a *API) deleteExecsOf(ctx context.Context, c *records.Container) {
+func (a *API) DeleteExecsOf(ctx context.Context, c *records.Container) {
 	if !c.HadExec {
 		return
 	}
@@ -947,28 +947,28 @@ func (a *API) deleteExecsOf(ctx context.Context, c *records.Container) {
 // die and destroy events. It reports false, having changed nothing in the
 // store, when the record moved since c was read or the provider could not
 // remove the workload: the caller then takes the general path.
-func (a *API) exitAndRemove(ctx context.Context, c *records.Container, code int) bool {
+func (a *API) ExitAndRemove(ctx context.Context, c *records.Container, code int) bool {
 	if err := a.provider.Remove(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
 		a.log.Warn("auto-remove: provider remove failed", "container", c.ID, "err", err)
 		return false
 	}
-	die := containerAttrs(c)
+	die := ContainerAttrs(c)
 	die["exitCode"] = strconv.Itoa(code)
-	evs := append(a.newEvent(events.ContainerEventType, events.ActionDie, c.ID, die),
-		a.newEvent(events.ContainerEventType, events.ActionDestroy, c.ID, containerAttrs(c))...)
-	a.deleteExecsOf(ctx, c)
+	evs := append(a.NewEvent(events.ContainerEventType, events.ActionDie, c.ID, die),
+		a.NewEvent(events.ContainerEventType, events.ActionDestroy, c.ID, ContainerAttrs(c))...)
+	a.DeleteExecsOf(ctx, c)
 	// As Docker's --rm, its anonymous volumes go with it, before the
 	// destroy that `docker run --rm` waits for.
-	a.removeAnonymousVolumes(ctx, c)
+	a.RemoveAnonymousVolumes(ctx, c)
 	if err := a.st.DeleteContainer(ctx, c.ID, c.Version, evs...); err != nil {
 		return false
 	}
-	a.notify(ctx, c.ID)
-	a.releaseNetworks(ctx, c)
+	a.Notify(ctx, c.ID)
+	a.ReleaseNetworks(ctx, c)
 	return true
 }
 
-func (a *API) containerPrune(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postContainersPrune(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	f, err := httpx.FiltersFrom(r)
 	if err != nil {
@@ -977,7 +977,7 @@ func (a *API) containerPrune(w http.ResponseWriter, r *http.Request) error {
 	if err := f.Validate("until", "label", "label!"); err != nil {
 		return err
 	}
-	until, err := pruneUntil(f, a.st.Now())
+	until, err := PruneUntil(f, a.st.Now())
 	if err != nil {
 		return err
 	}
@@ -992,19 +992,19 @@ func (a *API) containerPrune(w http.ResponseWriter, r *http.Request) error {
 		}
 		// Docker reclaims each container's writable layer.
 		rw, _ := a.containerSize(ctx, c)
-		if err := a.removeContainer(ctx, c, false); err != nil {
+		if err := a.RemoveContainer(ctx, c, false); err != nil {
 			return err
 		}
 		rep.ContainersDeleted = append(rep.ContainersDeleted, c.ID)
 		rep.SpaceReclaimed += uint64(max(rw, 0))
 	}
-	a.event(ctx, events.ContainerEventType, events.ActionPrune, "", map[string]string{"reclaimed": strconv.FormatUint(rep.SpaceReclaimed, 10)})
+	a.Event(ctx, events.ContainerEventType, events.ActionPrune, "", map[string]string{"reclaimed": strconv.FormatUint(rep.SpaceReclaimed, 10)})
 	return httpx.WriteJSON(w, http.StatusOK, rep)
 }
 
-func pruneUntil(f httpx.Filters, now time.Time) (time.Time, error) {
+func PruneUntil(f httpx.Filters, now time.Time) (time.Time, error) {
 	if !f.Has("until") {
 		return time.Time{}, nil
 	}
-	return parseTime(f.Values("until")[0], now)
+	return ParseTime(f.Values("until")[0], now)
 }

@@ -83,7 +83,7 @@ func (a *API) fsTarget(ctx context.Context, id, what string) (*records.Container
 // underMount reports whether p is a mount point or below one: mounted
 // content is no part of the container's own filesystem.
 func underMount(c *records.Container, p string) bool {
-	for _, m := range containerMounts(c) {
+	for _, m := range ContainerMounts(c) {
 		d := path.Clean(m.Destination)
 		if p == d || strings.HasPrefix(p, d+"/") {
 			return true
@@ -127,7 +127,7 @@ func rootEntries(ctx context.Context, ar providers.Archiver, c *records.Containe
 // aboveMountPoint reports whether p is a mount point or a folder above one.
 func aboveMountPoint(c *records.Container, p string) bool {
 	var dests []string
-	for _, m := range containerMounts(c) {
+	for _, m := range ContainerMounts(c) {
 		dests = append(dests, path.Clean(m.Destination))
 	}
 	for d := range c.HostConfig.Tmpfs {
@@ -142,7 +142,7 @@ func aboveMountPoint(c *records.Container, p string) bool {
 }
 
 func isMountPoint(c *records.Container, p string) bool {
-	for _, m := range containerMounts(c) {
+	for _, m := range ContainerMounts(c) {
 		if path.Clean(m.Destination) == p {
 			return true
 		}
@@ -154,7 +154,7 @@ func isMountPoint(c *records.Container, p string) bool {
 // imageEntries merges the image's layers (whiteouts applied) as
 // path → entry. ok is false when the image's layers are not stored.
 func (a *API) imageEntries(ctx context.Context, c *records.Container) (map[string]fsEntry, bool, error) {
-	ls := a.layerStore()
+	ls := a.LayerStore()
 	if ls == nil {
 		return nil, false, nil
 	}
@@ -162,7 +162,7 @@ func (a *API) imageEntries(ctx context.Context, c *records.Container) (map[strin
 	if err != nil {
 		return nil, false, err
 	}
-	diffs := imageLayers(img)
+	diffs := ImageLayers(img)
 	if len(diffs) == 0 || !ls.HasAll(diffs) {
 		return nil, false, nil
 	}
@@ -280,7 +280,7 @@ func fsChanges(img, now map[string]fsEntry) []container.FilesystemChange {
 	return out
 }
 
-func (a *API) containerChanges(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getContainersChanges(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c, ar, err := a.fsTarget(ctx, r.PathValue("id"), "docker diff")
 	if err != nil {
@@ -310,7 +310,7 @@ func (a *API) containerChanges(w http.ResponseWriter, r *http.Request) error {
 	return httpx.WriteJSON(w, http.StatusOK, fsChanges(img, now))
 }
 
-func (a *API) containerExport(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getContainersExport(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c, ar, err := a.fsTarget(ctx, r.PathValue("id"), "docker export")
 	if err != nil {
@@ -360,6 +360,6 @@ func (a *API) containerExport(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	_ = tw.Close()
-	a.event(ctx, events.ContainerEventType, events.ActionExport, c.ID, containerAttrs(c))
+	a.Event(ctx, events.ContainerEventType, events.ActionExport, c.ID, ContainerAttrs(c))
 	return nil
 }

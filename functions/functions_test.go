@@ -56,13 +56,13 @@ func TestMergeEnv(t *testing.T) {
 	tests := []struct {
 		image, user, want []string
 	}{
-		{nil, nil, []string{"PATH=" + defaultPath}},
+		{nil, nil, []string{"PATH=" + DefaultPath}},
 		{[]string{"PATH=/x", "A=1"}, []string{"A=2", "B=3"}, []string{"PATH=/x", "A=2", "B=3"}},
 		{[]string{"A=1"}, []string{"PATH=/y"}, []string{"A=1", "PATH=/y"}},
-		{[]string{"A=1"}, nil, []string{"PATH=" + defaultPath, "A=1"}},
+		{[]string{"A=1"}, nil, []string{"PATH=" + DefaultPath, "A=1"}},
 	}
 	for _, tc := range tests {
-		got := mergeEnv(tc.image, tc.user)
+		got := MergeEnv(tc.image, tc.user)
 		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
 			t.Errorf("mergeEnv(%v, %v) = %v, want %v", tc.image, tc.user, got, tc.want)
 		}
@@ -101,7 +101,7 @@ func TestParseTime(t *testing.T) {
 		{"yesterday", time.Time{}, false},
 	}
 	for _, tc := range tests {
-		got, err := parseTime(tc.in, now)
+		got, err := ParseTime(tc.in, now)
 		if (err == nil) != tc.ok || !got.Equal(tc.want) {
 			t.Errorf("parseTime(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}

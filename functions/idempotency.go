@@ -16,7 +16,7 @@ var validKey = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
 
 // idempotencyKey returns the request's idempotency key ("" when none) and
 // whether this is a retry of an earlier attempt.
-func idempotencyKey(r *http.Request) (key string, retry bool, err error) {
+func IdempotencyKey(r *http.Request) (key string, retry bool, err error) {
 	key = r.Header.Get(controlapi.HeaderIdempotencyKey)
 	if key == "" {
 		return "", false, nil
@@ -32,7 +32,7 @@ type startKeyCtx struct{}
 
 // withStartKey carries a start request's idempotency key to
 // startContainer, which records it with the running state.
-func withStartKey(ctx context.Context, key string) context.Context {
+func WithStartKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, startKeyCtx{}, key)
 }
 

@@ -32,37 +32,37 @@ import (
 )
 
 // progress writes Docker's JSON progress stream.
-type progress struct {
+type Progress struct {
 	w   http.ResponseWriter
 	enc *json.Encoder
 }
 
-type progressMsg struct {
+type ProgressMsg struct {
 	Status      string          `json:"status,omitempty"`
 	Aux         json.RawMessage `json:"aux,omitempty"`
 	ID          string          `json:"id,omitempty"`
 	Stream      string          `json:"stream,omitempty"`
 	Error       string          `json:"error,omitempty"`
-	ErrorDetail *errorDetail    `json:"errorDetail,omitempty"`
+	ErrorDetail *ErrorDetail    `json:"errorDetail,omitempty"`
 }
 
-type errorDetail struct {
+type ErrorDetail struct {
 	Code    int    `json:"code,omitempty"`
 	Message string `json:"message"`
 }
 
-func newProgress(w http.ResponseWriter) *progress {
+func NewProgress(w http.ResponseWriter) *Progress {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	return &progress{w: w, enc: json.NewEncoder(w)}
+	return &Progress{w: w, enc: json.NewEncoder(w)}
 }
 
-func (p *progress) send(m progressMsg) {
+func (p *Progress) Send(m ProgressMsg) {
 	_ = p.enc.Encode(m)
 	_ = http.NewResponseController(p.w).Flush()
 }
 
-func (a *API) imageCreate(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postImagesCreate(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if src := q.Get("fromSrc"); src != "" {
 		return a.imageImport(w, r, src)
@@ -85,7 +85,7 @@ func (a *API) imageCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	named = reference.TagNameOnly(named)
 	familiar := reference.FamiliarString(named)
-	auth, err := decodeAuth(r.Header.Get("X-Registry-Auth"))
+	auth, err := DecodeAuth(r.Header.Get("X-Registry-Auth"))
 	if err != nil {
 		return err
 	}
@@ -93,13 +93,13 @@ func (a *API) imageCreate(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	var img *records.Image
 	var layers []v1.Layer
-	if lf, ok := a.cfg.Registry.(layerFetcher); ok && a.layerStore() != nil {
+	if lf, ok := a.cfg.Registry.(LayerFetcher); ok && a.LayerStore() != nil {
 		img, layers, err = lf.FetchLayers(ctx, named.String(), q.Get("platform"), auth)
 	} else {
 		img, err = a.cfg.Registry.Fetch(ctx, named.String(), q.Get("platform"), auth)
 	}
 	if err == nil {
-		err = a.storeLayers(layers)
+		err = a.StoreLayers(layers)
 	}
 	placeholder := false
 	if err != nil {
@@ -110,9 +110,9 @@ func (a *API) imageCreate(w http.ResponseWriter, r *http.Request) error {
 		// record a placeholder so create/run work with the provider's
 		// default filesystem.
 		if _, ierr := a.st.Image(r.Context(), familiar); ierr == nil {
-			p := newProgress(w)
-			p.send(progressMsg{Status: fmt.Sprintf("registry unreachable (%v); using the local image %s", err, familiar)})
-			p.send(progressMsg{Status: "Status: Image is up to date for " + familiar})
+			p := NewProgress(w)
+			p.Send(ProgressMsg{Status: fmt.Sprintf("registry unreachable (%v); using the local image %s", err, familiar)})
+			p.Send(ProgressMsg{Status: "Status: Image is up to date for " + familiar})
 			return nil
 		}
 		img = placeholderImage(familiar, a.st.Now())
@@ -131,30 +131,30 @@ func (a *API) imageCreate(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	p := newProgress(w)
+	p := NewProgress(w)
 	tagPart := "latest"
 	if t, ok := named.(reference.Tagged); ok {
 		tagPart = t.Tag()
 	}
 	if placeholder {
-		p.send(progressMsg{Status: fmt.Sprintf("registry unreachable: created placeholder image %s with no layers (the provider's default filesystem is used)", familiar), ID: tagPart})
+		p.Send(ProgressMsg{Status: fmt.Sprintf("registry unreachable: created placeholder image %s with no layers (the provider's default filesystem is used)", familiar), ID: tagPart})
 	} else {
-		p.send(progressMsg{Status: "Pulling from " + reference.FamiliarName(named), ID: tagPart})
+		p.Send(ProgressMsg{Status: "Pulling from " + reference.FamiliarName(named), ID: tagPart})
 		for _, l := range img.Layers {
-			p.send(progressMsg{Status: "Pull complete", ID: shortDigest(l.Digest)})
+			p.Send(ProgressMsg{Status: "Pull complete", ID: ShortDigest(l.Digest)})
 		}
 		if len(img.RepoDigests) > 0 {
-			p.send(progressMsg{Status: "Digest: " + strings.SplitN(img.RepoDigests[0], "@", 2)[1]})
+			p.Send(ProgressMsg{Status: "Digest: " + strings.SplitN(img.RepoDigests[0], "@", 2)[1]})
 		}
 	}
-	p.send(progressMsg{Status: "Status: Downloaded newer image for " + familiar})
-	a.event(r.Context(), events.ImageEventType, events.ActionPull, familiar, map[string]string{"name": familiar})
+	p.Send(ProgressMsg{Status: "Status: Downloaded newer image for " + familiar})
+	a.Event(r.Context(), events.ImageEventType, events.ActionPull, familiar, map[string]string{"name": familiar})
 	return nil
 }
 
 // layerStore returns the provider's layer store, or nil when the
 // provider does not run image filesystems.
-func (a *API) layerStore() *layerstore.Store {
+func (a *API) LayerStore() *layerstore.Store {
 	if lk, ok := a.provider.(providers.LayerKeeper); ok {
 		return lk.LayerStore()
 	}
@@ -164,8 +164,8 @@ func (a *API) layerStore() *layerstore.Store {
 // storeLayers puts layers into the provider's layer store (a no-op
 // without one), skipping those already stored; each is verified against
 // its diff id.
-func (a *API) storeLayers(layers []v1.Layer) error {
-	ls := a.layerStore()
+func (a *API) StoreLayers(layers []v1.Layer) error {
+	ls := a.LayerStore()
 	if ls == nil {
 		return nil
 	}
@@ -179,7 +179,7 @@ func (a *API) storeLayers(layers []v1.Layer) error {
 		}
 		rc, err := l.Uncompressed()
 		if err != nil {
-			return classifyRegistryErr("layer "+diff.String(), err)
+			return ClassifyRegistryErr("layer "+diff.String(), err)
 		}
 		_, err = ls.Put(rc, diff.String())
 		rc.Close()
@@ -191,7 +191,7 @@ func (a *API) storeLayers(layers []v1.Layer) error {
 }
 
 // imageLayers lists an image's layer diff ids, bottom first.
-func imageLayers(img *records.Image) []string {
+func ImageLayers(img *records.Image) []string {
 	out := make([]string, 0, len(img.Config.RootFS.DiffIDs))
 	for _, d := range img.Config.RootFS.DiffIDs {
 		out = append(out, d.String())
@@ -199,7 +199,7 @@ func imageLayers(img *records.Image) []string {
 	return out
 }
 
-func shortDigest(d string) string {
+func ShortDigest(d string) string {
 	d = strings.TrimPrefix(d, "sha256:")
 	if len(d) > 12 {
 		return d[:12]
@@ -218,7 +218,7 @@ func placeholderImage(ref string, now time.Time) *records.Image {
 		Architecture: "amd64",
 		OS:           "linux",
 		Created:      v1.Time{Time: time.Unix(0, 0).UTC()},
-		Config:       v1.Config{Env: []string{"PATH=" + defaultPath}, Cmd: []string{"/bin/sh"}},
+		Config:       v1.Config{Env: []string{"PATH=" + DefaultPath}, Cmd: []string{"/bin/sh"}},
 		RootFS:       v1.RootFS{Type: "layers"},
 		Author:       "sockerless placeholder for " + ref,
 	}
@@ -244,7 +244,7 @@ func (a *API) imageImport(w http.ResponseWriter, r *http.Request, src string) er
 	diff := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	cfg := v1.ConfigFile{
 		Architecture: "amd64", OS: "linux", Created: v1.Time{Time: a.st.Now().UTC()},
-		Config:  v1.Config{Env: []string{"PATH=" + defaultPath}},
+		Config:  v1.Config{Env: []string{"PATH=" + DefaultPath}},
 		RootFS:  v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{mustHash(diff)}},
 		History: []v1.History{{Created: v1.Time{Time: a.st.Now().UTC()}, CreatedBy: "import", Comment: q.Get("message")}},
 	}
@@ -267,9 +267,9 @@ func (a *API) imageImport(w http.ResponseWriter, r *http.Request, src string) er
 			return err
 		}
 	}
-	a.event(ctx, events.ImageEventType, events.ActionImport, img.ID, nil)
-	p := newProgress(w)
-	p.send(progressMsg{Status: img.ID})
+	a.Event(ctx, events.ImageEventType, events.ActionImport, img.ID, nil)
+	p := NewProgress(w)
+	p.Send(ProgressMsg{Status: img.ID})
 	return nil
 }
 
@@ -295,7 +295,7 @@ func applyChange(c *v1.Config, change string) {
 		if !ok {
 			k, v, _ = strings.Cut(arg, " ")
 		}
-		c.Env = mergeEnv(c.Env, []string{k + "=" + v})
+		c.Env = MergeEnv(c.Env, []string{k + "=" + v})
 	case "CMD":
 		c.Cmd = list()
 	case "ENTRYPOINT":
@@ -315,11 +315,11 @@ func applyChange(c *v1.Config, change string) {
 
 // imageLoad reads a docker-save or OCI-layout tarball and records each of
 // its images with its real config.
-func (a *API) imageLoad(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postImagesLoad(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	// The archive may be larger than the platform accepts: it then comes
 	// from the relay's blob store (blob.go).
-	body, answered, err := a.requestBody(w, r, blobLoad)
+	body, answered, err := a.RequestBody(w, r, BlobLoad)
 	if err != nil || answered {
 		return err
 	}
@@ -345,13 +345,13 @@ func (a *API) imageLoad(w http.ResponseWriter, r *http.Request) error {
 	}
 	// quiet only hides progress bars, which a load here has none of; the
 	// "Loaded image" lines are always sent, as Docker does.
-	p := newProgress(w)
+	p := NewProgress(w)
 	fail := func(err error) error {
-		p.send(progressMsg{Error: err.Error(), ErrorDetail: &errorDetail{Message: err.Error()}})
+		p.Send(ProgressMsg{Error: err.Error(), ErrorDetail: &ErrorDetail{Message: err.Error()}})
 		return nil
 	}
 	for _, l := range loaded {
-		if err := a.storeLayers(l.layers); err != nil {
+		if err := a.StoreLayers(l.layers); err != nil {
 			return fail(err)
 		}
 		if err := a.st.PutImage(ctx, l.img); err != nil {
@@ -361,12 +361,12 @@ func (a *API) imageLoad(w http.ResponseWriter, r *http.Request) error {
 			if err := a.st.SetTag(ctx, t, l.img); err != nil {
 				return fail(err)
 			}
-			p.send(progressMsg{Stream: "Loaded image: " + t + "\n"})
+			p.Send(ProgressMsg{Stream: "Loaded image: " + t + "\n"})
 		}
 		if len(l.tags) == 0 {
-			p.send(progressMsg{Stream: "Loaded image ID: " + l.img.ID + "\n"})
+			p.Send(ProgressMsg{Stream: "Loaded image ID: " + l.img.ID + "\n"})
 		}
-		a.event(ctx, events.ImageEventType, events.ActionLoad, l.img.ID, nil)
+		a.Event(ctx, events.ImageEventType, events.ActionLoad, l.img.ID, nil)
 	}
 	return nil
 }
@@ -399,7 +399,7 @@ func readImageArchive(archive, scratch string) ([]loadedImage, error) {
 			if err != nil {
 				return nil, errdefs.InvalidParameterf("invalid image in archive: %v", err)
 			}
-			rec, err := imageRecord(img, "load")
+			rec, err := ImageRecord(img, "load")
 			if err != nil {
 				return nil, errdefs.InvalidParameterf("invalid image in archive: %v", err)
 			}
@@ -439,7 +439,7 @@ func readImageArchive(archive, scratch string) ([]loadedImage, error) {
 		if err != nil {
 			return nil, errdefs.InvalidParameterf("OCI layout manifest %s: %v", desc.Digest, err)
 		}
-		rec, err := imageRecord(img, "load")
+		rec, err := ImageRecord(img, "load")
 		if err != nil {
 			return nil, errdefs.InvalidParameterf("OCI layout manifest %s: %v", desc.Digest, err)
 		}
@@ -500,7 +500,7 @@ func extractTar(r io.Reader, dir string) error {
 	}
 }
 
-func (a *API) imageInspect(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getImagesByName(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	img, err := a.st.Image(ctx, r.PathValue("name"))
 	if err != nil {
@@ -519,10 +519,10 @@ func imageInspectView(img *records.Image, tags []string) image.InspectResponse {
 	_ = json.Unmarshal(b, &cfg)
 	resp := image.InspectResponse{
 		ID:           img.ID,
-		RepoTags:     nonNil(tags),
-		RepoDigests:  nonNil(img.RepoDigests),
+		RepoTags:     NonNil(tags),
+		RepoDigests:  NonNil(img.RepoDigests),
 		Comment:      img.Comment,
-		Created:      formatTime(img.Created),
+		Created:      FormatTime(img.Created),
 		Author:       img.Config.Author,
 		Config:       &cfg,
 		Architecture: img.Config.Architecture,
@@ -619,8 +619,8 @@ func (a *API) imageSummaries(ctx context.Context, f httpx.Filters, all bool) ([]
 			ID:          img.ID,
 			Labels:      labels,
 			ParentID:    img.Parent,
-			RepoDigests: nonNil(img.RepoDigests),
-			RepoTags:    nonNil(refs),
+			RepoDigests: NonNil(img.RepoDigests),
+			RepoTags:    NonNil(refs),
 			SharedSize:  -1,
 			Size:        img.Size,
 		})
@@ -640,7 +640,7 @@ func matchReference(pattern, ref string) bool {
 	return ok
 }
 
-func (a *API) imageList(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getImagesJSON(w http.ResponseWriter, r *http.Request) error {
 	f, err := httpx.FiltersFrom(r)
 	if err != nil {
 		return err
@@ -655,7 +655,7 @@ func (a *API) imageList(w http.ResponseWriter, r *http.Request) error {
 	return httpx.WriteJSON(w, http.StatusOK, out)
 }
 
-func (a *API) imageTag(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postImagesTag(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	img, err := a.st.Image(ctx, r.PathValue("name"))
 	if err != nil {
@@ -679,12 +679,12 @@ func (a *API) imageTag(w http.ResponseWriter, r *http.Request) error {
 	if err := a.st.SetTag(ctx, ref, img); err != nil {
 		return err
 	}
-	a.event(ctx, events.ImageEventType, events.ActionTag, img.ID, map[string]string{"name": reference.FamiliarString(reference.TagNameOnly(named))})
+	a.Event(ctx, events.ImageEventType, events.ActionTag, img.ID, map[string]string{"name": reference.FamiliarString(reference.TagNameOnly(named))})
 	w.WriteHeader(http.StatusCreated)
 	return nil
 }
 
-func (a *API) imageRemove(w http.ResponseWriter, r *http.Request) error {
+func (a *API) deleteImages(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	ref := r.PathValue("name")
 	force := httpx.BoolValue(r, "force")
@@ -710,11 +710,11 @@ func (a *API) imageRemove(w http.ResponseWriter, r *http.Request) error {
 		if err := a.st.RemoveTag(ctx, normalized); err != nil {
 			return err
 		}
-		a.event(ctx, events.ImageEventType, events.ActionUnTag, img.ID, map[string]string{"name": normalized})
+		a.Event(ctx, events.ImageEventType, events.ActionUnTag, img.ID, map[string]string{"name": normalized})
 		return httpx.WriteJSON(w, http.StatusOK, []image.DeleteResponse{{Untagged: normalized}})
 	}
 	if !isTag && len(tags) > 1 && !force {
-		return errdefs.Conflictf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", shortDigest(img.ID))
+		return errdefs.Conflictf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", ShortDigest(img.ID))
 	}
 	cs, err := a.st.Containers(ctx)
 	if err != nil {
@@ -726,12 +726,12 @@ func (a *API) imageRemove(w http.ResponseWriter, r *http.Request) error {
 		}
 		if !force || c.State.Running {
 			if isTag && len(tags) == 1 && !force {
-				return errdefs.Conflictf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", ref, c.ID[:12], shortDigest(img.ID))
+				return errdefs.Conflictf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", ref, c.ID[:12], ShortDigest(img.ID))
 			}
 			if c.State.Running {
-				return errdefs.Conflictf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", shortDigest(img.ID), c.ID[:12])
+				return errdefs.Conflictf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", ShortDigest(img.ID), c.ID[:12])
 			}
-			return errdefs.Conflictf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %s", shortDigest(img.ID), c.ID[:12])
+			return errdefs.Conflictf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %s", ShortDigest(img.ID), c.ID[:12])
 		}
 	}
 	// The tag sweep: every tag of the image goes with it.
@@ -740,7 +740,7 @@ func (a *API) imageRemove(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		resp = append(resp, image.DeleteResponse{Untagged: t})
-		a.event(ctx, events.ImageEventType, events.ActionUnTag, img.ID, map[string]string{"name": t})
+		a.Event(ctx, events.ImageEventType, events.ActionUnTag, img.ID, map[string]string{"name": t})
 	}
 	for _, d := range img.RepoDigests {
 		resp = append(resp, image.DeleteResponse{Untagged: d})
@@ -749,11 +749,11 @@ func (a *API) imageRemove(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	resp = append(resp, image.DeleteResponse{Deleted: img.ID})
-	a.event(ctx, events.ImageEventType, events.ActionDelete, img.ID, nil)
+	a.Event(ctx, events.ImageEventType, events.ActionDelete, img.ID, nil)
 	return httpx.WriteJSON(w, http.StatusOK, resp)
 }
 
-func (a *API) imageHistory(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getImagesHistory(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	img, err := a.st.Image(ctx, r.PathValue("name"))
 	if err != nil {
@@ -775,17 +775,17 @@ func (a *API) imageHistory(w http.ResponseWriter, r *http.Request) error {
 		}
 		if i == len(hist)-1 {
 			item.ID = img.ID
-			item.Tags = nonNil(tags)
+			item.Tags = NonNil(tags)
 		}
 		out = append(out, item)
 	}
 	if len(out) == 0 {
-		out = append(out, image.HistoryResponseItem{ID: img.ID, Created: img.Created.Unix(), CreatedBy: img.Comment, Tags: nonNil(tags), Size: img.Size})
+		out = append(out, image.HistoryResponseItem{ID: img.ID, Created: img.Created.Unix(), CreatedBy: img.Comment, Tags: NonNil(tags), Size: img.Size})
 	}
 	return httpx.WriteJSON(w, http.StatusOK, out)
 }
 
-func (a *API) imagePrune(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postImagesPrune(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	f, err := httpx.FiltersFrom(r)
 	if err != nil {
@@ -795,7 +795,7 @@ func (a *API) imagePrune(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	danglingOnly := !(f["dangling"]["false"] || f["dangling"]["0"])
-	until, err := pruneUntil(f, a.st.Now())
+	until, err := PruneUntil(f, a.st.Now())
 	if err != nil {
 		return err
 	}
@@ -833,7 +833,7 @@ func (a *API) imagePrune(w http.ResponseWriter, r *http.Request) error {
 		}
 		rep.ImagesDeleted = append(rep.ImagesDeleted, image.DeleteResponse{Deleted: img.ID})
 		rep.SpaceReclaimed += uint64(img.Size)
-		a.event(ctx, events.ImageEventType, events.ActionDelete, img.ID, nil)
+		a.Event(ctx, events.ImageEventType, events.ActionDelete, img.ID, nil)
 	}
 	return httpx.WriteJSON(w, http.StatusOK, rep)
 }

@@ -21,15 +21,15 @@ import (
 	"github.com/sockerless/sockerless/statestore"
 )
 
-var errNotModified = errdefs.NotModified(errors.New("not modified"))
+var ErrNotModified = errdefs.NotModified(errors.New("not modified"))
 
-func (a *API) containerStart(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postContainersStart(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c, err := a.st.Container(ctx, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	key, _, err := idempotencyKey(r)
+	key, _, err := IdempotencyKey(r)
 	if err != nil {
 		return err
 	}
@@ -40,9 +40,9 @@ func (a *API) containerStart(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if c.State.Running {
-		return errNotModified
+		return ErrNotModified
 	}
-	if err := a.startContainer(withStartKey(ctx, key), c); err != nil {
+	if err := a.StartContainer(WithStartKey(ctx, key), c); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -51,11 +51,11 @@ func (a *API) containerStart(w http.ResponseWriter, r *http.Request) error {
 
 // startContainer marks c running (so an exit reported while Start is in
 // flight lands on this run) and starts its workload.
-func (a *API) startContainer(ctx context.Context, c *records.Container) error {
+func (a *API) StartContainer(ctx context.Context, c *records.Container) error {
 	if c.Removing {
 		return errdefs.Conflictf("container is marked for removal and cannot be started")
 	}
-	c, err := a.reconcileWorkload(ctx, c)
+	c, err := a.ReconcileWorkload(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func (a *API) startContainer(ctx context.Context, c *records.Container) error {
 	// the die of this run in the log.
 	c, err = a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
 		if c.State.Running {
-			return errNotModified
+			return ErrNotModified
 		}
 		c.StartSeq++
 		c.ManualStop, c.RestartAt, c.ExitUnreported = false, time.Time{}, false
@@ -78,18 +78,18 @@ func (a *API) startContainer(ctx context.Context, c *records.Container) error {
 		}
 		return nil
 	}, records.Change[records.Container]{From: c, Events: func(c *records.Container) []statestore.Event {
-		return a.newEvent(events.ContainerEventType, events.ActionStart, c.ID, containerAttrs(c))
+		return a.NewEvent(events.ContainerEventType, events.ActionStart, c.ID, ContainerAttrs(c))
 	}})
 	if err != nil {
 		return err
 	}
-	if err := a.provider.Start(ctx, a.spec(c)); err != nil {
+	if err := a.provider.Start(ctx, a.Spec(c)); err != nil {
 		msg := err.Error()
 		// The start is in the log, so the failure is too: a die with
 		// the code the state records.
 		failed, ferr := a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
 			if c.StartSeq != seq || !c.State.Running {
-				return errNotModified
+				return ErrNotModified
 			}
 			c.State = records.State{Status: string(container.StateCreated), ExitCode: 128, Error: msg, FinishedAt: a.st.Now()}
 			if c.ExitSeq > 0 {
@@ -97,21 +97,21 @@ func (a *API) startContainer(ctx context.Context, c *records.Container) error {
 			}
 			return nil
 		}, records.Change[records.Container]{From: c, Events: func(c *records.Container) []statestore.Event {
-			attrs := containerAttrs(c)
+			attrs := ContainerAttrs(c)
 			attrs["exitCode"] = "128"
-			return a.newEvent(events.ContainerEventType, events.ActionDie, c.ID, attrs)
+			return a.NewEvent(events.ContainerEventType, events.ActionDie, c.ID, attrs)
 		}})
 		// As Docker does, an auto-remove container that cannot start is
 		// removed: `docker run --rm` waits for that before it exits.
 		if ferr == nil && failed.HostConfig.AutoRemove {
-			_ = a.autoRemove(context.WithoutCancel(ctx), failed)
+			_ = a.AutoRemove(context.WithoutCancel(ctx), failed)
 		}
 		return fmt.Errorf("provider %s: start: %w", a.provider.Name(), err)
 	}
 	return nil
 }
 
-func (a *API) containerStop(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postContainersStop(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c, err := a.st.Container(ctx, r.PathValue("id"))
 	if err != nil {
@@ -121,13 +121,13 @@ func (a *API) containerStop(w http.ResponseWriter, r *http.Request) error {
 	if !c.State.Running {
 		if continued {
 			// It ended between two polls of this stop.
-			a.finishStop(ctx, c)
+			a.FinishStop(ctx, c)
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
 		// A container waiting to be restarted stays stopped.
-		a.markManualStop(ctx, c.ID)
-		return errNotModified
+		a.MarkManualStop(ctx, c.ID)
+		return ErrNotModified
 	}
 	timeout, err := stopTimeout(r, c)
 	if err != nil {
@@ -145,13 +145,13 @@ func (a *API) containerStop(w http.ResponseWriter, r *http.Request) error {
 // reports false when a poll answer saying to continue was written.
 func (a *API) stopFor(w http.ResponseWriter, r *http.Request, c *records.Container, timeout time.Duration) (bool, error) {
 	if r.Header.Get(controlapi.HeaderPoll) == "" {
-		return true, a.stopContainer(r.Context(), c, timeout)
+		return true, a.StopContainer(r.Context(), c, timeout)
 	}
 	stopped, err := a.boundedStop(w, r, c, timeout)
 	if err != nil || !stopped {
 		return false, err
 	}
-	a.finishStop(r.Context(), c)
+	a.FinishStop(r.Context(), c)
 	return true, nil
 }
 
@@ -170,7 +170,7 @@ func (a *API) boundedStop(w http.ResponseWriter, r *http.Request, c *records.Con
 		}
 		deadline = time.Unix(0, n)
 	} else {
-		a.markManualStop(ctx, c.ID)
+		a.MarkManualStop(ctx, c.ID)
 		sig := int(syscall.SIGTERM)
 		if s, err := parseSignal(c.Config.StopSignal); c.Config.StopSignal != "" && err == nil {
 			sig = s
@@ -179,7 +179,7 @@ func (a *API) boundedStop(w http.ResponseWriter, r *http.Request, c *records.Con
 			return false, fmt.Errorf("provider %s: stop: %w", a.provider.Name(), err)
 		}
 	}
-	until := time.Now().Add(a.pollWindow(r))
+	until := time.Now().Add(a.PollWindow(r))
 	// Reads back off (100 ms doubling to 2 s): most containers end soon
 	// after the signal, a few use their whole grace period.
 	interval := 100 * time.Millisecond
@@ -229,24 +229,24 @@ func stopTimeout(r *http.Request, c *records.Container) (time.Duration, error) {
 	return time.Duration(t) * time.Second, nil
 }
 
-func (a *API) stopContainer(ctx context.Context, c *records.Container, timeout time.Duration) error {
-	a.markManualStop(ctx, c.ID)
+func (a *API) StopContainer(ctx context.Context, c *records.Container, timeout time.Duration) error {
+	a.MarkManualStop(ctx, c.ID)
 	if err := a.provider.Stop(ctx, c.ID, timeout); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("provider %s: stop: %w", a.provider.Name(), err)
 	}
-	a.finishStop(ctx, c)
+	a.FinishStop(ctx, c)
 	return nil
 }
 
 // finishStop records a stop that has ended the main process.
-func (a *API) finishStop(ctx context.Context, c *records.Container) {
+func (a *API) FinishStop(ctx context.Context, c *records.Container) {
 	// A provider whose exit report was lost still leaves a stopped
 	// container: SIGKILL's code.
-	a.markExitedLogged(ctx, c.ID, 137, a.st.Now(), c.StartSeq, nil)
-	a.event(ctx, events.ContainerEventType, events.ActionStop, c.ID, containerAttrs(c))
+	a.MarkExitedLogged(ctx, c.ID, 137, a.st.Now(), c.StartSeq, nil)
+	a.Event(ctx, events.ContainerEventType, events.ActionStop, c.ID, ContainerAttrs(c))
 }
 
-func (a *API) containerKill(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postContainersKill(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c, err := a.st.Container(ctx, r.PathValue("id"))
 	if err != nil {
@@ -259,11 +259,11 @@ func (a *API) containerKill(w http.ResponseWriter, r *http.Request) error {
 	if !c.State.Running {
 		return errdefs.Conflictf("cannot kill container: %s: container %s is not running", r.PathValue("id"), c.ID)
 	}
-	a.markManualStop(ctx, c.ID)
+	a.MarkManualStop(ctx, c.ID)
 	// Docker records kill when the signal is sent, so it precedes die.
-	attrs := containerAttrs(c)
+	attrs := ContainerAttrs(c)
 	attrs["signal"] = strconv.Itoa(sig)
-	a.event(ctx, events.ContainerEventType, events.ActionKill, c.ID, attrs)
+	a.Event(ctx, events.ContainerEventType, events.ActionKill, c.ID, attrs)
 	if err := a.provider.Kill(ctx, c.ID, sig); err != nil {
 		return fmt.Errorf("provider %s: kill: %w", a.provider.Name(), err)
 	}
@@ -296,7 +296,7 @@ func unixSignalName(n int) string {
 	return names[n]
 }
 
-func (a *API) containerRestart(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postContainersRestart(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c, err := a.st.Container(ctx, r.PathValue("id"))
 	if err != nil {
@@ -314,19 +314,19 @@ func (a *API) containerRestart(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if err := a.startContainer(ctx, c); err != nil && !errdefs.IsNotModified(err) {
+	if err := a.StartContainer(ctx, c); err != nil && !errdefs.IsNotModified(err) {
 		return err
 	}
-	a.event(ctx, events.ContainerEventType, events.ActionRestart, c.ID, containerAttrs(c))
+	a.Event(ctx, events.ContainerEventType, events.ActionRestart, c.ID, ContainerAttrs(c))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-func (a *API) containerPause(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postContainersPause(w http.ResponseWriter, r *http.Request) error {
 	return a.setPaused(w, r, true)
 }
 
-func (a *API) containerUnpause(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postContainersUnpause(w http.ResponseWriter, r *http.Request) error {
 	return a.setPaused(w, r, false)
 }
 
@@ -370,7 +370,7 @@ func (a *API) setPaused(w http.ResponseWriter, r *http.Request, pause bool) erro
 	if err != nil {
 		return err
 	}
-	a.event(ctx, events.ContainerEventType, action, c.ID, containerAttrs(c))
+	a.Event(ctx, events.ContainerEventType, action, c.ID, ContainerAttrs(c))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -385,7 +385,7 @@ type waitCursor struct {
 	Since int64 `json:"t"`
 }
 
-func (a *API) containerWait(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postContainersWait(w http.ResponseWriter, r *http.Request) error {
 	ref := r.PathValue("id")
 	cond := container.WaitCondition(r.URL.Query().Get("condition"))
 	switch cond {
@@ -393,17 +393,17 @@ func (a *API) containerWait(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return errdefs.InvalidParameterf("invalid condition: %q", cond)
 	}
-	return a.longPoll(w, r, longPollSpec{
-		contentType: "application/json",
-		watchKind:   records.KindContainer,
-		watchFor: func(raw string) string {
+	return a.LongPoll(w, r, LongPollSpec{
+		ContentType: "application/json",
+		WatchKind:   records.KindContainer,
+		WatchFor: func(raw string) string {
 			var cur waitCursor
 			if json.Unmarshal([]byte(raw), &cur) != nil {
 				return ""
 			}
 			return cur.ID
 		},
-		step: func(ctx context.Context, raw string) ([]byte, string, bool, error) {
+		Step: func(ctx context.Context, raw string) ([]byte, string, bool, error) {
 			var cur waitCursor
 			first := raw == ""
 			if !first {
@@ -490,10 +490,10 @@ func waitBody(code int, errMsg string) []byte {
 // from, when not nil, is the container as the caller read it. The die
 // event is written with the change, and so is the restart the policy
 // asks for (RestartAt), so no process has to remember it.
-func (a *API) markExited(ctx context.Context, id string, code int, at time.Time, seq int64, from *records.Container) (*records.Container, bool, error) {
+func (a *API) MarkExited(ctx context.Context, id string, code int, at time.Time, seq int64, from *records.Container) (*records.Container, bool, error) {
 	c, err := a.st.UpdateContainerFrom(ctx, id, func(c *records.Container) error {
 		if !c.State.Running || (seq != 0 && c.StartSeq != seq) {
-			return errNotModified
+			return ErrNotModified
 		}
 		c.ExitSeq++
 		c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
@@ -518,9 +518,9 @@ func (a *API) markExited(ctx context.Context, id string, code int, at time.Time,
 		}
 		return nil
 	}, records.Change[records.Container]{From: from, Events: func(c *records.Container) []statestore.Event {
-		attrs := containerAttrs(c)
+		attrs := ContainerAttrs(c)
 		attrs["exitCode"] = strconv.Itoa(code)
-		return a.newEvent(events.ContainerEventType, events.ActionDie, id, attrs)
+		return a.NewEvent(events.ContainerEventType, events.ActionDie, id, attrs)
 	}})
 	if errdefs.IsNotFound(err) || errdefs.IsNotModified(err) {
 		return nil, false, nil
@@ -528,20 +528,20 @@ func (a *API) markExited(ctx context.Context, id string, code int, at time.Time,
 	if err != nil {
 		return nil, false, fmt.Errorf("record the exit of %s: %w", id, err)
 	}
-	a.notify(ctx, id)
+	a.Notify(ctx, id)
 	return c, true, nil
 }
 
 // markExitedLogged is markExited for paths that end a run themselves
 // (stop, kill on removal): a failed write is logged, and the sweep or the
 // workload's own report records the exit later.
-func (a *API) markExitedLogged(ctx context.Context, id string, code int, at time.Time, seq int64, from *records.Container) {
-	if _, _, err := a.markExited(ctx, id, code, at, seq, from); err != nil {
+func (a *API) MarkExitedLogged(ctx context.Context, id string, code int, at time.Time, seq int64, from *records.Container) {
+	if _, _, err := a.MarkExited(ctx, id, code, at, seq, from); err != nil {
 		a.log.Warn("exit not recorded", "container", id, "err", err)
 	}
 }
 
-func (a *API) markManualStop(ctx context.Context, id string) {
+func (a *API) MarkManualStop(ctx context.Context, id string) {
 	_, _ = a.st.UpdateContainer(ctx, id, func(c *records.Container) error {
 		c.ManualStop, c.RestartAt = true, time.Time{}
 		return nil
@@ -577,15 +577,15 @@ func (a *API) Exited(ctx context.Context, id string, code int, at time.Time) err
 	// An auto-remove container that ends is deleted in one write with its
 	// die and destroy events; only if that cannot be done is its exit
 	// recorded first and the removal done the general way.
-	if from.HostConfig.AutoRemove && !from.Removing && a.exitAndRemove(ctx, from, code) {
+	if from.HostConfig.AutoRemove && !from.Removing && a.ExitAndRemove(ctx, from, code) {
 		return nil
 	}
-	c, changed, err := a.markExited(ctx, id, code, at, 0, from)
+	c, changed, err := a.MarkExited(ctx, id, code, at, 0, from)
 	if err != nil {
 		return err
 	}
 	if changed && c.HostConfig.AutoRemove {
-		return a.removeContainer(ctx, c, false)
+		return a.RemoveContainer(ctx, c, false)
 	}
 	if !changed {
 		// It ended in between (another report, a stop): finish what that
@@ -604,7 +604,7 @@ func (a *API) lateExit(ctx context.Context, c *records.Container, code int) erro
 	if c.ExitUnreported {
 		_, err := a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
 			if c.State.Running || !c.ExitUnreported {
-				return errNotModified
+				return ErrNotModified
 			}
 			c.ExitUnreported = false
 			c.State.ExitCode = code
@@ -616,7 +616,7 @@ func (a *API) lateExit(ctx context.Context, c *records.Container, code int) erro
 		}
 	}
 	if c.HostConfig.AutoRemove {
-		return a.autoRemove(ctx, c)
+		return a.AutoRemove(ctx, c)
 	}
 	return nil
 }
@@ -627,12 +627,12 @@ func (a *API) lateExit(ctx context.Context, c *records.Container, code int) erro
 func (a *API) OOMKilled(ctx context.Context, id string, at time.Time) error {
 	_, err := a.st.UpdateContainerFrom(ctx, id, func(c *records.Container) error {
 		if !c.State.Running || c.State.OOMKilled {
-			return errNotModified
+			return ErrNotModified
 		}
 		c.State.OOMKilled = true
 		return nil
 	}, records.Change[records.Container]{Events: func(c *records.Container) []statestore.Event {
-		return a.newEvent(events.ContainerEventType, events.ActionOOM, id, containerAttrs(c))
+		return a.NewEvent(events.ContainerEventType, events.ActionOOM, id, ContainerAttrs(c))
 	}})
 	if err != nil && !errdefs.IsNotFound(err) && !errdefs.IsNotModified(err) {
 		return err
@@ -666,7 +666,7 @@ func (a *API) restartDue(ctx context.Context, c *records.Container, now time.Tim
 	}
 	c, err := a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
 		if c.RestartAt.IsZero() || now.Before(c.RestartAt) || c.State.Running || c.ManualStop || c.Removing {
-			return errNotModified
+			return ErrNotModified
 		}
 		c.RestartAt = time.Time{}
 		c.RestartCount++
@@ -678,7 +678,7 @@ func (a *API) restartDue(ctx context.Context, c *records.Container, now time.Tim
 	if err != nil {
 		return false, err
 	}
-	if err := a.startContainer(ctx, c); err != nil && !errdefs.IsNotModified(err) {
+	if err := a.StartContainer(ctx, c); err != nil && !errdefs.IsNotModified(err) {
 		return false, fmt.Errorf("restart %s: %w", c.ID, err)
 	}
 	return true, nil
@@ -698,7 +698,7 @@ func (a *API) ExecExited(ctx context.Context, id string, code int, at time.Time)
 	if err != nil {
 		return err
 	}
-	a.event(ctx, events.ContainerEventType, events.ActionExecDie, e.ContainerID, map[string]string{"execID": e.ID, "exitCode": strconv.Itoa(code)})
+	a.Event(ctx, events.ContainerEventType, events.ActionExecDie, e.ContainerID, map[string]string{"execID": e.ID, "exitCode": strconv.Itoa(code)})
 	return nil
 }
 
@@ -734,7 +734,7 @@ func (a *API) Health(ctx context.Context, id string, res providers.HealthResult)
 		return err
 	}
 	if status != "" {
-		a.event(ctx, events.ContainerEventType, events.Action("health_status: "+status), id, containerAttrs(c))
+		a.Event(ctx, events.ContainerEventType, events.Action("health_status: "+status), id, ContainerAttrs(c))
 	}
 	return nil
 }

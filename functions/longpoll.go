@@ -12,7 +12,7 @@ import (
 	"github.com/sockerless/sockerless/statestore"
 )
 
-const eventsWatchKind = statestore.KindEvents
+const EventsWatchKind = statestore.KindEvents
 
 // MaxAnswerBytes bounds the body of one bounded answer (1 MiB), well under
 // Lambda's 6 MB response limit even when base64-encoded: a bounded poll
@@ -21,37 +21,37 @@ const MaxAnswerBytes = 1 << 20
 
 // longPollSpec describes one long wait (wait, logs?follow, events,
 // stats?stream) as a sequence of non-blocking steps.
-type longPollSpec struct {
-	contentType string
+type LongPollSpec struct {
+	ContentType string
 	// watchKind/watchID name the record whose change should wake the
 	// waiter early, when the store supports statestore.Watcher.
-	watchKind, watchID string
+	WatchKind, WatchID string
 	// watchFor, when set, names the record to watch from the current
 	// cursor instead of watchID (a wait learns its container's id in its
 	// first step).
-	watchFor func(cursor string) string
+	WatchFor func(cursor string) string
 	// interval is how often to step when nothing wakes the waiter
 	// (default 100 ms). It is used only where waiting costs no store
 	// reads (the store is a statestore.Watcher) or the steps are paced
 	// (paced); otherwise each bounded poll is one step and the shim waits
 	// between polls (controlapi.HeaderBackoff).
-	interval time.Duration
+	Interval time.Duration
 	// paced marks steps that produce output at their own pace (stats, one
 	// sample a second) rather than poll for a change.
-	paced bool
+	Paced bool
 	// maxBackoff is the longest the shim should wait between polls that
 	// found nothing (default 15 s): a wait is told of its container's
 	// exit by a notice, logs and events have none and poll more often.
-	maxBackoff time.Duration
+	MaxBackoff time.Duration
 	// step returns the output since cursor, the next cursor, and whether
 	// the answer is complete. An error before any output is the answer.
-	step func(ctx context.Context, cursor string) (chunk []byte, next string, done bool, err error)
+	Step func(ctx context.Context, cursor string) (chunk []byte, next string, done bool, err error)
 }
 
 // pollWindow is how long a bounded poll may take: what the shim asked
 // for in controlapi.HeaderPoll (milliseconds), at most the configured
 // window.
-func (a *API) pollWindow(r *http.Request) time.Duration {
+func (a *API) PollWindow(r *http.Request) time.Duration {
 	ms, err := strconv.Atoi(r.Header.Get(controlapi.HeaderPoll))
 	if err != nil || ms < 0 {
 		ms = 0
@@ -61,11 +61,11 @@ func (a *API) pollWindow(r *http.Request) time.Duration {
 
 // watchTicket signs a watch ticket for container id (empty when this
 // deployment sends no notices).
-func (a *API) watchTicket(id string) string {
+func (a *API) WatchTicket(id string) string {
 	if a.cfg.Notifier == nil {
 		return ""
 	}
-	tok, err := ticket.Sign(a.cfg.Secret, ticket.Grant{Container: id, Kind: ticket.KindWatch, Session: newID()[:32],
+	tok, err := ticket.Sign(a.cfg.Secret, ticket.Grant{Container: id, Kind: ticket.KindWatch, Session: NewID()[:32],
 		Issued: a.st.Now().UnixNano(), Expires: a.st.Now().Add(a.cfg.TicketTTL).Unix()})
 	if err != nil {
 		return ""
@@ -75,7 +75,7 @@ func (a *API) watchTicket(id string) string {
 
 // notify tells the shims waiting on container id that it changed (best
 // effort: a lost notice costs a waiter its back-off polling).
-func (a *API) notify(ctx context.Context, id string) {
+func (a *API) Notify(ctx context.Context, id string) {
 	if a.cfg.Notifier == nil {
 		return
 	}
@@ -90,34 +90,34 @@ func (a *API) notify(ctx context.Context, id string) {
 // answer is not final. Any other request is streamed until done, with
 // every chunk flushed as it comes, so direct clients see Docker's
 // behaviour.
-func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec) error {
+func (a *API) LongPoll(w http.ResponseWriter, r *http.Request, spec LongPollSpec) error {
 	ctx := r.Context()
 	cursor := r.Header.Get(controlapi.HeaderCursor)
-	if spec.interval <= 0 {
-		spec.interval = 100 * time.Millisecond
+	if spec.Interval <= 0 {
+		spec.Interval = 100 * time.Millisecond
 	}
 	bounded := r.Header.Get(controlapi.HeaderPoll) != ""
 	var deadline time.Time
 	if bounded {
-		deadline = time.Now().Add(a.pollWindow(r))
+		deadline = time.Now().Add(a.PollWindow(r))
 	}
 	_, watcher := a.cfg.Store.(statestore.Watcher)
 	// Without change notification, waiting here would mean polling the
 	// store: answer after one step and let the shim wait (on a notice, or
 	// on its back-off schedule) between polls instead.
-	oneStep := bounded && (!watcher || a.cfg.AnswerPollsAtOnce) && !spec.paced
+	oneStep := bounded && (!watcher || a.cfg.AnswerPollsAtOnce) && !spec.Paced
 	// Paced output (a sample a second) is never held for either: the shim
 	// is told when to ask again.
-	pacedAtOnce := bounded && spec.paced && a.cfg.AnswerPollsAtOnce
-	if spec.maxBackoff <= 0 {
-		spec.maxBackoff = 15 * time.Second
+	pacedAtOnce := bounded && spec.Paced && a.cfg.AnswerPollsAtOnce
+	if spec.MaxBackoff <= 0 {
+		spec.MaxBackoff = 15 * time.Second
 	}
 
 	watching := func() string {
-		if spec.watchFor != nil {
-			return spec.watchFor(cursor)
+		if spec.WatchFor != nil {
+			return spec.WatchFor(cursor)
 		}
-		return spec.watchID
+		return spec.WatchID
 	}
 	var buf []byte
 	started := false
@@ -127,17 +127,17 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 			return
 		}
 		started = true
-		w.Header().Set("Content-Type", spec.contentType)
+		w.Header().Set("Content-Type", spec.ContentType)
 		if bounded && !done {
 			w.Header().Set(controlapi.HeaderContinue, next)
 			if pacedAtOnce {
-				w.Header().Set(controlapi.HeaderPollAfter, strconv.FormatInt(spec.interval.Milliseconds(), 10))
+				w.Header().Set(controlapi.HeaderPollAfter, strconv.FormatInt(spec.Interval.Milliseconds(), 10))
 			}
 			if oneStep && len(buf) == 0 {
-				w.Header().Set(controlapi.HeaderBackoff, strconv.FormatInt(spec.maxBackoff.Milliseconds(), 10))
+				w.Header().Set(controlapi.HeaderBackoff, strconv.FormatInt(spec.MaxBackoff.Milliseconds(), 10))
 			}
-			if id := watching(); id != "" && spec.watchKind == records.KindContainer {
-				if tok := a.watchTicket(id); tok != "" {
+			if id := watching(); id != "" && spec.WatchKind == records.KindContainer {
+				if tok := a.WatchTicket(id); tok != "" {
 					w.Header().Set(controlapi.HeaderWatch, a.cfg.RelayURL+" "+tok)
 				}
 			}
@@ -147,12 +147,12 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 	for {
 		var wake <-chan struct{}
 		watched := watching()
-		if wt, ok := a.cfg.Store.(statestore.Watcher); ok && spec.watchKind != "" {
+		if wt, ok := a.cfg.Store.(statestore.Watcher); ok && spec.WatchKind != "" {
 			// Subscribe before stepping so a change between the step and
 			// the wait is not missed.
-			wake = wt.Changed(spec.watchKind, watched)
+			wake = wt.Changed(spec.WatchKind, watched)
 		}
-		chunk, next, done, err := spec.step(ctx, cursor)
+		chunk, next, done, err := spec.Step(ctx, cursor)
 		if err != nil {
 			if !started && len(buf) == 0 {
 				return err
@@ -193,7 +193,7 @@ func (a *API) longPoll(w http.ResponseWriter, r *http.Request, spec longPollSpec
 			_, err := w.Write(buf)
 			return err
 		}
-		timer := time.NewTimer(spec.interval)
+		timer := time.NewTimer(spec.Interval)
 		var until <-chan time.Time
 		if bounded {
 			until = time.After(time.Until(deadline))

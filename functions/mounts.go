@@ -18,23 +18,23 @@ import (
 // provider's volumes folder, so the rule is what keeps it inside.
 const volumeNameChars = `[a-zA-Z0-9][a-zA-Z0-9_.-]`
 
-var volumeNameRe = regexp.MustCompile(`^` + volumeNameChars + `+$`)
+var VolumeNameRe = regexp.MustCompile(`^` + volumeNameChars + `+$`)
 
 // validateVolumeName answers Docker's errors (moby volume/local
 // validateName, wrapped "create NAME: " by the volume service) for a name
 // the local driver refuses.
-func validateVolumeName(name string) error {
+func ValidateVolumeName(name string) error {
 	if len(name) == 1 {
 		return errdefs.InvalidParameterf("create %s: volume name is too short, names should be at least two alphanumeric characters", name)
 	}
-	if !volumeNameRe.MatchString(name) {
+	if !VolumeNameRe.MatchString(name) {
 		return errdefs.InvalidParameterf("create %s: %q includes invalid characters for a local volume name, only %q are allowed. If you intended to pass a host directory, use absolute path", name, name, volumeNameChars)
 	}
 	return nil
 }
 
 // bindSpec is one parsed HostConfig.Binds entry.
-type bindSpec struct {
+type BindSpec struct {
 	// Source is a host path (starting with "/"), a volume name, or ""
 	// for an anonymous volume ("/data" alone).
 	Source      string
@@ -45,13 +45,13 @@ type bindSpec struct {
 // isHostPath reports whether the source names a host path: on Linux,
 // Docker takes only an absolute path as a bind; anything else is a
 // volume name (so "." and "../x" fail the name rule, as in Docker).
-func (b bindSpec) isHostPath() bool { return strings.HasPrefix(b.Source, "/") }
+func (b BindSpec) isHostPath() bool { return strings.HasPrefix(b.Source, "/") }
 
 // parseBind parses "DEST", "SRC:DEST" or "SRC:DEST:MODE" as Docker's
 // Linux parser does, with its error messages.
-func parseBind(spec string) (bindSpec, error) {
+func ParseBind(spec string) (BindSpec, error) {
 	parts := strings.Split(spec, ":")
-	var b bindSpec
+	var b BindSpec
 	switch len(parts) {
 	case 1:
 		b.Destination = parts[0]
@@ -83,7 +83,7 @@ func parseBind(spec string) (bindSpec, error) {
 }
 
 // readOnly reports whether a bind's mode asks for a read-only mount.
-func (b bindSpec) readOnly() bool {
+func (b BindSpec) readOnly() bool {
 	for _, o := range strings.Split(b.Mode, ",") {
 		if o == "ro" {
 			return true
@@ -97,9 +97,9 @@ func (b bindSpec) readOnly() bool {
 // absolute, and, unless hostBinds, no source names a path on this host
 // (in split and cloud modes this host is the control plane's, not the
 // client's).
-func checkMounts(hc *container.HostConfig, hostBinds bool) error {
+func CheckMounts(hc *container.HostConfig, hostBinds bool) error {
 	for _, s := range hc.Binds {
-		b, err := parseBind(s)
+		b, err := ParseBind(s)
 		if err != nil {
 			return err
 		}
@@ -107,10 +107,10 @@ func checkMounts(hc *container.HostConfig, hostBinds bool) error {
 		case b.Source == "":
 		case b.isHostPath():
 			if !hostBinds {
-				return errHostBind(s)
+				return ErrHostBind(s)
 			}
 		default:
-			if err := validateVolumeName(b.Source); err != nil {
+			if err := ValidateVolumeName(b.Source); err != nil {
 				return err
 			}
 		}
@@ -122,7 +122,7 @@ func checkMounts(hc *container.HostConfig, hostBinds bool) error {
 		switch m.Type {
 		case mount.TypeVolume:
 			if m.Source != "" {
-				if err := validateVolumeName(m.Source); err != nil {
+				if err := ValidateVolumeName(m.Source); err != nil {
 					return err
 				}
 			}
@@ -134,7 +134,7 @@ func checkMounts(hc *container.HostConfig, hostBinds bool) error {
 				return errdefs.InvalidParameterf("invalid mount config for type \"bind\": invalid mount path: '%s' mount path must be absolute", m.Source)
 			}
 			if !hostBinds {
-				return errHostBind(m.Source + ":" + m.Target)
+				return ErrHostBind(m.Source + ":" + m.Target)
 			}
 		case mount.TypeTmpfs:
 		default:
@@ -147,7 +147,7 @@ func checkMounts(hc *container.HostConfig, hostBinds bool) error {
 // errHostBind refuses a host bind where the control plane does not run on
 // the client's host: the path would name a folder of the control plane's
 // own machine (its secrets, its other containers' data), not the runner's.
-func errHostBind(spec string) error {
+func ErrHostBind(spec string) error {
 	return errdefs.InvalidParameterf("invalid volume specification: '%s': bind mounts of host paths are not supported by this Sockerless deployment (split or cloud mode): the path would resolve on the control plane's host, not on the client's; use a named volume or docker cp", spec)
 }
 
@@ -160,7 +160,7 @@ func anonymousDestinations(c *records.Container) []string {
 	covered := map[string]bool{}
 	var out []string
 	for _, s := range c.HostConfig.Binds {
-		b, err := parseBind(s)
+		b, err := ParseBind(s)
 		if err != nil {
 			continue
 		}
@@ -187,13 +187,13 @@ func anonymousDestinations(c *records.Container) []string {
 
 // planAnonymousVolumes names c's anonymous volumes (64 hex digits, as
 // Docker's) in c.AnonVolumes; they are created with the record.
-func planAnonymousVolumes(c *records.Container) {
+func PlanAnonymousVolumes(c *records.Container) {
 	for _, d := range anonymousDestinations(c) {
 		if c.AnonVolumes == nil {
 			c.AnonVolumes = map[string]string{}
 		}
 		if _, ok := c.AnonVolumes[d]; !ok {
-			c.AnonVolumes[d] = newID()
+			c.AnonVolumes[d] = NewID()
 		}
 	}
 }
@@ -202,9 +202,9 @@ func planAnonymousVolumes(c *records.Container) {
 // as Docker does at create: named ones that do not exist yet and every
 // anonymous one. It returns the names it created, so a create that fails
 // later removes them again.
-func (a *API) volumesFor(ctx context.Context, c *records.Container) ([]string, error) {
+func (a *API) VolumesFor(ctx context.Context, c *records.Container) ([]string, error) {
 	var created []string
-	for _, m := range containerMounts(c) {
+	for _, m := range ContainerMounts(c) {
 		if m.Type != mount.TypeVolume || m.Name == "" {
 			continue
 		}
@@ -214,14 +214,14 @@ func (a *API) volumesFor(ctx context.Context, c *records.Container) ([]string, e
 			anon = anon || n == m.Name
 		}
 		if anon {
-			labels = map[string]string{anonymousLabel: ""}
+			labels = map[string]string{AnonymousLabel: ""}
 		}
-		made, err := a.createVolume(ctx, m.Name, "local", labels, nil, anon)
+		made, err := a.CreateVolume(ctx, m.Name, "local", labels, nil, anon)
 		if made {
 			created = append(created, m.Name)
 		}
 		if err != nil {
-			a.removeCreatedVolumes(ctx, created)
+			a.RemoveCreatedVolumes(ctx, created)
 			return nil, err
 		}
 	}
@@ -230,13 +230,13 @@ func (a *API) volumesFor(ctx context.Context, c *records.Container) ([]string, e
 
 // removeCreatedVolumes undoes the volume creations of a create that
 // failed: a volume another container has started to use since stays.
-func (a *API) removeCreatedVolumes(ctx context.Context, names []string) {
+func (a *API) RemoveCreatedVolumes(ctx context.Context, names []string) {
 	for _, n := range names {
 		v, err := a.st.Volume(ctx, n)
 		if err != nil {
 			continue
 		}
-		if err := a.removeVolume(ctx, v); err != nil {
+		if err := a.RemoveVolume(ctx, v); err != nil {
 			a.log.Warn("create failed: its volume stays", "volume", n, "err", err)
 		}
 	}
@@ -245,7 +245,7 @@ func (a *API) removeCreatedVolumes(ctx context.Context, names []string) {
 // removeAnonymousVolumes removes the anonymous volumes of container c,
 // removed or being removed (docker rm -v, and --rm), as Docker does; one
 // another container uses too stays.
-func (a *API) removeAnonymousVolumes(ctx context.Context, c *records.Container) {
+func (a *API) RemoveAnonymousVolumes(ctx context.Context, c *records.Container) {
 	names := make([]string, 0, len(c.AnonVolumes))
 	for _, n := range c.AnonVolumes {
 		names = append(names, n)
@@ -256,7 +256,7 @@ func (a *API) removeAnonymousVolumes(ctx context.Context, c *records.Container) 
 		if err != nil {
 			continue
 		}
-		if err := a.removeVolumeOf(ctx, v, c.ID); err != nil {
+		if err := a.RemoveVolumeOf(ctx, v, c.ID); err != nil {
 			a.log.Warn("anonymous volume stays", "volume", n, "container", c.ID, "err", fmt.Errorf("remove: %w", err))
 		}
 	}
@@ -264,14 +264,14 @@ func (a *API) removeAnonymousVolumes(ctx context.Context, c *records.Container) 
 
 // noCopy reports whether the volume at dest was asked to stay empty
 // (--mount volume-nocopy, or a bind mode with "nocopy").
-func noCopy(c *records.Container, dest string) bool {
+func NoCopy(c *records.Container, dest string) bool {
 	for _, m := range c.HostConfig.Mounts {
 		if m.Target == dest && m.VolumeOptions != nil && m.VolumeOptions.NoCopy {
 			return true
 		}
 	}
 	for _, s := range c.HostConfig.Binds {
-		if b, err := parseBind(s); err == nil && b.Destination == dest {
+		if b, err := ParseBind(s); err == nil && b.Destination == dest {
 			for _, o := range strings.Split(b.Mode, ",") {
 				if o == "nocopy" {
 					return true

@@ -27,7 +27,7 @@ func TestValidateVolumeName(t *testing.T) {
 		{"x y", `includes invalid characters`},
 	}
 	for _, tc := range tests {
-		err := validateVolumeName(tc.name)
+		err := ValidateVolumeName(tc.name)
 		if tc.err == "" {
 			if err != nil {
 				t.Errorf("validateVolumeName(%q) = %v, want nil", tc.name, err)
@@ -64,7 +64,7 @@ func TestCheckMounts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkMounts(&tc.hc, tc.hostBinds)
+			err := CheckMounts(&tc.hc, tc.hostBinds)
 			if tc.err == "" {
 				if err != nil {
 					t.Fatalf("checkMounts = %v, want nil", err)
@@ -88,19 +88,19 @@ func TestAnonymousVolumes(t *testing.T) {
 			Mounts: []mount.Mount{{Type: mount.TypeVolume, Target: "/m"}},
 		},
 	}
-	planAnonymousVolumes(c)
+	PlanAnonymousVolumes(c)
 	if len(c.AnonVolumes) != 4 {
 		t.Fatalf("AnonVolumes = %v, want /data, /m, /img, /cli", c.AnonVolumes)
 	}
 	seen := map[string]bool{}
 	for d, n := range c.AnonVolumes {
-		if len(n) != 64 || !volumeNameRe.MatchString(n) || seen[n] {
+		if len(n) != 64 || !VolumeNameRe.MatchString(n) || seen[n] {
 			t.Fatalf("anonymous volume %s = %q: want a fresh 64-hex name", d, n)
 		}
 		seen[n] = true
 	}
 	byDest := map[string]container.MountPoint{}
-	for _, m := range containerMounts(c) {
+	for _, m := range ContainerMounts(c) {
 		byDest[m.Destination] = m
 	}
 	for _, d := range []string{"/data", "/m", "/img", "/cli"} {
@@ -123,7 +123,7 @@ func FuzzCheckMounts(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, bind, source string, hostBinds bool) {
 		hc := &container.HostConfig{Binds: []string{bind}, Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: source, Target: "/m"}}}
-		err := checkMounts(hc, hostBinds)
+		err := CheckMounts(hc, hostBinds)
 		if err != nil {
 			if !errdefs.IsInvalidParameter(err) {
 				t.Fatalf("checkMounts(%q, %q) = %v, want an invalid parameter (400)", bind, source, err)
@@ -131,8 +131,8 @@ func FuzzCheckMounts(f *testing.F) {
 			return
 		}
 		c := &records.Container{Config: &container.Config{}, HostConfig: hc}
-		planAnonymousVolumes(c)
-		for _, m := range containerMounts(c) {
+		PlanAnonymousVolumes(c)
+		for _, m := range ContainerMounts(c) {
 			switch m.Type {
 			case mount.TypeVolume:
 				if filepath.Dir(filepath.Join("/volumes", m.Name)) != "/volumes" || m.Name == "" || m.Name == "." || m.Name == ".." {
@@ -145,8 +145,8 @@ func FuzzCheckMounts(f *testing.F) {
 			}
 		}
 		a := &API{}
-		for _, m := range a.spec(c).Mounts {
-			if m.Type == "volume" && !volumeNameRe.MatchString(m.Source) {
+		for _, m := range a.Spec(c).Mounts {
+			if m.Type == "volume" && !VolumeNameRe.MatchString(m.Source) {
 				t.Fatalf("provider handed volume %q", m.Source)
 			}
 		}

@@ -26,7 +26,7 @@ var predefined = []records.Network{
 	{ID: strings.Repeat("d", 64), Name: "none", Driver: "null"},
 }
 
-func (a *API) ensureDefaultNetworks(ctx context.Context) error {
+func (a *API) EnsureDefaultNetworks(ctx context.Context) error {
 	for _, n := range predefined {
 		n := n
 		n.Scope, n.IPAMDriver, n.EnableIPv4, n.Predefined = "local", "default", true, true
@@ -38,7 +38,7 @@ func (a *API) ensureDefaultNetworks(ctx context.Context) error {
 	return nil
 }
 
-func (a *API) networkCreate(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postNetworkCreate(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var req network.CreateRequest
 	if err := httpx.DecodeJSON(r, &req, false); err != nil {
@@ -47,7 +47,7 @@ func (a *API) networkCreate(w http.ResponseWriter, r *http.Request) error {
 	if req.Name == "" {
 		return errdefs.InvalidParameterf("network name must not be empty")
 	}
-	if !validName.MatchString(req.Name) && len(req.Name) != 1 {
+	if !ValidName.MatchString(req.Name) && len(req.Name) != 1 {
 		return errdefs.InvalidParameterf("invalid network name %q", req.Name)
 	}
 	if req.Driver == "" {
@@ -60,7 +60,7 @@ func (a *API) networkCreate(w http.ResponseWriter, r *http.Request) error {
 		return errdefs.Conflictf("network with name %s already exists", req.Name)
 	}
 	n := &records.Network{
-		ID: newID(), Name: req.Name, Created: a.st.Now(), Driver: req.Driver, Scope: "local",
+		ID: NewID(), Name: req.Name, Created: a.st.Now(), Driver: req.Driver, Scope: "local",
 		Internal: req.Internal, Attachable: req.Attachable, Ingress: req.Ingress,
 		EnableIPv4: req.EnableIPv4 == nil || *req.EnableIPv4, IPAMDriver: "default",
 		Options: req.Options, Labels: req.Labels, Allocated: map[string]string{},
@@ -98,7 +98,7 @@ func (a *API) networkCreate(w http.ResponseWriter, r *http.Request) error {
 	} else if err := a.createInPool(ctx, n); err != nil {
 		return err
 	}
-	a.event(ctx, events.NetworkEventType, events.ActionCreate, n.ID, map[string]string{"name": n.Name, "type": n.Driver})
+	a.Event(ctx, events.NetworkEventType, events.ActionCreate, n.ID, map[string]string{"name": n.Name, "type": n.Driver})
 	return httpx.WriteJSON(w, http.StatusCreated, network.CreateResponse{ID: n.ID, Warning: ""})
 }
 
@@ -140,7 +140,7 @@ func (a *API) createInPool(ctx context.Context, n *records.Network) error {
 	return errdefs.Unavailablef("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")
 }
 
-func (a *API) networkInspect(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getNetwork(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	n, err := a.st.Network(ctx, r.PathValue("id"))
 	if err != nil {
@@ -192,7 +192,7 @@ func networkInspectView(n *records.Network, cs []*records.Container) network.Ins
 	return v
 }
 
-func (a *API) networkList(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getNetworksList(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	f, err := httpx.FiltersFrom(r)
 	if err != nil {
@@ -257,7 +257,7 @@ func (a *API) matchNetwork(f httpx.Filters, n *records.Network, cs []*records.Co
 	return true
 }
 
-func (a *API) networkRemove(w http.ResponseWriter, r *http.Request) error {
+func (a *API) deleteNetwork(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	n, err := a.st.Network(ctx, r.PathValue("id"))
 	if err != nil {
@@ -286,11 +286,11 @@ func (a *API) removeNetwork(ctx context.Context, n *records.Network) error {
 	if err := a.st.DeleteNetwork(ctx, n.ID); err != nil {
 		return err
 	}
-	a.event(ctx, events.NetworkEventType, events.ActionDestroy, n.ID, map[string]string{"name": n.Name, "type": n.Driver})
+	a.Event(ctx, events.NetworkEventType, events.ActionDestroy, n.ID, map[string]string{"name": n.Name, "type": n.Driver})
 	return nil
 }
 
-func (a *API) networkPrune(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postNetworksPrune(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	f, err := httpx.FiltersFrom(r)
 	if err != nil {
@@ -299,7 +299,7 @@ func (a *API) networkPrune(w http.ResponseWriter, r *http.Request) error {
 	if err := f.Validate("until", "label", "label!"); err != nil {
 		return err
 	}
-	until, err := pruneUntil(f, a.st.Now())
+	until, err := PruneUntil(f, a.st.Now())
 	if err != nil {
 		return err
 	}
@@ -323,7 +323,7 @@ func (a *API) networkPrune(w http.ResponseWriter, r *http.Request) error {
 	return httpx.WriteJSON(w, http.StatusOK, rep)
 }
 
-func (a *API) networkConnect(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postNetworkConnect(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var req network.ConnectRequest
 	if err := httpx.DecodeJSON(r, &req, false); err != nil {
@@ -343,15 +343,15 @@ func (a *API) networkConnect(w http.ResponseWriter, r *http.Request) error {
 	if n.Name == "host" || n.Name == "none" || c.HostConfig.NetworkMode.IsHost() || c.HostConfig.NetworkMode.IsNone() {
 		return errdefs.Forbidden(fmt.Errorf("container cannot be disconnected from host network or connected to host network"))
 	}
-	ep := newEndpoint(n, c, req.EndpointConfig)
-	if err := a.attach(ctx, c, n, ep); err != nil {
+	ep := NewEndpoint(n, c, req.EndpointConfig)
+	if err := a.AttachNetwork(ctx, c, n, ep); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
-func (a *API) networkDisconnect(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postNetworkDisconnect(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var req network.DisconnectRequest
 	if err := httpx.DecodeJSON(r, &req, false); err != nil {
@@ -375,15 +375,15 @@ func (a *API) networkDisconnect(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if ep := c.Networks[n.Name]; ep.AddrName == "" {
-		a.release(ctx, n.ID, c.ID)
+		a.ReleaseEndpoint(ctx, n.ID, c.ID)
 	}
-	a.event(ctx, events.NetworkEventType, events.ActionDisconnect, n.ID, map[string]string{"name": n.Name, "type": n.Driver, "container": c.ID})
+	a.Event(ctx, events.NetworkEventType, events.ActionDisconnect, n.ID, map[string]string{"name": n.Name, "type": n.Driver, "container": c.ID})
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
-func newEndpoint(n *records.Network, c *records.Container, cfg *network.EndpointSettings) *records.Endpoint {
-	ep := &records.Endpoint{NetworkID: n.ID, EndpointID: newID()}
+func NewEndpoint(n *records.Network, c *records.Container, cfg *network.EndpointSettings) *records.Endpoint {
+	ep := &records.Endpoint{NetworkID: n.ID, EndpointID: NewID()}
 	if cfg != nil {
 		ep.Aliases = append(ep.Aliases, cfg.Aliases...)
 		if cfg.IPAMConfig != nil && cfg.IPAMConfig.IPv4Address.IsValid() {
@@ -406,7 +406,7 @@ func newEndpoint(n *records.Network, c *records.Container, cfg *network.Endpoint
 // joined, for connectEvents to announce once the record exists. On error
 // nothing stays allocated; a caller that then fails to create the record
 // releases the addresses with releaseNetworks.
-func (a *API) planNetworks(ctx context.Context, c *records.Container, nc *network.NetworkingConfig) ([]*records.Network, error) {
+func (a *API) PlanNetworks(ctx context.Context, c *records.Container, nc *network.NetworkingConfig) ([]*records.Network, error) {
 	mode := c.HostConfig.NetworkMode
 	if mode.IsContainer() {
 		return nil, nil
@@ -429,13 +429,13 @@ func (a *API) planNetworks(ctx context.Context, c *records.Container, nc *networ
 	}
 	var joined []*records.Network
 	for _, name := range names {
-		if name == defaultBridge.Name {
+		if name == DefaultBridge.Name {
 			// The default bridge is fixed: no lookup, and its address is
 			// reserved as a name of the record about to be created.
-			n := &defaultBridge
-			ep := newEndpoint(n, c, eps[name])
-			if err := bridgeEndpoint(ep, c.ID, 0); err != nil {
-				a.releaseNetworks(ctx, c)
+			n := &DefaultBridge
+			ep := NewEndpoint(n, c, eps[name])
+			if err := BridgeEndpoint(ep, c.ID, 0); err != nil {
+				a.ReleaseNetworks(ctx, c)
 				return nil, err
 			}
 			c.Networks[n.Name] = ep
@@ -444,14 +444,14 @@ func (a *API) planNetworks(ctx context.Context, c *records.Container, nc *networ
 		}
 		n, err := a.st.Network(ctx, name)
 		if err == nil {
-			ep := newEndpoint(n, c, eps[name])
+			ep := NewEndpoint(n, c, eps[name])
 			if err = a.allocateEndpoint(ctx, c, n, ep); err == nil {
 				c.Networks[n.Name] = ep
 				joined = append(joined, n)
 				continue
 			}
 		}
-		a.releaseNetworks(ctx, c)
+		a.ReleaseNetworks(ctx, c)
 		return nil, err
 	}
 	return joined, nil
@@ -459,7 +459,7 @@ func (a *API) planNetworks(ctx context.Context, c *records.Container, nc *networ
 
 // defaultBridge is the predefined network "bridge", as stored (never
 // modified).
-var defaultBridge = func() records.Network {
+var DefaultBridge = func() records.Network {
 	n := predefined[0]
 	n.Scope, n.IPAMDriver, n.EnableIPv4, n.Predefined = "local", "default", true, true
 	return n
@@ -470,15 +470,15 @@ var defaultBridge = func() records.Network {
 // next), since no shared allocation map is read. ep.AddrName reserves it:
 // a taken address shows as a name conflict on it when the container
 // record is written.
-func bridgeEndpoint(ep *records.Endpoint, id string, attempt int) error {
-	p := netip.MustParsePrefix(defaultBridge.IPAM[0].Subnet)
+func BridgeEndpoint(ep *records.Endpoint, id string, attempt int) error {
+	p := netip.MustParsePrefix(DefaultBridge.IPAM[0].Subnet)
 	var ip netip.Addr
 	if ep.IPv4Requested != "" {
 		addr, err := netip.ParseAddr(ep.IPv4Requested)
 		if err != nil || !p.Contains(addr) {
 			return errdefs.InvalidParameterf("requested address %s is not in subnet %s", ep.IPv4Requested, p)
 		}
-		if addr.String() == defaultBridge.IPAM[0].Gateway || addr == p.Addr() {
+		if addr.String() == DefaultBridge.IPAM[0].Gateway || addr == p.Addr() {
 			return errdefs.Forbidden(fmt.Errorf("address %s already in use", addr))
 		}
 		ip = addr
@@ -495,9 +495,9 @@ func bridgeEndpoint(ep *records.Endpoint, id string, attempt int) error {
 		ip = netip.AddrFrom4(b)
 	}
 	a4 := ip.As4()
-	ep.IPAddress, ep.PrefixLen, ep.Gateway = ip.String(), p.Bits(), defaultBridge.IPAM[0].Gateway
+	ep.IPAddress, ep.PrefixLen, ep.Gateway = ip.String(), p.Bits(), DefaultBridge.IPAM[0].Gateway
 	ep.MacAddress = fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", a4[0], a4[1], a4[2], a4[3])
-	ep.AddrName = records.AddrName(defaultBridge.Name, ip.String())
+	ep.AddrName = records.AddrName(DefaultBridge.Name, ip.String())
 	return nil
 }
 
@@ -513,17 +513,17 @@ func hexVal(c byte) byte {
 
 // addrConflict reports whether err is a name conflict on a reserved
 // address (records.AddrName) rather than on the container's name.
-func addrConflict(err error) bool {
+func AddrConflict(err error) bool {
 	var nc *statestore.NameConflictError
 	return errors.As(err, &nc) && strings.HasPrefix(nc.Name, "ip:")
 }
 
 // connectEvents are the events announcing the endpoints of a newly
 // created container, written with its record.
-func (a *API) connectEvents(c *records.Container, nets []*records.Network) []statestore.Event {
+func (a *API) ConnectEvents(c *records.Container, nets []*records.Network) []statestore.Event {
 	var evs []statestore.Event
 	for _, n := range nets {
-		evs = append(evs, a.newEvent(events.NetworkEventType, events.ActionConnect, n.ID, map[string]string{"name": n.Name, "type": n.Driver, "container": c.ID})...)
+		evs = append(evs, a.NewEvent(events.NetworkEventType, events.ActionConnect, n.ID, map[string]string{"name": n.Name, "type": n.Driver, "container": c.ID})...)
 	}
 	return evs
 }
@@ -554,8 +554,8 @@ func (a *API) allocateEndpoint(ctx context.Context, c *records.Container, n *rec
 
 // attach allocates an address for existing container c in n and records
 // the endpoint.
-func (a *API) attach(ctx context.Context, c *records.Container, n *records.Network, ep *records.Endpoint) error {
-	bridge := n.ID == defaultBridge.ID
+func (a *API) AttachNetwork(ctx context.Context, c *records.Container, n *records.Network, ep *records.Endpoint) error {
+	bridge := n.ID == DefaultBridge.ID
 	if !bridge {
 		if err := a.allocateEndpoint(ctx, c, n, ep); err != nil {
 			return err
@@ -564,7 +564,7 @@ func (a *API) attach(ctx context.Context, c *records.Container, n *records.Netwo
 	var err error
 	for attempt := 0; attempt < 16; attempt++ {
 		if bridge {
-			if err = bridgeEndpoint(ep, c.ID, attempt); err != nil {
+			if err = BridgeEndpoint(ep, c.ID, attempt); err != nil {
 				return err
 			}
 		}
@@ -575,16 +575,16 @@ func (a *API) attach(ctx context.Context, c *records.Container, n *records.Netwo
 			c.Networks[n.Name] = ep
 			return nil
 		})
-		if !bridge || !addrConflict(err) || ep.IPv4Requested != "" {
+		if !bridge || !AddrConflict(err) || ep.IPv4Requested != "" {
 			break
 		}
 	}
-	if bridge && addrConflict(err) {
+	if bridge && AddrConflict(err) {
 		return errdefs.Forbidden(fmt.Errorf("address %s already in use", ep.IPAddress))
 	}
 	if err != nil {
 		if !bridge {
-			a.release(ctx, n.ID, c.ID)
+			a.ReleaseEndpoint(ctx, n.ID, c.ID)
 		}
 		return err
 	}
@@ -592,7 +592,7 @@ func (a *API) attach(ctx context.Context, c *records.Container, n *records.Netwo
 		c.Networks = map[string]*records.Endpoint{}
 	}
 	c.Networks[n.Name] = ep
-	a.event(ctx, events.NetworkEventType, events.ActionConnect, n.ID, map[string]string{"name": n.Name, "type": n.Driver, "container": c.ID})
+	a.Event(ctx, events.NetworkEventType, events.ActionConnect, n.ID, map[string]string{"name": n.Name, "type": n.Driver, "container": c.ID})
 	return nil
 }
 
@@ -637,7 +637,7 @@ func allocate(n *records.Network, containerID, requested string) (string, error)
 }
 
 // release frees container's address in network id.
-func (a *API) release(ctx context.Context, networkID, containerID string) {
+func (a *API) ReleaseEndpoint(ctx context.Context, networkID, containerID string) {
 	_, _ = a.st.UpdateNetwork(ctx, networkID, func(n *records.Network) error {
 		for ip, holder := range n.Allocated {
 			if holder == containerID {
@@ -648,15 +648,15 @@ func (a *API) release(ctx context.Context, networkID, containerID string) {
 	})
 }
 
-func (a *API) releaseNetworks(ctx context.Context, c *records.Container) {
+func (a *API) ReleaseNetworks(ctx context.Context, c *records.Container) {
 	for _, ep := range c.Networks {
 		if ep.AddrName == "" { // a reserved address goes with the record
-			a.release(ctx, ep.NetworkID, c.ID)
+			a.ReleaseEndpoint(ctx, ep.NetworkID, c.ID)
 		}
 	}
 }
 
-func endpointView(ep *records.Endpoint) *network.EndpointSettings {
+func EndpointView(ep *records.Endpoint) *network.EndpointSettings {
 	v := &network.EndpointSettings{
 		NetworkID: ep.NetworkID, EndpointID: ep.EndpointID, IPPrefixLen: ep.PrefixLen,
 		Aliases: ep.Aliases, DNSNames: ep.DNSNames,

@@ -19,7 +19,7 @@ import (
 // of the asking container's user networks. A name on no shared network is
 // 404, so a container reaches only the containers of its networks, as
 // Docker's embedded DNS resolves only those.
-func (a *API) agentPeer(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postAgentPeer(w http.ResponseWriter, r *http.Request) error {
 	id, err := a.agentAuth(r)
 	if err != nil {
 		return err
@@ -45,7 +45,7 @@ func (a *API) agentPeer(w http.ResponseWriter, r *http.Request) error {
 	if peer.Removing || !peer.State.Running || peer.State.Paused {
 		return errdefs.Conflictf("peer: container %s is not running", peer.Name)
 	}
-	return a.issueTicket(w, ticket.Grant{Container: peer.ID, Kind: ticket.KindTunnel, Tunnel: &ticket.Tunnel{Port: port}}, false, peer.ID)
+	return a.IssueTicket(w, ticket.Grant{Container: peer.ID, Kind: ticket.KindTunnel, Tunnel: &ticket.Tunnel{Port: port}}, false, peer.ID)
 }
 
 // findPeer is the container that name designates on one of self's user
@@ -103,7 +103,7 @@ type PortsReport struct {
 
 // agentPeers lists the running containers on the asking container's user
 // networks, with their names and ports.
-func (a *API) agentPeers(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getAgentPeers(w http.ResponseWriter, r *http.Request) error {
 	id, err := a.agentAuth(r)
 	if err != nil {
 		return err
@@ -170,7 +170,7 @@ func peersOf(self *records.Container, cs []*records.Container) PeerList {
 
 // agentPorts records the ports listening in the asking container's
 // workload.
-func (a *API) agentPorts(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postAgentPorts(w http.ResponseWriter, r *http.Request) error {
 	id, err := a.agentAuth(r)
 	if err != nil {
 		return err

@@ -20,7 +20,7 @@ const PortsLabel = "io.sockerless.ports"
 // addresses is shown for 0.0.0.0 and for ::. A binding whose host port is
 // not a number (a shim that does not listen itself left it to be chosen)
 // is left out: the port is not known here.
-func hostBindings(c *records.Container) network.PortMap {
+func HostBindings(c *records.Container) network.PortMap {
 	out := network.PortMap{}
 	if !c.State.Running || c.Config.Labels[PortsLabel] == "" {
 		return out
@@ -46,20 +46,20 @@ func hostBindings(c *records.Container) network.PortMap {
 }
 
 // addHostBindings sets the published ports' bindings in ports.
-func addHostBindings(c *records.Container, ports network.PortMap) {
-	for p, bs := range hostBindings(c) {
+func AddHostBindings(c *records.Container, ports network.PortMap) {
+	for p, bs := range HostBindings(c) {
 		ports[p] = bs
 	}
 }
 
 // portSummaries is a container list entry's Ports: while it runs, each
 // published port with its host side and each exposed port without one.
-func portSummaries(c *records.Container) []container.PortSummary {
+func PortSummaries(c *records.Container) []container.PortSummary {
 	out := []container.PortSummary{}
 	if !c.State.Running {
 		return out
 	}
-	hb := hostBindings(c)
+	hb := HostBindings(c)
 	for p, bs := range hb {
 		for _, b := range bs {
 			n, _ := strconv.Atoi(b.HostPort)

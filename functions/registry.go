@@ -34,7 +34,7 @@ type Registry interface {
 // layerFetcher is an optional extension of a Registry whose Fetch can
 // also hand over the image's layers, so a provider that keeps layers
 // (providers.LayerKeeper) gets them at pull time.
-type layerFetcher interface {
+type LayerFetcher interface {
 	// FetchLayers is Fetch that also returns the image's layers.
 	FetchLayers(ctx context.Context, ref, platform string, auth registry.AuthConfig) (*records.Image, []v1.Layer, error)
 }
@@ -45,16 +45,16 @@ type layerFetcher interface {
 var ErrRegistryUnreachable = errors.New("registry unreachable")
 
 // remoteRegistry fetches with go-containerregistry.
-type remoteRegistry struct{}
+type RemoteRegistry struct{}
 
-func (rr remoteRegistry) Fetch(ctx context.Context, ref, platform string, auth registry.AuthConfig) (*records.Image, error) {
+func (rr RemoteRegistry) Fetch(ctx context.Context, ref, platform string, auth registry.AuthConfig) (*records.Image, error) {
 	rec, _, err := rr.FetchLayers(ctx, ref, platform, auth)
 	return rec, err
 }
 
 // FetchLayers implements layerFetcher; the layers are read lazily from
 // the registry.
-func (remoteRegistry) FetchLayers(ctx context.Context, ref, platform string, auth registry.AuthConfig) (*records.Image, []v1.Layer, error) {
+func (RemoteRegistry) FetchLayers(ctx context.Context, ref, platform string, auth registry.AuthConfig) (*records.Image, []v1.Layer, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return nil, nil, errdefs.InvalidParameterf("invalid reference format: %s", ref)
@@ -69,18 +69,18 @@ func (remoteRegistry) FetchLayers(ctx context.Context, ref, platform string, aut
 	}
 	img, err := remote.Image(r, opts...)
 	if err != nil {
-		return nil, nil, classifyRegistryErr(ref, err)
+		return nil, nil, ClassifyRegistryErr(ref, err)
 	}
-	out, err := imageRecord(img, "pull")
+	out, err := ImageRecord(img, "pull")
 	if err != nil {
-		return nil, nil, classifyRegistryErr(ref, err)
+		return nil, nil, ClassifyRegistryErr(ref, err)
 	}
 	if d, err := img.Digest(); err == nil {
 		out.RepoDigests = []string{reference.FamiliarName(mustNamed(ref)) + "@" + d.String()}
 	}
 	layers, err := img.Layers()
 	if err != nil {
-		return nil, nil, classifyRegistryErr(ref, err)
+		return nil, nil, ClassifyRegistryErr(ref, err)
 	}
 	return out, layers, nil
 }
@@ -93,7 +93,7 @@ func mustNamed(ref string) reference.Named {
 	return n
 }
 
-func (remoteRegistry) Login(ctx context.Context, auth registry.AuthConfig) error {
+func (RemoteRegistry) Login(ctx context.Context, auth registry.AuthConfig) error {
 	host := auth.ServerAddress
 	if host == "" || strings.Contains(host, "index.docker.io") {
 		host = name.DefaultRegistry
@@ -107,7 +107,7 @@ func (remoteRegistry) Login(ctx context.Context, auth registry.AuthConfig) error
 	}
 	_, err = transport.NewWithContext(ctx, reg, authenticator(auth), http.DefaultTransport, []string{reg.Scope(transport.PullScope)})
 	if err != nil {
-		return classifyRegistryErr(host, err)
+		return ClassifyRegistryErr(host, err)
 	}
 	return nil
 }
@@ -119,7 +119,7 @@ func authenticator(a registry.AuthConfig) authn.Authenticator {
 	return authn.FromConfig(authn.AuthConfig{Username: a.Username, Password: a.Password, IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken})
 }
 
-func classifyRegistryErr(ref string, err error) error {
+func ClassifyRegistryErr(ref string, err error) error {
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch te.StatusCode {
@@ -140,7 +140,7 @@ func classifyRegistryErr(ref string, err error) error {
 }
 
 // imageRecord reads an image's config and layers into a record.
-func imageRecord(img v1.Image, source string) (*records.Image, error) {
+func ImageRecord(img v1.Image, source string) (*records.Image, error) {
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		return nil, err
@@ -173,7 +173,7 @@ func imageRecord(img v1.Image, source string) (*records.Image, error) {
 
 // decodeAuth reads the X-Registry-Auth header: base64url JSON, possibly
 // without padding. An absent header is anonymous.
-func decodeAuth(h string) (registry.AuthConfig, error) {
+func DecodeAuth(h string) (registry.AuthConfig, error) {
 	var a registry.AuthConfig
 	if h == "" {
 		return a, nil

@@ -23,11 +23,11 @@ import (
 
 // errNeedsShim answers a hijack request that did not come through a shim:
 // a serverless function cannot hold the upgraded connection.
-var errNeedsShim = errdefs.InvalidParameterf("attach and interactive exec need the sockerless shim: point DOCKER_HOST at `sockerless`, not at the functions endpoint")
+var ErrNeedsShim = errdefs.InvalidParameterf("attach and interactive exec need the sockerless shim: point DOCKER_HOST at `sockerless`, not at the functions endpoint")
 
 // issueTicket signs g and answers it as a StreamTicket.
-func (a *API) issueTicket(w http.ResponseWriter, g ticket.Grant, tty bool, id string) error {
-	g.Session = newID()[:32]
+func (a *API) IssueTicket(w http.ResponseWriter, g ticket.Grant, tty bool, id string) error {
+	g.Session = NewID()[:32]
 	now := a.st.Now()
 	g.Issued = now.UnixNano()
 	g.Expires = now.Add(a.cfg.TicketTTL).Unix()
@@ -44,7 +44,7 @@ func (a *API) issueTicket(w http.ResponseWriter, g ticket.Grant, tty bool, id st
 	return json.NewEncoder(w).Encode(st)
 }
 
-func (a *API) containerAttach(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postContainersAttach(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c, err := a.st.Container(ctx, r.PathValue("id"))
 	if err != nil {
@@ -54,9 +54,9 @@ func (a *API) containerAttach(w http.ResponseWriter, r *http.Request) error {
 		return errdefs.Conflictf("container %s is being removed", c.ID)
 	}
 	if r.Header.Get(controlapi.HeaderShim) == "" {
-		return errNeedsShim
+		return ErrNeedsShim
 	}
-	if c, err = a.reconcileWorkload(ctx, c); err != nil {
+	if c, err = a.ReconcileWorkload(ctx, c); err != nil {
 		return err
 	}
 	g := ticket.Grant{
@@ -67,11 +67,11 @@ func (a *API) containerAttach(w http.ResponseWriter, r *http.Request) error {
 		Stderr:    httpx.BoolValue(r, "stderr"),
 		Tty:       c.Config.Tty,
 	}
-	a.event(ctx, events.ContainerEventType, events.ActionAttach, c.ID, containerAttrs(c))
-	return a.issueTicket(w, g, c.Config.Tty, c.ID)
+	a.Event(ctx, events.ContainerEventType, events.ActionAttach, c.ID, ContainerAttrs(c))
+	return a.IssueTicket(w, g, c.Config.Tty, c.ID)
 }
 
-func (a *API) execCreate(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postContainerExecCreate(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var req container.ExecCreateRequest
 	if err := httpx.DecodeJSON(r, &req, false); err != nil {
@@ -90,7 +90,7 @@ func (a *API) execCreate(w http.ResponseWriter, r *http.Request) error {
 	if c.State.Paused {
 		return errdefs.Conflictf("container %s is paused, unpause the container before exec", c.ID)
 	}
-	if c, err = a.reconcileWorkload(ctx, c); err != nil {
+	if c, err = a.ReconcileWorkload(ctx, c); err != nil {
 		return err
 	}
 	if !c.HadExec {
@@ -107,7 +107,7 @@ func (a *API) execCreate(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	e := &records.Exec{
-		ID:           newID(),
+		ID:           NewID(),
 		ContainerID:  c.ID,
 		Created:      a.st.Now(),
 		Cmd:          req.Cmd,
@@ -125,11 +125,11 @@ func (a *API) execCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := a.st.CreateExec(ctx, e); err != nil {
 		return err
 	}
-	a.event(ctx, events.ContainerEventType, events.Action("exec_create: "+strings.Join(req.Cmd, " ")), c.ID, map[string]string{"execID": e.ID, "name": c.Name})
+	a.Event(ctx, events.ContainerEventType, events.Action("exec_create: "+strings.Join(req.Cmd, " ")), c.ID, map[string]string{"execID": e.ID, "name": c.Name})
 	return httpx.WriteJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: e.ID})
 }
 
-func (a *API) execStart(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postContainerExecStart(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var req container.ExecStartRequest
 	if err := httpx.DecodeJSON(r, &req, true); err != nil {
@@ -147,9 +147,9 @@ func (a *API) execStart(w http.ResponseWriter, r *http.Request) error {
 		return errdefs.Conflictf("container %s is not running", c.ID)
 	}
 	if !req.Detach && r.Header.Get(controlapi.HeaderShim) == "" {
-		return errNeedsShim
+		return ErrNeedsShim
 	}
-	if c, err = a.reconcileWorkload(ctx, c); err != nil {
+	if c, err = a.ReconcileWorkload(ctx, c); err != nil {
 		return err
 	}
 	if req.Detach && a.cfg.Dialer == nil {
@@ -164,7 +164,7 @@ func (a *API) execStart(w http.ResponseWriter, r *http.Request) error {
 	}); err != nil {
 		return err
 	}
-	env := mergeEnv(c.Config.Env, e.Env)
+	env := MergeEnv(c.Config.Env, e.Env)
 	wd := e.WorkingDir
 	if wd == "" {
 		wd = c.Config.WorkingDir
@@ -175,11 +175,11 @@ func (a *API) execStart(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := &ticket.Process{Cmd: e.Cmd, Env: env, WorkingDir: wd, User: user, Tty: e.Tty, Stdin: e.AttachStdin && !req.Detach, Stdout: e.AttachStdout, Stderr: e.AttachStderr}
 	g := ticket.Grant{Container: c.ID, Kind: ticket.KindExec, ExecID: e.ID, Process: p, Tty: e.Tty}
-	a.event(ctx, events.ContainerEventType, events.Action("exec_start: "+strings.Join(e.Cmd, " ")), c.ID, map[string]string{"execID": e.ID, "name": c.Name})
+	a.Event(ctx, events.ContainerEventType, events.Action("exec_start: "+strings.Join(e.Cmd, " ")), c.ID, map[string]string{"execID": e.ID, "name": c.Name})
 	if req.Detach {
 		return a.startDetached(ctx, w, g)
 	}
-	return a.issueTicket(w, g, e.Tty, e.ID)
+	return a.IssueTicket(w, g, e.Tty, e.ID)
 }
 
 // startDetached hands a detached exec to the container's agent: it opens
@@ -188,7 +188,7 @@ func (a *API) execStart(w http.ResponseWriter, r *http.Request) error {
 // request outlives it. The agent runs the process to its end and reports
 // the exit itself (ticket.Process.Detached).
 func (a *API) startDetached(ctx context.Context, w http.ResponseWriter, g ticket.Grant) error {
-	g.Session = newID()[:32]
+	g.Session = NewID()[:32]
 	g.Expires = a.st.Now().Add(a.cfg.TicketTTL).Unix()
 	g.Process.Detached = true
 	tok, err := ticket.Sign(a.cfg.Secret, g)
@@ -215,7 +215,7 @@ func (a *API) startDetached(ctx context.Context, w http.ResponseWriter, g ticket
 // execUnstarted records that a shim could not connect exec {id}'s
 // stream: the command never ran, so the exec ends with
 // controlapi.ExitUnstarted (an exec that already has a code keeps it).
-func (a *API) execUnstarted(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postExecUnstarted(w http.ResponseWriter, r *http.Request) error {
 	if r.Header.Get(controlapi.HeaderShim) == "" {
 		return errdefs.InvalidParameterf("only a sockerless shim reports an unstarted exec")
 	}
@@ -233,7 +233,7 @@ func (a *API) execUnstarted(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) execInspect(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getExecByID(w http.ResponseWriter, r *http.Request) error {
 	e, err := a.st.Exec(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -242,7 +242,7 @@ func (a *API) execInspect(w http.ResponseWriter, r *http.Request) error {
 		ID:            e.ID,
 		Running:       e.Running,
 		ExitCode:      e.ExitCode,
-		ProcessConfig: &container.ExecProcessConfig{Tty: e.Tty, Entrypoint: e.Cmd[0], Arguments: nonNil(e.Cmd[1:]), User: e.User, Privileged: &e.Privileged},
+		ProcessConfig: &container.ExecProcessConfig{Tty: e.Tty, Entrypoint: e.Cmd[0], Arguments: NonNil(e.Cmd[1:]), User: e.User, Privileged: &e.Privileged},
 		OpenStdin:     e.AttachStdin,
 		OpenStdout:    e.AttachStdout,
 		OpenStderr:    e.AttachStderr,
@@ -256,8 +256,8 @@ func (a *API) execInspect(w http.ResponseWriter, r *http.Request) error {
 
 // execResize validates; a live session's TTY is resized by the shim,
 // which owns the stream.
-func (a *API) execResize(w http.ResponseWriter, r *http.Request) error {
-	if _, _, err := resizeParams(r); err != nil {
+func (a *API) postContainerExecResize(w http.ResponseWriter, r *http.Request) error {
+	if _, _, err := ResizeParams(r); err != nil {
 		return err
 	}
 	e, err := a.st.Exec(r.Context(), r.PathValue("id"))
@@ -271,8 +271,8 @@ func (a *API) execResize(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) containerResize(w http.ResponseWriter, r *http.Request) error {
-	h, wd, err := resizeParams(r)
+func (a *API) postContainersResize(w http.ResponseWriter, r *http.Request) error {
+	h, wd, err := ResizeParams(r)
 	if err != nil {
 		return err
 	}
@@ -292,7 +292,7 @@ func (a *API) containerResize(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func resizeParams(r *http.Request) (uint, uint, error) {
+func ResizeParams(r *http.Request) (uint, uint, error) {
 	h, err := strconv.ParseUint(r.URL.Query().Get("h"), 10, 16)
 	if err != nil {
 		return 0, 0, errdefs.InvalidParameterf("invalid resize height %q", r.URL.Query().Get("h"))
@@ -304,7 +304,7 @@ func resizeParams(r *http.Request) (uint, uint, error) {
 	return uint(h), uint(wd), nil
 }
 
-func (a *API) containerLogs(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getContainersLogs(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
 	c, err := a.st.Container(ctx, r.PathValue("id"))
@@ -316,11 +316,11 @@ func (a *API) containerLogs(w http.ResponseWriter, r *http.Request) error {
 		return errdefs.InvalidParameterf("Bad parameters: you must choose at least one stream")
 	}
 	now := a.st.Now()
-	since, err := parseTime(q.Get("since"), now)
+	since, err := ParseTime(q.Get("since"), now)
 	if err != nil {
 		return err
 	}
-	until, err := parseTime(q.Get("until"), now)
+	until, err := ParseTime(q.Get("until"), now)
 	if err != nil {
 		return err
 	}
@@ -339,13 +339,13 @@ func (a *API) containerLogs(w http.ResponseWriter, r *http.Request) error {
 		ct = controlapi.MediaRawStream
 	}
 	id := c.ID
-	return a.longPoll(w, r, longPollSpec{
-		contentType: ct,
-		watchKind:   records.KindContainer,
-		watchID:     id,
+	return a.LongPoll(w, r, LongPollSpec{
+		ContentType: ct,
+		WatchKind:   records.KindContainer,
+		WatchID:     id,
 		// New output comes with no notice: poll at least every 2 s.
-		maxBackoff: 2 * time.Second,
-		step: func(ctx context.Context, cursor string) ([]byte, string, bool, error) {
+		MaxBackoff: 2 * time.Second,
+		Step: func(ctx context.Context, cursor string) ([]byte, string, bool, error) {
 			// Each step reads at most MaxAnswerBytes, so a large log
 			// reaches a shim in several bounded answers.
 			opts := providers.LogOptions{After: cursor, Since: since, Until: until, MaxBytes: MaxAnswerBytes}
@@ -364,7 +364,7 @@ func (a *API) containerLogs(w http.ResponseWriter, r *http.Request) error {
 					if (e.Stream == 1 && !stdout) || (e.Stream == 2 && !stderr) {
 						continue
 					}
-					out = appendLogEntry(out, e, timestamps, tty)
+					out = AppendLogEntry(out, e, timestamps, tty)
 				}
 				if page.Cursor != "" {
 					cursor = page.Cursor
@@ -389,7 +389,7 @@ func (a *API) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-func appendLogEntry(out []byte, e providers.LogEntry, timestamps, tty bool) []byte {
+func AppendLogEntry(out []byte, e providers.LogEntry, timestamps, tty bool) []byte {
 	data := e.Data
 	if timestamps {
 		data = append([]byte(e.Time.UTC().Format(time.RFC3339Nano)+" "), data...)
@@ -404,7 +404,7 @@ func appendLogEntry(out []byte, e providers.LogEntry, timestamps, tty bool) []by
 	return append(out, data...)
 }
 
-func (a *API) containerTop(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getContainersTop(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c, err := a.st.Container(ctx, r.PathValue("id"))
 	if err != nil {
@@ -429,7 +429,7 @@ func (a *API) containerTop(w http.ResponseWriter, r *http.Request) error {
 	return httpx.WriteJSON(w, http.StatusOK, resp)
 }
 
-func (a *API) containerStats(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getContainersStats(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c, err := a.st.Container(ctx, r.PathValue("id"))
 	if err != nil {
@@ -443,11 +443,11 @@ func (a *API) containerStats(w http.ResponseWriter, r *http.Request) error {
 	oneShot := httpx.BoolValue(r, "one-shot")
 	id, name := c.ID, c.Name
 	var prev container.StatsResponse
-	return a.longPoll(w, r, longPollSpec{
-		contentType: "application/json",
-		interval:    time.Second,
-		paced:       true,
-		step: func(ctx context.Context, cursor string) ([]byte, string, bool, error) {
+	return a.LongPoll(w, r, LongPollSpec{
+		ContentType: "application/json",
+		Interval:    time.Second,
+		Paced:       true,
+		Step: func(ctx context.Context, cursor string) ([]byte, string, bool, error) {
 			cur, err := a.st.Container(ctx, id)
 			if err != nil {
 				return nil, cursor, true, err

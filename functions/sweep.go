@@ -155,22 +155,22 @@ func (a *API) exitVanished(ctx context.Context, c *records.Container, ex *provid
 			}
 			from = nil
 		}
-		upd, changed, err := a.markExited(ctx, c.ID, ex.Code, ex.At, c.StartSeq, from)
+		upd, changed, err := a.MarkExited(ctx, c.ID, ex.Code, ex.At, c.StartSeq, from)
 		if err != nil || !changed {
 			return false, err
 		}
 		if upd.HostConfig.AutoRemove {
-			return true, a.removeContainer(ctx, upd, false)
+			return true, a.RemoveContainer(ctx, upd, false)
 		}
 		return true, nil
 	}
-	upd, changed, err := a.markExited(ctx, c.ID, exitUnreportedCode, a.st.Now(), c.StartSeq, c)
+	upd, changed, err := a.MarkExited(ctx, c.ID, exitUnreportedCode, a.st.Now(), c.StartSeq, c)
 	if err != nil || !changed {
 		return false, err
 	}
 	upd, err = a.st.UpdateContainerFrom(ctx, upd.ID, func(x *records.Container) error {
 		if x.State.Running || x.StartSeq != c.StartSeq {
-			return errNotModified
+			return ErrNotModified
 		}
 		x.ExitUnreported = true
 		x.State.Error = exitUnreportedMsg
@@ -180,7 +180,7 @@ func (a *API) exitVanished(ctx context.Context, c *records.Container, ex *provid
 		return true, err
 	}
 	if upd != nil && upd.HostConfig.AutoRemove {
-		return true, a.removeContainer(ctx, upd, false)
+		return true, a.RemoveContainer(ctx, upd, false)
 	}
 	return true, nil
 }
@@ -195,7 +195,7 @@ func (a *API) exitVanished(ctx context.Context, c *records.Container, ex *provid
 // as if the workload existed and meets the real failure where it uses
 // the workload (an exec then ends unstarted, 126, with the reason):
 // a check that cannot be made must not fail a request it only refines.
-func (a *API) reconcileWorkload(ctx context.Context, c *records.Container) (*records.Container, error) {
+func (a *API) ReconcileWorkload(ctx context.Context, c *records.Container) (*records.Container, error) {
 	insp, ok := a.provider.(providers.Inspector)
 	if !ok || c.Removing {
 		return c, nil
@@ -219,7 +219,7 @@ func (a *API) reconcileWorkload(ctx context.Context, c *records.Container) (*rec
 		return nil, errdefs.Conflictf("container %s is not running: %s", c.ID, exitUnreportedMsg)
 	}
 	if c.State.Status == string(container.StateCreated) || c.State.Status == string(container.StateExited) {
-		if err := a.provider.Create(ctx, a.spec(c)); err != nil {
+		if err := a.provider.Create(ctx, a.Spec(c)); err != nil {
 			return nil, fmt.Errorf("provider %s: create the workload again: %w", a.provider.Name(), err)
 		}
 	}
@@ -227,7 +227,7 @@ func (a *API) reconcileWorkload(ctx context.Context, c *records.Container) (*rec
 }
 
 // sweep serves SweepPath.
-func (a *API) sweep(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postSweep(w http.ResponseWriter, r *http.Request) error {
 	rep, err := a.Sweep(r.Context())
 	if err != nil {
 		return err

@@ -18,7 +18,7 @@ import (
 	"github.com/sockerless/sockerless/internal/errdefs"
 )
 
-func (a *API) ping(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getPing(w http.ResponseWriter, r *http.Request) error {
 	h := w.Header()
 	h.Set("Api-Version", httpx.DefaultAPIVersion)
 	h.Set("Ostype", "linux")
@@ -35,7 +35,7 @@ func (a *API) ping(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) version(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getVersion(w http.ResponseWriter, r *http.Request) error {
 	v := system.VersionResponse{
 		Platform:      system.PlatformInfo{Name: "Sockerless"},
 		Version:       a.cfg.Version,
@@ -60,7 +60,7 @@ func (a *API) version(w http.ResponseWriter, r *http.Request) error {
 	return httpx.WriteJSON(w, http.StatusOK, v)
 }
 
-func (a *API) info(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getInfo(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	cs, err := a.st.Containers(ctx)
 	if err != nil {
@@ -123,7 +123,7 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) error {
 	return httpx.WriteJSON(w, http.StatusOK, info)
 }
 
-func (a *API) auth(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postAuth(w http.ResponseWriter, r *http.Request) error {
 	var cfg registry.AuthConfig
 	if err := httpx.DecodeJSON(r, &cfg, false); err != nil {
 		return err
@@ -146,7 +146,7 @@ type diskUsage struct {
 	BuildCache []any
 }
 
-func (a *API) systemDF(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getSystemDF(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	imgs, err := a.imageSummaries(ctx, httpx.Filters{}, true)
 	if err != nil {
@@ -174,7 +174,7 @@ func (a *API) systemDF(w http.ResponseWriter, r *http.Request) error {
 // events streams the event log: replay from since, then (without until)
 // follow. Filters: type, event/action, container, image, network,
 // volume, label.
-func (a *API) events(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getEvents(w http.ResponseWriter, r *http.Request) error {
 	f, err := httpx.FiltersFrom(r)
 	if err != nil {
 		return err
@@ -183,11 +183,11 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := a.st.Now()
-	since, err := parseTime(r.URL.Query().Get("since"), now)
+	since, err := ParseTime(r.URL.Query().Get("since"), now)
 	if err != nil {
 		return err
 	}
-	until, err := parseTime(r.URL.Query().Get("until"), now)
+	until, err := ParseTime(r.URL.Query().Get("until"), now)
 	if err != nil {
 		return err
 	}
@@ -195,11 +195,11 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) error {
 		// Without since, only events from now on.
 		since = now
 	}
-	return a.longPoll(w, r, longPollSpec{
-		contentType: "application/json",
-		watchKind:   eventsWatchKind,
-		maxBackoff:  2 * time.Second,
-		step: func(ctx context.Context, cursor string) ([]byte, string, bool, error) {
+	return a.LongPoll(w, r, LongPollSpec{
+		ContentType: "application/json",
+		WatchKind:   EventsWatchKind,
+		MaxBackoff:  2 * time.Second,
+		Step: func(ctx context.Context, cursor string) ([]byte, string, bool, error) {
 			entries, err := a.st.Events(ctx, cursor, since, until)
 			if err != nil {
 				return nil, cursor, false, err
@@ -253,7 +253,7 @@ func matchPrefixAction(want map[string]bool, action string) bool {
 
 // parseTime reads Docker's since/until forms: Unix seconds with optional
 // fraction, RFC 3339, or a Go duration relative to now ("10m").
-func parseTime(s string, now time.Time) (time.Time, error) {
+func ParseTime(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
@@ -275,7 +275,7 @@ func parseTime(s string, now time.Time) (time.Time, error) {
 
 // event records a Docker event; failures are logged, not returned: the
 // action already happened.
-func (a *API) event(ctx context.Context, typ events.Type, action events.Action, id string, attrs map[string]string) {
+func (a *API) Event(ctx context.Context, typ events.Type, action events.Action, id string, attrs map[string]string) {
 	if err := a.st.Event(ctx, typ, action, id, attrs); err != nil {
 		a.log.Warn("event not recorded", "type", typ, "action", action, "id", id, "err", err)
 	}

@@ -17,7 +17,7 @@ const TunnelPath = "/_sockerless/tunnel/{id}"
 
 // tunnelTicket answers a stream ticket of kind tunnel for a running
 // container: one TCP connection to the port on the workload's loopback.
-func (a *API) tunnelTicket(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postTunnel(w http.ResponseWriter, r *http.Request) error {
 	if r.Header.Get(controlapi.HeaderShim) == "" {
 		return errdefs.InvalidParameterf("connecting to a container's port needs the sockerless shim")
 	}
@@ -35,5 +35,5 @@ func (a *API) tunnelTicket(w http.ResponseWriter, r *http.Request) error {
 	if c.Removing || !c.State.Running || c.State.Paused {
 		return errdefs.Conflictf("container %s is not running", c.ID)
 	}
-	return a.issueTicket(w, ticket.Grant{Container: c.ID, Kind: ticket.KindTunnel, Tunnel: &ticket.Tunnel{Port: port}}, false, c.ID)
+	return a.IssueTicket(w, ticket.Grant{Container: c.ID, Kind: ticket.KindTunnel, Tunnel: &ticket.Tunnel{Port: port}}, false, c.ID)
 }

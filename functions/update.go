@@ -18,7 +18,7 @@ import (
 // monitor applies it. Resource limits are recorded for inspect and the
 // next start; no provider applies them to a running workload (none
 // enforces cgroup limits).
-func (a *API) containerUpdate(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postContainerUpdate(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var uc container.UpdateConfig
 	if err := httpx.DecodeJSON(r, &uc, true); err != nil {
@@ -55,7 +55,7 @@ func (a *API) containerUpdate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.event(ctx, events.ContainerEventType, events.ActionUpdate, c.ID, containerAttrs(c))
+	a.Event(ctx, events.ContainerEventType, events.ActionUpdate, c.ID, ContainerAttrs(c))
 	// Docker answers {"Warnings":null} when there are none.
 	return httpx.WriteJSON(w, http.StatusOK, container.UpdateResponse{})
 }

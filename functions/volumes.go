@@ -18,31 +18,31 @@ import (
 )
 
 // anonymousLabel marks volumes created without a name, as Docker does.
-const anonymousLabel = "com.docker.volume.anonymous"
+const AnonymousLabel = "com.docker.volume.anonymous"
 
-func volumeMountpoint(name string) string { return "/var/lib/sockerless/volumes/" + name + "/_data" }
+func VolumeMountpoint(name string) string { return "/var/lib/sockerless/volumes/" + name + "/_data" }
 
 // createVolume creates the volume name unless it exists, reporting
 // whether this call created it. anonymous marks a volume made for a
 // container's unnamed mount point.
-func (a *API) createVolume(ctx context.Context, name, driver string, labels, opts map[string]string, anonymous bool) (bool, error) {
+func (a *API) CreateVolume(ctx context.Context, name, driver string, labels, opts map[string]string, anonymous bool) (bool, error) {
 	if _, err := a.st.Volume(ctx, name); err == nil {
 		return false, nil
 	} else if !errdefs.IsNotFound(err) {
 		return false, err
 	}
-	v := &records.Volume{Name: name, Driver: driver, Mountpoint: volumeMountpoint(name), CreatedAt: a.st.Now(), Labels: labels, Options: opts, Scope: "local", Anonymous: anonymous}
+	v := &records.Volume{Name: name, Driver: driver, Mountpoint: VolumeMountpoint(name), CreatedAt: a.st.Now(), Labels: labels, Options: opts, Scope: "local", Anonymous: anonymous}
 	if err := a.st.CreateVolume(ctx, v); err != nil {
 		if errdefs.IsConflict(err) {
 			return false, nil
 		}
 		return false, err
 	}
-	a.event(ctx, events.VolumeEventType, events.ActionCreate, name, map[string]string{"driver": driver})
+	a.Event(ctx, events.VolumeEventType, events.ActionCreate, name, map[string]string{"driver": driver})
 	return true, nil
 }
 
-func (a *API) volumeCreate(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postVolumesCreate(w http.ResponseWriter, r *http.Request) error {
 	var req volume.CreateRequest
 	if err := httpx.DecodeJSON(r, &req, true); err != nil {
 		return err
@@ -51,12 +51,12 @@ func (a *API) volumeCreate(w http.ResponseWriter, r *http.Request) error {
 	if anonymous {
 		// As Docker: an unnamed volume is anonymous, labelled so, and
 		// removed by a plain prune.
-		req.Name = newID()
+		req.Name = NewID()
 		if req.Labels == nil {
 			req.Labels = map[string]string{}
 		}
-		req.Labels[anonymousLabel] = ""
-	} else if err := validateVolumeName(req.Name); err != nil {
+		req.Labels[AnonymousLabel] = ""
+	} else if err := ValidateVolumeName(req.Name); err != nil {
 		return err
 	}
 	if req.Driver == "" {
@@ -68,7 +68,7 @@ func (a *API) volumeCreate(w http.ResponseWriter, r *http.Request) error {
 	if req.ClusterVolumeSpec != nil {
 		return errdefs.NotImplementedf("cluster volumes are not supported by sockerless")
 	}
-	if _, err := a.createVolume(r.Context(), req.Name, req.Driver, req.Labels, req.DriverOpts, anonymous); err != nil {
+	if _, err := a.CreateVolume(r.Context(), req.Name, req.Driver, req.Labels, req.DriverOpts, anonymous); err != nil {
 		return err
 	}
 	v, err := a.st.Volume(r.Context(), req.Name)
@@ -104,7 +104,7 @@ func volumeView(v *records.Volume, refs *int64) volume.Volume {
 func volumeUsers(cs []*records.Container) map[string][]string {
 	users := map[string][]string{}
 	for _, c := range cs {
-		for _, m := range containerMounts(c) {
+		for _, m := range ContainerMounts(c) {
 			if m.Type == mount.TypeVolume {
 				users[m.Name] = append(users[m.Name], c.ID)
 			}
@@ -127,7 +127,7 @@ func (a *API) volumeViews(ctx context.Context, cs []*records.Container) ([]volum
 	return out, nil
 }
 
-func (a *API) volumeInspect(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getVolumeByName(w http.ResponseWriter, r *http.Request) error {
 	v, err := a.st.Volume(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return err
@@ -135,7 +135,7 @@ func (a *API) volumeInspect(w http.ResponseWriter, r *http.Request) error {
 	return httpx.WriteJSON(w, http.StatusOK, volumeView(v, nil))
 }
 
-func (a *API) volumeList(w http.ResponseWriter, r *http.Request) error {
+func (a *API) getVolumesList(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	f, err := httpx.FiltersFrom(r)
 	if err != nil {
@@ -183,7 +183,7 @@ func (a *API) volumeList(w http.ResponseWriter, r *http.Request) error {
 	return httpx.WriteJSON(w, http.StatusOK, resp)
 }
 
-func (a *API) volumeRemove(w http.ResponseWriter, r *http.Request) error {
+func (a *API) deleteVolumes(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	name := r.PathValue("name")
 	v, err := a.st.Volume(ctx, name)
@@ -194,20 +194,20 @@ func (a *API) volumeRemove(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	if err := a.removeVolume(ctx, v); err != nil {
+	if err := a.RemoveVolume(ctx, v); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-func (a *API) removeVolume(ctx context.Context, v *records.Volume) error {
-	return a.removeVolumeOf(ctx, v, "")
+func (a *API) RemoveVolume(ctx context.Context, v *records.Volume) error {
+	return a.RemoveVolumeOf(ctx, v, "")
 }
 
 // removeVolumeOf removes volume v unless a container other than owner
 // (the container being removed with it, or "") uses it.
-func (a *API) removeVolumeOf(ctx context.Context, v *records.Volume, owner string) error {
+func (a *API) RemoveVolumeOf(ctx context.Context, v *records.Volume, owner string) error {
 	cs, err := a.st.Containers(ctx)
 	if err != nil {
 		return err
@@ -228,11 +228,11 @@ func (a *API) removeVolumeOf(ctx context.Context, v *records.Volume, owner strin
 	if err := a.st.DeleteVolume(ctx, v.Name); err != nil {
 		return err
 	}
-	a.event(ctx, events.VolumeEventType, events.ActionDestroy, v.Name, map[string]string{"driver": v.Driver})
+	a.Event(ctx, events.VolumeEventType, events.ActionDestroy, v.Name, map[string]string{"driver": v.Driver})
 	return nil
 }
 
-func (a *API) volumePrune(w http.ResponseWriter, r *http.Request) error {
+func (a *API) postVolumesPrune(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	f, err := httpx.FiltersFrom(r)
 	if err != nil {
@@ -257,7 +257,7 @@ func (a *API) volumePrune(w http.ResponseWriter, r *http.Request) error {
 		if len(users[v.Name]) > 0 || (!all && !v.Anonymous) || !f.MatchLabels(v.Labels) {
 			continue
 		}
-		if err := a.removeVolume(ctx, v); err != nil {
+		if err := a.RemoveVolume(ctx, v); err != nil {
 			return err
 		}
 		rep.VolumesDeleted = append(rep.VolumesDeleted, v.Name)
