@@ -18,11 +18,19 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/sockerless/sockerless/functions/agents"
+	"github.com/sockerless/sockerless/functions/build"
+	"github.com/sockerless/sockerless/functions/containers"
+	"github.com/sockerless/sockerless/functions/exec"
 	"github.com/sockerless/sockerless/functions/httpx"
+	"github.com/sockerless/sockerless/functions/images"
+	"github.com/sockerless/sockerless/functions/internal/core"
+	"github.com/sockerless/sockerless/functions/networks"
 	"github.com/sockerless/sockerless/functions/records"
+	"github.com/sockerless/sockerless/functions/system"
+	"github.com/sockerless/sockerless/functions/volumes"
 	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/providers"
@@ -97,21 +105,18 @@ type Authenticator interface {
 // API serves the Docker Engine API. It is an http.Handler and the
 // providers.Reporter of its provider (through a retrying wrapper).
 type API struct {
-	cfg      Config
+	cfg Config
+	b   *core.Backend
+	// st and provider are b's, for the package's tests.
 	st       *records.Store
 	provider providers.Provider
 	log      *slog.Logger
 	handler  http.Handler
-	// closed ends in-process providers' report retries (see reporter).
-	closed    chan struct{}
-	closeOnce sync.Once
 }
 
 // Close ends the retries of in-process providers' reports. The API
 // itself holds nothing else.
-func (a *API) Close() {
-	a.closeOnce.Do(func() { close(a.closed) })
-}
+func (a *API) Close() { a.b.Close() }
 
 // New builds the API and makes sure the predefined networks exist.
 func New(ctx context.Context, cfg Config) (*API, error) {
@@ -131,21 +136,28 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 		cfg.PullTimeout = 60 * time.Second
 	}
 	if cfg.Registry == nil {
-		cfg.Registry = RemoteRegistry{}
+		cfg.Registry = core.RemoteRegistry{}
 	}
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
-	a := &API{cfg: cfg, st: records.New(cfg.Store), log: cfg.Logger, closed: make(chan struct{})}
-	if a.log == nil {
-		a.log = slog.New(slog.DiscardHandler)
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	p, err := cfg.NewProvider(reporter{a})
+	cc := core.Config{
+		Secret: cfg.Secret, RelayURL: cfg.RelayURL, Dialer: cfg.Dialer,
+		PollWindow: cfg.PollWindow, TicketTTL: cfg.TicketTTL, PullTimeout: cfg.PullTimeout,
+		Registry: cfg.Registry, HostBinds: cfg.HostBinds, Version: cfg.Version,
+		AnswerPollsAtOnce: cfg.AnswerPollsAtOnce, Notifier: cfg.Notifier, Wake: cfg.Wake,
+	}
+	st := records.New(cfg.Store)
+	b, err := core.New(cc, st, log, cfg.NewProvider)
 	if err != nil {
-		return nil, fmt.Errorf("functions: provider: %w", err)
+		return nil, err
 	}
-	a.provider = p
-	if err := a.EnsureDefaultNetworks(ctx); err != nil {
+	a := &API{cfg: cfg, b: b, log: log, st: st, provider: b.Provider()}
+	if err := b.EnsureDefaultNetworks(ctx); err != nil {
 		return nil, fmt.Errorf("functions: default networks: %w", err)
 	}
 	rt := &httpx.Router{OnError: func(r *http.Request, err error) {
@@ -156,13 +168,28 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 			a.log.Debug("request refused", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 	}}
-	a.routes(rt)
+	p := b.Provider()
+	ctr := containers.NewRouter(st, p, b, cc, log)
+	img := images.NewRouter(st, p, b, cc, log)
+	vol := volumes.NewRouter(st, p, b, cc, log)
+	for _, r := range []interface{ Routes(*httpx.Router) }{
+		system.NewRouter(st, p, b, cc, log, system.Views{Containers: ctr, Images: img, Volumes: vol}),
+		ctr,
+		exec.NewRouter(st, p, b, cc, log),
+		img,
+		build.NewRouter(st, p, b, cc, log),
+		networks.NewRouter(st, p, b, cc, log),
+		vol,
+		agents.NewRouter(st, p, b, cc, log),
+	} {
+		r.Routes(rt)
+	}
 	a.handler = a.requestID(httpx.WithVersion(a.authenticate(rt)))
 	return a, nil
 }
 
 // Provider returns the provider the API drives.
-func (a *API) Provider() providers.Provider { return a.provider }
+func (a *API) Provider() providers.Provider { return a.b.Provider() }
 
 // ServeHTTP serves one Docker API request.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
@@ -173,7 +200,7 @@ func (a *API) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(controlapi.HeaderRequestID)
 		if id == "" || len(id) > 128 {
-			id = NewID()[:32]
+			id = core.NewID()[:32]
 			r.Header.Set(controlapi.HeaderRequestID, id)
 		}
 		w.Header().Set(controlapi.HeaderRequestID, id)
@@ -198,7 +225,7 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Agents authenticate with their own per-container token.
-		if strings.HasPrefix(r.URL.Path, AgentPathPrefix) {
+		if strings.HasPrefix(r.URL.Path, agents.AgentPathPrefix) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -218,120 +245,3 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 type verifierFunc func(r *http.Request) error
 
 func (f verifierFunc) Verify(r *http.Request) error { return f(r) }
-
-func (a *API) routes(rt *httpx.Router) {
-	h := rt.Handle
-	// System.
-	h("GET", "/_ping", a.getPing)
-	h("POST", "/_ping", a.getPing)
-	h("GET", "/version", a.getVersion)
-	h("GET", "/info", a.getInfo)
-	h("POST", "/auth", a.postAuth)
-	h("GET", "/events", a.getEvents)
-	h("GET", "/system/df", a.getSystemDF)
-
-	// Containers.
-	h("POST", "/containers/create", a.postContainersCreate)
-	h("GET", "/containers/json", a.getContainersJSON)
-	h("POST", "/containers/prune", a.postContainersPrune)
-	h("GET", "/containers/{id}/json", a.getContainersByName)
-	h("POST", "/containers/{id}/start", a.postContainersStart)
-	h("POST", "/containers/{id}/stop", a.postContainersStop)
-	h("POST", "/containers/{id}/kill", a.postContainersKill)
-	h("POST", "/containers/{id}/restart", a.postContainersRestart)
-	h("POST", "/containers/{id}/rename", a.postContainerRename)
-	h("POST", "/containers/{id}/pause", a.postContainersPause)
-	h("POST", "/containers/{id}/unpause", a.postContainersUnpause)
-	h("POST", "/containers/{id}/wait", a.postContainersWait)
-	h("DELETE", "/containers/{id}", a.deleteContainers)
-	h("GET", "/containers/{id}/top", a.getContainersTop)
-	h("GET", "/containers/{id}/stats", a.getContainersStats)
-	h("GET", "/containers/{id}/logs", a.getContainersLogs)
-	h("POST", "/containers/{id}/attach", a.postContainersAttach)
-	h("POST", "/containers/{id}/resize", a.postContainersResize)
-	h("GET", "/containers/{id}/archive", a.getContainersArchive)
-	h("HEAD", "/containers/{id}/archive", a.headContainersArchive)
-	h("PUT", "/containers/{id}/archive", a.putContainersArchive)
-	h("POST", "/containers/{id}/exec", a.postContainerExecCreate)
-	h("POST", CarryPath, a.postCarry)
-	h("POST", TunnelPath, a.postTunnel)
-	h("POST", "/containers/{id}/update", a.postContainerUpdate)
-	h("GET", "/containers/{id}/changes", a.getContainersChanges)
-	h("GET", "/containers/{id}/export", a.getContainersExport)
-	h("POST", "/commit", notImplemented("commit"))
-
-	// Exec.
-	h("POST", "/exec/{id}/start", a.postContainerExecStart)
-	h("GET", "/exec/{id}/json", a.getExecByID)
-	h("POST", "/exec/{id}/resize", a.postContainerExecResize)
-	h("POST", controlapi.PathExecUnstarted, a.postExecUnstarted)
-
-	// Images.
-	h("POST", "/images/create", a.postImagesCreate)
-	h("GET", "/images/json", a.getImagesJSON)
-	h("POST", "/images/load", a.postImagesLoad)
-	h("POST", "/images/prune", a.postImagesPrune)
-	h("GET", "/images/get", notImplemented("image save"))
-	h("GET", "/images/search", notImplemented("image search"))
-	h("POST", "/build", a.postBuild)
-	h("POST", "/build/prune", notImplemented("build cache prune"))
-	h("GET", "/images/{name:.*}/json", a.getImagesByName)
-	h("GET", "/images/{name:.*}/history", a.getImagesHistory)
-	h("GET", "/images/{name:.*}/get", notImplemented("image save"))
-	h("POST", "/images/{name:.*}/tag", a.postImagesTag)
-	h("POST", "/images/{name:.*}/push", notImplemented("image push"))
-	h("DELETE", "/images/{name:.*}", a.deleteImages)
-
-	// Networks.
-	h("GET", "/networks", a.getNetworksList)
-	h("POST", "/networks/create", a.postNetworkCreate)
-	h("POST", "/networks/prune", a.postNetworksPrune)
-	h("GET", "/networks/{id}", a.getNetwork)
-	h("DELETE", "/networks/{id}", a.deleteNetwork)
-	h("POST", "/networks/{id}/connect", a.postNetworkConnect)
-	h("POST", "/networks/{id}/disconnect", a.postNetworkDisconnect)
-
-	// Volumes.
-	h("GET", "/volumes", a.getVolumesList)
-	h("POST", "/volumes/create", a.postVolumesCreate)
-	h("POST", "/volumes/prune", a.postVolumesPrune)
-	h("GET", "/volumes/{name}", a.getVolumeByName)
-	h("DELETE", "/volumes/{name}", a.deleteVolumes)
-	h("PUT", "/volumes/{name}", notImplemented("cluster volume update"))
-
-	// Plugins: none installed, none installable.
-	h("GET", "/plugins", func(w http.ResponseWriter, r *http.Request) error {
-		return httpx.WriteJSON(w, http.StatusOK, []any{})
-	})
-	h("GET", "/plugins/privileges", notImplemented("plugins"))
-	h("POST", "/plugins/pull", notImplemented("plugin install"))
-	h("GET", "/plugins/{name:.*}/json", func(w http.ResponseWriter, r *http.Request) error {
-		return errdefs.NotFoundf("plugin %q not found", r.PathValue("name"))
-	})
-
-	// Swarm and its objects.
-	for _, p := range []string{"/swarm", "/swarm/init", "/swarm/join", "/swarm/leave", "/swarm/update", "/swarm/unlockkey", "/swarm/unlock",
-		"/services", "/services/create", "/services/{id}", "/services/{id}/update", "/services/{id}/logs",
-		"/nodes", "/nodes/{id}", "/nodes/{id}/update", "/tasks", "/tasks/{id}", "/tasks/{id}/logs",
-		"/secrets", "/secrets/create", "/secrets/{id}", "/secrets/{id}/update",
-		"/configs", "/configs/create", "/configs/{id}", "/configs/{id}/update"} {
-		for _, m := range []string{"GET", "POST", "DELETE"} {
-			h(m, p, notSwarm)
-		}
-	}
-	h("POST", "/session", notImplemented("BuildKit sessions"))
-	h("POST", "/grpc", notImplemented("BuildKit"))
-	h("GET", "/distribution/{name:.*}/json", notImplemented("registry distribution inspect"))
-
-	a.agentRoutes(rt)
-}
-
-func notImplemented(what string) httpx.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		return errdefs.NotImplementedf("%s is not supported by sockerless", what)
-	}
-}
-
-func notSwarm(w http.ResponseWriter, r *http.Request) error {
-	return errdefs.NotImplementedf("swarm mode is not supported by sockerless: this node is not a swarm manager and cannot become one")
-}

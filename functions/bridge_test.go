@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/sockerless/sockerless/functions/internal/core"
 	"github.com/sockerless/sockerless/functions/records"
 )
 
@@ -19,7 +20,7 @@ import (
 func TestBridgeAddressNames(t *testing.T) {
 	a := newTestAPI(t)
 	ctx := context.Background()
-	bridgeBefore, err := a.st.Raw().Get(ctx, records.KindNetwork, DefaultBridge.ID)
+	bridgeBefore, err := a.st.Raw().Get(ctx, records.KindNetwork, core.DefaultBridge.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestBridgeAddressNames(t *testing.T) {
 		t.Fatalf("address %s still reserved after disconnect", ip)
 	}
 
-	bridgeAfter, err := a.st.Raw().Get(ctx, records.KindNetwork, DefaultBridge.ID)
+	bridgeAfter, err := a.st.Raw().Get(ctx, records.KindNetwork, core.DefaultBridge.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

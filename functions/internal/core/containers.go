@@ -1,0 +1,275 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/sockerless/sockerless/functions/httpx"
+	"github.com/sockerless/sockerless/functions/records"
+	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/providers"
+)
+
+// validName is Docker's container name rule.
+var ValidName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+func NewID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// mergeEnv merges env lists by key, later lists winning, keeping the first
+// list's order; PATH gets Docker's default when no list sets it.
+func MergeEnv(lists ...[]string) []string {
+	var keys []string
+	vals := map[string]string{}
+	for _, l := range lists {
+		for _, kv := range l {
+			k, _, _ := strings.Cut(kv, "=")
+			if _, ok := vals[k]; !ok {
+				keys = append(keys, k)
+			}
+			vals[k] = kv
+		}
+	}
+	if _, ok := vals["PATH"]; !ok {
+		keys = append([]string{"PATH"}, keys...)
+		vals["PATH"] = "PATH=" + DefaultPath
+	}
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, vals[k])
+	}
+	return out
+}
+
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// containerMounts lists a container's binds, mounts and anonymous volumes
+// in inspect's shape.
+func ContainerMounts(c *records.Container) []container.MountPoint {
+	var out []container.MountPoint
+	volume := func(name, dest string, rw bool) container.MountPoint {
+		return container.MountPoint{Type: mount.TypeVolume, Name: name, Source: VolumeMountpoint(name), Destination: dest, Driver: "local", RW: rw}
+	}
+	covered := map[string]bool{}
+	for _, s := range c.HostConfig.Binds {
+		b, err := ParseBind(s)
+		if err != nil {
+			continue
+		}
+		covered[b.Destination] = true
+		var mp container.MountPoint
+		switch {
+		case b.Source == "":
+			mp = volume(c.AnonVolumes[b.Destination], b.Destination, true)
+		case b.isHostPath():
+			mp = container.MountPoint{Type: mount.TypeBind, Source: b.Source, Destination: b.Destination, RW: true, Propagation: mount.PropagationRPrivate}
+		default:
+			mp = volume(b.Source, b.Destination, true)
+		}
+		mp.Mode = b.Mode
+		mp.RW = !b.readOnly()
+		out = append(out, mp)
+	}
+	for _, m := range c.HostConfig.Mounts {
+		covered[m.Target] = true
+		mp := container.MountPoint{Type: m.Type, Destination: m.Target, RW: !m.ReadOnly}
+		switch m.Type {
+		case mount.TypeVolume:
+			name := m.Source
+			if name == "" {
+				name = c.AnonVolumes[m.Target]
+			}
+			mp = volume(name, m.Target, !m.ReadOnly)
+		case mount.TypeBind:
+			mp.Source, mp.Propagation = m.Source, mount.PropagationRPrivate
+		}
+		out = append(out, mp)
+	}
+	dests := make([]string, 0, len(c.Config.Volumes))
+	for d := range c.Config.Volumes {
+		if !covered[d] && c.AnonVolumes[d] != "" {
+			dests = append(dests, d)
+		}
+	}
+	sort.Strings(dests)
+	for _, d := range dests {
+		out = append(out, volume(c.AnonVolumes[d], d, true))
+	}
+	return out
+}
+
+func ContainerAttrs(c *records.Container) map[string]string {
+	attrs := map[string]string{"name": c.Name, "image": c.ImageRef}
+	for k, v := range c.Config.Labels {
+		attrs[k] = v
+	}
+	return attrs
+}
+
+// spec builds the provider's view of a container.
+func (a *Backend) Spec(c *records.Container) providers.Spec {
+	s := providers.Spec{
+		ID:         c.ID,
+		Name:       c.Name,
+		Image:      c.ImageRef,
+		ImageID:    c.Image,
+		Entrypoint: c.Config.Entrypoint,
+		Cmd:        c.Config.Cmd,
+		Env:        c.Config.Env,
+		WorkingDir: c.Config.WorkingDir,
+		User:       c.Config.User,
+		Hostname:   c.Config.Hostname,
+		Tty:        c.Config.Tty,
+		OpenStdin:  c.Config.OpenStdin,
+		StdinOnce:  c.Config.StdinOnce,
+		Labels:     c.Config.Labels,
+	}
+	if c.HostConfig != nil {
+		s.Memory, s.NanoCPUs = c.HostConfig.Memory, c.HostConfig.NanoCPUs
+	}
+	for _, m := range ContainerMounts(c) {
+		src := m.Source
+		if m.Type == mount.TypeVolume {
+			src = m.Name
+			if !VolumeNameRe.MatchString(src) {
+				// A record from before names were checked (or an
+				// anonymous volume it never named): mounting it would
+				// expose the whole volumes folder.
+				continue
+			}
+		}
+		s.Mounts = append(s.Mounts, providers.Mount{Type: string(m.Type), Source: src, Destination: m.Destination, ReadOnly: !m.RW, NoCopy: NoCopy(c, m.Destination)})
+	}
+	if hc := c.Config.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
+		s.Healthcheck = &providers.Healthcheck{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, Retries: hc.Retries}
+	}
+	for _, n := range slices.Sorted(maps.Keys(c.Networks)) {
+		if ep := c.Networks[n]; ep != nil && ep.IPAddress != "" {
+			s.Interfaces = append(s.Interfaces, providers.Interface{Network: n, IPAddress: ep.IPAddress, PrefixLen: ep.PrefixLen, MacAddress: ep.MacAddress})
+		}
+	}
+	if h := c.HostConfig; h != nil {
+		s.GroupAdd = h.GroupAdd
+		s.ReadOnlyRootfs, s.Tmpfs, s.LogConfig = h.ReadonlyRootfs, h.Tmpfs, h.LogConfig.Config
+		s.Resources = providers.Resources{Memory: h.Memory, NanoCPUs: h.NanoCPUs}
+		if h.PidsLimit != nil {
+			s.Resources.PidsLimit = *h.PidsLimit
+		}
+		for _, u := range h.Ulimits {
+			if u != nil {
+				s.Resources.Ulimits = append(s.Resources.Ulimits, providers.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+			}
+		}
+	}
+	return s
+}
+
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func NonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// autoRemove removes an auto-remove (--rm) container that ended or could
+// not start, with its anonymous volumes, as Docker does.
+func (a *Backend) AutoRemove(ctx context.Context, c *records.Container) error {
+	if err := a.RemoveContainer(ctx, c, false); err != nil {
+		return err
+	}
+	a.RemoveAnonymousVolumes(ctx, c)
+	return nil
+}
+
+// removeContainer kills a running workload, releases it and deletes the
+// record. Removal is idempotent: a concurrent removal of the same
+// container is not an error.
+func (a *Backend) RemoveContainer(ctx context.Context, c *records.Container, kill bool) error {
+	if c.State.Running && kill {
+		if err := a.provider.Kill(ctx, c.ID, 9); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("provider %s: kill: %w", a.provider.Name(), err)
+		}
+		a.MarkExitedLogged(ctx, c.ID, 137, a.st.Now(), c.StartSeq, c)
+	}
+	if err := a.provider.Remove(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("provider %s: remove: %w", a.provider.Name(), err)
+	}
+	a.ReleaseNetworks(ctx, c)
+	a.DeleteExecsOf(ctx, c)
+	if err := a.st.DeleteContainer(ctx, c.ID, 0, a.NewEvent(events.ContainerEventType, events.ActionDestroy, c.ID, ContainerAttrs(c))...); err != nil {
+		if errdefs.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	a.Notify(ctx, c.ID)
+	return nil
+}
+
+// deleteExecsOf deletes the exec records of a container being removed
+// (none to look for when it never had an exec).
+func (a *Backend) DeleteExecsOf(ctx context.Context, c *records.Container) {
+	if !c.HadExec {
+		return
+	}
+	if execs, err := a.st.ExecsOf(ctx, c.ID); err == nil {
+		for _, e := range execs {
+			_ = a.st.DeleteExec(ctx, e.ID)
+		}
+	}
+}
+
+// exitAndRemove ends and removes an auto-remove container c (as read by
+// the exit report, still running) in one store write that also logs its
+// die and destroy events. It reports false, having changed nothing in the
+// store, when the record moved since c was read or the provider could not
+// remove the workload: the caller then takes the general path.
+func (a *Backend) ExitAndRemove(ctx context.Context, c *records.Container, code int) bool {
+	if err := a.provider.Remove(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
+		a.log.Warn("auto-remove: provider remove failed", "container", c.ID, "err", err)
+		return false
+	}
+	die := ContainerAttrs(c)
+	die["exitCode"] = strconv.Itoa(code)
+	evs := append(a.NewEvent(events.ContainerEventType, events.ActionDie, c.ID, die),
+		a.NewEvent(events.ContainerEventType, events.ActionDestroy, c.ID, ContainerAttrs(c))...)
+	a.DeleteExecsOf(ctx, c)
+	// As Docker's --rm, its anonymous volumes go with it, before the
+	// destroy that `docker run --rm` waits for.
+	a.RemoveAnonymousVolumes(ctx, c)
+	if err := a.st.DeleteContainer(ctx, c.ID, c.Version, evs...); err != nil {
+		return false
+	}
+	a.Notify(ctx, c.ID)
+	a.ReleaseNetworks(ctx, c)
+	return true
+}
+
+func PruneUntil(f httpx.Filters, now time.Time) (time.Time, error) {
+	if !f.Has("until") {
+		return time.Time{}, nil
+	}
+	return ParseTime(f.Values("until")[0], now)
+}

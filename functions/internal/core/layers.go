@@ -1,0 +1,99 @@
+package core
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sockerless/sockerless/functions/records"
+	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/internal/layerstore"
+	"github.com/sockerless/sockerless/providers"
+)
+
+// progress writes Docker's JSON progress stream.
+type Progress struct {
+	w   http.ResponseWriter
+	enc *json.Encoder
+}
+
+type ProgressMsg struct {
+	Status      string          `json:"status,omitempty"`
+	Aux         json.RawMessage `json:"aux,omitempty"`
+	ID          string          `json:"id,omitempty"`
+	Stream      string          `json:"stream,omitempty"`
+	Error       string          `json:"error,omitempty"`
+	ErrorDetail *ErrorDetail    `json:"errorDetail,omitempty"`
+}
+
+type ErrorDetail struct {
+	Code    int    `json:"code,omitempty"`
+	Message string `json:"message"`
+}
+
+func NewProgress(w http.ResponseWriter) *Progress {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	return &Progress{w: w, enc: json.NewEncoder(w)}
+}
+
+func (p *Progress) Send(m ProgressMsg) {
+	_ = p.enc.Encode(m)
+	_ = http.NewResponseController(p.w).Flush()
+}
+
+// layerStore returns the provider's layer store, or nil when the
+// provider does not run image filesystems.
+func (a *Backend) LayerStore() *layerstore.Store {
+	if lk, ok := a.provider.(providers.LayerKeeper); ok {
+		return lk.LayerStore()
+	}
+	return nil
+}
+
+// storeLayers puts layers into the provider's layer store (a no-op
+// without one), skipping those already stored; each is verified against
+// its diff id.
+func (a *Backend) StoreLayers(layers []v1.Layer) error {
+	ls := a.LayerStore()
+	if ls == nil {
+		return nil
+	}
+	for _, l := range layers {
+		diff, err := l.DiffID()
+		if err != nil {
+			return errdefs.InvalidParameterf("image layer: %v", err)
+		}
+		if ls.Has(diff.String()) {
+			continue
+		}
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return ClassifyRegistryErr("layer "+diff.String(), err)
+		}
+		_, err = ls.Put(rc, diff.String())
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// imageLayers lists an image's layer diff ids, bottom first.
+func ImageLayers(img *records.Image) []string {
+	out := make([]string, 0, len(img.Config.RootFS.DiffIDs))
+	for _, d := range img.Config.RootFS.DiffIDs {
+		out = append(out, d.String())
+	}
+	return out
+}
+
+func ShortDigest(d string) string {
+	d = strings.TrimPrefix(d, "sha256:")
+	if len(d) > 12 {
+		return d[:12]
+	}
+	return d
+}
