@@ -99,7 +99,8 @@ func (g gonePlatform) ExitOf(_ context.Context, id string) (providers.Exit, bool
 // of an earlier run is not taken for this one.
 func TestSweepTakesThePlatformsExit(t *testing.T) {
 	ctx := context.Background()
-	a, p, _ := sweepAPI(t, memory.New())
+	store := memory.New()
+	a, p, _ := sweepAPI(t, store)
 	oom := runContainer(t, a, "oom", `{}`)
 	coded := runContainer(t, a, "coded", `{}`)
 	stale := runContainer(t, a, "stale", `{}`)
@@ -110,8 +111,15 @@ func TestSweepTakesThePlatformsExit(t *testing.T) {
 		coded: {Code: 3, At: time.Now()},
 		stale: {Code: 9, At: c.State.StartedAt.Add(-time.Minute)},
 	}}
-	a.provider = g
-	rep, err := a.Sweep(ctx)
+	// The sweep runs on another instance, over the same store, whose
+	// provider sees the platform's exits.
+	other, err := New(ctx, Config{Store: store, Secret: []byte("test-secret"), RelayURL: "inproc:",
+		NewProvider: func(providers.Reporter) (providers.Provider, error) { return g, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	rep, err := other.Sweep(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

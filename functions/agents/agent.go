@@ -12,7 +12,7 @@ import (
 	"github.com/sockerless/sockerless/relay/ticket"
 )
 
-// agentPathPrefix is where agents in cloud workloads report to functions.
+// AgentPathPrefix is where agents in cloud workloads report to functions.
 // These routes authenticate with the per-container agent token, not the
 // shim's bearer token, and act only on the token's container.
 const AgentPathPrefix = "/_sockerless/agent/"

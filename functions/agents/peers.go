@@ -13,7 +13,7 @@ import (
 	"github.com/sockerless/sockerless/relay/ticket"
 )
 
-// agentPeer answers an agent's request to connect its workload to a peer
+// postAgentPeer answers an agent's request to connect its workload to a peer
 // (POST /_sockerless/agent/{id}/peer?name=N&port=P, agent token): a
 // tunnel ticket to port P of the running container that name N (container
 // name, network alias, DNS name, address or id prefix) designates on one
@@ -102,7 +102,7 @@ type PortsReport struct {
 	Ports []int `json:"ports"`
 }
 
-// agentPeers lists the running containers on the asking container's user
+// getAgentPeers lists the running containers on the asking container's user
 // networks, with their names and ports.
 func (a *Router) getAgentPeers(w http.ResponseWriter, r *http.Request) error {
 	id, err := a.agentAuth(r)
@@ -169,7 +169,7 @@ func peersOf(self *records.Container, cs []*records.Container) PeerList {
 	return out
 }
 
-// agentPorts records the ports listening in the asking container's
+// postAgentPorts records the ports listening in the asking container's
 // workload.
 func (a *Router) postAgentPorts(w http.ResponseWriter, r *http.Request) error {
 	id, err := a.agentAuth(r)

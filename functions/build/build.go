@@ -21,7 +21,7 @@ import (
 	"github.com/sockerless/sockerless/providers"
 )
 
-// imageBuild serves POST /build with the classic builder (package build):
+// postBuild serves POST /build with the classic builder (package build):
 // the body is the context tar. Everything that can be checked before the
 // build runs (tags, options, the Dockerfile) is an ordinary HTTP error;
 // after that, progress and failures travel in the JSON stream as Docker

@@ -22,7 +22,7 @@ const CarryPath = "/_sockerless/carry/{id}"
 // binds may still be pulled: the agent's default wait for that pull.
 const carryPullGrace = time.Minute
 
-// carryTicket answers a stream ticket of kind carry. A shim rewrote the
+// postCarry answers a stream ticket of kind carry. A shim rewrote the
 // container's host binds into workload-local mounts at create, so dir
 // must be the destination of one of its tmpfs mounts; the workload's agent
 // must exist (the container runs, or the provider's agents serve sessions

@@ -209,7 +209,7 @@ func (a *Router) containerSize(ctx context.Context, c *records.Container) (rw, r
 
 // createWarnings are Docker's create Warnings for the settings of hc the
 // provider does not apply (a provider that does not say answers none).
-func createWarnings(p providers.Provider, hc *container.HostConfig) []string {
+func createWarnings(p Provider, hc *container.HostConfig) []string {
 	out := []string{}
 	fa, ok := p.(providers.FlagApplier)
 	if !ok || hc == nil {
@@ -448,6 +448,8 @@ func (a *Router) networkSettings(c *records.Container) *container.NetworkSetting
 	return ns
 }
 
+// Summary is c as `docker ps` lists it (with sizes when size is set);
+// system df shows it too.
 func (a *Router) Summary(c *records.Container, size bool) container.Summary {
 	s := container.Summary{
 		ID:      c.ID,

@@ -7,27 +7,82 @@
 package containers
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/network"
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/internal/core"
 	"github.com/sockerless/sockerless/functions/records"
 	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/internal/layerstore"
 	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/relay/ticket"
+	"github.com/sockerless/sockerless/statestore"
 )
+
+// Store is what the containers routes use of the records store (*records.Store).
+type Store interface {
+	Container(ctx context.Context, ref string) (*records.Container, error)
+	ContainerByID(ctx context.Context, id string) (*records.Container, error)
+	ContainerByName(ctx context.Context, name string) (*records.Container, error)
+	Containers(ctx context.Context) ([]*records.Container, error)
+	CreateContainer(ctx context.Context, c *records.Container, evs ...statestore.Event) error
+	DeleteContainer(ctx context.Context, id string, version int64, evs ...statestore.Event) error
+	Events(ctx context.Context, after string, since, until time.Time) ([]records.EventEntry, error)
+	ExecsOf(ctx context.Context, containerID string) ([]*records.Exec, error)
+	Image(ctx context.Context, ref string) (*records.Image, error)
+	Now() time.Time
+	UpdateContainer(ctx context.Context, id string, fn func(*records.Container) error) (*records.Container, error)
+}
+
+// Provider is what the containers routes use of the provider; optional abilities are found by type assertion.
+type Provider interface {
+	Create(ctx context.Context, s providers.Spec) error
+	Kill(ctx context.Context, id string, signal int) error
+	Logs(ctx context.Context, id string, opts providers.LogOptions) (providers.LogPage, error)
+	Name() string
+	Remove(ctx context.Context, id string) error
+	Stop(ctx context.Context, id string, timeout time.Duration) error
+}
+
+// Backend is what the containers routes use of the shared operations (*core.Backend).
+type Backend interface {
+	ConnectEvents(c *records.Container, nets []*records.Network) []statestore.Event
+	Event(ctx context.Context, typ events.Type, action events.Action, id string, attrs map[string]string)
+	FinishStop(ctx context.Context, c *records.Container)
+	IssueTicket(w http.ResponseWriter, g ticket.Grant, tty bool, id string) error
+	LayerStore() *layerstore.Store
+	LongPoll(w http.ResponseWriter, r *http.Request, spec core.LongPollSpec) error
+	MarkManualStop(ctx context.Context, id string)
+	NewEvent(typ events.Type, action events.Action, id string, attrs map[string]string) []statestore.Event
+	PlanNetworks(ctx context.Context, c *records.Container, nc *network.NetworkingConfig) ([]*records.Network, error)
+	PollWindow(r *http.Request) time.Duration
+	ReconcileWorkload(ctx context.Context, c *records.Container) (*records.Container, error)
+	ReleaseNetworks(ctx context.Context, c *records.Container)
+	RemoveAnonymousVolumes(ctx context.Context, c *records.Container)
+	RemoveContainer(ctx context.Context, c *records.Container, kill bool) error
+	RemoveCreatedVolumes(ctx context.Context, names []string)
+	Spec(c *records.Container) providers.Spec
+	StartContainer(ctx context.Context, c *records.Container) error
+	StopContainer(ctx context.Context, c *records.Container, timeout time.Duration) error
+	VolumesFor(ctx context.Context, c *records.Container) ([]string, error)
+}
 
 // Router serves the container routes.
 type Router struct {
-	st       *records.Store
-	provider providers.Provider
-	b        *core.Backend
+	st       Store
+	provider Provider
+	b        Backend
 	cfg      core.Config
 	log      *slog.Logger
 }
 
 // NewRouter returns the container router over st, p and b.
-func NewRouter(st *records.Store, p providers.Provider, b *core.Backend, cfg core.Config, log *slog.Logger) *Router {
+func NewRouter(st Store, p Provider, b Backend, cfg core.Config, log *slog.Logger) *Router {
 	return &Router{st: st, provider: p, b: b, cfg: cfg, log: log}
 }
 

@@ -127,7 +127,7 @@ func (a *Router) getContainersLogs(w http.ResponseWriter, r *http.Request) error
 					if (e.Stream == 1 && !stdout) || (e.Stream == 2 && !stderr) {
 						continue
 					}
-					out = AppendLogEntry(out, e, timestamps, tty)
+					out = appendLogEntry(out, e, timestamps, tty)
 				}
 				if page.Cursor != "" {
 					cursor = page.Cursor
@@ -152,7 +152,7 @@ func (a *Router) getContainersLogs(w http.ResponseWriter, r *http.Request) error
 	})
 }
 
-func AppendLogEntry(out []byte, e providers.LogEntry, timestamps, tty bool) []byte {
+func appendLogEntry(out []byte, e providers.LogEntry, timestamps, tty bool) []byte {
 	data := e.Data
 	if timestamps {
 		data = append([]byte(e.Time.UTC().Format(time.RFC3339Nano)+" "), data...)

@@ -15,7 +15,7 @@ import (
 // "Published ports are listened on by the shim").
 const TunnelPath = "/_sockerless/tunnel/{id}"
 
-// tunnelTicket answers a stream ticket of kind tunnel for a running
+// postTunnel answers a stream ticket of kind tunnel for a running
 // container: one TCP connection to the port on the workload's loopback.
 func (a *Router) postTunnel(w http.ResponseWriter, r *http.Request) error {
 	if r.Header.Get(controlapi.HeaderShim) == "" {

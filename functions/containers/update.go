@@ -12,7 +12,7 @@ import (
 	"github.com/sockerless/sockerless/internal/errdefs"
 )
 
-// containerUpdate is docker update (moby 28.2 daemon/update.go and
+// postContainerUpdate is docker update (moby 28.2 daemon/update.go and
 // container.UpdateContainer): the body is checked before the container is
 // looked up; the restart policy and resource limits are recorded. The
 // restart policy takes effect at the container's next exit, as Docker's

@@ -158,7 +158,7 @@ func (a *Router) startDetached(ctx context.Context, w http.ResponseWriter, g tic
 	return nil
 }
 
-// execUnstarted records that a shim could not connect exec {id}'s
+// postExecUnstarted records that a shim could not connect exec {id}'s
 // stream: the command never ran, so the exec ends with
 // controlapi.ExitUnstarted (an exec that already has a code keeps it).
 func (a *Router) postExecUnstarted(w http.ResponseWriter, r *http.Request) error {
@@ -200,7 +200,7 @@ func (a *Router) getExecByID(w http.ResponseWriter, r *http.Request) error {
 	return httpx.WriteJSON(w, http.StatusOK, resp)
 }
 
-// execResize validates; a live session's TTY is resized by the shim,
+// postContainerExecResize validates; a live session's TTY is resized by the shim,
 // which owns the stream.
 func (a *Router) postContainerExecResize(w http.ResponseWriter, r *http.Request) error {
 	if _, _, err := core.ResizeParams(r); err != nil {

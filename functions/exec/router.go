@@ -5,27 +5,48 @@
 package exec
 
 import (
+	"context"
 	"log/slog"
+	"net/http"
+	"time"
 
+	"github.com/moby/moby/api/types/events"
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/internal/core"
 	"github.com/sockerless/sockerless/functions/records"
 	"github.com/sockerless/sockerless/internal/controlapi"
-	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/relay/ticket"
 )
+
+// Store is what the exec routes use of the records store (*records.Store).
+type Store interface {
+	Container(ctx context.Context, ref string) (*records.Container, error)
+	CreateExec(ctx context.Context, e *records.Exec) error
+	Exec(ctx context.Context, id string) (*records.Exec, error)
+	Now() time.Time
+	UpdateContainerFrom(ctx context.Context, id string, fn func(*records.Container) error, ch records.Change[records.Container]) (*records.Container, error)
+	UpdateExec(ctx context.Context, id string, fn func(*records.Exec) error) (*records.Exec, error)
+}
+
+// Backend is what the exec routes use of the shared operations (*core.Backend).
+type Backend interface {
+	Event(ctx context.Context, typ events.Type, action events.Action, id string, attrs map[string]string)
+	ExecExited(ctx context.Context, id string, code int, at time.Time) error
+	IssueTicket(w http.ResponseWriter, g ticket.Grant, tty bool, id string) error
+	ReconcileWorkload(ctx context.Context, c *records.Container) (*records.Container, error)
+}
 
 // Router serves the exec routes.
 type Router struct {
-	st       *records.Store
-	provider providers.Provider
-	b        *core.Backend
-	cfg      core.Config
-	log      *slog.Logger
+	st  Store
+	b   Backend
+	cfg core.Config
+	log *slog.Logger
 }
 
-// NewRouter returns the exec router over st, p and b.
-func NewRouter(st *records.Store, p providers.Provider, b *core.Backend, cfg core.Config, log *slog.Logger) *Router {
-	return &Router{st: st, provider: p, b: b, cfg: cfg, log: log}
+// NewRouter returns the exec router over st and b.
+func NewRouter(st Store, b Backend, cfg core.Config, log *slog.Logger) *Router {
+	return &Router{st: st, b: b, cfg: cfg, log: log}
 }
 
 // Routes registers the exec routes on rt.

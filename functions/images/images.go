@@ -226,7 +226,7 @@ func applyChange(c *v1.Config, change string) {
 	}
 }
 
-// imageLoad reads a docker-save or OCI-layout tarball and records each of
+// postImagesLoad reads a docker-save or OCI-layout tarball and records each of
 // its images with its real config.
 func (a *Router) postImagesLoad(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -454,6 +454,8 @@ func imageInspectView(img *records.Image, tags []string) image.InspectResponse {
 	return resp
 }
 
+// Summaries lists the images matching f as `docker images` does (all:
+// with intermediate images); system df shows them too.
 func (a *Router) Summaries(ctx context.Context, f httpx.Filters, all bool) ([]image.Summary, error) {
 	imgs, err := a.st.Images(ctx)
 	if err != nil {

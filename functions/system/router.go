@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
@@ -16,7 +17,6 @@ import (
 	"github.com/sockerless/sockerless/functions/internal/core"
 	"github.com/sockerless/sockerless/functions/records"
 	"github.com/sockerless/sockerless/internal/errdefs"
-	"github.com/sockerless/sockerless/providers"
 )
 
 // ContainerViews is what disk usage needs of the container router.
@@ -41,11 +41,30 @@ type Views struct {
 	Volumes    VolumeViews
 }
 
+// Store is what the system routes use of the records store (*records.Store).
+type Store interface {
+	Containers(ctx context.Context) ([]*records.Container, error)
+	Events(ctx context.Context, after string, since, until time.Time) ([]records.EventEntry, error)
+	Images(ctx context.Context) ([]*records.Image, error)
+	Now() time.Time
+}
+
+// Provider is what the system routes use of the provider; optional abilities are found by type assertion.
+type Provider interface {
+	Name() string
+}
+
+// Backend is what the system routes use of the shared operations (*core.Backend).
+type Backend interface {
+	LongPoll(w http.ResponseWriter, r *http.Request, spec core.LongPollSpec) error
+	Sweep(ctx context.Context) (core.SweepReport, error)
+}
+
 // Router serves the system routes.
 type Router struct {
-	st       *records.Store
-	provider providers.Provider
-	b        *core.Backend
+	st       Store
+	provider Provider
+	b        Backend
 	cfg      core.Config
 	log      *slog.Logger
 	views    Views
@@ -53,7 +72,7 @@ type Router struct {
 
 // NewRouter returns the system router over st, p and b; views gives
 // system df the other families' summaries.
-func NewRouter(st *records.Store, p providers.Provider, b *core.Backend, cfg core.Config, log *slog.Logger, views Views) *Router {
+func NewRouter(st Store, p Provider, b Backend, cfg core.Config, log *slog.Logger, views Views) *Router {
 	return &Router{st: st, provider: p, b: b, cfg: cfg, log: log, views: views}
 }
 

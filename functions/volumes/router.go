@@ -3,6 +3,7 @@
 package volumes
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -10,21 +11,32 @@ import (
 	"github.com/sockerless/sockerless/functions/internal/core"
 	"github.com/sockerless/sockerless/functions/records"
 	"github.com/sockerless/sockerless/internal/errdefs"
-	"github.com/sockerless/sockerless/providers"
 )
+
+// Store is what the volumes routes use of the records store (*records.Store).
+type Store interface {
+	Containers(ctx context.Context) ([]*records.Container, error)
+	Volume(ctx context.Context, name string) (*records.Volume, error)
+	Volumes(ctx context.Context) ([]*records.Volume, error)
+}
+
+// Backend is what the volumes routes use of the shared operations (*core.Backend).
+type Backend interface {
+	CreateVolume(ctx context.Context, name, driver string, labels, opts map[string]string, anonymous bool) (bool, error)
+	RemoveVolume(ctx context.Context, v *records.Volume) error
+}
 
 // Router serves the volume routes.
 type Router struct {
-	st       *records.Store
-	provider providers.Provider
-	b        *core.Backend
-	cfg      core.Config
-	log      *slog.Logger
+	st  Store
+	b   Backend
+	cfg core.Config
+	log *slog.Logger
 }
 
-// NewRouter returns the volume router over st, p and b.
-func NewRouter(st *records.Store, p providers.Provider, b *core.Backend, cfg core.Config, log *slog.Logger) *Router {
-	return &Router{st: st, provider: p, b: b, cfg: cfg, log: log}
+// NewRouter returns the volume router over st and b.
+func NewRouter(st Store, b Backend, cfg core.Config, log *slog.Logger) *Router {
+	return &Router{st: st, b: b, cfg: cfg, log: log}
 }
 
 // Routes registers the volume routes on rt.

@@ -71,6 +71,8 @@ func volumeView(v *records.Volume, refs *int64) volume.Volume {
 	return out
 }
 
+// Views lists every volume as `docker volume ls` does, with the
+// containers cs using each; system df shows them too.
 func (a *Router) Views(ctx context.Context, cs []*records.Container) ([]volume.Volume, error) {
 	vs, err := a.st.Volumes(ctx)
 	if err != nil {

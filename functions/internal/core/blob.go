@@ -36,7 +36,7 @@ func (a *Backend) directBodies() bool {
 	return a.cfg.RelayURL == "" || strings.HasPrefix(a.cfg.RelayURL, "inproc:")
 }
 
-// requestBody returns the body of a request whose body may be larger than
+// RequestBody returns the body of a request whose body may be larger than
 // the platform accepts (see controlapi.HeaderBlobTicket), for purpose:
 //
 //   - asked for a blob ticket (HeaderBlobTicket), it answers the ticket,

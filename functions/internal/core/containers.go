@@ -22,16 +22,17 @@ import (
 	"github.com/sockerless/sockerless/providers"
 )
 
-// validName is Docker's container name rule.
+// ValidName is Docker's container name rule.
 var ValidName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 
+// NewID returns a new random 64-hex-digit id, as Docker's.
 func NewID() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
-// mergeEnv merges env lists by key, later lists winning, keeping the first
+// MergeEnv merges env lists by key, later lists winning, keeping the first
 // list's order; PATH gets Docker's default when no list sets it.
 func MergeEnv(lists ...[]string) []string {
 	var keys []string
@@ -56,9 +57,10 @@ func MergeEnv(lists ...[]string) []string {
 	return out
 }
 
+// DefaultPath is the PATH a container gets when its image sets none.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// containerMounts lists a container's binds, mounts and anonymous volumes
+// ContainerMounts lists a container's binds, mounts and anonymous volumes
 // in inspect's shape.
 func ContainerMounts(c *records.Container) []container.MountPoint {
 	var out []container.MountPoint
@@ -113,6 +115,7 @@ func ContainerMounts(c *records.Container) []container.MountPoint {
 	return out
 }
 
+// ContainerAttrs are the attributes of c's events (name, image, labels).
 func ContainerAttrs(c *records.Container) map[string]string {
 	attrs := map[string]string{"name": c.Name, "image": c.ImageRef}
 	for k, v := range c.Config.Labels {
@@ -121,7 +124,7 @@ func ContainerAttrs(c *records.Container) map[string]string {
 	return attrs
 }
 
-// spec builds the provider's view of a container.
+// Spec builds the provider's view of a container.
 func (a *Backend) Spec(c *records.Container) providers.Spec {
 	s := providers.Spec{
 		ID:         c.ID,
@@ -179,6 +182,8 @@ func (a *Backend) Spec(c *records.Container) providers.Spec {
 	return s
 }
 
+// FormatTime formats t as Docker's inspect does (RFC 3339 with
+// nanoseconds; the zero time as Docker's zero).
 func FormatTime(t time.Time) string {
 	if t.IsZero() {
 		return "0001-01-01T00:00:00Z"
@@ -186,6 +191,8 @@ func FormatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
+// NonNil returns s, or an empty slice for nil, so JSON says [] as
+// Docker does.
 func NonNil(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -193,7 +200,7 @@ func NonNil(s []string) []string {
 	return s
 }
 
-// autoRemove removes an auto-remove (--rm) container that ended or could
+// AutoRemove removes an auto-remove (--rm) container that ended or could
 // not start, with its anonymous volumes, as Docker does.
 func (a *Backend) AutoRemove(ctx context.Context, c *records.Container) error {
 	if err := a.RemoveContainer(ctx, c, false); err != nil {
@@ -203,7 +210,7 @@ func (a *Backend) AutoRemove(ctx context.Context, c *records.Container) error {
 	return nil
 }
 
-// removeContainer kills a running workload, releases it and deletes the
+// RemoveContainer kills a running workload, releases it and deletes the
 // record. Removal is idempotent: a concurrent removal of the same
 // container is not an error.
 func (a *Backend) RemoveContainer(ctx context.Context, c *records.Container, kill bool) error {
@@ -228,7 +235,7 @@ func (a *Backend) RemoveContainer(ctx context.Context, c *records.Container, kil
 	return nil
 }
 
-// deleteExecsOf deletes the exec records of a container being removed
+// DeleteExecsOf deletes the exec records of a container being removed
 // (none to look for when it never had an exec).
 func (a *Backend) DeleteExecsOf(ctx context.Context, c *records.Container) {
 	if !c.HadExec {
@@ -241,7 +248,7 @@ func (a *Backend) DeleteExecsOf(ctx context.Context, c *records.Container) {
 	}
 }
 
-// exitAndRemove ends and removes an auto-remove container c (as read by
+// ExitAndRemove ends and removes an auto-remove container c (as read by
 // the exit report, still running) in one store write that also logs its
 // die and destroy events. It reports false, having changed nothing in the
 // store, when the record moved since c was read or the provider could not
@@ -267,6 +274,7 @@ func (a *Backend) ExitAndRemove(ctx context.Context, c *records.Container, code 
 	return true
 }
 
+// PruneUntil reads a prune's until filter (zero when absent).
 func PruneUntil(f httpx.Filters, now time.Time) (time.Time, error) {
 	if !f.Has("until") {
 		return time.Time{}, nil

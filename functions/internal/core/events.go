@@ -10,7 +10,7 @@ import (
 	"github.com/sockerless/sockerless/statestore"
 )
 
-// newEvent builds an event to append with the store write of the change
+// NewEvent builds an event to append with the store write of the change
 // it reports (one round trip for both); nil, with a warning, if it cannot
 // be encoded.
 func (a *Backend) NewEvent(typ events.Type, action events.Action, id string, attrs map[string]string) []statestore.Event {
@@ -22,7 +22,7 @@ func (a *Backend) NewEvent(typ events.Type, action events.Action, id string, att
 	return []statestore.Event{e}
 }
 
-// parseTime reads Docker's since/until forms: Unix seconds with optional
+// ParseTime reads Docker's since/until forms: Unix seconds with optional
 // fraction, RFC 3339, or a Go duration relative to now ("10m").
 func ParseTime(s string, now time.Time) (time.Time, error) {
 	if s == "" {
@@ -44,7 +44,7 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, errdefs.InvalidParameterf("invalid time %q: use Unix seconds, RFC 3339 or a duration", s)
 }
 
-// event records a Docker event; failures are logged, not returned: the
+// Event records a Docker event; failures are logged, not returned: the
 // action already happened.
 func (a *Backend) Event(ctx context.Context, typ events.Type, action events.Action, id string, attrs map[string]string) {
 	if err := a.st.Event(ctx, typ, action, id, attrs); err != nil {

@@ -14,7 +14,7 @@ import (
 // reserved record name in every store.
 var validKey = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
 
-// idempotencyKey returns the request's idempotency key ("" when none) and
+// IdempotencyKey returns the request's idempotency key ("" when none) and
 // whether this is a retry of an earlier attempt.
 func IdempotencyKey(r *http.Request) (key string, retry bool, err error) {
 	key = r.Header.Get(controlapi.HeaderIdempotencyKey)
@@ -30,7 +30,7 @@ func IdempotencyKey(r *http.Request) (key string, retry bool, err error) {
 
 type startKeyCtx struct{}
 
-// withStartKey carries a start request's idempotency key to
+// WithStartKey carries a start request's idempotency key to
 // startContainer, which records it with the running state.
 func WithStartKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, startKeyCtx{}, key)

@@ -12,12 +12,13 @@ import (
 	"github.com/sockerless/sockerless/providers"
 )
 
-// progress writes Docker's JSON progress stream.
+// Progress writes Docker's JSON progress stream.
 type Progress struct {
 	w   http.ResponseWriter
 	enc *json.Encoder
 }
 
+// ProgressMsg is one message of Docker's JSON progress stream.
 type ProgressMsg struct {
 	Status      string          `json:"status,omitempty"`
 	Aux         json.RawMessage `json:"aux,omitempty"`
@@ -27,23 +28,26 @@ type ProgressMsg struct {
 	ErrorDetail *ErrorDetail    `json:"errorDetail,omitempty"`
 }
 
+// ErrorDetail is the error of a failed progress stream.
 type ErrorDetail struct {
 	Code    int    `json:"code,omitempty"`
 	Message string `json:"message"`
 }
 
+// NewProgress answers 200 with a JSON progress stream on w.
 func NewProgress(w http.ResponseWriter) *Progress {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	return &Progress{w: w, enc: json.NewEncoder(w)}
 }
 
+// Send writes m and flushes it to the client.
 func (p *Progress) Send(m ProgressMsg) {
 	_ = p.enc.Encode(m)
 	_ = http.NewResponseController(p.w).Flush()
 }
 
-// layerStore returns the provider's layer store, or nil when the
+// LayerStore returns the provider's layer store, or nil when the
 // provider does not run image filesystems.
 func (a *Backend) LayerStore() *layerstore.Store {
 	if lk, ok := a.provider.(providers.LayerKeeper); ok {
@@ -52,7 +56,7 @@ func (a *Backend) LayerStore() *layerstore.Store {
 	return nil
 }
 
-// storeLayers puts layers into the provider's layer store (a no-op
+// StoreLayers puts layers into the provider's layer store (a no-op
 // without one), skipping those already stored; each is verified against
 // its diff id.
 func (a *Backend) StoreLayers(layers []v1.Layer) error {
@@ -81,7 +85,7 @@ func (a *Backend) StoreLayers(layers []v1.Layer) error {
 	return nil
 }
 
-// imageLayers lists an image's layer diff ids, bottom first.
+// ImageLayers lists an image's layer diff ids, bottom first.
 func ImageLayers(img *records.Image) []string {
 	out := make([]string, 0, len(img.Config.RootFS.DiffIDs))
 	for _, d := range img.Config.RootFS.DiffIDs {
@@ -90,6 +94,8 @@ func ImageLayers(img *records.Image) []string {
 	return out
 }
 
+// ShortDigest is the first 12 hex digits of digest d, as Docker
+// shows layer ids.
 func ShortDigest(d string) string {
 	d = strings.TrimPrefix(d, "sha256:")
 	if len(d) > 12 {

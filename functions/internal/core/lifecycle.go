@@ -15,9 +15,11 @@ import (
 	"github.com/sockerless/sockerless/statestore"
 )
 
+// ErrNotModified answers 304: the container is already in the asked
+// state.
 var ErrNotModified = errdefs.NotModified(errors.New("not modified"))
 
-// startContainer marks c running (so an exit reported while Start is in
+// StartContainer marks c running (so an exit reported while Start is in
 // flight lands on this run) and starts its workload.
 func (a *Backend) StartContainer(ctx context.Context, c *records.Container) error {
 	if c.Removing {
@@ -79,6 +81,8 @@ func (a *Backend) StartContainer(ctx context.Context, c *records.Container) erro
 	return nil
 }
 
+// StopContainer asks the provider to stop c's workload, killing it after
+// timeout, and records the manual stop.
 func (a *Backend) StopContainer(ctx context.Context, c *records.Container, timeout time.Duration) error {
 	a.MarkManualStop(ctx, c.ID)
 	if err := a.provider.Stop(ctx, c.ID, timeout); err != nil && !errdefs.IsNotFound(err) {
@@ -88,7 +92,7 @@ func (a *Backend) StopContainer(ctx context.Context, c *records.Container, timeo
 	return nil
 }
 
-// finishStop records a stop that has ended the main process.
+// FinishStop records a stop that has ended the main process.
 func (a *Backend) FinishStop(ctx context.Context, c *records.Container) {
 	// A provider whose exit report was lost still leaves a stopped
 	// container: SIGKILL's code.
@@ -96,7 +100,7 @@ func (a *Backend) FinishStop(ctx context.Context, c *records.Container) {
 	a.Event(ctx, events.ContainerEventType, events.ActionStop, c.ID, ContainerAttrs(c))
 }
 
-// markExited records the end of run seq of container id (seq 0: the
+// MarkExited records the end of run seq of container id (seq 0: the
 // current run). It reports false, changing nothing, when that run already
 // ended or a newer run started, and an error when the store could not be
 // read or written (the exit is then not recorded: the caller must retry).
@@ -145,7 +149,7 @@ func (a *Backend) MarkExited(ctx context.Context, id string, code int, at time.T
 	return c, true, nil
 }
 
-// markExitedLogged is markExited for paths that end a run themselves
+// MarkExitedLogged is markExited for paths that end a run themselves
 // (stop, kill on removal): a failed write is logged, and the sweep or the
 // workload's own report records the exit later.
 func (a *Backend) MarkExitedLogged(ctx context.Context, id string, code int, at time.Time, seq int64, from *records.Container) {
@@ -154,6 +158,8 @@ func (a *Backend) MarkExitedLogged(ctx context.Context, id string, code int, at 
 	}
 }
 
+// MarkManualStop records that container id was stopped by the user, so
+// its restart policy does not restart it.
 func (a *Backend) MarkManualStop(ctx context.Context, id string) {
 	_, _ = a.st.UpdateContainer(ctx, id, func(c *records.Container) error {
 		c.ManualStop, c.RestartAt = true, time.Time{}

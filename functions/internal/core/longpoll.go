@@ -12,6 +12,8 @@ import (
 	"github.com/sockerless/sockerless/statestore"
 )
 
+// EventsWatchKind is the kind a statestore.Watcher wakes events
+// followers on.
 const EventsWatchKind = statestore.KindEvents
 
 // MaxAnswerBytes bounds the body of one bounded answer (1 MiB), well under
@@ -19,7 +21,7 @@ const EventsWatchKind = statestore.KindEvents
 // answers as soon as it holds this much, and says to continue.
 const MaxAnswerBytes = 1 << 20
 
-// longPollSpec describes one long wait (wait, logs?follow, events,
+// LongPollSpec describes one long wait (wait, logs?follow, events,
 // stats?stream) as a sequence of non-blocking steps.
 type LongPollSpec struct {
 	ContentType string
@@ -48,7 +50,7 @@ type LongPollSpec struct {
 	Step func(ctx context.Context, cursor string) (chunk []byte, next string, done bool, err error)
 }
 
-// pollWindow is how long a bounded poll may take: what the shim asked
+// PollWindow is how long a bounded poll may take: what the shim asked
 // for in controlapi.HeaderPoll (milliseconds), at most the configured
 // window.
 func (a *Backend) PollWindow(r *http.Request) time.Duration {
@@ -59,7 +61,7 @@ func (a *Backend) PollWindow(r *http.Request) time.Duration {
 	return min(time.Duration(ms)*time.Millisecond, a.cfg.PollWindow)
 }
 
-// watchTicket signs a watch ticket for container id (empty when this
+// WatchTicket signs a watch ticket for container id (empty when this
 // deployment sends no notices).
 func (a *Backend) WatchTicket(id string) string {
 	if a.cfg.Notifier == nil {
@@ -73,7 +75,7 @@ func (a *Backend) WatchTicket(id string) string {
 	return tok
 }
 
-// notify tells the shims waiting on container id that it changed (best
+// Notify tells the shims waiting on container id that it changed (best
 // effort: a lost notice costs a waiter its back-off polling).
 func (a *Backend) Notify(ctx context.Context, id string) {
 	if a.cfg.Notifier == nil {
@@ -84,7 +86,7 @@ func (a *Backend) Notify(ctx context.Context, id string) {
 	}
 }
 
-// longPoll serves spec. A request from a shim carrying
+// LongPoll serves spec. A request from a shim carrying
 // controlapi.HeaderPoll gets one bounded answer: everything produced
 // within the window, with controlapi.HeaderContinue and a cursor when the
 // answer is not final. Any other request is streamed until done, with

@@ -18,9 +18,10 @@ import (
 // provider's volumes folder, so the rule is what keeps it inside.
 const volumeNameChars = `[a-zA-Z0-9][a-zA-Z0-9_.-]`
 
+// VolumeNameRe matches a valid volume name.
 var VolumeNameRe = regexp.MustCompile(`^` + volumeNameChars + `+$`)
 
-// validateVolumeName answers Docker's errors (moby volume/local
+// ValidateVolumeName answers Docker's errors (moby volume/local
 // validateName, wrapped "create NAME: " by the volume service) for a name
 // the local driver refuses.
 func ValidateVolumeName(name string) error {
@@ -33,7 +34,7 @@ func ValidateVolumeName(name string) error {
 	return nil
 }
 
-// bindSpec is one parsed HostConfig.Binds entry.
+// BindSpec is one parsed HostConfig.Binds entry.
 type BindSpec struct {
 	// Source is a host path (starting with "/"), a volume name, or ""
 	// for an anonymous volume ("/data" alone).
@@ -47,7 +48,7 @@ type BindSpec struct {
 // volume name (so "." and "../x" fail the name rule, as in Docker).
 func (b BindSpec) isHostPath() bool { return strings.HasPrefix(b.Source, "/") }
 
-// parseBind parses "DEST", "SRC:DEST" or "SRC:DEST:MODE" as Docker's
+// ParseBind parses "DEST", "SRC:DEST" or "SRC:DEST:MODE" as Docker's
 // Linux parser does, with its error messages.
 func ParseBind(spec string) (BindSpec, error) {
 	parts := strings.Split(spec, ":")
@@ -92,7 +93,7 @@ func (b BindSpec) readOnly() bool {
 	return false
 }
 
-// checkMounts validates a container's binds and mounts as Docker does at
+// CheckMounts validates a container's binds and mounts as Docker does at
 // create: volume names follow the local driver's rule, bind sources are
 // absolute, and, unless hostBinds, no source names a path on this host
 // (in split and cloud modes this host is the control plane's, not the
@@ -144,7 +145,7 @@ func CheckMounts(hc *container.HostConfig, hostBinds bool) error {
 	return nil
 }
 
-// errHostBind refuses a host bind where the control plane does not run on
+// ErrHostBind refuses a host bind where the control plane does not run on
 // the client's host: the path would name a folder of the control plane's
 // own machine (its secrets, its other containers' data), not the runner's.
 func ErrHostBind(spec string) error {
@@ -185,7 +186,7 @@ func anonymousDestinations(c *records.Container) []string {
 	return append(out, vols...)
 }
 
-// planAnonymousVolumes names c's anonymous volumes (64 hex digits, as
+// PlanAnonymousVolumes names c's anonymous volumes (64 hex digits, as
 // Docker's) in c.AnonVolumes; they are created with the record.
 func PlanAnonymousVolumes(c *records.Container) {
 	for _, d := range anonymousDestinations(c) {
@@ -198,7 +199,7 @@ func PlanAnonymousVolumes(c *records.Container) {
 	}
 }
 
-// volumesFor creates the volumes a container's binds and mounts refer to,
+// VolumesFor creates the volumes a container's binds and mounts refer to,
 // as Docker does at create: named ones that do not exist yet and every
 // anonymous one. It returns the names it created, so a create that fails
 // later removes them again.
@@ -228,7 +229,7 @@ func (a *Backend) VolumesFor(ctx context.Context, c *records.Container) ([]strin
 	return created, nil
 }
 
-// removeCreatedVolumes undoes the volume creations of a create that
+// RemoveCreatedVolumes undoes the volume creations of a create that
 // failed: a volume another container has started to use since stays.
 func (a *Backend) RemoveCreatedVolumes(ctx context.Context, names []string) {
 	for _, n := range names {
@@ -242,7 +243,7 @@ func (a *Backend) RemoveCreatedVolumes(ctx context.Context, names []string) {
 	}
 }
 
-// removeAnonymousVolumes removes the anonymous volumes of container c,
+// RemoveAnonymousVolumes removes the anonymous volumes of container c,
 // removed or being removed (docker rm -v, and --rm), as Docker does; one
 // another container uses too stays.
 func (a *Backend) RemoveAnonymousVolumes(ctx context.Context, c *records.Container) {
@@ -262,7 +263,7 @@ func (a *Backend) RemoveAnonymousVolumes(ctx context.Context, c *records.Contain
 	}
 }
 
-// noCopy reports whether the volume at dest was asked to stay empty
+// NoCopy reports whether the volume at dest was asked to stay empty
 // (--mount volume-nocopy, or a bind mode with "nocopy").
 func NoCopy(c *records.Container, dest string) bool {
 	for _, m := range c.HostConfig.Mounts {

@@ -14,7 +14,7 @@ import (
 	"github.com/sockerless/sockerless/statestore"
 )
 
-// Predefined networks. Their ids are fixed so every function instance
+// predefined are the predefined networks. Their ids are fixed so every function instance
 // agrees without a lookup.
 var predefined = []records.Network{
 	{ID: strings.Repeat("b", 64), Name: "bridge", Driver: "bridge", IPAM: []records.IPAMConfig{{Subnet: "172.17.0.0/16", Gateway: "172.17.0.1"}},
@@ -23,6 +23,8 @@ var predefined = []records.Network{
 	{ID: strings.Repeat("d", 64), Name: "none", Driver: "null"},
 }
 
+// EnsureDefaultNetworks creates the predefined networks (bridge, host,
+// none) when they are missing.
 func (a *Backend) EnsureDefaultNetworks(ctx context.Context) error {
 	for _, n := range predefined {
 		n := n
@@ -35,6 +37,8 @@ func (a *Backend) EnsureDefaultNetworks(ctx context.Context) error {
 	return nil
 }
 
+// NewEndpoint is c's endpoint on n with the user's settings cfg
+// (aliases, addresses, MAC).
 func NewEndpoint(n *records.Network, c *records.Container, cfg *network.EndpointSettings) *records.Endpoint {
 	ep := &records.Endpoint{NetworkID: n.ID, EndpointID: NewID()}
 	if cfg != nil {
@@ -52,7 +56,7 @@ func NewEndpoint(n *records.Network, c *records.Container, cfg *network.Endpoint
 	return ep
 }
 
-// planNetworks decides which networks a new container joins (its network
+// PlanNetworks decides which networks a new container joins (its network
 // mode plus the endpoints of its networking config) and allocates their
 // addresses before the container record exists, so that the record is
 // created with its endpoints in one write. It returns the networks
@@ -110,7 +114,7 @@ func (a *Backend) PlanNetworks(ctx context.Context, c *records.Container, nc *ne
 	return joined, nil
 }
 
-// defaultBridge is the predefined network "bridge", as stored (never
+// DefaultBridge is the predefined network "bridge", as stored (never
 // modified).
 var DefaultBridge = func() records.Network {
 	n := predefined[0]
@@ -118,7 +122,7 @@ var DefaultBridge = func() records.Network {
 	return n
 }()
 
-// bridgeEndpoint gives ep an address on the default bridge for container
+// BridgeEndpoint gives ep an address on the default bridge for container
 // id: the requested one, or one picked from the id (attempt moves to the
 // next), since no shared allocation map is read. ep.AddrName reserves it:
 // a taken address shows as a name conflict on it when the container
@@ -164,14 +168,14 @@ func hexVal(c byte) byte {
 	return 0
 }
 
-// addrConflict reports whether err is a name conflict on a reserved
+// AddrConflict reports whether err is a name conflict on a reserved
 // address (records.AddrName) rather than on the container's name.
 func AddrConflict(err error) bool {
 	var nc *statestore.NameConflictError
 	return errors.As(err, &nc) && strings.HasPrefix(nc.Name, "ip:")
 }
 
-// connectEvents are the events announcing the endpoints of a newly
+// ConnectEvents are the events announcing the endpoints of a newly
 // created container, written with its record.
 func (a *Backend) ConnectEvents(c *records.Container, nets []*records.Network) []statestore.Event {
 	var evs []statestore.Event
@@ -301,6 +305,7 @@ func (a *Backend) ReleaseEndpoint(ctx context.Context, networkID, containerID st
 	})
 }
 
+// ReleaseNetworks releases the addresses c holds on its networks.
 func (a *Backend) ReleaseNetworks(ctx context.Context, c *records.Container) {
 	for _, ep := range c.Networks {
 		if ep.AddrName == "" { // a reserved address goes with the record
@@ -309,6 +314,7 @@ func (a *Backend) ReleaseNetworks(ctx context.Context, c *records.Container) {
 	}
 }
 
+// EndpointView is ep as inspect shows it.
 func EndpointView(ep *records.Endpoint) *network.EndpointSettings {
 	v := &network.EndpointSettings{
 		NetworkID: ep.NetworkID, EndpointID: ep.EndpointID, IPPrefixLen: ep.PrefixLen,

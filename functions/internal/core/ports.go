@@ -15,7 +15,7 @@ import (
 // listens on the host ports, and they are not shown.
 const PortsLabel = "io.sockerless.ports"
 
-// hostBindings lists the host side of a running container's published
+// HostBindings lists the host side of a running container's published
 // ports, as Docker shows them in NetworkSettings.Ports: a binding on all
 // addresses is shown for 0.0.0.0 and for ::. A binding whose host port is
 // not a number (a shim that does not listen itself left it to be chosen)
@@ -45,14 +45,14 @@ func HostBindings(c *records.Container) network.PortMap {
 	return out
 }
 
-// addHostBindings sets the published ports' bindings in ports.
+// AddHostBindings sets the published ports' bindings in ports.
 func AddHostBindings(c *records.Container, ports network.PortMap) {
 	for p, bs := range HostBindings(c) {
 		ports[p] = bs
 	}
 }
 
-// portSummaries is a container list entry's Ports: while it runs, each
+// PortSummaries is a container list entry's Ports: while it runs, each
 // published port with its host side and each exposed port without one.
 func PortSummaries(c *records.Container) []container.PortSummary {
 	out := []container.PortSummary{}

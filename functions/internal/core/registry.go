@@ -31,7 +31,7 @@ type Registry interface {
 	Login(ctx context.Context, auth registry.AuthConfig) error
 }
 
-// layerFetcher is an optional extension of a Registry whose Fetch can
+// LayerFetcher is an optional extension of a Registry whose Fetch can
 // also hand over the image's layers, so a provider that keeps layers
 // (providers.LayerKeeper) gets them at pull time.
 type LayerFetcher interface {
@@ -44,9 +44,10 @@ type LayerFetcher interface {
 // registry (unauthorized, not found).
 var ErrRegistryUnreachable = errors.New("registry unreachable")
 
-// remoteRegistry fetches with go-containerregistry.
+// RemoteRegistry fetches with go-containerregistry.
 type RemoteRegistry struct{}
 
+// Fetch reads ref's image config for platform from its registry.
 func (rr RemoteRegistry) Fetch(ctx context.Context, ref, platform string, auth registry.AuthConfig) (*records.Image, error) {
 	rec, _, err := rr.FetchLayers(ctx, ref, platform, auth)
 	return rec, err
@@ -119,6 +120,8 @@ func authenticator(a registry.AuthConfig) authn.Authenticator {
 	return authn.FromConfig(authn.AuthConfig{Username: a.Username, Password: a.Password, IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken})
 }
 
+// ClassifyRegistryErr gives a registry error about ref its Docker class
+// (not found, unauthorized, unreachable).
 func ClassifyRegistryErr(ref string, err error) error {
 	var te *transport.Error
 	if errors.As(err, &te) {
@@ -139,7 +142,7 @@ func ClassifyRegistryErr(ref string, err error) error {
 	return errdefs.Unavailable(fmt.Errorf("pulling %s: %w", ref, err))
 }
 
-// imageRecord reads an image's config and layers into a record.
+// ImageRecord reads an image's config and layers into a record.
 func ImageRecord(img v1.Image, source string) (*records.Image, error) {
 	cfg, err := img.ConfigFile()
 	if err != nil {
@@ -171,7 +174,7 @@ func ImageRecord(img v1.Image, source string) (*records.Image, error) {
 	return out, nil
 }
 
-// decodeAuth reads the X-Registry-Auth header: base64url JSON, possibly
+// DecodeAuth reads the X-Registry-Auth header: base64url JSON, possibly
 // without padding. An absent header is anonymous.
 func DecodeAuth(h string) (registry.AuthConfig, error) {
 	var a registry.AuthConfig

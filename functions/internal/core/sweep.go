@@ -178,7 +178,7 @@ func (a *Backend) exitVanished(ctx context.Context, c *records.Container, ex *pr
 	return true, nil
 }
 
-// reconcileWorkload checks, for a request about to use container c's
+// ReconcileWorkload checks, for a request about to use container c's
 // workload (exec, attach, start), that the workload exists, when the
 // provider can tell. A running container without one is recorded as
 // exited at once, and the request answers that it is not running instead

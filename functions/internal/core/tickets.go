@@ -11,11 +11,11 @@ import (
 	"github.com/sockerless/sockerless/relay/ticket"
 )
 
-// errNeedsShim answers a hijack request that did not come through a shim:
+// ErrNeedsShim answers a hijack request that did not come through a shim:
 // a serverless function cannot hold the upgraded connection.
 var ErrNeedsShim = errdefs.InvalidParameterf("attach and interactive exec need the sockerless shim: point DOCKER_HOST at `sockerless`, not at the functions endpoint")
 
-// issueTicket signs g and answers it as a StreamTicket.
+// IssueTicket signs g and answers it as a StreamTicket.
 func (a *Backend) IssueTicket(w http.ResponseWriter, g ticket.Grant, tty bool, id string) error {
 	g.Session = NewID()[:32]
 	now := a.st.Now()
@@ -34,6 +34,7 @@ func (a *Backend) IssueTicket(w http.ResponseWriter, g ticket.Grant, tty bool, i
 	return json.NewEncoder(w).Encode(st)
 }
 
+// ResizeParams reads a resize's h and w query parameters.
 func ResizeParams(r *http.Request) (uint, uint, error) {
 	h, err := strconv.ParseUint(r.URL.Query().Get("h"), 10, 16)
 	if err != nil {

@@ -13,12 +13,14 @@ import (
 	"github.com/sockerless/sockerless/providers"
 )
 
-// anonymousLabel marks volumes created without a name, as Docker does.
+// AnonymousLabel marks volumes created without a name, as Docker does.
 const AnonymousLabel = "com.docker.volume.anonymous"
 
+// VolumeMountpoint is where volume name is shown as mounted, as Docker's
+// local driver does.
 func VolumeMountpoint(name string) string { return "/var/lib/sockerless/volumes/" + name + "/_data" }
 
-// createVolume creates the volume name unless it exists, reporting
+// CreateVolume creates the volume name unless it exists, reporting
 // whether this call created it. anonymous marks a volume made for a
 // container's unnamed mount point.
 func (a *Backend) CreateVolume(ctx context.Context, name, driver string, labels, opts map[string]string, anonymous bool) (bool, error) {
@@ -38,11 +40,12 @@ func (a *Backend) CreateVolume(ctx context.Context, name, driver string, labels,
 	return true, nil
 }
 
+// RemoveVolume removes v when no container uses it.
 func (a *Backend) RemoveVolume(ctx context.Context, v *records.Volume) error {
 	return a.RemoveVolumeOf(ctx, v, "")
 }
 
-// removeVolumeOf removes volume v unless a container other than owner
+// RemoveVolumeOf removes volume v unless a container other than owner
 // (the container being removed with it, or "") uses it.
 func (a *Backend) RemoveVolumeOf(ctx context.Context, v *records.Volume, owner string) error {
 	cs, err := a.st.Containers(ctx)
@@ -69,7 +72,7 @@ func (a *Backend) RemoveVolumeOf(ctx context.Context, v *records.Volume, owner s
 	return nil
 }
 
-// volumeUsers maps volume names to the containers mounting them.
+// VolumeUsers maps volume names to the containers mounting them.
 func VolumeUsers(cs []*records.Container) map[string][]string {
 	users := map[string][]string{}
 	for _, c := range cs {
