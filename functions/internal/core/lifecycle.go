@@ -81,8 +81,9 @@ func (a *Backend) StartContainer(ctx context.Context, c *records.Container) erro
 	return nil
 }
 
-// StopContainer asks the provider to stop c's workload, killing it after
-// timeout, and records the manual stop.
+// StopContainer records a manual stop of c (its restart policy then leaves
+// it stopped), asks the provider to stop the workload, killing it after
+// timeout, and records the stop.
 func (a *Backend) StopContainer(ctx context.Context, c *records.Container, timeout time.Duration) error {
 	a.MarkManualStop(ctx, c.ID)
 	if err := a.provider.Stop(ctx, c.ID, timeout); err != nil && !errdefs.IsNotFound(err) {
