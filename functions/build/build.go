@@ -12,6 +12,7 @@ import (
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/sockerless/sockerless/build"
 	"github.com/sockerless/sockerless/functions/httpx"
@@ -97,7 +98,7 @@ func (a *Router) postBuild(w http.ResponseWriter, r *http.Request) error {
 		if errors.As(err, &re) {
 			code = re.Code
 		}
-		p.Send(core.ProgressMsg{Error: msg, ErrorDetail: &core.ErrorDetail{Message: msg, Code: code}})
+		p.Fail(msg, code)
 		return nil
 	}
 	img := &records.Image{ID: res.ID, Created: res.Config.Created.Time, Config: res.Config, Source: "build"}
@@ -106,15 +107,16 @@ func (a *Router) postBuild(w http.ResponseWriter, r *http.Request) error {
 		img.Size += l.Size
 	}
 	if err := a.st.PutImage(ctx, img); err != nil {
-		p.Send(core.ProgressMsg{Error: err.Error(), ErrorDetail: &core.ErrorDetail{Message: err.Error()}})
+		p.Fail(err.Error(), 0)
 		return nil
 	}
-	aux, _ := json.Marshal(map[string]string{"ID": img.ID})
-	p.Send(core.ProgressMsg{Aux: aux})
+	id, _ := json.Marshal(map[string]string{"ID": img.ID})
+	aux := json.RawMessage(id)
+	p.Send(jsonstream.Message{Aux: &aux})
 	out.Write([]byte("Successfully built " + core.ShortDigest(img.ID) + "\n"))
 	for _, t := range tags {
 		if err := a.st.SetTag(ctx, t, img); err != nil {
-			p.Send(core.ProgressMsg{Error: err.Error(), ErrorDetail: &core.ErrorDetail{Message: err.Error()}})
+			p.Fail(err.Error(), 0)
 			return nil
 		}
 		a.b.Event(ctx, events.ImageEventType, events.ActionTag, img.ID, map[string]string{"name": t})
@@ -131,7 +133,7 @@ type streamWriter struct {
 
 func (s streamWriter) Write(b []byte) (int, error) {
 	if !s.discard && len(b) > 0 {
-		s.p.Send(core.ProgressMsg{Stream: string(b)})
+		s.p.Send(jsonstream.Message{Stream: string(b)})
 	}
 	return len(b), nil
 }

@@ -4,13 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/moby/moby/api/types/common"
 	"github.com/sockerless/sockerless/internal/errdefs"
 )
-
-// ErrorBody is Docker's error shape.
-type ErrorBody struct {
-	Message string `json:"message"`
-}
 
 // WriteError answers err in Docker's shape: {"message": "..."} with the
 // status errdefs assigns (or status, when not zero). 304 has no body.
@@ -24,5 +20,5 @@ func WriteError(w http.ResponseWriter, err error, status int) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(ErrorBody{Message: err.Error()})
+	_ = json.NewEncoder(w).Encode(common.ErrorResponse{Message: err.Error()})
 }

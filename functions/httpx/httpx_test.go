@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/moby/api/types/common"
 	"github.com/sockerless/sockerless/internal/errdefs"
 )
 
@@ -46,7 +47,7 @@ func TestRouterMatchesDockerPaths(t *testing.T) {
 				t.Fatalf("%s = %q, want %q", tc.key, got[tc.key], tc.want)
 			}
 			if tc.status >= 400 && tc.method != "HEAD" {
-				var b ErrorBody
+				var b common.ErrorResponse
 				if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil || b.Message == "" {
 					t.Fatalf("error body %q is not Docker-shaped", rec.Body)
 				}

@@ -24,6 +24,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/internal/core"
 	"github.com/sockerless/sockerless/functions/records"
@@ -79,8 +80,8 @@ func (a *Router) postImagesCreate(w http.ResponseWriter, r *http.Request) error 
 		// default filesystem.
 		if _, ierr := a.st.Image(r.Context(), familiar); ierr == nil {
 			p := core.NewProgress(w)
-			p.Send(core.ProgressMsg{Status: fmt.Sprintf("registry unreachable (%v); using the local image %s", err, familiar)})
-			p.Send(core.ProgressMsg{Status: "Status: Image is up to date for " + familiar})
+			p.Send(jsonstream.Message{Status: fmt.Sprintf("registry unreachable (%v); using the local image %s", err, familiar)})
+			p.Send(jsonstream.Message{Status: "Status: Image is up to date for " + familiar})
 			return nil
 		}
 		img = placeholderImage(familiar, a.st.Now())
@@ -105,17 +106,17 @@ func (a *Router) postImagesCreate(w http.ResponseWriter, r *http.Request) error 
 		tagPart = t.Tag()
 	}
 	if placeholder {
-		p.Send(core.ProgressMsg{Status: fmt.Sprintf("registry unreachable: created placeholder image %s with no layers (the provider's default filesystem is used)", familiar), ID: tagPart})
+		p.Send(jsonstream.Message{Status: fmt.Sprintf("registry unreachable: created placeholder image %s with no layers (the provider's default filesystem is used)", familiar), ID: tagPart})
 	} else {
-		p.Send(core.ProgressMsg{Status: "Pulling from " + reference.FamiliarName(named), ID: tagPart})
+		p.Send(jsonstream.Message{Status: "Pulling from " + reference.FamiliarName(named), ID: tagPart})
 		for _, l := range img.Layers {
-			p.Send(core.ProgressMsg{Status: "Pull complete", ID: core.ShortDigest(l.Digest)})
+			p.Send(jsonstream.Message{Status: "Pull complete", ID: core.ShortDigest(l.Digest)})
 		}
 		if len(img.RepoDigests) > 0 {
-			p.Send(core.ProgressMsg{Status: "Digest: " + strings.SplitN(img.RepoDigests[0], "@", 2)[1]})
+			p.Send(jsonstream.Message{Status: "Digest: " + strings.SplitN(img.RepoDigests[0], "@", 2)[1]})
 		}
 	}
-	p.Send(core.ProgressMsg{Status: "Status: Downloaded newer image for " + familiar})
+	p.Send(jsonstream.Message{Status: "Status: Downloaded newer image for " + familiar})
 	a.b.Event(r.Context(), events.ImageEventType, events.ActionPull, familiar, map[string]string{"name": familiar})
 	return nil
 }
@@ -182,7 +183,7 @@ func (a *Router) imageImport(w http.ResponseWriter, r *http.Request, src string)
 	}
 	a.b.Event(ctx, events.ImageEventType, events.ActionImport, img.ID, nil)
 	p := core.NewProgress(w)
-	p.Send(core.ProgressMsg{Status: img.ID})
+	p.Send(jsonstream.Message{Status: img.ID})
 	return nil
 }
 
@@ -260,7 +261,7 @@ func (a *Router) postImagesLoad(w http.ResponseWriter, r *http.Request) error {
 	// "Loaded image" lines are always sent, as Docker does.
 	p := core.NewProgress(w)
 	fail := func(err error) error {
-		p.Send(core.ProgressMsg{Error: err.Error(), ErrorDetail: &core.ErrorDetail{Message: err.Error()}})
+		p.Fail(err.Error(), 0)
 		return nil
 	}
 	for _, l := range loaded {
@@ -274,10 +275,10 @@ func (a *Router) postImagesLoad(w http.ResponseWriter, r *http.Request) error {
 			if err := a.st.SetTag(ctx, t, l.img); err != nil {
 				return fail(err)
 			}
-			p.Send(core.ProgressMsg{Stream: "Loaded image: " + t + "\n"})
+			p.Send(jsonstream.Message{Stream: "Loaded image: " + t + "\n"})
 		}
 		if len(l.tags) == 0 {
-			p.Send(core.ProgressMsg{Stream: "Loaded image ID: " + l.img.ID + "\n"})
+			p.Send(jsonstream.Message{Stream: "Loaded image ID: " + l.img.ID + "\n"})
 		}
 		a.b.Event(ctx, events.ImageEventType, events.ActionLoad, l.img.ID, nil)
 	}

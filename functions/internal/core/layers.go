@@ -1,8 +1,6 @@
 package core
 
 import (
-	"encoding/json"
-	"net/http"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -11,41 +9,6 @@ import (
 	"github.com/sockerless/sockerless/internal/layerstore"
 	"github.com/sockerless/sockerless/providers"
 )
-
-// Progress writes Docker's JSON progress stream.
-type Progress struct {
-	w   http.ResponseWriter
-	enc *json.Encoder
-}
-
-// ProgressMsg is one message of Docker's JSON progress stream.
-type ProgressMsg struct {
-	Status      string          `json:"status,omitempty"`
-	Aux         json.RawMessage `json:"aux,omitempty"`
-	ID          string          `json:"id,omitempty"`
-	Stream      string          `json:"stream,omitempty"`
-	Error       string          `json:"error,omitempty"`
-	ErrorDetail *ErrorDetail    `json:"errorDetail,omitempty"`
-}
-
-// ErrorDetail is the error of a failed progress stream.
-type ErrorDetail struct {
-	Code    int    `json:"code,omitempty"`
-	Message string `json:"message"`
-}
-
-// NewProgress answers 200 with a JSON progress stream on w.
-func NewProgress(w http.ResponseWriter) *Progress {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	return &Progress{w: w, enc: json.NewEncoder(w)}
-}
-
-// Send writes m and flushes it to the client.
-func (p *Progress) Send(m ProgressMsg) {
-	_ = p.enc.Encode(m)
-	_ = http.NewResponseController(p.w).Flush()
-}
 
 // LayerStore returns the provider's layer store, or nil when the
 // provider does not run image filesystems.
