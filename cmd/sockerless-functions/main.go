@@ -19,7 +19,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	awslambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"io"
 	"log/slog"
 	"net/url"
@@ -30,6 +29,8 @@ import (
 	"syscall"
 	"time"
 
+	awslambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
+
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/caarlos0/env/v11"
@@ -39,6 +40,7 @@ import (
 	"github.com/sockerless/sockerless/internal/envdoc"
 	"github.com/sockerless/sockerless/internal/fnserver"
 	"github.com/sockerless/sockerless/internal/lambdahttp"
+	"github.com/sockerless/sockerless/internal/redact"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/providers/cloudagent"
 	"github.com/sockerless/sockerless/providers/docker"
@@ -289,7 +291,7 @@ func run(args []string, stderr io.Writer) error {
 		Addr: addr, State: cfg.State, RelayURL: cfg.RelayURL, Secret: secret, Auth: auth,
 		PollWindow: cfg.PollWindow, StoreTimeout: cfg.StoreTimeout, Version: version, SweepInterval: cfg.SweepInterval,
 	}
-	log.Info("sockerless-functions starting", "platform", platform, "auth", authName(cfg), "state", redactState(cfg.State))
+	log.Info("sockerless-functions starting", "platform", platform, "auth", authName(cfg), "state", redact.URL(cfg.State))
 	if platform == "lambda" {
 		api, closeAPI, err := fnserver.New(ctx, fcfg, newProvider, log)
 		if err != nil {
@@ -429,22 +431,6 @@ func authName(cfg Config) string {
 		return "none (development, loopback only)"
 	}
 	return cfg.Auth
-}
-
-// redactState drops credentials a store URL may carry from logs.
-func redactState(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.RawQuery == "" {
-		return s
-	}
-	q := u.Query()
-	for k := range q {
-		if strings.Contains(strings.ToLower(k), "key") || strings.Contains(strings.ToLower(k), "secret") || strings.Contains(strings.ToLower(k), "token") {
-			q.Set(k, "REDACTED")
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // usage lists flags and every environment variable with its default.

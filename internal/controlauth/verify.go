@@ -24,13 +24,13 @@ package controlauth
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/internal/lambdacaller"
+	"github.com/sockerless/sockerless/internal/redact"
 	"google.golang.org/api/idtoken"
 )
 
@@ -138,7 +138,7 @@ func GoogleIDToken(v TokenValidator, audience string, emails ...string) Verifier
 		}
 		p, err := v.Validate(r.Context(), tok, audience)
 		if err != nil {
-			return unauthorized("invalid Google ID token: %v", redact(err))
+			return unauthorized("invalid Google ID token: %s", redact.Tokens(err.Error()))
 		}
 		if len(emails) > 0 {
 			email, _ := p.Claims["email"].(string)
@@ -148,14 +148,4 @@ func GoogleIDToken(v TokenValidator, audience string, emails ...string) Verifier
 		}
 		return nil
 	})
-}
-
-// redact keeps the library's reason but drops anything that could quote
-// the token.
-func redact(err error) error {
-	msg := err.Error()
-	if i := strings.Index(msg, "eyJ"); i >= 0 {
-		msg = msg[:i] + "[token]"
-	}
-	return errors.New(msg)
 }
