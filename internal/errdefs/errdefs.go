@@ -6,6 +6,15 @@
 // original error reachable through errors.Unwrap, and the outermost class
 // wins, so a handler can re-classify a lower-level error when Docker expects
 // another status.
+//
+// The classes are the marker interfaces moby and containerd/errdefs use
+// (the same method names), not copies under other names: an error
+// containerd/errdefs classifies gets its Docker status here, and
+// containerd/errdefs recognises an error classified here
+// (TestContainerdClasses). What this package adds is Docker's mapping to
+// a status (outermost class wins; 304 and 413 included) and constructors
+// that keep a message exactly as given, where containerd's sentinels
+// bring their own text ("not found").
 package errdefs
 
 import (
