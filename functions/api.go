@@ -8,6 +8,12 @@
 // Hijacked streams and long waits follow the shim contract in
 // internal/controlapi: a shim asks for a stream ticket instead of an
 // upgrade, and long waits are answered in bounded polls.
+//
+// The routes live in one package per resource family, named as the
+// paths are: containers, exec, images, build, networks, volumes, system,
+// and agents for what a workload's agent calls; what several families do
+// is in internal/core. This package authenticates, versions and routes
+// requests to them (docs/functions.md).
 package functions
 
 import (
