@@ -258,7 +258,7 @@ func (a *API) routes(rt *httpx.Router) {
 	h("POST", "/containers/{id}/update", a.containerUpdate)
 	h("GET", "/containers/{id}/changes", a.containerChanges)
 	h("GET", "/containers/{id}/export", a.containerExport)
-	h("POST", "/commit", notImplemented("commit"))
+	h("POST", "/commit", a.imageCommit)
 
 	// Exec.
 	h("POST", "/exec/{id}/start", a.execStart)

@@ -391,3 +391,14 @@ func PageLogs(entries []LogEntry, base int, opts LogOptions) LogPage {
 type VolumeRemover interface {
 	RemoveVolume(ctx context.Context, name string) error
 }
+
+// BaseLayerer is an optional extension of a provider that runs image
+// filesystems and gives a container whose image has no stored layers
+// (an image pulled while the registry was unreachable) a default
+// filesystem of its own: BaseLayer returns that filesystem, as it was
+// when the container was created, as a layer tar. docker diff compares
+// the container with it, and docker commit keeps it as the new image's
+// bottom layer. A container made from stored layers has none (NotFound).
+type BaseLayerer interface {
+	BaseLayer(ctx context.Context, id string) (io.ReadCloser, error)
+}

@@ -374,6 +374,13 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 			return errdefs.InvalidParameter(fmt.Errorf("memory: working directory %s: %w", s.WorkingDir, err))
 		}
 	}
+	if !unpacked {
+		if err := writeBase(dir, root); err != nil {
+			_ = rfs.Close()
+			_ = os.RemoveAll(dir)
+			return err
+		}
+	}
 	if s.ReadOnlyRootfs {
 		rfs.SetReadOnlyRoot()
 	}
