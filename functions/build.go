@@ -176,6 +176,10 @@ func (br buildResolver) Resolve(ctx context.Context, ref string, pull bool) (str
 	if err == nil {
 		err = a.storeLayers(layers)
 	}
+	if err != nil && errors.Is(err, ErrRegistryUnreachable) {
+		// As docker pull does offline (imageCreate).
+		img, err = a.offlineImage(ctx, reference.FamiliarString(named), err)
+	}
 	if err != nil {
 		return "", nil, fmt.Errorf("FROM %s: %w", reference.FamiliarString(named), err)
 	}
