@@ -875,7 +875,7 @@ func (c *Container) runModule1(ctx context.Context, inv *invocation, mod wazero.
 			case <-ctx.Done():
 				tm.Stop()
 			}
-			c.gate(ctx)
+			_ = c.gate(ctx) // a kill while paused ends the instance after the sleep
 		}).
 		WithFSConfig(newFSConfig(&wasiFS{fs: c.fs, inv: inv}))
 	hasPWD := false

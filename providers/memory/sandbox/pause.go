@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/api"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 )
 
 // pauseGate is docker pause for a container's processes. WebAssembly
@@ -54,19 +55,22 @@ func (c *Container) Paused() bool {
 func (c *Container) Stopped() int { return int(c.pause.waiting.Load()) }
 
 // gate returns at once unless the container is paused; then it waits
-// for Resume or for ctx (the process's: a kill ends it) to end.
-func (c *Container) gate(ctx context.Context) {
+// for Resume or for ctx (the process's: a kill ends it) to end, and
+// returns ctx's error in that case: the step must not be taken.
+func (c *Container) gate(ctx context.Context) error {
 	c.pause.mu.Lock()
 	ch := c.pause.ch
 	c.pause.mu.Unlock()
 	if ch == nil {
-		return
+		return nil
 	}
 	c.pause.waiting.Add(1)
 	defer c.pause.waiting.Add(-1)
 	select {
 	case <-ch:
+		return nil
 	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
 }
 
@@ -78,7 +82,9 @@ type gatedWriter struct {
 }
 
 func (g gatedWriter) Write(p []byte) (int, error) {
-	g.c.gate(g.ctx)
+	if err := g.c.gate(g.ctx); err != nil {
+		return 0, err
+	}
 	return g.w.Write(p)
 }
 
@@ -90,7 +96,9 @@ type gatedReader struct {
 }
 
 func (g gatedReader) Read(p []byte) (int, error) {
-	g.c.gate(g.ctx)
+	if err := g.c.gate(g.ctx); err != nil {
+		return 0, err
+	}
 	return g.r.Read(p)
 }
 
@@ -98,8 +106,11 @@ func (g gatedReader) Read(p []byte) (int, error) {
 // while its container is paused.
 func gated(f api.GoModuleFunc) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		if inv := invFrom(ctx); inv != nil {
-			inv.c.gate(ctx)
+		if inv := invFrom(ctx); inv != nil && inv.c.gate(ctx) != nil {
+			// Killed while paused: the call is not served; the
+			// instance ends where wazero checks for termination.
+			stack[0] = uint64(experimentalsys.EINTR)
+			return
 		}
 		f(ctx, mod, stack)
 	}
