@@ -13,6 +13,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -259,12 +260,16 @@ func (a *API) imageCommit(w http.ResponseWriter, r *http.Request) error {
 		return errdefs.NotImplementedf("docker commit needs a provider that keeps image layers; provider %s does not", a.provider.Name())
 	}
 	pause := q.Get("pause") == "" || httpx.BoolValue(r, "pause")
+	unpause := func() {}
 	if pauser, ok := a.provider.(providers.Pauser); ok && pause && c.State.Running && !c.State.Paused {
-		// As Docker: the container is paused while its files are read.
+		// As Docker: the container is paused while its files are read,
+		// and unpaused before the answer.
 		if err := a.commitPause(ctx, pauser, c, true); err != nil {
 			return err
 		}
-		defer func() { _ = a.commitPause(context.WithoutCancel(ctx), pauser, c, false) }()
+		var once sync.Once
+		unpause = func() { once.Do(func() { _ = a.commitPause(context.WithoutCancel(ctx), pauser, c, false) }) }
+		defer unpause()
 	}
 	base, ok, err := a.baselineOf(ctx, c)
 	if err != nil {
@@ -352,6 +357,7 @@ func (a *API) imageCommit(w http.ResponseWriter, r *http.Request) error {
 	if ref != "" {
 		a.event(ctx, events.ImageEventType, events.ActionTag, img.ID, map[string]string{"name": ref})
 	}
+	unpause()
 	return httpx.WriteJSON(w, http.StatusCreated, container.CommitResponse{ID: img.ID})
 }
 

@@ -161,18 +161,14 @@ func TestFidelityImagesAgainstEngine(t *testing.T) {
 			if got := mustRun(t, tg.do, "inspect", "-f", "{{.State.Status}} {{.State.Paused}} {{.State.Running}}", "box"); got != "paused true true\n" {
 				t.Errorf("%s: paused state: %q", tg.name, got)
 			}
-			id := strings.TrimSpace(mustRun(t, tg.do, "inspect", "-f", "{{.Id}}", "box"))
 			out, code := tg.do(t, "exec", "box", "true")
-			if want := "Container " + id + " is paused, unpause the container before exec"; code == 0 || !strings.Contains(out, want) {
+			// Docker names the container as the request did.
+			if want := "Container box is paused, unpause the container before exec"; code == 0 || !strings.Contains(out, want) {
 				t.Errorf("%s: exec into a paused container: exit %d %q, want %q", tg.name, code, out, want)
 			}
 			mustRun(t, tg.do, "unpause", "box")
 			if got := mustRun(t, tg.do, "inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "box"); got != "running false\n" {
 				t.Errorf("%s: unpaused state: %q", tg.name, got)
-			}
-			ev := mustRun(t, tg.do, "events", "--since", "0", "--until", "0s", "--filter", "container=box", "--filter", "event=pause", "--filter", "event=unpause", "--format", "{{.Action}}")
-			if ev != "pause\nunpause\n" {
-				t.Errorf("%s: events: %q", tg.name, ev)
 			}
 		}
 	})
@@ -193,6 +189,22 @@ func TestFidelityImagesAgainstEngine(t *testing.T) {
 			t.Errorf("stop and kill of a paused container: sockerless %q, engine %q", got["sockerless"], got["engine"])
 		}
 	})
+	t.Run("events", func(t *testing.T) {
+		for _, tg := range targets {
+			pausedEvents(t, tg.name, tg.do)
+		}
+	})
+}
+
+// pausedEvents checks the events of box, read after the other subtests so
+// that none is recent: commit pauses and unpauses it (pause=true by
+// default), then docker pause and unpause.
+func pausedEvents(t *testing.T, name string, do func(t *testing.T, args ...string) (string, int)) {
+	t.Helper()
+	ev := mustRun(t, do, "events", "--since", "0", "--until", "0s", "--filter", "container=box", "--filter", "event=pause", "--filter", "event=unpause", "--filter", "event=commit", "--format", "{{.Action}}")
+	if want := "pause\ncommit\nunpause\npause\nunpause\n"; ev != want {
+		t.Errorf("%s: events: %q, want %q", name, ev, want)
+	}
 }
 
 // tarNames lists the entries of the tar at p.
