@@ -248,6 +248,13 @@ func TestFidelityBuildFromUnpulled(t *testing.T) {
 	if out, code := s.docker(t, "", "run", "--rm", "fid/b:1", "cat", "/b"); code != 0 || out != "built\n" {
 		t.Errorf("run of the built image: exit %d %q, want \"built\\n\"", code, out)
 	}
+	// The built image holds the default filesystem a container of the
+	// placeholder base gets (its first layer carries it).
+	for _, img := range []string{"fid/never-pulled:1", "fid/b:1"} {
+		if out, code := s.docker(t, "", "run", "--rm", img, "ls", "/bin/busybox", "/bin/cat"); code != 0 || out != "/bin/busybox\n/bin/cat\n" {
+			t.Errorf("run %s ls /bin/busybox /bin/cat: exit %d %q", img, code, out)
+		}
+	}
 	// As a pull would have, the build recorded the base image.
 	cli, err := client.New(client.WithHost(s.dockerHost))
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sockerless/sockerless/internal/layerstore"
+	"github.com/sockerless/sockerless/internal/rootfs"
 )
 
 // Spec is what a provider needs to run a container's main process. It is
@@ -401,4 +402,12 @@ type VolumeRemover interface {
 // bottom layer. A container made from stored layers has none (NotFound).
 type BaseLayerer interface {
 	BaseLayer(ctx context.Context, id string) (io.ReadCloser, error)
+}
+
+// DefaultRooter is an optional extension of a provider that gives a
+// root without image content its default filesystem (the memory
+// provider's busybox layout of its applets), so docker build can give a
+// stage FROM an image without layers what a container of it gets.
+type DefaultRooter interface {
+	DefaultRoot(f *rootfs.FS) error
 }

@@ -67,3 +67,10 @@ func (p *Provider) BaseLayer(ctx context.Context, id string) (io.ReadCloser, err
 	}
 	return f, err
 }
+
+// DefaultRoot implements providers.DefaultRooter: the busybox layout of
+// the sandbox's applets, as Create gives a container of an image without
+// layers.
+func (p *Provider) DefaultRoot(f *rootfs.FS) error {
+	return p.opts.Sandbox.InstallApplets(f)
+}
