@@ -133,6 +133,7 @@ func (a *API) containerStop(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.resumedBySignal(ctx, c)
 	if stopped, err := a.stopFor(w, r, c, timeout); err != nil || !stopped {
 		return err
 	}
@@ -267,6 +268,7 @@ func (a *API) containerKill(w http.ResponseWriter, r *http.Request) error {
 	if err := a.provider.Kill(ctx, c.ID, sig); err != nil {
 		return fmt.Errorf("provider %s: kill: %w", a.provider.Name(), err)
 	}
+	a.resumedBySignal(ctx, c)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

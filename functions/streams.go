@@ -88,7 +88,7 @@ func (a *API) execCreate(w http.ResponseWriter, r *http.Request) error {
 		return errdefs.Conflictf("container %s is not running", c.ID)
 	}
 	if c.State.Paused {
-		return errdefs.Conflictf("container %s is paused, unpause the container before exec", c.ID)
+		return errdefs.Conflictf("Container %s is paused, unpause the container before exec", r.PathValue("id"))
 	}
 	if c, err = a.reconcileWorkload(ctx, c); err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sockerless/sockerless/internal/layerstore"
+	"github.com/sockerless/sockerless/internal/rootfs"
 )
 
 // Spec is what a provider needs to run a container's main process. It is
@@ -390,4 +391,23 @@ func PageLogs(entries []LogEntry, base int, opts LogOptions) LogPage {
 // error. Without it, a volume is only its record.
 type VolumeRemover interface {
 	RemoveVolume(ctx context.Context, name string) error
+}
+
+// BaseLayerer is an optional extension of a provider that runs image
+// filesystems and gives a container whose image has no stored layers
+// (an image pulled while the registry was unreachable) a default
+// filesystem of its own: BaseLayer returns that filesystem, as it was
+// when the container was created, as a layer tar. docker diff compares
+// the container with it, and docker commit keeps it as the new image's
+// bottom layer. A container made from stored layers has none (NotFound).
+type BaseLayerer interface {
+	BaseLayer(ctx context.Context, id string) (io.ReadCloser, error)
+}
+
+// DefaultRooter is an optional extension of a provider that gives a
+// root without image content its default filesystem (the memory
+// provider's busybox layout of its applets), so docker build can give a
+// stage FROM an image without layers what a container of it gets.
+type DefaultRooter interface {
+	DefaultRoot(f *rootfs.FS) error
 }

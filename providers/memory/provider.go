@@ -374,6 +374,13 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 			return errdefs.InvalidParameter(fmt.Errorf("memory: working directory %s: %w", s.WorkingDir, err))
 		}
 	}
+	if !unpacked {
+		if err := writeBase(dir, root); err != nil {
+			_ = rfs.Close()
+			_ = os.RemoveAll(dir)
+			return err
+		}
+	}
 	if s.ReadOnlyRootfs {
 		rfs.SetReadOnlyRoot()
 	}
@@ -411,6 +418,7 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	if err != nil {
 		return err
 	}
+	w.ctr.Resume() // a container starts unpaused
 	argv := append(append([]string{}, s.Entrypoint...), s.Cmd...)
 	r := &run{done: make(chan struct{}), reported: make(chan struct{})}
 	var stdin io.Reader
@@ -536,6 +544,7 @@ func (p *Provider) Stop(ctx context.Context, id string, timeout time.Duration) e
 	if err != nil || r == nil {
 		return err
 	}
+	p.resume(id)
 	if err := r.proc.Stop(timeout); err != nil {
 		return err
 	}
@@ -588,6 +597,7 @@ func (p *Provider) Kill(ctx context.Context, id string, signal int) error {
 	if err := r.proc.Signal(syscall.Signal(signal)); err != nil && !errors.Is(err, sandbox.ErrFinished) {
 		return errdefs.InvalidParameter(fmt.Errorf("memory: kill: %w", err))
 	}
+	p.resume(id)
 	if signal == int(syscall.SIGKILL) {
 		<-r.reported
 	}

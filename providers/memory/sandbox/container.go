@@ -61,6 +61,9 @@ type Container struct {
 	// terminal's size (stty size).
 	setting          atomic.Pointer[Setting]
 	ttyRows, ttyCols atomic.Uint32
+
+	// pause stops the processes while the container is paused.
+	pause pauseGate
 }
 
 // Setting is what the container's applets show of the world around it
@@ -858,9 +861,9 @@ func (c *Container) runModule1(ctx context.Context, inv *invocation, mod wazero.
 		WithName("").
 		WithStartFunctions().
 		WithArgs(inv.argv...).
-		WithStdin(stdin).
-		WithStdout(sampleWriter{inv.stdout, t}).
-		WithStderr(sampleWriter{inv.stderr, t}).
+		WithStdin(gatedReader{ctx, c, stdin}).
+		WithStdout(gatedWriter{ctx, c, sampleWriter{inv.stdout, t}}).
+		WithStderr(gatedWriter{ctx, c, sampleWriter{inv.stderr, t}}).
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(randReader{}).
@@ -872,6 +875,7 @@ func (c *Container) runModule1(ctx context.Context, inv *invocation, mod wazero.
 			case <-ctx.Done():
 				tm.Stop()
 			}
+			_ = c.gate(ctx) // a kill while paused ends the instance after the sleep
 		}).
 		WithFSConfig(newFSConfig(&wasiFS{fs: c.fs, inv: inv}))
 	hasPWD := false

@@ -562,6 +562,9 @@ func exportedEnv(env expand.Environ) []string {
 }
 
 func (h *shellHandlers) call(ctx context.Context, args []string) ([]string, error) {
+	if err := h.c.gate(ctx); err != nil {
+		return nil, err
+	}
 	hc := interp.HandlerCtx(ctx)
 	if err := h.account(hc); err != nil {
 		return nil, err
@@ -747,6 +750,9 @@ func (h *shellHandlers) sourcePath(hc interp.HandlerContext, name string) string
 }
 
 func (h *shellHandlers) exec(ctx context.Context, args []string) error {
+	if err := h.c.gate(ctx); err != nil {
+		return err
+	}
 	hc := interp.HandlerCtx(ctx)
 	inv := h.inv.child()
 	inv.argv = args
@@ -864,6 +870,9 @@ func (h *shellHandlers) resolve(inv *invocation, name string) (string, bool) {
 }
 
 func (h *shellHandlers) open(ctx context.Context, p string, flag int, perm os.FileMode) (io.ReadWriteCloser, error) {
+	if err := h.c.gate(ctx); err != nil {
+		return nil, err
+	}
 	hc := interp.HandlerCtx(ctx)
 	name := h.abs(hc, p)
 	if d := deviceFor(name); d != devNone {
