@@ -41,6 +41,10 @@ type CarriedBind struct {
 	Source      string `json:"src"`
 	Destination string `json:"dst"`
 	ReadOnly    bool   `json:"ro,omitempty"`
+	// Volume, when set, names a named volume carried instead of a host
+	// folder: its contents are kept by the shim in a folder of its own
+	// (Options.VolumeDir) and Source is empty (see volumes.go).
+	Volume string `json:"vol,omitempty"`
 }
 
 // carryTimeout bounds one carry (reaching the agent and the transfer).
@@ -69,6 +73,9 @@ type carryState struct {
 	// first carry, a restarted shim, a failed carry) makes the next carry
 	// a full mirror of the sending side.
 	bases map[string]treesync.Manifest
+	// provider is functions' provider name once known (GET /info), which
+	// tells whether named volumes are carried (volumes.go).
+	provider string
 }
 
 type carried struct {
@@ -111,6 +118,7 @@ func (s *Shim) serveCarried(w http.ResponseWriter, r *http.Request, p string) bo
 		if err != nil || len(c.binds) == 0 {
 			return false
 		}
+		s.forgetBasesUnlessRunning(r.Context(), c.id)
 		if err := s.carryAll(r.Context(), c, ticket.CarryPush); err == nil || !errdefs.IsConflict(err) {
 			if err != nil {
 				writeError(w, err, 0)
@@ -153,6 +161,9 @@ func (s *Shim) serveCarried(w http.ResponseWriter, r *http.Request, p string) bo
 		return false
 	case r.Method == http.MethodDelete && removePath.MatchString(p):
 		s.forgetCarried(removePath.FindStringSubmatch(p)[1])
+	case r.Method == http.MethodDelete && volumeRemovePath.MatchString(p) && s.opts.VolumeDir != "":
+		s.serveVolumeRemove(w, r, volumeRemovePath.FindStringSubmatch(p)[1])
+		return true
 	}
 	return false
 }
@@ -213,6 +224,13 @@ func (s *Shim) serveCreateCarried(w http.ResponseWriter, r *http.Request) {
 		if nb, binds, err = RewriteCreate(body); err != nil {
 			writeError(w, err, 0)
 			return
+		}
+		if s.carriesVolumes(r.Context()) {
+			if nb, err = addCarriedVolumes(nb); err != nil {
+				writeError(w, err, 0)
+				return
+			}
+			nb = s.runnableImage(r.Context(), nb)
 		}
 	}
 	var pubs []*published
@@ -628,7 +646,15 @@ func (s *Shim) carryOne(ctx context.Context, id string, b CarriedBind, op string
 	if err != nil {
 		return treesync.Stats{}, err
 	}
-	root, err := os.OpenRoot(b.Source)
+	src := b.Source
+	if b.Volume != "" {
+		// Containers sharing the volume carry into one folder: one at a time.
+		defer s.lockCarry(volumeLockKey(b.Volume))()
+		if src, err = s.volumeDir(b.Volume); err != nil {
+			return treesync.Stats{}, err
+		}
+	}
+	root, err := os.OpenRoot(src)
 	if err != nil {
 		return treesync.Stats{}, errdefs.InvalidParameter(err)
 	}
