@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,7 +42,17 @@ const gitlabHelperTag = "registry.gitlab.com/gitlab-org/gitlab-runner/gitlab-run
 // Fargate task can only run an image a registry serves).
 func TestGitLabDockerExecutorECS(t *testing.T) {
 	vols := t.TempDir()
-	r, img := startECSRunner(t, "SOCKERLESS_VOLUME_DIR="+vols)
+	e, url, img := startECSFunctions(t)
+	sock := filepath.Join(t.TempDir(), "d.sock")
+	shimLog := mrStart(t, "shim", e.bin+"/sockerless", "SOCKERLESS_TOKEN=gh-token", "SOCKERLESS_VOLUME_DIR="+vols,
+		"SOCKERLESS_LOG_LEVEL=debug", "SOCKERLESS_CONTROL_PLANE_URL="+url, "SOCKERLESS_LISTEN=unix://"+sock)
+	mrWait(t, "shim", 60*time.Second, func() error {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
 	ref, err := name.ParseReference(img)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +65,19 @@ func TestGitLabDockerExecutorECS(t *testing.T) {
 	if err := tarball.Write(ref, ri, &tarb); err != nil {
 		t.Fatal(err)
 	}
-	gitlabDockerExecutor(t, "unix://"+r.sock, img, tarb.Bytes())
+	gitlabDockerExecutor(t, "unix://"+sock, img, tarb.Bytes())
+	// What carrying the volumes moved and took, per carry (the shim's
+	// debug log).
+	n := 0
+	for _, l := range strings.Split(shimLog.String(), "\n") {
+		if strings.Contains(l, "msg=carried") && !strings.Contains(l, "volume=\"\"") && !strings.Contains(l, "volume= ") {
+			t.Log(l)
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no volume was carried")
+	}
 	// Removing the volumes removed the folders that kept them.
 	if left, err := os.ReadDir(vols); err != nil || len(left) != 0 {
 		t.Fatalf("carried volumes left on the runner host: %v %v", left, err)

@@ -211,3 +211,22 @@ func (s *Shim) serveVolumeRemove(w http.ResponseWriter, r *http.Request, name st
 	}
 	rec.replay(w)
 }
+
+func (s *Shim) setPulledAtExit(id string, pulled bool) {
+	s.carry.mu.Lock()
+	defer s.carry.mu.Unlock()
+	if !pulled {
+		delete(s.carry.pulledAtExit, id)
+		return
+	}
+	if s.carry.pulledAtExit == nil {
+		s.carry.pulledAtExit = map[string]bool{}
+	}
+	s.carry.pulledAtExit[id] = true
+}
+
+func (s *Shim) wasPulledAtExit(id string) bool {
+	s.carry.mu.Lock()
+	defer s.carry.mu.Unlock()
+	return s.carry.pulledAtExit[id]
+}
