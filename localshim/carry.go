@@ -163,6 +163,8 @@ func (s *Shim) serveCarried(w http.ResponseWriter, r *http.Request, p string) bo
 		s.pullBeforeEnd(r.Context(), m[1])
 		if r.Method == http.MethodDelete {
 			s.forgetCarried(m[1])
+		} else if endsWorkload(r, m[2]) {
+			s.pulledAtEnd(r.Context(), m[1])
 		}
 		return false
 	case r.Method == http.MethodDelete && removePath.MatchString(p):

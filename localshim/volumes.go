@@ -230,3 +230,28 @@ func (s *Shim) wasPulledAtExit(id string) bool {
 	defer s.carry.mu.Unlock()
 	return s.carry.pulledAtExit[id]
 }
+
+// endsWorkload reports whether a stop, kill or restart request (action)
+// ends the container's workload for good: a stop, or a kill with
+// SIGKILL or SIGTERM (the default is SIGKILL). A restart starts it again.
+func endsWorkload(r *http.Request, action string) bool {
+	switch action {
+	case "stop":
+		return true
+	case "kill":
+		switch strings.TrimPrefix(strings.ToUpper(r.URL.Query().Get("signal")), "SIG") {
+		case "", "KILL", "9", "TERM", "15":
+			return true
+		}
+	}
+	return false
+}
+
+// pulledAtEnd records that a container's carries were pulled back before
+// a request that ends its workload, so a later removal does not wait for
+// the agent that went with it.
+func (s *Shim) pulledAtEnd(ctx context.Context, ref string) {
+	if c, err := s.carriedOf(ctx, ref); err == nil && len(c.binds) > 0 {
+		s.setPulledAtExit(c.id, true)
+	}
+}
