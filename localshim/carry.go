@@ -164,7 +164,9 @@ func (s *Shim) serveCarried(w http.ResponseWriter, r *http.Request, p string) bo
 		if r.Method == http.MethodDelete {
 			s.forgetCarried(m[1])
 		} else if endsWorkload(r, m[2]) {
-			s.pulledAtEnd(r.Context(), m[1])
+			s.pulledAtEnd(r.Context(), m[1], true)
+		} else if m[2] == "restart" {
+			s.pulledAtEnd(r.Context(), m[1], false)
 		}
 		return false
 	case r.Method == http.MethodDelete && removePath.MatchString(p):

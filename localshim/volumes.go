@@ -249,9 +249,10 @@ func endsWorkload(r *http.Request, action string) bool {
 
 // pulledAtEnd records that a container's carries were pulled back before
 // a request that ends its workload, so a later removal does not wait for
-// the agent that went with it.
-func (s *Shim) pulledAtEnd(ctx context.Context, ref string) {
+// the agent that went with it (ended); or, for a restart, that its new
+// workload will have changes to pull again (!ended).
+func (s *Shim) pulledAtEnd(ctx context.Context, ref string, ended bool) {
 	if c, err := s.carriedOf(ctx, ref); err == nil && len(c.binds) > 0 {
-		s.setPulledAtExit(c.id, true)
+		s.setPulledAtExit(c.id, ended)
 	}
 }

@@ -2,6 +2,8 @@ package localshim
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"testing"
 )
@@ -62,6 +64,27 @@ func TestSharesVolumes(t *testing.T) {
 	for p, want := range map[string]bool{"memory": true, "docker": true, "synthetic": true, "ecs": false, "lambda": false, "unknown": false} {
 		if got := sharesVolumes(p); got != want {
 			t.Errorf("sharesVolumes(%q) = %v", p, got)
+		}
+	}
+}
+
+func TestEndsWorkload(t *testing.T) {
+	tests := []struct {
+		url, action string
+		want        bool
+	}{
+		{"/containers/x/stop?t=0", "stop", true},
+		{"/containers/x/kill", "kill", true},
+		{"/containers/x/kill?signal=SIGTERM", "kill", true},
+		{"/containers/x/kill?signal=9", "kill", true},
+		{"/containers/x/kill?signal=HUP", "kill", false},
+		{"/containers/x/kill?signal=SIGUSR1", "kill", false},
+		{"/containers/x/restart", "restart", false},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodPost, tt.url, nil)
+		if got := endsWorkload(r, tt.action); got != tt.want {
+			t.Errorf("endsWorkload(%s) = %v, want %v", tt.url, got, tt.want)
 		}
 	}
 }
