@@ -330,13 +330,13 @@ func gitlabDockerExecutor(t *testing.T, host, img string, helperTar []byte) {
 		t.Logf("stage %s: %v from attach to exit", st.name, time.Since(began).Round(time.Millisecond))
 	}
 	// The helper clones into /builds and restores /cache; a file of 4 MiB
-	// and 200 small ones stand for a checkout.
+	// (random: every byte carried) and 200 small ones stand for a checkout.
 	run(helperID, gitlabStage{name: "get_sources", script: `set -e
 mkdir -p /builds/group/project/src
 cd /builds/group/project
 echo checked-out > README
 i=0; while [ $i -lt 200 ]; do echo "file $i" > src/f$i.txt; i=$((i+1)); done
-dd if=/dev/zero of=blob bs=1024 count=4096 2>/dev/null
+dd if=/dev/urandom of=blob bs=1024 count=4096 2>/dev/null
 echo cached > /cache/key.txt
 echo fetched
 `, want: "fetched\n"})
