@@ -141,7 +141,7 @@ type gitlabStage struct {
 func gitlabDockerExecutor(t *testing.T, host, img string, helperTar []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // hang guard
 	defer cancel()
-	cli, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.WithHost(host))
 	if err != nil {
 		t.Fatal(err)
 	}
