@@ -44,7 +44,9 @@ func (a *API) carryTicket(w http.ResponseWriter, r *http.Request) error {
 	}
 	found := false
 	for _, m := range containerMounts(c) {
-		found = found || (m.Type == mount.TypeTmpfs && m.Destination == dir)
+		// A tmpfs the shim made of a host bind, or a named volume the
+		// shim carries between the workloads that mount it.
+		found = found || ((m.Type == mount.TypeTmpfs || (m.Type == mount.TypeVolume && m.Name != "")) && m.Destination == dir)
 	}
 	if !found {
 		return errdefs.InvalidParameterf("carry: %q is not a carried mount of container %s", dir, c.ID)
