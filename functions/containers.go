@@ -539,6 +539,7 @@ func (a *API) containerInspect(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	resp := a.inspectView(c, execs)
+	resp.State.Pid = a.mainPID(r.Context(), c)
 	if httpx.BoolValue(r, "size") {
 		rw, rootfs := a.containerSize(r.Context(), c)
 		resp.SizeRw, resp.SizeRootFs = &rw, &rootfs
@@ -561,7 +562,6 @@ func (a *API) inspectView(c *records.Container, execs []*records.Exec) container
 		Restarting: c.State.Restarting,
 		OOMKilled:  c.State.OOMKilled,
 		Dead:       c.State.Dead,
-		Pid:        c.State.Pid,
 		ExitCode:   c.State.ExitCode,
 		Error:      c.State.Error,
 		StartedAt:  formatTime(c.State.StartedAt),

@@ -159,7 +159,7 @@ func (a *API) execStart(w http.ResponseWriter, r *http.Request) error {
 		if e.Started {
 			return errdefs.Conflictf("Exec command %s is already running", e.ID)
 		}
-		e.Started, e.Running, e.Pid = true, true, 1
+		e.Started, e.Running = true, true
 		return nil
 	}); err != nil {
 		return err
@@ -249,7 +249,7 @@ func (a *API) execInspect(w http.ResponseWriter, r *http.Request) error {
 		CanRemove:     e.ExitCode != nil,
 		ContainerID:   e.ContainerID,
 		DetachKeys:    []byte(e.DetachKeys),
-		Pid:           e.Pid,
+		Pid:           a.execPID(r.Context(), e),
 	}
 	return httpx.WriteJSON(w, http.StatusOK, resp)
 }

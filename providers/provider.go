@@ -245,6 +245,17 @@ type Processes interface {
 	Stats(ctx context.Context, id string) (Stats, error)
 }
 
+// PIDReporter is an optional extension of a provider whose workloads'
+// process ids are known: inspect shows them as the container's State.Pid
+// and an exec's Pid, the ids its Top lists. Without it, or when the
+// process is not running, they are 0 (never invented).
+type PIDReporter interface {
+	// MainPID is the PID of the container's running main process.
+	MainPID(ctx context.Context, id string) (int, bool)
+	// ExecPID is the PID of a running exec's process.
+	ExecPID(ctx context.Context, id, execID string) (int, bool)
+}
+
 // Process is one row of `docker top`.
 type Process struct {
 	PID int

@@ -262,6 +262,8 @@ type workload struct {
 	// log is the main process's output on disk (guarded by mu).
 	log  *diskLog
 	subs map[*subscriber]struct{}
+	// execs are the running execs' processes by exec ID (guarded by mu).
+	execs map[string]*sandbox.Proc
 }
 
 // run is one execution of the main process.
@@ -655,6 +657,19 @@ func (w *workload) Exec(ctx context.Context, g ticket.Grant, p ticket.Process, s
 		fmt.Fprintf(stdio.Stderr, "OCI runtime exec failed: %v\n", err)
 		return 126, nil
 	}
+	if g.ExecID != "" {
+		w.mu.Lock()
+		if w.execs == nil {
+			w.execs = map[string]*sandbox.Proc{}
+		}
+		w.execs[g.ExecID] = proc
+		w.mu.Unlock()
+		defer func() {
+			w.mu.Lock()
+			delete(w.execs, g.ExecID)
+			w.mu.Unlock()
+		}()
+	}
 	for {
 		select {
 		case <-proc.Done():
@@ -731,7 +746,7 @@ func (w *workload) Attach(ctx context.Context, g ticket.Grant, stdio agent.Stdio
 	}
 }
 
-func isClosed(ch chan struct{}) bool {
+func isClosed(ch <-chan struct{}) bool {
 	select {
 	case <-ch:
 		return true
@@ -821,6 +836,36 @@ func (p *Provider) Top(ctx context.Context, id string) ([]providers.Process, err
 		out = append(out, providers.Process{PID: pi.PID, PPID: pi.PPID, User: userName(w.fs, pi.UID), Started: pi.Started, Command: strings.Join(pi.Argv, " ")})
 	}
 	return out, nil
+}
+
+// MainPID implements providers.PIDReporter: the main process's PID in
+// the container's process table, the one Top lists (1).
+func (p *Provider) MainPID(ctx context.Context, id string) (int, bool) {
+	w, err := p.get(id)
+	if err != nil {
+		return 0, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cur == nil || w.cur.proc == nil || isClosed(w.cur.done) {
+		return 0, false
+	}
+	return w.cur.proc.PID(), true
+}
+
+// ExecPID implements providers.PIDReporter: a running exec's PID in the
+// container's process table.
+func (p *Provider) ExecPID(ctx context.Context, id, execID string) (int, bool) {
+	w, err := p.get(id)
+	if err != nil {
+		return 0, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if pr, ok := w.execs[execID]; ok && !isClosed(pr.Done()) {
+		return pr.PID(), true
+	}
+	return 0, false
 }
 
 // Stats samples the container's counters.

@@ -569,10 +569,11 @@ func (h *shellHandlers) call(ctx context.Context, args []string) ([]string, erro
 	if err := h.account(hc); err != nil {
 		return nil, err
 	}
-	if runtime.NumGoroutine() > h.c.sb.opts.MaxGoroutines {
-		// Background jobs of functions are goroutines no container
-		// limit counts: past the daemon-wide ceiling, no shell command
-		// starts, so a bomb of them starves itself.
+	if runtime.NumGoroutine() > h.c.sb.opts.MaxGoroutines || h.c.tooManyGoroutines() {
+		// Background jobs of functions are goroutines, counted against
+		// the container's PIDs limit by their label (census.go), and
+		// past the daemon-wide ceiling no shell command starts: a bomb
+		// of them starves itself.
 		return []string{failBuiltin, args[0] + ": " + errNoPIDs.Error()}, nil
 	}
 	for _, std := range []any{hc.Stdin, hc.Stdout} {
