@@ -53,6 +53,13 @@ type Config struct {
 	// TempDir holds the context and stage roots during a build; empty
 	// means os.TempDir().
 	TempDir string
+	// DefaultRoot, when set, fills the root of a stage whose base image
+	// has no layers (an image pulled while the registry was unreachable)
+	// with the provider's default filesystem, as a container of that
+	// image gets. It is filled after the stage's baseline is taken, so
+	// the stage's first layer carries it and the built image runs the
+	// same anywhere its layers are loaded.
+	DefaultRoot func(f *rootfs.FS) error
 }
 
 // Builder runs classic Docker builds. Safe for concurrent use; each build
@@ -402,6 +409,12 @@ func (p *Plan) from(ctx context.Context, o *output, i int, st instructions.Stage
 	if s.snap, err = takeSnapshot(s.root); err != nil {
 		s.fs.Close()
 		return nil, err
+	}
+	if len(s.layers) == 0 && id != "scratch" && prevless(done, base) && p.b.cfg.DefaultRoot != nil {
+		if err := p.b.cfg.DefaultRoot(s.fs); err != nil {
+			s.fs.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -804,3 +817,6 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// prevless reports whether base names no earlier stage.
+func prevless(done []*stage, base string) bool { return findStage(done, base) == nil }

@@ -176,12 +176,12 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 	}}
 	p := b.Provider()
 	ctr := containers.NewRouter(st, p, b, cc, log)
-	img := images.NewRouter(st, b, cc, log)
+	img := images.NewRouter(st, p, b, cc, log)
 	vol := volumes.NewRouter(st, b, cc, log)
 	for _, r := range []interface{ Routes(*httpx.Router) }{
 		system.NewRouter(st, p, b, cc, log, system.Views{Containers: ctr, Images: img, Volumes: vol}),
 		ctr,
-		exec.NewRouter(st, b, cc, log),
+		exec.NewRouter(st, p, b, cc, log),
 		img,
 		build.NewRouter(st, p, b, cc, log),
 		networks.NewRouter(st, b, cc, log),

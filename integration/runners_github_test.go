@@ -16,9 +16,18 @@ import (
 )
 
 // startECSRunner starts the local AWS, the relay, sockerless-functions
-// with the ECS provider and a shim, and returns a runner for the docker
-// CLI and the local registry's busybox image.
-func startECSRunner(t *testing.T) (runner, string) {
+// with the ECS provider and a shim (with shimEnv), and returns a runner
+// for the docker CLI and the local registry's busybox image.
+func startECSRunner(t *testing.T, shimEnv ...string) (runner, string) {
+	t.Helper()
+	e, url, img := startECSFunctions(t)
+	return e.shim(t, url, append([]string{"SOCKERLESS_TOKEN=gh-token"}, shimEnv...)...), img
+}
+
+// startECSFunctions starts the local AWS, the relay and
+// sockerless-functions with the ECS provider (bearer token gh-token), and
+// returns them, functions' URL and the local registry's busybox image.
+func startECSFunctions(t *testing.T) (slEnv, string, string) {
 	t.Helper()
 	root, err := emulators.RepoRoot()
 	if err != nil {
@@ -37,7 +46,7 @@ func startECSRunner(t *testing.T) (runner, string) {
 		"SOCKERLESS_RELAY_URL="+e.relay, "SOCKERLESS_TOKEN=gh-token", "SOCKERLESS_CONTROL_PLANE_URL="+url,
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")...)
 	waitHTTP(t, url+"/_ping", "Bearer gh-token")
-	return e.shim(t, url, "SOCKERLESS_TOKEN=gh-token"), cloud.Image
+	return e, url, cloud.Image
 }
 
 // TestGitHubActionsContainerJobWithServiceECS replays, call by call with

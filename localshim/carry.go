@@ -41,6 +41,10 @@ type CarriedBind struct {
 	Source      string `json:"src"`
 	Destination string `json:"dst"`
 	ReadOnly    bool   `json:"ro,omitempty"`
+	// Volume, when set, names a named volume carried instead of a host
+	// folder: its contents are kept by the shim in a folder of its own
+	// (Options.VolumeDir) and Source is empty (see volumes.go).
+	Volume string `json:"vol,omitempty"`
 }
 
 // carryTimeout bounds one carry (reaching the agent and the transfer).
@@ -69,6 +73,14 @@ type carryState struct {
 	// first carry, a restarted shim, a failed carry) makes the next carry
 	// a full mirror of the sending side.
 	bases map[string]treesync.Manifest
+	// pulledAtExit holds the containers whose carries were pulled back
+	// when they exited (docker wait) and which have not started since:
+	// their workloads' agents have gone, so a later stop or removal has
+	// nothing to pull (and would wait for an agent that never comes).
+	pulledAtExit map[string]bool
+	// provider is functions' provider name once known (GET /info), which
+	// tells whether named volumes are carried (volumes.go).
+	provider string
 }
 
 type carried struct {
@@ -111,6 +123,8 @@ func (s *Shim) serveCarried(w http.ResponseWriter, r *http.Request, p string) bo
 		if err != nil || len(c.binds) == 0 {
 			return false
 		}
+		s.forgetBasesUnlessRunning(r.Context(), c.id)
+		s.setPulledAtExit(c.id, false)
 		if err := s.carryAll(r.Context(), c, ticket.CarryPush); err == nil || !errdefs.IsConflict(err) {
 			if err != nil {
 				writeError(w, err, 0)
@@ -149,17 +163,24 @@ func (s *Shim) serveCarried(w http.ResponseWriter, r *http.Request, p string) bo
 		s.pullBeforeEnd(r.Context(), m[1])
 		if r.Method == http.MethodDelete {
 			s.forgetCarried(m[1])
+		} else if endsWorkload(r, m[2]) {
+			s.pulledAtEnd(r.Context(), m[1], true)
+		} else if m[2] == "restart" {
+			s.pulledAtEnd(r.Context(), m[1], false)
 		}
 		return false
 	case r.Method == http.MethodDelete && removePath.MatchString(p):
 		s.forgetCarried(removePath.FindStringSubmatch(p)[1])
+	case r.Method == http.MethodDelete && volumeRemovePath.MatchString(p) && s.opts.VolumeDir != "":
+		s.serveVolumeRemove(w, r, volumeRemovePath.FindStringSubmatch(p)[1])
+		return true
 	}
 	return false
 }
 
 // pullBeforeEnd brings a container's carried binds back before it stops.
 func (s *Shim) pullBeforeEnd(ctx context.Context, ref string) {
-	if c, err := s.carriedOf(ctx, ref); err == nil && len(c.binds) > 0 {
+	if c, err := s.carriedOf(ctx, ref); err == nil && len(c.binds) > 0 && !s.wasPulledAtExit(c.id) {
 		if err := s.carryAll(ctx, c, ticket.CarryPull); err != nil && !errdefs.IsConflict(err) {
 			s.log.Warn("carrying binds back before stop failed", "container", c.id, "err", err)
 		}
@@ -177,10 +198,12 @@ func (s *Shim) pullAfterWait(ctx context.Context, r *http.Request) {
 		return
 	}
 	c, err := s.carriedOf(ctx, m[1])
-	if err != nil || len(c.binds) == 0 {
+	if err != nil || len(c.binds) == 0 || s.wasPulledAtExit(c.id) {
 		return
 	}
-	if err := s.carryAll(context.WithoutCancel(ctx), c, ticket.CarryPull); err != nil {
+	err = s.carryAll(context.WithoutCancel(ctx), c, ticket.CarryPull)
+	s.setPulledAtExit(c.id, true)
+	if err != nil {
 		s.log.Warn("carrying binds back after the container exited failed", "container", c.id, "err", err)
 	}
 }
@@ -213,6 +236,13 @@ func (s *Shim) serveCreateCarried(w http.ResponseWriter, r *http.Request) {
 		if nb, binds, err = RewriteCreate(body); err != nil {
 			writeError(w, err, 0)
 			return
+		}
+		if s.carriesVolumes(r.Context()) {
+			if nb, err = addCarriedVolumes(nb); err != nil {
+				writeError(w, err, 0)
+				return
+			}
+			nb = s.runnableImage(r.Context(), nb)
 		}
 	}
 	var pubs []*published
@@ -504,6 +534,7 @@ func (s *Shim) forgetCarried(ref string) {
 		}
 	}
 	delete(s.carry.locks, c.id)
+	delete(s.carry.pulledAtExit, c.id)
 	for k := range s.carry.bases {
 		if strings.HasPrefix(k, c.id+"\x00") {
 			delete(s.carry.bases, k)
@@ -600,7 +631,14 @@ func (s *Shim) carryAll(ctx context.Context, c carried, op string) error {
 		if op == ticket.CarryPull && b.ReadOnly {
 			continue
 		}
-		if _, err := s.carryOne(ctx, c.id, b, op); err != nil {
+		began := time.Now()
+		st, err := s.carryOne(ctx, c.id, b, op)
+		if err == nil {
+			s.log.Debug("carried", "container", c.id, "dir", b.Destination, "volume", b.Volume, "op", op,
+				"files", st.Files, "dirs", st.Dirs, "deleted", st.Deleted, "content", st.Content, "wire", st.Wire,
+				"took", time.Since(began).Round(time.Microsecond))
+		}
+		if err != nil {
 			return fmt.Errorf("carrying %s %s %s: %w", b.Source, map[string]string{ticket.CarryPush: "to", ticket.CarryPull: "from"}[op], b.Destination, err)
 		}
 	}
@@ -610,6 +648,11 @@ func (s *Shim) carryAll(ctx context.Context, c carried, op string) error {
 // carryOne asks functions for a carry ticket and runs the carry with the
 // workload's agent over the relay (see agent.serveCarry).
 func (s *Shim) carryOne(ctx context.Context, id string, b CarriedBind, op string) (treesync.Stats, error) {
+	if b.Volume != "" {
+		// Containers sharing the volume carry into one folder: one at a
+		// time, and the ticket (short-lived) only once it is this one's turn.
+		defer s.lockCarry(volumeLockKey(b.Volume))()
+	}
 	req, err := s.functionsRequest(ctx, http.MethodPost, carryTicketPath+url.PathEscape(id), url.Values{"dir": {b.Destination}, "op": {op}})
 	if err != nil {
 		return treesync.Stats{}, err
@@ -628,7 +671,13 @@ func (s *Shim) carryOne(ctx context.Context, id string, b CarriedBind, op string
 	if err != nil {
 		return treesync.Stats{}, err
 	}
-	root, err := os.OpenRoot(b.Source)
+	src := b.Source
+	if b.Volume != "" {
+		if src, err = s.volumeDir(b.Volume); err != nil {
+			return treesync.Stats{}, err
+		}
+	}
+	root, err := os.OpenRoot(src)
 	if err != nil {
 		return treesync.Stats{}, errdefs.InvalidParameter(err)
 	}

@@ -66,6 +66,11 @@ type Options struct {
 	// carry each connection through the relay to the workload's port
 	// (split and cloud modes): see ports.go.
 	PublishPorts bool
+	// VolumeDir, when set with CarryBinds, is the folder in which the
+	// shim keeps the contents of named volumes it carries to and from
+	// workloads whose provider gives each workload volumes of its own
+	// (volumes.go); empty carries no volumes.
+	VolumeDir string
 }
 
 // Shim serves the Docker API on the runner host. Safe for concurrent use.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sockerless/sockerless/internal/layerstore"
+	"github.com/sockerless/sockerless/internal/rootfs"
 )
 
 // Spec is what a provider needs to run a container's main process. It is
@@ -244,6 +245,17 @@ type Processes interface {
 	Stats(ctx context.Context, id string) (Stats, error)
 }
 
+// PIDReporter is an optional extension of a provider whose workloads'
+// process ids are known: inspect shows them as the container's State.Pid
+// and an exec's Pid, the ids its Top lists. Without it, or when the
+// process is not running, they are 0 (never invented).
+type PIDReporter interface {
+	// MainPID is the PID of the container's running main process.
+	MainPID(ctx context.Context, id string) (int, bool)
+	// ExecPID is the PID of a running exec's process.
+	ExecPID(ctx context.Context, id, execID string) (int, bool)
+}
+
 // Process is one row of `docker top`.
 type Process struct {
 	PID int
@@ -390,4 +402,23 @@ func PageLogs(entries []LogEntry, base int, opts LogOptions) LogPage {
 // error. Without it, a volume is only its record.
 type VolumeRemover interface {
 	RemoveVolume(ctx context.Context, name string) error
+}
+
+// BaseLayerer is an optional extension of a provider that runs image
+// filesystems and gives a container whose image has no stored layers
+// (an image pulled while the registry was unreachable) a default
+// filesystem of its own: BaseLayer returns that filesystem, as it was
+// when the container was created, as a layer tar. docker diff compares
+// the container with it, and docker commit keeps it as the new image's
+// bottom layer. A container made from stored layers has none (NotFound).
+type BaseLayerer interface {
+	BaseLayer(ctx context.Context, id string) (io.ReadCloser, error)
+}
+
+// DefaultRooter is an optional extension of a provider that gives a
+// root without image content its default filesystem (the memory
+// provider's busybox layout of its applets), so docker build can give a
+// stage FROM an image without layers what a container of it gets.
+type DefaultRooter interface {
+	DefaultRoot(f *rootfs.FS) error
 }

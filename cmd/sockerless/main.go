@@ -48,6 +48,7 @@ type Config struct {
 	DockerAgent     string        `env:"DOCKER_AGENT" help:"embedded docker provider: a static sockerless-agent on the engine's host (default: sockerless-agent beside this binary, else on PATH)"`
 	DockerListen    string        `env:"DOCKER_LISTEN" help:"embedded docker provider: host:port where workloads' agents reach the relay (default: the engine's bridge gateway, free port)"`
 	DockerAdvertise string        `env:"DOCKER_ADVERTISE_HOST" help:"embedded docker provider: the host workloads dial, when not the listening address"`
+	VolumeDir       string        `env:"VOLUME_DIR" help:"cloud mode: folder where the shim keeps the contents of named volumes it carries between workloads of providers whose workloads do not share volumes (default: sockerless/volumes in the user's cache folder)"`
 	PollWindow      time.Duration `env:"POLL_WINDOW" envDefault:"20s" help:"longest single poll of a long wait"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 }
@@ -205,7 +206,7 @@ func build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, fun
 			Transport: &controlauth.Transport{Base: tr, Signer: signer}, BaseURL: cfg.ControlPlaneURL,
 			Dialer: wsclient.Dialer{}, PollWindow: cfg.PollWindow, Logger: log,
 			// Functions runs elsewhere: binds of this host's folders are carried.
-			CarryBinds: true, PublishPorts: true,
+			CarryBinds: true, PublishPorts: true, VolumeDir: volumeDir(cfg.VolumeDir),
 		})
 		if err != nil {
 			return nil, nil, err
@@ -222,6 +223,18 @@ func build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, fun
 		return nil, nil, err
 	}
 	return s.Handler, func() { _ = s.Close() }, nil
+}
+
+// volumeDir is where carried named volumes are kept: dir, else the
+// user's cache folder, else none (named volumes are then not carried).
+func volumeDir(dir string) string {
+	if dir != "" {
+		return dir
+	}
+	if c, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(c, "sockerless", "volumes")
+	}
+	return ""
 }
 
 // signerFor builds the credentials the shim adds to each request to the

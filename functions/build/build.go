@@ -79,7 +79,11 @@ func (a *Router) postBuild(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer body.Close()
 	runner, _ := a.provider.(providers.RootRunner)
-	b, err := build.New(build.Config{Layers: ls, Runner: runner, Resolver: buildResolver{a: a, auth: auth}})
+	bc := build.Config{Layers: ls, Runner: runner, Resolver: buildResolver{a: a, auth: auth}}
+	if dr, ok := a.provider.(providers.DefaultRooter); ok {
+		bc.DefaultRoot = dr.DefaultRoot
+	}
+	b, err := build.New(bc)
 	if err != nil {
 		return err
 	}
@@ -178,6 +182,10 @@ func (br buildResolver) Resolve(ctx context.Context, ref string, pull bool) (str
 	}
 	if err == nil {
 		err = a.b.StoreLayers(layers)
+	}
+	if err != nil && errors.Is(err, core.ErrRegistryUnreachable) {
+		// As docker pull does offline (imageCreate).
+		img, err = a.offlineImage(ctx, reference.FamiliarString(named), err)
 	}
 	if err != nil {
 		return "", nil, fmt.Errorf("FROM %s: %w", reference.FamiliarString(named), err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/api/types/events"
@@ -21,6 +22,7 @@ import (
 // Store is what the build routes use of the records store (*records.Store).
 type Store interface {
 	Image(ctx context.Context, ref string) (*records.Image, error)
+	Now() time.Time
 	PutImage(ctx context.Context, img *records.Image) error
 	SetTag(ctx context.Context, ref string, img *records.Image) error
 }

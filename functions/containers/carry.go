@@ -45,7 +45,9 @@ func (a *Router) postCarry(w http.ResponseWriter, r *http.Request) error {
 	}
 	found := false
 	for _, m := range core.ContainerMounts(c) {
-		found = found || (m.Type == mount.TypeTmpfs && m.Destination == dir)
+		// A tmpfs the shim made of a host bind, or a named volume the
+		// shim carries between the workloads that mount it.
+		found = found || ((m.Type == mount.TypeTmpfs || (m.Type == mount.TypeVolume && m.Name != "")) && m.Destination == dir)
 	}
 	if !found {
 		return errdefs.InvalidParameterf("carry: %q is not a carried mount of container %s", dir, c.ID)

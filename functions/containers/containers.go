@@ -378,6 +378,7 @@ func (a *Router) getContainersByName(w http.ResponseWriter, r *http.Request) err
 		}
 	}
 	resp := a.inspectView(c, execs)
+	resp.State.Pid = a.mainPID(r.Context(), c)
 	if httpx.BoolValue(r, "size") {
 		rw, rootfs := a.containerSize(r.Context(), c)
 		resp.SizeRw, resp.SizeRootFs = &rw, &rootfs
@@ -393,7 +394,6 @@ func (a *Router) inspectView(c *records.Container, execs []*records.Exec) contai
 		Restarting: c.State.Restarting,
 		OOMKilled:  c.State.OOMKilled,
 		Dead:       c.State.Dead,
-		Pid:        c.State.Pid,
 		ExitCode:   c.State.ExitCode,
 		Error:      c.State.Error,
 		StartedAt:  core.FormatTime(c.State.StartedAt),

@@ -287,10 +287,11 @@ func (a *Router) getContainersChanges(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	img, ok, err := a.imageEntries(ctx, c)
+	base, ok, err := a.baselineOf(ctx, c)
 	if err != nil {
 		return err
 	}
+	img := base.entries
 	if !ok {
 		return errdefs.NotImplementedf("docker diff needs the layers of the container's image, and image %s is known by its config only (pulled while the registry was unreachable)", c.ImageRef)
 	}

@@ -68,6 +68,7 @@ func (a *Router) postContainersStop(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	a.resumedBySignal(ctx, c)
 	if stopped, err := a.stopFor(w, r, c, timeout); err != nil || !stopped {
 		return err
 	}
@@ -185,6 +186,7 @@ func (a *Router) postContainersKill(w http.ResponseWriter, r *http.Request) erro
 	if err := a.provider.Kill(ctx, c.ID, sig); err != nil {
 		return fmt.Errorf("provider %s: kill: %w", a.provider.Name(), err)
 	}
+	a.resumedBySignal(ctx, c)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

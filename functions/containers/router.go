@@ -17,7 +17,6 @@ import (
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/internal/core"
 	"github.com/sockerless/sockerless/functions/records"
-	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/internal/layerstore"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/relay/ticket"
@@ -36,6 +35,8 @@ type Store interface {
 	ExecsOf(ctx context.Context, containerID string) ([]*records.Exec, error)
 	Image(ctx context.Context, ref string) (*records.Image, error)
 	Now() time.Time
+	PutImage(ctx context.Context, img *records.Image) error
+	SetTag(ctx context.Context, ref string, img *records.Image) error
 	UpdateContainer(ctx context.Context, id string, fn func(*records.Container) error) (*records.Container, error)
 }
 
@@ -115,9 +116,5 @@ func (a *Router) Routes(rt *httpx.Router) {
 	h("POST", "/containers/{id}/update", a.postContainerUpdate)
 	h("GET", "/containers/{id}/changes", a.getContainersChanges)
 	h("GET", "/containers/{id}/export", a.getContainersExport)
-	h("POST", "/commit", postCommit)
-}
-
-func postCommit(w http.ResponseWriter, r *http.Request) error {
-	return errdefs.NotImplementedf("commit is not supported by sockerless")
+	h("POST", "/commit", a.postCommit)
 }

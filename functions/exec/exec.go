@@ -34,7 +34,7 @@ func (a *Router) postContainerExecCreate(w http.ResponseWriter, r *http.Request)
 		return errdefs.Conflictf("container %s is not running", c.ID)
 	}
 	if c.State.Paused {
-		return errdefs.Conflictf("container %s is paused, unpause the container before exec", c.ID)
+		return errdefs.Conflictf("Container %s is paused, unpause the container before exec", r.PathValue("id"))
 	}
 	if c, err = a.b.ReconcileWorkload(ctx, c); err != nil {
 		return err
@@ -105,7 +105,7 @@ func (a *Router) postContainerExecStart(w http.ResponseWriter, r *http.Request) 
 		if e.Started {
 			return errdefs.Conflictf("Exec command %s is already running", e.ID)
 		}
-		e.Started, e.Running, e.Pid = true, true, 1
+		e.Started, e.Running = true, true
 		return nil
 	}); err != nil {
 		return err
@@ -195,7 +195,7 @@ func (a *Router) getExecByID(w http.ResponseWriter, r *http.Request) error {
 		CanRemove:     e.ExitCode != nil,
 		ContainerID:   e.ContainerID,
 		DetachKeys:    []byte(e.DetachKeys),
-		Pid:           e.Pid,
+		Pid:           a.execPID(r.Context(), e),
 	}
 	return httpx.WriteJSON(w, http.StatusOK, resp)
 }

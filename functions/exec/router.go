@@ -36,17 +36,25 @@ type Backend interface {
 	ReconcileWorkload(ctx context.Context, c *records.Container) (*records.Container, error)
 }
 
-// Router serves the exec routes.
-type Router struct {
-	st  Store
-	b   Backend
-	cfg core.Config
-	log *slog.Logger
+// Provider is the provider, of which the exec routes use only optional
+// abilities (providers.UserChecker, providers.PIDReporter), found by type
+// assertion.
+type Provider interface {
+	Name() string
 }
 
-// NewRouter returns the exec router over st and b.
-func NewRouter(st Store, b Backend, cfg core.Config, log *slog.Logger) *Router {
-	return &Router{st: st, b: b, cfg: cfg, log: log}
+// Router serves the exec routes.
+type Router struct {
+	st       Store
+	provider Provider
+	b        Backend
+	cfg      core.Config
+	log      *slog.Logger
+}
+
+// NewRouter returns the exec router over st, p and b.
+func NewRouter(st Store, p Provider, b Backend, cfg core.Config, log *slog.Logger) *Router {
+	return &Router{st: st, provider: p, b: b, cfg: cfg, log: log}
 }
 
 // Routes registers the exec routes on rt.

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -84,7 +83,7 @@ func (a *Router) postImagesCreate(w http.ResponseWriter, r *http.Request) error 
 			p.Send(jsonstream.Message{Status: "Status: Image is up to date for " + familiar})
 			return nil
 		}
-		img = placeholderImage(familiar, a.st.Now())
+		img = core.PlaceholderImage(familiar, a.st.Now())
 		placeholder = true
 		a.log.Warn("registry unreachable, storing a placeholder image", "ref", familiar, "err", err)
 	}
@@ -121,27 +120,6 @@ func (a *Router) postImagesCreate(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// placeholderImage is the image recorded for ref when no registry can be
-// reached: a config with Docker's default PATH and /bin/sh, no layers.
-// Its id is derived from the config without a time, so every runner that
-// records the same placeholder agrees on it; its Created is when it was
-// recorded (the real image's build time is unknown, and the epoch reads
-// as a 56-year-old image).
-func placeholderImage(ref string, now time.Time) *records.Image {
-	cfg := v1.ConfigFile{
-		Architecture: "amd64",
-		OS:           "linux",
-		Created:      v1.Time{Time: time.Unix(0, 0).UTC()},
-		Config:       v1.Config{Env: []string{"PATH=" + core.DefaultPath}, Cmd: []string{"/bin/sh"}},
-		RootFS:       v1.RootFS{Type: "layers"},
-		Author:       "sockerless placeholder for " + ref,
-	}
-	b, _ := json.Marshal(cfg)
-	sum := sha256.Sum256(b)
-	cfg.Created = v1.Time{Time: now.UTC()}
-	return &records.Image{ID: "sha256:" + hex.EncodeToString(sum[:]), Created: cfg.Created.Time, Config: cfg, Source: "placeholder", Comment: "placeholder: registry unreachable at pull"}
-}
-
 // imageImport serves fromSrc: the body (fromSrc=-) is a root filesystem
 // tarball that becomes a one-layer image.
 func (a *Router) imageImport(w http.ResponseWriter, r *http.Request, src string) error {
@@ -163,7 +141,7 @@ func (a *Router) imageImport(w http.ResponseWriter, r *http.Request, src string)
 		History: []v1.History{{Created: v1.Time{Time: a.st.Now().UTC()}, CreatedBy: "import", Comment: q.Get("message")}},
 	}
 	for _, change := range q["changes"] {
-		applyChange(&cfg.Config, change)
+		core.ApplyChange(&cfg.Config, change)
 	}
 	b, _ := json.Marshal(cfg)
 	sum := sha256.Sum256(b)
@@ -190,41 +168,6 @@ func (a *Router) imageImport(w http.ResponseWriter, r *http.Request, src string)
 func mustHash(s string) v1.Hash {
 	h, _ := v1.NewHash(s)
 	return h
-}
-
-// applyChange applies one Dockerfile-style --change of docker import.
-func applyChange(c *v1.Config, change string) {
-	instr, arg, _ := strings.Cut(strings.TrimSpace(change), " ")
-	arg = strings.TrimSpace(arg)
-	list := func() []string {
-		var l []string
-		if json.Unmarshal([]byte(arg), &l) == nil {
-			return l
-		}
-		return []string{"/bin/sh", "-c", arg}
-	}
-	switch strings.ToUpper(instr) {
-	case "ENV":
-		k, v, ok := strings.Cut(arg, "=")
-		if !ok {
-			k, v, _ = strings.Cut(arg, " ")
-		}
-		c.Env = core.MergeEnv(c.Env, []string{k + "=" + v})
-	case "CMD":
-		c.Cmd = list()
-	case "ENTRYPOINT":
-		c.Entrypoint = list()
-	case "WORKDIR":
-		c.WorkingDir = arg
-	case "USER":
-		c.User = arg
-	case "LABEL":
-		k, v, _ := strings.Cut(arg, "=")
-		if c.Labels == nil {
-			c.Labels = map[string]string{}
-		}
-		c.Labels[k] = strings.Trim(v, `"`)
-	}
 }
 
 // postImagesLoad reads a docker-save or OCI-layout tarball and records each of

@@ -33,6 +33,11 @@ type Store interface {
 	TagsOf(ctx context.Context, imageID string) ([]string, error)
 }
 
+// Provider is what the images routes use of the provider; optional abilities are found by type assertion.
+type Provider interface {
+	Name() string
+}
+
 // Backend is what the images routes use of the shared operations (*core.Backend).
 type Backend interface {
 	Event(ctx context.Context, typ events.Type, action events.Action, id string, attrs map[string]string)
@@ -43,15 +48,16 @@ type Backend interface {
 
 // Router serves the image routes.
 type Router struct {
-	st  Store
-	b   Backend
-	cfg core.Config
-	log *slog.Logger
+	st       Store
+	provider Provider
+	b        Backend
+	cfg      core.Config
+	log      *slog.Logger
 }
 
-// NewRouter returns the image router over st and b.
-func NewRouter(st Store, b Backend, cfg core.Config, log *slog.Logger) *Router {
-	return &Router{st: st, b: b, cfg: cfg, log: log}
+// NewRouter returns the image router over st, p and b.
+func NewRouter(st Store, p Provider, b Backend, cfg core.Config, log *slog.Logger) *Router {
+	return &Router{st: st, provider: p, b: b, cfg: cfg, log: log}
 }
 
 // Routes registers the image routes on rt.
@@ -61,11 +67,11 @@ func (a *Router) Routes(rt *httpx.Router) {
 	h("GET", "/images/json", a.getImagesJSON)
 	h("POST", "/images/load", a.postImagesLoad)
 	h("POST", "/images/prune", a.postImagesPrune)
-	h("GET", "/images/get", notImplemented("image save"))
+	h("GET", "/images/get", a.getImagesGet)
 	h("GET", "/images/search", notImplemented("image search"))
 	h("GET", "/images/{name:.*}/json", a.getImagesByName)
 	h("GET", "/images/{name:.*}/history", a.getImagesHistory)
-	h("GET", "/images/{name:.*}/get", notImplemented("image save"))
+	h("GET", "/images/{name:.*}/get", a.getImagesGet)
 	h("POST", "/images/{name:.*}/tag", a.postImagesTag)
 	h("POST", "/images/{name:.*}/push", notImplemented("image push"))
 	h("DELETE", "/images/{name:.*}", a.deleteImages)

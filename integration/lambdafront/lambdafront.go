@@ -140,8 +140,19 @@ func (f *Front) finish(id string, payload []byte) {
 
 // ServeHTTP is the Function URL: one request, one invocation.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if f.opts.Verifier != nil {
-		if err := f.opts.Verifier.Verify(r); err != nil {
+	f.serve(w, r, f.opts.Verifier)
+}
+
+// NoAuthURL is a second Function URL of the same function with auth NONE,
+// as the deployment gives agents (an alias's URL: agents authenticate with
+// their own per-container tokens, which the function checks itself).
+func (f *Front) NoAuthURL() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.serve(w, r, nil) })
+}
+
+func (f *Front) serve(w http.ResponseWriter, r *http.Request, verifier *controlauth.SigV4Verifier) {
+	if verifier != nil {
+		if err := verifier.Verify(r); err != nil {
 			writeError(w, http.StatusForbidden, err.Error())
 			return
 		}
@@ -168,7 +179,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev.RequestContext.HTTP.SourceIP = "127.0.0.1"
 	ev.RequestContext.RequestID = fmt.Sprintf("inv-%d", f.seq.Add(1))
 	ev.RequestContext.AccountID = f.opts.AccountID
-	if f.opts.Verifier != nil {
+	if verifier != nil {
 		ev.RequestContext.Authorizer = &events.LambdaFunctionURLRequestContextAuthorizerDescription{
 			IAM: &events.LambdaFunctionURLRequestContextAuthorizerIAMDescription{
 				AccessKey: accessKey(r), AccountID: f.opts.AccountID, CallerID: "AIDATEST", UserARN: "arn:aws:iam::" + f.opts.AccountID + ":user/runner", UserID: "AIDATEST",

@@ -262,6 +262,8 @@ type workload struct {
 	// log is the main process's output on disk (guarded by mu).
 	log  *diskLog
 	subs map[*subscriber]struct{}
+	// execs are the running execs' processes by exec ID (guarded by mu).
+	execs map[string]*sandbox.Proc
 }
 
 // run is one execution of the main process.
@@ -374,6 +376,13 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 			return errdefs.InvalidParameter(fmt.Errorf("memory: working directory %s: %w", s.WorkingDir, err))
 		}
 	}
+	if !unpacked {
+		if err := writeBase(dir, root); err != nil {
+			_ = rfs.Close()
+			_ = os.RemoveAll(dir)
+			return err
+		}
+	}
 	if s.ReadOnlyRootfs {
 		rfs.SetReadOnlyRoot()
 	}
@@ -411,6 +420,7 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	if err != nil {
 		return err
 	}
+	w.ctr.Resume() // a container starts unpaused
 	argv := append(append([]string{}, s.Entrypoint...), s.Cmd...)
 	r := &run{done: make(chan struct{}), reported: make(chan struct{})}
 	var stdin io.Reader
@@ -536,6 +546,7 @@ func (p *Provider) Stop(ctx context.Context, id string, timeout time.Duration) e
 	if err != nil || r == nil {
 		return err
 	}
+	p.resume(id)
 	if err := r.proc.Stop(timeout); err != nil {
 		return err
 	}
@@ -588,6 +599,7 @@ func (p *Provider) Kill(ctx context.Context, id string, signal int) error {
 	if err := r.proc.Signal(syscall.Signal(signal)); err != nil && !errors.Is(err, sandbox.ErrFinished) {
 		return errdefs.InvalidParameter(fmt.Errorf("memory: kill: %w", err))
 	}
+	p.resume(id)
 	if signal == int(syscall.SIGKILL) {
 		<-r.reported
 	}
@@ -644,6 +656,19 @@ func (w *workload) Exec(ctx context.Context, g ticket.Grant, p ticket.Process, s
 		// Docker's answer for an exec that cannot start (bad workdir).
 		fmt.Fprintf(stdio.Stderr, "OCI runtime exec failed: %v\n", err)
 		return 126, nil
+	}
+	if g.ExecID != "" {
+		w.mu.Lock()
+		if w.execs == nil {
+			w.execs = map[string]*sandbox.Proc{}
+		}
+		w.execs[g.ExecID] = proc
+		w.mu.Unlock()
+		defer func() {
+			w.mu.Lock()
+			delete(w.execs, g.ExecID)
+			w.mu.Unlock()
+		}()
 	}
 	for {
 		select {
@@ -721,7 +746,7 @@ func (w *workload) Attach(ctx context.Context, g ticket.Grant, stdio agent.Stdio
 	}
 }
 
-func isClosed(ch chan struct{}) bool {
+func isClosed(ch <-chan struct{}) bool {
 	select {
 	case <-ch:
 		return true
@@ -811,6 +836,36 @@ func (p *Provider) Top(ctx context.Context, id string) ([]providers.Process, err
 		out = append(out, providers.Process{PID: pi.PID, PPID: pi.PPID, User: userName(w.fs, pi.UID), Started: pi.Started, Command: strings.Join(pi.Argv, " ")})
 	}
 	return out, nil
+}
+
+// MainPID implements providers.PIDReporter: the main process's PID in
+// the container's process table, the one Top lists (1).
+func (p *Provider) MainPID(ctx context.Context, id string) (int, bool) {
+	w, err := p.get(id)
+	if err != nil {
+		return 0, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cur == nil || w.cur.proc == nil || isClosed(w.cur.done) {
+		return 0, false
+	}
+	return w.cur.proc.PID(), true
+}
+
+// ExecPID implements providers.PIDReporter: a running exec's PID in the
+// container's process table.
+func (p *Provider) ExecPID(ctx context.Context, id, execID string) (int, bool) {
+	w, err := p.get(id)
+	if err != nil {
+		return 0, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if pr, ok := w.execs[execID]; ok && !isClosed(pr.Done()) {
+		return pr.PID(), true
+	}
+	return 0, false
 }
 
 // Stats samples the container's counters.

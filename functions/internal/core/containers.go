@@ -3,7 +3,9 @@ package core
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"regexp"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
@@ -280,4 +283,60 @@ func PruneUntil(f httpx.Filters, now time.Time) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return ParseTime(f.Values("until")[0], now)
+}
+
+// PlaceholderImage is the image recorded for ref when no registry can be
+// reached: a config with Docker's default PATH and /bin/sh, no layers.
+// Its id is derived from the config without a time, so every runner that
+// records the same placeholder agrees on it; its Created is when it was
+// recorded (the real image's build time is unknown, and the epoch reads
+// as a 56-year-old image).
+func PlaceholderImage(ref string, now time.Time) *records.Image {
+	cfg := v1.ConfigFile{
+		Architecture: "amd64",
+		OS:           "linux",
+		Created:      v1.Time{Time: time.Unix(0, 0).UTC()},
+		Config:       v1.Config{Env: []string{"PATH=" + DefaultPath}, Cmd: []string{"/bin/sh"}},
+		RootFS:       v1.RootFS{Type: "layers"},
+		Author:       "sockerless placeholder for " + ref,
+	}
+	b, _ := json.Marshal(cfg)
+	sum := sha256.Sum256(b)
+	cfg.Created = v1.Time{Time: now.UTC()}
+	return &records.Image{ID: "sha256:" + hex.EncodeToString(sum[:]), Created: cfg.Created.Time, Config: cfg, Source: "placeholder", Comment: "placeholder: registry unreachable at pull"}
+}
+
+// ApplyChange applies one Dockerfile-style --change of docker import.
+func ApplyChange(c *v1.Config, change string) {
+	instr, arg, _ := strings.Cut(strings.TrimSpace(change), " ")
+	arg = strings.TrimSpace(arg)
+	list := func() []string {
+		var l []string
+		if json.Unmarshal([]byte(arg), &l) == nil {
+			return l
+		}
+		return []string{"/bin/sh", "-c", arg}
+	}
+	switch strings.ToUpper(instr) {
+	case "ENV":
+		k, v, ok := strings.Cut(arg, "=")
+		if !ok {
+			k, v, _ = strings.Cut(arg, " ")
+		}
+		c.Env = MergeEnv(c.Env, []string{k + "=" + v})
+	case "CMD":
+		c.Cmd = list()
+	case "ENTRYPOINT":
+		c.Entrypoint = list()
+	case "WORKDIR":
+		c.WorkingDir = arg
+	case "USER":
+		c.User = arg
+	case "LABEL":
+		k, v, _ := strings.Cut(arg, "=")
+		if c.Labels == nil {
+			c.Labels = map[string]string{}
+		}
+		c.Labels[k] = strings.Trim(v, `"`)
+	}
 }

@@ -42,7 +42,7 @@ func (a *Backend) StartContainer(ctx context.Context, c *records.Container) erro
 		c.ManualStop, c.RestartAt, c.ExitUnreported = false, time.Time{}, false
 		c.StartKey = startKey(ctx)
 		seq = c.StartSeq
-		c.State = records.State{Status: string(container.StateRunning), Running: true, Pid: int(c.StartSeq) + 1000, StartedAt: now}
+		c.State = records.State{Status: string(container.StateRunning), Running: true, StartedAt: now}
 		if c.Config.Healthcheck != nil && len(c.Config.Healthcheck.Test) > 0 && c.Config.Healthcheck.Test[0] != "NONE" {
 			c.State.Health = &records.Health{Status: string(container.Starting), Log: []records.HealthLog{}}
 		}

@@ -128,11 +128,13 @@ func Start(ctx context.Context, opts Options) (*Engine, error) {
 		}
 	}
 
-	e, err := prepare()
+	e, release, err := prepare()
 	if err != nil {
 		return nil, err
 	}
-	if err := e.launch(ctx, binDir, opts.Log); err != nil {
+	err = e.launch(ctx, binDir, opts.Log)
+	release() // dockerd has set up its iptables chains (or failed)
+	if err != nil {
 		_ = e.cleanup()
 		return nil, err
 	}

@@ -63,19 +63,27 @@ func machineLock() (*os.File, error) {
 }
 
 // prepare makes the engine's folder, takes its owner lock, chooses its
-// address range and creates its bridge.
-func prepare() (*Engine, error) {
+// address range and creates its bridge. It returns holding the machine
+// lock (release closes it), so that the caller launches dockerd before
+// any other Start does: a starting dockerd deletes and re-creates the
+// machine-wide DOCKER iptables chains, and another dockerd starting at the
+// same moment fails with "Chain 'DOCKER' does not exist".
+func prepare() (e *Engine, release func(), err error) {
 	lock, err := machineLock()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer lock.Close() // releases the flock
+	defer func() {
+		if err != nil {
+			lock.Close() // releases the flock
+		}
+	}()
 
 	reapStale()
 
 	dir, err := os.MkdirTemp("", dirPrefix)
 	if err != nil {
-		return nil, fmt.Errorf("dockerengine: %w", err)
+		return nil, nil, fmt.Errorf("dockerengine: %w", err)
 	}
 	owner, err := os.OpenFile(filepath.Join(dir, "owner.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err == nil {
@@ -83,10 +91,10 @@ func prepare() (*Engine, error) {
 	}
 	if err != nil {
 		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("dockerengine: owner lock: %w", err)
+		return nil, nil, fmt.Errorf("dockerengine: owner lock: %w", err)
 	}
 	suffix := randomHex(4)
-	e := &Engine{
+	e = &Engine{
 		Dir:     dir,
 		Host:    "unix://" + filepath.Join(dir, "docker.sock"),
 		LogPath: filepath.Join(dir, "dockerd.log"),
@@ -97,9 +105,9 @@ func prepare() (*Engine, error) {
 			CgroupParent: "/sockerless-engine-" + suffix,
 		},
 	}
-	fail := func(err error) (*Engine, error) {
+	fail := func(err error) (*Engine, func(), error) {
 		_ = e.cleanup()
-		return nil, err
+		return nil, nil, err
 	}
 	subnet, err := freeSubnet()
 	if err != nil {
@@ -124,7 +132,7 @@ func prepare() (*Engine, error) {
 			return fail(fmt.Errorf("dockerengine: ip %s: %w: %s", strings.Join(args, " "), err, out))
 		}
 	}
-	return e, nil
+	return e, func() { lock.Close() }, nil
 }
 
 // freeSubnet returns a 10.N.0.0/16 that overlaps no route or address on

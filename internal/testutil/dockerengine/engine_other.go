@@ -17,7 +17,7 @@ type process struct{}
 
 func checkPlatform() error { return errNotLinux }
 
-func prepare() (*Engine, error) { return nil, errNotLinux }
+func prepare() (*Engine, func(), error) { return nil, nil, errNotLinux }
 
 func (e *Engine) launch(context.Context, string, io.Writer) error { return errNotLinux }
 

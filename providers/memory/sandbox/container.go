@@ -10,7 +10,9 @@ import (
 	"path"
 	"reflect"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +35,8 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 type Container struct {
 	sb *Sandbox
 	fs *rootfs.FS
+	// label is the profiler label of the container's goroutines.
+	label string
 
 	mu      sync.Mutex
 	nextPID int
@@ -61,6 +65,9 @@ type Container struct {
 	// terminal's size (stty size).
 	setting          atomic.Pointer[Setting]
 	ttyRows, ttyCols atomic.Uint32
+
+	// pause stops the processes while the container is paused.
+	pause pauseGate
 }
 
 // Setting is what the container's applets show of the world around it
@@ -215,7 +222,8 @@ var errNoPIDs = errors.New("can't fork: Resource temporarily unavailable")
 // NewContainer makes a container over fs. The caller keeps ownership of
 // fs and closes it after the container's processes ended.
 func (s *Sandbox) NewContainer(fs *rootfs.FS) *Container {
-	return &Container{sb: s, fs: fs, nextPID: 1, tasks: map[int]*task{}, procs: map[*Proc]struct{}{}}
+	return &Container{sb: s, fs: fs, nextPID: 1, tasks: map[int]*task{}, procs: map[*Proc]struct{}{},
+		label: strconv.FormatInt(s.containers.Add(1), 10)}
 }
 
 // FS is the container's filesystem.
@@ -481,6 +489,9 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 	unwatch := context.AfterFunc(c.sb.closing, func() { cancel(signalError(syscall.SIGKILL)) })
 	go func() {
 		defer unwatch()
+		// Every goroutine this process starts (subshells, background
+		// jobs, pipeline stages) inherits the label: see census.go.
+		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels(labelContainer, c.label)))
 		code := guard(inv, func() int { return c.dispatch(ctx, inv) })
 		if cause := context.Cause(ctx); cause != nil {
 			var sig signalError
@@ -858,9 +869,9 @@ func (c *Container) runModule1(ctx context.Context, inv *invocation, mod wazero.
 		WithName("").
 		WithStartFunctions().
 		WithArgs(inv.argv...).
-		WithStdin(stdin).
-		WithStdout(sampleWriter{inv.stdout, t}).
-		WithStderr(sampleWriter{inv.stderr, t}).
+		WithStdin(gatedReader{ctx, c, stdin}).
+		WithStdout(gatedWriter{ctx, c, sampleWriter{inv.stdout, t}}).
+		WithStderr(gatedWriter{ctx, c, sampleWriter{inv.stderr, t}}).
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(randReader{}).
@@ -872,6 +883,7 @@ func (c *Container) runModule1(ctx context.Context, inv *invocation, mod wazero.
 			case <-ctx.Done():
 				tm.Stop()
 			}
+			_ = c.gate(ctx) // a kill while paused ends the instance after the sleep
 		}).
 		WithFSConfig(newFSConfig(&wasiFS{fs: c.fs, inv: inv}))
 	hasPWD := false

@@ -39,15 +39,15 @@ func invFrom(ctx context.Context) *invocation {
 func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
 	b := rt.NewHostModuleBuilder("sockerless")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostChmod), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).Export("chmod")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostStat), []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}).Export("stat")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostSpawn), []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i64}, []api.ValueType{i32}).Export("spawn")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostIDs), []api.ValueType{i32}, []api.ValueType{i32}).Export("ids")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostHashNew), []api.ValueType{i32}, []api.ValueType{i32}).Export("hash_new")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostHashWrite), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).Export("hash_write")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostHashSum), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export("hash_sum")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostIsatty), []api.ValueType{i32}, []api.ValueType{i32}).Export("isatty")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostInfo), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).Export("info")
+	b.NewFunctionBuilder().WithGoModuleFunction(gated(hostChmod), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).Export("chmod")
+	b.NewFunctionBuilder().WithGoModuleFunction(gated(hostStat), []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}).Export("stat")
+	b.NewFunctionBuilder().WithGoModuleFunction(gated(hostSpawn), []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i64}, []api.ValueType{i32}).Export("spawn")
+	b.NewFunctionBuilder().WithGoModuleFunction(gated(hostIDs), []api.ValueType{i32}, []api.ValueType{i32}).Export("ids")
+	b.NewFunctionBuilder().WithGoModuleFunction(gated(hostHashNew), []api.ValueType{i32}, []api.ValueType{i32}).Export("hash_new")
+	b.NewFunctionBuilder().WithGoModuleFunction(gated(hostHashWrite), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).Export("hash_write")
+	b.NewFunctionBuilder().WithGoModuleFunction(gated(hostHashSum), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export("hash_sum")
+	b.NewFunctionBuilder().WithGoModuleFunction(gated(hostIsatty), []api.ValueType{i32}, []api.ValueType{i32}).Export("isatty")
+	b.NewFunctionBuilder().WithGoModuleFunction(gated(hostInfo), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).Export("info")
 	_, err := b.Instantiate(ctx)
 	return err
 }

@@ -91,6 +91,11 @@ type Sandbox struct {
 
 	mu       sync.Mutex
 	binaries map[[32]byte]wazero.CompiledModule // WASI programs found in images
+
+	// census counts goroutines by container (see census.go) and
+	// containers numbers the containers' labels.
+	census     goroutineCensus
+	containers atomic.Int64
 }
 
 // New compiles the applets (or loads them from the cache) and prepares the

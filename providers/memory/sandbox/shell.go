@@ -562,14 +562,18 @@ func exportedEnv(env expand.Environ) []string {
 }
 
 func (h *shellHandlers) call(ctx context.Context, args []string) ([]string, error) {
+	if err := h.c.gate(ctx); err != nil {
+		return nil, err
+	}
 	hc := interp.HandlerCtx(ctx)
 	if err := h.account(hc); err != nil {
 		return nil, err
 	}
-	if runtime.NumGoroutine() > h.c.sb.opts.MaxGoroutines {
-		// Background jobs of functions are goroutines no container
-		// limit counts: past the daemon-wide ceiling, no shell command
-		// starts, so a bomb of them starves itself.
+	if runtime.NumGoroutine() > h.c.sb.opts.MaxGoroutines || h.c.tooManyGoroutines() {
+		// Background jobs of functions are goroutines, counted against
+		// the container's PIDs limit by their label (census.go), and
+		// past the daemon-wide ceiling no shell command starts: a bomb
+		// of them starves itself.
 		return []string{failBuiltin, args[0] + ": " + errNoPIDs.Error()}, nil
 	}
 	for _, std := range []any{hc.Stdin, hc.Stdout} {
@@ -747,6 +751,9 @@ func (h *shellHandlers) sourcePath(hc interp.HandlerContext, name string) string
 }
 
 func (h *shellHandlers) exec(ctx context.Context, args []string) error {
+	if err := h.c.gate(ctx); err != nil {
+		return err
+	}
 	hc := interp.HandlerCtx(ctx)
 	inv := h.inv.child()
 	inv.argv = args
@@ -864,6 +871,9 @@ func (h *shellHandlers) resolve(inv *invocation, name string) (string, bool) {
 }
 
 func (h *shellHandlers) open(ctx context.Context, p string, flag int, perm os.FileMode) (io.ReadWriteCloser, error) {
+	if err := h.c.gate(ctx); err != nil {
+		return nil, err
+	}
 	hc := interp.HandlerCtx(ctx)
 	name := h.abs(hc, p)
 	if d := deviceFor(name); d != devNone {

@@ -49,6 +49,9 @@ func errno(err error) experimentalsys.Errno {
 // OpenFile implements experimentalsys.FS.
 func (w *wasiFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
 	name := w.name(p)
+	if w.inv != nil && w.inv.c.gate(w.inv.ctx) != nil {
+		return nil, experimentalsys.EINTR
+	}
 	if d := deviceFor(name); d != devNone {
 		return &devFile{kind: d, inv: w.inv}, 0
 	}
