@@ -10,6 +10,7 @@ import (
 
 	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/relay/ticket"
+	"github.com/sockerless/sockerless/statestore/memory"
 )
 
 // TestCarryTicket: a carry ticket is issued only through a shim, for an
@@ -72,7 +73,9 @@ func TestCarryTicket(t *testing.T) {
 // unspecified addresses for a binding on all of them), a created one, or
 // one nobody listens for, does not.
 func TestTunnelTicketAndPorts(t *testing.T) {
-	a := newTestAPI(t)
+	// Workloads run until the test ends them: a 50 ms run could end
+	// before the next request on a loaded machine.
+	a, _, _ := sweepAPI(t, memory.New())
 	code, body := do(a, "POST", "/containers/create?name=web", `{"Image":"alpine:3.20","Cmd":["sleep","300"],"ExposedPorts":{"80/tcp":{},"81/tcp":{}},"Labels":{"io.sockerless.ports":"shim"},"HostConfig":{"PortBindings":{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"32801"}],"81/tcp":[{"HostIp":"","HostPort":"8081"}]}}}`)
 	if code != 201 {
 		t.Fatalf("create: %d %s", code, body)
@@ -141,7 +144,9 @@ func TestTunnelTicketAndPorts(t *testing.T) {
 // container on another network (or only on the default bridge) gets 404,
 // a bad agent token 401, a stopped peer 409.
 func TestAgentPeer(t *testing.T) {
-	a := newTestAPI(t)
+	// Workloads run until the test ends them: a 50 ms run could end
+	// before the next request on a loaded machine.
+	a, _, _ := sweepAPI(t, memory.New())
 	for _, n := range []string{"ci-net", "ci-other"} {
 		if code, body := do(a, "POST", "/networks/create", `{"Name":"`+n+`"}`); code != 201 {
 			t.Fatalf("network create: %d %s", code, body)
@@ -218,7 +223,9 @@ func TestAgentPeer(t *testing.T) {
 // container on no user network is told so, and a bad report changes
 // nothing.
 func TestAgentPeers(t *testing.T) {
-	a := newTestAPI(t)
+	// Workloads run until the test ends them: a 50 ms run could end
+	// before the next request on a loaded machine.
+	a, _, _ := sweepAPI(t, memory.New())
 	for _, n := range []string{"ci-net", "ci-other"} {
 		if code, body := do(a, "POST", "/networks/create", `{"Name":"`+n+`"}`); code != 201 {
 			t.Fatalf("network create: %d %s", code, body)
