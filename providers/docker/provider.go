@@ -33,6 +33,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/providers"
@@ -77,6 +78,14 @@ type Provider struct {
 
 	mu   sync.Mutex
 	runs map[string]*run // current run per container id
+	// nets are engine networks known to exist (made or seen here).
+	nets map[string]bool
+	// netsOf are the Sockerless network ids of each created container's
+	// user networks, whose engine networks its removal may release.
+	netsOf map[string][]string
+	// byLayers maps an image's layer chain to the engine image that has
+	// it (see engineImage).
+	byLayers map[string]string
 }
 
 // run is one start of a workload: closed done once its exit is reported.
@@ -98,7 +107,7 @@ func New(opts Options) (*Provider, error) {
 	if opts.NamePrefix == "" {
 		opts.NamePrefix = "sockerless-"
 	}
-	return &Provider{opts: opts, runs: map[string]*run{}}, nil
+	return &Provider{opts: opts, runs: map[string]*run{}, nets: map[string]bool{}, netsOf: map[string][]string{}, byLayers: map[string]string{}}, nil
 }
 
 // NewClient returns an engine client for host ("unix:///path",
@@ -156,12 +165,6 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		"SOCKERLESS_STDIN_ONCE="+strconv.FormatBool(s.StdinOnce),
 		"SOCKERLESS_LOG_LEVEL="+p.opts.AgentLogLevel,
 	)
-	if p.opts.ControlPlaneURL != "" {
-		// Peers on the container's user networks by name, through the
-		// relay (agent.PeerNet): the engine's containers are not on the
-		// engine's networks of those names.
-		env = append(env, "SOCKERLESS_PEER_NET=true")
-	}
 	if hc := s.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
 		b, err := json.Marshal(hc)
 		if err != nil {
@@ -183,9 +186,8 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		User:   "0",
 		Labels: map[string]string{LabelID: s.ID},
 	}
-	hc := &container.HostConfig{
-		Mounts: []mount.Mount{{Type: mount.TypeBind, Source: p.opts.AgentPath, Target: AgentMountPath, ReadOnly: true}},
-	}
+	hc := hostConfig(s)
+	hc.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: p.opts.AgentPath, Target: AgentMountPath, ReadOnly: true}}
 	for _, m := range s.Mounts {
 		switch m.Type {
 		case "volume":
@@ -197,8 +199,48 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 			hc.Binds = append(hc.Binds, bindSpec(m))
 		}
 	}
-	if _, err := p.opts.Client.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc, Name: p.name(s.ID)}); err != nil {
+	eps, err := p.endpoints(ctx, s)
+	if err != nil {
+		return err
+	}
+	var nc *network.NetworkingConfig
+	if eps != nil {
+		nc = &network.NetworkingConfig{EndpointsConfig: eps}
+		// The first user network replaces the default bridge, as on
+		// Docker; the relay stays reachable at the engine host's address.
+		for _, i := range userNetworks(s) {
+			hc.NetworkMode = container.NetworkMode(p.networkName(i.NetworkID))
+			break
+		}
+	}
+	opts := client.ContainerCreateOptions{Config: cfg, HostConfig: hc, NetworkingConfig: nc, Name: p.name(s.ID)}
+	_, err = p.opts.Client.ContainerCreate(ctx, opts)
+	if cerrdefs.IsNotFound(err) && strings.Contains(err.Error(), "No such image") {
+		// An image Sockerless made: run its filesystem's engine image.
+		var id string
+		if id, err = p.engineImage(ctx, s); err == nil {
+			cfg.Image = id
+			_, err = p.opts.Client.ContainerCreate(ctx, opts)
+		}
+	}
+	if cerrdefs.IsNotFound(err) && eps != nil {
+		// A network released by a concurrent removal: make it again.
+		p.forgetNetworks(s)
+		if _, err = p.endpoints(ctx, s); err == nil {
+			_, err = p.opts.Client.ContainerCreate(ctx, opts)
+		}
+	}
+	if err != nil {
 		return classify(err)
+	}
+	if eps != nil {
+		var ids []string
+		for _, i := range userNetworks(s) {
+			ids = append(ids, i.NetworkID)
+		}
+		p.mu.Lock()
+		p.netsOf[s.ID] = ids
+		p.mu.Unlock()
 	}
 	return nil
 }
@@ -321,7 +363,10 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 	}
 	p.mu.Lock()
 	delete(p.runs, id)
+	nets := p.netsOf[id]
+	delete(p.netsOf, id)
 	p.mu.Unlock()
+	p.releaseNetworks(ctx, nets)
 	return nil
 }
 
@@ -389,13 +434,34 @@ func (p *Provider) Unpause(ctx context.Context, id string) error {
 	return classify(err)
 }
 
-// Top implements providers.Processes from the engine's process list.
+// Top implements providers.Processes from the engine's process list,
+// leaving out the agent. Right after a start the agent may not have
+// started the main process yet (it does once its relay link is up); Docker
+// answers its start only once the process exists, so a listing with only
+// the agent is asked again, for at most topSettle.
 func (p *Provider) Top(ctx context.Context, id string) ([]providers.Process, error) {
+	deadline := time.Now().Add(topSettle)
+	for {
+		out, agentSeen, err := p.top(ctx, id)
+		if err != nil || len(out) > 0 || !agentSeen || time.Now().After(deadline) {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return out, nil
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// topSettle bounds how long Top waits for the main process to appear.
+const topSettle = 5 * time.Second
+
+func (p *Provider) top(ctx context.Context, id string) (out []providers.Process, agentSeen bool, err error) {
 	res, err := p.opts.Client.ContainerTop(ctx, p.name(id), client.ContainerTopOptions{Arguments: []string{"-o", "pid,user,cmd"}})
 	if err != nil {
-		return nil, classify(err)
+		return nil, false, classify(err)
 	}
-	var out []providers.Process
 	for _, row := range res.Processes {
 		if len(row) < 3 {
 			continue
@@ -405,11 +471,12 @@ func (p *Provider) Top(ctx context.Context, id string) ([]providers.Process, err
 		// The agent wrapping the main process is Sockerless's, not the
 		// workload's.
 		if strings.HasPrefix(cmd, AgentMountPath) {
+			agentSeen = true
 			continue
 		}
 		out = append(out, providers.Process{PID: pid, User: row[1], Command: cmd})
 	}
-	return out, nil
+	return out, agentSeen, nil
 }
 
 // Stats implements providers.Processes from one engine stats sample.
