@@ -11,14 +11,21 @@ import (
 	"github.com/sockerless/sockerless/providers"
 )
 
-// engineImage finds the engine image with the same filesystem as the
-// container's image, for an image the engine does not know by reference:
-// one Sockerless made itself (docker build of instructions that add no
-// layer, docker tag) has the layers of an image the engine has. The
+// engineImage finds the engine image for a container whose image the
+// engine does not know by reference: a tag made through Sockerless names
+// an engine image by id; an image Sockerless made itself from
+// instructions that add no layer has the layers of an image the engine
+// has. The
 // container's configuration (command, environment, working folder, user)
 // is the Sockerless image's already, so only the filesystem is taken
 // from the engine image. Answers are cached by layer chain.
 func (p *Provider) engineImage(ctx context.Context, s providers.Spec) (string, error) {
+	if s.ImageID != "" {
+		// A pulled image's record has the engine's id.
+		if res, err := p.opts.Client.ImageInspect(ctx, s.ImageID); err == nil {
+			return res.ID, nil
+		}
+	}
 	if len(s.Layers) == 0 {
 		return "", errdefs.NotFoundf("No such image: %s", s.Image)
 	}

@@ -216,7 +216,9 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	opts := client.ContainerCreateOptions{Config: cfg, HostConfig: hc, NetworkingConfig: nc, Name: p.name(s.ID)}
 	_, err = p.opts.Client.ContainerCreate(ctx, opts)
 	if cerrdefs.IsNotFound(err) && strings.Contains(err.Error(), "No such image") {
-		// An image Sockerless made: run its filesystem's engine image.
+		// A reference only Sockerless knows (docker tag through it), or
+		// an image it made: run the engine image of that id, or with its
+		// layers.
 		var id string
 		if id, err = p.engineImage(ctx, s); err == nil {
 			cfg.Image = id
