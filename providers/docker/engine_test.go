@@ -1,9 +1,13 @@
 package docker_test
 
 import (
+	"bufio"
+	"context"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // onEngine runs the docker CLI against the engine itself and returns its
@@ -71,9 +75,9 @@ func TestUserNetworkOnEngine(t *testing.T) {
 		t.Fatal("no engine network for en-net")
 	}
 	s.ok(t, "rm", "-f", "en-srv")
-	if nets := s.onEngine(t, "network", "ls", "-q", "--filter", "label=dev.sockerless.network"); nets != "" {
-		t.Fatalf("engine network left after its last container: %s", nets)
-	}
+	s.waitEngine(t, func() bool {
+		return s.onEngine(t, "network", "ls", "-q", "--filter", "label=dev.sockerless.network") == ""
+	}, "type=network", "event=destroy")
 }
 
 // TestTaggedImageOnEngine: a tag made through Sockerless (which the
@@ -102,5 +106,41 @@ func TestTopRightAfterRun(t *testing.T) {
 		if !strings.Contains(out, "sleep 300") || strings.Contains(out, "sockerless-agent") {
 			t.Fatalf("run %d: top: %q", i, out)
 		}
+	}
+}
+
+// waitEngine waits until done() holds, re-checking after each engine
+// event matching filters (the provider removes engine containers and
+// networks in the background once Sockerless's record is gone): no
+// polling interval, a bounded wait.
+func (s *sockerless) waitEngine(t testing.TB, done func() bool, filters ...string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatal("the engine did not get there within a minute")
+		}
+		// Events since a second before the check, so none is missed
+		// between the check and the subscription.
+		since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		args := []string{"events", "--since", since, "--format", "{{.Type}} {{.Action}}"}
+		for _, f := range filters {
+			args = append(args, "--filter", f)
+		}
+		cmd := exec.CommandContext(ctx, "docker", args...)
+		cmd.Env = s.eng.Env()
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		bufio.NewReader(out).ReadString('\n') // one event, or the timeout
+		cancel()
+		_ = cmd.Wait()
 	}
 }

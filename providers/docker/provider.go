@@ -83,6 +83,8 @@ type Provider struct {
 	// netsOf are the Sockerless network ids of each created container's
 	// user networks, whose engine networks its removal may release.
 	netsOf map[string][]string
+	// pending counts engine removals still under way (see Remove).
+	pending sync.WaitGroup
 	// byLayers maps an image's layer chain to the engine image that has
 	// it (see engineImage).
 	byLayers map[string]string
@@ -259,10 +261,6 @@ func bindSpec(m providers.Mount) string {
 // agent did not report (it was killed) is reported from the engine's wait.
 func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	name := p.name(s.ID)
-	// Wait from before the start, so that a process that ends at once is
-	// not missed.
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	wait := p.opts.Client.ContainerWait(wctx, name, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
 	// The run is known before the start: a process that ends at once can
 	// be reported, and the container removed, before ContainerStart
 	// returns, and Remove must find the run to mark it.
@@ -272,7 +270,6 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	p.runs[s.ID] = r
 	p.mu.Unlock()
 	if _, err := p.opts.Client.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
-		cancel()
 		p.mu.Lock()
 		if p.runs[s.ID] == r {
 			if prev != nil {
@@ -284,19 +281,21 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		p.mu.Unlock()
 		return classify(err)
 	}
+	// The wait is asked after the start, off the start's path (one engine
+	// round trip less before the main process runs): "not-running" answers
+	// at once, with this run's exit code, for a process that has already
+	// ended.
 	go func() {
-		defer cancel()
 		defer close(r.done)
+		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		defer cancel()
+		wait := p.opts.Client.ContainerWait(wctx, name, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 		var code int
 		select {
 		case res := <-wait.Result:
 			code = int(res.StatusCode)
-		case err := <-wait.Error:
-			if wctx.Err() != nil {
-				return
-			}
+		case <-wait.Error:
 			// The engine lost the container (removed behind our back).
-			_ = err
 			code = 137
 		}
 		if !r.removing.Load() {
@@ -353,23 +352,57 @@ func (p *Provider) Kill(ctx context.Context, id string, signal int) error {
 	return nil
 }
 
-// Remove removes the engine container (killing it if it runs) and its
-// anonymous volumes. Removing an unknown workload is not an error.
+// Remove removes the workload. A running one is killed before Remove
+// returns, as docker rm -f's is; the engine container itself, its
+// anonymous volumes and the engine networks it leaves unused are removed
+// in the background: the Sockerless record is what the Docker API shows,
+// and the engine's teardown of a dead container (network namespace,
+// overlay, cgroup) is most of a docker run --rm's cost on the engine.
+// Removing an unknown workload is not an error.
 func (p *Provider) Remove(ctx context.Context, id string) error {
-	if r := p.current(id); r != nil {
+	r := p.current(id)
+	if r != nil {
 		r.removing.Store(true)
-	}
-	_, err := p.opts.Client.ContainerRemove(ctx, p.name(id), client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !cerrdefs.IsNotFound(err) {
-		return classify(err)
+		select {
+		case <-r.done: // the engine container has stopped
+		default:
+			_, err := p.opts.Client.ContainerKill(ctx, p.name(id), client.ContainerKillOptions{Signal: "KILL"})
+			if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
+				return classify(err)
+			}
+		}
 	}
 	p.mu.Lock()
 	delete(p.runs, id)
 	nets := p.netsOf[id]
 	delete(p.netsOf, id)
 	p.mu.Unlock()
-	p.releaseNetworks(ctx, nets)
+	p.pending.Add(1)
+	go func() {
+		defer p.pending.Done()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+		defer cancel()
+		_, _ = p.opts.Client.ContainerRemove(rctx, p.name(id), client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		p.releaseNetworks(rctx, nets)
+	}()
 	return nil
+}
+
+// removeTimeout bounds one background removal on the engine.
+const removeTimeout = 2 * time.Minute
+
+// Flush waits until the engine removals Remove started have ended, or ctx
+// is done: tests that look at the engine, and a shutdown that wants the
+// engine left clean, call it.
+func (p *Provider) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { p.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Logs returns the container's output as the engine logged it (the agent
