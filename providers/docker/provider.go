@@ -352,25 +352,20 @@ func (p *Provider) Kill(ctx context.Context, id string, signal int) error {
 	return nil
 }
 
-// Remove removes the workload. A running one is killed before Remove
-// returns, as docker rm -f's is; the engine container itself, its
-// anonymous volumes and the engine networks it leaves unused are removed
-// in the background: the Sockerless record is what the Docker API shows,
-// and the engine's teardown of a dead container (network namespace,
-// overlay, cgroup) is most of a docker run --rm's cost on the engine.
-// Removing an unknown workload is not an error.
+// Remove removes the workload: the engine container (killing what is
+// left of it), its anonymous volumes and the engine networks it leaves
+// unused, in the background. The control plane kills a running
+// container's workload (Kill, SIGKILL, which waits for the exit) before
+// it removes it (docker rm -f), so what Remove gets is a workload whose
+// main process has ended: at most the agent is still closing its relay
+// link (an auto-remove right after the exit report). The engine's
+// teardown of it (kill, network namespace, overlay, cgroup) is most of a
+// docker run --rm's cost, and the Sockerless record, which is what the
+// Docker API shows, is gone without waiting for it. Removing an unknown
+// workload is not an error.
 func (p *Provider) Remove(ctx context.Context, id string) error {
-	r := p.current(id)
-	if r != nil {
+	if r := p.current(id); r != nil {
 		r.removing.Store(true)
-		select {
-		case <-r.done: // the engine container has stopped
-		default:
-			_, err := p.opts.Client.ContainerKill(ctx, p.name(id), client.ContainerKillOptions{Signal: "KILL"})
-			if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
-				return classify(err)
-			}
-		}
 	}
 	p.mu.Lock()
 	delete(p.runs, id)
