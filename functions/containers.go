@@ -508,7 +508,8 @@ func (a *API) spec(c *records.Container) providers.Spec {
 	}
 	for _, n := range slices.Sorted(maps.Keys(c.Networks)) {
 		if ep := c.Networks[n]; ep != nil && ep.IPAddress != "" {
-			s.Interfaces = append(s.Interfaces, providers.Interface{Network: n, IPAddress: ep.IPAddress, PrefixLen: ep.PrefixLen, MacAddress: ep.MacAddress})
+			s.Interfaces = append(s.Interfaces, providers.Interface{Network: n, IPAddress: ep.IPAddress, PrefixLen: ep.PrefixLen, MacAddress: ep.MacAddress,
+				NetworkID: ep.NetworkID, DNSNames: ep.DNSNames})
 		}
 	}
 	if h := c.HostConfig; h != nil {

@@ -72,6 +72,12 @@ type Interface struct {
 	IPAddress  string
 	PrefixLen  int
 	MacAddress string
+	// NetworkID is the network's id; DNSNames are the names peers on the
+	// network reach the container by (its name, aliases, short id). A
+	// provider whose platform has networks of its own (the docker
+	// provider) builds the network and its names there.
+	NetworkID string
+	DNSNames  []string
 }
 
 // Resources are a container's resource limits; zero means none asked.
