@@ -179,7 +179,9 @@ func (a *API) execStart(w http.ResponseWriter, r *http.Request) error {
 	if req.Detach {
 		return a.startDetached(ctx, w, g)
 	}
-	return a.issueTicket(w, g, e.Tty, e.ID)
+	// As moby does, the stream's framing follows the start request's Tty
+	// (raw only when it is set), whatever terminal the process has.
+	return a.issueTicket(w, g, req.Tty, e.ID)
 }
 
 // startDetached hands a detached exec to the container's agent: it opens

@@ -63,6 +63,9 @@ func ExtractTar(f *FS, dest string, r io.Reader, o ExtractOptions) error {
 		if err == io.EOF {
 			break
 		}
+		if errors.Is(err, tar.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%w: %w", ErrNotArchive, err)
+		}
 		if err != nil {
 			return fmt.Errorf("rootfs: tar: %w", err)
 		}
@@ -206,7 +209,7 @@ func WriteTar(f *FS, tw *tar.Writer, src, name string) error {
 		return err
 	}
 	hdr.Name = name
-	if fi.IsDir() {
+	if fi.IsDir() && !strings.HasSuffix(name, "/") {
 		hdr.Name += "/"
 	}
 	hdr.Uname, hdr.Gname = "", ""
@@ -228,7 +231,8 @@ func WriteTar(f *FS, tw *tar.Writer, src, name string) error {
 			return err
 		}
 		for _, e := range ents {
-			if err := WriteTar(f, tw, path.Join(src, e.Name()), name+"/"+e.Name()); err != nil {
+			// The root's entries are "/bin", not "//bin".
+			if err := WriteTar(f, tw, path.Join(src, e.Name()), strings.TrimSuffix(name, "/")+"/"+e.Name()); err != nil {
 				return err
 			}
 		}
