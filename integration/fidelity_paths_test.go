@@ -346,5 +346,3 @@ func waitHealth(ctx context.Context, t *testing.T, cli *client.Client, id string
 	b, _ := json.Marshal(last)
 	t.Fatalf("health never as wanted; last %s", b)
 }
-
-
