@@ -170,7 +170,7 @@ func (a *FSArchiver) PutArchive(ctx context.Context, p string, tarball io.Reader
 		return errdefs.InvalidParameterf("extraction point is not a directory")
 	}
 	if err := rootfs.ExtractTar(f, p, tarball, rootfs.ExtractOptions{NoOverwriteDirNonDir: noOverwriteDirNonDir}); err != nil {
-		if errors.Is(err, rootfs.ErrUnsafeEntry) || errors.Is(err, rootfs.ErrNotArchive) {
+		if errors.Is(err, rootfs.ErrUnsafeEntry) {
 			return errdefs.InvalidParameter(err)
 		}
 		return err

@@ -93,6 +93,12 @@ func (a *API) execCreate(w http.ResponseWriter, r *http.Request) error {
 	if c, err = a.reconcileWorkload(ctx, c); err != nil {
 		return err
 	}
+	if uc, ok := a.provider.(providers.UserChecker); ok && req.User != "" {
+		// Docker refuses an unknown user at create (400), not at start.
+		if err := uc.CheckUser(ctx, c.ID, req.User); err != nil {
+			return err
+		}
+	}
 	if !c.HadExec {
 		// Marked before the exec exists: a removal racing this write
 		// either sees the mark (and lists the execs) or makes it fail.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -145,6 +146,10 @@ func TestFidelityArchivePaths(t *testing.T) {
 	})
 
 	t.Run("a file with a trailing slash is not a directory", func(t *testing.T) {
+		// Docker 28.2.2 has the same message ("lstat /etc/passwd/: not a
+		// directory") as a 500; Sockerless answers it as the client's
+		// error it is (the fidelity acceptance wants a 4xx; listed in
+		// docs/conformance-differences.md).
 		for _, m := range []string{http.MethodGet, http.MethodHead} {
 			code, _, _, body := archiveReq(t, s, m, "/etc/passwd/", "")
 			if code != http.StatusBadRequest {
@@ -157,9 +162,10 @@ func TestFidelityArchivePaths(t *testing.T) {
 	})
 
 	t.Run("an upload that is not a tar", func(t *testing.T) {
+		// Docker 28.2.2 answers 500 with the tar reader's own message.
 		code, _, _, body := archiveReq(t, s, http.MethodPut, "/tmp", strings.Repeat("this is not a tar archive\n", 40))
-		if code != http.StatusBadRequest {
-			t.Errorf("PUT not-a-tar: %d %s, want 400", code, body)
+		if code != http.StatusInternalServerError || strings.TrimSpace(body) != `{"message":"archive/tar: invalid tar header"}` {
+			t.Errorf("PUT not-a-tar: %d %q, want Docker's 500 \"archive/tar: invalid tar header\"", code, body)
 		}
 	})
 }
@@ -208,12 +214,29 @@ func TestFidelityExecFraming(t *testing.T) {
 }
 
 // TestFidelityExecUnknownUser: an exec as a user the image does not have
-// fails its start with Docker's message.
+// is refused at create, as Docker 28.2.2 does (400 "unable to find user
+// nosuch: no matching entries in passwd file"; the CLI exits 1 with it),
+// not run and ended with 126; the group is not checked at create.
 func TestFidelityExecUnknownUser(t *testing.T) {
-	s, _ := fidelityBox(t)
+	s, cli := fidelityBox(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const msg = "unable to find user nosuch: no matching entries in passwd file"
 	out, code := s.docker(t, "", "exec", "-u", "nosuch", "box", "true")
-	if code != 126 || !strings.Contains(out, "unable to find user nosuch: no matching entries in passwd file") {
-		t.Fatalf("docker exec -u nosuch: %d %q, want 126 and Docker's message", code, out)
+	if code != 1 || strings.TrimSpace(out) != "Error response from daemon: "+msg {
+		t.Errorf("docker exec -u nosuch: %d %q, want 1 and Docker's message", code, out)
+	}
+	for _, tc := range []struct {
+		user string
+		ok   bool
+	}{{"nosuch", false}, {"nosuch:nogroup", false}, {"root:nogroup", true}, {"4242", true}} {
+		_, err := cli.ExecCreate(ctx, "box", client.ExecCreateOptions{Cmd: []string{"true"}, User: tc.user})
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("exec create as %q: %v, want it created", tc.user, err)
+		case !tc.ok && (!cerrdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), msg)):
+			t.Errorf("exec create as %q: %v, want 400 %q", tc.user, err, msg)
+		}
 	}
 }
 

@@ -10,10 +10,17 @@ import (
 	"syscall"
 )
 
-// ErrNotArchive is returned by [ExtractTar] when its input is not a tar
-// (or gzip-compressed tar) stream: the caller's upload is bad, which Docker
-// answers with 400.
+// ErrNotArchive is matched (errors.Is) by the error [ExtractTar] returns
+// when its input is not a tar (or gzip-compressed tar) stream. That
+// error's text is the tar reader's own ("archive/tar: invalid tar
+// header", "unexpected EOF"), as Docker reports it (with a 500).
 var ErrNotArchive = errors.New("rootfs: not a tar archive")
+
+type notArchiveError struct{ err error }
+
+func (e notArchiveError) Error() string        { return e.err.Error() }
+func (e notArchiveError) Unwrap() error        { return e.err }
+func (e notArchiveError) Is(target error) bool { return target == ErrNotArchive }
 
 // CopySource is a container path as docker cp's archive endpoints see it
 // (moby daemon/archive_unix.go containerArchivePath with its container

@@ -64,7 +64,7 @@ func ExtractTar(f *FS, dest string, r io.Reader, o ExtractOptions) error {
 			break
 		}
 		if errors.Is(err, tar.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("%w: %w", ErrNotArchive, err)
+			return notArchiveError{err}
 		}
 		if err != nil {
 			return fmt.Errorf("rootfs: tar: %w", err)

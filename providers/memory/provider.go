@@ -782,7 +782,7 @@ func (p *Provider) PutArchive(ctx context.Context, id, pth string, tarball io.Re
 		return errdefs.InvalidParameterf("extraction point is not a directory")
 	}
 	if err := rootfs.ExtractTar(w.fs, pth, tarball, rootfs.ExtractOptions{NoOverwriteDirNonDir: noOverwriteDirNonDir}); err != nil {
-		if errors.Is(err, rootfs.ErrUnsafeEntry) || errors.Is(err, rootfs.ErrNotArchive) {
+		if errors.Is(err, rootfs.ErrUnsafeEntry) {
 			return errdefs.InvalidParameter(err)
 		}
 		return err
