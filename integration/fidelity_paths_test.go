@@ -89,9 +89,9 @@ func archiveReq(t *testing.T, s *server, method, pth, body string) (int, provide
 
 // TestFidelityArchivePaths: docker cp's archive endpoints resolve and
 // name paths as Docker 28.2 does (moby daemon/archive_unix.go): the root's
-// entries are "/" and "/foo/…", a trailing "/" follows a final symlink and
+// entries are "/foo/…", a trailing "/" follows a final symlink and
 // demands a directory, HEAD agrees with GET, and an upload that is not a
-// tar is the client's fault.
+// tar gets Docker's answer.
 func TestFidelityArchivePaths(t *testing.T) {
 	s, _ := fidelityBox(t)
 
@@ -100,12 +100,15 @@ func TestFidelityArchivePaths(t *testing.T) {
 		if code != http.StatusOK {
 			t.Fatalf("GET /: %d %s", code, body)
 		}
-		if len(names) <= 3 || names[0] != "/" {
-			t.Fatalf("GET /: entries %q, want \"/\" first and more", names[:min(5, len(names))])
+		if len(names) <= 3 {
+			t.Fatalf("GET /: entries %q, want the whole tree", names)
 		}
+		// Docker names the content "/foo/…"; its root entry "/" is left
+		// out (a tar reader that strips a folder's trailing "/" reads it
+		// as an empty name).
 		for _, n := range names {
-			if n == "" || strings.HasPrefix(n, "//") {
-				t.Fatalf("GET /: entry %q (Docker names them \"/\", \"/foo/…\")", n)
+			if n == "" || n == "/" || strings.HasPrefix(n, "//") {
+				t.Fatalf("GET /: entry %q, want \"/foo/…\" names only", n)
 			}
 		}
 		for _, want := range []string{"/foo/", "/foo/bar", "/etc/passwd"} {

@@ -90,6 +90,22 @@ func WriteCopyTar(f *FS, tw *tar.Writer, cs CopySource) error {
 		}
 		src = r
 	}
+	if cs.Name == "/" && cs.Info.IsDir() {
+		// The root's own entry is left out: Docker names it "/", which
+		// common tar readers (Python's tarfile, after stripping a
+		// directory's trailing "/") read as an empty name. Its content
+		// follows as Docker names it ("/bin/", "/etc/passwd").
+		ents, err := f.ReadDir(src)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := WriteTar(f, tw, path.Join(src, e.Name()), "/"+e.Name()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	return WriteTar(f, tw, src, cs.Name)
 }
 
