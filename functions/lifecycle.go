@@ -106,6 +106,11 @@ func (a *API) startContainer(ctx context.Context, c *records.Container) error {
 		if ferr == nil && failed.HostConfig.AutoRemove {
 			_ = a.autoRemove(context.WithoutCancel(ctx), failed)
 		}
+		if errdefs.IsInvalidParameter(err) {
+			// The container's own settings are at fault (an unknown
+			// user): Docker's message as it is.
+			return err
+		}
 		return fmt.Errorf("provider %s: start: %w", a.provider.Name(), err)
 	}
 	return nil
