@@ -69,7 +69,7 @@ func (a *API) startContainer(ctx context.Context, c *records.Container) error {
 			return errNotModified
 		}
 		c.StartSeq++
-		c.ManualStop, c.RestartAt, c.ExitUnreported = false, time.Time{}, false
+		c.ManualStop, c.RestartAt, c.ExitUnreported, c.ManualRestart = false, time.Time{}, false, false
 		c.StartKey = startKey(ctx)
 		seq = c.StartSeq
 		c.State = records.State{Status: string(container.StateRunning), Running: true, StartedAt: now}
@@ -105,6 +105,11 @@ func (a *API) startContainer(ctx context.Context, c *records.Container) error {
 		// removed: `docker run --rm` waits for that before it exits.
 		if ferr == nil && failed.HostConfig.AutoRemove {
 			_ = a.autoRemove(context.WithoutCancel(ctx), failed)
+		}
+		if errdefs.IsInvalidParameter(err) {
+			// The container's own settings are at fault (an unknown
+			// user): Docker's message as it is.
+			return err
 		}
 		return fmt.Errorf("provider %s: start: %w", a.provider.Name(), err)
 	}
@@ -299,6 +304,9 @@ func unixSignalName(n int) string {
 }
 
 func (a *API) containerRestart(w http.ResponseWriter, r *http.Request) error {
+	// As moby does, a restart is carried through when its client goes
+	// away: the container is not left stopped.
+	r = r.WithContext(context.WithoutCancel(r.Context()))
 	ctx := r.Context()
 	c, err := a.st.Container(ctx, r.PathValue("id"))
 	if err != nil {
@@ -309,6 +317,16 @@ func (a *API) containerRestart(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if c.State.Running {
+		if c.HostConfig.AutoRemove && !c.ManualRestart {
+			// Its stop must not remove it (moby sets
+			// HasBeenManuallyRestarted before stopping).
+			if c, err = a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
+				c.ManualRestart = true
+				return nil
+			}, records.Change[records.Container]{From: c}); err != nil {
+				return err
+			}
+		}
 		if stopped, err := a.stopFor(w, r, c, timeout); err != nil || !stopped {
 			return err
 		}
@@ -579,14 +597,14 @@ func (a *API) Exited(ctx context.Context, id string, code int, at time.Time) err
 	// An auto-remove container that ends is deleted in one write with its
 	// die and destroy events; only if that cannot be done is its exit
 	// recorded first and the removal done the general way.
-	if from.HostConfig.AutoRemove && !from.Removing && a.exitAndRemove(ctx, from, code) {
+	if from.AutoRemoves() && !from.Removing && a.exitAndRemove(ctx, from, code) {
 		return nil
 	}
 	c, changed, err := a.markExited(ctx, id, code, at, 0, from)
 	if err != nil {
 		return err
 	}
-	if changed && c.HostConfig.AutoRemove {
+	if changed && c.AutoRemoves() {
 		return a.removeContainer(ctx, c, false)
 	}
 	if !changed {
@@ -617,7 +635,7 @@ func (a *API) lateExit(ctx context.Context, c *records.Container, code int) erro
 			return fmt.Errorf("record the exit of %s: %w", c.ID, err)
 		}
 	}
-	if c.HostConfig.AutoRemove {
+	if c.AutoRemoves() {
 		return a.autoRemove(ctx, c)
 	}
 	return nil

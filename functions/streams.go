@@ -93,6 +93,12 @@ func (a *API) execCreate(w http.ResponseWriter, r *http.Request) error {
 	if c, err = a.reconcileWorkload(ctx, c); err != nil {
 		return err
 	}
+	if uc, ok := a.provider.(providers.UserChecker); ok && req.User != "" {
+		// Docker refuses an unknown user at create (400), not at start.
+		if err := uc.CheckUser(ctx, c.ID, req.User); err != nil {
+			return err
+		}
+	}
 	if !c.HadExec {
 		// Marked before the exec exists: a removal racing this write
 		// either sees the mark (and lists the execs) or makes it fail.
@@ -179,7 +185,9 @@ func (a *API) execStart(w http.ResponseWriter, r *http.Request) error {
 	if req.Detach {
 		return a.startDetached(ctx, w, g)
 	}
-	return a.issueTicket(w, g, e.Tty, e.ID)
+	// As moby does, the stream's framing follows the start request's Tty
+	// (raw only when it is set), whatever terminal the process has.
+	return a.issueTicket(w, g, req.Tty, e.ID)
 }
 
 // startDetached hands a detached exec to the container's agent: it opens

@@ -159,7 +159,7 @@ func (a *API) exitVanished(ctx context.Context, c *records.Container, ex *provid
 		if err != nil || !changed {
 			return false, err
 		}
-		if upd.HostConfig.AutoRemove {
+		if upd.AutoRemoves() {
 			return true, a.removeContainer(ctx, upd, false)
 		}
 		return true, nil
@@ -179,7 +179,7 @@ func (a *API) exitVanished(ctx context.Context, c *records.Container, ex *provid
 	if err != nil && !errdefs.IsNotModified(err) && !errdefs.IsNotFound(err) {
 		return true, err
 	}
-	if upd != nil && upd.HostConfig.AutoRemove {
+	if upd != nil && upd.AutoRemoves() {
 		return true, a.removeContainer(ctx, upd, false)
 	}
 	return true, nil

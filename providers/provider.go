@@ -116,7 +116,10 @@ type Mount struct {
 type Healthcheck struct {
 	Test                           []string
 	Interval, Timeout, StartPeriod time.Duration
-	Retries                        int
+	// StartInterval is the probe interval during StartPeriod while no
+	// probe has passed yet (Docker's default 5 s when zero).
+	StartInterval time.Duration
+	Retries       int
 }
 
 // Reporter is how a workload tells the control plane about its main
