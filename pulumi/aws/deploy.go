@@ -361,6 +361,9 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 		"SOCKERLESS_LOG_GROUP":              workloadLogs.Name,
 		"SOCKERLESS_ECR_REPOSITORY":         repo.RepositoryUrl,
 		"SOCKERLESS_LAMBDA_ROLE_ARN":        lambdaWorkload.Arn,
+		// Workloads' task definitions and functions are named PREFIX-...,
+		// the names the functions role's statements are scoped to.
+		"SOCKERLESS_NAME_PREFIX": pulumi.String(a.NamePrefix),
 		// Agents report through the agents alias's Function URL (below),
 		// which functions looks up at start: its address cannot be here.
 		"SOCKERLESS_AGENT_URL_ALIAS": pulumi.String(agentsAlias),

@@ -356,8 +356,9 @@ func TestControlPlane(t *testing.T) {
 		t.Errorf("relay environment %+v lacks the peers' DNS name", containers[0].Environment)
 	}
 	svc := m.get(t, "aws:ecs/service:Service", "relay")
-	if got := str(t, svc, "serviceRegistries", "registryArn"); got != str(t, disc, "arn") || got == "" {
-		t.Errorf("relay service registers in %q, want the discovery service %q", got, str(t, disc, "arn"))
+	discARN := "arn:aws:servicediscovery:" + testRegion + ":" + testAccount + ":service/srv-0123456789abcdef" // the mock's ARN of the discovery service
+	if got := str(t, svc, "serviceRegistries", "registryArn"); got != discARN {
+		t.Errorf("relay service registers in %q, want the discovery service %q", got, discARN)
 	}
 	if str(t, svc, "deploymentMinimumHealthyPercent") != "100" || str(t, svc, "deploymentMaximumPercent") != "200" {
 		t.Errorf("relay deployment %s-%s%%, want new tasks beside the old (100-200)", str(t, svc, "deploymentMinimumHealthyPercent"), str(t, svc, "deploymentMaximumPercent"))

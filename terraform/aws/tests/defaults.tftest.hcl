@@ -286,6 +286,24 @@ run "agents_route" {
 run "permissions_scoped_to_prefix" {
   command = apply
 
+  # The names the providers give workloads (SOCKERLESS_NAME_PREFIX-...:
+  # task definition families, functions and their log groups) are the
+  # names the functions role may manage.
+  assert {
+    condition = (
+      aws_lambda_function.functions.environment[0].variables["SOCKERLESS_NAME_PREFIX"] == var.name_prefix &&
+      contains(flatten([for s in jsondecode(aws_iam_role_policy.functions.policy).Statement : s.Resource]),
+      "arn:aws:lambda:eu-west-1:111122223333:function:${aws_lambda_function.functions.environment[0].variables["SOCKERLESS_NAME_PREFIX"]}-*") &&
+      contains(flatten([for s in jsondecode(aws_iam_role_policy.functions.policy).Statement : s.Resource]),
+      "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/${aws_lambda_function.functions.environment[0].variables["SOCKERLESS_NAME_PREFIX"]}-*") &&
+      length([for r in flatten([for s in jsondecode(aws_iam_role_policy.functions.policy).Statement : s.Resource]) : r if strcontains(r, ":task-definition/")]) > 0 &&
+      alltrue([for r in flatten([for s in jsondecode(aws_iam_role_policy.functions.policy).Statement : s.Resource]) :
+        startswith(r, "arn:aws:ecs:eu-west-1:111122223333:task-definition/${aws_lambda_function.functions.environment[0].variables["SOCKERLESS_NAME_PREFIX"]}-")
+      if strcontains(r, ":task-definition/")])
+    )
+    error_message = "SOCKERLESS_NAME_PREFIX must be the prefix the functions role's task definition, function and log statements are scoped to"
+  }
+
   assert {
     # Every statement names this deployment's resources (all carry the
     # prefix), or is "*" only where AWS has no resource-level permission
