@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"path"
 	"strconv"
 	"sync"
 
@@ -121,41 +120,39 @@ func notFound(err error, p string) error {
 	return err
 }
 
-// StatPath implements Archiver; a final symlink is not followed.
+// StatPath implements Archiver as Docker's archive HEAD does
+// (rootfs.StatCopy: a final symlink is not followed unless the path ends
+// in "/").
 func (a *FSArchiver) StatPath(ctx context.Context, p string) (providers.PathStat, error) {
 	f, err := a.open()
 	if err != nil {
 		return providers.PathStat{}, err
 	}
-	fi, err := f.Lstat(p)
-	if err != nil {
-		return providers.PathStat{}, notFound(err, p)
-	}
-	st := providers.PathStat{Name: path.Base(p), Size: fi.Size(), Mode: uint32(fi.Mode()), Mtime: fi.ModTime()}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		st.LinkTarget, _ = f.Readlink(p)
-	}
-	return st, nil
+	cs, err := statCopy(f, p)
+	return copyPathStat(cs), err
 }
 
 // GetArchive implements Archiver: a tar of p named by its base name, as
 // docker cp expects.
 func (a *FSArchiver) GetArchive(ctx context.Context, p string) (io.ReadCloser, providers.PathStat, error) {
-	st, err := a.StatPath(ctx, p)
+	f, err := a.open()
 	if err != nil {
-		return nil, st, err
+		return nil, providers.PathStat{}, err
 	}
-	f, _ := a.open()
+	cs, err := statCopy(f, p)
+	if err != nil {
+		return nil, providers.PathStat{}, err
+	}
 	pr, pw := io.Pipe()
 	go func() {
 		tw := tar.NewWriter(pw)
-		err := rootfs.WriteTar(f, tw, path.Clean(p), path.Base(p))
+		err := rootfs.WriteCopyTar(f, tw, cs)
 		if err == nil {
 			err = tw.Close()
 		}
 		pw.CloseWithError(err)
 	}()
-	return pr, st, nil
+	return pr, copyPathStat(cs), nil
 }
 
 // PutArchive implements Archiver: tarball is extracted below the

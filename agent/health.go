@@ -22,10 +22,10 @@ const (
 
 // HealthProbe is a container's health check as the agent runs it.
 type HealthProbe struct {
+	// Healthcheck's StartInterval is the probe interval during
+	// StartPeriod (default DefaultHealthStartInterval, never longer than
+	// Interval).
 	providers.Healthcheck
-	// StartInterval is the probe interval during StartPeriod (default
-	// DefaultHealthStartInterval, never longer than Interval).
-	StartInterval time.Duration
 	// Env, WorkingDir and User are the container's: probes run as the
 	// main process would.
 	Env        []string
@@ -101,9 +101,15 @@ func probe(ctx context.Context, hp HealthProbe, argv []string, timeout time.Dura
 	start := time.Now()
 	code, err := RunProcess(pctx, ticket.Process{Cmd: argv, Env: hp.Env, WorkingDir: hp.WorkingDir, User: hp.User}, Stdio{Stdout: &out, Stderr: &out})
 	if pctx.Err() != nil && ctx.Err() == nil {
+		// Docker's message, then what the probe wrote before it ran out
+		// of time.
 		code = -1
+		msg := fmt.Sprintf("Health check exceeded timeout (%v)", timeout)
+		if o := out.String(); o != "" {
+			msg += ": " + o
+		}
 		out = limitedBuffer{}
-		out.WriteString(fmt.Sprintf("Health check exceeded timeout (%s)", timeout))
+		out.WriteString(msg)
 	} else if err != nil {
 		code = 1
 		out.WriteString(err.Error())

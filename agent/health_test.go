@@ -76,7 +76,7 @@ func TestHealthStartPeriod(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	var r results
-	hp := HealthProbe{Healthcheck: providers.Healthcheck{Test: []string{"CMD-SHELL", "test -f " + dir + "/ok"}, Interval: 50 * time.Millisecond, StartPeriod: 400 * time.Millisecond}, StartInterval: 20 * time.Millisecond}
+	hp := HealthProbe{Healthcheck: providers.Healthcheck{Test: []string{"CMD-SHELL", "test -f " + dir + "/ok"}, Interval: 50 * time.Millisecond, StartPeriod: 400 * time.Millisecond, StartInterval: 20 * time.Millisecond}}
 	start := time.Now()
 	go RunHealthchecks(ctx, hp, r.add)
 	first := r.wait(t, 1)[0]

@@ -323,6 +323,7 @@ output "deployment_secret_arn" { value = module.sockerless.deployment_secret_arn
     route53                = %[3]q
     s3                     = %[3]q
     secretsmanager         = %[3]q
+    servicediscovery       = %[3]q
     sts                    = %[3]q
   }
 }

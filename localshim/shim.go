@@ -426,7 +426,10 @@ func (s *Shim) poll(ctx context.Context, r *http.Request, window, cursor string)
 // (stop and restart with a long grace period) from a series of bounded
 // polls, sending the client only the final answer, as Docker does.
 func (s *Shim) serveDeferred(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	// The work goes on when the client leaves (moby does not cancel a
+	// stop or a restart with its request): a restart left half-done would
+	// leave the container stopped.
+	ctx := context.WithoutCancel(r.Context())
 	cursor := ""
 	window := strconv.FormatInt(s.opts.PollWindow.Milliseconds(), 10)
 	for {

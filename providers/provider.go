@@ -72,6 +72,12 @@ type Interface struct {
 	IPAddress  string
 	PrefixLen  int
 	MacAddress string
+	// NetworkID is the network's id; DNSNames are the names peers on the
+	// network reach the container by (its name, aliases, short id). A
+	// provider whose platform has networks of its own (the docker
+	// provider) builds the network and its names there.
+	NetworkID string
+	DNSNames  []string
 }
 
 // Resources are a container's resource limits; zero means none asked.
@@ -110,7 +116,10 @@ type Mount struct {
 type Healthcheck struct {
 	Test                           []string
 	Interval, Timeout, StartPeriod time.Duration
-	Retries                        int
+	// StartInterval is the probe interval during StartPeriod while no
+	// probe has passed yet (Docker's default 5 s when zero).
+	StartInterval time.Duration
+	Retries       int
 }
 
 // Reporter is how a workload tells the control plane about its main

@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -36,6 +37,9 @@ type Config struct {
 	Handshake    time.Duration `env:"HANDSHAKE_TIMEOUT" envDefault:"10s" help:"how long a client may take to send its request headers and upgrade"`
 	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT" envDefault:"30s" help:"on SIGTERM, how long open sessions may take to finish"`
 	LogLevel     string        `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	PeersDNS     string        `env:"RELAY_PEERS_DNS" help:"DNS name with one address per relay instance (ECS service discovery); set when several instances run behind one load balancer"`
+	Peers        []string      `env:"RELAY_PEERS" envSeparator:"," help:"relay instances' URLs (http://ADDRESS:PORT), comma-separated, instead of RELAY_PEERS_DNS"`
+	SelfURL      string        `env:"RELAY_SELF_URL" help:"this instance's URL as its peers reach it; default http://FIRST-NON-LOOPBACK-IPV4:PORT"`
 }
 
 const envPrefix = "SOCKERLESS_"
@@ -71,10 +75,14 @@ func run(args []string, stderr io.Writer) error {
 		return fmt.Errorf("%sLOG_LEVEL=%q: want debug, info, warn or error", envPrefix, cfg.LogLevel)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	srv, err := server.New(server.Options{
+	opts := server.Options{
 		Secret: []byte(cfg.Secret), AgentWait: cfg.AgentWait, JoinTimeout: cfg.JoinTimeout,
 		IdleTimeout: cfg.IdleTimeout, PingInterval: cfg.PingInterval, Logger: log, HandshakeTimeout: cfg.Handshake,
-	})
+	}
+	if err := clusterOptions(cfg, &opts); err != nil {
+		return err
+	}
+	srv, err := server.New(opts)
 	if err != nil {
 		return err
 	}
@@ -101,6 +109,49 @@ func run(args []string, stderr io.Writer) error {
 	defer cancel2()
 	_ = hs.Shutdown(sctx)
 	return derr
+}
+
+// clusterOptions sets the peer options from RELAY_PEERS_DNS or
+// RELAY_PEERS, and this instance's own URL.
+func clusterOptions(cfg Config, opts *server.Options) error {
+	switch {
+	case cfg.PeersDNS != "" && len(cfg.Peers) > 0:
+		return fmt.Errorf("%sRELAY_PEERS_DNS and %sRELAY_PEERS are exclusive", envPrefix, envPrefix)
+	case cfg.PeersDNS != "":
+		port, err := strconv.Atoi(cfg.Port)
+		if err != nil {
+			return fmt.Errorf("PORT=%q: %w", cfg.Port, err)
+		}
+		opts.Peers = server.DNSPeers(cfg.PeersDNS, port)
+	case len(cfg.Peers) > 0:
+		opts.Peers = server.StaticPeers(cfg.Peers...)
+	default:
+		return nil
+	}
+	opts.Self = cfg.SelfURL
+	if opts.Self == "" {
+		ip, err := firstIPv4()
+		if err != nil {
+			return fmt.Errorf("%sRELAY_SELF_URL is unset and %w", envPrefix, err)
+		}
+		opts.Self = "http://" + net.JoinHostPort(ip, cfg.Port)
+	}
+	return nil
+}
+
+// firstIPv4 is the first non-loopback IPv4 address of the host: a
+// Fargate task's address in its VPC.
+func firstIPv4() (string, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "", fmt.Errorf("the host's addresses cannot be read: %w", err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String(), nil
+		}
+	}
+	return "", errors.New("the host has no non-loopback IPv4 address")
 }
 
 // usage lists every environment variable with its default.

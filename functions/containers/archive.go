@@ -85,7 +85,7 @@ func (a *Router) headContainersArchive(w http.ResponseWriter, r *http.Request) e
 	}
 	st, err := t.ar.StatPath(r.Context(), t.c.ID, t.path)
 	if err != nil {
-		return err
+		return archiveNotFound(r, err)
 	}
 	setPathStat(w, st)
 	w.WriteHeader(http.StatusOK)
@@ -105,7 +105,7 @@ func (a *Router) getContainersArchive(w http.ResponseWriter, r *http.Request) er
 	}
 	rc, st, err := t.ar.GetArchive(r.Context(), t.c.ID, t.path)
 	if err != nil {
-		return err
+		return archiveNotFound(r, err)
 	}
 	defer rc.Close()
 	setPathStat(w, st)
@@ -136,4 +136,13 @@ func (a *Router) putContainersArchive(w http.ResponseWriter, r *http.Request) er
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// archiveNotFound words a missing path as Docker does: the path and the
+// container as the request names them.
+func archiveNotFound(r *http.Request, err error) error {
+	if !errdefs.IsNotFound(err) {
+		return err
+	}
+	return errdefs.NotFoundf("Could not find the file %s in container %s", r.URL.Query().Get("path"), r.PathValue("id"))
 }

@@ -217,6 +217,9 @@ func unixSignalName(n int) string {
 }
 
 func (a *Router) postContainersRestart(w http.ResponseWriter, r *http.Request) error {
+	// As moby does, a restart is carried through when its client goes
+	// away: the container is not left stopped.
+	r = r.WithContext(context.WithoutCancel(r.Context()))
 	ctx := r.Context()
 	c, err := a.st.Container(ctx, r.PathValue("id"))
 	if err != nil {
@@ -227,6 +230,16 @@ func (a *Router) postContainersRestart(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	if c.State.Running {
+		if c.HostConfig.AutoRemove && !c.ManualRestart {
+			// Its stop must not remove it (moby sets
+			// HasBeenManuallyRestarted before stopping).
+			if c, err = a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
+				c.ManualRestart = true
+				return nil
+			}, records.Change[records.Container]{From: c}); err != nil {
+				return err
+			}
+		}
 		if stopped, err := a.stopFor(w, r, c, timeout); err != nil || !stopped {
 			return err
 		}

@@ -38,6 +38,7 @@ type Store interface {
 	PutImage(ctx context.Context, img *records.Image) error
 	SetTag(ctx context.Context, ref string, img *records.Image) error
 	UpdateContainer(ctx context.Context, id string, fn func(*records.Container) error) (*records.Container, error)
+	UpdateContainerFrom(ctx context.Context, id string, fn func(*records.Container) error, ch records.Change[records.Container]) (*records.Container, error)
 }
 
 // Provider is what the containers routes use of the provider; optional abilities are found by type assertion.

@@ -13,6 +13,7 @@ import (
 	"github.com/sockerless/sockerless/functions/records"
 	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/relay/frame"
 	"github.com/sockerless/sockerless/relay/ticket"
 )
@@ -38,6 +39,12 @@ func (a *Router) postContainerExecCreate(w http.ResponseWriter, r *http.Request)
 	}
 	if c, err = a.b.ReconcileWorkload(ctx, c); err != nil {
 		return err
+	}
+	if uc, ok := a.provider.(providers.UserChecker); ok && req.User != "" {
+		// Docker refuses an unknown user at create (400), not at start.
+		if err := uc.CheckUser(ctx, c.ID, req.User); err != nil {
+			return err
+		}
 	}
 	if !c.HadExec {
 		// Marked before the exec exists: a removal racing this write
@@ -125,7 +132,9 @@ func (a *Router) postContainerExecStart(w http.ResponseWriter, r *http.Request) 
 	if req.Detach {
 		return a.startDetached(ctx, w, g)
 	}
-	return a.b.IssueTicket(w, g, e.Tty, e.ID)
+	// As moby does, the stream's framing follows the start request's Tty
+	// (raw only when it is set), whatever terminal the process has.
+	return a.b.IssueTicket(w, g, req.Tty, e.ID)
 }
 
 // startDetached hands a detached exec to the container's agent: it opens

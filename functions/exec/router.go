@@ -18,6 +18,13 @@ import (
 	"github.com/sockerless/sockerless/relay/ticket"
 )
 
+// Provider is the provider, of which the exec routes use only optional
+// abilities (providers.UserChecker, providers.PIDReporter), found by type
+// assertion.
+type Provider interface {
+	Name() string
+}
+
 // Store is what the exec routes use of the records store (*records.Store).
 type Store interface {
 	Container(ctx context.Context, ref string) (*records.Container, error)
@@ -34,13 +41,6 @@ type Backend interface {
 	ExecExited(ctx context.Context, id string, code int, at time.Time) error
 	IssueTicket(w http.ResponseWriter, g ticket.Grant, tty bool, id string) error
 	ReconcileWorkload(ctx context.Context, c *records.Container) (*records.Container, error)
-}
-
-// Provider is the provider, of which the exec routes use only optional
-// abilities (providers.UserChecker, providers.PIDReporter), found by type
-// assertion.
-type Provider interface {
-	Name() string
 }
 
 // Router serves the exec routes.

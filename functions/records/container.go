@@ -38,6 +38,10 @@ type Container struct {
 	// ManualStop is set by stop and kill and cleared by start, so the
 	// restart policy does not restart a container the user stopped.
 	ManualStop bool `json:"manualStop,omitempty"`
+	// ManualRestart is set by restart before it stops the container and
+	// cleared by the start that follows, so the stop of a restart does not
+	// auto-remove it (moby's HasBeenManuallyRestarted).
+	ManualRestart bool `json:"manualRestart,omitempty"`
 	// HadExec is set before the container's first exec record is created,
 	// so removing a container that never had one skips listing its execs.
 	HadExec bool `json:"hadExec,omitempty"`
@@ -214,3 +218,7 @@ func (st *Store) DeleteContainer(ctx context.Context, id string, version int64, 
 func (st *Store) Containers(ctx context.Context) ([]*Container, error) {
 	return containers.list(ctx, st.s, "")
 }
+
+// AutoRemoves reports whether an exit of c removes it: it was created
+// with AutoRemove, and no restart of it is under way.
+func (c *Container) AutoRemoves() bool { return c.HostConfig.AutoRemove && !c.ManualRestart }

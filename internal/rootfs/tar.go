@@ -63,6 +63,9 @@ func ExtractTar(f *FS, dest string, r io.Reader, o ExtractOptions) error {
 		if err == io.EOF {
 			break
 		}
+		if errors.Is(err, tar.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return notArchiveError{err}
+		}
 		if err != nil {
 			return fmt.Errorf("rootfs: tar: %w", err)
 		}
@@ -193,6 +196,11 @@ func safeRel(name string) (string, error) {
 // name, the way docker cp's archive GET lays it out: directories as
 // "name/", owner names dropped, links not followed.
 func WriteTar(f *FS, tw *tar.Writer, src, name string) error {
+	return (&tarWriter{f: f, tw: tw}).write(src, name)
+}
+
+func (w *tarWriter) write(src, name string) error {
+	f, tw := w.f, w.tw
 	fi, err := f.Lstat(src)
 	if err != nil {
 		return err
@@ -206,10 +214,16 @@ func WriteTar(f *FS, tw *tar.Writer, src, name string) error {
 		return err
 	}
 	hdr.Name = name
-	if fi.IsDir() {
+	if fi.IsDir() && !strings.HasSuffix(name, "/") {
 		hdr.Name += "/"
 	}
 	hdr.Uname, hdr.Gname = "", ""
+	if first, ok := w.hardLink(fi, hdr.Name); ok {
+		// A further name of a file already written, as Docker's archive
+		// records it: a hard link to the first.
+		hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+		return tw.WriteHeader(hdr)
+	}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}
@@ -228,7 +242,8 @@ func WriteTar(f *FS, tw *tar.Writer, src, name string) error {
 			return err
 		}
 		for _, e := range ents {
-			if err := WriteTar(f, tw, path.Join(src, e.Name()), name+"/"+e.Name()); err != nil {
+			// The root's entries are "/bin", not "//bin".
+			if err := w.write(path.Join(src, e.Name()), strings.TrimSuffix(name, "/")+"/"+e.Name()); err != nil {
 				return err
 			}
 		}

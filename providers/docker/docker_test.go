@@ -126,10 +126,9 @@ func TestRunRemoveExitCode(t *testing.T) {
 	if code != 3 || out != "out\n" || errOut != "err\n" {
 		t.Fatalf("run --rm: exit %d, stdout %q, stderr %q; want 3, \"out\\n\", \"err\\n\"", code, out, errOut)
 	}
-	// The workload ran on the engine, and --rm removed it there too.
-	if left := s.engineContainers(t); left != "" {
-		t.Fatalf("engine containers left after --rm: %s", left)
-	}
+	// The workload ran on the engine, and --rm removed it there too (in
+	// the background: waited for through the engine's events).
+	s.waitEngine(t, func() bool { return s.engineContainers(t) == "" }, "type=container", "event=destroy")
 }
 
 // engineContainers lists the engine's containers (all states).

@@ -33,6 +33,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/providers"
@@ -77,6 +78,16 @@ type Provider struct {
 
 	mu   sync.Mutex
 	runs map[string]*run // current run per container id
+	// nets are engine networks known to exist (made or seen here).
+	nets map[string]bool
+	// netsOf are the Sockerless network ids of each created container's
+	// user networks, whose engine networks its removal may release.
+	netsOf map[string][]string
+	// pending counts engine removals still under way (see Remove).
+	pending sync.WaitGroup
+	// byLayers maps an image's layer chain to the engine image that has
+	// it (see engineImage).
+	byLayers map[string]string
 }
 
 // run is one start of a workload: closed done once its exit is reported.
@@ -98,7 +109,7 @@ func New(opts Options) (*Provider, error) {
 	if opts.NamePrefix == "" {
 		opts.NamePrefix = "sockerless-"
 	}
-	return &Provider{opts: opts, runs: map[string]*run{}}, nil
+	return &Provider{opts: opts, runs: map[string]*run{}, nets: map[string]bool{}, netsOf: map[string][]string{}, byLayers: map[string]string{}}, nil
 }
 
 // NewClient returns an engine client for host ("unix:///path",
@@ -156,12 +167,6 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		"SOCKERLESS_STDIN_ONCE="+strconv.FormatBool(s.StdinOnce),
 		"SOCKERLESS_LOG_LEVEL="+p.opts.AgentLogLevel,
 	)
-	if p.opts.ControlPlaneURL != "" {
-		// Peers on the container's user networks by name, through the
-		// relay (agent.PeerNet): the engine's containers are not on the
-		// engine's networks of those names.
-		env = append(env, "SOCKERLESS_PEER_NET=true")
-	}
 	if hc := s.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
 		b, err := json.Marshal(hc)
 		if err != nil {
@@ -183,9 +188,8 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		User:   "0",
 		Labels: map[string]string{LabelID: s.ID},
 	}
-	hc := &container.HostConfig{
-		Mounts: []mount.Mount{{Type: mount.TypeBind, Source: p.opts.AgentPath, Target: AgentMountPath, ReadOnly: true}},
-	}
+	hc := hostConfig(s)
+	hc.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: p.opts.AgentPath, Target: AgentMountPath, ReadOnly: true}}
 	for _, m := range s.Mounts {
 		switch m.Type {
 		case "volume":
@@ -197,8 +201,50 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 			hc.Binds = append(hc.Binds, bindSpec(m))
 		}
 	}
-	if _, err := p.opts.Client.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc, Name: p.name(s.ID)}); err != nil {
+	eps, err := p.endpoints(ctx, s)
+	if err != nil {
+		return err
+	}
+	var nc *network.NetworkingConfig
+	if eps != nil {
+		nc = &network.NetworkingConfig{EndpointsConfig: eps}
+		// The first user network replaces the default bridge, as on
+		// Docker; the relay stays reachable at the engine host's address.
+		for _, i := range userNetworks(s) {
+			hc.NetworkMode = container.NetworkMode(p.networkName(i.NetworkID))
+			break
+		}
+	}
+	opts := client.ContainerCreateOptions{Config: cfg, HostConfig: hc, NetworkingConfig: nc, Name: p.name(s.ID)}
+	_, err = p.opts.Client.ContainerCreate(ctx, opts)
+	if cerrdefs.IsNotFound(err) && strings.Contains(err.Error(), "No such image") {
+		// A reference only Sockerless knows (docker tag through it), or
+		// an image it made: run the engine image of that id, or with its
+		// layers.
+		var id string
+		if id, err = p.engineImage(ctx, s); err == nil {
+			cfg.Image = id
+			_, err = p.opts.Client.ContainerCreate(ctx, opts)
+		}
+	}
+	if cerrdefs.IsNotFound(err) && eps != nil {
+		// A network released by a concurrent removal: make it again.
+		p.forgetNetworks(s)
+		if _, err = p.endpoints(ctx, s); err == nil {
+			_, err = p.opts.Client.ContainerCreate(ctx, opts)
+		}
+	}
+	if err != nil {
 		return classify(err)
+	}
+	if eps != nil {
+		var ids []string
+		for _, i := range userNetworks(s) {
+			ids = append(ids, i.NetworkID)
+		}
+		p.mu.Lock()
+		p.netsOf[s.ID] = ids
+		p.mu.Unlock()
 	}
 	return nil
 }
@@ -215,10 +261,6 @@ func bindSpec(m providers.Mount) string {
 // agent did not report (it was killed) is reported from the engine's wait.
 func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	name := p.name(s.ID)
-	// Wait from before the start, so that a process that ends at once is
-	// not missed.
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	wait := p.opts.Client.ContainerWait(wctx, name, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
 	// The run is known before the start: a process that ends at once can
 	// be reported, and the container removed, before ContainerStart
 	// returns, and Remove must find the run to mark it.
@@ -228,7 +270,6 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	p.runs[s.ID] = r
 	p.mu.Unlock()
 	if _, err := p.opts.Client.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
-		cancel()
 		p.mu.Lock()
 		if p.runs[s.ID] == r {
 			if prev != nil {
@@ -240,19 +281,21 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		p.mu.Unlock()
 		return classify(err)
 	}
+	// The wait is asked after the start, off the start's path (one engine
+	// round trip less before the main process runs): "not-running" answers
+	// at once, with this run's exit code, for a process that has already
+	// ended.
 	go func() {
-		defer cancel()
 		defer close(r.done)
+		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		defer cancel()
+		wait := p.opts.Client.ContainerWait(wctx, name, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 		var code int
 		select {
 		case res := <-wait.Result:
 			code = int(res.StatusCode)
-		case err := <-wait.Error:
-			if wctx.Err() != nil {
-				return
-			}
+		case <-wait.Error:
 			// The engine lost the container (removed behind our back).
-			_ = err
 			code = 137
 		}
 		if !r.removing.Load() {
@@ -309,20 +352,52 @@ func (p *Provider) Kill(ctx context.Context, id string, signal int) error {
 	return nil
 }
 
-// Remove removes the engine container (killing it if it runs) and its
-// anonymous volumes. Removing an unknown workload is not an error.
+// Remove removes the workload: the engine container (killing what is
+// left of it), its anonymous volumes and the engine networks it leaves
+// unused, in the background. The control plane kills a running
+// container's workload (Kill, SIGKILL, which waits for the exit) before
+// it removes it (docker rm -f), so what Remove gets is a workload whose
+// main process has ended: at most the agent is still closing its relay
+// link (an auto-remove right after the exit report). The engine's
+// teardown of it (kill, network namespace, overlay, cgroup) is most of a
+// docker run --rm's cost, and the Sockerless record, which is what the
+// Docker API shows, is gone without waiting for it. Removing an unknown
+// workload is not an error.
 func (p *Provider) Remove(ctx context.Context, id string) error {
 	if r := p.current(id); r != nil {
 		r.removing.Store(true)
 	}
-	_, err := p.opts.Client.ContainerRemove(ctx, p.name(id), client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !cerrdefs.IsNotFound(err) {
-		return classify(err)
-	}
 	p.mu.Lock()
 	delete(p.runs, id)
+	nets := p.netsOf[id]
+	delete(p.netsOf, id)
 	p.mu.Unlock()
+	p.pending.Add(1)
+	go func() {
+		defer p.pending.Done()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+		defer cancel()
+		_, _ = p.opts.Client.ContainerRemove(rctx, p.name(id), client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		p.releaseNetworks(rctx, nets)
+	}()
 	return nil
+}
+
+// removeTimeout bounds one background removal on the engine.
+const removeTimeout = 2 * time.Minute
+
+// Flush waits until the engine removals Remove started have ended, or ctx
+// is done: tests that look at the engine, and a shutdown that wants the
+// engine left clean, call it.
+func (p *Provider) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { p.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Logs returns the container's output as the engine logged it (the agent
@@ -389,13 +464,34 @@ func (p *Provider) Unpause(ctx context.Context, id string) error {
 	return classify(err)
 }
 
-// Top implements providers.Processes from the engine's process list.
+// Top implements providers.Processes from the engine's process list,
+// leaving out the agent. Right after a start the agent may not have
+// started the main process yet (it does once its relay link is up); Docker
+// answers its start only once the process exists, so a listing with only
+// the agent is asked again, for at most topSettle.
 func (p *Provider) Top(ctx context.Context, id string) ([]providers.Process, error) {
+	deadline := time.Now().Add(topSettle)
+	for {
+		out, agentSeen, err := p.top(ctx, id)
+		if err != nil || len(out) > 0 || !agentSeen || time.Now().After(deadline) {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return out, nil
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// topSettle bounds how long Top waits for the main process to appear.
+const topSettle = 5 * time.Second
+
+func (p *Provider) top(ctx context.Context, id string) (out []providers.Process, agentSeen bool, err error) {
 	res, err := p.opts.Client.ContainerTop(ctx, p.name(id), client.ContainerTopOptions{Arguments: []string{"-o", "pid,user,cmd"}})
 	if err != nil {
-		return nil, classify(err)
+		return nil, false, classify(err)
 	}
-	var out []providers.Process
 	for _, row := range res.Processes {
 		if len(row) < 3 {
 			continue
@@ -405,11 +501,12 @@ func (p *Provider) Top(ctx context.Context, id string) ([]providers.Process, err
 		// The agent wrapping the main process is Sockerless's, not the
 		// workload's.
 		if strings.HasPrefix(cmd, AgentMountPath) {
+			agentSeen = true
 			continue
 		}
 		out = append(out, providers.Process{PID: pid, User: row[1], Command: cmd})
 	}
-	return out, nil
+	return out, agentSeen, nil
 }
 
 // Stats implements providers.Processes from one engine stats sample.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/sockerless/sockerless/providers/cloudagent"
 )
 
 // Config is the provider's deployment configuration. cmd/sockerless-functions
@@ -20,6 +22,7 @@ type Config struct {
 	Repository       string   `env:"ECR_REPOSITORY" help:"ECR repository URI the agent-injected images are pushed to; required"`
 	AgentBinary      string   `env:"AGENT_BINARY" help:"path of the static linux sockerless-agent to inject; default sockerless-agent next to this executable"`
 	ControlPlaneURL  string   `env:"CONTROL_PLANE_URL" help:"URL agents report exits to (this functions endpoint); default http://127.0.0.1:PORT when serving on PORT"`
+	NamePrefix       string   `env:"NAME_PREFIX" help:"start of the names of the task definitions (and Lambda functions) made for workloads: the deployment's name prefix, which its IAM statements are scoped to; default sockerless"`
 }
 
 // Validate checks the configuration, naming the variable at fault.
@@ -63,6 +66,9 @@ func (c Config) Validate(prefix string) error {
 	}
 	if strings.Contains(c.Repository, "://") || !strings.Contains(c.Repository, "/") {
 		return fmt.Errorf("%sECR_REPOSITORY: %q: want a repository URI, HOST/NAME", prefix, c.Repository)
+	}
+	if err := cloudagent.CheckNamePrefix(prefix+"NAME_PREFIX", c.NamePrefix); err != nil {
+		return err
 	}
 	if c.ControlPlaneURL != "" {
 		if u, err := url.Parse(c.ControlPlaneURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

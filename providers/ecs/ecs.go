@@ -301,7 +301,7 @@ func (p *Provider) definition(s providers.Spec, image string) (*ecs.RegisterTask
 		return nil, err
 	}
 	sum := sha256.Sum256(key)
-	in.Family = aws.String("sockerless-" + hex.EncodeToString(sum[:])[:32])
+	in.Family = aws.String(cloudagent.NamePrefixOr(p.opts.Config.NamePrefix) + "-" + hex.EncodeToString(sum[:])[:32])
 	return in, nil
 }
 

@@ -469,3 +469,34 @@ func TestDefinitionRunnerEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestNamePrefix: task definition families start with the configured
+// name prefix (the one the deployment's IAM statements are scoped to),
+// sockerless when none is set; a prefix the deployments would refuse is
+// refused at start, naming the variable.
+func TestNamePrefix(t *testing.T) {
+	for _, tc := range []struct{ prefix, want string }{
+		{"", "sockerless-"},
+		{"acme-ci", "acme-ci-"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			e := setup(t, func(c *Config) { c.NamePrefix = tc.prefix })
+			arn, err := e.p.ensureDefinition(context.Background(), spec(e.image))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, family, _ := strings.Cut(arn, ":task-definition/"); !strings.HasPrefix(family, tc.want) || strings.Count(family, "-") != strings.Count(tc.want, "-") {
+				t.Fatalf("task definition %s: family does not start with %q", arn, tc.want)
+			}
+			if err := e.p.opts.Config.Validate("SOCKERLESS_"); err != nil {
+				t.Fatalf("Validate() = %v", err)
+			}
+		})
+	}
+	for _, bad := range []string{"Acme", "a", "acme_ci", "acme-", strings.Repeat("a", 21)} {
+		e := setup(t, func(c *Config) { c.NamePrefix = bad })
+		if err := e.p.opts.Config.Validate("SOCKERLESS_"); err == nil || !strings.Contains(err.Error(), "SOCKERLESS_NAME_PREFIX") {
+			t.Errorf("Validate() with NAME_PREFIX %q = %v, want an error naming SOCKERLESS_NAME_PREFIX", bad, err)
+		}
+	}
+}

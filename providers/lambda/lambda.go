@@ -48,6 +48,7 @@ type Config struct {
 	Repository      string `env:"ECR_REPOSITORY" help:"ECR repository URI the agent-injected images are pushed to; required"`
 	AgentBinary     string `env:"AGENT_BINARY" help:"path of the static linux sockerless-agent to inject; default sockerless-agent next to this executable"`
 	ControlPlaneURL string `env:"CONTROL_PLANE_URL" help:"URL agents report exits to (this functions endpoint); default http://127.0.0.1:PORT when serving on PORT"`
+	NamePrefix      string `env:"NAME_PREFIX" help:"start of the names of the functions (and ECS task definitions) made for workloads: the deployment's name prefix, which its IAM statements are scoped to; default sockerless"`
 }
 
 // Validate checks the configuration, naming the variable at fault.
@@ -57,6 +58,9 @@ func (c Config) Validate(prefix string) error {
 	}
 	if c.Repository == "" || strings.Contains(c.Repository, "://") || !strings.Contains(c.Repository, "/") {
 		return fmt.Errorf("%sECR_REPOSITORY=%q: want a repository URI, HOST/NAME (required for SOCKERLESS_PROVIDER=lambda)", prefix, c.Repository)
+	}
+	if err := cloudagent.CheckNamePrefix(prefix+"NAME_PREFIX", c.NamePrefix); err != nil {
+		return err
 	}
 	if c.ControlPlaneURL != "" {
 		if u, err := url.Parse(c.ControlPlaneURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -124,13 +128,20 @@ func New(opts Options) (*Provider, error) {
 // Name implements providers.Provider.
 func (p *Provider) Name() string { return "lambda" }
 
-// FunctionName is the function of container id.
-func FunctionName(id string) string {
-	if len(id) > 48 {
-		id = id[:48]
+// FunctionName is the function of container id in a deployment whose
+// name prefix is prefix (empty: cloudagent.DefaultNamePrefix): the prefix,
+// a hyphen and as much of the id (up to 48 characters) as Lambda's
+// 64-character limit leaves.
+func FunctionName(prefix, id string) string {
+	prefix = cloudagent.NamePrefixOr(prefix)
+	if n := min(48, 63-len(prefix)); len(id) > n {
+		id = id[:n]
 	}
-	return "sockerless-" + id
+	return prefix + "-" + id
 }
+
+// functionName is the function of container id in this deployment.
+func (p *Provider) functionName(id string) string { return FunctionName(p.opts.Config.NamePrefix, id) }
 
 func classify(what string, err error) error {
 	if err == nil {
@@ -247,7 +258,7 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		ic.WorkingDirectory = aws.String(s.WorkingDir)
 	}
 	_, err = p.lambda.CreateFunction(ctx, &awslambda.CreateFunctionInput{
-		FunctionName: aws.String(FunctionName(s.ID)), Role: aws.String(p.opts.Config.RoleARN), PackageType: types.PackageTypeImage,
+		FunctionName: aws.String(p.functionName(s.ID)), Role: aws.String(p.opts.Config.RoleARN), PackageType: types.PackageTypeImage,
 		Code: &types.FunctionCode{ImageUri: aws.String(inj.Ref)}, ImageConfig: ic,
 		Environment: &types.Environment{Variables: vars}, MemorySize: aws.Int32(int32(memMB)), Timeout: aws.Int32(int32(timeout)),
 		Tags: map[string]string{"sockerless-container": s.ID},
@@ -259,9 +270,9 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	// it again by itself, as it would after a runtime crash by default
 	// (two retries).
 	if _, err := p.lambda.PutFunctionEventInvokeConfig(ctx, &awslambda.PutFunctionEventInvokeConfigInput{
-		FunctionName: aws.String(FunctionName(s.ID)), MaximumRetryAttempts: aws.Int32(0),
+		FunctionName: aws.String(p.functionName(s.ID)), MaximumRetryAttempts: aws.Int32(0),
 	}); err != nil {
-		_, _ = p.lambda.DeleteFunction(context.WithoutCancel(ctx), &awslambda.DeleteFunctionInput{FunctionName: aws.String(FunctionName(s.ID))})
+		_, _ = p.lambda.DeleteFunction(context.WithoutCancel(ctx), &awslambda.DeleteFunctionInput{FunctionName: aws.String(p.functionName(s.ID))})
 		return classify("put function event invoke config", err)
 	}
 	return nil
@@ -296,7 +307,7 @@ func (p *Provider) waitActive(ctx context.Context, fn string) error {
 // invocation outlives the request: the agent reports the exit, and an
 // exit it could not report is found by the sweep (Exists, ExitOf).
 func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
-	fn := FunctionName(s.ID)
+	fn := p.functionName(s.ID)
 	actx, cancel := context.WithTimeout(ctx, p.opts.StartTimeout)
 	err := p.waitActive(actx, fn)
 	cancel()
@@ -371,7 +382,7 @@ var exitStatus = regexp.MustCompile(`Runtime exited with error: exit status (\d+
 // (one stream per execution environment, one invocation per container
 // run) for its latest invocation's START, END and error lines.
 func (p *Provider) lastInvocation(ctx context.Context, id string) (invocation, error) {
-	group := "/aws/lambda/" + FunctionName(id)
+	group := "/aws/lambda/" + p.functionName(id)
 	out, err := p.logs.DescribeLogStreams(ctx, &cloudwatchlogs.DescribeLogStreamsInput{LogGroupName: aws.String(group)})
 	var nf *cwtypes.ResourceNotFoundException
 	if errors.As(err, &nf) {
@@ -441,7 +452,7 @@ func (p *Provider) Exists(ctx context.Context, id string) (bool, error) {
 		return false, err
 	}
 	if !inv.started {
-		_, err := p.lambda.GetFunction(ctx, &awslambda.GetFunctionInput{FunctionName: aws.String(FunctionName(id))})
+		_, err := p.lambda.GetFunction(ctx, &awslambda.GetFunctionInput{FunctionName: aws.String(p.functionName(id))})
 		if err = classify("get function", err); errdefs.IsNotFound(err) {
 			return false, nil
 		}
@@ -505,7 +516,7 @@ func (p *Provider) Kill(ctx context.Context, id string, n int) error {
 
 // Remove deletes the function (which ends a running invocation).
 func (p *Provider) Remove(ctx context.Context, id string) error {
-	_, err := p.lambda.DeleteFunction(ctx, &awslambda.DeleteFunctionInput{FunctionName: aws.String(FunctionName(id))})
+	_, err := p.lambda.DeleteFunction(ctx, &awslambda.DeleteFunctionInput{FunctionName: aws.String(p.functionName(id))})
 	if err = classify("delete function", err); err != nil && !errdefs.IsNotFound(err) {
 		return err
 	}
@@ -515,7 +526,7 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 // Logs reads the function's log group, stream after stream. The cursor is
 // "STREAM|TOKEN".
 func (p *Provider) Logs(ctx context.Context, id string, opts providers.LogOptions) (providers.LogPage, error) {
-	group := "/aws/lambda/" + FunctionName(id)
+	group := "/aws/lambda/" + p.functionName(id)
 	var streams []string
 	var next *string
 	for {

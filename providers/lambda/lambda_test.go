@@ -166,7 +166,7 @@ func TestCreateStartRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The run is one asynchronous invocation that Lambda must not retry.
-	cfg, err := e.p.lambda.GetFunctionEventInvokeConfig(ctx, &awslambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String(FunctionName(s.ID))})
+	cfg, err := e.p.lambda.GetFunctionEventInvokeConfig(ctx, &awslambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String(e.p.functionName(s.ID))})
 	if err != nil || cfg.MaximumRetryAttempts == nil || *cfg.MaximumRetryAttempts != 0 {
 		t.Fatalf("event invoke config = %+v, %v; want MaximumRetryAttempts 0", cfg, err)
 	}
@@ -201,5 +201,30 @@ func TestCreateStartRemove(t *testing.T) {
 	}
 	if err := e.p.Remove(ctx, s.ID); err != nil {
 		t.Fatalf("Remove() of a removed container = %v, want nil", err)
+	}
+}
+
+// TestFunctionName: workload functions are named PREFIX-ID, the prefix the
+// deployment's IAM statements are scoped to (sockerless when none is set),
+// within Lambda's 64 characters; a bad prefix is refused at start.
+func TestFunctionName(t *testing.T) {
+	id := strings.Repeat("0123456789abcdef", 4)
+	for _, tc := range []struct{ prefix, want string }{
+		{"", "sockerless-" + id[:48]},
+		{"acme-ci", "acme-ci-" + id[:48]},
+		{"abcdefghij-klmnopqrs", "abcdefghij-klmnopqrs-" + id[:43]},
+	} {
+		if got := FunctionName(tc.prefix, id); got != tc.want || len(got) > 64 {
+			t.Errorf("FunctionName(%q) = %q (%d characters), want %q", tc.prefix, got, len(got), tc.want)
+		}
+	}
+	ok := Config{RoleARN: "arn:aws:iam::123456789012:role/fn", Repository: "h/r", NamePrefix: "acme-ci"}
+	if err := ok.Validate("SOCKERLESS_"); err != nil {
+		t.Fatalf("Validate() = %v", err)
+	}
+	bad := ok
+	bad.NamePrefix = "Acme_CI"
+	if err := bad.Validate("SOCKERLESS_"); err == nil || !strings.Contains(err.Error(), "SOCKERLESS_NAME_PREFIX") {
+		t.Fatalf("Validate() with a bad prefix = %v, want an error naming SOCKERLESS_NAME_PREFIX", err)
 	}
 }

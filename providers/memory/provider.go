@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -755,48 +754,39 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
-// StatPath describes a path in the container (not following a final
-// symlink).
+// StatPath describes a path in the container as Docker's archive HEAD
+// does (rootfs.StatCopy: a final symlink is not followed unless the path
+// ends in "/").
 func (p *Provider) StatPath(ctx context.Context, id, pth string) (providers.PathStat, error) {
 	w, err := p.get(id)
 	if err != nil {
 		return providers.PathStat{}, err
 	}
-	fi, err := w.fs.Lstat(pth)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return providers.PathStat{}, errdefs.NotFoundf("Could not find the file %s in container %s", pth, id)
-		}
-		return providers.PathStat{}, err
-	}
-	st := providers.PathStat{Name: path.Base(pth), Size: fi.Size(), Mode: uint32(fi.Mode()), Mtime: fi.ModTime()}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		st.LinkTarget, _ = w.fs.Readlink(pth)
-	}
-	return st, nil
+	cs, err := statCopy(w.fs, id, pth)
+	return copyPathStat(cs), err
 }
 
 // GetArchive returns a tar of pth, named by its base name as docker cp
 // expects.
 func (p *Provider) GetArchive(ctx context.Context, id, pth string) (io.ReadCloser, providers.PathStat, error) {
-	st, err := p.StatPath(ctx, id, pth)
-	if err != nil {
-		return nil, st, err
-	}
 	w, err := p.get(id)
 	if err != nil {
-		return nil, st, err
+		return nil, providers.PathStat{}, err
+	}
+	cs, err := statCopy(w.fs, id, pth)
+	if err != nil {
+		return nil, providers.PathStat{}, err
 	}
 	pr, pw := io.Pipe()
 	go func() {
 		tw := tar.NewWriter(pw)
-		err := rootfs.WriteTar(w.fs, tw, path.Clean(pth), path.Base(pth))
+		err := rootfs.WriteCopyTar(w.fs, tw, cs)
 		if err == nil {
 			err = tw.Close()
 		}
 		pw.CloseWithError(err)
 	}()
-	return pr, st, nil
+	return pr, copyPathStat(cs), nil
 }
 
 // PutArchive extracts tarball under the directory pth; entries climbing
@@ -924,9 +914,10 @@ func (p *Provider) Size(ctx context.Context, id string) (rw, total int64, err er
 	return rw, total, err
 }
 
-// probe runs the container's health check every interval while run r
-// lives, as Docker does: the first probe after one interval, each bounded
-// by the timeout, the result reported to the control plane.
+// probe runs the container's health check while run r lives, as Docker
+// does: each probe one interval after the previous (StartInterval during
+// the start period until a probe passes), bounded by the timeout, the
+// result reported to the control plane.
 func (w *workload) probe(r *run, hc providers.Healthcheck) {
 	var argv []string
 	switch {
@@ -937,34 +928,19 @@ func (w *workload) probe(r *run, hc providers.Healthcheck) {
 	default:
 		return
 	}
-	interval, timeout := hc.Interval, hc.Timeout
-	if interval <= 0 {
-		interval = 30 * time.Second
-	}
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
+	started := time.Now()
+	passed := false
 	for {
+		timer := time.NewTimer(healthInterval(hc, time.Since(started), passed))
 		select {
 		case <-r.done:
+			timer.Stop()
 			return
-		case <-ticker.C:
+		case <-timer.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		var out limitedBuffer
-		start := time.Now()
-		code, err := w.ctr.Run(ctx, sandbox.Process{Argv: argv, Env: w.spec.Env, Dir: w.spec.WorkingDir, Stdout: &out, Stderr: &out})
-		if ctx.Err() != nil {
-			code = -1
-			out.WriteString("Health check exceeded timeout (" + timeout.String() + ")")
-		} else if err != nil {
-			code = 1
-			out.WriteString(err.Error())
-		}
-		cancel()
-		_ = w.p.opts.Reporter.Health(context.Background(), w.id, providers.HealthResult{Start: start, End: time.Now(), ExitCode: code, Output: out.String()})
+		res := w.runProbe(argv, hc)
+		passed = passed || res.ExitCode == 0
+		_ = w.p.opts.Reporter.Health(context.Background(), w.id, res)
 	}
 }
 

@@ -79,7 +79,7 @@ func defaultArgs() Args {
 		RelayMemory:              512,
 		RelayCPUArchitecture:     "ARM64",
 		RelayMinCount:            1,
-		RelayMaxCount:            1,
+		RelayMaxCount:            10,
 		RelayAutoscaling:         true,
 		RelayConnectionsPerTask:  2000,
 		RelayPingIntervalSeconds: 15,

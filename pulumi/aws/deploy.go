@@ -20,6 +20,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/servicediscovery"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -360,6 +361,9 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 		"SOCKERLESS_LOG_GROUP":              workloadLogs.Name,
 		"SOCKERLESS_ECR_REPOSITORY":         repo.RepositoryUrl,
 		"SOCKERLESS_LAMBDA_ROLE_ARN":        lambdaWorkload.Arn,
+		// Workloads' task definitions and functions are named PREFIX-...,
+		// the names the functions role's statements are scoped to.
+		"SOCKERLESS_NAME_PREFIX": pulumi.String(a.NamePrefix),
 		// Agents report through the agents alias's Function URL (below),
 		// which functions looks up at start: its address cannot be here.
 		"SOCKERLESS_AGENT_URL_ALIAS": pulumi.String(agentsAlias),
@@ -451,6 +455,28 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 		SourceSecurityGroupId: albSG.ID(), FromPort: pulumi.Int(relayPort), ToPort: pulumi.Int(relayPort), Protocol: pulumi.String("tcp")}); err != nil {
 		return nil, err
 	}
+	// Relay tasks hand a request to the task holding its agent, session
+	// or blob directly on the relay port (relay/server/cluster.go), and
+	// find each other by DNS: ECS registers each running task's address
+	// under relay.NAMESPACE (Cloud Map, private to the VPC).
+	if _, err := ec2.NewSecurityGroupRule(ctx, "relay-from-relay", &ec2.SecurityGroupRuleArgs{Type: pulumi.String("ingress"), SecurityGroupId: relaySG.ID(),
+		SourceSecurityGroupId: relaySG.ID(), FromPort: pulumi.Int(relayPort), ToPort: pulumi.Int(relayPort), Protocol: pulumi.String("tcp"),
+		Description: pulumi.String("from the other relay tasks")}); err != nil {
+		return nil, err
+	}
+	relayNamespace := a.NamePrefix + ".sockerless.internal"
+	ns, err := servicediscovery.NewPrivateDnsNamespace(ctx, "relay", &servicediscovery.PrivateDnsNamespaceArgs{Name: pulumi.String(relayNamespace),
+		Description: pulumi.String("Sockerless relay tasks of " + a.NamePrefix), Vpc: vpcID, Tags: tags})
+	if err != nil {
+		return nil, err
+	}
+	discovery, err := servicediscovery.NewService(ctx, "relay", &servicediscovery.ServiceArgs{Name: pulumi.String("relay"), Tags: tags,
+		DnsConfig: &servicediscovery.ServiceDnsConfigArgs{NamespaceId: ns.ID(), RoutingPolicy: pulumi.String("MULTIVALUE"),
+			DnsRecords: servicediscovery.ServiceDnsConfigDnsRecordArray{&servicediscovery.ServiceDnsConfigDnsRecordArgs{Type: pulumi.String("A"), Ttl: pulumi.Int(10)}}},
+		HealthCheckCustomConfig: &servicediscovery.ServiceHealthCheckCustomConfigArgs{FailureThreshold: pulumi.Int(1)}})
+	if err != nil {
+		return nil, err
+	}
 	alb, err := lb.NewLoadBalancer(ctx, "relay", &lb.LoadBalancerArgs{Name: pulumi.String(a.NamePrefix + "-relay"), LoadBalancerType: pulumi.String("application"),
 		Internal: pulumi.Bool(false), SecurityGroups: pulumi.StringArray{albSG.ID()}, Subnets: albSubnets,
 		IdleTimeout: pulumi.Int(a.RelayIdleTimeoutSeconds), Tags: tags})
@@ -476,6 +502,7 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 		"environment": pulumi.Array{
 			pulumi.Map{"name": pulumi.String("PORT"), "value": pulumi.String(strconv.Itoa(relayPort))},
 			pulumi.Map{"name": pulumi.String("SOCKERLESS_PING_INTERVAL"), "value": pulumi.String(fmt.Sprintf("%ds", a.RelayPingIntervalSeconds))},
+			pulumi.Map{"name": pulumi.String("SOCKERLESS_RELAY_PEERS_DNS"), "value": pulumi.String("relay." + relayNamespace)},
 		},
 		// ECS reads the secret with the execution role and sets it in
 		// the container only.
@@ -491,18 +518,17 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A shim's stream and its agent must meet on one relay task: replace
-	// the task rather than run old and new side by side.
-	minHealthy, maxPercent := 50, 200
-	if a.RelayMaxCount == 1 {
-		minHealthy, maxPercent = 0, 100
-	}
+	// Any number of relay tasks serve one deployment, so a deployment runs
+	// new tasks beside the old; a replaced task drains for 30 s and its
+	// agents reconnect to the others.
+	minHealthy, maxPercent := 100, 200
 	svc, err := ecs.NewService(ctx, "relay", &ecs.ServiceArgs{Name: pulumi.String(a.NamePrefix + "-relay"), Cluster: cluster.Arn, TaskDefinition: td.Arn,
 		LaunchType: pulumi.String("FARGATE"), DesiredCount: pulumi.Int(a.RelayMinCount),
 		DeploymentMinimumHealthyPercent: pulumi.Int(minHealthy), DeploymentMaximumPercent: pulumi.Int(maxPercent),
 		HealthCheckGracePeriodSeconds: pulumi.Int(30), Tags: tags,
 		NetworkConfiguration: &ecs.ServiceNetworkConfigurationArgs{Subnets: subnets, SecurityGroups: pulumi.StringArray{relaySG.ID()}, AssignPublicIp: pulumi.Bool(a.AssignPublicIP)},
 		LoadBalancers:        ecs.ServiceLoadBalancerArray{&ecs.ServiceLoadBalancerArgs{TargetGroupArn: tg.Arn, ContainerName: pulumi.String("relay"), ContainerPort: pulumi.Int(relayPort)}},
+		ServiceRegistries:    &ecs.ServiceServiceRegistriesArgs{RegistryArn: discovery.Arn},
 	}, pulumi.DependsOn([]pulumi.Resource{listener}), pulumi.IgnoreChanges([]string{"desiredCount"}))
 	if err != nil {
 		return nil, err

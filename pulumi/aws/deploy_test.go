@@ -45,6 +45,8 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "aws:ecr/repository:Repository":
 		arn("ecr", "repository/"+name)
 		outs["repositoryUrl"] = resource.NewStringProperty(testAccount + ".dkr.ecr." + testRegion + ".amazonaws.com/" + name)
+	case "aws:servicediscovery/service:Service":
+		arn("servicediscovery", "service/srv-0123456789abcdef")
 	case "aws:ecs/cluster:Cluster":
 		arn("ecs", "cluster/"+name)
 	case "aws:iam/role:Role":
@@ -338,6 +340,32 @@ func TestControlPlane(t *testing.T) {
 	scaling := m.get(t, "aws:appautoscaling/policy:Policy", "relay-connections")
 	if got := str(t, scaling, "targetTrackingScalingPolicyConfiguration", "customizedMetricSpecification", "metrics", 0, "metricStat", "metric", "metricName"); got != "ActiveConnectionCount" {
 		t.Errorf("relay scales on %q, want ActiveConnectionCount", got)
+	}
+	// Several relay tasks serve one deployment: they find each other
+	// through service discovery and reach each other on the relay port.
+	target := m.get(t, "aws:appautoscaling/target:Target", "relay")
+	if str(t, target, "minCapacity") != "1" || str(t, target, "maxCapacity") != "10" {
+		t.Errorf("relay scales from %s to %s tasks, want 1 to 10", str(t, target, "minCapacity"), str(t, target, "maxCapacity"))
+	}
+	ns := m.get(t, "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace", "relay")
+	disc := m.get(t, "aws:servicediscovery/service:Service", "relay")
+	if str(t, ns, "name") != "sltest.sockerless.internal" || str(t, disc, "name") != "relay" || str(t, disc, "dnsConfig", "dnsRecords", 0, "type") != "A" {
+		t.Errorf("relay discovery: namespace %s, service %s", str(t, ns, "name"), str(t, disc, "name"))
+	}
+	if !slices.Contains(containers[0].Environment, struct{ Name, Value string }{"SOCKERLESS_RELAY_PEERS_DNS", "relay.sltest.sockerless.internal"}) {
+		t.Errorf("relay environment %+v lacks the peers' DNS name", containers[0].Environment)
+	}
+	svc := m.get(t, "aws:ecs/service:Service", "relay")
+	discARN := "arn:aws:servicediscovery:" + testRegion + ":" + testAccount + ":service/srv-0123456789abcdef" // the mock's ARN of the discovery service
+	if got := str(t, svc, "serviceRegistries", "registryArn"); got != discARN {
+		t.Errorf("relay service registers in %q, want the discovery service %q", got, discARN)
+	}
+	if str(t, svc, "deploymentMinimumHealthyPercent") != "100" || str(t, svc, "deploymentMaximumPercent") != "200" {
+		t.Errorf("relay deployment %s-%s%%, want new tasks beside the old (100-200)", str(t, svc, "deploymentMinimumHealthyPercent"), str(t, svc, "deploymentMaximumPercent"))
+	}
+	peerRule := m.get(t, "aws:ec2/securityGroupRule:SecurityGroupRule", "relay-from-relay")
+	if str(t, peerRule, "type") != "ingress" || str(t, peerRule, "fromPort") != "8080" {
+		t.Errorf("relay peer rule %v", peerRule)
 	}
 	workloads := m.get(t, "aws:ec2/securityGroup:SecurityGroup", "workloads")
 	if _, ok := workloads["ingress"]; ok || len(workloads["egress"].ArrayValue()) != 1 {

@@ -306,6 +306,14 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) {
 	b.sweepLocked()
 	e := b.blobs[g.ID]
 	switch {
+	case e == nil && s.clustered(r):
+		// Uploaded through another instance, perhaps.
+		b.mu.Unlock()
+		if s.peerBlob(w, r) {
+			return
+		}
+		s.blobError(w, r, http.StatusNotFound, ReasonUnknownBlob, fmt.Sprintf("no such blob: %s (never uploaded whole, already fetched, or expired)", g.ID))
+		return
 	case e == nil || !e.ready:
 		b.mu.Unlock()
 		s.blobError(w, r, http.StatusNotFound, ReasonUnknownBlob, fmt.Sprintf("no such blob: %s (never uploaded whole, already fetched, or expired)", g.ID))

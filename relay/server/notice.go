@@ -26,6 +26,9 @@ func (s *Server) serveNotice(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Unlock()
+	if s.clustered(r) {
+		s.broadcastNotice(r.Context(), container)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -55,6 +55,18 @@ type Options struct {
 	Now func() time.Time
 	// Blobs configures the blob store (blob.go).
 	Blobs BlobOptions
+	// Peers lists the relay's instances when several run behind one load
+	// balancer (cluster.go); nil means this is the only one.
+	Peers Peers
+	// Self is this instance's URL as it appears in Peers' list
+	// (http://ADDRESS:PORT); required with Peers.
+	Self string
+	// PeerRefresh is how often a stream waiting for its agent reads the
+	// peer list again (default 5 s).
+	PeerRefresh time.Duration
+	// PeerClient makes requests to peers (default: an http.Client without
+	// a timeout; requests are bounded by their contexts).
+	PeerClient *http.Client
 }
 
 // Server is the relay. It is an http.Handler. Safe for concurrent use.
@@ -82,6 +94,9 @@ type Server struct {
 	started time.Time
 	// watchers are the notice subscriptions per container.
 	watchers map[string]map[chan struct{}]struct{}
+
+	peerToken  string
+	peerClient *http.Client
 }
 
 type agentConn struct {
@@ -129,6 +144,16 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.PeerRefresh <= 0 {
+		opts.PeerRefresh = 5 * time.Second
+	}
+	opts.Self = strings.TrimSuffix(opts.Self, "/")
+	if opts.Peers != nil && opts.Self == "" {
+		return nil, errors.New("relay server: Self is required with Peers")
+	}
+	if opts.PeerClient == nil {
+		opts.PeerClient = &http.Client{Transport: http.DefaultTransport}
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -159,6 +184,9 @@ func New(opts Options) (*Server, error) {
 		lost:     map[string]time.Time{},
 		watchers: map[string]map[chan struct{}]struct{}{},
 		started:  time.Now(),
+
+		peerToken:  PeerToken(opts.Secret),
+		peerClient: opts.PeerClient,
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -241,6 +269,20 @@ func (s *Server) servePresence(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusUnauthorized, ReasonAgentToken, "invalid agent token for this container")
 		return
 	}
+	// Another instance looking for the agent may wait for it here
+	// (cluster.go's locate).
+	if s.fromPeer(r) {
+		wait, err := s.waitParam(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if wait > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), wait)
+			_, _ = s.agentFor(ctx, container)
+			cancel()
+		}
+	}
 	s.mu.Lock()
 	_, connected := s.agents[container]
 	since, ok := s.lost[container]
@@ -251,6 +293,9 @@ func (s *Server) servePresence(w http.ResponseWriter, r *http.Request) {
 	p := wsclient.Presence{Connected: connected}
 	if !connected {
 		p.GoneFor = time.Since(since)
+		if s.clustered(r) {
+			p = s.peerPresence(r.Context(), container, p)
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(p)
@@ -344,6 +389,12 @@ func (s *Server) serveAgentSession(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if !ok {
+		// The session may be pending on the instance that offered it
+		// (the load balancer sent the data stream elsewhere).
+		if via := q.Get("via"); s.clustered(r) && via != s.opts.Self && s.isPeer(r.Context(), via) {
+			s.forward(w, r, via)
+			return
+		}
 		http.Error(w, "no such pending session", http.StatusNotFound)
 		return
 	}
@@ -380,6 +431,28 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusServiceUnavailable, ReasonDraining, "relay is draining; retry on another replica")
 		return
 	}
+	agentWait := s.opts.AgentWait
+	switch {
+	case s.clustered(r):
+		// The agent may be connected to another instance, or connect to
+		// any of them later: find it, and hand the stream to its
+		// instance, which checks the ticket again and refuses replays.
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.AgentWait)
+		owner, err := s.locate(ctx, g.Container)
+		cancel()
+		if err != nil {
+			s.refuse(w, r, http.StatusServiceUnavailable, ReasonNoAgent, fmt.Sprintf("no agent connected for container %s", g.Container))
+			return
+		}
+		if owner != "" {
+			s.forward(w, r, owner)
+			return
+		}
+	case s.fromPeer(r):
+		// The forwarding instance saw the agent here just now; if it has
+		// moved on since, fail soon so the shim retries.
+		agentWait = min(agentWait, s.opts.PeerRefresh)
+	}
 	s.mu.Lock()
 	for sid, exp := range s.used {
 		if now.Unix() > exp+1 {
@@ -396,7 +469,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 
 	s.sessions.Add(1)
 	defer s.sessions.Done()
-	ctx, cancel := context.WithTimeout(r.Context(), s.opts.AgentWait)
+	ctx, cancel := context.WithTimeout(r.Context(), agentWait)
 	defer cancel()
 	p := &pendingSession{container: g.Container, join: make(chan *websocket.Conn), done: make(chan struct{})}
 	s.mu.Lock()
@@ -415,7 +488,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 			s.refuse(w, r, http.StatusServiceUnavailable, ReasonNoAgent, fmt.Sprintf("no agent connected for container %s", g.Container))
 			return
 		}
-		if err := a.offer(wsclient.Offer{Session: g.Session, Grant: g}); err != nil {
+		if err := a.offer(wsclient.Offer{Session: g.Session, Grant: g, Via: s.opts.Self}); err != nil {
 			_ = a.ws.Close()
 			continue // the agent's connection is broken; wait for its reconnect
 		}

@@ -128,7 +128,11 @@ func (a *Agent) session(ctx context.Context, o Offer) {
 	if o.Grant.Container != a.Container {
 		return // never serve another container's session
 	}
-	u, err := endpoint(a.RelayURL, PathAgentSession, url.Values{"container": {a.Container}, "session": {o.Session}})
+	q := url.Values{"container": {a.Container}, "session": {o.Session}}
+	if o.Via != "" {
+		q.Set("via", o.Via)
+	}
+	u, err := endpoint(a.RelayURL, PathAgentSession, q)
 	if err != nil {
 		return
 	}

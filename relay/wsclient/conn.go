@@ -53,6 +53,11 @@ type Presence struct {
 type Offer struct {
 	Session string       `json:"session"`
 	Grant   ticket.Grant `json:"grant"`
+	// Via names the relay instance that holds the session when several
+	// run behind one load balancer; the agent sends it back as the data
+	// stream's via parameter so whichever instance receives the stream
+	// can hand it to that one.
+	Via string `json:"via,omitempty"`
 }
 
 // MaxMessage bounds one WebSocket message: one frame with its header, or

@@ -24,6 +24,9 @@ locals {
     SOCKERLESS_LOG_GROUP              = aws_cloudwatch_log_group.workloads.name
     SOCKERLESS_ECR_REPOSITORY         = aws_ecr_repository.images.repository_url
     SOCKERLESS_LAMBDA_ROLE_ARN        = aws_iam_role.lambda_workload.arn
+    # Workloads' task definitions and functions are named PREFIX-..., the
+    # names the functions role's statements are scoped to (iam.tf).
+    SOCKERLESS_NAME_PREFIX = local.prefix
     # Agents report exits through the agents alias's Function URL (below),
     # which functions looks up at start: its address cannot be here.
     SOCKERLESS_AGENT_URL_ALIAS = local.agents_alias

@@ -21,6 +21,7 @@ locals {
   functions_name      = "${local.prefix}-functions"
   workload_log_group  = "/sockerless/${local.prefix}/workloads"
   relay_log_group     = "/sockerless/${local.prefix}/relay"
+  relay_namespace     = "${local.prefix}.sockerless.internal"
   functions_log_group = "/aws/lambda/${local.prefix}-functions"
   repository_name     = "${local.prefix}-images"
   secret_name         = "${local.prefix}/deployment-secret"

@@ -42,6 +42,46 @@ resource "aws_security_group_rule" "alb_to_relay" {
   protocol                 = "tcp"
 }
 
+# Relay tasks hand a request to the task holding its agent, session or
+# blob directly (relay/server/cluster.go), on the relay port.
+resource "aws_security_group_rule" "relay_from_relay" {
+  type                     = "ingress"
+  description              = "from the other relay tasks"
+  security_group_id        = aws_security_group.relay.id
+  source_security_group_id = aws_security_group.relay.id
+  from_port                = local.relay_port
+  to_port                  = local.relay_port
+  protocol                 = "tcp"
+}
+
+# The relay tasks find each other by DNS: ECS registers each running task's
+# address under relay.NAMESPACE (Cloud Map, private to the VPC).
+resource "aws_service_discovery_private_dns_namespace" "relay" {
+  name        = local.relay_namespace
+  description = "Sockerless relay tasks of ${local.prefix}"
+  vpc         = local.vpc_id
+  tags        = local.tags
+}
+
+resource "aws_service_discovery_service" "relay" {
+  name = "relay"
+  tags = local.tags
+
+  dns_config {
+    namespace_id   = aws_service_discovery_private_dns_namespace.relay.id
+    routing_policy = "MULTIVALUE"
+
+    dns_records {
+      type = "A"
+      ttl  = 10
+    }
+  }
+
+  health_check_custom_config {
+    failure_threshold = 1
+  }
+}
+
 resource "aws_security_group_rule" "relay_from_alb" {
   type                     = "ingress"
   description              = "from the load balancer"
@@ -117,6 +157,7 @@ resource "aws_ecs_task_definition" "relay" {
     environment = [
       { name = "PORT", value = tostring(local.relay_port) },
       { name = "SOCKERLESS_PING_INTERVAL", value = "${var.relay_ping_interval_seconds}s" },
+      { name = "SOCKERLESS_RELAY_PEERS_DNS", value = "relay.${local.relay_namespace}" },
     ]
     # ECS reads the secret with the execution role and sets it in the
     # container only: it is not in the task definition.
@@ -138,10 +179,12 @@ resource "aws_ecs_service" "relay" {
   task_definition = aws_ecs_task_definition.relay.arn
   launch_type     = "FARGATE"
   desired_count   = var.relay_min_count
-  # A shim's stream and the agent it is for must meet on one relay task:
-  # replace the task rather than run old and new side by side.
-  deployment_minimum_healthy_percent = var.relay_max_count == 1 ? 0 : 50
-  deployment_maximum_percent         = var.relay_max_count == 1 ? 100 : 200
+  # Any number of relay tasks serve one deployment (a task hands each
+  # request to the task holding its agent), so old and new tasks run side
+  # by side during a deployment; a replaced task drains for 30 s and its
+  # agents reconnect to the others.
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
   health_check_grace_period_seconds  = 30
   tags                               = local.tags
 
@@ -155,6 +198,10 @@ resource "aws_ecs_service" "relay" {
     target_group_arn = aws_lb_target_group.relay.arn
     container_name   = "relay"
     container_port   = local.relay_port
+  }
+
+  service_registries {
+    registry_arn = aws_service_discovery_service.relay.arn
   }
 
   lifecycle {

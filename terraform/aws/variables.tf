@@ -192,9 +192,9 @@ variable "relay_min_count" {
 }
 
 variable "relay_max_count" {
-  description = "Most relay tasks. Keep 1 until the relay shards by container id: today a shim's stream and the container's agent must meet on the same relay task."
+  description = "Most relay tasks the connection-count scaling may run. Any number serve one deployment: a task hands each stream, notice and blob to the task holding its agent, found through ECS service discovery."
   type        = number
-  default     = 1
+  default     = 10
 
   validation {
     condition     = var.relay_max_count >= var.relay_min_count && var.relay_min_count >= 1

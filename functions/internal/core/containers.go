@@ -162,11 +162,12 @@ func (a *Backend) Spec(c *records.Container) providers.Spec {
 		s.Mounts = append(s.Mounts, providers.Mount{Type: string(m.Type), Source: src, Destination: m.Destination, ReadOnly: !m.RW, NoCopy: NoCopy(c, m.Destination)})
 	}
 	if hc := c.Config.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
-		s.Healthcheck = &providers.Healthcheck{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, Retries: hc.Retries}
+		s.Healthcheck = &providers.Healthcheck{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, StartInterval: hc.StartInterval, Retries: hc.Retries}
 	}
 	for _, n := range slices.Sorted(maps.Keys(c.Networks)) {
 		if ep := c.Networks[n]; ep != nil && ep.IPAddress != "" {
-			s.Interfaces = append(s.Interfaces, providers.Interface{Network: n, IPAddress: ep.IPAddress, PrefixLen: ep.PrefixLen, MacAddress: ep.MacAddress})
+			s.Interfaces = append(s.Interfaces, providers.Interface{Network: n, IPAddress: ep.IPAddress, PrefixLen: ep.PrefixLen, MacAddress: ep.MacAddress,
+				NetworkID: ep.NetworkID, DNSNames: ep.DNSNames})
 		}
 	}
 	if h := c.HostConfig; h != nil {

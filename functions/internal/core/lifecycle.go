@@ -39,7 +39,7 @@ func (a *Backend) StartContainer(ctx context.Context, c *records.Container) erro
 			return ErrNotModified
 		}
 		c.StartSeq++
-		c.ManualStop, c.RestartAt, c.ExitUnreported = false, time.Time{}, false
+		c.ManualStop, c.RestartAt, c.ExitUnreported, c.ManualRestart = false, time.Time{}, false, false
 		c.StartKey = startKey(ctx)
 		seq = c.StartSeq
 		c.State = records.State{Status: string(container.StateRunning), Running: true, StartedAt: now}
@@ -75,6 +75,11 @@ func (a *Backend) StartContainer(ctx context.Context, c *records.Container) erro
 		// removed: `docker run --rm` waits for that before it exits.
 		if ferr == nil && failed.HostConfig.AutoRemove {
 			_ = a.AutoRemove(context.WithoutCancel(ctx), failed)
+		}
+		if errdefs.IsInvalidParameter(err) {
+			// The container's own settings are at fault (an unknown
+			// user): Docker's message as it is.
+			return err
 		}
 		return fmt.Errorf("provider %s: start: %w", a.provider.Name(), err)
 	}
@@ -197,14 +202,14 @@ func (a *Backend) Exited(ctx context.Context, id string, code int, at time.Time)
 	// An auto-remove container that ends is deleted in one write with its
 	// die and destroy events; only if that cannot be done is its exit
 	// recorded first and the removal done the general way.
-	if from.HostConfig.AutoRemove && !from.Removing && a.ExitAndRemove(ctx, from, code) {
+	if from.AutoRemoves() && !from.Removing && a.ExitAndRemove(ctx, from, code) {
 		return nil
 	}
 	c, changed, err := a.MarkExited(ctx, id, code, at, 0, from)
 	if err != nil {
 		return err
 	}
-	if changed && c.HostConfig.AutoRemove {
+	if changed && c.AutoRemoves() {
 		return a.RemoveContainer(ctx, c, false)
 	}
 	if !changed {
@@ -235,7 +240,7 @@ func (a *Backend) lateExit(ctx context.Context, c *records.Container, code int) 
 			return fmt.Errorf("record the exit of %s: %w", c.ID, err)
 		}
 	}
-	if c.HostConfig.AutoRemove {
+	if c.AutoRemoves() {
 		return a.AutoRemove(ctx, c)
 	}
 	return nil

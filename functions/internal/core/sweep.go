@@ -152,7 +152,7 @@ func (a *Backend) exitVanished(ctx context.Context, c *records.Container, ex *pr
 		if err != nil || !changed {
 			return false, err
 		}
-		if upd.HostConfig.AutoRemove {
+		if upd.AutoRemoves() {
 			return true, a.RemoveContainer(ctx, upd, false)
 		}
 		return true, nil
@@ -172,7 +172,7 @@ func (a *Backend) exitVanished(ctx context.Context, c *records.Container, ex *pr
 	if err != nil && !errdefs.IsNotModified(err) && !errdefs.IsNotFound(err) {
 		return true, err
 	}
-	if upd != nil && upd.HostConfig.AutoRemove {
+	if upd != nil && upd.AutoRemoves() {
 		return true, a.RemoveContainer(ctx, upd, false)
 	}
 	return true, nil

@@ -48,6 +48,9 @@ mock_provider "aws" {
       arn_suffix = "targetgroup/sltest-relay/0123456789abcdef"
     }
   }
+  mock_resource "aws_service_discovery_service" {
+    defaults = { arn = "arn:aws:servicediscovery:eu-west-1:111122223333:service/srv-0123456789abcdef" }
+  }
   mock_resource "aws_lambda_function" {
     defaults = { arn = "arn:aws:lambda:eu-west-1:111122223333:function:sltest-functions" }
   }
@@ -197,6 +200,35 @@ run "control_plane" {
     error_message = "the relay scales by connection count"
   }
 
+  # Several relay tasks serve one deployment: they find each other through
+  # service discovery and reach each other on the relay port.
+  assert {
+    condition     = aws_appautoscaling_target.relay[0].max_capacity == 10 && aws_appautoscaling_target.relay[0].min_capacity == 1
+    error_message = "the relay scales from 1 to relay_max_count (default 10) tasks"
+  }
+  assert {
+    condition = (
+      aws_service_discovery_private_dns_namespace.relay.name == "sltest.sockerless.internal" &&
+      aws_service_discovery_service.relay.name == "relay" &&
+      one(aws_service_discovery_service.relay.dns_config[0].dns_records).type == "A" &&
+      contains([for e in jsondecode(aws_ecs_task_definition.relay.container_definitions)[0].environment : "${e.name}=${e.value}"], "SOCKERLESS_RELAY_PEERS_DNS=relay.sltest.sockerless.internal") &&
+      one(aws_ecs_service.relay.service_registries).registry_arn == aws_service_discovery_service.relay.arn
+    )
+    error_message = "relay tasks must be registered under the DNS name their SOCKERLESS_RELAY_PEERS_DNS resolves"
+  }
+  assert {
+    condition = (
+      aws_security_group_rule.relay_from_relay.source_security_group_id == aws_security_group.relay.id &&
+      aws_security_group_rule.relay_from_relay.security_group_id == aws_security_group.relay.id &&
+      aws_security_group_rule.relay_from_relay.from_port == 8080 && aws_security_group_rule.relay_from_relay.type == "ingress"
+    )
+    error_message = "relay tasks must reach each other on the relay port, and nothing else may"
+  }
+  assert {
+    condition     = aws_ecs_service.relay.deployment_minimum_healthy_percent == 100 && aws_ecs_service.relay.deployment_maximum_percent == 200
+    error_message = "a relay deployment starts new tasks beside the old"
+  }
+
   # Workloads: egress only.
   assert {
     condition     = length(aws_security_group.workloads.ingress) == 0 && length(aws_security_group.workloads.egress) == 1
@@ -253,6 +285,24 @@ run "agents_route" {
 
 run "permissions_scoped_to_prefix" {
   command = apply
+
+  # The names the providers give workloads (SOCKERLESS_NAME_PREFIX-...:
+  # task definition families, functions and their log groups) are the
+  # names the functions role may manage.
+  assert {
+    condition = (
+      aws_lambda_function.functions.environment[0].variables["SOCKERLESS_NAME_PREFIX"] == var.name_prefix &&
+      contains(flatten([for s in jsondecode(aws_iam_role_policy.functions.policy).Statement : s.Resource]),
+      "arn:aws:lambda:eu-west-1:111122223333:function:${aws_lambda_function.functions.environment[0].variables["SOCKERLESS_NAME_PREFIX"]}-*") &&
+      contains(flatten([for s in jsondecode(aws_iam_role_policy.functions.policy).Statement : s.Resource]),
+      "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/${aws_lambda_function.functions.environment[0].variables["SOCKERLESS_NAME_PREFIX"]}-*") &&
+      length([for r in flatten([for s in jsondecode(aws_iam_role_policy.functions.policy).Statement : s.Resource]) : r if strcontains(r, ":task-definition/")]) > 0 &&
+      alltrue([for r in flatten([for s in jsondecode(aws_iam_role_policy.functions.policy).Statement : s.Resource]) :
+        startswith(r, "arn:aws:ecs:eu-west-1:111122223333:task-definition/${aws_lambda_function.functions.environment[0].variables["SOCKERLESS_NAME_PREFIX"]}-")
+      if strcontains(r, ":task-definition/")])
+    )
+    error_message = "SOCKERLESS_NAME_PREFIX must be the prefix the functions role's task definition, function and log statements are scoped to"
+  }
 
   assert {
     # Every statement names this deployment's resources (all carry the

@@ -1,0 +1,32 @@
+package agent
+
+import (
+	"errors"
+	"syscall"
+
+	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/internal/rootfs"
+	"github.com/sockerless/sockerless/providers"
+)
+
+// statCopy describes p for docker cp (rootfs.StatCopy), with Docker's
+// error classes: a missing path is NotFound, a path ending in "/" that is
+// not a directory InvalidParameter ("not a directory").
+func statCopy(f *rootfs.FS, p string) (rootfs.CopySource, error) {
+	cs, err := rootfs.StatCopy(f, p)
+	if err != nil && errors.Is(err, syscall.ENOTDIR) {
+		return cs, errdefs.InvalidParameterf("lstat %s: not a directory", p)
+	}
+	if err != nil {
+		return cs, notFound(err, p)
+	}
+	return cs, nil
+}
+
+// copyPathStat is the X-Docker-Container-Path-Stat of cs.
+func copyPathStat(cs rootfs.CopySource) providers.PathStat {
+	if cs.Info == nil {
+		return providers.PathStat{}
+	}
+	return providers.PathStat{Name: cs.Name, Size: cs.Info.Size(), Mode: uint32(cs.Info.Mode()), Mtime: cs.Info.ModTime(), LinkTarget: cs.LinkTarget}
+}
