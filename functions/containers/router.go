@@ -1,7 +1,7 @@
 // Package containers serves the Docker API's container routes
 // (/containers/...): create, inspect, list, the lifecycle (start, stop,
 // kill, restart, pause, wait, remove), logs, stats, top, attach, archive,
-// changes, export and update, and the shim's carry and tunnel tickets of
+// changes, export, update and commit, and the shim's carry and tunnel tickets of
 // a container. Handlers are named for their route, as moby's are
 // (postContainersStart serves POST /containers/{id}/start).
 package containers
