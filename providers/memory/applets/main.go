@@ -228,6 +228,8 @@ func errnoText(err error) string {
 			return "Too many levels of symbolic links"
 		case syscall.EBUSY:
 			return "Device or resource busy"
+		case syscall.EIO:
+			return "Input/output error"
 		}
 	}
 	s := err.Error()

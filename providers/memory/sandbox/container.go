@@ -53,6 +53,9 @@ type Container struct {
 	wasmMem, shellMem atomic.Int64
 	// files counts host files the container's processes hold open.
 	files atomic.Int64
+	// quotas bound the bytes under the container's sized mounts (nil:
+	// none); see SetQuotas.
+	quotas atomic.Pointer[[]*quota]
 	// pipes are the host pipes the container's shells were seen using
 	// (pipeline stages and their standard streams), kept until found
 	// closed: the interpreter makes them itself, so they are counted
