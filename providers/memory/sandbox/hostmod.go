@@ -145,7 +145,7 @@ const (
 	infoProcesses = 1 // one line per process: PID PPID UID START-UNIX-SECONDS ARGV (tab-separated, argv NUL-joined)
 	infoMachine   = 2 // the host's machine name, as uname -m prints it
 	infoCPUs      = 3 // CPUs the sandbox's guests run on
-	infoDisk      = 4 // "TOTAL FREE AVAIL" bytes of the filesystem holding the container's root
+	infoDisk      = 4 // "TOTAL FREE AVAIL" bytes of the filesystem holding the container's root, then a "TARGET TOTAL FREE AVAIL" line per sized mount
 	infoGroups    = 5 // supplementary group ids, space-separated
 	infoMounts    = 6 // the mount table: "SOURCE TARGET TYPE OPTIONS" lines
 	infoAddrs     = 7 // interfaces besides lo: "NAME MAC ADDR/PREFIX" lines
@@ -208,9 +208,7 @@ func hostInfo(ctx context.Context, mod api.Module, stack []uint64) {
 		inv.c.mu.Unlock()
 		text = b.String()
 	case kind == infoDisk:
-		if total, free, avail, ok := diskSpace(inv.c.fs.RootDir()); ok {
-			text = fmt.Sprintf("%d %d %d", total, free, avail)
-		}
+		text = inv.c.diskInfo()
 	}
 	if uint32(len(text)) <= capacity && len(text) > 0 {
 		mod.Memory().Write(out, []byte(text))

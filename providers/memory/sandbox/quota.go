@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -247,4 +248,37 @@ func (f *quotaFile) WriteString(s string) (int, error) { return f.Write([]byte(s
 // ReadFrom hides os.File's, which would write past the quota.
 func (f *quotaFile) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(struct{ io.Writer }{f}, r)
+}
+
+// diskInfo is what df shows: "TOTAL FREE AVAIL" of the root (its quota
+// when it has one, else the host filesystem holding it), then a
+// "TARGET TOTAL FREE AVAIL" line for each other mount with a quota.
+func (c *Container) diskInfo() string {
+	var b strings.Builder
+	var qs []*quota
+	if p := c.quotas.Load(); p != nil {
+		qs = *p
+	}
+	root := false
+	for _, q := range qs {
+		if q.target == "/" {
+			free := max(0, q.limit-q.used.Load())
+			fmt.Fprintf(&b, "%d %d %d", q.limit, free, free)
+			root = true
+		}
+	}
+	if !root {
+		total, free, avail, ok := diskSpace(c.fs.RootDir())
+		if !ok {
+			return ""
+		}
+		fmt.Fprintf(&b, "%d %d %d", total, free, avail)
+	}
+	for _, q := range qs {
+		if q.target != "/" {
+			free := max(0, q.limit-q.used.Load())
+			fmt.Fprintf(&b, "\n%s %d %d %d", q.target, q.limit, free, free)
+		}
+	}
+	return b.String()
 }

@@ -81,3 +81,22 @@ func hostUsage(t *testing.T, dir string) int64 {
 	}
 	return n
 }
+
+// TestQuotaDF: df shows a sized mount's limit and use, and a root
+// quota as the root's size.
+func TestQuotaDF(t *testing.T) {
+	tmp := t.TempDir()
+	c := newContainer(t, rootfs.Mount{Target: "/t", Source: tmp})
+	c.SetQuotas([]sandbox.Quota{{Target: "/t", Limit: 64 << 10}, {Target: "/", Limit: 1 << 20, Used: 256 << 10}})
+	tests := []struct{ script, want string }{
+		{`head -c 16384 /dev/zero > /t/a; df /t/a | tail -n 1`, "tmpfs                 64        16        48  25% /t\n"},
+		{`cd /t && df . | tail -n 1`, "tmpfs                 64        16        48  25% /t\n"},
+		{`df -h /t | tail -n 1`, "tmpfs            64K   16K   48K  25% /t\n"},
+		{`df / | tail -n 1`, "sandbox             1024       256       768  25% /\n"},
+	}
+	for _, tt := range tests {
+		if r := sh(t, c, tt.script); r.stdout != tt.want {
+			t.Errorf("%s: got %+v, want %q", tt.script, r, tt.want)
+		}
+	}
+}
