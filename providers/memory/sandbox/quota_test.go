@@ -100,3 +100,21 @@ func TestQuotaDF(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkQuotaWrite is the cost of a quota on writes: dd of 1,000
+// 1 KiB blocks into a mount with and without one.
+func BenchmarkQuotaWrite(b *testing.B) {
+	for _, limited := range []bool{false, true} {
+		b.Run(map[bool]string{false: "none", true: "quota"}[limited], func(b *testing.B) {
+			c := newContainer(b, rootfs.Mount{Target: "/t", Source: b.TempDir()})
+			if limited {
+				c.SetQuotas([]sandbox.Quota{{Target: "/t", Limit: 1 << 30}})
+			}
+			for b.Loop() {
+				if r := run(b, c, "", "dd", "if=/dev/zero", "of=/t/x", "bs=1k", "count=1000"); r.code != 0 {
+					b.Fatalf("%+v", r)
+				}
+			}
+		})
+	}
+}
