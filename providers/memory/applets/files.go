@@ -1084,7 +1084,7 @@ func dfCmd(e *env, args []string) int {
 	// The filesystem holding the container's root, as the sandbox sees it
 	// (its size limit when it has one), then the sized tmpfs mounts.
 	type fsys struct {
-		name, target       string
+		name, target      string
 		size, free, avail int64
 	}
 	lines := strings.Split(sysInfo(infoDisk), "\n")
