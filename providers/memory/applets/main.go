@@ -229,6 +229,9 @@ func errnoText(err error) string {
 		case syscall.EBUSY:
 			return "Device or resource busy"
 		case syscall.EIO:
+			if sysInfo(infoNoSpace) == "1" {
+				return "No space left on device"
+			}
 			return "Input/output error"
 		}
 	}

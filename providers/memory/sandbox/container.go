@@ -638,6 +638,10 @@ type invocation struct {
 	pid    int             // PID reserved by Start for the top-level command
 	sig    *sigState       // signal dispositions of the process Start made
 	fifos  map[string]bool // host FIFOs of process substitutions this command may open
+	// noSpace records that a write of this WebAssembly instance failed
+	// for a size limit (WASI has no ENOSPC; the guest sees EIO and asks
+	// why through sockerless.info). Touched on the instance's goroutine only.
+	noSpace bool
 }
 
 // child derives an invocation for a command started by inv.
@@ -873,8 +877,8 @@ func (c *Container) runModule1(ctx context.Context, inv *invocation, mod wazero.
 		WithStartFunctions().
 		WithArgs(inv.argv...).
 		WithStdin(gatedReader{ctx, c, stdin}).
-		WithStdout(gatedWriter{ctx, c, sampleWriter{inv.stdout, t}}).
-		WithStderr(gatedWriter{ctx, c, sampleWriter{inv.stderr, t}}).
+		WithStdout(gatedWriter{ctx, c, sampleWriter{noSpaceWriter{inv.stdout, inv}, t}}).
+		WithStderr(gatedWriter{ctx, c, sampleWriter{noSpaceWriter{inv.stderr, inv}, t}}).
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(randReader{}).

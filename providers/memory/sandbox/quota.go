@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -281,4 +282,20 @@ func (c *Container) diskInfo() string {
 		}
 	}
 	return b.String()
+}
+
+// noSpaceWriter is a WebAssembly instance's standard stream: a write
+// that fails for a size limit (a redirection into a full mount) is
+// recorded for the guest, which sees EIO.
+type noSpaceWriter struct {
+	w   io.Writer
+	inv *invocation
+}
+
+func (n noSpaceWriter) Write(p []byte) (int, error) {
+	c, err := n.w.Write(p)
+	if errors.Is(err, syscall.ENOSPC) {
+		n.inv.noSpace = true
+	}
+	return c, err
 }

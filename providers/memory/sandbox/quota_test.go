@@ -32,7 +32,7 @@ func TestQuota(t *testing.T) {
 		// write is bounded, their status stays 0.
 		{"shell builtin past the limit", `printf %05000d 0 >> /t/y; wc -c < /t/y`, 0, "61440\n", "", 64 << 10},
 		{"truncation gives the space back", `: > /t/y; wc -c < /t/y; rm /t/z`, 0, "0\n", "", 0},
-		{"symlink into the mount is counted", `ln -s /t/y /l && head -c 70000 /dev/zero > /l; echo code=$?`, 0, "code=1\n", "Input/output error", 64 << 10},
+		{"symlink into the mount is counted", `ln -s /t/y /l && head -c 70000 /dev/zero > /l; echo code=$?`, 0, "code=1\n", "No space left on device", 64 << 10},
 		{"outside the mount is not limited", `rm /t/y; head -c 100000 /dev/zero > /big && wc -c < /big`, 0, "100000\n", "", 0},
 	}
 	for _, tt := range tests {
@@ -52,7 +52,7 @@ func TestQuota(t *testing.T) {
 	// dd fails as busybox's does on a full tmpfs, with the error WASI
 	// has for ENOSPC.
 	r := sh(t, c, `dd if=/dev/zero of=/t/x bs=1k count=100; echo code=$?`)
-	if r.stdout != "code=1\n" || !strings.HasPrefix(r.stderr, "dd: error writing '/t/x': Input/output error\n65+0 records in\n64+0 records out\n65536 bytes copied") {
+	if r.stdout != "code=1\n" || !strings.HasPrefix(r.stderr, "dd: error writing '/t/x': No space left on device\n65+0 records in\n64+0 records out\n65536 bytes copied") {
 		t.Fatalf("dd past the limit: %+v", r)
 	}
 }
@@ -62,7 +62,7 @@ func TestQuotaRoot(t *testing.T) {
 	tmp := t.TempDir()
 	c := newContainer(t, rootfs.Mount{Target: "/m", Source: tmp})
 	c.SetQuotas([]sandbox.Quota{{Target: "/", Limit: 10000, Used: 4000}})
-	if r := sh(t, c, `head -c 7000 /dev/zero > /a; echo code=$?; wc -c < /a; head -c 20000 /dev/zero > /m/b && echo mount-ok`); r.stdout != "code=1\n6000\nmount-ok\n" || !strings.Contains(r.stderr, "Input/output error") {
+	if r := sh(t, c, `head -c 7000 /dev/zero > /a; echo code=$?; wc -c < /a; head -c 20000 /dev/zero > /m/b && echo mount-ok`); r.stdout != "code=1\n6000\nmount-ok\n" || !strings.Contains(r.stderr, "No space left on device") {
 		t.Fatalf("got %+v", r)
 	}
 }

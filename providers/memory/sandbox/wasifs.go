@@ -84,7 +84,7 @@ func (w *wasiFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode
 	if q != nil {
 		q.give(freed)
 	}
-	return &osFile{f: f, flag: flag, ctr: ctr, quota: q}, 0
+	return &osFile{f: f, flag: flag, ctr: ctr, quota: q, inv: w.inv}, 0
 }
 
 func osFlag(f experimentalsys.Oflag) int {
@@ -256,8 +256,10 @@ type osFileT[Off ~int64] struct {
 	flag experimentalsys.Oflag
 	// ctr is charged one open file until Close; nil: nobody.
 	ctr *Container
-	// quota is charged what writes add to the file; nil: no limit.
+	// quota is charged what writes add to the file; nil: no limit. inv
+	// is told when a write fails for it.
 	quota *quota
+	inv   *invocation
 
 	mu      sync.Mutex
 	dirents []experimentalsys.Dirent
@@ -382,6 +384,9 @@ func (o *osFileT[Off]) Write(buf []byte) (int, experimentalsys.Errno) {
 func (o *osFileT[Off]) quotaWrite(buf []byte, off int64) (int, experimentalsys.Errno) {
 	n, short, err := quotaWrite(o.quota, o.f, buf, off, o.flag&experimentalsys.O_APPEND != 0)
 	if err == nil && short && n == 0 {
+		if o.inv != nil {
+			o.inv.noSpace = true
+		}
 		return 0, experimentalsys.EIO
 	}
 	return n, errno(err)
@@ -403,7 +408,11 @@ func (o *osFileT[Off]) Truncate(size int64) experimentalsys.Errno {
 		return experimentalsys.EINVAL
 	}
 	if o.quota != nil {
-		return errno(quotaTruncate(o.quota, o.f, size))
+		err := quotaTruncate(o.quota, o.f, size)
+		if errors.Is(err, syscall.ENOSPC) && o.inv != nil {
+			o.inv.noSpace = true
+		}
+		return errno(err)
 	}
 	return errno(o.f.Truncate(size))
 }
@@ -480,6 +489,9 @@ func (d *devFile) Read(buf []byte) (int, experimentalsys.Errno) {
 
 func (d *devFile) Write(buf []byte) (int, experimentalsys.Errno) {
 	n, err := devWrite(d.kind, d.inv, buf)
+	if errors.Is(err, syscall.ENOSPC) && d.inv != nil {
+		d.inv.noSpace = true
+	}
 	return n, ioErrno(err)
 }
 
