@@ -55,6 +55,9 @@ type Spec struct {
 	ReadOnlyRootfs bool
 	// Tmpfs maps container paths to mount options (--tmpfs PATH[:OPTS]).
 	Tmpfs map[string]string
+	// StorageOpt are the container's storage driver options
+	// (--storage-opt size=20G).
+	StorageOpt map[string]string
 	// GroupAdd are the supplementary groups asked for (--group-add:
 	// names or numbers, looked up in the container's /etc/group).
 	GroupAdd []string

@@ -117,11 +117,11 @@ func resolveCeiling(o *Options) error {
 
 // Applies implements providers.FlagApplier: the sandbox enforces
 // --memory, --pids-limit, --ulimit nofile and nproc, --read-only,
-// --tmpfs and the json-file log options; nothing else of HostConfig's
-// resource and privilege settings.
+// --tmpfs (with its size=), --storage-opt size= and the json-file log
+// options; nothing else of HostConfig's resource and privilege settings.
 func (p *Provider) Applies(flag string) bool {
 	switch flag {
-	case "memory", "pids-limit", "ulimit nofile", "ulimit nproc", "read-only", "tmpfs", "log-opt":
+	case "memory", "pids-limit", "ulimit nofile", "ulimit nproc", "read-only", "tmpfs", "log-opt", "storage-opt", "tmpfs size":
 		return true
 	}
 	return false
@@ -250,6 +250,9 @@ type workload struct {
 	// created is when the root was ready: files modified later are the
 	// container's writes (SizeRw).
 	created time.Time
+	// limits are the byte limits of the root and sized tmpfs mounts, by
+	// mount point (see sizeLimits).
+	limits map[string]int64
 
 	// outMu serialises delivery of output to attach sessions, so a late
 	// session's replay and the live output that follows it stay in order.
@@ -328,7 +331,7 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		case "volume":
 			src = p.volumeDir(m.Source)
 		case "tmpfs":
-			src = filepath.Join(dir, "tmpfs", strings.ReplaceAll(strings.Trim(m.Destination, "/"), "/", "_"))
+			src = tmpfsDir(dir, m.Destination)
 		}
 		if m.Type != "bind" {
 			if err := os.MkdirAll(src, 0o755); err != nil {
@@ -385,13 +388,19 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	if s.ReadOnlyRootfs {
 		rfs.SetReadOnlyRoot()
 	}
+	limits, err := sizeLimits(s)
+	if err != nil {
+		_ = rfs.Close()
+		_ = os.RemoveAll(dir)
+		return err
+	}
 	dlog, err := newDiskLog(filepath.Join(dir, "logs"), s.LogConfig)
 	if err != nil {
 		_ = rfs.Close()
 		_ = os.RemoveAll(dir)
 		return errdefs.InvalidParameter(fmt.Errorf("memory: log options: %w", err))
 	}
-	w := &workload{p: p, id: s.ID, spec: s, dir: dir, fs: rfs, ctr: p.opts.Sandbox.NewContainer(rfs), log: dlog,
+	w := &workload{p: p, id: s.ID, spec: s, dir: dir, fs: rfs, ctr: p.opts.Sandbox.NewContainer(rfs), log: dlog, limits: limits,
 		next: make(chan struct{}), removed: make(chan struct{}), subs: map[*subscriber]struct{}{}}
 	w.ctr.SetLimits(p.limitsFor(s))
 	rootOpts := "rw,relatime"
@@ -438,6 +447,11 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	// Networks may have changed since create.
 	w.ctr.SetSetting(sandbox.Setting{Mounts: w.mounts, Interfaces: interfaces(s)})
 	w.ctr.ClearOOMKilled()
+	qs, err := w.quotas()
+	if err != nil {
+		return err
+	}
+	w.ctr.SetQuotas(qs)
 	// Output of the run may arrive before Start returns; hold delivery
 	// until the run is recorded so a late attach can find its beginning.
 	w.outMu.Lock()

@@ -171,7 +171,7 @@ func (a *Backend) Spec(c *records.Container) providers.Spec {
 		}
 	}
 	if h := c.HostConfig; h != nil {
-		s.GroupAdd = h.GroupAdd
+		s.GroupAdd, s.StorageOpt = h.GroupAdd, h.StorageOpt
 		s.ReadOnlyRootfs, s.Tmpfs, s.LogConfig = h.ReadonlyRootfs, h.Tmpfs, h.LogConfig.Config
 		s.Resources = providers.Resources{Memory: h.Memory, NanoCPUs: h.NanoCPUs}
 		if h.PidsLimit != nil {

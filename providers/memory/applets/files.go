@@ -1081,24 +1081,65 @@ func dfCmd(e *env, args []string) int {
 	if !parseOpts(e, &g, args) {
 		return 1
 	}
-	// The filesystem holding the container's root, as the sandbox sees it.
-	var size, free, avail int64
-	if _, err := fmt.Sscan(sysInfo(infoDisk), &size, &free, &avail); err != nil {
+	// The filesystem holding the container's root, as the sandbox sees it
+	// (its size limit when it has one), then the sized tmpfs mounts.
+	type fsys struct {
+		name, target      string
+		size, free, avail int64
+	}
+	lines := strings.Split(sysInfo(infoDisk), "\n")
+	root := fsys{name: "sandbox", target: "/"}
+	if _, err := fmt.Sscan(lines[0], &root.size, &root.free, &root.avail); err != nil {
 		fmt.Fprintln(e.stderr, "df: /: cannot read filesystem information")
 		return 1
 	}
-	used := size - free
-	pct := int64(0)
-	if used+avail > 0 {
-		pct = (used*100 + used + avail - 1) / (used + avail)
+	all := []fsys{root}
+	for _, l := range lines[1:] {
+		f := fsys{name: "tmpfs"}
+		if _, err := fmt.Sscan(l, &f.target, &f.size, &f.free, &f.avail); err == nil {
+			all = append(all, f)
+		}
+	}
+	show := all[:1]
+	if len(g.args) > 0 {
+		show = nil
+		for _, a := range g.args {
+			if _, err := os.Stat(a); err != nil {
+				e.errf("%s: %s", a, errnoText(err))
+				return 1
+			}
+			p := a
+			if !path.IsAbs(p) {
+				wd, _ := os.Getwd()
+				p = path.Join(wd, p)
+			}
+			p = path.Clean(p)
+			best := all[0]
+			for _, f := range all[1:] {
+				if (p == f.target || strings.HasPrefix(p, f.target+"/")) && len(f.target) > len(best.target) {
+					best = f
+				}
+			}
+			show = append(show, best)
+		}
 	}
 	if g.has('h') {
 		fmt.Fprintln(e.stdout, "Filesystem      Size  Used Avail Use% Mounted on")
-		fmt.Fprintf(e.stdout, "sandbox         %4s  %4s  %4s %3d%% /\n", human(size), human(used), human(avail), pct)
-		return 0
+	} else {
+		fmt.Fprintln(e.stdout, "Filesystem     1K-blocks      Used Available Use% Mounted on")
 	}
-	fmt.Fprintln(e.stdout, "Filesystem     1K-blocks      Used Available Use% Mounted on")
-	fmt.Fprintf(e.stdout, "sandbox        %9d %9d %9d %3d%% /\n", size/1024, used/1024, avail/1024, pct)
+	for _, f := range show {
+		used := f.size - f.free
+		pct := int64(0)
+		if used+f.avail > 0 {
+			pct = (used*100 + used + f.avail - 1) / (used + f.avail)
+		}
+		if g.has('h') {
+			fmt.Fprintf(e.stdout, "%-15s %4s  %4s  %4s %3d%% %s\n", f.name, human(f.size), human(used), human(f.avail), pct, f.target)
+		} else {
+			fmt.Fprintf(e.stdout, "%-14s %9d %9d %9d %3d%% %s\n", f.name, f.size/1024, used/1024, f.avail/1024, pct, f.target)
+		}
+	}
 	return 0
 }
 

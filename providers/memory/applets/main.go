@@ -228,6 +228,11 @@ func errnoText(err error) string {
 			return "Too many levels of symbolic links"
 		case syscall.EBUSY:
 			return "Device or resource busy"
+		case syscall.EIO:
+			if sysInfo(infoNoSpace) == "1" {
+				return "No space left on device"
+			}
+			return "Input/output error"
 		}
 	}
 	s := err.Error()

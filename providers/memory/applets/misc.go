@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -511,8 +512,17 @@ func ddCmd(e *env, args []string) int {
 	for count < 0 || full < count {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
-			w.Write(buf[:n])
-			total += int64(n)
+			wn, werr := w.Write(buf[:n])
+			total += int64(wn)
+			if werr != nil {
+				// As busybox: the error, then what was copied, status 1.
+				if u := errors.Unwrap(werr); u != nil {
+					werr = u
+				}
+				e.errf("error writing '%s': %s", out, errnoText(werr))
+				fmt.Fprintf(e.stderr, "%d+0 records in\n%d+0 records out\n%d bytes copied\n", full+1, full, total)
+				return 1
+			}
 			full++
 		}
 		if err != nil {

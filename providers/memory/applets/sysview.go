@@ -17,6 +17,9 @@ const (
 	infoAddrs   = 7
 	infoTTYSize = 8
 	infoTop     = 9
+	// infoNoSpace is "1" once a write of this process failed for a size
+	// limit: WASI has no ENOSPC, so the write's EIO is reported as it.
+	infoNoSpace = 10
 )
 
 // groupIDs returns the process's groups: its supplementary groups as the

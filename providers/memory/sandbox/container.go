@@ -53,6 +53,9 @@ type Container struct {
 	wasmMem, shellMem atomic.Int64
 	// files counts host files the container's processes hold open.
 	files atomic.Int64
+	// quotas bound the bytes under the container's sized mounts (nil:
+	// none); see SetQuotas.
+	quotas atomic.Pointer[[]*quota]
 	// pipes are the host pipes the container's shells were seen using
 	// (pipeline stages and their standard streams), kept until found
 	// closed: the interpreter makes them itself, so they are counted
@@ -635,6 +638,10 @@ type invocation struct {
 	pid    int             // PID reserved by Start for the top-level command
 	sig    *sigState       // signal dispositions of the process Start made
 	fifos  map[string]bool // host FIFOs of process substitutions this command may open
+	// noSpace records that a write of this WebAssembly instance failed
+	// for a size limit (WASI has no ENOSPC; the guest sees EIO and asks
+	// why through sockerless.info). Touched on the instance's goroutine only.
+	noSpace bool
 }
 
 // child derives an invocation for a command started by inv.
@@ -870,8 +877,8 @@ func (c *Container) runModule1(ctx context.Context, inv *invocation, mod wazero.
 		WithStartFunctions().
 		WithArgs(inv.argv...).
 		WithStdin(gatedReader{ctx, c, stdin}).
-		WithStdout(gatedWriter{ctx, c, sampleWriter{inv.stdout, t}}).
-		WithStderr(gatedWriter{ctx, c, sampleWriter{inv.stderr, t}}).
+		WithStdout(gatedWriter{ctx, c, sampleWriter{noSpaceWriter{inv.stdout, inv}, t}}).
+		WithStderr(gatedWriter{ctx, c, sampleWriter{noSpaceWriter{inv.stderr, inv}, t}}).
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(randReader{}).

@@ -142,15 +142,16 @@ func hostIDs(ctx context.Context, mod api.Module, stack []uint64) {
 // Kinds of hostInfo: what ps, uname -m, nproc and df show, taken from the
 // sandbox rather than invented.
 const (
-	infoProcesses = 1 // one line per process: PID PPID UID START-UNIX-SECONDS ARGV (tab-separated, argv NUL-joined)
-	infoMachine   = 2 // the host's machine name, as uname -m prints it
-	infoCPUs      = 3 // CPUs the sandbox's guests run on
-	infoDisk      = 4 // "TOTAL FREE AVAIL" bytes of the filesystem holding the container's root
-	infoGroups    = 5 // supplementary group ids, space-separated
-	infoMounts    = 6 // the mount table: "SOURCE TARGET TYPE OPTIONS" lines
-	infoAddrs     = 7 // interfaces besides lo: "NAME MAC ADDR/PREFIX" lines
-	infoTTYSize   = 8 // "ROWS COLS" of the terminal, when stdin is it
-	infoTop       = 9 // the host's "MEM-TOTAL-KB MEM-FREE-KB SHARED-KB BUFFERS-KB CACHED-KB", /proc/stat's cpu line, /proc/loadavg, then "PID VSZ-KB" per process
+	infoProcesses = 1  // one line per process: PID PPID UID START-UNIX-SECONDS ARGV (tab-separated, argv NUL-joined)
+	infoMachine   = 2  // the host's machine name, as uname -m prints it
+	infoCPUs      = 3  // CPUs the sandbox's guests run on
+	infoDisk      = 4  // "TOTAL FREE AVAIL" bytes of the filesystem holding the container's root, then a "TARGET TOTAL FREE AVAIL" line per sized mount
+	infoGroups    = 5  // supplementary group ids, space-separated
+	infoMounts    = 6  // the mount table: "SOURCE TARGET TYPE OPTIONS" lines
+	infoAddrs     = 7  // interfaces besides lo: "NAME MAC ADDR/PREFIX" lines
+	infoTTYSize   = 8  // "ROWS COLS" of the terminal, when stdin is it
+	infoNoSpace   = 10 // "1" when a write of this instance failed with EIO for a size limit (WASI has no ENOSPC)
+	infoTop       = 9  // the host's "MEM-TOTAL-KB MEM-FREE-KB SHARED-KB BUFFERS-KB CACHED-KB", /proc/stat's cpu line, /proc/loadavg, then "PID VSZ-KB" per process
 )
 
 // hostInfo writes the text of one kind of information at out (at most
@@ -208,8 +209,10 @@ func hostInfo(ctx context.Context, mod api.Module, stack []uint64) {
 		inv.c.mu.Unlock()
 		text = b.String()
 	case kind == infoDisk:
-		if total, free, avail, ok := diskSpace(inv.c.fs.RootDir()); ok {
-			text = fmt.Sprintf("%d %d %d", total, free, avail)
+		text = inv.c.diskInfo()
+	case kind == infoNoSpace:
+		if inv.noSpace {
+			text = "1"
 		}
 	}
 	if uint32(len(text)) <= capacity && len(text) > 0 {

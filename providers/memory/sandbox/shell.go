@@ -883,10 +883,15 @@ func (h *shellHandlers) open(ctx context.Context, p string, flag int, perm os.Fi
 	if !h.c.openFile() {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.EMFILE}
 	}
+	q, freed := h.c.opening(name, flag)
 	f, err := h.c.fs.OpenFile(name, flag, perm)
 	if err != nil {
 		h.c.closeFile()
 		return nil, err
+	}
+	if q != nil {
+		q.give(freed)
+		return &quotaFile{countedFile: countedFile{File: f, c: h.c}, q: q, appending: flag&os.O_APPEND != 0}, nil
 	}
 	return &countedFile{File: f, c: h.c}, nil
 }

@@ -69,6 +69,11 @@ func (w *wasiFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode
 			return nil, experimentalsys.EAGAIN // WASI as wazero implements it has no EMFILE
 		}
 	}
+	var q *quota
+	var freed int64
+	if ctr != nil {
+		q, freed = ctr.opening(name, osFlag(flag))
+	}
 	f, err := w.fs.OpenFile(name, osFlag(flag), perm)
 	if err != nil {
 		if ctr != nil {
@@ -76,7 +81,10 @@ func (w *wasiFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode
 		}
 		return nil, errno(err)
 	}
-	return &osFile{f: f, flag: flag, ctr: ctr}, 0
+	if q != nil {
+		q.give(freed)
+	}
+	return &osFile{f: f, flag: flag, ctr: ctr, quota: q, inv: w.inv}, 0
 }
 
 func osFlag(f experimentalsys.Oflag) int {
@@ -151,7 +159,18 @@ func (w *wasiFS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
 
 // Rename implements experimentalsys.FS.
 func (w *wasiFS) Rename(from, to string) experimentalsys.Errno {
-	return errno(w.fs.Rename(w.name(from), w.name(to)))
+	var q *quota
+	var freed int64
+	if w.inv != nil && w.inv.c != nil {
+		q, freed = w.inv.c.removing(w.name(to))
+	}
+	if err := w.fs.Rename(w.name(from), w.name(to)); err != nil {
+		return errno(err)
+	}
+	if q != nil {
+		q.give(freed)
+	}
+	return 0
 }
 
 // Rmdir implements experimentalsys.FS.
@@ -177,7 +196,18 @@ func (w *wasiFS) Unlink(p string) experimentalsys.Errno {
 	if fi.IsDir() {
 		return experimentalsys.EISDIR
 	}
-	return errno(w.fs.Remove(name))
+	var q *quota
+	var freed int64
+	if w.inv != nil && w.inv.c != nil {
+		q, freed = w.inv.c.removing(name)
+	}
+	if err := w.fs.Remove(name); err != nil {
+		return errno(err)
+	}
+	if q != nil {
+		q.give(freed)
+	}
+	return 0
 }
 
 // Link implements experimentalsys.FS.
@@ -226,6 +256,10 @@ type osFileT[Off ~int64] struct {
 	flag experimentalsys.Oflag
 	// ctr is charged one open file until Close; nil: nobody.
 	ctr *Container
+	// quota is charged what writes add to the file; nil: no limit. inv
+	// is told when a write fails for it.
+	quota *quota
+	inv   *invocation
 
 	mu      sync.Mutex
 	dirents []experimentalsys.Dirent
@@ -331,6 +365,9 @@ func (o *osFileT[Off]) Write(buf []byte) (int, experimentalsys.Errno) {
 	if len(buf) == 0 {
 		return 0, 0
 	}
+	if o.quota != nil {
+		return o.quotaWrite(buf, -1)
+	}
 	if o.flag&experimentalsys.O_APPEND != 0 {
 		if _, err := o.f.Seek(0, io.SeekEnd); err != nil {
 			return 0, errno(err)
@@ -340,7 +377,28 @@ func (o *osFileT[Off]) Write(buf []byte) (int, experimentalsys.Errno) {
 	return n, errno(err)
 }
 
+// quotaWrite writes within o's quota: a write of which nothing fits
+// fails; one that partly fits is short, and the guest's next write
+// fails, as on a full filesystem. The failure is EIO: WASI as wazero
+// implements it has no ENOSPC (its unknown errnos all become EIO).
+func (o *osFileT[Off]) quotaWrite(buf []byte, off int64) (int, experimentalsys.Errno) {
+	n, short, err := quotaWrite(o.quota, o.f, buf, off, o.flag&experimentalsys.O_APPEND != 0)
+	if err == nil && short && n == 0 {
+		if o.inv != nil {
+			o.inv.noSpace = true
+		}
+		return 0, experimentalsys.EIO
+	}
+	return n, errno(err)
+}
+
 func (o *osFileT[Off]) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
+	if o.quota != nil {
+		if off < 0 {
+			return 0, experimentalsys.EINVAL
+		}
+		return o.quotaWrite(buf, off)
+	}
 	n, err := o.f.WriteAt(buf, off)
 	return n, errno(err)
 }
@@ -348,6 +406,13 @@ func (o *osFileT[Off]) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno
 func (o *osFileT[Off]) Truncate(size int64) experimentalsys.Errno {
 	if size < 0 {
 		return experimentalsys.EINVAL
+	}
+	if o.quota != nil {
+		err := quotaTruncate(o.quota, o.f, size)
+		if errors.Is(err, syscall.ENOSPC) && o.inv != nil {
+			o.inv.noSpace = true
+		}
+		return errno(err)
 	}
 	return errno(o.f.Truncate(size))
 }
@@ -424,6 +489,9 @@ func (d *devFile) Read(buf []byte) (int, experimentalsys.Errno) {
 
 func (d *devFile) Write(buf []byte) (int, experimentalsys.Errno) {
 	n, err := devWrite(d.kind, d.inv, buf)
+	if errors.Is(err, syscall.ENOSPC) && d.inv != nil {
+		d.inv.noSpace = true
+	}
 	return n, ioErrno(err)
 }
 
