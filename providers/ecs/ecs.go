@@ -357,8 +357,15 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	if _, _, err := taskSize(s.Memory, s.NanoCPUs); err != nil {
 		return err
 	}
+	defer p.timed("create", s.ID, time.Now())
 	_, err := p.ensureDefinition(ctx, s)
 	return err
+}
+
+// timed logs at debug level how long op on container id took since t0:
+// the breakdown BenchmarkAWSRunRm's BENCH_AWS_LOG_DIR collects.
+func (p *Provider) timed(op, id string, t0 time.Time) {
+	p.log.Debug("ecs: timing", "op", op, "container", id, "ms", time.Since(t0).Milliseconds())
 }
 
 // startedBy is how a container's tasks are found: its id, cut to what
@@ -372,7 +379,10 @@ func startedBy(id string) string {
 
 // Start runs the task and waits for its agent.
 func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
+	defer p.timed("start", s.ID, time.Now())
+	t0 := time.Now()
 	arn, err := p.ensureDefinition(ctx, s)
+	p.timed("start/definition", s.ID, t0)
 	if err != nil {
 		return err
 	}
@@ -398,6 +408,7 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		}
 		return errdefs.Unavailablef("ecs: run task: %s", reason)
 	}
+	p.timed("start/runtask", s.ID, t0)
 	taskArn := aws.ToString(out.Tasks[0].TaskArn)
 	p.mu.Lock()
 	p.tasks[s.ID] = taskArn
@@ -552,6 +563,7 @@ func (p *Provider) latestTask(ctx context.Context, id string) (*types.Task, erro
 // definition is registered again by Create and Start). The sweep asks it,
 // so no process of this provider watches tasks.
 func (p *Provider) Exists(ctx context.Context, id string) (bool, error) {
+	defer p.timed("exists", id, time.Now())
 	t, err := p.latestTask(ctx, id)
 	if errdefs.IsNotFound(err) {
 		return false, nil
@@ -567,6 +579,7 @@ func (p *Provider) Exists(ctx context.Context, id string) (bool, error) {
 // OutOfMemoryError is 137 with OOMKilled). ok is false while the task has
 // not stopped, or when ECS has forgotten it.
 func (p *Provider) ExitOf(ctx context.Context, id string) (providers.Exit, bool, error) {
+	defer p.timed("exitof", id, time.Now())
 	t, err := p.latestTask(ctx, id)
 	if errdefs.IsNotFound(err) {
 		return providers.Exit{}, false, nil
@@ -640,6 +653,7 @@ func (p *Provider) newest(ctx context.Context, tasks []string, def string) strin
 // Stop sends SIGTERM through the agent and, after timeout, stops the task
 // (SIGKILL); it returns once the task has stopped.
 func (p *Provider) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	defer p.timed("stop", id, time.Now())
 	arn, err := p.taskOf(ctx, id)
 	if err != nil {
 		return err
@@ -692,6 +706,7 @@ func (p *Provider) waitStopped(ctx context.Context, arn string) error {
 // Kill sends signal n to the main process through the agent; a SIGKILL
 // the agent cannot take stops the task.
 func (p *Provider) Kill(ctx context.Context, id string, n int) error {
+	defer p.timed("kill", id, time.Now())
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err := p.opts.Link.Signal(sctx, id, n)
 	cancel()
@@ -710,6 +725,7 @@ func (p *Provider) Kill(ctx context.Context, id string, n int) error {
 // task definition (a later create of the same content registers a new
 // revision).
 func (p *Provider) Remove(ctx context.Context, id string) error {
+	defer p.timed("remove", id, time.Now())
 	arn, err := p.taskOf(ctx, id)
 	if errdefs.IsNotFound(err) {
 		return nil
@@ -748,6 +764,7 @@ func familyOf(defArn string) string {
 // Logs reads the task's CloudWatch Logs stream. The cursor is the
 // stream's forward token.
 func (p *Provider) Logs(ctx context.Context, id string, opts providers.LogOptions) (providers.LogPage, error) {
+	defer p.timed("logs", id, time.Now())
 	arn, err := p.taskOf(ctx, id)
 	if err != nil {
 		return providers.LogPage{}, err
