@@ -92,6 +92,17 @@ type Provider struct {
 	mu    sync.Mutex
 	tasks map[string]string // container id -> task ARN (a cache; ListTasks is the truth)
 	defs  map[string]string // definition key -> ARN (a cache)
+	// created maps a container id to the definition its Create resolved
+	// (a cache: Start resolves the image and definition again when the
+	// create went to another instance).
+	created map[string]createdDef
+}
+
+// createdDef is the definition Create resolved for a container, with the
+// limits it was sized for (docker update may change them before start).
+type createdDef struct {
+	arn              string
+	memory, nanoCPUs int64
 }
 
 // New returns an ECS provider.
@@ -110,7 +121,7 @@ func New(opts Options) (*Provider, error) {
 	}
 	return &Provider{
 		opts: opts, ecs: ecs.NewFromConfig(opts.AWS), logs: cloudwatchlogs.NewFromConfig(opts.AWS), log: opts.Logger,
-		tasks: map[string]string{}, defs: map[string]string{},
+		tasks: map[string]string{}, defs: map[string]string{}, created: map[string]createdDef{},
 	}, nil
 }
 
@@ -358,8 +369,14 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		return err
 	}
 	defer p.timed("create", s.ID, time.Now())
-	_, err := p.ensureDefinition(ctx, s)
-	return err
+	arn, err := p.ensureDefinition(ctx, s)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.created[s.ID] = createdDef{arn: arn, memory: s.Memory, nanoCPUs: s.NanoCPUs}
+	p.mu.Unlock()
+	return nil
 }
 
 // timed logs at debug level how long op on container id took since t0:
@@ -381,11 +398,19 @@ func startedBy(id string) string {
 func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	defer p.timed("start", s.ID, time.Now())
 	t0 := time.Now()
-	arn, err := p.ensureDefinition(ctx, s)
-	p.timed("start/definition", s.ID, t0)
-	if err != nil {
-		return err
+	// The definition this instance's Create resolved, when it had the
+	// create: the image is the one resolved at create, as with Docker.
+	p.mu.Lock()
+	cd, ok := p.created[s.ID]
+	p.mu.Unlock()
+	arn := cd.arn
+	if !ok || cd.memory != s.Memory || cd.nanoCPUs != s.NanoCPUs {
+		var err error
+		if arn, err = p.ensureDefinition(ctx, s); err != nil {
+			return err
+		}
 	}
+	p.timed("start/definition", s.ID, t0)
 	out, err := p.runTask(ctx, s, arn)
 	if isInactive(err) {
 		// Another instance deregistered the shared definition (its last
@@ -726,6 +751,9 @@ func (p *Provider) Kill(ctx context.Context, id string, n int) error {
 // revision).
 func (p *Provider) Remove(ctx context.Context, id string) error {
 	defer p.timed("remove", id, time.Now())
+	p.mu.Lock()
+	delete(p.created, id)
+	p.mu.Unlock()
 	arn, err := p.taskOf(ctx, id)
 	if errdefs.IsNotFound(err) {
 		return nil

@@ -1,0 +1,86 @@
+package ecs
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Start runs the definition its instance's Create resolved, without
+// resolving the image again (Docker runs the image resolved at create,
+// even when its tag has moved since); a Start on another instance, or
+// after docker update changed the limits, resolves it again.
+func TestStartRunsTheCreatedDefinition(t *testing.T) {
+	e := setup(t, nil)
+	opts := e.p.opts
+	opts.Link.Dialer = agentUp{}
+	ctx := context.Background()
+	base := spec(e.image)
+	base.Cmd = []string{"sleep", "infinity"}
+
+	cases := []struct {
+		name string
+		// fresh starts on an instance that did not have the create.
+		fresh bool
+		// memory is the limit at start (docker update after create).
+		memory int64
+		// moved is whether the task must run the image the tag has
+		// moved to.
+		moved bool
+	}{
+		{"same instance", false, 0, false},
+		{"another instance", true, 0, true},
+		{"limits updated", false, 2 << 30, true},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := base
+			s.ID = string(rune('a'+i)) + s.ID[1:]
+			if err := p.Create(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			// The tag moves after the create.
+			img, err := random.Image(512, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, _ := name.ParseReference(e.image)
+			if err := remote.Write(ref, img); err != nil {
+				t.Fatal(err)
+			}
+			if tc.fresh {
+				if p, err = New(opts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.Memory = tc.memory
+			before := len(e.runner.runs)
+			if err := p.Start(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			e.runner.mu.Lock()
+			runs := append(e.runner.runs[:0:0], e.runner.runs...)
+			e.runner.mu.Unlock()
+			if len(runs) != before+1 {
+				t.Fatalf("%d tasks ran, want %d", len(runs), before+1)
+			}
+			inj, err := p.opts.Injector.Inject(ctx, e.image)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := runs[len(runs)-1].Image == inj.Ref; got != tc.moved {
+				t.Fatalf("task image %s, the moved tag's injection %s: same = %v, want %v", runs[len(runs)-1].Image, inj.Ref, got, tc.moved)
+			}
+			if err := p.Remove(ctx, s.ID); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
