@@ -11,8 +11,9 @@ import (
 
 // Start runs the definition its instance's Create resolved, without
 // resolving the image again (Docker runs the image resolved at create,
-// even when its tag has moved since); a Start on another instance, or
-// after docker update changed the limits, resolves it again.
+// even when its tag has moved since), also when functions created the
+// workload again in between; a Start on another instance, or after
+// docker update changed the limits, resolves it again.
 func TestStartRunsTheCreatedDefinition(t *testing.T) {
 	e := setup(t, nil)
 	opts := e.p.opts
@@ -27,13 +28,17 @@ func TestStartRunsTheCreatedDefinition(t *testing.T) {
 		fresh bool
 		// memory is the limit at start (docker update after create).
 		memory int64
+		// recreate: functions creates the workload again before the
+		// start (reconcileWorkload, for a container with no task).
+		recreate bool
 		// moved is whether the task must run the image the tag has
 		// moved to.
 		moved bool
 	}{
-		{"same instance", false, 0, false},
-		{"another instance", true, 0, true},
-		{"limits updated", false, 2 << 30, true},
+		{"same instance", false, 0, false, false},
+		{"same instance, created again", false, 0, true, false},
+		{"another instance", true, 0, false, true},
+		{"limits updated", false, 2 << 30, false, true},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,6 +62,11 @@ func TestStartRunsTheCreatedDefinition(t *testing.T) {
 			}
 			if tc.fresh {
 				if p, err = New(opts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.recreate {
+				if err := p.Create(ctx, s); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -99,10 +99,21 @@ type Provider struct {
 }
 
 // createdDef is the definition Create resolved for a container, with the
-// limits it was sized for (docker update may change them before start).
+// fingerprint of the spec it was made for (docker update may change the
+// limits before the start).
 type createdDef struct {
-	arn              string
-	memory, nanoCPUs int64
+	arn, spec string
+}
+
+// fingerprint identifies the content of s ("" when it cannot be encoded:
+// then nothing is cached).
+func fingerprint(s providers.Spec) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // New returns an ECS provider.
@@ -369,12 +380,24 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		return err
 	}
 	defer p.timed("create", s.ID, time.Now())
+	// functions creates the workload again before an attach or a start
+	// of a container with no task (reconcileWorkload): this instance's
+	// earlier Create already holds its definition.
+	fp := fingerprint(s)
+	p.mu.Lock()
+	cd, ok := p.created[s.ID]
+	p.mu.Unlock()
+	if ok && fp != "" && cd.spec == fp {
+		return nil
+	}
 	arn, err := p.ensureDefinition(ctx, s)
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
-	p.created[s.ID] = createdDef{arn: arn, memory: s.Memory, nanoCPUs: s.NanoCPUs}
+	if fp != "" {
+		p.created[s.ID] = createdDef{arn: arn, spec: fp}
+	}
 	p.mu.Unlock()
 	return nil
 }
@@ -404,7 +427,7 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	cd, ok := p.created[s.ID]
 	p.mu.Unlock()
 	arn := cd.arn
-	if !ok || cd.memory != s.Memory || cd.nanoCPUs != s.NanoCPUs {
+	if fp := fingerprint(s); !ok || fp == "" || cd.spec != fp {
 		var err error
 		if arn, err = p.ensureDefinition(ctx, s); err != nil {
 			return err
