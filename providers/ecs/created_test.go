@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -71,22 +73,24 @@ func TestStartRunsTheCreatedDefinition(t *testing.T) {
 				}
 			}
 			s.Memory = tc.memory
-			before := len(e.runner.runs)
 			if err := p.Start(ctx, s); err != nil {
 				t.Fatal(err)
 			}
-			e.runner.mu.Lock()
-			runs := append(e.runner.runs[:0:0], e.runner.runs...)
-			e.runner.mu.Unlock()
-			if len(runs) != before+1 {
-				t.Fatalf("%d tasks ran, want %d", len(runs), before+1)
+			task, err := p.latestTask(ctx, s.ID)
+			if err != nil {
+				t.Fatal(err)
 			}
+			def, err := p.ecs.DescribeTaskDefinition(ctx, &awsecs.DescribeTaskDefinitionInput{TaskDefinition: task.TaskDefinitionArn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			image := aws.ToString(def.TaskDefinition.ContainerDefinitions[0].Image)
 			inj, err := p.opts.Injector.Inject(ctx, e.image)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := runs[len(runs)-1].Image == inj.Ref; got != tc.moved {
-				t.Fatalf("task image %s, the moved tag's injection %s: same = %v, want %v", runs[len(runs)-1].Image, inj.Ref, got, tc.moved)
+			if got := image == inj.Ref; got != tc.moved {
+				t.Fatalf("task image %s, the moved tag's injection %s: same = %v, want %v", image, inj.Ref, got, tc.moved)
 			}
 			if err := p.Remove(ctx, s.ID); err != nil {
 				t.Fatal(err)

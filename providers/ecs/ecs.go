@@ -74,8 +74,9 @@ type Options struct {
 	RelayURL string
 	// Logger defaults to discarding.
 	Logger *slog.Logger
-	// PollInterval is how often DescribeTasks is asked while waiting for
-	// a task (default 1 s).
+	// PollInterval is the longest wait between DescribeTasks calls while
+	// waiting for a task (default 1 s); the first come after 50 ms and
+	// the wait doubles up to it (a quarter of it for a stop).
 	PollInterval time.Duration
 	// StartTimeout bounds a start (default 5 min: Fargate provisioning and
 	// image pulls take a while).
@@ -501,7 +502,10 @@ func (p *Provider) waitAgent(ctx context.Context, id, taskArn string) error {
 	defer cancel()
 	agentErr := make(chan error, 1)
 	go func() { agentErr <- p.opts.Link.WaitAgent(ctx, id) }()
-	tick := time.NewTicker(p.opts.PollInterval)
+	// DescribeTasks only tells a task that stopped before its agent came
+	// (a failed pull): asked soon, then less often.
+	delay := min(50*time.Millisecond, p.opts.PollInterval)
+	tick := time.NewTimer(delay)
 	defer tick.Stop()
 	for {
 		select {
@@ -514,6 +518,8 @@ func (p *Provider) waitAgent(ctx context.Context, id, taskArn string) error {
 			}
 			return err
 		case <-tick.C:
+			delay = min(delay*2, p.opts.PollInterval)
+			tick.Reset(delay)
 			t, err := p.describe(ctx, taskArn)
 			if err != nil {
 				continue // the agent may still come; the timeout bounds this
@@ -735,6 +741,7 @@ func (p *Provider) Stop(ctx context.Context, id string, timeout time.Duration) e
 }
 
 func (p *Provider) waitStopped(ctx context.Context, arn string) error {
+	delay := min(25*time.Millisecond, p.opts.PollInterval/4)
 	for {
 		t, err := p.describe(ctx, arn)
 		if errdefs.IsNotFound(err) {
@@ -746,8 +753,9 @@ func (p *Provider) waitStopped(ctx context.Context, arn string) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(p.opts.PollInterval / 4):
+		case <-time.After(delay):
 		}
+		delay = min(delay*2, p.opts.PollInterval/4)
 	}
 }
 

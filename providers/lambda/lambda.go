@@ -94,8 +94,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// StartTimeout bounds a start (default 5 min).
 	StartTimeout time.Duration
-	// PollInterval is how often the log is read while a start waits for
-	// the agent (default 1 s).
+	// PollInterval is the longest wait between reads of the log while a
+	// start waits for the agent (default 1 s; the first read comes after
+	// 50 ms and the wait doubles up to it).
 	PollInterval time.Duration
 	// AgentProbe bounds the wait for an agent's answer when asking whether
 	// an invocation still runs and the relay cannot answer presence
@@ -328,7 +329,10 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	defer cancel()
 	agentErr := make(chan error, 1)
 	go func() { agentErr <- p.opts.Link.WaitAgent(wctx, s.ID) }()
-	tick := time.NewTicker(p.pollInterval())
+	// The log only tells an invocation that ended before its agent came:
+	// read soon, then less often.
+	delay := min(50*time.Millisecond, p.pollInterval())
+	tick := time.NewTimer(delay)
 	defer tick.Stop()
 	for {
 		select {
@@ -338,6 +342,8 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 			}
 			return err
 		case <-tick.C:
+			delay = min(delay*2, p.pollInterval())
+			tick.Reset(delay)
 			// An invocation that ended before its agent connected (a bad
 			// entry point, a crash) fails the start with Lambda's words.
 			if inv, err := p.lastInvocation(wctx, s.ID); err == nil && inv.ended && inv.failure != "" {
@@ -496,12 +502,14 @@ func (p *Provider) ExitOf(ctx context.Context, id string) (providers.Exit, bool,
 // waitGone waits until container id's agent no longer answers, or ctx
 // ends.
 func (p *Provider) waitGone(ctx context.Context, id string) error {
+	delay := min(25*time.Millisecond, p.pollInterval()/4)
 	for p.agentUp(ctx, id) {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(p.pollInterval() / 4):
+		case <-time.After(delay):
 		}
+		delay = min(delay*2, p.pollInterval()/4)
 	}
 	return nil
 }
