@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,14 +34,18 @@ func TestStartRunsTheCreatedDefinition(t *testing.T) {
 		// recreate: functions creates the workload again before the
 		// start (reconcileWorkload, for a container with no task).
 		recreate bool
+		// imageID is filled in before the repeated create (functions
+		// does so after the first; not part of the definition).
+		imageID string
 		// moved is whether the task must run the image the tag has
 		// moved to.
 		moved bool
 	}{
-		{"same instance", false, 0, false, false},
-		{"same instance, created again", false, 0, true, false},
-		{"another instance", true, 0, false, true},
-		{"limits updated", false, 2 << 30, false, true},
+		{"same instance", false, 0, false, "", false},
+		{"same instance, created again", false, 0, true, "", false},
+		{"same instance, created again with its image id filled in", false, 0, true, "sha256:" + strings.Repeat("0", 64), false},
+		{"another instance", true, 0, false, "", true},
+		{"limits updated", false, 2 << 30, false, "", true},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -67,6 +72,7 @@ func TestStartRunsTheCreatedDefinition(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			s.ImageID = tc.imageID
 			if tc.recreate {
 				if err := p.Create(ctx, s); err != nil {
 					t.Fatal(err)

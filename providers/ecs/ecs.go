@@ -106,10 +106,22 @@ type createdDef struct {
 	arn, spec string
 }
 
-// fingerprint identifies the content of s ("" when it cannot be encoded:
-// then nothing is cached).
+// fingerprint identifies what of s the task definition is made of ("" when
+// it cannot be encoded: then nothing is cached). Fields functions fills
+// in later (network interfaces, the image id) do not change it.
 func fingerprint(s providers.Spec) string {
-	b, err := json.Marshal(s)
+	b, err := json.Marshal(struct {
+		Image                string
+		Entrypoint, Cmd, Env []string
+		WorkingDir, User     string
+		Tty, OpenStdin, Once bool
+		Labels               map[string]string
+		Mounts               []providers.Mount
+		Tmpfs                map[string]string
+		Healthcheck          *providers.Healthcheck
+		Memory, NanoCPUs     int64
+	}{s.Image, s.Entrypoint, s.Cmd, s.Env, s.WorkingDir, s.User, s.Tty, s.OpenStdin, s.StdinOnce, s.Labels, s.Mounts, s.Tmpfs,
+		s.Healthcheck, s.Memory, s.NanoCPUs})
 	if err != nil {
 		return ""
 	}
