@@ -47,3 +47,35 @@ func TestStdinOnceClosesStdin(t *testing.T) {
 		t.Errorf("Attach() = %d, %q; want 0, %q", code, out.String(), "piped\n")
 	}
 }
+
+// AttachedC is open until the first attach and closed from then on, so
+// the agent's wait for a late attach after the exit ends at it.
+func TestAttachedCClosesAtFirstAttach(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m, err := StartMain(ctx, MainSpec{Process: ticket.Process{Cmd: []string{"true"}, Env: []string{"PATH=/usr/bin:/bin"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-m.Done()
+	select {
+	case <-m.AttachedC():
+		t.Fatal("AttachedC closed before any attach")
+	default:
+	}
+	if _, err := m.Attach(ctx, Stdio{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Ready: func() {}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-m.AttachedC():
+	default:
+		t.Fatal("AttachedC still open after an attach")
+	}
+	if !m.Attached() {
+		t.Error("Attached() = false after an attach")
+	}
+	// A second attach must not close it again (a panic).
+	if _, err := m.Attach(ctx, Stdio{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Ready: func() {}}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -38,6 +38,8 @@ type MainProcess struct {
 	buf      []chunk // bounded recent output for the first attach
 	bufBytes int
 	attached bool
+	// attachedC is closed when attached becomes true.
+	attachedC chan struct{}
 }
 
 type sink struct{ stdout, stderr io.Writer }
@@ -77,7 +79,7 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 	if dir == "" {
 		dir = "/"
 	}
-	m := &MainProcess{done: make(chan struct{}), sinks: map[*sink]struct{}{}, stdinOnce: s.StdinOnce && !p.Tty}
+	m := &MainProcess{done: make(chan struct{}), attachedC: make(chan struct{}), sinks: map[*sink]struct{}{}, stdinOnce: s.StdinOnce && !p.Tty}
 	path, code, err := lookPath(p.Cmd[0], getenv(env, "PATH"), dir)
 	if err != nil {
 		m.code = code
@@ -224,6 +226,11 @@ func (m *MainProcess) Attached() bool {
 	return m.attached
 }
 
+// AttachedC is closed once an attach session has connected: the agent's
+// wait for a late attach after the exit ends there instead of lingering
+// its whole bound.
+func (m *MainProcess) AttachedC() <-chan struct{} { return m.attachedC }
+
 // Signal sends signal n to the main process.
 func (m *MainProcess) Signal(n int) error {
 	if m.cmd == nil || m.cmd.Process == nil {
@@ -241,6 +248,7 @@ func (m *MainProcess) Attach(ctx context.Context, stdio Stdio) (int, error) {
 	m.mu.Lock()
 	if !m.attached {
 		m.attached = true
+		close(m.attachedC)
 		for _, c := range m.buf {
 			w := s.stdout
 			if c.stream == 2 {

@@ -21,7 +21,9 @@ import (
 // the engine the fakes use. platform-ms/op is the time the fakes spent
 // starting the container on the engine (pull check, create, start: the
 // platform's own start), sockerless-ms/op the rest of the run: what
-// Sockerless and the agent add (target under 150 ms).
+// Sockerless and the agent add (target under 150 ms). With
+// BENCH_AWS_LOG_DIR set, sockerless-functions logs at debug level to
+// DIR/ecs.log and DIR/lambda.log (the providers' step timings).
 func BenchmarkAWSRunRm(b *testing.B) {
 	ctx := context.Background()
 	root, err := emulators.RepoRoot()
@@ -58,7 +60,13 @@ func BenchmarkAWSRunRm(b *testing.B) {
 			fport := benchPort(b)
 			env := append(append([]string{}, cloud.Env...), "PORT="+fport, "SOCKERLESS_SECRET=bench-secret", "SOCKERLESS_STATE=memory",
 				"SOCKERLESS_PROVIDER="+provider, "SOCKERLESS_RELAY_URL=ws://127.0.0.1:"+rport, "SOCKERLESS_TOKEN=bench-token")
-			benchStart(b, dir+"/sockerless-functions", env...)
+			if logDir := os.Getenv("BENCH_AWS_LOG_DIR"); logDir != "" {
+				// Provider timings (slog debug) for finding where a run's time goes.
+				env = append(env, "SOCKERLESS_LOG_LEVEL=debug")
+				benchStartLog(b, filepath.Join(logDir, provider+".log"), dir+"/sockerless-functions", env...)
+			} else {
+				benchStart(b, dir+"/sockerless-functions", env...)
+			}
 			sock := filepath.Join(b.TempDir(), "d.sock")
 			benchStart(b, dir+"/sockerless", "SOCKERLESS_CONTROL_PLANE_URL=http://127.0.0.1:"+fport, "SOCKERLESS_LISTEN=unix://"+sock, "SOCKERLESS_TOKEN=bench-token")
 			host := "unix://" + sock
@@ -95,6 +103,22 @@ func benchStart(b *testing.B, bin string, env ...string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+}
+
+// benchStartLog is benchStart with the process's output appended to
+// logFile.
+func benchStartLog(b *testing.B, logFile, bin string, env ...string) {
+	f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); _ = f.Close() })
 }
 
 func benchWaitPing(b *testing.B, sock string) {

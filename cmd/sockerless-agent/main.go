@@ -302,8 +302,13 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	// Serve an attach that arrives just after the exit (it gets the output
 	// and the code) and let sessions deliver the code before reporting:
 	// the report can remove the workload (docker run --rm).
+	// The wait ends as soon as one attaches: the attach the shim opened
+	// before the start is often offered while a short command exits.
 	if local.Main != nil && !local.Main.Attached() {
-		time.Sleep(cfg.ExitLinger)
+		select {
+		case <-local.Main.AttachedC():
+		case <-time.After(cfg.ExitLinger):
+		}
 	}
 	waitTimeout(&sessions, 5*time.Second)
 	oomKilled := false

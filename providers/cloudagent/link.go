@@ -12,6 +12,7 @@ import (
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/relay/frame"
 	"github.com/sockerless/sockerless/relay/ticket"
+	"github.com/sockerless/sockerless/relay/wsclient"
 )
 
 // Dialer opens a shim-side stream on the relay (wsclient.Dialer).
@@ -71,6 +72,23 @@ func (l Link) WaitAgent(ctx context.Context, id string) error {
 			return errdefs.Unavailable(fmt.Errorf("agent of %s: %s", id, f.Payload))
 		}
 	}
+}
+
+// Connected reports at once whether the agent of container id is
+// connected to the relay (the relay's presence answer), where WaitAgent
+// would wait for it: a provider asking whether a workload still runs need
+// not spend a probe's timeout on one that never started.
+//
+// # Errors
+//
+// Unavailable when the relay cannot be asked (callers fall back to
+// WaitAgent with a bound).
+func (l Link) Connected(ctx context.Context, id string) (bool, error) {
+	p, err := wsclient.AgentPresence(ctx, nil, l.RelayURL, id, ticket.AgentToken(l.Secret, id))
+	if err != nil {
+		return false, errdefs.Unavailable(fmt.Errorf("agent of %s: presence: %w", id, err))
+	}
+	return p.Connected, nil
 }
 
 // Signal delivers signal n to container id's main process (or to a

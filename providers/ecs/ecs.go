@@ -74,8 +74,9 @@ type Options struct {
 	RelayURL string
 	// Logger defaults to discarding.
 	Logger *slog.Logger
-	// PollInterval is how often DescribeTasks is asked while waiting for
-	// a task (default 1 s).
+	// PollInterval is the longest wait between DescribeTasks calls while
+	// waiting for a task (default 1 s); the first come after 50 ms and
+	// the wait doubles up to it (a quarter of it for a stop).
 	PollInterval time.Duration
 	// StartTimeout bounds a start (default 5 min: Fargate provisioning and
 	// image pulls take a while).
@@ -92,6 +93,40 @@ type Provider struct {
 	mu    sync.Mutex
 	tasks map[string]string // container id -> task ARN (a cache; ListTasks is the truth)
 	defs  map[string]string // definition key -> ARN (a cache)
+	// created maps a container id to the definition its Create resolved
+	// (a cache: Start resolves the image and definition again when the
+	// create went to another instance).
+	created map[string]createdDef
+}
+
+// createdDef is the definition Create resolved for a container, with the
+// fingerprint of the spec it was made for (docker update may change the
+// limits before the start).
+type createdDef struct {
+	arn, spec string
+}
+
+// fingerprint identifies what of s the task definition is made of ("" when
+// it cannot be encoded: then nothing is cached). Fields functions fills
+// in later (network interfaces, the image id) do not change it.
+func fingerprint(s providers.Spec) string {
+	b, err := json.Marshal(struct {
+		Image                string
+		Entrypoint, Cmd, Env []string
+		WorkingDir, User     string
+		Tty, OpenStdin, Once bool
+		Labels               map[string]string
+		Mounts               []providers.Mount
+		Tmpfs                map[string]string
+		Healthcheck          *providers.Healthcheck
+		Memory, NanoCPUs     int64
+	}{s.Image, s.Entrypoint, s.Cmd, s.Env, s.WorkingDir, s.User, s.Tty, s.OpenStdin, s.StdinOnce, s.Labels, s.Mounts, s.Tmpfs,
+		s.Healthcheck, s.Memory, s.NanoCPUs})
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // New returns an ECS provider.
@@ -110,7 +145,7 @@ func New(opts Options) (*Provider, error) {
 	}
 	return &Provider{
 		opts: opts, ecs: ecs.NewFromConfig(opts.AWS), logs: cloudwatchlogs.NewFromConfig(opts.AWS), log: opts.Logger,
-		tasks: map[string]string{}, defs: map[string]string{},
+		tasks: map[string]string{}, defs: map[string]string{}, created: map[string]createdDef{},
 	}, nil
 }
 
@@ -357,8 +392,33 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	if _, _, err := taskSize(s.Memory, s.NanoCPUs); err != nil {
 		return err
 	}
-	_, err := p.ensureDefinition(ctx, s)
-	return err
+	defer p.timed("create", s.ID, time.Now())
+	// functions creates the workload again before an attach or a start
+	// of a container with no task (reconcileWorkload): this instance's
+	// earlier Create already holds its definition.
+	fp := fingerprint(s)
+	p.mu.Lock()
+	cd, ok := p.created[s.ID]
+	p.mu.Unlock()
+	if ok && fp != "" && cd.spec == fp {
+		return nil
+	}
+	arn, err := p.ensureDefinition(ctx, s)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if fp != "" {
+		p.created[s.ID] = createdDef{arn: arn, spec: fp}
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// timed logs at debug level how long op on container id took since t0:
+// the breakdown BenchmarkAWSRunRm's BENCH_AWS_LOG_DIR collects.
+func (p *Provider) timed(op, id string, t0 time.Time) {
+	p.log.Debug("ecs: timing", "op", op, "container", id, "ms", time.Since(t0).Milliseconds())
 }
 
 // startedBy is how a container's tasks are found: its id, cut to what
@@ -372,10 +432,21 @@ func startedBy(id string) string {
 
 // Start runs the task and waits for its agent.
 func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
-	arn, err := p.ensureDefinition(ctx, s)
-	if err != nil {
-		return err
+	defer p.timed("start", s.ID, time.Now())
+	t0 := time.Now()
+	// The definition this instance's Create resolved, when it had the
+	// create: the image is the one resolved at create, as with Docker.
+	p.mu.Lock()
+	cd, ok := p.created[s.ID]
+	p.mu.Unlock()
+	arn := cd.arn
+	if fp := fingerprint(s); !ok || fp == "" || cd.spec != fp {
+		var err error
+		if arn, err = p.ensureDefinition(ctx, s); err != nil {
+			return err
+		}
 	}
+	p.timed("start/definition", s.ID, t0)
 	out, err := p.runTask(ctx, s, arn)
 	if isInactive(err) {
 		// Another instance deregistered the shared definition (its last
@@ -398,6 +469,7 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		}
 		return errdefs.Unavailablef("ecs: run task: %s", reason)
 	}
+	p.timed("start/runtask", s.ID, t0)
 	taskArn := aws.ToString(out.Tasks[0].TaskArn)
 	p.mu.Lock()
 	p.tasks[s.ID] = taskArn
@@ -442,7 +514,10 @@ func (p *Provider) waitAgent(ctx context.Context, id, taskArn string) error {
 	defer cancel()
 	agentErr := make(chan error, 1)
 	go func() { agentErr <- p.opts.Link.WaitAgent(ctx, id) }()
-	tick := time.NewTicker(p.opts.PollInterval)
+	// DescribeTasks only tells a task that stopped before its agent came
+	// (a failed pull): asked soon, then less often.
+	delay := min(50*time.Millisecond, p.opts.PollInterval)
+	tick := time.NewTimer(delay)
 	defer tick.Stop()
 	for {
 		select {
@@ -455,6 +530,8 @@ func (p *Provider) waitAgent(ctx context.Context, id, taskArn string) error {
 			}
 			return err
 		case <-tick.C:
+			delay = min(delay*2, p.opts.PollInterval)
+			tick.Reset(delay)
 			t, err := p.describe(ctx, taskArn)
 			if err != nil {
 				continue // the agent may still come; the timeout bounds this
@@ -552,6 +629,7 @@ func (p *Provider) latestTask(ctx context.Context, id string) (*types.Task, erro
 // definition is registered again by Create and Start). The sweep asks it,
 // so no process of this provider watches tasks.
 func (p *Provider) Exists(ctx context.Context, id string) (bool, error) {
+	defer p.timed("exists", id, time.Now())
 	t, err := p.latestTask(ctx, id)
 	if errdefs.IsNotFound(err) {
 		return false, nil
@@ -567,6 +645,7 @@ func (p *Provider) Exists(ctx context.Context, id string) (bool, error) {
 // OutOfMemoryError is 137 with OOMKilled). ok is false while the task has
 // not stopped, or when ECS has forgotten it.
 func (p *Provider) ExitOf(ctx context.Context, id string) (providers.Exit, bool, error) {
+	defer p.timed("exitof", id, time.Now())
 	t, err := p.latestTask(ctx, id)
 	if errdefs.IsNotFound(err) {
 		return providers.Exit{}, false, nil
@@ -640,6 +719,7 @@ func (p *Provider) newest(ctx context.Context, tasks []string, def string) strin
 // Stop sends SIGTERM through the agent and, after timeout, stops the task
 // (SIGKILL); it returns once the task has stopped.
 func (p *Provider) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	defer p.timed("stop", id, time.Now())
 	arn, err := p.taskOf(ctx, id)
 	if err != nil {
 		return err
@@ -673,6 +753,7 @@ func (p *Provider) Stop(ctx context.Context, id string, timeout time.Duration) e
 }
 
 func (p *Provider) waitStopped(ctx context.Context, arn string) error {
+	delay := min(25*time.Millisecond, p.opts.PollInterval/4)
 	for {
 		t, err := p.describe(ctx, arn)
 		if errdefs.IsNotFound(err) {
@@ -684,14 +765,16 @@ func (p *Provider) waitStopped(ctx context.Context, arn string) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(p.opts.PollInterval / 4):
+		case <-time.After(delay):
 		}
+		delay = min(delay*2, p.opts.PollInterval/4)
 	}
 }
 
 // Kill sends signal n to the main process through the agent; a SIGKILL
 // the agent cannot take stops the task.
 func (p *Provider) Kill(ctx context.Context, id string, n int) error {
+	defer p.timed("kill", id, time.Now())
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err := p.opts.Link.Signal(sctx, id, n)
 	cancel()
@@ -710,6 +793,10 @@ func (p *Provider) Kill(ctx context.Context, id string, n int) error {
 // task definition (a later create of the same content registers a new
 // revision).
 func (p *Provider) Remove(ctx context.Context, id string) error {
+	defer p.timed("remove", id, time.Now())
+	p.mu.Lock()
+	delete(p.created, id)
+	p.mu.Unlock()
 	arn, err := p.taskOf(ctx, id)
 	if errdefs.IsNotFound(err) {
 		return nil
@@ -748,6 +835,7 @@ func familyOf(defArn string) string {
 // Logs reads the task's CloudWatch Logs stream. The cursor is the
 // stream's forward token.
 func (p *Provider) Logs(ctx context.Context, id string, opts providers.LogOptions) (providers.LogPage, error) {
+	defer p.timed("logs", id, time.Now())
 	arn, err := p.taskOf(ctx, id)
 	if err != nil {
 		return providers.LogPage{}, err

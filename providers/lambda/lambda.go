@@ -94,11 +94,13 @@ type Options struct {
 	Logger   *slog.Logger
 	// StartTimeout bounds a start (default 5 min).
 	StartTimeout time.Duration
-	// PollInterval is how often the log is read while a start waits for
-	// the agent (default 1 s).
+	// PollInterval is the longest wait between reads of the log while a
+	// start waits for the agent (default 1 s; the first read comes after
+	// 50 ms and the wait doubles up to it).
 	PollInterval time.Duration
 	// AgentProbe bounds the wait for an agent's answer when asking whether
-	// an invocation still runs (default 3 s).
+	// an invocation still runs and the relay cannot answer presence
+	// (default 3 s).
 	AgentProbe time.Duration
 }
 
@@ -201,6 +203,7 @@ func agentArgs(s providers.Spec) ([]string, error) {
 
 // Create injects the agent and creates the function.
 func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
+	defer p.timed("create", s.ID, time.Now())
 	args, err := agentArgs(s)
 	if err != nil {
 		return err
@@ -209,10 +212,12 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	if err != nil {
 		return err
 	}
+	t0 := time.Now()
 	inj, err := p.opts.Injector.Inject(ctx, s.Image)
 	if err != nil {
 		return err
 	}
+	p.timed("create/inject", s.ID, t0)
 	if inj.Size > MaxImageBytes {
 		return errdefs.InvalidParameterf("lambda: the image is %d MB; a function's image can be at most 10 GB", inj.Size>>20)
 	}
@@ -307,6 +312,8 @@ func (p *Provider) waitActive(ctx context.Context, fn string) error {
 // invocation outlives the request: the agent reports the exit, and an
 // exit it could not report is found by the sweep (Exists, ExitOf).
 func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
+	defer p.timed("start", s.ID, time.Now())
+	t0 := time.Now()
 	fn := p.functionName(s.ID)
 	actx, cancel := context.WithTimeout(ctx, p.opts.StartTimeout)
 	err := p.waitActive(actx, fn)
@@ -317,11 +324,15 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	if _, err := p.lambda.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String(fn), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)}); err != nil {
 		return classify("invoke", err)
 	}
+	p.timed("start/invoked", s.ID, t0)
 	wctx, cancel := context.WithTimeout(ctx, p.opts.StartTimeout)
 	defer cancel()
 	agentErr := make(chan error, 1)
 	go func() { agentErr <- p.opts.Link.WaitAgent(wctx, s.ID) }()
-	tick := time.NewTicker(p.pollInterval())
+	// The log only tells an invocation that ended before its agent came:
+	// read soon, then less often.
+	delay := min(50*time.Millisecond, p.pollInterval())
+	tick := time.NewTimer(delay)
 	defer tick.Stop()
 	for {
 		select {
@@ -331,6 +342,8 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 			}
 			return err
 		case <-tick.C:
+			delay = min(delay*2, p.pollInterval())
+			tick.Reset(delay)
 			// An invocation that ended before its agent connected (a bad
 			// entry point, a crash) fails the start with Lambda's words.
 			if inv, err := p.lastInvocation(wctx, s.ID); err == nil && inv.ended && inv.failure != "" {
@@ -340,6 +353,12 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	}
 }
 
+// timed logs at debug level how long op on container id took since t0:
+// the breakdown BenchmarkAWSRunRm's BENCH_AWS_LOG_DIR collects.
+func (p *Provider) timed(op, id string, t0 time.Time) {
+	p.log.Debug("lambda: timing", "op", op, "container", id, "ms", time.Since(t0).Milliseconds())
+}
+
 func (p *Provider) pollInterval() time.Duration {
 	if p.opts.PollInterval > 0 {
 		return p.opts.PollInterval
@@ -347,9 +366,14 @@ func (p *Provider) pollInterval() time.Duration {
 	return time.Second
 }
 
-// agentUp reports whether container id's agent answers through the relay
-// within a short wait: an invocation's agent lives as long as it.
+// agentUp reports whether container id's agent is reachable through the
+// relay: an invocation's agent lives as long as it. The relay's presence
+// answer says so at once; only when the relay cannot give it does the
+// provider wait up to AgentProbe for the agent to answer a stat.
 func (p *Provider) agentUp(ctx context.Context, id string) bool {
+	if up, err := p.opts.Link.Connected(ctx, id); err == nil {
+		return up
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.agentProbe())
 	defer cancel()
 	return p.opts.Link.WaitAgent(ctx, id) == nil
@@ -444,6 +468,7 @@ func (p *Provider) lastInvocation(ctx context.Context, id string) (invocation, e
 // exit). A container never invoked has only its function, which Create
 // makes again if it is missing.
 func (p *Provider) Exists(ctx context.Context, id string) (bool, error) {
+	defer p.timed("exists", id, time.Now())
 	if p.agentUp(ctx, id) {
 		return true, nil
 	}
@@ -466,6 +491,7 @@ func (p *Provider) Exists(ctx context.Context, id string) (bool, error) {
 // a timeout or a killed runtime is 137, "Runtime exited with error: exit
 // status N" is N, and Runtime.OutOfMemory is 137 with OOMKilled.
 func (p *Provider) ExitOf(ctx context.Context, id string) (providers.Exit, bool, error) {
+	defer p.timed("exitof", id, time.Now())
 	inv, err := p.lastInvocation(ctx, id)
 	if err != nil || !inv.ended {
 		return providers.Exit{}, false, err
@@ -476,12 +502,14 @@ func (p *Provider) ExitOf(ctx context.Context, id string) (providers.Exit, bool,
 // waitGone waits until container id's agent no longer answers, or ctx
 // ends.
 func (p *Provider) waitGone(ctx context.Context, id string) error {
+	delay := min(25*time.Millisecond, p.pollInterval()/4)
 	for p.agentUp(ctx, id) {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(p.pollInterval() / 4):
+		case <-time.After(delay):
 		}
+		delay = min(delay*2, p.pollInterval()/4)
 	}
 	return nil
 }
@@ -489,6 +517,7 @@ func (p *Provider) waitGone(ctx context.Context, id string) error {
 // Stop sends SIGTERM through the agent and SIGKILL after timeout (Lambda
 // has no API to end a running invocation).
 func (p *Provider) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	defer p.timed("stop", id, time.Now())
 	if timeout > 0 {
 		sctx, cancel := context.WithTimeout(ctx, timeout)
 		_ = p.opts.Link.Signal(sctx, id, 15)
@@ -509,6 +538,7 @@ func (p *Provider) Stop(ctx context.Context, id string, timeout time.Duration) e
 
 // Kill sends signal n through the agent.
 func (p *Provider) Kill(ctx context.Context, id string, n int) error {
+	defer p.timed("kill", id, time.Now())
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return p.opts.Link.Signal(sctx, id, n)
@@ -516,6 +546,7 @@ func (p *Provider) Kill(ctx context.Context, id string, n int) error {
 
 // Remove deletes the function (which ends a running invocation).
 func (p *Provider) Remove(ctx context.Context, id string) error {
+	defer p.timed("remove", id, time.Now())
 	_, err := p.lambda.DeleteFunction(ctx, &awslambda.DeleteFunctionInput{FunctionName: aws.String(p.functionName(id))})
 	if err = classify("delete function", err); err != nil && !errdefs.IsNotFound(err) {
 		return err
@@ -526,6 +557,7 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 // Logs reads the function's log group, stream after stream. The cursor is
 // "STREAM|TOKEN".
 func (p *Provider) Logs(ctx context.Context, id string, opts providers.LogOptions) (providers.LogPage, error) {
+	defer p.timed("logs", id, time.Now())
 	group := "/aws/lambda/" + p.functionName(id)
 	var streams []string
 	var next *string
