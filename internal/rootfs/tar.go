@@ -195,8 +195,19 @@ func safeRel(name string) (string, error) {
 // WriteTar writes src (a file, a link or a directory tree) into tw named
 // name, the way docker cp's archive GET lays it out: directories as
 // "name/", owner names dropped, links not followed.
+//
+// Further names of one file are written as files of their own, not as
+// hard links: layers and bases written this way are compared and applied
+// entry by entry (docker diff, commit, save), which a link to an entry
+// written elsewhere would break.
 func WriteTar(f *FS, tw *tar.Writer, src, name string) error {
 	return (&tarWriter{f: f, tw: tw}).write(src, name)
+}
+
+// tarWriter is one WriteTar.
+type tarWriter struct {
+	f  *FS
+	tw *tar.Writer
 }
 
 func (w *tarWriter) write(src, name string) error {
@@ -218,12 +229,6 @@ func (w *tarWriter) write(src, name string) error {
 		hdr.Name += "/"
 	}
 	hdr.Uname, hdr.Gname = "", ""
-	if first, ok := w.hardLink(fi, hdr.Name); ok {
-		// A further name of a file already written, as Docker's archive
-		// records it: a hard link to the first.
-		hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
-		return tw.WriteHeader(hdr)
-	}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}
