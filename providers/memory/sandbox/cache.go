@@ -107,15 +107,25 @@ func (d *diskCache) compile(key string, keep bool, compileFn func() error) error
 	if _, known := d.idx.Files[key]; !found && !known {
 		// Served from a file cached before the index knew it: the one
 		// the compilation read (its access time moved; on a noatime
-		// filesystem it stays unknown and ages out).
+		// filesystem it stays unknown and ages out). Only a single such
+		// file that no other program owns is taken: another read at the
+		// same moment (the applets loading) must not be taken for it.
+		owned := map[string]bool{}
+		for _, p := range d.idx.Files {
+			owned[p] = true
+		}
+		var read []string
 		for p, fi := range after {
-			if b, ok := before[p]; ok {
+			if b, ok := before[p]; ok && !owned[p] && !d.keep[p] {
 				if ta, ok1 := accessTime(fi); ok1 {
 					if tb, ok2 := accessTime(b); ok2 && ta.After(tb) {
-						d.idx.Files[key] = p
+						read = append(read, p)
 					}
 				}
 			}
+		}
+		if len(read) == 1 {
+			d.idx.Files[key] = read[0]
 		}
 	}
 	if keep {
