@@ -243,7 +243,7 @@ func (e *Engine) launch(ctx context.Context, binDir string, extraLog io.Writer) 
 		"--bridge", e.Bridge,
 		"--default-address-pool", pool,
 		"--cgroup-parent", e.st.CgroupParent,
-		"--iptables=false", // several engines share the machine: a starting dockerd deletes and re-creates the machine-wide DOCKER chains under the others (their network create then fails "No chain/target/match"); containers of one bridge and the host still reach each other without rules
+		"--iptables=true",
 		"--userland-proxy-path", filepath.Join(binDir, "docker-proxy"),
 		"--shutdown-timeout", "3",
 	}
