@@ -15,7 +15,6 @@ import (
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/internal/core"
 	"github.com/sockerless/sockerless/functions/records"
-	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/internal/layerstore"
 )
 
@@ -58,13 +57,7 @@ func NewRouter(st Store, p Provider, b Backend, cfg core.Config, log *slog.Logge
 func (a *Router) Routes(rt *httpx.Router) {
 	h := rt.Handle
 	h("POST", "/build", a.postBuild)
-	h("POST", "/build/prune", notImplemented("build cache prune"))
-	h("POST", "/session", notImplemented("BuildKit sessions"))
-	h("POST", "/grpc", notImplemented("BuildKit"))
-}
-
-func notImplemented(what string) httpx.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		return errdefs.NotImplementedf("%s is not supported by sockerless", what)
-	}
+	h("POST", "/build/prune", httpx.NotImplemented("build cache prune"))
+	h("POST", "/session", httpx.NotImplemented("BuildKit sessions"))
+	h("POST", "/grpc", httpx.NotImplemented("BuildKit"))
 }

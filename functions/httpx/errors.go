@@ -22,3 +22,12 @@ func WriteError(w http.ResponseWriter, err error, status int) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(common.ErrorResponse{Message: err.Error()})
 }
+
+// NotImplemented is the handler of a route Sockerless does not serve: it
+// answers 501 naming what is missing, so a client sees why instead of a
+// pretended success.
+func NotImplemented(what string) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return errdefs.NotImplementedf("%s is not supported by sockerless", what)
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/internal/core"
 	"github.com/sockerless/sockerless/functions/records"
-	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/internal/layerstore"
 )
 
@@ -68,18 +67,12 @@ func (a *Router) Routes(rt *httpx.Router) {
 	h("POST", "/images/load", a.postImagesLoad)
 	h("POST", "/images/prune", a.postImagesPrune)
 	h("GET", "/images/get", a.getImagesGet)
-	h("GET", "/images/search", notImplemented("image search"))
+	h("GET", "/images/search", httpx.NotImplemented("image search"))
 	h("GET", "/images/{name:.*}/json", a.getImagesByName)
 	h("GET", "/images/{name:.*}/history", a.getImagesHistory)
 	h("GET", "/images/{name:.*}/get", a.getImagesGet)
 	h("POST", "/images/{name:.*}/tag", a.postImagesTag)
-	h("POST", "/images/{name:.*}/push", notImplemented("image push"))
+	h("POST", "/images/{name:.*}/push", httpx.NotImplemented("image push"))
 	h("DELETE", "/images/{name:.*}", a.deleteImages)
-	h("GET", "/distribution/{name:.*}/json", notImplemented("registry distribution inspect"))
-}
-
-func notImplemented(what string) httpx.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		return errdefs.NotImplementedf("%s is not supported by sockerless", what)
-	}
+	h("GET", "/distribution/{name:.*}/json", httpx.NotImplemented("registry distribution inspect"))
 }

@@ -90,8 +90,8 @@ func (a *Router) Routes(rt *httpx.Router) {
 
 	// Plugins: none installed, none installable.
 	h("GET", "/plugins", getPlugins)
-	h("GET", "/plugins/privileges", notImplemented("plugins"))
-	h("POST", "/plugins/pull", notImplemented("plugin install"))
+	h("GET", "/plugins/privileges", httpx.NotImplemented("plugins"))
+	h("POST", "/plugins/pull", httpx.NotImplemented("plugin install"))
 	h("GET", "/plugins/{name:.*}/json", getPluginsByName)
 
 	// Swarm and its objects.
@@ -112,12 +112,6 @@ func getPlugins(w http.ResponseWriter, r *http.Request) error {
 
 func getPluginsByName(w http.ResponseWriter, r *http.Request) error {
 	return errdefs.NotFoundf("plugin %q not found", r.PathValue("name"))
-}
-
-func notImplemented(what string) httpx.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		return errdefs.NotImplementedf("%s is not supported by sockerless", what)
-	}
 }
 
 func notSwarm(w http.ResponseWriter, r *http.Request) error {
