@@ -136,6 +136,23 @@ func waitConnected(t *testing.T, ch <-chan struct{}) {
 	}
 }
 
+// waitPresent waits until presence asked at nd sees container's agent
+// connected: an agent's OnConnect runs when its handshake is answered,
+// which may be just before the instance holding it has registered it (a
+// minute is the hang guard).
+func waitPresent(t *testing.T, nd *node, container string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		p, err := wsclient.AgentPresence(context.Background(), nil, nd.url, container, ticket.AgentToken(secret, container))
+		if err == nil && p.Connected {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("presence at %s = %+v, %v; want connected", nd.url, p, err)
+		}
+	}
+}
+
 func wsURL(nd *node) string { return "ws" + strings.TrimPrefix(nd.url, "http") }
 
 // TestClusterStreams: with three instances, a shim stream opened at one
@@ -273,21 +290,8 @@ func TestClusterPresenceNoticesBlobs(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	waitConnected(t, startAgentVia(t, wsURL(b), "c1"))
-	// The agent's OnConnect runs when its handshake is answered, which
-	// may be just before the instance holding it has registered it: ask
-	// until every instance sees it (a minute is the hang guard).
-	for i, nd := range nodes {
-		deadline := time.Now().Add(time.Minute)
-		for {
-			p, err := wsclient.AgentPresence(ctx, nil, nd.url, "c1", ticket.AgentToken(secret, "c1"))
-			if err == nil && p.Connected {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("presence at instance %d = %+v, %v; want connected", i, p, err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+	for _, nd := range nodes {
+		waitPresent(t, nd, "c1")
 	}
 	p, err := wsclient.AgentPresence(ctx, nil, a.url, "c2", ticket.AgentToken(secret, "c2"))
 	if err != nil || p.Connected || p.GoneFor <= 0 {
@@ -415,17 +419,7 @@ func TestClusterPeerHeaderAndVia(t *testing.T) {
 	nodes := startCluster(t, 2)
 	a, b := nodes[0], nodes[1]
 	waitConnected(t, startAgentVia(t, wsURL(b), "c1"))
-	// b answers its handshake just before it registers the agent: wait
-	// until b itself sees it (a minute is the hang guard).
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		p, err := wsclient.AgentPresence(context.Background(), nil, b.url, "c1", ticket.AgentToken(secret, "c1"))
-		if err == nil && p.Connected {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("presence at b = %+v, %v", p, err)
-		}
-	}
+	waitPresent(t, b, "c1")
 	presence := func(peerTok string) bool {
 		req, _ := http.NewRequest(http.MethodGet, a.url+wsclient.PathAgentPresence+"?container=c1", nil)
 		req.Header.Set("Authorization", "Bearer "+ticket.AgentToken(secret, "c1"))
