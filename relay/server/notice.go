@@ -47,11 +47,9 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusForbidden, ReasonMalformed, "not a watch ticket")
 		return
 	}
-	ws, err := s.up.Upgrade(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer ws.Close()
+	// Subscribed before the handshake is answered: a shim whose Watch has
+	// returned hears every notice sent after it (one that comes before
+	// the loop below runs waits in ch).
 	ch := make(chan struct{}, 1)
 	s.mu.Lock()
 	subs := s.watchers[g.Container]
@@ -69,6 +67,11 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Unlock()
 	}()
+	ws, err := s.up.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer ws.Close()
 	// The shim sends nothing; a read ends when it goes away.
 	gone := make(chan struct{})
 	go func() {
