@@ -315,3 +315,90 @@ func TestReconcileWhenProviderCannotSay(t *testing.T) {
 		t.Fatalf("start while the provider cannot say: %d %s, want 204", code, body)
 	}
 }
+
+// gatedProvider holds the next Exists call (the check a restart makes
+// before it starts the workload) until the test lets it go, so a stop can
+// come between the sweep's decision to restart and the restart itself.
+type gatedProvider struct {
+	*synthetic.Provider
+	armed   chan struct{} // closed by the test to hold the next Exists
+	reached chan struct{} // closed when Exists is held
+	release chan struct{} // closed by the test to let it go on
+	once    sync.Once
+}
+
+func (g *gatedProvider) Exists(ctx context.Context, id string) (bool, error) {
+	select {
+	case <-g.armed:
+		g.once.Do(func() {
+			close(g.reached)
+			<-g.release
+		})
+	default:
+	}
+	return g.Provider.Exists(ctx, id)
+}
+
+// TestStopDuringPolicyRestart: a `docker stop` that comes while the
+// restart policy is restarting a container (the sweep has decided to and
+// not yet started it) leaves it stopped, as Docker's stop of a restarting
+// container does: the restart does not undo the manual stop.
+func TestStopDuringPolicyRestart(t *testing.T) {
+	secret := []byte("test-secret")
+	hub := relay.NewHub(secret)
+	g := &gatedProvider{armed: make(chan struct{}), reached: make(chan struct{}), release: make(chan struct{})}
+	var rep providers.Reporter
+	a, err := New(context.Background(), Config{
+		Store: memory.New(), Secret: secret, RelayURL: "inproc:", Dialer: hub, PullTimeout: time.Second,
+		NewProvider: func(r providers.Reporter) (providers.Provider, error) {
+			rep = r
+			g.Provider = synthetic.New(synthetic.Options{Hub: hub, Reporter: r, RunTime: time.Hour})
+			return g, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	if code, body := do(a, "POST", "/images/create?fromImage=alpine&tag=3.20", ""); code != 200 {
+		t.Fatalf("pull: %d %s", code, body)
+	}
+	ctx := context.Background()
+	id := runContainer(t, a, "us", `{"RestartPolicy":{"Name":"unless-stopped"}}`)
+	if err := rep.Exited(ctx, id, 2, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.st.UpdateContainer(ctx, id, func(c *records.Container) error {
+		c.RestartAt = time.Now().Add(-time.Millisecond)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	close(g.armed)
+	swept := make(chan SweepReport, 1)
+	go func() {
+		rep, err := a.Sweep(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		swept <- rep
+	}()
+	<-g.reached
+	if code, body := do(a, "POST", "/containers/us/stop", ""); code != 304 {
+		t.Fatalf("stop of a container about to be restarted: %d %s", code, body)
+	}
+	close(g.release)
+	<-swept
+	c, err := a.st.ContainerByID(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Running || !c.ManualStop {
+		t.Fatalf("after a stop during its restart: running %v, manual stop %v; want stopped", c.State.Running, c.ManualStop)
+	}
+	for range 2 {
+		if rep, err := a.Sweep(ctx); err != nil || len(rep.Restarted) != 0 {
+			t.Fatalf("a later sweep: %+v %v, want nothing restarted", rep, err)
+		}
+	}
+}

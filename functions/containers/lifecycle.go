@@ -60,9 +60,13 @@ func (a *Router) postContainersStop(w http.ResponseWriter, r *http.Request) erro
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
-		// A container waiting to be restarted stays stopped.
-		a.b.MarkManualStop(ctx, c.ID)
-		return core.ErrNotModified
+		// A container waiting to be restarted stays stopped; one that a
+		// restart started since it was read is stopped below.
+		now := a.b.MarkManualStop(ctx, c.ID)
+		if now == nil || !now.State.Running {
+			return core.ErrNotModified
+		}
+		c = now
 	}
 	timeout, err := stopTimeout(r, c)
 	if err != nil {

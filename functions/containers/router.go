@@ -59,7 +59,7 @@ type Backend interface {
 	IssueTicket(w http.ResponseWriter, g ticket.Grant, tty bool, id string) error
 	LayerStore() *layerstore.Store
 	LongPoll(w http.ResponseWriter, r *http.Request, spec core.LongPollSpec) error
-	MarkManualStop(ctx context.Context, id string)
+	MarkManualStop(ctx context.Context, id string) *records.Container
 	NewEvent(typ events.Type, action events.Action, id string, attrs map[string]string) []statestore.Event
 	PlanNetworks(ctx context.Context, c *records.Container, nc *network.NetworkingConfig) ([]*records.Network, error)
 	PollWindow(r *http.Request) time.Duration

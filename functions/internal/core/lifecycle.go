@@ -22,6 +22,13 @@ var ErrNotModified = errdefs.NotModified(errors.New("not modified"))
 // StartContainer marks c running (so an exit reported while Start is in
 // flight lands on this run) and starts its workload.
 func (a *Backend) StartContainer(ctx context.Context, c *records.Container) error {
+	return a.startContainer(ctx, c, false)
+}
+
+// startContainer is StartContainer; byPolicy marks a restart made by the
+// restart policy, which a stop or removal recorded since it was decided
+// cancels (as `docker stop` cancels a restarting container's restart).
+func (a *Backend) startContainer(ctx context.Context, c *records.Container, byPolicy bool) error {
 	if c.Removing {
 		return errdefs.Conflictf("container is marked for removal and cannot be started")
 	}
@@ -35,7 +42,7 @@ func (a *Backend) StartContainer(ctx context.Context, c *records.Container) erro
 	// start event is written with the state change, so it always precedes
 	// the die of this run in the log.
 	c, err = a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
-		if c.State.Running {
+		if c.State.Running || (byPolicy && (c.ManualStop || c.Removing)) {
 			return ErrNotModified
 		}
 		c.StartSeq++
@@ -165,12 +172,18 @@ func (a *Backend) MarkExitedLogged(ctx context.Context, id string, code int, at 
 }
 
 // MarkManualStop records that container id was stopped by the user, so
-// its restart policy does not restart it.
-func (a *Backend) MarkManualStop(ctx context.Context, id string) {
-	_, _ = a.st.UpdateContainer(ctx, id, func(c *records.Container) error {
+// its restart policy does not restart it. It returns the container as
+// written (nil when that failed): a caller that read it stopped learns
+// whether a restart started it in between, and must then stop that run.
+func (a *Backend) MarkManualStop(ctx context.Context, id string) *records.Container {
+	c, err := a.st.UpdateContainer(ctx, id, func(c *records.Container) error {
 		c.ManualStop, c.RestartAt = true, time.Time{}
 		return nil
 	})
+	if err != nil {
+		return nil
+	}
+	return c
 }
 
 // Exited implements providers.Reporter: the main process of container id
@@ -303,7 +316,7 @@ func (a *Backend) restartDue(ctx context.Context, c *records.Container, now time
 	if err != nil {
 		return false, err
 	}
-	if err := a.StartContainer(ctx, c); err != nil && !errdefs.IsNotModified(err) {
+	if err := a.startContainer(ctx, c, true); err != nil && !errdefs.IsNotModified(err) {
 		return false, fmt.Errorf("restart %s: %w", c.ID, err)
 	}
 	return true, nil
