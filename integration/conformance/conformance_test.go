@@ -126,15 +126,6 @@ func TestConformance(t *testing.T) {
 			for _, s := range scenarios {
 				Reset(ctx, tg)
 				out := Run(ctx, tg, s)
-				// An engine's iptables set-up can fail when a dockerd
-				// starting elsewhere on the machine (another package's
-				// test) re-creates the shared DOCKER chains at that
-				// moment: the machine's fault, not a behaviour of the
-				// engine or of Sockerless. Such a run is run again.
-				for try := 0; try < 2 && hostIptablesRace(out); try++ {
-					Reset(ctx, tg)
-					out = Run(ctx, tg, s)
-				}
 				transcripts[i] = append(transcripts[i], Normalise(out))
 			}
 			Reset(ctx, tg)
@@ -268,12 +259,4 @@ CONFORMANCE_UPDATE=1; CONFORMANCE_DIFFS=1 prints every difference,
 CONFORMANCE_RUN=part[,part...] runs the scenarios whose name contains one of the parts.)
 
 ` + table
-}
-
-// hostIptablesRace reports whether a transcript shows an engine failing
-// to set up iptables rules because the machine-wide DOCKER chains were
-// being re-created by another engine starting at that moment.
-func hostIptablesRace(transcript string) bool {
-	return strings.Contains(transcript, "(iptables failed:") || strings.Contains(transcript, "Unable to enable DEFAULT FWD rule") ||
-		strings.Contains(transcript, "No chain/target/match by that name")
 }

@@ -7,9 +7,10 @@
 // cgroup parent and bridge, on an address range (a 10.N.0.0/16 no route on
 // the machine uses) that no other engine on the machine shares. Stop removes
 // exactly what the engine made: its processes (dockerd, containerd, shims and
-// container processes), the bridges on its range, the iptables rules naming
-// them, the mounts under its folder and the folder. An engine whose owner
-// died without stopping it is cleaned up by the next Start on the machine.
+// container processes), the bridges on its range, the iptables rule that
+// forwards within it (dockerd itself runs without iptables: see launch),
+// the mounts under its folder and the folder. An engine whose owner died
+// without stopping it is cleaned up by the next Start on the machine.
 //
 // The binaries come from the versioned cache .ci/dockerd.sh builds
 // (~/.cache/sockerless/dockerd-28.2.2: dockerd and docker-proxy); Start runs
@@ -30,7 +31,7 @@
 // Tests share one engine per test binary with Shared (see its comment); a
 // test that needs the engine fails, never skips, when it cannot start.
 //
-// Starting an engine needs root (it creates a bridge and iptables rules) and
+// Starting an engine needs root (it creates a bridge and an iptables rule) and
 // Linux.
 package dockerengine
 
@@ -133,7 +134,7 @@ func Start(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	err = e.launch(ctx, binDir, opts.Log)
-	release() // dockerd has set up its iptables chains (or failed)
+	release() // dockerd answers (or failed)
 	if err != nil {
 		_ = e.cleanup()
 		return nil, err

@@ -65,9 +65,8 @@ func machineLock() (*os.File, error) {
 // prepare makes the engine's folder, takes its owner lock, chooses its
 // address range and creates its bridge. It returns holding the machine
 // lock (release closes it), so that the caller launches dockerd before
-// any other Start does: a starting dockerd deletes and re-creates the
-// machine-wide DOCKER iptables chains, and another dockerd starting at the
-// same moment fails with "Chain 'DOCKER' does not exist".
+// any other Start does: engines start one at a time, each choosing its
+// range after the last one made its bridge.
 func prepare() (e *Engine, release func(), err error) {
 	lock, err := machineLock()
 	if err != nil {
@@ -132,7 +131,21 @@ func prepare() (e *Engine, release func(), err error) {
 			return fail(fmt.Errorf("dockerengine: ip %s: %w: %s", strings.Join(args, " "), err, out))
 		}
 	}
+	// Traffic between the engine's containers crosses the FORWARD chain
+	// (bridged traffic does once br_netfilter is loaded; routed traffic
+	// between its networks always), whose policy any dockerd that ran with
+	// iptables left at DROP: accept what stays within the engine's range.
+	// deleteRules removes it with the engine's other rules.
+	if out, err := exec.Command("iptables", forwardRule("-I", e.st.Subnet)...).CombinedOutput(); err != nil {
+		return fail(fmt.Errorf("dockerengine: iptables: %w: %s", err, out))
+	}
 	return e, func() { lock.Close() }, nil
+}
+
+// forwardRule is the iptables command (op -I to add, -D to delete) for the
+// rule that lets traffic within subnet through the FORWARD chain.
+func forwardRule(op, subnet string) []string {
+	return []string{"-w", "-t", "filter", op, "FORWARD", "-s", subnet, "-d", subnet, "-j", "ACCEPT"}
 }
 
 // freeSubnet returns a 10.N.0.0/16 that overlaps no route or address on
@@ -243,7 +256,14 @@ func (e *Engine) launch(ctx context.Context, binDir string, extraLog io.Writer) 
 		"--bridge", e.Bridge,
 		"--default-address-pool", pool,
 		"--cgroup-parent", e.st.CgroupParent,
-		"--iptables=true",
+		// No iptables rules from dockerd: several engines share the
+		// machine, and a starting dockerd deletes and re-creates the
+		// machine-wide DOCKER chains under the running ones (their
+		// network create then fails "No chain/target/match"). The one
+		// rule the engine needs, forwarding within its range, prepare
+		// adds (see forwardRule).
+		"--iptables=false",
+		"--ip6tables=false",
 		"--userland-proxy-path", filepath.Join(binDir, "docker-proxy"),
 		"--shutdown-timeout", "3",
 	}
