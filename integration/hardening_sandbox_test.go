@@ -308,7 +308,9 @@ func TestHardeningDaemonSurvives(t *testing.T) {
 	var mu sync.Mutex
 	for name, script := range hostile {
 		wg.Go(func() {
-			_, rc := s.docker(t, "", "run", "--name", name, "alpine:3.20", "sh", "-c", script)
+			// Four hostile containers at once under -race on a loaded
+			// machine take minutes: the guard is against a hang only.
+			_, rc := s.dockerWithin(t, 10*time.Minute, "", "run", "--name", name, "alpine:3.20", "sh", "-c", script)
 			mu.Lock()
 			codes[name] = rc
 			mu.Unlock()

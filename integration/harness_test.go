@@ -66,11 +66,19 @@ func (s *server) httpClient() *http.Client {
 // combined output and exit code.
 func (s *server) docker(t testing.TB, stdin string, args ...string) (string, int) {
 	t.Helper()
+	return s.dockerWithin(t, time.Minute, stdin, args...)
+}
+
+// dockerWithin is docker with a hang guard of within instead of a minute,
+// for commands whose work grows with the machine's load (a container that
+// allocates a GiB under the race detector).
+func (s *server) dockerWithin(t testing.TB, within time.Duration, stdin string, args ...string) (string, int) {
+	t.Helper()
 	bin, err := exec.LookPath("docker")
 	if err != nil {
 		t.Fatalf("the docker CLI is required on PATH: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "DOCKER_HOST="+s.dockerHost, "DOCKER_CONFIG="+s.configDir, "DOCKER_CLI_HINTS=false")
