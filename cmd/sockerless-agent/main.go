@@ -192,9 +192,8 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	var sessions sync.WaitGroup
 	a := &wsclient.Agent{
 		RelayURL: cfg.RelayURL, Container: cfg.ContainerID, Token: cfg.AgentToken, Logger: log,
+		Track: &sessions,
 		Serve: func(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
-			sessions.Add(1)
-			defer sessions.Done()
 			defer func() {
 				hold.Served(g)
 				if h := pullHold.Load(); h != nil {
@@ -304,6 +303,8 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	// the report can remove the workload (docker run --rm).
 	// The wait ends as soon as one attaches: the attach the shim opened
 	// before the start is often offered while a short command exits.
+	// Sessions count from their offer (wsclient.Agent.Track), so one
+	// offered but still opening its stream is waited for below.
 	if local.Main != nil && !local.Main.Attached() {
 		select {
 		case <-local.Main.AttachedC():

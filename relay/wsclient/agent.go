@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -39,6 +40,12 @@ type Agent struct {
 	WS *websocket.Dialer
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
+	// Track, when set, counts each session from the moment its offer
+	// arrives until it has been served (or its stream failed to open):
+	// an agent about to exit waits on it, so a session offered just
+	// before the exit (the attach a client opened before the start) is
+	// served, not dropped while its stream is still being dialled.
+	Track *sync.WaitGroup
 }
 
 // Run serves sessions until ctx ends, reconnecting as needed. It returns
@@ -118,7 +125,15 @@ func (a *Agent) runOnce(ctx context.Context) (connected bool, err error) {
 		if err := json.Unmarshal(msg, &o); err != nil || o.Session == "" {
 			continue
 		}
-		go a.session(context.WithoutCancel(ctx), o)
+		if a.Track != nil {
+			a.Track.Add(1)
+		}
+		go func() {
+			if a.Track != nil {
+				defer a.Track.Done()
+			}
+			a.session(context.WithoutCancel(ctx), o)
+		}()
 	}
 }
 
