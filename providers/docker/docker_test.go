@@ -90,7 +90,15 @@ func start(t testing.TB) *sockerless {
 // stdout, stderr and exit code.
 func (s *sockerless) docker(t testing.TB, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	return s.dockerWithin(t, 2*time.Minute, stdin, args...)
+}
+
+// dockerWithin is docker with a hang guard of within instead of two
+// minutes, for commands that wait for something whose time grows with the
+// machine's load.
+func (s *sockerless) dockerWithin(t testing.TB, within time.Duration, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "docker", args...)
 	cmd.Env = append(os.Environ(), "DOCKER_HOST="+s.host, "DOCKER_CONFIG="+s.config, "DOCKER_CLI_HINTS=false")
