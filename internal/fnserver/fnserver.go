@@ -142,29 +142,33 @@ func openStore(name string, callTimeout time.Duration) (statestore.Store, error)
 // before its workload counts as gone (0: WorkloadLostAfter).
 //
 // The wrapper implements only what the relay changes: Create and Remove
-// (the agent's connection) and providers.Inspector (a workload exists
-// while its agent is on the relay). Every other optional ability is
-// found on p through providers.As (the wrapper is a
-// providers.Unwrapper), so split mode has exactly p's abilities: a
-// provider without one answers as functions does for a missing ability,
-// and none is hidden. They pass through because they act on the workload
-// p holds in this process, not on its agent's connection:
+// (the agent's connection) and the two abilities about whether a
+// workload is still there. Every other optional ability is found on p
+// through providers.As (the wrapper is a providers.Unwrapper), so split
+// mode has exactly p's abilities: a provider without one takes functions'
+// path for a missing ability, and none is hidden. They pass through
+// because they act on what p holds in this process, not on its agents'
+// connections:
 //
 //   - providers.EarlyAttacher: p's agent registers in hub at Create, and
 //     Create returns only once the relayed agent is on the relay, so an
-//     attach through the relay is served from Create on too.
+//     attach through the relay is served from Create on too. (Were
+//     Create to return before the connection, this would not hold.)
 //   - the rest (Archiver, Processes, PIDReporter, UserChecker, Sizer,
 //     Resizer, Pauser, BaseLayerer, LayerKeeper, RootRunner,
 //     DefaultRooter, FlagApplier, VolumeRemover) read or change p's
 //     workloads, layers and volumes, or describe p.
 //
-// One does not pass through: providers.ExitInspector, which the sweep
-// asks about a workload Inspector said is gone. The wrapper answers
-// Inspector from the relay, which keeps no exits; p's answer would be
-// about its own process's workloads, a different account of which
-// workloads exist than the one the sweep just acted on. The wrapper's
-// ExitOf answers that it does not know (the sweep then records 255, as
-// for a provider without the ability).
+// Two do not pass through; the wrapper implements them itself:
+//
+//   - providers.Inspector: p knows only the workloads of this process,
+//     while the relay knows every agent, whichever functions instance
+//     started it and across a restart of this one (see Exists).
+//   - providers.ExitInspector, which the sweep asks how a workload that
+//     Inspector said is gone ended: p would answer about its own
+//     process's workloads, not about the relay's account the sweep acted
+//     on, and the relay keeps no exits. ExitOf answers that it does not
+//     know (the sweep then records 255, as without the ability).
 func Relayed(p providers.Provider, hub *relay.Hub, secret []byte, relayURL string, lostAfter time.Duration, log *slog.Logger) providers.Provider {
 	if lostAfter <= 0 {
 		lostAfter = WorkloadLostAfter
