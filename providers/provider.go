@@ -5,8 +5,9 @@
 //
 // Exec and attach do not go through a Provider: a provider's workload runs an
 // agent (package agent) that the relay pairs with the shim's streams.
-// Optional abilities are small extension interfaces found by type assertion;
-// a missing one means the Docker endpoint answers 501.
+// Optional abilities are small extension interfaces found with As (which
+// sees through wrappers); a missing one means the Docker endpoint answers
+// 501, or the feature it refines is left out.
 package providers
 
 import (

@@ -78,9 +78,9 @@ func (a *Router) postBuild(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer body.Close()
-	runner, _ := a.provider.(providers.RootRunner)
+	runner, _ := providers.As[providers.RootRunner](a.provider)
 	bc := build.Config{Layers: ls, Runner: runner, Resolver: buildResolver{a: a, auth: auth}}
-	if dr, ok := a.provider.(providers.DefaultRooter); ok {
+	if dr, ok := providers.As[providers.DefaultRooter](a.provider); ok {
 		bc.DefaultRoot = dr.DefaultRoot
 	}
 	b, err := build.New(bc)

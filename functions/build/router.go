@@ -26,7 +26,7 @@ type Store interface {
 	SetTag(ctx context.Context, ref string, img *records.Image) error
 }
 
-// Provider is what the build routes use of the provider; optional abilities are found by type assertion.
+// Provider is what the build routes use of the provider; optional abilities are found with providers.As.
 type Provider interface {
 	Name() string
 }

@@ -49,7 +49,7 @@ func (a *Router) archiveRoute(r *http.Request) (archiveTarget, error) {
 		p = "/" + p
 	}
 	t := archiveTarget{c: c, path: p}
-	if ar, ok := a.provider.(providers.Archiver); ok {
+	if ar, ok := providers.As[providers.Archiver](a.provider); ok {
 		t.ar = ar
 		return t, nil
 	}

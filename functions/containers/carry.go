@@ -53,7 +53,7 @@ func (a *Router) postCarry(w http.ResponseWriter, r *http.Request) error {
 		return errdefs.InvalidParameterf("carry: %q is not a carried mount of container %s", dir, c.ID)
 	}
 	early := false
-	if ea, ok := a.provider.(providers.EarlyAttacher); ok {
+	if ea, ok := providers.As[providers.EarlyAttacher](a.provider); ok {
 		early = ea.AttachesBeforeStart()
 	}
 	// A workload's agent stays a while after its main process ended by

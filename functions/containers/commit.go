@@ -60,7 +60,7 @@ func (a *Router) baselineOf(ctx context.Context, c *records.Container) (baseline
 		}
 		return baseline{entries: img, diffIDs: core.ImageLayers(im)}, true, nil
 	}
-	bl, isBL := a.provider.(providers.BaseLayerer)
+	bl, isBL := providers.As[providers.BaseLayerer](a.provider)
 	if !isBL {
 		return baseline{}, false, nil
 	}
@@ -262,7 +262,7 @@ func (a *Router) postCommit(w http.ResponseWriter, r *http.Request) error {
 	}
 	pause := q.Get("pause") == "" || httpx.BoolValue(r, "pause")
 	unpause := func() {}
-	if pauser, ok := a.provider.(providers.Pauser); ok && pause && c.State.Running && !c.State.Paused {
+	if pauser, ok := providers.As[providers.Pauser](a.provider); ok && pause && c.State.Running && !c.State.Paused {
 		// As Docker: the container is paused while its files are read,
 		// and unpaused before the answer.
 		if err := a.commitPause(ctx, pauser, c, true); err != nil {

@@ -199,7 +199,7 @@ func (a *Router) postContainersCreate(w http.ResponseWriter, r *http.Request) er
 // containerSize is what the provider measures of c's filesystem (see
 // providers.Sizer), else the recorded SizeRw and no root size.
 func (a *Router) containerSize(ctx context.Context, c *records.Container) (rw, rootfs int64) {
-	if sz, ok := a.provider.(providers.Sizer); ok {
+	if sz, ok := providers.As[providers.Sizer](a.provider); ok {
 		if rw, rootfs, err := sz.Size(ctx, c.ID); err == nil {
 			return rw, rootfs
 		}
@@ -211,7 +211,7 @@ func (a *Router) containerSize(ctx context.Context, c *records.Container) (rw, r
 // provider does not apply (a provider that does not say answers none).
 func createWarnings(p Provider, hc *container.HostConfig) []string {
 	out := []string{}
-	fa, ok := p.(providers.FlagApplier)
+	fa, ok := providers.As[providers.FlagApplier](p)
 	if !ok || hc == nil {
 		return out
 	}

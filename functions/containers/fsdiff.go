@@ -74,7 +74,7 @@ func (a *Router) fsTarget(ctx context.Context, id, what string) (*records.Contai
 	if err != nil {
 		return nil, nil, err
 	}
-	ar, ok := a.provider.(providers.Archiver)
+	ar, ok := providers.As[providers.Archiver](a.provider)
 	if !ok {
 		return nil, nil, errdefs.NotImplementedf("%s is not supported by the %s provider: its workloads' files are reachable only through their agents", what, a.provider.Name())
 	}

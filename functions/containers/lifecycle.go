@@ -273,7 +273,7 @@ func (a *Router) setPaused(w http.ResponseWriter, r *http.Request, pause bool) e
 	if err != nil {
 		return err
 	}
-	p, ok := a.provider.(providers.Pauser)
+	p, ok := providers.As[providers.Pauser](a.provider)
 	if !ok {
 		return errdefs.NotImplementedf("pause is not supported by the %s provider", a.provider.Name())
 	}

@@ -41,7 +41,7 @@ type Store interface {
 	UpdateContainerFrom(ctx context.Context, id string, fn func(*records.Container) error, ch records.Change[records.Container]) (*records.Container, error)
 }
 
-// Provider is what the containers routes use of the provider; optional abilities are found by type assertion.
+// Provider is what the containers routes use of the provider; optional abilities are found with providers.As.
 type Provider interface {
 	Create(ctx context.Context, s providers.Spec) error
 	Kill(ctx context.Context, id string, signal int) error

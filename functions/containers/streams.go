@@ -58,7 +58,7 @@ func (a *Router) postContainersResize(w http.ResponseWriter, r *http.Request) er
 	if !c.State.Running {
 		return errdefs.Conflictf("cannot resize container %s: container is not running", c.ID)
 	}
-	if rz, ok := a.provider.(providers.Resizer); ok {
+	if rz, ok := providers.As[providers.Resizer](a.provider); ok {
 		if err := rz.Resize(r.Context(), c.ID, h, wd); err != nil {
 			return err
 		}
@@ -173,7 +173,7 @@ func (a *Router) getContainersTop(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	p, ok := a.provider.(providers.Processes)
+	p, ok := providers.As[providers.Processes](a.provider)
 	if !ok {
 		return errdefs.NotImplementedf("top is not supported by the %s provider", a.provider.Name())
 	}
@@ -198,7 +198,7 @@ func (a *Router) getContainersStats(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	p, ok := a.provider.(providers.Processes)
+	p, ok := providers.As[providers.Processes](a.provider)
 	if !ok {
 		return errdefs.NotImplementedf("stats are not supported by the %s provider", a.provider.Name())
 	}

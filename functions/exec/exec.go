@@ -40,7 +40,7 @@ func (a *Router) postContainerExecCreate(w http.ResponseWriter, r *http.Request)
 	if c, err = a.b.ReconcileWorkload(ctx, c); err != nil {
 		return err
 	}
-	if uc, ok := a.provider.(providers.UserChecker); ok && req.User != "" {
+	if uc, ok := providers.As[providers.UserChecker](a.provider); ok && req.User != "" {
 		// Docker refuses an unknown user at create (400), not at start.
 		if err := uc.CheckUser(ctx, c.ID, req.User); err != nil {
 			return err

@@ -9,7 +9,7 @@ import (
 
 // execPID is a running exec's Pid as the provider knows it; 0 otherwise.
 func (a *Router) execPID(ctx context.Context, e *records.Exec) int {
-	p, ok := a.provider.(providers.PIDReporter)
+	p, ok := providers.As[providers.PIDReporter](a.provider)
 	if !ok || !e.Running {
 		return 0
 	}

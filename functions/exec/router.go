@@ -19,8 +19,8 @@ import (
 )
 
 // Provider is the provider, of which the exec routes use only optional
-// abilities (providers.UserChecker, providers.PIDReporter), found by type
-// assertion.
+// abilities (providers.UserChecker, providers.PIDReporter), found with
+// providers.As.
 type Provider interface {
 	Name() string
 }

@@ -32,7 +32,7 @@ type Store interface {
 	TagsOf(ctx context.Context, imageID string) ([]string, error)
 }
 
-// Provider is what the images routes use of the provider; optional abilities are found by type assertion.
+// Provider is what the images routes use of the provider; optional abilities are found with providers.As.
 type Provider interface {
 	Name() string
 }

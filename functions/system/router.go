@@ -49,7 +49,7 @@ type Store interface {
 	Now() time.Time
 }
 
-// Provider is what the system routes use of the provider; optional abilities are found by type assertion.
+// Provider is what the system routes use of the provider; optional abilities are found with providers.As.
 type Provider interface {
 	Name() string
 }

@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"github.com/sockerless/sockerless/functions"
-	"github.com/sockerless/sockerless/internal/errdefs"
-	"github.com/sockerless/sockerless/internal/layerstore"
 	"github.com/sockerless/sockerless/internal/sweeper"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/relay"
@@ -142,27 +140,40 @@ func openStore(name string, callTimeout time.Duration) (statestore.Store, error)
 // to the workload's registration in hub; Remove disconnects it.
 // lostAfter is how long an agent must have been away from the relay
 // before its workload counts as gone (0: WorkloadLostAfter).
+//
+// The wrapper implements only what the relay changes: Create and Remove
+// (the agent's connection) and the two abilities about whether a
+// workload is still there. Every other optional ability is found on p
+// through providers.As (the wrapper is a providers.Unwrapper), so split
+// mode has exactly p's abilities: a provider without one takes functions'
+// path for a missing ability, and none is hidden. They pass through
+// because they act on what p holds in this process, not on its agents'
+// connections:
+//
+//   - providers.EarlyAttacher: p's agent registers in hub at Create, and
+//     Create returns only once the relayed agent is on the relay, so an
+//     attach through the relay is served from Create on too. (Were
+//     Create to return before the connection, this would not hold.)
+//   - the rest (Archiver, Processes, PIDReporter, UserChecker, Sizer,
+//     Resizer, Pauser, BaseLayerer, LayerKeeper, RootRunner,
+//     DefaultRooter, FlagApplier, VolumeRemover) read or change p's
+//     workloads, layers and volumes, or describe p.
+//
+// Two do not pass through; the wrapper implements them itself:
+//
+//   - providers.Inspector: p knows only the workloads of this process,
+//     while the relay knows every agent, whichever functions instance
+//     started it and across a restart of this one (see Exists).
+//   - providers.ExitInspector, which the sweep asks how a workload that
+//     Inspector said is gone ended: p would answer about its own
+//     process's workloads, not about the relay's account the sweep acted
+//     on, and the relay keeps no exits. ExitOf answers that it does not
+//     know (the sweep then records 255, as without the ability).
 func Relayed(p providers.Provider, hub *relay.Hub, secret []byte, relayURL string, lostAfter time.Duration, log *slog.Logger) providers.Provider {
 	if lostAfter <= 0 {
 		lostAfter = WorkloadLostAfter
 	}
-	r := &relayed{Provider: p, hub: hub, secret: secret, url: relayURL, log: log, agents: map[string]context.CancelFunc{}, lostAfter: lostAfter}
-	if rr, ok := p.(providers.RootRunner); ok {
-		// Only a provider that runs build steps may claim to: a build
-		// without a runner is refused before it starts.
-		return &relayedRunner{relayed: r, runner: rr}
-	}
-	return r
-}
-
-// relayedRunner is a relayed provider that runs docker build's steps.
-type relayedRunner struct {
-	*relayed
-	runner providers.RootRunner
-}
-
-func (r *relayedRunner) RunInRoot(ctx context.Context, root string, p providers.RootProcess) (int, error) {
-	return r.runner.RunInRoot(ctx, root, p)
+	return &relayed{Provider: p, hub: hub, secret: secret, url: relayURL, log: log, agents: map[string]context.CancelFunc{}, lostAfter: lostAfter}
 }
 
 type relayed struct {
@@ -255,15 +266,6 @@ func (r *relayed) Remove(ctx context.Context, id string) error {
 	return err
 }
 
-// RemoveVolume implements providers.VolumeRemover for a wrapped provider
-// that keeps volume data; for one that does not, there is nothing to do.
-func (r *relayed) RemoveVolume(ctx context.Context, name string) error {
-	if vr, ok := r.Provider.(providers.VolumeRemover); ok {
-		return vr.RemoveVolume(ctx, name)
-	}
-	return nil
-}
-
 // WorkloadLostAfter is how long a workload's agent must have been away
 // from the relay before the sweep takes the workload for gone: an agent
 // reconnects (with backoff) after a network blip, and a relay that just
@@ -283,72 +285,12 @@ func (r *relayed) Exists(ctx context.Context, id string) (bool, error) {
 	return p.Connected || p.GoneFor < r.lostAfter, nil
 }
 
-// The optional provider abilities pass through the wrapper; a wrapped
-// provider without one answers as functions does for a missing ability.
-
-func (r *relayed) notSupported(what string) error {
-	return errdefs.NotImplementedf("%s is not supported by the %s provider", what, r.Provider.Name())
+// ExitOf implements providers.ExitInspector so that the wrapped
+// provider's is not found (see Relayed): the relay keeps no exits.
+func (r *relayed) ExitOf(context.Context, string) (providers.Exit, bool, error) {
+	return providers.Exit{}, false, nil
 }
 
-func (r *relayed) StatPath(ctx context.Context, id, path string) (providers.PathStat, error) {
-	if a, ok := r.Provider.(providers.Archiver); ok {
-		return a.StatPath(ctx, id, path)
-	}
-	return providers.PathStat{}, r.notSupported("copying files")
-}
-
-func (r *relayed) GetArchive(ctx context.Context, id, path string) (io.ReadCloser, providers.PathStat, error) {
-	if a, ok := r.Provider.(providers.Archiver); ok {
-		return a.GetArchive(ctx, id, path)
-	}
-	return nil, providers.PathStat{}, r.notSupported("copying files")
-}
-
-func (r *relayed) PutArchive(ctx context.Context, id, path string, tarball io.Reader, noOverwriteDirNonDir bool) error {
-	if a, ok := r.Provider.(providers.Archiver); ok {
-		return a.PutArchive(ctx, id, path, tarball, noOverwriteDirNonDir)
-	}
-	return r.notSupported("copying files")
-}
-
-func (r *relayed) Top(ctx context.Context, id string) ([]providers.Process, error) {
-	if p, ok := r.Provider.(providers.Processes); ok {
-		return p.Top(ctx, id)
-	}
-	return nil, r.notSupported("top")
-}
-
-func (r *relayed) Stats(ctx context.Context, id string) (providers.Stats, error) {
-	if p, ok := r.Provider.(providers.Processes); ok {
-		return p.Stats(ctx, id)
-	}
-	return providers.Stats{}, r.notSupported("stats")
-}
-
-// LayerStore passes the wrapped provider's layer store through (nil
-// without one), so images keep their layers in split mode too.
-func (r *relayed) LayerStore() *layerstore.Store {
-	if lk, ok := r.Provider.(providers.LayerKeeper); ok {
-		return lk.LayerStore()
-	}
-	return nil
-}
-
-func (r *relayed) AttachesBeforeStart() bool {
-	ea, ok := r.Provider.(providers.EarlyAttacher)
-	return ok && ea.AttachesBeforeStart()
-}
-
-func (r *relayed) Pause(ctx context.Context, id string) error {
-	if p, ok := r.Provider.(providers.Pauser); ok {
-		return p.Pause(ctx, id)
-	}
-	return r.notSupported("pause")
-}
-
-func (r *relayed) Unpause(ctx context.Context, id string) error {
-	if p, ok := r.Provider.(providers.Pauser); ok {
-		return p.Unpause(ctx, id)
-	}
-	return r.notSupported("pause")
-}
+// Unwrap implements providers.Unwrapper: the wrapped provider's optional
+// abilities are its own.
+func (r *relayed) Unwrap() providers.Provider { return r.Provider }

@@ -13,7 +13,7 @@ import (
 // LayerStore returns the provider's layer store, or nil when the
 // provider does not run image filesystems.
 func (a *Backend) LayerStore() *layerstore.Store {
-	if lk, ok := a.provider.(providers.LayerKeeper); ok {
+	if lk, ok := providers.As[providers.LayerKeeper](a.provider); ok {
 		return lk.LayerStore()
 	}
 	return nil

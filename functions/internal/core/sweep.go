@@ -57,7 +57,7 @@ func (a *Backend) Sweep(ctx context.Context) (SweepReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("sweep: list containers: %w", err)
 	}
-	insp, _ := a.provider.(providers.Inspector)
+	insp, _ := providers.As[providers.Inspector](a.provider)
 	now := a.st.Now()
 	actions := 0
 	fail := func(id string, err error) {
@@ -116,7 +116,7 @@ func (a *Backend) Sweep(ctx context.Context) (SweepReport, error) {
 // ended (providers.ExitInspector); nil when it cannot tell, or when what
 // it knows is about another run.
 func (a *Backend) providerExit(ctx context.Context, c *records.Container) (*providers.Exit, error) {
-	ei, ok := a.provider.(providers.ExitInspector)
+	ei, ok := providers.As[providers.ExitInspector](a.provider)
 	if !ok {
 		return nil, nil
 	}
@@ -189,7 +189,7 @@ func (a *Backend) exitVanished(ctx context.Context, c *records.Container, ex *pr
 // the workload (an exec then ends unstarted, 126, with the reason):
 // a check that cannot be made must not fail a request it only refines.
 func (a *Backend) ReconcileWorkload(ctx context.Context, c *records.Container) (*records.Container, error) {
-	insp, ok := a.provider.(providers.Inspector)
+	insp, ok := providers.As[providers.Inspector](a.provider)
 	if !ok || c.Removing {
 		return c, nil
 	}

@@ -28,7 +28,7 @@ func (a *Backend) IssueTicket(w http.ResponseWriter, g ticket.Grant, tty bool, i
 	w.Header().Set("Content-Type", controlapi.MediaTicket)
 	w.WriteHeader(http.StatusOK)
 	st := controlapi.StreamTicket{RelayURL: a.cfg.RelayURL, Token: tok, Tty: tty, Kind: g.Kind, ID: id}
-	if ea, ok := a.provider.(providers.EarlyAttacher); ok && g.Kind == ticket.KindAttach {
+	if ea, ok := providers.As[providers.EarlyAttacher](a.provider); ok && g.Kind == ticket.KindAttach {
 		st.WaitReady = ea.AttachesBeforeStart()
 	}
 	return json.NewEncoder(w).Encode(st)

@@ -60,7 +60,7 @@ func (a *Backend) RemoveVolumeOf(ctx context.Context, v *records.Volume, owner s
 	// The data goes first: a volume whose data could not be deleted
 	// keeps its record, so the removal can be tried again, and a new
 	// volume of the same name never sees the old data.
-	if vr, ok := a.provider.(providers.VolumeRemover); ok {
+	if vr, ok := providers.As[providers.VolumeRemover](a.provider); ok {
 		if err := vr.RemoveVolume(ctx, v.Name); err != nil {
 			return fmt.Errorf("provider %s: remove volume %s: %w", a.provider.Name(), v.Name, err)
 		}
