@@ -1,0 +1,124 @@
+package localshim
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/sockerless/sockerless/agent"
+	"github.com/sockerless/sockerless/internal/errdefs"
+)
+
+// docker cp to or from a container that is not running, inside a folder
+// the shim carries.
+//
+// A created container's workload does not exist yet (and an exited one's
+// is gone), so functions refuses docker cp to it. But the contents of a
+// carried bind or named volume live on this host, in the folder the shim
+// pushes to the workload at start: in Docker, a cp into a created
+// container's volume writes into the volume, which is what
+// gitlab-ci-local does (its helper container, created with the build
+// volume, gets the project by `docker cp` before it starts). So a stat or
+// an upload whose path lies in a carried folder of a container that is
+// not running is served here, on that folder; the next start carries it
+// to the workload. Downloads keep going to functions: a stopped
+// container's own files (outside its volumes) are gone with its workload.
+
+// archiveInCarried finds, for an archive request on container ref at
+// path p, the carried folder holding p when the container is not running:
+// the folder and the path inside it ("/" being the bind's destination),
+// and the carry lock to hold. ok is false when the request is not for
+// the shim.
+func (s *Shim) archiveInCarried(ctx context.Context, ref, p string) (root, inner, lockKey string, ok bool) {
+	if !s.opts.CarryBinds || p == "" {
+		return "", "", "", false
+	}
+	c, err := s.carriedOf(ctx, ref)
+	if err != nil || len(c.binds) == 0 {
+		return "", "", "", false
+	}
+	if !path.IsAbs(p) {
+		p = "/" + p
+	}
+	clean := path.Clean(p)
+	var best *CarriedBind
+	for i := range c.binds {
+		b := &c.binds[i]
+		if (clean == b.Destination || strings.HasPrefix(clean, strings.TrimSuffix(b.Destination, "/")+"/")) &&
+			(best == nil || len(b.Destination) > len(best.Destination)) {
+			best = b
+		}
+	}
+	if best == nil || best.ReadOnly {
+		return "", "", "", false
+	}
+	var info struct{ State struct{ Running bool } }
+	if err := s.getJSON(ctx, "/containers/"+url.PathEscape(c.id)+"/json", &info); err != nil || info.State.Running {
+		return "", "", "", false
+	}
+	if best.Volume != "" {
+		if !s.carriesVolumes(ctx) {
+			return "", "", "", false
+		}
+		if root, err = s.volumeDir(best.Volume); err != nil {
+			return "", "", "", false
+		}
+		lockKey = volumeLockKey(best.Volume)
+	} else {
+		root, lockKey = best.Source, c.id
+	}
+	inner = "/" + strings.TrimPrefix(strings.TrimPrefix(clean, strings.TrimSuffix(best.Destination, "/")), "/")
+	// docker cp's trailing "/" and "/." are meaningful (follow a final
+	// symlink, copy a folder's contents).
+	switch {
+	case strings.HasSuffix(p, "/.") && inner != "/":
+		inner += "/."
+	case strings.HasSuffix(p, "/") && inner != "/":
+		inner += "/"
+	}
+	return root, inner, lockKey, true
+}
+
+// serveArchiveCarried answers a stat (HEAD) or an upload (PUT) on a
+// carried folder of a container that is not running, and reports whether
+// it did.
+func (s *Shim) serveArchiveCarried(w http.ResponseWriter, r *http.Request, ref string) bool {
+	if r.Method != http.MethodHead && r.Method != http.MethodPut {
+		return false
+	}
+	p := r.URL.Query().Get("path")
+	root, inner, lockKey, ok := s.archiveInCarried(r.Context(), ref, p)
+	if !ok {
+		return false
+	}
+	unlock := s.lockCarry(lockKey)
+	defer unlock()
+	ar := &agent.FSArchiver{Root: root}
+	if r.Method == http.MethodHead {
+		st, err := ar.StatPath(r.Context(), inner)
+		if err != nil {
+			writeError(w, err, 0)
+			return true
+		}
+		st.Name = path.Base(path.Clean(p))
+		b, _ := json.Marshal(st)
+		w.Header().Set("X-Docker-Container-Path-Stat", base64.StdEncoding.EncodeToString(b))
+		w.WriteHeader(http.StatusOK)
+		return true
+	}
+	noOverwrite := boolValue(r, "noOverwriteDirNonDir")
+	if err := ar.PutArchive(r.Context(), inner, r.Body, noOverwrite); err != nil {
+		if !errdefs.IsNotFound(err) && !errdefs.IsInvalidParameter(err) {
+			s.log.Warn("docker cp into a carried folder failed", "container", ref, "path", p, "err", err)
+		}
+		writeError(w, err, 0)
+		return true
+	}
+	s.log.Debug("docker cp into a carried folder of a container that is not running", "container", ref, "path", p)
+	w.WriteHeader(http.StatusOK)
+	return true
+}
