@@ -67,6 +67,9 @@ func (s *Shim) serveArchive(w http.ResponseWriter, r *http.Request) {
 		s.forward(w, r)
 		return
 	}
+	if r.Method == http.MethodPut && resp.StatusCode == http.StatusNotImplemented && s.stagePut(w, r) {
+		return
+	}
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), controlapi.MediaTicket) {
 		copyHeader(w.Header(), resp.Header)
 		w.WriteHeader(resp.StatusCode)

@@ -1,12 +1,16 @@
 package localshim
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/sockerless/sockerless/agent"
@@ -27,6 +31,93 @@ import (
 // not running is served here, on that folder; the next start carries it
 // to the workload. Downloads keep going to functions: a stopped
 // container's own files (outside its volumes) are gone with its workload.
+//
+// An upload elsewhere in a created container that functions cannot take
+// (its workload does not run yet) is staged here when the container has
+// carried folders: its agent then holds the main process until the
+// shim's first push at start (SOCKERLESS_CARRY_HOLD), and the shim
+// applies the staged uploads, in order, through the agent before that
+// push. gitlab-ci-local copies its job script to /gcl-cmd so. Without
+// carried folders nothing holds the process, and the upload is refused
+// as before.
+
+// maxStaged bounds the uploads staged for one container (64 MiB).
+const maxStaged = 64 << 20
+
+// stagedPut is one staged docker cp upload: its query (path and
+// options) and its tar.
+type stagedPut struct {
+	query string
+	body  []byte
+}
+
+// stagePut stages the upload r to a container that is not running and
+// has carried folders, answering it, and reports whether it did.
+func (s *Shim) stagePut(w http.ResponseWriter, r *http.Request) bool {
+	m := archivePath.FindStringSubmatch(versionPrefix.ReplaceAllString(r.URL.Path, ""))
+	if m == nil || !s.opts.CarryBinds {
+		return false
+	}
+	c, err := s.carriedOf(r.Context(), m[1])
+	if err != nil || len(c.binds) == 0 {
+		return false
+	}
+	if clean := path.Clean("/" + r.URL.Query().Get("path")); slices.ContainsFunc(c.binds, func(b CarriedBind) bool {
+		return b.ReadOnly && (clean == b.Destination || strings.HasPrefix(clean, strings.TrimSuffix(b.Destination, "/")+"/"))
+	}) {
+		return false // read-only, as in Docker
+	}
+	var info struct{ State struct{ Running bool } }
+	if err := s.getJSON(r.Context(), "/containers/"+url.PathEscape(c.id)+"/json", &info); err != nil || info.State.Running {
+		return false
+	}
+	s.carry.mu.Lock()
+	have := 0
+	for _, p := range s.carry.staged[c.id] {
+		have += len(p.body)
+	}
+	s.carry.mu.Unlock()
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(maxStaged-have)+1))
+	if err != nil {
+		writeError(w, err, http.StatusBadRequest)
+		return true
+	}
+	if have+len(body) > maxStaged {
+		writeError(w, errdefs.InvalidParameterf("docker cp into container %s before it starts: more than %d MiB staged", c.id, maxStaged>>20), 0)
+		return true
+	}
+	s.carry.mu.Lock()
+	if s.carry.staged == nil {
+		s.carry.staged = map[string][]stagedPut{}
+	}
+	s.carry.staged[c.id] = append(s.carry.staged[c.id], stagedPut{query: r.URL.RawQuery, body: body})
+	s.carry.mu.Unlock()
+	s.log.Debug("docker cp into a container that is not running staged for its start", "container", c.id, "bytes", len(body))
+	w.WriteHeader(http.StatusOK)
+	return true
+}
+
+// applyStaged applies container id's staged uploads through its agent,
+// which has just started, and forgets them.
+func (s *Shim) applyStaged(ctx context.Context, id string) error {
+	s.carry.mu.Lock()
+	puts := s.carry.staged[id]
+	delete(s.carry.staged, id)
+	s.carry.mu.Unlock()
+	for _, p := range puts {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, "/containers/"+url.PathEscape(id)+"/archive?"+p.query, bytes.NewReader(p.body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/x-tar")
+		rec := &recorder{header: http.Header{}}
+		s.serveArchive(rec, req)
+		if rec.status/100 != 2 {
+			return fmt.Errorf("docker cp staged before container %s started: %d %s", id, rec.status, strings.TrimSpace(rec.body.String()))
+		}
+	}
+	return nil
+}
 
 // archiveInCarried finds, for an archive request on container ref at
 // path p, the carried folder holding p when the container is not running:

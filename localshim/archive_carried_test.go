@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/sockerless/sockerless/internal/controlapi"
 )
 
 type noDialer struct{}
@@ -89,7 +92,9 @@ func TestArchiveIntoCarriedFolder(t *testing.T) {
 		{"upload to a carried host folder", http.MethodPut, "/host", false, http.StatusOK, "host/f.txt", false},
 		{"upload to a missing folder", http.MethodPut, "/builds/group/project/none", false, http.StatusNotFound, "", false},
 		{"a running container", http.MethodPut, "/builds/group/project", true, http.StatusNotImplemented, "", true},
-		{"outside the carried folders", http.MethodPut, "/builds", false, http.StatusNotImplemented, "", true},
+		// Staged for the start (TestArchiveStagedUntilStart), functions
+		// having refused it.
+		{"outside the carried folders", http.MethodPut, "/builds", false, http.StatusOK, "", true},
 		{"a read-only bind", http.MethodPut, "/ro", false, http.StatusNotImplemented, "", true},
 		{"a download", http.MethodGet, "/builds/group/project", false, http.StatusNotImplemented, "", true},
 	}
@@ -140,5 +145,111 @@ func TestArchiveIntoCarriedFolder(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// stagingFunctions is functions for a created container with a carried
+// volume on a provider whose workloads have their own files: docker cp
+// is refused (501) until the container runs; once it runs an upload is
+// taken directly (ArchiveDirect) and recorded; carries are refused
+// (409, no agent) before the start and answered 501 after.
+type stagingFunctions struct {
+	mu      sync.Mutex
+	running bool
+	puts    []string // path=…: body of each upload taken
+	calls   []string
+}
+
+func (f *stagingFunctions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
+	r.URL.Path = versionPrefix.ReplaceAllString(r.URL.Path, "")
+	switch {
+	case r.URL.Path == "/containers/c1/json":
+		l, _ := json.Marshal([]CarriedBind{{Volume: "build", Destination: "/builds"}})
+		_ = json.NewEncoder(w).Encode(map[string]any{"Id": "c1", "Name": "/c1",
+			"Config": map[string]any{"Labels": map[string]string{CarryLabel: string(l)}}, "State": map[string]any{"Running": f.running}})
+	case r.URL.Path == "/info":
+		_ = json.NewEncoder(w).Encode(map[string]any{"DriverStatus": [][2]string{{"Provider", "ecs"}}})
+	case r.URL.Path == "/containers/c1/start":
+		f.running = true
+		w.WriteHeader(http.StatusNoContent)
+	case strings.HasPrefix(r.URL.Path, carryTicketPath) && !f.running:
+		http.Error(w, `{"message":"no agent yet"}`, http.StatusConflict)
+	case r.URL.Path == "/containers/c1/archive" && r.Method == http.MethodPut && f.running:
+		if r.Header.Get(controlapi.HeaderArchiveTicket) != "" {
+			w.Header().Set(controlapi.HeaderArchiveTicket, controlapi.ArchiveDirect)
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		tr := tar.NewReader(r.Body)
+		h, err := tr.Next()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		b, _ := io.ReadAll(tr)
+		f.puts = append(f.puts, r.URL.Query().Get("path")+":"+h.Name+"="+string(b))
+		w.WriteHeader(http.StatusOK)
+	default:
+		http.Error(w, `{"message":"copying files to a container that is not running is not supported"}`, http.StatusNotImplemented)
+	}
+}
+
+// TestArchiveStagedUntilStart: an upload outside the carried folders of
+// a created container with carried folders is staged by the shim and
+// applied, in order, once the start is through and before the client
+// hears of it; a container without carried folders keeps functions'
+// refusal.
+func TestArchiveStagedUntilStart(t *testing.T) {
+	f := &stagingFunctions{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	s, err := New(Options{Transport: http.DefaultTransport, BaseURL: srv.URL, Dialer: noDialer{}, CarryBinds: true, VolumeDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(method, target string, body []byte) *httptest.ResponseRecorder {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(method, target, bytes.NewReader(body)))
+		return rec
+	}
+	for i, name := range []string{"gcl-cmd", "second"} {
+		if rec := do(http.MethodPut, "/v1.47/containers/c1/archive?path=/", tarOf(t, map[string]string{name: fmt.Sprint("script ", i)})); rec.Code != http.StatusOK {
+			t.Fatalf("staged upload: %d %s", rec.Code, rec.Body.String())
+		}
+	}
+	if len(f.puts) != 0 {
+		t.Fatalf("uploads reached functions before the start: %q", f.puts)
+	}
+	if rec := do(http.MethodPost, "/v1.47/containers/c1/start", nil); rec.Code != http.StatusNoContent {
+		t.Fatalf("start: %d %s; calls %q", rec.Code, rec.Body.String(), f.calls)
+	}
+	want := []string{"/:gcl-cmd=script 0", "/:second=script 1"}
+	if strings.Join(f.puts, "|") != strings.Join(want, "|") {
+		t.Fatalf("uploads applied %q, want %q", f.puts, want)
+	}
+	// Applied once: a second start has nothing staged.
+	f.mu.Lock()
+	f.running, f.puts = false, nil
+	f.mu.Unlock()
+	if rec := do(http.MethodPost, "/v1.47/containers/c1/start", nil); rec.Code != http.StatusNoContent || len(f.puts) != 0 {
+		t.Fatalf("second start: %d, uploads %q", rec.Code, f.puts)
+	}
+
+	// Without carried folders functions' refusal stands.
+	ff := &fakeFunctions{}
+	srv2 := httptest.NewServer(ff)
+	defer srv2.Close()
+	s2, err := New(Options{Transport: http.DefaultTransport, BaseURL: srv2.URL, Dialer: noDialer{}, CarryBinds: true, VolumeDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s2.ServeHTTP(rec, httptest.NewRequest(http.MethodPut, "/v1.47/containers/c1/archive?path=/", bytes.NewReader(tarOf(t, map[string]string{"f": "x"}))))
+	if rec.Code != http.StatusNotImplemented {
+		t.Fatalf("upload without carried folders: %d, want 501", rec.Code)
 	}
 }
