@@ -38,8 +38,9 @@ import (
 // shim's first push at start (SOCKERLESS_CARRY_HOLD), and the shim
 // applies the staged uploads, in order, through the agent before that
 // push. gitlab-ci-local copies its job script to /gcl-cmd so. Without
-// carried folders nothing holds the process, and the upload is refused
-// as before.
+// carried folders, or on a provider whose agents do not hold for the
+// carry (holdsForCarry), nothing keeps the process from running first,
+// and the upload is refused as before.
 
 // maxStaged bounds the uploads staged for one container (64 MiB).
 const maxStaged = 64 << 20
@@ -51,11 +52,19 @@ type stagedPut struct {
 	body  []byte
 }
 
+// holdsForCarry reports whether a provider's agents hold the main
+// process until the shim's first carry push (SOCKERLESS_CARRY_HOLD),
+// which a staged upload relies on to land first.
+func holdsForCarry(provider string) bool { return provider == "ecs" }
+
 // stagePut stages the upload r to a container that is not running and
 // has carried folders, answering it, and reports whether it did.
 func (s *Shim) stagePut(w http.ResponseWriter, r *http.Request) bool {
 	m := archivePath.FindStringSubmatch(versionPrefix.ReplaceAllString(r.URL.Path, ""))
 	if m == nil || !s.opts.CarryBinds {
+		return false
+	}
+	if p, err := s.providerName(r.Context()); err != nil || !holdsForCarry(p) {
 		return false
 	}
 	c, err := s.carriedOf(r.Context(), m[1])

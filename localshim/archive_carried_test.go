@@ -154,10 +154,11 @@ func TestArchiveIntoCarriedFolder(t *testing.T) {
 // taken directly (ArchiveDirect) and recorded; carries are refused
 // (409, no agent) before the start and answered 501 after.
 type stagingFunctions struct {
-	mu      sync.Mutex
-	running bool
-	puts    []string // path=…: body of each upload taken
-	calls   []string
+	mu       sync.Mutex
+	provider string // default ecs
+	running  bool
+	puts     []string // path=…: body of each upload taken
+	calls    []string
 }
 
 func (f *stagingFunctions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -171,7 +172,11 @@ func (f *stagingFunctions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"Id": "c1", "Name": "/c1",
 			"Config": map[string]any{"Labels": map[string]string{CarryLabel: string(l)}}, "State": map[string]any{"Running": f.running}})
 	case r.URL.Path == "/info":
-		_ = json.NewEncoder(w).Encode(map[string]any{"DriverStatus": [][2]string{{"Provider", "ecs"}}})
+		p := f.provider
+		if p == "" {
+			p = "ecs"
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"DriverStatus": [][2]string{{"Provider", p}}})
 	case r.URL.Path == "/containers/c1/start":
 		f.running = true
 		w.WriteHeader(http.StatusNoContent)
@@ -200,8 +205,8 @@ func (f *stagingFunctions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // TestArchiveStagedUntilStart: an upload outside the carried folders of
 // a created container with carried folders is staged by the shim and
 // applied, in order, once the start is through and before the client
-// hears of it; a container without carried folders keeps functions'
-// refusal.
+// hears of it; on Lambda (no hold) and for a container without carried
+// folders functions' refusal stands.
 func TestArchiveStagedUntilStart(t *testing.T) {
 	f := &stagingFunctions{}
 	srv := httptest.NewServer(f)
@@ -237,6 +242,21 @@ func TestArchiveStagedUntilStart(t *testing.T) {
 	f.mu.Unlock()
 	if rec := do(http.MethodPost, "/v1.47/containers/c1/start", nil); rec.Code != http.StatusNoContent || len(f.puts) != 0 {
 		t.Fatalf("second start: %d, uploads %q", rec.Code, f.puts)
+	}
+
+	// On a provider whose agents do not hold the process for the carry
+	// (Lambda), functions' refusal stands.
+	fl := &stagingFunctions{provider: "lambda"}
+	srvL := httptest.NewServer(fl)
+	defer srvL.Close()
+	sl, err := New(Options{Transport: http.DefaultTransport, BaseURL: srvL.URL, Dialer: noDialer{}, CarryBinds: true, VolumeDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recL := httptest.NewRecorder()
+	sl.ServeHTTP(recL, httptest.NewRequest(http.MethodPut, "/v1.47/containers/c1/archive?path=/", bytes.NewReader(tarOf(t, map[string]string{"f": "x"}))))
+	if recL.Code != http.StatusNotImplemented {
+		t.Fatalf("upload on lambda: %d, want 501", recL.Code)
 	}
 
 	// Without carried folders functions' refusal stands.
