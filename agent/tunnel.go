@@ -51,13 +51,17 @@ func serveTunnel(ctx context.Context, out io.Writer, stdin io.Reader, g ticket.G
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
+	// The copies hide the connection's ReadFrom and WriteTo, which would
+	// copy through io.Copy's own 32 KiB buffer: 64 KiB reads make 64 KiB
+	// frames (and one write per frame the other way), half the messages,
+	// syscalls and WebSocket headers of 32 KiB ones.
 	go func() {
-		_, _ = io.CopyBuffer(conn, stdin, make([]byte, 32<<10))
+		_, _ = io.CopyBuffer(struct{ io.Writer }{conn}, stdin, make([]byte, 64<<10))
 		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 			_ = cw.CloseWrite()
 		}
 	}()
-	if _, err := io.CopyBuffer(frame.Writer{W: out, Type: frame.Stdout}, conn, make([]byte, 64<<10)); err != nil && !errors.Is(err, net.ErrClosed) {
+	if _, err := io.CopyBuffer(frame.Writer{W: out, Type: frame.Stdout}, struct{ io.Reader }{conn}, make([]byte, 64<<10)); err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}
 	return frame.Write(out, frame.Exit, []byte("0"))

@@ -76,13 +76,20 @@ func copyTree(t testing.TB, src, dst string) {
 // job, and its exit code.
 func actRun(t *testing.T, s *server, repo, home string, args ...string) (map[string][]string, string, int) {
 	t.Helper()
+	return actRunOn(t, s.dockerHost, "alpine:3.20", 3*time.Minute, repo, home, args...)
+}
+
+// actRunOn is actRun against the daemon at host, with image standing in
+// for ubuntu-latest and a hang guard of limit.
+func actRunOn(t *testing.T, host, image string, limit time.Duration, repo, home string, args ...string) (map[string][]string, string, int) {
+	t.Helper()
 	act := goTool(t, "act")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	argv := append([]string{"push", "--pull=false", "-P", "ubuntu-latest=alpine:3.20", "--no-cache-server", "--rm"}, args...)
+	argv := append([]string{"push", "--pull=false", "-P", "ubuntu-latest=" + image, "--no-cache-server", "--rm"}, args...)
 	cmd := exec.CommandContext(ctx, act, argv...)
 	cmd.Dir = repo
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+s.dockerHost, "HOME="+home,
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+host, "HOME="+home,
 		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

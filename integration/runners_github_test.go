@@ -29,6 +29,14 @@ func startECSRunner(t *testing.T, shimEnv ...string) (runner, string) {
 // returns them, functions' URL and the local registry's busybox image.
 func startECSFunctions(t *testing.T) (slEnv, string, string) {
 	t.Helper()
+	cloud, e, url := startECSCloud(t)
+	return e, url, cloud.Image
+}
+
+// startECSCloud is startECSFunctions returning the local AWS itself (its
+// registry and engine), for tests that push images of their own.
+func startECSCloud(t *testing.T) (*awscloud.Cloud, slEnv, string) {
+	t.Helper()
 	root, err := emulators.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +54,7 @@ func startECSFunctions(t *testing.T) (slEnv, string, string) {
 		"SOCKERLESS_RELAY_URL="+e.relay, "SOCKERLESS_TOKEN=gh-token", "SOCKERLESS_CONTROL_PLANE_URL="+url,
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")...)
 	waitHTTP(t, url+"/_ping", "Bearer gh-token")
-	return e, url, cloud.Image
+	return cloud, e, url
 }
 
 // TestGitHubActionsContainerJobWithServiceECS replays, call by call with

@@ -18,7 +18,7 @@ import (
 	"github.com/sockerless/sockerless/relay/ticket"
 )
 
-var archivePath = regexp.MustCompile(`^/containers/[^/]+/archive$`)
+var archivePath = regexp.MustCompile(`^/containers/([^/]+)/archive$`)
 
 // isArchive reports whether r is a docker cp request (HEAD, GET or PUT
 // /containers/{id}/archive), p being its path without the version.
@@ -41,6 +41,9 @@ const archiveDialTimeout = time.Minute
 // functions. Any other answer is passed through, except the answer to a
 // PUT's question, ArchiveDirect, after which the upload goes to functions.
 func (s *Shim) serveArchive(w http.ResponseWriter, r *http.Request) {
+	if m := archivePath.FindStringSubmatch(versionPrefix.ReplaceAllString(r.URL.Path, "")); m != nil && s.serveArchiveCarried(w, r, m[1]) {
+		return
+	}
 	out, err := s.outgoing(r.Context(), r, http.NoBody)
 	if err != nil {
 		s.fail(w, err)
@@ -62,6 +65,9 @@ func (s *Shim) serveArchive(w http.ResponseWriter, r *http.Request) {
 	defer resp.Body.Close()
 	if r.Method == http.MethodPut && resp.StatusCode == http.StatusNoContent && resp.Header.Get(controlapi.HeaderArchiveTicket) == controlapi.ArchiveDirect {
 		s.forward(w, r)
+		return
+	}
+	if r.Method == http.MethodPut && resp.StatusCode == http.StatusNotImplemented && s.stagePut(w, r) {
 		return
 	}
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), controlapi.MediaTicket) {

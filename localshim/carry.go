@@ -81,6 +81,10 @@ type carryState struct {
 	// provider is functions' provider name once known (GET /info), which
 	// tells whether named volumes are carried (volumes.go).
 	provider string
+	// staged holds, per container id, the docker cp uploads to a
+	// container that was not running, applied at its start
+	// (archive_carried.go).
+	staged map[string][]stagedPut
 }
 
 type carried struct {
@@ -137,8 +141,15 @@ func (s *Shim) serveCarried(w http.ResponseWriter, r *http.Request, p string) bo
 		rec := &recorder{header: http.Header{}}
 		s.forward(rec, r)
 		if rec.status/100 == 2 {
+			// Staged uploads land while the agent still holds the main
+			// process (until the pushes below).
+			staged := s.applyStaged(r.Context(), c.id)
 			if err := s.carryAll(r.Context(), c, ticket.CarryPush); err != nil {
 				s.log.Warn("carrying binds after start failed", "container", c.id, "err", err)
+			}
+			if staged != nil {
+				writeError(w, staged, 0)
+				return true
 			}
 		}
 		rec.replay(w)
@@ -535,6 +546,7 @@ func (s *Shim) forgetCarried(ref string) {
 	}
 	delete(s.carry.locks, c.id)
 	delete(s.carry.pulledAtExit, c.id)
+	delete(s.carry.staged, c.id)
 	for k := range s.carry.bases {
 		if strings.HasPrefix(k, c.id+"\x00") {
 			delete(s.carry.bases, k)

@@ -61,28 +61,39 @@ func (s *Shim) carriesVolumes(ctx context.Context) bool {
 	if s.opts.VolumeDir == "" {
 		return false
 	}
+	p, err := s.providerName(ctx)
+	if err != nil {
+		s.log.Warn("cannot tell whether named volumes are carried", "err", err)
+		return false
+	}
+	return !sharesVolumes(p)
+}
+
+// providerName is functions' provider ("unknown" when /info names none),
+// asked once (GET /info).
+func (s *Shim) providerName(ctx context.Context) (string, error) {
 	s.carry.mu.Lock()
 	p := s.carry.provider
 	s.carry.mu.Unlock()
-	if p == "" {
-		var info struct{ DriverStatus [][2]string }
-		if err := s.getJSON(ctx, "/info", &info); err != nil {
-			s.log.Warn("cannot tell whether named volumes are carried", "err", err)
-			return false
-		}
-		for _, kv := range info.DriverStatus {
-			if kv[0] == "Provider" {
-				p = kv[1]
-			}
-		}
-		if p == "" {
-			p = "unknown"
-		}
-		s.carry.mu.Lock()
-		s.carry.provider = p
-		s.carry.mu.Unlock()
+	if p != "" {
+		return p, nil
 	}
-	return !sharesVolumes(p)
+	var info struct{ DriverStatus [][2]string }
+	if err := s.getJSON(ctx, "/info", &info); err != nil {
+		return "", err
+	}
+	for _, kv := range info.DriverStatus {
+		if kv[0] == "Provider" {
+			p = kv[1]
+		}
+	}
+	if p == "" {
+		p = "unknown"
+	}
+	s.carry.mu.Lock()
+	s.carry.provider = p
+	s.carry.mu.Unlock()
+	return p, nil
 }
 
 // volumeDir is the folder holding volume name's contents, made if absent.

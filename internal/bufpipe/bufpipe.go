@@ -11,9 +11,14 @@ import (
 
 // Pipe is a bounded buffered pipe. Safe for one reader and many writers.
 type Pipe struct {
-	mu       sync.Mutex
-	cond     *sync.Cond
+	mu   sync.Mutex
+	cond *sync.Cond
+	// buf[off:] are the bytes waiting. Reads advance off; a write that
+	// would outgrow buf's capacity first moves the waiting bytes to the
+	// front, so a stream reuses one buffer instead of allocating a new
+	// one for every write after the reader caught up.
 	buf      []byte
+	off      int
 	limit    int
 	wclosed  bool
 	rclosed  bool
@@ -34,13 +39,17 @@ func (p *Pipe) Write(b []byte) (int, error) {
 	defer p.mu.Unlock()
 	n := 0
 	for len(b) > 0 {
-		for len(p.buf) >= p.limit && !p.rclosed && !p.wclosed {
+		for len(p.buf)-p.off >= p.limit && !p.rclosed && !p.wclosed {
 			p.cond.Wait()
 		}
 		if p.rclosed || p.wclosed {
 			return n, io.ErrClosedPipe
 		}
-		k := min(len(b), p.limit-len(p.buf))
+		k := min(len(b), p.limit-(len(p.buf)-p.off))
+		if p.off > 0 && len(p.buf)+k > cap(p.buf) {
+			p.buf = p.buf[:copy(p.buf, p.buf[p.off:])]
+			p.off = 0
+		}
 		p.buf = append(p.buf, b[:k]...)
 		b = b[k:]
 		n += k
@@ -54,22 +63,25 @@ func (p *Pipe) Write(b []byte) (int, error) {
 func (p *Pipe) Read(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for len(p.buf) == 0 && !p.wclosed && !p.rclosed {
+	for len(p.buf) == p.off && !p.wclosed && !p.rclosed {
 		p.cond.Wait()
 	}
 	if p.rclosed {
 		return 0, io.ErrClosedPipe
 	}
-	if len(p.buf) == 0 {
+	if len(p.buf) == p.off {
 		if p.closeErr != nil {
 			return 0, p.closeErr
 		}
 		return 0, io.EOF
 	}
-	n := copy(b, p.buf)
-	p.buf = p.buf[n:]
-	if len(p.buf) == 0 {
-		p.buf = nil
+	n := copy(b, p.buf[p.off:])
+	p.off += n
+	if p.off == len(p.buf) {
+		// Drained: the next write starts at the front again, in the
+		// same buffer (at most the pipe's limit, which it may hold
+		// anyway).
+		p.buf, p.off = p.buf[:0], 0
 	}
 	p.cond.Broadcast()
 	return n, nil
@@ -95,7 +107,7 @@ func (p *Pipe) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rclosed = true
-	p.buf = nil
+	p.buf, p.off = nil, 0
 	p.cond.Broadcast()
 	return nil
 }
@@ -104,5 +116,5 @@ func (p *Pipe) Close() error {
 func (p *Pipe) Buffered() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.buf)
+	return len(p.buf) - p.off
 }

@@ -154,6 +154,11 @@ func (e *Engine) importImage(ctx context.Context, rootfs io.Reader, ref string, 
 		return err
 	}
 	defer c.Close()
+	return importWith(ctx, c, rootfs, ref, changes)
+}
+
+// importWith imports rootfs as ref on the engine c answers for.
+func importWith(ctx context.Context, c *client.Client, rootfs io.Reader, ref string, changes []string) error {
 	res, err := c.ImageImport(ctx, client.ImageImportSource{Source: rootfs, SourceName: "-"}, ref, client.ImageImportOptions{Changes: changes})
 	if err != nil {
 		return fmt.Errorf("dockerengine: importing %s: %w", ref, err)
