@@ -259,7 +259,7 @@ func createWarnings(p Provider, hc *container.HostConfig) []string {
 func mergeImageConfig(user *container.Config, img *records.Image) *container.Config {
 	cfg := *user
 	ic := img.Config.Config
-	cfg.Env = core.MergeEnv(ic.Env, user.Env)
+	cfg.Env = imageEnvUnder(user.Env, ic.Env)
 	if len(user.Entrypoint) == 0 && user.Entrypoint == nil {
 		cfg.Entrypoint = append([]string(nil), ic.Entrypoint...)
 		if len(user.Cmd) == 0 {
@@ -456,7 +456,7 @@ func (a *Router) Summary(c *records.Container, size bool) container.Summary {
 		Names:   []string{"/" + c.Name},
 		Image:   c.ImageRef,
 		ImageID: c.Image,
-		Command: strings.TrimSpace(strings.Join(append([]string{c.Path}, c.Args...), " ")),
+		Command: listCommand(c.Path, c.Args),
 		Created: c.Created.Unix(),
 		Ports:   core.PortSummaries(c),
 		Labels:  c.Config.Labels,
@@ -543,7 +543,7 @@ func (a *Router) getContainersJSON(w http.ResponseWriter, r *http.Request) error
 		switch container.ContainerState(s) {
 		case container.StateCreated, container.StateRunning, container.StatePaused, container.StateRestarting, container.StateRemoving, container.StateExited, container.StateDead:
 		default:
-			return errdefs.InvalidParameterf("invalid filter 'status=%s'", s)
+			return errdefs.InvalidParameterf("invalid filter 'status=%s': invalid value for state (%s): must be one of created, running, paused, restarting, removing, exited, dead", s, s)
 		}
 	}
 	limit, err := httpx.IntValue(r, "limit", -1)
@@ -688,7 +688,11 @@ func (a *Router) postContainerRename(w http.ResponseWriter, r *http.Request) err
 	_, err = a.st.UpdateContainer(ctx, c.ID, func(c *records.Container) error { c.Name = newName; return nil })
 	if err != nil {
 		if isNameConflict(err) {
-			return errdefs.Conflictf("Conflict. The container name \"/%s\" is already in use. You have to remove (or rename) that container to be able to reuse that name.", newName)
+			holder := ""
+			if other, oerr := a.st.ContainerByName(ctx, newName); oerr == nil {
+				holder = other.ID
+			}
+			return errdefs.Conflictf("Error when allocating new name: Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", newName, holder)
 		}
 		return err
 	}
@@ -706,10 +710,11 @@ func (a *Router) deleteContainers(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if c.State.Running && !httpx.BoolValue(r, "force") {
+		// Docker 28 names the container as the request does.
 		if c.State.Paused {
-			return errdefs.Conflictf("cannot remove container \"/%s\": container is paused and must be unpaused first", c.Name)
+			return errdefs.Conflictf("cannot remove container %q: container is paused and must be unpaused first", r.PathValue("id"))
 		}
-		return errdefs.Conflictf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)
+		return errdefs.Conflictf("cannot remove container %q: container is running: stop the container before removing or force remove", r.PathValue("id"))
 	}
 	if err := a.b.RemoveContainer(ctx, c, true); err != nil {
 		return err
@@ -753,4 +758,43 @@ func (a *Router) postContainersPrune(w http.ResponseWriter, r *http.Request) err
 	}
 	a.b.Event(ctx, events.ContainerEventType, events.ActionPrune, "", map[string]string{"reclaimed": strconv.FormatUint(rep.SpaceReclaimed, 10)})
 	return httpx.WriteJSON(w, http.StatusOK, rep)
+}
+
+// listCommand is a listing's Command as moby words it: the path, then
+// the arguments, each with a space in single quotes.
+func listCommand(path string, args []string) string {
+	parts := []string{path}
+	for _, a := range args {
+		if strings.Contains(a, " ") {
+			a = "'" + a + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.TrimSpace(strings.Join(parts, " "))
+}
+
+// imageEnvUnder is moby's merge of a container's env with its image's:
+// the request's variables as given, then the image's whose names the
+// request does not set; PATH gets Docker's default when neither does
+// (core.MergeEnv's rule).
+func imageEnvUnder(user, image []string) []string {
+	if len(user) == 0 {
+		return core.MergeEnv(image)
+	}
+	set := map[string]bool{}
+	for _, kv := range user {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
+	out := append([]string(nil), user...)
+	for _, kv := range image {
+		if k, _, _ := strings.Cut(kv, "="); !set[k] {
+			out = append(out, kv)
+			set[k] = true
+		}
+	}
+	if !set["PATH"] {
+		out = append([]string{"PATH=" + core.DefaultPath}, out...)
+	}
+	return out
 }

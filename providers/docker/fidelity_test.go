@@ -1,0 +1,75 @@
+package docker_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// fidelityCase is a docker CLI sequence and what dockerd 28.2.2 answers
+// to its last line (taken from the conformance suite's reference
+// transcripts): stdout, stderr (its first line) and exit code. Earlier
+// lines must succeed.
+type fidelityCase struct {
+	name   string
+	setup  [][]string
+	last   []string
+	stdout string
+	stderr string
+	code   int
+}
+
+// TestDockerFidelity runs, on one Sockerless with the docker provider,
+// the cases where Sockerless answered otherwise than Docker (error
+// wording, listing shapes, defaults). Each case's names are its own.
+func TestDockerFidelity(t *testing.T) {
+	s := start(t)
+	cases := []fidelityCase{
+		{name: "kill-bad-signal", setup: [][]string{{"run", "-d", "--name", "k1", "busybox", "sleep", "300"}},
+			last: []string{"kill", "-s", "NOSIG", "k1"}, stderr: "Error response from daemon: cannot kill container: k1: invalid signal: NOSIG", code: 1},
+		{name: "kill-missing", last: []string{"kill", "nosuch"},
+			stderr: "Error response from daemon: cannot kill container: nosuch: No such container: nosuch", code: 1},
+		{name: "rm-running", setup: [][]string{{"run", "-d", "--name", "r1", "busybox", "sleep", "300"}},
+			last: []string{"rm", "r1"}, stderr: `Error response from daemon: cannot remove container "r1": container is running: stop the container before removing or force remove`, code: 1},
+		{name: "unpause-not-paused", setup: [][]string{{"run", "-d", "--name", "u1", "busybox", "sleep", "300"}},
+			last: []string{"unpause", "u1"}, stderr: "Error response from daemon: Container <id:u1> is not paused", code: 1},
+		{name: "rename-conflict", setup: [][]string{{"create", "--name", "n1", "busybox"}, {"create", "--name", "n2", "busybox"}},
+			last: []string{"rename", "n1", "n2"}, stderr: `Error response from daemon: Error when allocating new name: Conflict. The container name "/n2" is already in use by container "<id:n2>". You have to remove (or rename) that container to be able to reuse that name.`, code: 1},
+		{name: "ps-filter-status-bad", last: []string{"ps", "--filter", "status=sleeping"},
+			stderr: "Error response from daemon: invalid filter 'status=sleeping': invalid value for state (sleeping): must be one of created, running, paused, restarting, removing, exited, dead", code: 1},
+		{name: "ps-command-quoting", setup: [][]string{{"create", "--name", "q1", "busybox", "sh", "-c", "exit 1"}},
+			last: []string{"ps", "-a", "--no-trunc", "--filter", "name=q1", "--format", "{{.Command}}"}, stdout: `"sh -c 'exit 1'"` + "\n"},
+		{name: "config-env-order", setup: [][]string{{"create", "--name", "e1", "-e", "A=1", "busybox"}},
+			last: []string{"inspect", "-f", "{{json .Config.Env}}", "e1"}, stdout: `["A=1","PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]` + "\n"},
+		{name: "info-architecture", last: []string{"info", "--format", "{{.OSType}} {{.Architecture}}"}, stdout: "linux x86_64\n"},
+		{name: "logs-details", setup: [][]string{{"run", "--name", "l1", "busybox", "echo", "one"}},
+			last: []string{"logs", "--details", "l1"}, stdout: " one\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, line := range tc.setup {
+				s.ok(t, line...)
+			}
+			out, errOut, code := s.docker(t, "", tc.last...)
+			want := s.expandIDs(t, tc.stderr)
+			if first, _, _ := strings.Cut(errOut, "\n"); first != want || out != tc.stdout || code != tc.code {
+				t.Errorf("docker %s:\n got stdout %q, stderr %q, exit %d\nwant stdout %q, stderr %q, exit %d",
+					strings.Join(tc.last, " "), out, first, code, tc.stdout, want, tc.code)
+			}
+		})
+	}
+}
+
+// expandIDs replaces each <id:NAME> in s with container NAME's full id.
+func (s *sockerless) expandIDs(t *testing.T, text string) string {
+	t.Helper()
+	for {
+		i := strings.Index(text, "<id:")
+		if i < 0 {
+			return text
+		}
+		j := strings.Index(text[i:], ">")
+		name := text[i+4 : i+j]
+		id := strings.TrimSpace(s.ok(t, "inspect", "-f", "{{.Id}}", name))
+		text = text[:i] + id + text[i+j+1:]
+	}
+}
