@@ -14,7 +14,6 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/client"
 	"github.com/sockerless/sockerless/functions"
@@ -145,24 +144,11 @@ func (r engineRegistry) Fetch(ctx context.Context, ref, platform string, auth re
 	if t, err := time.Parse(time.RFC3339Nano, img.Created); err == nil {
 		rec.Created = t
 	}
-	rec.Config.Architecture, rec.Config.OS, rec.Config.Variant = img.Architecture, img.Os, img.Variant
-	rec.Config.Created = v1.Time{Time: rec.Created}
-	rec.Config.Author = img.Author
-	if img.Config != nil {
-		b, err := json.Marshal(img.Config)
-		if err == nil {
-			err = json.Unmarshal(b, &rec.Config.Config)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("embedded: image %s config: %w", ref, err)
-		}
+	cf, err := docker.ConfigOf(img)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	rec.Config.RootFS.Type = img.RootFS.Type
-	for _, l := range img.RootFS.Layers {
-		if h, err := v1.NewHash(l); err == nil {
-			rec.Config.RootFS.DiffIDs = append(rec.Config.RootFS.DiffIDs, h)
-		}
-	}
+	rec.Config = cf
 	return rec, nil
 }
 

@@ -1,6 +1,8 @@
 package docker_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -41,6 +43,10 @@ func TestDockerFidelity(t *testing.T) {
 		{name: "config-env-order", setup: [][]string{{"create", "--name", "e1", "-e", "A=1", "busybox"}},
 			last: []string{"inspect", "-f", "{{json .Config.Env}}", "e1"}, stdout: `["A=1","PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]` + "\n"},
 		{name: "info-architecture", last: []string{"info", "--format", "{{.OSType}} {{.Architecture}}"}, stdout: "linux x86_64\n"},
+		{name: "exec-user-unknown", setup: [][]string{{"run", "-d", "--name", "x1", "busybox", "sleep", "300"}},
+			last: []string{"exec", "-u", "nosuch", "x1", "id"}, stderr: "Error response from daemon: unable to find user nosuch: no matching entries in passwd file", code: 1},
+		{name: "exec-user-known", setup: [][]string{{"run", "-d", "--name", "x2", "busybox", "sleep", "300"}},
+			last: []string{"exec", "-u", "nobody", "x2", "id", "-un"}, stdout: "nobody\n"},
 		{name: "logs-details", setup: [][]string{{"run", "--name", "l1", "busybox", "echo", "one"}},
 			last: []string{"logs", "--details", "l1"}, stdout: " one\n"},
 	}
@@ -71,5 +77,31 @@ func (s *sockerless) expandIDs(t *testing.T, text string) string {
 		name := text[i+4 : i+j]
 		id := strings.TrimSpace(s.ok(t, "inspect", "-f", "{{.Id}}", name))
 		text = text[:i] + id + text[i+j+1:]
+	}
+}
+
+// TestBuildOnEngine: docker build on the docker provider is the engine's
+// classic build (RUN steps run on the engine), and the image runs; a
+// failing RUN step fails the build with Docker's message and code.
+func TestBuildOnEngine(t *testing.T) {
+	s := start(t)
+	t.Setenv("DOCKER_BUILDKIT", "0")
+	dir := func(dockerfile string) string {
+		d := t.TempDir()
+		if err := os.WriteFile(filepath.Join(d, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	s.ok(t, "build", "-q", "-t", "built:1", dir("FROM busybox\nENV X=1\nRUN echo made > /made\nCMD [\"sh\",\"-c\",\"echo $X; cat /made\"]\n"))
+	if out := s.ok(t, "run", "--rm", "built:1"); out != "1\nmade\n" {
+		t.Errorf("run built:1 = %q, want %q", out, "1\nmade\n")
+	}
+	if out := s.ok(t, "image", "inspect", "-f", "{{json .Config.Cmd}}", "built:1"); out != `["sh","-c","echo $X; cat /made"]`+"\n" {
+		t.Errorf("built:1 Cmd = %q", out)
+	}
+	_, errOut, code := s.docker(t, "", "build", "-q", dir("FROM busybox\nRUN exit 3\n"))
+	if want := "The command '/bin/sh -c exit 3' returned a non-zero code: 3"; code != 3 || !strings.Contains(errOut, want) {
+		t.Errorf("failing build: exit %d, stderr %q; want exit 3 (the step's, as the CLI exits) and %q", code, errOut, want)
 	}
 }
