@@ -2,6 +2,7 @@ package docker_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,5 +104,44 @@ func TestBuildOnEngine(t *testing.T) {
 	_, errOut, code := s.docker(t, "", "build", "-q", dir("FROM busybox\nRUN exit 3\n"))
 	if want := "The command '/bin/sh -c exit 3' returned a non-zero code: 3"; code != 3 || !strings.Contains(errOut, want) {
 		t.Errorf("failing build: exit %d, stderr %q; want exit 3 (the step's, as the CLI exits) and %q", code, errOut, want)
+	}
+}
+
+// TestFilesystemOnEngine: docker diff, export and commit on the docker
+// provider are the engine's, without the agent's mount point, as
+// dockerd 28.2.2 answers them for the same container.
+func TestFilesystemOnEngine(t *testing.T) {
+	s := start(t)
+	s.ok(t, "create", "--name", "fresh", "busybox")
+	if out := s.ok(t, "diff", "fresh"); out != "" {
+		t.Errorf("diff of a created container = %q, want nothing", out)
+	}
+	s.ok(t, "run", "--name", "fs1", "busybox", "sh", "-c", "touch /tmp/new; echo x > /marker")
+	if out, want := s.ok(t, "diff", "fs1"), "A /marker\nC /tmp\nA /tmp/new\n"; out != want {
+		t.Errorf("diff = %q, want %q", out, want)
+	}
+	var names []string
+	cmd := exec.Command("bash", "-c", "docker export fs1 | tar -t")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+s.host, "DOCKER_CONFIG="+s.config)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	for _, n := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if n == "marker" || strings.HasPrefix(n, ".sockerless") {
+			names = append(names, n)
+		}
+	}
+	if strings.Join(names, ",") != "marker" {
+		t.Errorf("export lists %v of marker and the agent's entries, want only marker", names)
+	}
+	if id := s.ok(t, "commit", "fs1", "committed:1"); !strings.HasPrefix(id, "sha256:") {
+		t.Errorf("commit answered %q", id)
+	}
+	if out := s.ok(t, "run", "--rm", "committed:1", "cat", "/marker"); out != "x\n" {
+		t.Errorf("run committed:1 cat /marker = %q", out)
+	}
+	if out := s.ok(t, "image", "inspect", "-f", "{{json .Config.Cmd}}", "committed:1"); out != `["sh","-c","touch /tmp/new; echo x > /marker"]`+"\n" {
+		t.Errorf("committed:1 Cmd = %q", out)
 	}
 }

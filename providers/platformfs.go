@@ -1,0 +1,42 @@
+package providers
+
+import (
+	"context"
+	"io"
+)
+
+// PlatformFS is an optional extension of a provider whose platform
+// reads its workloads' filesystems itself: the docker provider's engine
+// keeps each container's layer, so docker diff, export and commit are
+// the engine's. The control plane uses it for a provider that is no
+// Archiver. Paths the provider adds to every workload (its agent's
+// mount point) are left out of what it answers.
+type PlatformFS interface {
+	// Changes lists the paths added, changed and deleted in container
+	// id's filesystem since it was created from its image, sorted by path.
+	Changes(ctx context.Context, id string) ([]Change, error)
+	// Export returns a tar of container id's filesystem (mounted content
+	// left out, as docker export does).
+	Export(ctx context.Context, id string) (io.ReadCloser, error)
+	// Commit makes an image of container id's filesystem on the
+	// platform (the container is paused by the caller when asked): the
+	// image's layers are its image's and one of the container's
+	// changes. The image's configuration is the control plane's, so
+	// only the layers are answered.
+	Commit(ctx context.Context, id string) (Committed, error)
+}
+
+// Change is one entry of docker diff: Kind is Docker's 0 changed,
+// 1 added, 2 deleted.
+type Change struct {
+	Path string
+	Kind uint8
+}
+
+// Committed is the filesystem of a committed image on the platform.
+type Committed struct {
+	// DiffIDs are the image's layers, bottom first.
+	DiffIDs []string
+	// Size is the bytes of its layers.
+	Size int64
+}
