@@ -40,3 +40,13 @@ type Committed struct {
 	// Size is the bytes of its layers.
 	Size int64
 }
+
+// IdleArchiver is an optional extension of a provider whose workloads'
+// files are served by their agents while they run (docker cp through
+// the relay) and whose platform reaches them when they do not (the
+// docker provider: the engine's archive endpoints serve created and
+// exited containers), where no agent is there to ask.
+type IdleArchiver interface {
+	// IdleArchive is the Archiver for workloads that are not running.
+	IdleArchive() Archiver
+}

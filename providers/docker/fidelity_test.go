@@ -1,6 +1,10 @@
 package docker_test
 
 import (
+	"context"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,5 +147,45 @@ func TestFilesystemOnEngine(t *testing.T) {
 	}
 	if out := s.ok(t, "image", "inspect", "-f", "{{json .Config.Cmd}}", "committed:1"); out != `["sh","-c","touch /tmp/new; echo x > /marker"]`+"\n" {
 		t.Errorf("committed:1 Cmd = %q", out)
+	}
+}
+
+// TestArchiveOnEngine: docker cp of a container that is not running (no
+// agent to ask) is served by the engine's archive endpoints, as Docker
+// serves it; a missing path of a running one is worded as Docker words
+// it.
+func TestArchiveOnEngine(t *testing.T) {
+	s := start(t)
+	s.ok(t, "create", "--name", "idle", "busybox", "cat", "/tmp/in")
+	cmd := exec.Command("bash", "-c", "docker cp idle:/etc/passwd - | tar -t")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+s.host, "DOCKER_CONFIG="+s.config)
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "passwd\n" {
+		t.Errorf("cp out of a created container: %v %q, want passwd", err, out)
+	}
+	src := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(src, []byte("copied\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.ok(t, "cp", src, "idle:/tmp/in")
+	if out := s.ok(t, "start", "-a", "idle"); out != "copied\n" {
+		t.Errorf("start -a after cp in = %q", out)
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", strings.TrimPrefix(s.host, "unix://"))
+	}}}
+	req, _ := http.NewRequest(http.MethodPut, "http://d/v1.50/containers/idle/archive?path=/tmp", strings.NewReader("not a tar"))
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 500 || strings.TrimSpace(string(body)) != `{"message":"unexpected EOF"}` {
+		t.Errorf("PUT of a non-tar = %d %s, want Docker's 500 {\"message\":\"unexpected EOF\"}", resp.StatusCode, body)
+	}
+	s.ok(t, "run", "-d", "--name", "busy", "busybox", "sleep", "300")
+	_, errOut, code := s.docker(t, "", "cp", "busy:/nosuch", "-")
+	if want := "Error response from daemon: Could not find the file /nosuch in container busy\n"; errOut != want || code != 1 {
+		t.Errorf("cp of a missing path: exit %d %q, want 1 %q", code, errOut, want)
 	}
 }
