@@ -88,6 +88,9 @@ type Provider struct {
 	// byLayers maps an image's layer chain to the engine image that has
 	// it (see engineImage).
 	byLayers map[string]string
+	// found are the commands checkStart found executable, by image,
+	// PATH, working folder and name.
+	found map[string]bool
 }
 
 // run is one start of a workload: closed done once its exit is reported.
@@ -109,7 +112,7 @@ func New(opts Options) (*Provider, error) {
 	if opts.NamePrefix == "" {
 		opts.NamePrefix = "sockerless-"
 	}
-	return &Provider{opts: opts, runs: map[string]*run{}, nets: map[string]bool{}, netsOf: map[string][]string{}, byLayers: map[string]string{}}, nil
+	return &Provider{opts: opts, runs: map[string]*run{}, nets: map[string]bool{}, netsOf: map[string][]string{}, byLayers: map[string]string{}, found: map[string]bool{}}, nil
 }
 
 // NewClient returns an engine client for host ("unix:///path",
@@ -261,6 +264,9 @@ func bindSpec(m providers.Mount) string {
 // agent did not report (it was killed) is reported from the engine's wait.
 func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	name := p.name(s.ID)
+	if err := p.checkStart(ctx, s); err != nil {
+		return err
+	}
 	// The run is known before the start: a process that ends at once can
 	// be reported, and the container removed, before ContainerStart
 	// returns, and Remove must find the run to mark it.

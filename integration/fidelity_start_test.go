@@ -1,0 +1,17 @@
+package integration
+
+import (
+	"testing"
+)
+
+// TestStartRefusalWordsOnly: a docker run --rm whose start Docker
+// refuses (an unknown user) prints Docker's refusal and nothing of
+// Sockerless's own: the attach to a container removed before it ran
+// ends without a word, as Docker's does.
+func TestStartRefusalWordsOnly(t *testing.T) {
+	s := startServer(t, memoryOptions(t))
+	runSteps(t, s, []step{
+		d(0, ``, "pull", "alpine:3.20"),
+		d(125, `^docker: Error response from daemon: unable to find user nosuchuser: no matching entries in passwd file\n\nRun 'docker run --help' for more information\s*$`, "run", "--rm", "-u", "nosuchuser", "alpine:3.20", "id"),
+	})
+}
