@@ -58,6 +58,8 @@ func TestDockerFidelity(t *testing.T) {
 			stderr: `docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "nosuchcommand": executable file not found in $PATH: unknown`, code: 127},
 		{name: "run-command-not-executable", last: []string{"run", "--rm", "busybox", "/etc/passwd"},
 			stderr: `docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/etc/passwd": permission denied: unknown`, code: 126},
+		{name: "exec-not-found", setup: [][]string{{"run", "-d", "--name", "x3", "busybox", "sleep", "300"}},
+			last: []string{"exec", "x3", "nosuchcmd"}, stdout: "OCI runtime exec failed: exec failed: unable to start container process: exec: \"nosuchcmd\": executable file not found in $PATH: unknown\r\n", code: 127},
 		{name: "logs-details", setup: [][]string{{"run", "--name", "l1", "busybox", "echo", "one"}},
 			last: []string{"logs", "--details", "l1"}, stdout: " one\n"},
 	}
