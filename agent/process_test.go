@@ -50,16 +50,16 @@ func TestRunProcessExitCodes(t *testing.T) {
 		{"success", ticket.Process{Cmd: []string{"/bin/sh", "-c", "echo out; echo err >&2"}}, 0, 0, "out\n", "err\n"},
 		{"failure", ticket.Process{Cmd: []string{"sh", "-c", "exit 1"}}, 0, 1, "", ""},
 		{"exit 7", ticket.Process{Cmd: []string{"sh", "-c", "exit 7"}}, 0, 7, "", ""},
-		{"not executable", ticket.Process{Cmd: []string{notExec}}, 0, 126, "", "stdout:"+"permission denied"},
-		{"directory", ticket.Process{Cmd: []string{dir}}, 0, 126, "", "stdout:"+"is a directory"},
-		{"not found", ticket.Process{Cmd: []string{"no-such-command-xyz"}}, 0, 127, "", "stdout:"+"executable file not found"},
-		{"not found by path", ticket.Process{Cmd: []string{"/nonexistent/cmd"}}, 0, 127, "", "stdout:"+"no such file"},
+		{"not executable", ticket.Process{Cmd: []string{notExec}}, 0, 126, "", "stdout:" + "permission denied"},
+		{"directory", ticket.Process{Cmd: []string{dir}}, 0, 126, "", "stdout:" + "is a directory"},
+		{"not found", ticket.Process{Cmd: []string{"no-such-command-xyz"}}, 0, 127, "", "stdout:" + "executable file not found"},
+		{"not found by path", ticket.Process{Cmd: []string{"/nonexistent/cmd"}}, 0, 127, "", "stdout:" + "no such file"},
 		{"self-signalled", ticket.Process{Cmd: []string{"sh", "-c", "kill -TERM $$"}}, 0, 143, "", ""},
 		{"signal from client", ticket.Process{Cmd: []string{"sleep", "30"}}, 9, 137, "", ""},
 		{"env and workdir", ticket.Process{Cmd: []string{"sh", "-c", "echo $FOO; pwd"}, Env: []string{"FOO=bar"}, WorkingDir: dir}, 0, 0, "bar\n" + dir + "\n", ""},
 		{"stdin", ticket.Process{Cmd: []string{"cat"}, Stdin: true}, 0, 0, "typed input", ""},
 		{"user self", ticket.Process{Cmd: []string{"id", "-u"}, User: itoa(os.Getuid())}, 0, 0, itoa(os.Getuid()) + "\n", ""},
-		{"unknown user", ticket.Process{Cmd: []string{"true"}, User: "no-such-user-xyz"}, 0, 126, "", "stdout:"+"unable to find user"},
+		{"unknown user", ticket.Process{Cmd: []string{"true"}, User: "no-such-user-xyz"}, 0, 126, "", "stdout:" + "unable to find user"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
