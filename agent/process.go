@@ -56,7 +56,7 @@ func RunProcess(ctx context.Context, p ticket.Process, stdio Stdio) (int, error)
 		env = append(append([]string(nil), env...), "PATH="+DefaultPath)
 	}
 	if !hasKey(env, "HOME") {
-		env = append(env, "HOME=/")
+		env = append(env, "HOME="+HomeOf(p.User))
 	}
 	dir := p.WorkingDir
 	if dir == "" {
@@ -322,4 +322,26 @@ func orDiscard(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
+}
+
+// HomeOf is the HOME a process running as spec ("name", "uid",
+// "name:group"; empty is the agent's own user) gets when its environment
+// sets none, as runc gives it: the user's home folder in /etc/passwd, or
+// "/" when the user has no entry.
+func HomeOf(spec string) string {
+	u, _, _ := strings.Cut(spec, ":")
+	var pw *user.User
+	var err error
+	switch n, aerr := strconv.Atoi(u); {
+	case u == "":
+		pw, err = user.LookupId(strconv.Itoa(os.Getuid()))
+	case aerr == nil:
+		pw, err = user.LookupId(strconv.Itoa(n))
+	default:
+		pw, err = user.Lookup(u)
+	}
+	if err != nil || pw.HomeDir == "" {
+		return "/"
+	}
+	return pw.HomeDir
 }

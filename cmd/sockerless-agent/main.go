@@ -45,6 +45,7 @@ type Config struct {
 	OpenStdin       bool          `env:"OPEN_STDIN" envDefault:"true" help:"give the main process a standard input fed by attach sessions; false gives it /dev/null"`
 	StdinOnce       bool          `env:"STDIN_ONCE" envDefault:"false" help:"close the main process's standard input when the first attach session's input ends"`
 	User            string        `env:"USER" help:"user[:group] the main process runs as (a name from the workload's /etc/passwd or numeric ids); empty runs it as the agent's user"`
+	HomeFromUser    bool          `env:"HOME_FROM_USER" envDefault:"false" help:"the workload's environment sets no HOME: the main process gets its user's home folder (as runc gives it), not the HOME the platform gave the agent"`
 	Subreaper       bool          `env:"SUBREAPER" envDefault:"false" help:"reap orphaned descendants as a PID 1 would (always on when the agent is PID 1)"`
 	Peers           string        `env:"PEERS" help:"connections to the network's peers the agent carries through the relay: LISTEN=PEER:PORT,... (needs CONTROL_PLANE_URL)"`
 	MountDirs       string        `env:"MOUNT_DIRS" help:"comma-separated directories the agent creates before anything runs: the container's mount points on a workload whose platform makes none (an ECS task's tmpfs and carried binds)"`
@@ -235,7 +236,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 			log.Warn("carried binds did not all arrive; starting the main process anyway", "missing", hold.Missing())
 		}
 		spec := agent.MainSpec{
-			Process: ticket.Process{Cmd: cmd, Env: workloadEnv(), WorkingDir: cwd(), Tty: cfg.Tty, User: cfg.User},
+			Process: ticket.Process{Cmd: cmd, Env: mainEnv(cfg), WorkingDir: cwd(), Tty: cfg.Tty, User: cfg.User},
 			Log:     stdout,
 			ErrLog:  stderr, NoStdin: !cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
 		}
@@ -380,6 +381,23 @@ func workloadEnv() []string {
 	var extra []string
 	if v := os.Getenv(envPrefix + "ENV"); v != "" && json.Unmarshal([]byte(v), &extra) == nil {
 		out = mergeEnv(out, extra)
+	}
+	return out
+}
+
+// mainEnv is the main process's environment: the workload's, less the
+// HOME the platform set for the agent when the workload sets none
+// (HOME_FROM_USER; agent.StartMain then gives the user's).
+func mainEnv(cfg Config) []string {
+	env := workloadEnv()
+	if !cfg.HomeFromUser {
+		return env
+	}
+	out := env[:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "HOME=") {
+			out = append(out, kv)
+		}
 	}
 	return out
 }

@@ -198,3 +198,30 @@ func TestArchiveOnEngine(t *testing.T) {
 		t.Errorf("cp of a missing path: exit %d %q, want 1 %q", code, errOut, want)
 	}
 }
+
+// TestHomeOfUser: a workload whose environment sets no HOME gets its
+// user's home folder from /etc/passwd, as runc gives it, in its main
+// process and its execs; a HOME the container sets is kept.
+func TestHomeOfUser(t *testing.T) {
+	s := start(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--rm", "-u", "nobody", "busybox", "sh", "-c", "echo $HOME"}, "/home\n"},
+		{[]string{"run", "--rm", "busybox", "sh", "-c", "echo $HOME"}, "/root\n"},
+		{[]string{"run", "--rm", "-u", "4242", "busybox", "sh", "-c", "echo $HOME"}, "/\n"},
+		{[]string{"run", "--rm", "-u", "nobody", "-e", "HOME=/mine", "busybox", "sh", "-c", "echo $HOME"}, "/mine\n"},
+	} {
+		if out := s.ok(t, tc.args...); out != tc.want {
+			t.Errorf("docker %s = %q, want %q", strings.Join(tc.args, " "), out, tc.want)
+		}
+	}
+	s.ok(t, "run", "-d", "--name", "h1", "busybox", "sleep", "300")
+	if out := s.ok(t, "exec", "h1", "sh", "-c", "echo $HOME"); out != "/root\n" {
+		t.Errorf("exec as root: HOME = %q, want /root", out)
+	}
+	if out := s.ok(t, "exec", "-u", "nobody", "h1", "sh", "-c", "echo $HOME"); out != "/home\n" {
+		t.Errorf("exec as nobody: HOME = %q, want /home", out)
+	}
+}

@@ -170,6 +170,11 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		"SOCKERLESS_STDIN_ONCE="+strconv.FormatBool(s.StdinOnce),
 		"SOCKERLESS_LOG_LEVEL="+p.opts.AgentLogLevel,
 	)
+	if !hasVar(s.Env, "HOME") {
+		// The engine gives the agent (root) HOME=/root; the main process
+		// gets its own user's, as on Docker.
+		env = append(env, "SOCKERLESS_HOME_FROM_USER=true")
+	}
 	if hc := s.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
 		b, err := json.Marshal(hc)
 		if err != nil {
@@ -528,4 +533,14 @@ func (p *Provider) Stats(ctx context.Context, id string) (providers.Stats, error
 	}
 	return providers.Stats{Read: s.Read, CPUNanos: s.CPUStats.CPUUsage.TotalUsage, MemoryBytes: s.MemoryStats.Usage,
 		MemoryLimit: s.MemoryStats.Limit, PIDs: s.PidsStats.Current}, nil
+}
+
+// hasVar reports whether env sets variable name.
+func hasVar(env []string, name string) bool {
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == name {
+			return true
+		}
+	}
+	return false
 }
