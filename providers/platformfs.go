@@ -50,3 +50,13 @@ type IdleArchiver interface {
 	// IdleArchive is the Archiver for workloads that are not running.
 	IdleArchive() Archiver
 }
+
+// StorageDriverer is an optional extension of a provider whose platform
+// stores containers' filesystems with a storage driver of its own (the
+// docker provider: its engine's, "overlay2"): inspect's Driver and
+// GraphDriver name it. Without it they name sockerless.
+type StorageDriverer interface {
+	// StorageDriver is the driver's name; empty when the platform could
+	// not tell.
+	StorageDriver(ctx context.Context) string
+}

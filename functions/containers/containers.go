@@ -14,6 +14,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/storage"
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/internal/core"
 	"github.com/sockerless/sockerless/functions/records"
@@ -378,6 +379,11 @@ func (a *Router) getContainersByName(w http.ResponseWriter, r *http.Request) err
 		}
 	}
 	resp := a.inspectView(c, execs)
+	if sd, ok := a.provider.(providers.StorageDriverer); ok {
+		if d := sd.StorageDriver(r.Context()); d != "" {
+			resp.Driver, resp.GraphDriver.Name = d, d
+		}
+	}
 	resp.State.Pid = a.mainPID(r.Context(), c)
 	if httpx.BoolValue(r, "size") {
 		rw, rootfs := a.containerSize(r.Context(), c)
@@ -414,19 +420,21 @@ func (a *Router) inspectView(c *records.Container, execs []*records.Exec) contai
 		mounts = []container.MountPoint{}
 	}
 	return container.InspectResponse{
-		ID:              c.ID,
-		Created:         core.FormatTime(c.Created),
-		Path:            c.Path,
-		Args:            core.NonNil(c.Args),
-		State:           st,
-		Image:           c.Image,
-		ResolvConfPath:  "/etc/resolv.conf",
-		HostnamePath:    "/etc/hostname",
-		HostsPath:       "/etc/hosts",
-		LogPath:         "",
-		Name:            "/" + c.Name,
-		RestartCount:    c.RestartCount,
-		Driver:          "sockerless",
+		ID:             c.ID,
+		Created:        core.FormatTime(c.Created),
+		Path:           c.Path,
+		Args:           core.NonNil(c.Args),
+		State:          st,
+		Image:          c.Image,
+		ResolvConfPath: "/etc/resolv.conf",
+		HostnamePath:   "/etc/hostname",
+		HostsPath:      "/etc/hosts",
+		LogPath:        "",
+		Name:           "/" + c.Name,
+		RestartCount:   c.RestartCount,
+		Driver:         "sockerless",
+		// The driver's data (its folders) is the platform's own: unknown.
+		GraphDriver:     &storage.DriverData{Name: "sockerless"},
 		Platform:        "linux",
 		ExecIDs:         execIDs,
 		HostConfig:      c.HostConfig,

@@ -225,3 +225,20 @@ func TestHomeOfUser(t *testing.T) {
 		t.Errorf("exec as nobody: HOME = %q, want /home", out)
 	}
 }
+
+// TestStorageDriverIsTheEngines: inspect's Driver and GraphDriver name
+// the engine's storage driver, which holds the container's files.
+func TestStorageDriverIsTheEngines(t *testing.T) {
+	s := start(t)
+	cmd := exec.Command("docker", "-H", s.eng.Host, "info", "-f", "{{.Driver}}")
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+s.config)
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("engine info: %v", err)
+	}
+	driver := strings.TrimSpace(string(b))
+	s.ok(t, "create", "--name", "sd", "busybox")
+	if out, want := s.ok(t, "inspect", "-f", "{{.Driver}} {{.GraphDriver.Name}} {{.Platform}}", "sd"), driver+" "+driver+" linux\n"; out != want {
+		t.Errorf("inspect = %q, want %q", out, want)
+	}
+}

@@ -91,6 +91,8 @@ type Provider struct {
 	// found are the commands checkStart found executable, by image,
 	// PATH, working folder and name.
 	found map[string]bool
+	// driver is the engine's storage driver, once known.
+	driver string
 }
 
 // run is one start of a workload: closed done once its exit is reported.
