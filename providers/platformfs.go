@@ -60,3 +60,14 @@ type StorageDriverer interface {
 	// not tell.
 	StorageDriver(ctx context.Context) string
 }
+
+// LayerExporter is an optional extension of a provider whose platform
+// keeps the layers of the images its workloads run (the docker
+// provider's engine), for a provider that keeps none itself
+// (LayerKeeper): docker save reads an image's layers from it.
+type LayerExporter interface {
+	// ExportLayers writes the layers of image imageID (diffIDs, bottom
+	// first) into dir, each as an uncompressed tar named by its diff id's
+	// hex digits.
+	ExportLayers(ctx context.Context, imageID string, diffIDs []string, dir string) error
+}

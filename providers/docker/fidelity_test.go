@@ -242,3 +242,28 @@ func TestStorageDriverIsTheEngines(t *testing.T) {
 		t.Errorf("inspect = %q, want %q", out, want)
 	}
 }
+
+// TestSaveFromEngine: docker save on the docker provider writes a
+// docker-archive of the engine's layers with Sockerless's configuration
+// and tags, which an engine loads and runs.
+func TestSaveFromEngine(t *testing.T) {
+	s := start(t)
+	s.ok(t, "run", "--name", "sv", "busybox", "sh", "-c", "echo saved > /marker")
+	s.ok(t, "commit", "sv", "saved:1")
+	archive := filepath.Join(t.TempDir(), "img.tar")
+	s.ok(t, "save", "-o", archive, "saved:1")
+	// The engine loads it as Docker's own save would be loaded.
+	cmd := exec.Command("docker", "-H", s.eng.Host, "load", "-i", archive)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+s.config)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Loaded image: saved:1") {
+		t.Fatalf("engine load: %v %s", err, out)
+	}
+	cmd = exec.Command("docker", "-H", s.eng.Host, "run", "--rm", "saved:1", "cat", "/marker")
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+s.config)
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "saved\n" {
+		t.Errorf("engine run of the loaded image: %v %q", err, out)
+	}
+	cmd = exec.Command("docker", "-H", s.eng.Host, "rmi", "saved:1")
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+s.config)
+	_ = cmd.Run()
+}
