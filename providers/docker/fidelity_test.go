@@ -1,6 +1,7 @@
 package docker_test
 
 import (
+	"archive/tar"
 	"context"
 	"io"
 	"net"
@@ -266,4 +267,49 @@ func TestSaveFromEngine(t *testing.T) {
 	cmd = exec.Command("docker", "-H", s.eng.Host, "rmi", "saved:1")
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+s.config)
 	_ = cmd.Run()
+}
+
+// TestCopyRootOfRunning: docker cp of "/" of a running workload is a
+// whole archive, as Docker's: busybox's further names of one file are
+// hard links, /proc is an empty folder, and the agent's mount point is
+// not there.
+func TestCopyRootOfRunning(t *testing.T) {
+	s := start(t)
+	s.ok(t, "run", "-d", "--name", "root1", "busybox", "sleep", "300")
+	cmd := exec.Command("docker", "cp", "root1:/", "-")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+s.host, "DOCKER_CONFIG="+s.config)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	links, proc, agent, passwd := 0, 0, 0, false
+	tr := tar.NewReader(out)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading the archive: %v", err)
+		}
+		switch {
+		case h.Typeflag == tar.TypeLink:
+			links++
+		case strings.HasPrefix(h.Name, "/proc/") && h.Name != "/proc/":
+			proc++
+		case strings.HasPrefix(h.Name, "/.sockerless"):
+			agent++
+		case h.Name == "/etc/passwd":
+			passwd = true
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("docker cp: %v", err)
+	}
+	if links == 0 || proc != 0 || agent != 0 || !passwd {
+		t.Errorf("archive of /: %d hard links, %d entries under /proc, %d of the agent, /etc/passwd %v; want hard links, none under /proc, none of the agent, /etc/passwd", links, proc, agent, passwd)
+	}
 }
