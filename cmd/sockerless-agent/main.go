@@ -323,6 +323,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		pulls = agent.NewCarryHold(ticket.CarryPull, strings.Split(cfg.CarryHold, ","))
 		pullHold.Store(pulls)
 	}
+	agent.DrainOutput(time.Second, os.Stdout, os.Stderr)
 	report(rep, log, code, oomKilled)
 	if pulls != nil && !pulls.Wait(ctx, cfg.CarryPullWait) {
 		log.Info("carried binds not pulled back after the exit", "missing", pulls.Missing())
