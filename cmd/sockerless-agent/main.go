@@ -16,6 +16,8 @@ import (
 	"github.com/sockerless/sockerless/internal/envdoc"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -25,6 +27,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/gorilla/websocket"
 	"github.com/sockerless/sockerless/agent"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/relay/ticket"
@@ -45,6 +48,7 @@ type Config struct {
 	OpenStdin       bool          `env:"OPEN_STDIN" envDefault:"true" help:"give the main process a standard input fed by attach sessions; false gives it /dev/null"`
 	StdinOnce       bool          `env:"STDIN_ONCE" envDefault:"false" help:"close the main process's standard input when the first attach session's input ends"`
 	User            string        `env:"USER" help:"user[:group] the main process runs as (a name from the workload's /etc/passwd or numeric ids); empty runs it as the agent's user"`
+	Socket          string        `env:"SOCKET" help:"a unix socket the relay and the control plane are reached through (a workload without a network): RELAY_URL's and CONTROL_PLANE_URL's hosts are then not dialled"`
 	HomeFromUser    bool          `env:"HOME_FROM_USER" envDefault:"false" help:"the workload's environment sets no HOME: the main process gets its user's home folder (as runc gives it), not the HOME the platform gave the agent"`
 	Subreaper       bool          `env:"SUBREAPER" envDefault:"false" help:"reap orphaned descendants as a PID 1 would (always on when the agent is PID 1)"`
 	Peers           string        `env:"PEERS" help:"connections to the network's peers the agent carries through the relay: LISTEN=PEER:PORT,... (needs CONTROL_PLANE_URL)"`
@@ -121,6 +125,16 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		rep = &agent.HTTPReporter{BaseURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
 			OnRetry: func(n int, err error) { log.Warn("exit report not acknowledged; retrying", "attempt", n, "err", err) }}
 	}
+	var ws *websocket.Dialer
+	if cfg.Socket != "" {
+		dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", cfg.Socket)
+		}
+		ws = &websocket.Dialer{NetDialContext: dial, ReadBufferSize: 4 << 10, WriteBufferSize: 4 << 10}
+		if rep != nil {
+			rep.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: dial}}
+		}
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
@@ -192,7 +206,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	var pullHold atomic.Pointer[agent.CarryHold]
 	var sessions sync.WaitGroup
 	a := &wsclient.Agent{
-		RelayURL: cfg.RelayURL, Container: cfg.ContainerID, Token: cfg.AgentToken, Logger: log,
+		RelayURL: cfg.RelayURL, Container: cfg.ContainerID, Token: cfg.AgentToken, Logger: log, WS: ws,
 		Serve: func(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
 			sessions.Add(1)
 			defer sessions.Done()

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -32,7 +34,11 @@ type dockerSetup struct {
 	client     *client.Client
 	relayURL   string
 	controlURL string
-	api        *lateHandler
+	// relaySocket serves the same as relayURL and controlURL to
+	// workloads without a network (docker.Options.RelaySocket); empty
+	// for an engine on another host.
+	relaySocket string
+	api         *lateHandler
 }
 
 // lateHandler serves the functions API once it exists (the provider, and
@@ -96,6 +102,22 @@ func (s *Sockerless) dockerCallbacks(ctx context.Context, opts Options, secret [
 	srv := relaySrv.HTTPServer()
 	srv.Handler = mux
 	go func() { _ = srv.Serve(ln) }()
+	relaySocket := ""
+	if strings.HasPrefix(opts.Docker.Host, "unix://") {
+		// A local engine mounts a socket's folder into workloads
+		// without a network.
+		dir, err := os.MkdirTemp("", "sockerless-relay-")
+		if err != nil {
+			return nil, fmt.Errorf("embedded: docker provider: %w", err)
+		}
+		s.closers = append(s.closers, func() error { return os.RemoveAll(dir) })
+		uln, err := net.Listen("unix", filepath.Join(dir, "relay.sock"))
+		if err != nil {
+			return nil, fmt.Errorf("embedded: docker provider: listening for workloads without a network: %w", err)
+		}
+		relaySocket = uln.Addr().String()
+		go func() { _ = srv.Serve(uln) }()
+	}
 	s.closers = append(s.closers, func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -107,7 +129,7 @@ func (s *Sockerless) dockerCallbacks(ctx context.Context, opts Options, secret [
 		_, port, _ := net.SplitHostPort(host)
 		host = net.JoinHostPort(strings.Trim(opts.Docker.AdvertiseHost, "[]"), port)
 	}
-	return &dockerSetup{client: c, relayURL: "ws://" + host, controlURL: "http://" + host, api: api}, nil
+	return &dockerSetup{client: c, relayURL: "ws://" + host, controlURL: "http://" + host, relaySocket: relaySocket, api: api}, nil
 }
 
 // engineRegistry resolves images on the docker provider's engine: the

@@ -61,6 +61,10 @@ func TestDockerFidelity(t *testing.T) {
 			stderr: `docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/etc/passwd": permission denied: unknown`, code: 126},
 		{name: "exec-not-found", setup: [][]string{{"run", "-d", "--name", "x3", "busybox", "sleep", "300"}},
 			last: []string{"exec", "x3", "nosuchcmd"}, stdout: "OCI runtime exec failed: exec failed: unable to start container process: exec: \"nosuchcmd\": executable file not found in $PATH: unknown\r\n", code: 127},
+		{name: "network-none", last: []string{"run", "--rm", "--network", "none", "busybox", "sh", "-c", "ls /sys/class/net | sort; exit 3"},
+			stdout: "lo\n", code: 3},
+		{name: "network-none-exec", setup: [][]string{{"run", "-d", "--network", "none", "--name", "nn", "busybox", "sleep", "300"}},
+			last: []string{"exec", "nn", "ls", "/sys/class/net"}, stdout: "lo\n"},
 		{name: "logs-details", setup: [][]string{{"run", "--name", "l1", "busybox", "echo", "one"}},
 			last: []string{"logs", "--details", "l1"}, stdout: " one\n"},
 	}

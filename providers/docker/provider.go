@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,7 +71,18 @@ type Options struct {
 	AgentLogLevel string
 	// NamePrefix prefixes engine container names (default "sockerless-").
 	NamePrefix string
+	// RelaySocket is the host path of a unix socket serving the relay
+	// and the agents' report endpoints, as RelayURL and ControlPlaneURL
+	// do, for workloads without a network (--network none), whose agent
+	// reaches it through a bind mount of its folder. Empty: such
+	// workloads get the engine's default bridge (an engine on another
+	// host cannot mount the socket).
+	RelaySocket string
 }
+
+// relayMountDir is where a workload without a network finds the folder
+// of Options.RelaySocket.
+const relayMountDir = "/.sockerless/relay"
 
 // Provider runs workloads as engine containers. Safe for concurrent use.
 type Provider struct {
@@ -160,10 +172,15 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	if len(argv) == 0 {
 		return errdefs.InvalidParameterf("no command specified")
 	}
+	relayURL, controlURL := p.opts.RelayURL, p.opts.ControlPlaneURL
+	noNetwork := s.NetworkMode == "none" && p.opts.RelaySocket != ""
+	if noNetwork {
+		relayURL, controlURL = "ws://sockerless", "http://sockerless"
+	}
 	env := append([]string{}, s.Env...)
 	env = append(env,
-		"SOCKERLESS_RELAY_URL="+p.opts.RelayURL,
-		"SOCKERLESS_CONTROL_PLANE_URL="+p.opts.ControlPlaneURL,
+		"SOCKERLESS_RELAY_URL="+relayURL,
+		"SOCKERLESS_CONTROL_PLANE_URL="+controlURL,
 		"SOCKERLESS_CONTAINER_ID="+s.ID,
 		"SOCKERLESS_AGENT_TOKEN="+ticket.AgentToken(p.opts.Secret, s.ID),
 		"SOCKERLESS_TTY="+strconv.FormatBool(s.Tty),
@@ -172,6 +189,11 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		"SOCKERLESS_STDIN_ONCE="+strconv.FormatBool(s.StdinOnce),
 		"SOCKERLESS_LOG_LEVEL="+p.opts.AgentLogLevel,
 	)
+	if noNetwork {
+		// The relay and the report endpoints through the socket (the
+		// URLs' hosts are not dialled).
+		env = append(env, "SOCKERLESS_SOCKET="+path.Join(relayMountDir, path.Base(p.opts.RelaySocket)))
+	}
 	if !hasVar(s.Env, "HOME") {
 		// The engine gives the agent (root) HOME=/root; the main process
 		// gets its own user's, as on Docker.
@@ -200,6 +222,10 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	}
 	hc := hostConfig(s)
 	hc.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: p.opts.AgentPath, Target: AgentMountPath, ReadOnly: true}}
+	if noNetwork {
+		hc.NetworkMode = "none"
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: path.Dir(p.opts.RelaySocket), Target: relayMountDir})
+	}
 	for _, m := range s.Mounts {
 		switch m.Type {
 		case "volume":
