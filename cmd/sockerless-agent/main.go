@@ -338,18 +338,30 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		pullHold.Store(pulls)
 	}
 	agent.DrainOutput(time.Second, os.Stdout, os.Stderr)
-	report(rep, log, code, oomKilled)
-	if pulls != nil && !pulls.Wait(ctx, cfg.CarryPullWait) {
-		log.Info("carried binds not pulled back after the exit", "missing", pulls.Missing())
-	}
-	cancel()
 	// Close the relay link before exiting: a workload's network can vanish
 	// with its process before a FIN leaves, and the relay would then offer
 	// the next run's sessions (a restart) to a dead link until its pings
-	// time out.
-	select {
-	case <-agentDone:
-	case <-time.After(2 * time.Second):
+	// time out. Unless carried binds are still to be pulled through it,
+	// it is closed before the exit is reported: a client told of the exit
+	// can start the container again at once (docker start -a), and its
+	// attach must wait for the next run's agent, not be offered to this
+	// one's closing link.
+	closeLink := func() {
+		cancel()
+		select {
+		case <-agentDone:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	if pulls == nil {
+		closeLink()
+	}
+	report(rep, log, code, oomKilled)
+	if pulls != nil {
+		if !pulls.Wait(ctx, cfg.CarryPullWait) {
+			log.Info("carried binds not pulled back after the exit", "missing", pulls.Missing())
+		}
+		closeLink()
 	}
 	if lambdaRequest != "" {
 		if err := lambda.Respond(context.Background(), lambdaRequest, agent.LambdaResult{ExitCode: code}); err != nil {

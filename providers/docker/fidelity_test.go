@@ -317,3 +317,20 @@ func TestCopyRootOfRunning(t *testing.T) {
 		t.Errorf("archive of /: %d hard links, %d entries under /proc, %d of the agent, /etc/passwd %v; want hard links, none under /proc, none of the agent, /etc/passwd", links, proc, agent, passwd)
 	}
 }
+
+// TestStartAttachAgain: docker start -a right after the previous run of
+// the same container ended (GitLab Runner's helper reuse) attaches to
+// the new run, never to the previous run's closing agent link, which
+// used to hang it now and then.
+func TestStartAttachAgain(t *testing.T) {
+	s := start(t)
+	s.ok(t, "create", "--name", "helper", "busybox", "sh", "-c", "echo run")
+	for i := range 6 {
+		if out := s.ok(t, "start", "-a", "helper"); out != "run\n" {
+			t.Fatalf("start -a #%d = %q, want %q", i+1, out, "run\n")
+		}
+	}
+	if out := s.ok(t, "logs", "helper"); out != strings.Repeat("run\n", 6) {
+		t.Errorf("logs = %q, want six runs' lines", out)
+	}
+}
