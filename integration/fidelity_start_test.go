@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -14,4 +15,18 @@ func TestStartRefusalWordsOnly(t *testing.T) {
 		d(0, ``, "pull", "alpine:3.20"),
 		d(125, `^docker: Error response from daemon: unable to find user nosuchuser: no matching entries in passwd file\n\nRun 'docker run --help' for more information\s*$`, "run", "--rm", "-u", "nosuchuser", "alpine:3.20", "id"),
 	})
+}
+
+// TestNoChangesIsNull: the changes of a container that changed nothing
+// are null, as Docker answers, not an empty list.
+func TestNoChangesIsNull(t *testing.T) {
+	s := startServer(t, memoryOptions(t))
+	runSteps(t, s, []step{
+		d(0, ``, "pull", "alpine:3.20"),
+		d(0, ``, "create", "--name", "still", "alpine:3.20"),
+	})
+	code, _, body := raw(t, s, "GET", "/v1.50/containers/still/changes", "")
+	if code != 200 || strings.TrimSpace(body) != "null" {
+		t.Errorf("changes = %d %q, want 200 null", code, body)
+	}
 }

@@ -279,7 +279,8 @@ func fsChanges(img, now map[string]fsEntry) []container.FilesystemChange {
 		}
 		mark(p, container.ChangeDelete)
 	}
-	out := make([]container.FilesystemChange, 0, len(kinds))
+	// No changes is null, as Docker answers, not [].
+	var out []container.FilesystemChange
 	for p, k := range kinds {
 		out = append(out, container.FilesystemChange{Path: p, Kind: k})
 	}
