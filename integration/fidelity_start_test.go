@@ -30,3 +30,17 @@ func TestNoChangesIsNull(t *testing.T) {
 		t.Errorf("changes = %d %q, want 200 null", code, body)
 	}
 }
+
+// TestHomeFromPasswd: on the memory provider a process whose environment
+// sets no HOME gets its user's home folder from the container's
+// /etc/passwd ("/" for a uid without an entry), as runc gives it.
+func TestHomeFromPasswd(t *testing.T) {
+	s := startServer(t, memoryOptions(t))
+	runSteps(t, s, []step{
+		d(0, ``, "pull", "alpine:3.20"),
+		d(0, `^/nonexistent\s*$`, "run", "--rm", "-u", "nobody", "alpine:3.20", "sh", "-c", "echo $HOME"),
+		d(0, `^/root\s*$`, "run", "--rm", "alpine:3.20", "sh", "-c", "echo $HOME"),
+		d(0, `^/\s*$`, "run", "--rm", "-u", "4242", "alpine:3.20", "sh", "-c", "echo $HOME"),
+		d(0, `^/mine\s*$`, "run", "--rm", "-u", "nobody", "-e", "HOME=/mine", "alpine:3.20", "sh", "-c", "echo $HOME"),
+	})
+}
