@@ -18,6 +18,8 @@ import (
 
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/sockerless/sockerless/functions/httpx"
@@ -121,9 +123,34 @@ func applyCommitChange(c *v1.Config, change string) error {
 	case "STOPSIGNAL":
 		c.StopSignal = arg
 	case "HEALTHCHECK", "ONBUILD":
-		return errdefs.NotImplementedf("the %s change of docker commit is not supported by sockerless", strings.ToUpper(instr))
+		return applyParsedChange(c, change)
 	default:
 		core.ApplyChange(c, change)
+	}
+	return nil
+}
+
+// applyParsedChange applies a HEALTHCHECK or ONBUILD change as a
+// Dockerfile instruction, parsed by BuildKit's Dockerfile parser as
+// moby's commit parses its changes: a health check replaces the image's
+// (NONE disables it), an ONBUILD trigger is added to the image's.
+func applyParsedChange(c *v1.Config, change string) error {
+	res, err := parser.Parse(strings.NewReader(change))
+	if err != nil {
+		return errdefs.InvalidParameter(err)
+	}
+	for _, n := range res.AST.Children {
+		cmd, err := instructions.ParseInstruction(n)
+		if err != nil {
+			return errdefs.InvalidParameter(err)
+		}
+		switch v := cmd.(type) {
+		case *instructions.HealthCheckCommand:
+			h := v.Health
+			c.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+		case *instructions.OnbuildCommand:
+			c.OnBuild = append(c.OnBuild, v.Expression)
+		}
 	}
 	return nil
 }

@@ -334,3 +334,19 @@ func TestStartAttachAgain(t *testing.T) {
 		t.Errorf("logs = %q, want six runs' lines", out)
 	}
 }
+
+// TestCommitChangesHealthcheckOnbuild: docker commit --change takes
+// HEALTHCHECK and ONBUILD as Docker does (they answered 501).
+func TestCommitChangesHealthcheckOnbuild(t *testing.T) {
+	s := start(t)
+	s.ok(t, "create", "--name", "cc", "busybox")
+	s.ok(t, "commit", "--change", "HEALTHCHECK --interval=5s --retries=2 CMD true", "--change", "ONBUILD RUN echo hi", "cc", "changed:1")
+	want := `{"Test":["CMD-SHELL","true"],"Interval":5000000000,"Retries":2} ["RUN echo hi"]` + "\n"
+	if out := s.ok(t, "image", "inspect", "-f", "{{json .Config.Healthcheck}} {{json .Config.OnBuild}}", "changed:1"); out != want {
+		t.Errorf("committed config = %q, want %q", out, want)
+	}
+	s.ok(t, "commit", "--change", "HEALTHCHECK NONE", "cc", "changed:2")
+	if out := s.ok(t, "image", "inspect", "-f", "{{json .Config.Healthcheck}}", "changed:2"); out != `{"Test":["NONE"]}`+"\n" {
+		t.Errorf("HEALTHCHECK NONE: %q", out)
+	}
+}
