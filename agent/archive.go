@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 
@@ -143,10 +144,17 @@ func (a *FSArchiver) GetArchive(ctx context.Context, p string) (io.ReadCloser, p
 	if err != nil {
 		return nil, providers.PathStat{}, err
 	}
+	opts := rootfs.TarOptions{}
+	if a.Root == "" || a.Root == "/" {
+		// The live filesystem the agent runs in.
+		mi, _ := os.ReadFile("/proc/self/mountinfo")
+		exe, _ := os.Executable()
+		opts = liveTarOptions(string(mi), exe)
+	}
 	pr, pw := io.Pipe()
 	go func() {
 		tw := tar.NewWriter(pw)
-		err := rootfs.WriteCopyTar(f, tw, cs)
+		err := rootfs.WriteCopyTarWith(f, tw, cs, opts)
 		if err == nil {
 			err = tw.Close()
 		}

@@ -75,6 +75,9 @@ func StartMain(ctx context.Context, s MainSpec) (*MainProcess, error) {
 	if !hasKey(env, "PATH") {
 		env = append(append([]string(nil), env...), "PATH="+DefaultPath)
 	}
+	if !hasKey(env, "HOME") {
+		env = append(env, "HOME="+HomeOf(p.User))
+	}
 	dir := p.WorkingDir
 	if dir == "" {
 		dir = "/"

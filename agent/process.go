@@ -37,7 +37,7 @@ const outputDrain = 2 * time.Second
 // RunProcess runs p on this machine by fork/exec, wired to stdio, and
 // returns Docker's exit code: the process's status, 128+n when killed by
 // signal n, 127 when the command is not found and 126 when it cannot be
-// executed (the reason is written to stderr, as runc does). A TTY process
+// executed (the reason is written to stdout, as moby's exec start does). A TTY process
 // runs on a pseudo-terminal that follows stdio.Resize. Signals from
 // stdio.Signal are delivered to the process; ctx ending kills it.
 func RunProcess(ctx context.Context, p ticket.Process, stdio Stdio) (int, error) {
@@ -48,12 +48,15 @@ func RunProcess(ctx context.Context, p ticket.Process, stdio Stdio) (int, error)
 	if stderr == nil {
 		stderr = io.Discard
 	}
+	// A process that cannot start is reported on standard output, as
+	// moby's exec start writes its error to the exec's stdout stream.
+	stdout := orDiscard(stdio.Stdout)
 	env := p.Env
 	if !hasKey(env, "PATH") {
 		env = append(append([]string(nil), env...), "PATH="+DefaultPath)
 	}
 	if !hasKey(env, "HOME") {
-		env = append(env, "HOME=/")
+		env = append(env, "HOME="+HomeOf(p.User))
 	}
 	dir := p.WorkingDir
 	if dir == "" {
@@ -61,14 +64,14 @@ func RunProcess(ctx context.Context, p ticket.Process, stdio Stdio) (int, error)
 	}
 	path, code, err := lookPath(p.Cmd[0], getenv(env, "PATH"), dir)
 	if err != nil {
-		fmt.Fprintf(stderr, "OCI runtime exec failed: exec failed: unable to start container process: %v: unknown\r\n", err)
+		fmt.Fprintf(stdout, "OCI runtime exec failed: exec failed: unable to start container process: %v: unknown\r\n", err)
 		return code, nil
 	}
 	cmd := &exec.Cmd{Path: path, Args: p.Cmd, Env: env, Dir: dir, SysProcAttr: &syscall.SysProcAttr{}, WaitDelay: outputDrain}
 	if p.User != "" {
 		cred, err := credential(p.User)
 		if err != nil {
-			fmt.Fprintf(stderr, "OCI runtime exec failed: exec failed: unable to start container process: %v: unknown\r\n", err)
+			fmt.Fprintf(stdout, "OCI runtime exec failed: exec failed: unable to start container process: %v: unknown\r\n", err)
 			return ExitCannotExecute, nil
 		}
 		cmd.SysProcAttr.Credential = cred
@@ -85,7 +88,7 @@ func RunProcess(ctx context.Context, p ticket.Process, stdio Stdio) (int, error)
 	}
 	_, release, err := startOwned(cmd, false, nil)
 	if err != nil {
-		fmt.Fprintf(stderr, "OCI runtime exec failed: exec failed: unable to start container process: %v: unknown\r\n", err)
+		fmt.Fprintf(stdout, "OCI runtime exec failed: exec failed: unable to start container process: %v: unknown\r\n", err)
 		return startErrorCode(err), nil
 	}
 	defer release()
@@ -319,4 +322,26 @@ func orDiscard(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
+}
+
+// HomeOf is the HOME a process running as spec ("name", "uid",
+// "name:group"; empty is the agent's own user) gets when its environment
+// sets none, as runc gives it: the user's home folder in /etc/passwd, or
+// "/" when the user has no entry.
+func HomeOf(spec string) string {
+	u, _, _ := strings.Cut(spec, ":")
+	var pw *user.User
+	var err error
+	switch n, aerr := strconv.Atoi(u); {
+	case u == "":
+		pw, err = user.LookupId(strconv.Itoa(os.Getuid()))
+	case aerr == nil:
+		pw, err = user.LookupId(strconv.Itoa(n))
+	default:
+		pw, err = user.Lookup(u)
+	}
+	if err != nil || pw.HomeDir == "" {
+		return "/"
+	}
+	return pw.HomeDir
 }

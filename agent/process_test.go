@@ -45,21 +45,21 @@ func TestRunProcessExitCodes(t *testing.T) {
 		signal  int
 		want    int
 		wantOut string
-		wantErr string
+		wantErr string // in stderr; "stdout:" + text: in stdout (a process that could not start, as moby's exec start reports it)
 	}{
 		{"success", ticket.Process{Cmd: []string{"/bin/sh", "-c", "echo out; echo err >&2"}}, 0, 0, "out\n", "err\n"},
 		{"failure", ticket.Process{Cmd: []string{"sh", "-c", "exit 1"}}, 0, 1, "", ""},
 		{"exit 7", ticket.Process{Cmd: []string{"sh", "-c", "exit 7"}}, 0, 7, "", ""},
-		{"not executable", ticket.Process{Cmd: []string{notExec}}, 0, 126, "", "permission denied"},
-		{"directory", ticket.Process{Cmd: []string{dir}}, 0, 126, "", "is a directory"},
-		{"not found", ticket.Process{Cmd: []string{"no-such-command-xyz"}}, 0, 127, "", "executable file not found"},
-		{"not found by path", ticket.Process{Cmd: []string{"/nonexistent/cmd"}}, 0, 127, "", "no such file"},
+		{"not executable", ticket.Process{Cmd: []string{notExec}}, 0, 126, "", "stdout:" + "permission denied"},
+		{"directory", ticket.Process{Cmd: []string{dir}}, 0, 126, "", "stdout:" + "is a directory"},
+		{"not found", ticket.Process{Cmd: []string{"no-such-command-xyz"}}, 0, 127, "", "stdout:" + "executable file not found"},
+		{"not found by path", ticket.Process{Cmd: []string{"/nonexistent/cmd"}}, 0, 127, "", "stdout:" + "no such file"},
 		{"self-signalled", ticket.Process{Cmd: []string{"sh", "-c", "kill -TERM $$"}}, 0, 143, "", ""},
 		{"signal from client", ticket.Process{Cmd: []string{"sleep", "30"}}, 9, 137, "", ""},
 		{"env and workdir", ticket.Process{Cmd: []string{"sh", "-c", "echo $FOO; pwd"}, Env: []string{"FOO=bar"}, WorkingDir: dir}, 0, 0, "bar\n" + dir + "\n", ""},
 		{"stdin", ticket.Process{Cmd: []string{"cat"}, Stdin: true}, 0, 0, "typed input", ""},
 		{"user self", ticket.Process{Cmd: []string{"id", "-u"}, User: itoa(os.Getuid())}, 0, 0, itoa(os.Getuid()) + "\n", ""},
-		{"unknown user", ticket.Process{Cmd: []string{"true"}, User: "no-such-user-xyz"}, 0, 126, "", "unable to find user"},
+		{"unknown user", ticket.Process{Cmd: []string{"true"}, User: "no-such-user-xyz"}, 0, 126, "", "stdout:" + "unable to find user"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,7 +84,11 @@ func TestRunProcessExitCodes(t *testing.T) {
 			if tt.wantOut != "" && out.String() != tt.wantOut {
 				t.Errorf("stdout = %q, want %q", out.String(), tt.wantOut)
 			}
-			if tt.wantErr != "" && !strings.Contains(errb.String(), tt.wantErr) {
+			if want, ok := strings.CutPrefix(tt.wantErr, "stdout:"); ok {
+				if !strings.Contains(out.String(), want) || !strings.HasPrefix(out.String(), "OCI runtime exec failed: ") || errb.String() != "" {
+					t.Errorf("stdout = %q, stderr = %q, want Docker's start error containing %q on stdout only", out.String(), errb.String(), want)
+				}
+			} else if tt.wantErr != "" && !strings.Contains(errb.String(), tt.wantErr) {
 				t.Errorf("stderr = %q, want it to contain %q", errb.String(), tt.wantErr)
 			}
 		})

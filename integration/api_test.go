@@ -43,7 +43,7 @@ func TestPingHeaders(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("%s /_ping: %d", m, code)
 		}
-		for k, want := range map[string]string{"Api-Version": "1.51", "Ostype": "linux", "Docker-Experimental": "false", "Builder-Version": "1", "Swarm": "inactive"} {
+		for k, want := range map[string]string{"Api-Version": "1.50", "Ostype": "linux", "Docker-Experimental": "false", "Builder-Version": "1", "Swarm": "inactive"} {
 			if got := h.Get(k); got != want {
 				t.Errorf("%s /_ping: %s = %q, want %q", m, k, got, want)
 			}
@@ -206,7 +206,7 @@ func TestGoSDK(t *testing.T) {
 	}
 	defer cli.Close()
 	ping, err := cli.Ping(ctx, client.PingOptions{})
-	if err != nil || ping.APIVersion != "1.51" || ping.OSType != "linux" {
+	if err != nil || ping.APIVersion != "1.50" || ping.OSType != "linux" {
 		t.Fatalf("ping %+v %v", ping, err)
 	}
 	pull, err := cli.ImagePull(ctx, "alpine:3.20", client.ImagePullOptions{})

@@ -136,7 +136,7 @@ func TestBuildNeedsFilesystemProvider(t *testing.T) {
 		d(1, `docker build needs a provider that runs image filesystems`, "build", "-t", "x:1", ctx),
 	})
 	code, _, body := raw(t, s, "POST", "/build?t=x:1", "")
-	if code != 501 || !strings.Contains(body, "provider synthetic does not") {
+	if code != 501 || !strings.Contains(body, "provider synthetic does neither") {
 		t.Fatalf("POST /build = %d %s, want 501", code, body)
 	}
 }

@@ -99,14 +99,14 @@ func TestSDKSystem(t *testing.T) {
 	runSDKSteps(t, []sdkStep{
 		{"ping", func() error {
 			p, err := cli.Ping(ctx, client.PingOptions{})
-			if err == nil && (p.APIVersion != "1.51" || p.OSType != "linux") {
+			if err == nil && (p.APIVersion != "1.50" || p.OSType != "linux") {
 				return bad("ping %+v", p)
 			}
 			return err
 		}, nil},
 		{"version", func() error {
 			v, err := cli.ServerVersion(ctx, client.ServerVersionOptions{})
-			if err == nil && (v.APIVersion != "1.51" || v.Os != "linux" || v.MinAPIVersion == "" || v.Version == "") {
+			if err == nil && (v.APIVersion != "1.50" || v.Os != "linux" || v.MinAPIVersion == "" || v.Version == "") {
 				return bad("version %+v", v)
 			}
 			return err

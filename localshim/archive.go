@@ -18,7 +18,14 @@ import (
 	"github.com/sockerless/sockerless/relay/ticket"
 )
 
-var archivePath = regexp.MustCompile(`^/containers/([^/]+)/archive$`)
+var (
+	// archivePath matches an archive request's path without its version;
+	// its group is the container as the path names it.
+	archivePath = regexp.MustCompile(`^/containers/([^/]+)/archive$`)
+	// archiveContainer finds the container as an archive request's
+	// path (versioned or not) names it.
+	archiveContainer = regexp.MustCompile(`/containers/([^/]+)/archive$`)
+)
 
 // isArchive reports whether r is a docker cp request (HEAD, GET or PUT
 // /containers/{id}/archive), p being its path without the version.
@@ -113,6 +120,11 @@ func (s *Shim) serveArchive(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, errdefs.Unavailable(fmt.Errorf("the container's agent did not answer the archive request: %w", err)), 0)
 		return
+	}
+	if res.Status == http.StatusNotFound && strings.HasPrefix(res.Message, "Could not find the file ") {
+		// The agent knows neither name: Docker words a missing path
+		// with the path and the container as the request names them.
+		res.Message = fmt.Sprintf("Could not find the file %s in container %s", r.URL.Query().Get("path"), archiveContainer.FindStringSubmatch(r.URL.Path)[1])
 	}
 	if res.Status != http.StatusOK {
 		writeError(w, errors.New(res.Message), res.Status)

@@ -65,6 +65,9 @@ type Spec struct {
 	// Interfaces are the container's network endpoints as the control
 	// plane assigned them, in network-name order (what ip addr shows).
 	Interfaces []Interface
+	// NetworkMode is HostConfig.NetworkMode ("bridge", "none", "host",
+	// a network's name or id, "container:<id>").
+	NetworkMode string
 	// LogConfig is the log driver's options (HostConfig.LogConfig.Config:
 	// max-size, max-file); empty means the provider's default.
 	LogConfig map[string]string

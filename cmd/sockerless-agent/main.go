@@ -16,6 +16,8 @@ import (
 	"github.com/sockerless/sockerless/internal/envdoc"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -25,6 +27,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/gorilla/websocket"
 	"github.com/sockerless/sockerless/agent"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/relay/ticket"
@@ -45,6 +48,8 @@ type Config struct {
 	OpenStdin       bool          `env:"OPEN_STDIN" envDefault:"true" help:"give the main process a standard input fed by attach sessions; false gives it /dev/null"`
 	StdinOnce       bool          `env:"STDIN_ONCE" envDefault:"false" help:"close the main process's standard input when the first attach session's input ends"`
 	User            string        `env:"USER" help:"user[:group] the main process runs as (a name from the workload's /etc/passwd or numeric ids); empty runs it as the agent's user"`
+	Socket          string        `env:"SOCKET" help:"a unix socket the relay and the control plane are reached through (a workload without a network): RELAY_URL's and CONTROL_PLANE_URL's hosts are then not dialled"`
+	HomeFromUser    bool          `env:"HOME_FROM_USER" envDefault:"false" help:"the workload's environment sets no HOME: the main process gets its user's home folder (as runc gives it), not the HOME the platform gave the agent"`
 	Subreaper       bool          `env:"SUBREAPER" envDefault:"false" help:"reap orphaned descendants as a PID 1 would (always on when the agent is PID 1)"`
 	Peers           string        `env:"PEERS" help:"connections to the network's peers the agent carries through the relay: LISTEN=PEER:PORT,... (needs CONTROL_PLANE_URL)"`
 	MountDirs       string        `env:"MOUNT_DIRS" help:"comma-separated directories the agent creates before anything runs: the container's mount points on a workload whose platform makes none (an ECS task's tmpfs and carried binds)"`
@@ -120,6 +125,16 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		rep = &agent.HTTPReporter{BaseURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
 			OnRetry: func(n int, err error) { log.Warn("exit report not acknowledged; retrying", "attempt", n, "err", err) }}
 	}
+	var ws *websocket.Dialer
+	if cfg.Socket != "" {
+		dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", cfg.Socket)
+		}
+		ws = &websocket.Dialer{NetDialContext: dial, ReadBufferSize: 4 << 10, WriteBufferSize: 4 << 10}
+		if rep != nil {
+			rep.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: dial}}
+		}
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
@@ -191,7 +206,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	var pullHold atomic.Pointer[agent.CarryHold]
 	var sessions sync.WaitGroup
 	a := &wsclient.Agent{
-		RelayURL: cfg.RelayURL, Container: cfg.ContainerID, Token: cfg.AgentToken, Logger: log,
+		RelayURL: cfg.RelayURL, Container: cfg.ContainerID, Token: cfg.AgentToken, Logger: log, WS: ws,
 		Track: &sessions,
 		Serve: func(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
 			defer func() {
@@ -234,7 +249,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 			log.Warn("carried binds did not all arrive; starting the main process anyway", "missing", hold.Missing())
 		}
 		spec := agent.MainSpec{
-			Process: ticket.Process{Cmd: cmd, Env: workloadEnv(), WorkingDir: cwd(), Tty: cfg.Tty, User: cfg.User},
+			Process: ticket.Process{Cmd: cmd, Env: mainEnv(cfg), WorkingDir: cwd(), Tty: cfg.Tty, User: cfg.User},
 			Log:     stdout,
 			ErrLog:  stderr, NoStdin: !cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
 		}
@@ -323,18 +338,31 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		pulls = agent.NewCarryHold(ticket.CarryPull, strings.Split(cfg.CarryHold, ","))
 		pullHold.Store(pulls)
 	}
-	report(rep, log, code, oomKilled)
-	if pulls != nil && !pulls.Wait(ctx, cfg.CarryPullWait) {
-		log.Info("carried binds not pulled back after the exit", "missing", pulls.Missing())
-	}
-	cancel()
+	agent.DrainOutput(time.Second, os.Stdout, os.Stderr)
 	// Close the relay link before exiting: a workload's network can vanish
 	// with its process before a FIN leaves, and the relay would then offer
 	// the next run's sessions (a restart) to a dead link until its pings
-	// time out.
-	select {
-	case <-agentDone:
-	case <-time.After(2 * time.Second):
+	// time out. Unless carried binds are still to be pulled through it,
+	// it is closed before the exit is reported: a client told of the exit
+	// can start the container again at once (docker start -a), and its
+	// attach must wait for the next run's agent, not be offered to this
+	// one's closing link.
+	closeLink := func() {
+		cancel()
+		select {
+		case <-agentDone:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	if pulls == nil {
+		closeLink()
+	}
+	report(rep, log, code, oomKilled)
+	if pulls != nil {
+		if !pulls.Wait(ctx, cfg.CarryPullWait) {
+			log.Info("carried binds not pulled back after the exit", "missing", pulls.Missing())
+		}
+		closeLink()
 	}
 	if lambdaRequest != "" {
 		if err := lambda.Respond(context.Background(), lambdaRequest, agent.LambdaResult{ExitCode: code}); err != nil {
@@ -381,6 +409,23 @@ func workloadEnv() []string {
 	var extra []string
 	if v := os.Getenv(envPrefix + "ENV"); v != "" && json.Unmarshal([]byte(v), &extra) == nil {
 		out = mergeEnv(out, extra)
+	}
+	return out
+}
+
+// mainEnv is the main process's environment: the workload's, less the
+// HOME the platform set for the agent when the workload sets none
+// (HOME_FROM_USER; agent.StartMain then gives the user's).
+func mainEnv(cfg Config) []string {
+	env := workloadEnv()
+	if !cfg.HomeFromUser {
+		return env
+	}
+	out := env[:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "HOME=") {
+			out = append(out, kv)
+		}
 	}
 	return out
 }

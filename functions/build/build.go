@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -39,10 +40,6 @@ func (a *Router) postBuild(w http.ResponseWriter, r *http.Request) error {
 	if p := q.Get("platform"); p != "" && p != "linux/amd64" && p != "linux" {
 		return errdefs.NotImplementedf("build platform %s is not supported by sockerless: only linux/amd64", p)
 	}
-	ls := a.b.LayerStore()
-	if ls == nil {
-		return errdefs.NotImplementedf("docker build needs a provider that runs image filesystems (the embedded memory provider); provider %s does not", a.provider.Name())
-	}
 	var tags []string
 	for _, t := range q["t"] {
 		n, err := records.NormalizeRef(t)
@@ -64,6 +61,11 @@ func (a *Router) postBuild(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	bp, platformBuilds := providers.As[providers.Builder](a.provider)
+	ls := a.b.LayerStore()
+	if ls == nil && !platformBuilds {
+		return errdefs.NotImplementedf("docker build needs a provider that runs image filesystems (the embedded memory provider) or builds images itself (the docker provider); provider %s does neither", a.provider.Name())
+	}
 	auth := map[string]registry.AuthConfig{}
 	if h := r.Header.Get("X-Registry-Config"); h != "" {
 		if b, err := decodeBase64(h); err == nil {
@@ -78,6 +80,9 @@ func (a *Router) postBuild(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer body.Close()
+	if platformBuilds {
+		return a.platformBuild(r, w, bp, body, opts, tags)
+	}
 	runner, _ := providers.As[providers.RootRunner](a.provider)
 	bc := build.Config{Layers: ls, Runner: runner, Resolver: buildResolver{a: a, auth: auth}}
 	if dr, ok := providers.As[providers.DefaultRooter](a.provider); ok {
@@ -110,9 +115,17 @@ func (a *Router) postBuild(w http.ResponseWriter, r *http.Request) error {
 		img.Layers = append(img.Layers, records.Layer{Digest: l.DiffID, DiffID: l.DiffID, Size: l.Size, MediaType: "application/vnd.docker.image.rootfs.diff.tar"})
 		img.Size += l.Size
 	}
+	a.recordBuilt(ctx, p, out, img, tags)
+	return nil
+}
+
+// recordBuilt stores a built image, tags it and answers the build's
+// closing messages (the image id, "Successfully built", one
+// "Successfully tagged" per tag), as Docker's classic builder does.
+func (a *Router) recordBuilt(ctx context.Context, p *core.Progress, out streamWriter, img *records.Image, tags []string) {
 	if err := a.st.PutImage(ctx, img); err != nil {
 		p.Fail(err.Error(), 0)
-		return nil
+		return
 	}
 	id, _ := json.Marshal(map[string]string{"ID": img.ID})
 	aux := json.RawMessage(id)
@@ -121,11 +134,34 @@ func (a *Router) postBuild(w http.ResponseWriter, r *http.Request) error {
 	for _, t := range tags {
 		if err := a.st.SetTag(ctx, t, img); err != nil {
 			p.Fail(err.Error(), 0)
-			return nil
+			return
 		}
 		a.b.Event(ctx, events.ImageEventType, events.ActionTag, img.ID, map[string]string{"name": t})
 		out.Write([]byte("Successfully tagged " + t + "\n"))
 	}
+}
+
+// platformBuild has the provider's platform build the image
+// (providers.Builder) and records what it built.
+func (a *Router) platformBuild(r *http.Request, w http.ResponseWriter, bp providers.Builder, body io.Reader, opts build.Options, tags []string) error {
+	ctx := r.Context()
+	p := core.NewProgress(w)
+	out := streamWriter{p: p, discard: httpx.BoolValue(r, "q")}
+	res, err := bp.Build(ctx, body, providers.BuildOptions{
+		Dockerfile: opts.Dockerfile, Target: opts.Target, Pull: opts.Pull, NoCache: httpx.BoolValue(r, "nocache"),
+		BuildArgs: opts.BuildArgs, Labels: opts.Labels,
+	}, out)
+	if err != nil {
+		code := 0
+		var be *providers.BuildError
+		if errors.As(err, &be) {
+			code = be.Code
+		}
+		p.Fail(err.Error(), code)
+		return nil
+	}
+	img := &records.Image{ID: res.ID, Created: res.Config.Created.Time, Config: res.Config, Size: res.Size, Source: "build"}
+	a.recordBuilt(ctx, p, out, img, tags)
 	return nil
 }
 

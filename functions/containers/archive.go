@@ -32,7 +32,9 @@ type archiveTarget struct {
 
 // archiveRoute decides how an archive request is served. A provider that
 // implements providers.Archiver (its workloads' files are in this
-// process: memory, synthetic) serves it directly. Any other provider's
+// process: memory, synthetic) serves it directly, and so does one whose
+// platform reaches a workload that is not running
+// (providers.IdleArchiver: docker). Any other provider's
 // workloads are remote: the request gets an archive ticket and the shim
 // carries the tar over the relay to the agent, so no archive body passes
 // through functions (Lambda's 6 MB payload limit). See docs/decisions.md.
@@ -51,6 +53,11 @@ func (a *Router) archiveRoute(r *http.Request) (archiveTarget, error) {
 	t := archiveTarget{c: c, path: p}
 	if ar, ok := providers.As[providers.Archiver](a.provider); ok {
 		t.ar = ar
+		return t, nil
+	}
+	if ia, ok := providers.As[providers.IdleArchiver](a.provider); ok && !c.State.Running {
+		// No agent to ask: the provider's platform serves it.
+		t.ar = ia.IdleArchive()
 		return t, nil
 	}
 	switch {

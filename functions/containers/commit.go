@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/sockerless/sockerless/functions/httpx"
@@ -120,9 +123,34 @@ func applyCommitChange(c *v1.Config, change string) error {
 	case "STOPSIGNAL":
 		c.StopSignal = arg
 	case "HEALTHCHECK", "ONBUILD":
-		return errdefs.NotImplementedf("the %s change of docker commit is not supported by sockerless", strings.ToUpper(instr))
+		return applyParsedChange(c, change)
 	default:
 		core.ApplyChange(c, change)
+	}
+	return nil
+}
+
+// applyParsedChange applies a HEALTHCHECK or ONBUILD change as a
+// Dockerfile instruction, parsed by BuildKit's Dockerfile parser as
+// moby's commit parses its changes: a health check replaces the image's
+// (NONE disables it), an ONBUILD trigger is added to the image's.
+func applyParsedChange(c *v1.Config, change string) error {
+	res, err := parser.Parse(strings.NewReader(change))
+	if err != nil {
+		return errdefs.InvalidParameter(err)
+	}
+	for _, n := range res.AST.Children {
+		cmd, err := instructions.ParseInstruction(n)
+		if err != nil {
+			return errdefs.InvalidParameter(err)
+		}
+		switch v := cmd.(type) {
+		case *instructions.HealthCheckCommand:
+			h := v.Health
+			c.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+		case *instructions.OnbuildCommand:
+			c.OnBuild = append(c.OnBuild, v.Expression)
+		}
 	}
 	return nil
 }
@@ -257,7 +285,7 @@ func (a *Router) postCommit(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	ls := a.b.LayerStore()
-	if ls == nil {
+	if ls == nil && ar != nil {
 		return errdefs.NotImplementedf("docker commit needs a provider that keeps image layers; provider %s does not", a.provider.Name())
 	}
 	pause := q.Get("pause") == "" || httpx.BoolValue(r, "pause")
@@ -271,6 +299,9 @@ func (a *Router) postCommit(w http.ResponseWriter, r *http.Request) error {
 		var once sync.Once
 		unpause = func() { once.Do(func() { _ = a.commitPause(context.WithoutCancel(ctx), pauser, c, false) }) }
 		defer unpause()
+	}
+	if ar == nil {
+		return a.platformCommit(ctx, w, q, c, cfg, ref, unpause)
 	}
 	base, ok, err := a.baselineOf(ctx, c)
 	if err != nil {
@@ -335,6 +366,48 @@ func (a *Router) postCommit(w http.ResponseWriter, r *http.Request) error {
 		}
 		file.RootFS.DiffIDs = append(file.RootFS.DiffIDs, h)
 	}
+	return a.finishCommit(ctx, w, q, c, file, layers, 0, ref, unpause)
+}
+
+// platformCommit commits c on its provider's platform
+// (providers.PlatformFS): the layers are the platform's, the
+// configuration and history are made here as for any commit.
+func (a *Router) platformCommit(ctx context.Context, w http.ResponseWriter, q url.Values, c *records.Container, cfg v1.Config, ref string, unpause func()) error {
+	res, err := a.platformFS().Commit(ctx, c.ID)
+	if err != nil {
+		return fmt.Errorf("committing %s: %w", c.ID, err)
+	}
+	now := a.st.Now().UTC()
+	file := v1.ConfigFile{
+		Architecture: "amd64", OS: "linux", Created: v1.Time{Time: now}, Author: q.Get("author"),
+		Container: c.ID, Config: cfg, RootFS: v1.RootFS{Type: "layers"},
+	}
+	parent, err := a.st.Image(ctx, c.Image)
+	if err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	if parent != nil {
+		file.History = slices.Clone(parent.Config.History)
+		if parent.Config.Architecture != "" {
+			file.Architecture, file.OS, file.Variant = parent.Config.Architecture, parent.Config.OS, parent.Config.Variant
+		}
+	}
+	file.History = append(file.History, v1.History{Created: v1.Time{Time: now}, CreatedBy: strings.Join(c.Config.Cmd, " "), Author: q.Get("author"), Comment: q.Get("comment")})
+	for _, d := range res.DiffIDs {
+		h, err := v1.NewHash(d)
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", d, err)
+		}
+		file.RootFS.DiffIDs = append(file.RootFS.DiffIDs, h)
+	}
+	return a.finishCommit(ctx, w, q, c, file, nil, res.Size, ref, unpause)
+}
+
+// finishCommit records the committed image (its id the digest of its
+// configuration; its size platformSize plus its stored layers'), tags
+// it, sends the events and answers.
+func (a *Router) finishCommit(ctx context.Context, w http.ResponseWriter, q url.Values, c *records.Container, file v1.ConfigFile, layers []records.Layer, platformSize int64, ref string, unpause func()) error {
+	now := file.Created.Time
 	b, err := json.Marshal(file)
 	if err != nil {
 		return err
@@ -344,6 +417,7 @@ func (a *Router) postCommit(w http.ResponseWriter, r *http.Request) error {
 	for _, l := range layers {
 		img.Size += l.Size
 	}
+	img.Size += platformSize
 	if err := a.st.PutImage(ctx, img); err != nil {
 		return err
 	}

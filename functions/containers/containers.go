@@ -14,6 +14,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/storage"
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/internal/core"
 	"github.com/sockerless/sockerless/functions/records"
@@ -259,7 +260,7 @@ func createWarnings(p Provider, hc *container.HostConfig) []string {
 func mergeImageConfig(user *container.Config, img *records.Image) *container.Config {
 	cfg := *user
 	ic := img.Config.Config
-	cfg.Env = core.MergeEnv(ic.Env, user.Env)
+	cfg.Env = imageEnvUnder(user.Env, ic.Env)
 	if len(user.Entrypoint) == 0 && user.Entrypoint == nil {
 		cfg.Entrypoint = append([]string(nil), ic.Entrypoint...)
 		if len(user.Cmd) == 0 {
@@ -378,6 +379,11 @@ func (a *Router) getContainersByName(w http.ResponseWriter, r *http.Request) err
 		}
 	}
 	resp := a.inspectView(c, execs)
+	if sd, ok := providers.As[providers.StorageDriverer](a.provider); ok {
+		if d := sd.StorageDriver(r.Context()); d != "" {
+			resp.Driver, resp.GraphDriver.Name = d, d
+		}
+	}
 	resp.State.Pid = a.mainPID(r.Context(), c)
 	if httpx.BoolValue(r, "size") {
 		rw, rootfs := a.containerSize(r.Context(), c)
@@ -414,19 +420,21 @@ func (a *Router) inspectView(c *records.Container, execs []*records.Exec) contai
 		mounts = []container.MountPoint{}
 	}
 	return container.InspectResponse{
-		ID:              c.ID,
-		Created:         core.FormatTime(c.Created),
-		Path:            c.Path,
-		Args:            core.NonNil(c.Args),
-		State:           st,
-		Image:           c.Image,
-		ResolvConfPath:  "/etc/resolv.conf",
-		HostnamePath:    "/etc/hostname",
-		HostsPath:       "/etc/hosts",
-		LogPath:         "",
-		Name:            "/" + c.Name,
-		RestartCount:    c.RestartCount,
-		Driver:          "sockerless",
+		ID:             c.ID,
+		Created:        core.FormatTime(c.Created),
+		Path:           c.Path,
+		Args:           core.NonNil(c.Args),
+		State:          st,
+		Image:          c.Image,
+		ResolvConfPath: "/etc/resolv.conf",
+		HostnamePath:   "/etc/hostname",
+		HostsPath:      "/etc/hosts",
+		LogPath:        "",
+		Name:           "/" + c.Name,
+		RestartCount:   c.RestartCount,
+		Driver:         "sockerless",
+		// The driver's data (its folders) is the platform's own: unknown.
+		GraphDriver:     &storage.DriverData{Name: "sockerless"},
 		Platform:        "linux",
 		ExecIDs:         execIDs,
 		HostConfig:      c.HostConfig,
@@ -456,7 +464,7 @@ func (a *Router) Summary(c *records.Container, size bool) container.Summary {
 		Names:   []string{"/" + c.Name},
 		Image:   c.ImageRef,
 		ImageID: c.Image,
-		Command: strings.TrimSpace(strings.Join(append([]string{c.Path}, c.Args...), " ")),
+		Command: listCommand(c.Path, c.Args),
 		Created: c.Created.Unix(),
 		Ports:   core.PortSummaries(c),
 		Labels:  c.Config.Labels,
@@ -543,7 +551,7 @@ func (a *Router) getContainersJSON(w http.ResponseWriter, r *http.Request) error
 		switch container.ContainerState(s) {
 		case container.StateCreated, container.StateRunning, container.StatePaused, container.StateRestarting, container.StateRemoving, container.StateExited, container.StateDead:
 		default:
-			return errdefs.InvalidParameterf("invalid filter 'status=%s'", s)
+			return errdefs.InvalidParameterf("invalid filter 'status=%s': invalid value for state (%s): must be one of created, running, paused, restarting, removing, exited, dead", s, s)
 		}
 	}
 	limit, err := httpx.IntValue(r, "limit", -1)
@@ -688,7 +696,11 @@ func (a *Router) postContainerRename(w http.ResponseWriter, r *http.Request) err
 	_, err = a.st.UpdateContainer(ctx, c.ID, func(c *records.Container) error { c.Name = newName; return nil })
 	if err != nil {
 		if isNameConflict(err) {
-			return errdefs.Conflictf("Conflict. The container name \"/%s\" is already in use. You have to remove (or rename) that container to be able to reuse that name.", newName)
+			holder := ""
+			if other, oerr := a.st.ContainerByName(ctx, newName); oerr == nil {
+				holder = other.ID
+			}
+			return errdefs.Conflictf("Error when allocating new name: Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", newName, holder)
 		}
 		return err
 	}
@@ -706,10 +718,11 @@ func (a *Router) deleteContainers(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if c.State.Running && !httpx.BoolValue(r, "force") {
+		// Docker 28 names the container as the request does.
 		if c.State.Paused {
-			return errdefs.Conflictf("cannot remove container \"/%s\": container is paused and must be unpaused first", c.Name)
+			return errdefs.Conflictf("cannot remove container %q: container is paused and must be unpaused first", r.PathValue("id"))
 		}
-		return errdefs.Conflictf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)
+		return errdefs.Conflictf("cannot remove container %q: container is running: stop the container before removing or force remove", r.PathValue("id"))
 	}
 	if err := a.b.RemoveContainer(ctx, c, true); err != nil {
 		return err
@@ -753,4 +766,43 @@ func (a *Router) postContainersPrune(w http.ResponseWriter, r *http.Request) err
 	}
 	a.b.Event(ctx, events.ContainerEventType, events.ActionPrune, "", map[string]string{"reclaimed": strconv.FormatUint(rep.SpaceReclaimed, 10)})
 	return httpx.WriteJSON(w, http.StatusOK, rep)
+}
+
+// listCommand is a listing's Command as moby words it: the path, then
+// the arguments, each with a space in single quotes.
+func listCommand(path string, args []string) string {
+	parts := []string{path}
+	for _, a := range args {
+		if strings.Contains(a, " ") {
+			a = "'" + a + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.TrimSpace(strings.Join(parts, " "))
+}
+
+// imageEnvUnder is moby's merge of a container's env with its image's:
+// the request's variables as given, then the image's whose names the
+// request does not set; PATH gets Docker's default when neither does
+// (core.MergeEnv's rule).
+func imageEnvUnder(user, image []string) []string {
+	if len(user) == 0 {
+		return core.MergeEnv(image)
+	}
+	set := map[string]bool{}
+	for _, kv := range user {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
+	out := append([]string(nil), user...)
+	for _, kv := range image {
+		if k, _, _ := strings.Cut(kv, "="); !set[k] {
+			out = append(out, kv)
+			set[k] = true
+		}
+	}
+	if !set["PATH"] {
+		out = append([]string{"PATH=" + core.DefaultPath}, out...)
+	}
+	return out
 }

@@ -68,13 +68,19 @@ var (
 	mountedEtc = map[string]bool{"/etc/hostname": true, "/etc/hosts": true, "/etc/resolv.conf": true}
 )
 
-// fsTarget is a container whose root this process can read.
+// fsTarget is a container whose root this process can read, or whose
+// provider's platform reads it (providers.PlatformFS: the Archiver is
+// then nil).
 func (a *Router) fsTarget(ctx context.Context, id, what string) (*records.Container, providers.Archiver, error) {
 	c, err := a.st.Container(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
 	ar, ok := providers.As[providers.Archiver](a.provider)
+	if _, platform := providers.As[providers.PlatformFS](a.provider); !ok && platform {
+		// The platform reads the container's files (ar stays nil).
+		return c, nil, nil
+	}
 	if !ok {
 		return nil, nil, errdefs.NotImplementedf("%s is not supported by the %s provider: its workloads' files are reachable only through their agents", what, a.provider.Name())
 	}
@@ -273,7 +279,8 @@ func fsChanges(img, now map[string]fsEntry) []container.FilesystemChange {
 		}
 		mark(p, container.ChangeDelete)
 	}
-	out := make([]container.FilesystemChange, 0, len(kinds))
+	// No changes is null, as Docker answers, not [].
+	var out []container.FilesystemChange
 	for p, k := range kinds {
 		out = append(out, container.FilesystemChange{Path: p, Kind: k})
 	}
@@ -286,6 +293,17 @@ func (a *Router) getContainersChanges(w http.ResponseWriter, r *http.Request) er
 	c, ar, err := a.fsTarget(ctx, r.PathValue("id"), "docker diff")
 	if err != nil {
 		return err
+	}
+	if ar == nil {
+		changes, err := a.platformFS().Changes(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		var out []container.FilesystemChange
+		for _, ch := range changes {
+			out = append(out, container.FilesystemChange{Path: ch.Path, Kind: container.ChangeType(ch.Kind)})
+		}
+		return httpx.WriteJSON(w, http.StatusOK, out)
 	}
 	base, ok, err := a.baselineOf(ctx, c)
 	if err != nil {
@@ -323,6 +341,21 @@ func (a *Router) getContainersExport(w http.ResponseWriter, r *http.Request) err
 	}
 	if c.Removing {
 		return errdefs.Conflictf("You cannot export container %s which is being removed", c.ID)
+	}
+	if ar == nil {
+		rc, err := a.platformFS().Export(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		w.Header().Set("Content-Type", "application/x-tar")
+		w.WriteHeader(http.StatusOK)
+		if _, err := io.Copy(w, rc); err != nil {
+			a.log.Warn("export: reading the platform's export failed", "container", c.ID, "err", err)
+			return nil
+		}
+		a.b.Event(ctx, events.ContainerEventType, events.ActionExport, c.ID, core.ContainerAttrs(c))
+		return nil
 	}
 	rc, _, err := ar.GetArchive(ctx, c.ID, "/")
 	if err != nil {
@@ -364,4 +397,11 @@ func (a *Router) getContainersExport(w http.ResponseWriter, r *http.Request) err
 	_ = tw.Close()
 	a.b.Event(ctx, events.ContainerEventType, events.ActionExport, c.ID, core.ContainerAttrs(c))
 	return nil
+}
+
+// platformFS is the provider's PlatformFS, for paths that run only when
+// it has one (nil otherwise).
+func (a *Router) platformFS() providers.PlatformFS {
+	pf, _ := providers.As[providers.PlatformFS](a.provider)
+	return pf
 }

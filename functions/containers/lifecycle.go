@@ -171,13 +171,16 @@ func stopTimeout(r *http.Request, c *records.Container) (time.Duration, error) {
 
 func (a *Router) postContainersKill(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	c, err := a.st.Container(ctx, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
+	// As moby's router: the signal is checked before the container is
+	// looked up, and every refusal is worded "cannot kill container:
+	// NAME: ..." with its own class.
 	sig, err := parseSignal(r.URL.Query().Get("signal"))
 	if err != nil {
-		return err
+		return fmt.Errorf("cannot kill container: %s: %w", r.PathValue("id"), err)
+	}
+	c, err := a.st.Container(ctx, r.PathValue("id"))
+	if err != nil {
+		return fmt.Errorf("cannot kill container: %s: %w", r.PathValue("id"), err)
 	}
 	if !c.State.Running {
 		return errdefs.Conflictf("cannot kill container: %s: container %s is not running", r.PathValue("id"), c.ID)
@@ -284,7 +287,7 @@ func (a *Router) setPaused(w http.ResponseWriter, r *http.Request, pause bool) e
 		return errdefs.Conflictf("container %s is already paused", c.ID)
 	}
 	if !pause && !c.State.Paused {
-		return errdefs.Conflictf("container %s is not paused", c.ID)
+		return errdefs.Conflictf("Container %s is not paused", c.ID)
 	}
 	action := events.ActionPause
 	if pause {

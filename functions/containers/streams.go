@@ -5,7 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -97,6 +100,10 @@ func (a *Router) getContainersLogs(w http.ResponseWriter, r *http.Request) error
 		}
 	}
 	follow, timestamps, tty := httpx.BoolValue(r, "follow"), httpx.BoolValue(r, "timestamps"), c.Config.Tty
+	var details []byte
+	if httpx.BoolValue(r, "details") {
+		details = append(logAttrs(c), ' ')
+	}
 	ct := controlapi.MediaMultiplexedStream
 	if tty {
 		ct = controlapi.MediaRawStream
@@ -127,6 +134,9 @@ func (a *Router) getContainersLogs(w http.ResponseWriter, r *http.Request) error
 					if (e.Stream == 1 && !stdout) || (e.Stream == 2 && !stderr) {
 						continue
 					}
+					if details != nil {
+						e.Data = append(append([]byte(nil), details...), e.Data...)
+					}
 					out = appendLogEntry(out, e, timestamps, tty)
 				}
 				if page.Cursor != "" {
@@ -150,6 +160,40 @@ func (a *Router) getContainersLogs(w http.ResponseWriter, r *http.Request) error
 			return out, cursor, done, nil
 		},
 	})
+}
+
+// logAttrs is what docker logs --details puts before each line: the
+// log attributes the container's log options name (labels=, env=), as
+// moby writes them: key=value, sorted by key, query-escaped, joined by
+// commas; empty when the options name none.
+func logAttrs(c *records.Container) []byte {
+	attrs := map[string]string{}
+	opts := c.HostConfig.LogConfig.Config
+	for _, k := range strings.Split(opts["labels"], ",") {
+		if v, ok := c.Config.Labels[k]; ok && k != "" {
+			attrs[k] = v
+		}
+	}
+	for _, k := range strings.Split(opts["env"], ",") {
+		for _, kv := range c.Config.Env {
+			if ek, v, ok := strings.Cut(kv, "="); ok && ek == k && k != "" {
+				attrs[k] = v
+			}
+		}
+	}
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b []byte
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, url.QueryEscape(k)+"="+url.QueryEscape(attrs[k])...)
+	}
+	return b
 }
 
 func appendLogEntry(out []byte, e providers.LogEntry, timestamps, tty bool) []byte {

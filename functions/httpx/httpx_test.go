@@ -78,6 +78,8 @@ func TestWithVersion(t *testing.T) {
 		{"/v1.24/info", 200, "/info 1.24"},
 		{"/v1.12/info", 400, "too old"},
 		{"/v1.99/info", 400, "too new"},
+		// dockerd 28.2.2's newest version and its refusal of the next.
+		{"/v1.51/version", 400, `{"message":"client version 1.51 is too new. Maximum supported API version is 1.50"}`},
 	}
 	for _, tc := range tests {
 		rec := httptest.NewRecorder()

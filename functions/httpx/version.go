@@ -10,12 +10,13 @@ import (
 	"github.com/sockerless/sockerless/internal/errdefs"
 )
 
-// API versions this server speaks. The docker CLI 28.2 uses
-// min(1.50, server's), so advertising 1.51 keeps the CLI on 1.50 and lets
-// newer SDKs negotiate 1.51.
+// API versions this server speaks: those of the engine it answers as
+// (dockerd 28.2.2, the conformance suite's reference, whose newest is
+// 1.50); a newer client negotiates down to it, and a request for a newer
+// version gets that engine's refusal.
 const (
 	MinAPIVersion     = "1.24"
-	DefaultAPIVersion = "1.51"
+	DefaultAPIVersion = "1.50"
 )
 
 var versionPrefix = regexp.MustCompile(`^/v([0-9]+\.[0-9]+)(/.*)$`)

@@ -2,8 +2,11 @@ package images
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -15,6 +18,7 @@ import (
 	"github.com/sockerless/sockerless/functions/records"
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/internal/layerstore"
+	"github.com/sockerless/sockerless/providers"
 )
 
 // docker save writes the named images as a docker-archive (manifest.json,
@@ -55,6 +59,46 @@ func savedImage(ls *layerstore.Store, img *records.Image) (v1.Image, error) {
 	return mutate.ConfigFile(base, cfg)
 }
 
+// fileLayer is a layer the platform wrote to a file, uncompressed.
+type fileLayer struct {
+	path string
+	diff v1.Hash
+	size int64
+}
+
+func (l fileLayer) Digest() (v1.Hash, error)             { return l.diff, nil }
+func (l fileLayer) DiffID() (v1.Hash, error)             { return l.diff, nil }
+func (l fileLayer) Compressed() (io.ReadCloser, error)   { return os.Open(l.path) }
+func (l fileLayer) Uncompressed() (io.ReadCloser, error) { return os.Open(l.path) }
+func (l fileLayer) Size() (int64, error)                 { return l.size, nil }
+func (l fileLayer) MediaType() (types.MediaType, error)  { return types.DockerUncompressedLayer, nil }
+
+// platformImage is img as a v1.Image whose layers the provider's
+// platform exports (providers.LayerExporter) into dir.
+func platformImage(ctx context.Context, le providers.LayerExporter, dir string, img *records.Image) (v1.Image, error) {
+	var diffs []string
+	for _, d := range img.Config.RootFS.DiffIDs {
+		diffs = append(diffs, d.String())
+	}
+	if err := le.ExportLayers(ctx, img.ID, diffs, dir); err != nil {
+		return nil, err
+	}
+	var adds []mutate.Addendum
+	for _, d := range img.Config.RootFS.DiffIDs {
+		p := filepath.Join(dir, d.Hex)
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s of image %s: %w", d, img.ID, err)
+		}
+		adds = append(adds, mutate.Addendum{Layer: fileLayer{path: p, diff: d, size: fi.Size()}, MediaType: types.DockerUncompressedLayer})
+	}
+	base, err := mutate.Append(empty.Image, adds...)
+	if err != nil {
+		return nil, err
+	}
+	return mutate.ConfigFile(base, img.Config.DeepCopy())
+}
+
 // getImagesGet serves GET /images/get?names=… and GET /images/{name}/get.
 func (a *Router) getImagesGet(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -63,8 +107,18 @@ func (a *Router) getImagesGet(w http.ResponseWriter, r *http.Request) error {
 		names = []string{n}
 	}
 	ls := a.b.LayerStore()
-	if ls == nil {
+	le, platformLayers := providers.As[providers.LayerExporter](a.provider)
+	if ls == nil && !platformLayers {
 		return errdefs.NotImplementedf("docker save needs a provider that keeps image layers; provider %s does not", a.provider.Name())
+	}
+	var dir string
+	if ls == nil {
+		// The platform's layers, copied here for the archive's length.
+		var err error
+		if dir, err = os.MkdirTemp("", "sockerless-save-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
 	}
 	refs := map[name.Reference]v1.Image{}
 	var saved []*records.Image
@@ -73,7 +127,12 @@ func (a *Router) getImagesGet(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		vi, err := savedImage(ls, img)
+		var vi v1.Image
+		if ls != nil {
+			vi, err = savedImage(ls, img)
+		} else {
+			vi, err = platformImage(ctx, le, dir, img)
+		}
 		if err != nil {
 			return err
 		}

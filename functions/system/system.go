@@ -97,7 +97,7 @@ func (a *Router) getInfo(w http.ResponseWriter, r *http.Request) error {
 		OperatingSystem:    "Sockerless (" + a.provider.Name() + ")",
 		OSVersion:          a.cfg.Version,
 		OSType:             "linux",
-		Architecture:       runtime.GOARCH,
+		Architecture:       unameMachine(runtime.GOARCH),
 		IndexServerAddress: "https://index.docker.io/v1/",
 		RegistryConfig:     &registry.ServiceConfig{IndexConfigs: map[string]*registry.IndexInfo{"docker.io": {Name: "docker.io", Official: true, Secure: true}}},
 		NCPU:               runtime.NumCPU(),
@@ -263,3 +263,18 @@ func (a *Router) postSweep(w http.ResponseWriter, r *http.Request) error {
 // Cloud Scheduler, an Azure timer trigger; a timer in embedded mode). It
 // authenticates like every other request but the agents'.
 const SweepPath = "/_sockerless/sweep"
+
+// unameMachine is the machine name `uname -m` prints for a Go
+// architecture, which Docker's info reports as Architecture (its
+// version reports GOARCH, as here).
+func unameMachine(goarch string) string {
+	switch goarch {
+	case "amd64":
+		return "x86_64"
+	case "arm64":
+		return "aarch64"
+	case "386":
+		return "i686"
+	}
+	return goarch
+}

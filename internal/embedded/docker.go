@@ -9,12 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/client"
 	"github.com/sockerless/sockerless/functions"
@@ -33,7 +34,11 @@ type dockerSetup struct {
 	client     *client.Client
 	relayURL   string
 	controlURL string
-	api        *lateHandler
+	// relaySocket serves the same as relayURL and controlURL to
+	// workloads without a network (docker.Options.RelaySocket); empty
+	// for an engine on another host.
+	relaySocket string
+	api         *lateHandler
 }
 
 // lateHandler serves the functions API once it exists (the provider, and
@@ -97,6 +102,22 @@ func (s *Sockerless) dockerCallbacks(ctx context.Context, opts Options, secret [
 	srv := relaySrv.HTTPServer()
 	srv.Handler = mux
 	go func() { _ = srv.Serve(ln) }()
+	relaySocket := ""
+	if strings.HasPrefix(opts.Docker.Host, "unix://") {
+		// A local engine mounts a socket's folder into workloads
+		// without a network.
+		dir, err := os.MkdirTemp("", "sockerless-relay-")
+		if err != nil {
+			return nil, fmt.Errorf("embedded: docker provider: %w", err)
+		}
+		s.closers = append(s.closers, func() error { return os.RemoveAll(dir) })
+		uln, err := net.Listen("unix", filepath.Join(dir, "relay.sock"))
+		if err != nil {
+			return nil, fmt.Errorf("embedded: docker provider: listening for workloads without a network: %w", err)
+		}
+		relaySocket = uln.Addr().String()
+		go func() { _ = srv.Serve(uln) }()
+	}
 	s.closers = append(s.closers, func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -108,7 +129,7 @@ func (s *Sockerless) dockerCallbacks(ctx context.Context, opts Options, secret [
 		_, port, _ := net.SplitHostPort(host)
 		host = net.JoinHostPort(strings.Trim(opts.Docker.AdvertiseHost, "[]"), port)
 	}
-	return &dockerSetup{client: c, relayURL: "ws://" + host, controlURL: "http://" + host, api: api}, nil
+	return &dockerSetup{client: c, relayURL: "ws://" + host, controlURL: "http://" + host, relaySocket: relaySocket, api: api}, nil
 }
 
 // engineRegistry resolves images on the docker provider's engine: the
@@ -145,24 +166,11 @@ func (r engineRegistry) Fetch(ctx context.Context, ref, platform string, auth re
 	if t, err := time.Parse(time.RFC3339Nano, img.Created); err == nil {
 		rec.Created = t
 	}
-	rec.Config.Architecture, rec.Config.OS, rec.Config.Variant = img.Architecture, img.Os, img.Variant
-	rec.Config.Created = v1.Time{Time: rec.Created}
-	rec.Config.Author = img.Author
-	if img.Config != nil {
-		b, err := json.Marshal(img.Config)
-		if err == nil {
-			err = json.Unmarshal(b, &rec.Config.Config)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("embedded: image %s config: %w", ref, err)
-		}
+	cf, err := docker.ConfigOf(img)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	rec.Config.RootFS.Type = img.RootFS.Type
-	for _, l := range img.RootFS.Layers {
-		if h, err := v1.NewHash(l); err == nil {
-			rec.Config.RootFS.DiffIDs = append(rec.Config.RootFS.DiffIDs, h)
-		}
-	}
+	rec.Config = cf
 	return rec, nil
 }
 

@@ -133,7 +133,7 @@ func New(ctx context.Context, opts Options) (*Sockerless, error) {
 		}
 		newProvider = func(rep providers.Reporter) (providers.Provider, error) {
 			return docker.New(docker.Options{Client: d.client, Reporter: rep, Secret: secret, RelayURL: d.relayURL,
-				ControlPlaneURL: d.controlURL, AgentPath: opts.Docker.AgentPath})
+				ControlPlaneURL: d.controlURL, AgentPath: opts.Docker.AgentPath, RelaySocket: d.relaySocket})
 		}
 	} else if opts.Synthetic {
 		newProvider = func(rep providers.Reporter) (providers.Provider, error) {

@@ -80,6 +80,12 @@ func StatCopy(f *FS, p string) (CopySource, error) {
 // WriteCopyTar writes cs's archive into tw, entries named as Docker's
 // archive GET names them.
 func WriteCopyTar(f *FS, tw *tar.Writer, cs CopySource) error {
+	return WriteCopyTarWith(f, tw, cs, TarOptions{})
+}
+
+// WriteCopyTarWith is WriteCopyTar with options.
+func WriteCopyTarWith(f *FS, tw *tar.Writer, cs CopySource, opts TarOptions) error {
+	w := &tarWriter{f: f, tw: tw, opts: opts}
 	src := cs.Src
 	if cs.Info.IsDir() && cs.Info.Mode()&fs.ModeSymlink == 0 {
 		// A directory reached through a final symlink ("/link/"): its
@@ -100,13 +106,13 @@ func WriteCopyTar(f *FS, tw *tar.Writer, cs CopySource) error {
 			return err
 		}
 		for _, e := range ents {
-			if err := WriteTar(f, tw, path.Join(src, e.Name()), "/"+e.Name()); err != nil {
+			if err := w.write(path.Join(src, e.Name()), "/"+e.Name()); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	return WriteTar(f, tw, src, cs.Name)
+	return w.write(src, cs.Name)
 }
 
 // preserveTrailing is abs with the trailing "/" or "/." of the path p it

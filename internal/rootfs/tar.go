@@ -204,14 +204,33 @@ func WriteTar(f *FS, tw *tar.Writer, src, name string) error {
 	return (&tarWriter{f: f, tw: tw}).write(src, name)
 }
 
+// TarOptions change how WriteCopyTarWith lays a tree out, for an
+// archive of a container's live filesystem (the agent's docker cp).
+type TarOptions struct {
+	// HardLinks writes further names of one file (same device and
+	// inode) as hard links to its first name, as Docker's archives do.
+	HardLinks bool
+	// Skip reports the paths left out of the archive, entry and all.
+	Skip func(p string) bool
+	// Shallow reports the directories written without their content
+	// (pseudo filesystems mounted in a container: /proc, /sys).
+	Shallow func(p string) bool
+}
+
 // tarWriter is one WriteTar.
 type tarWriter struct {
-	f  *FS
-	tw *tar.Writer
+	f    *FS
+	tw   *tar.Writer
+	opts TarOptions
+	// seen are the first names of files with further names (HardLinks).
+	seen map[[2]uint64]string
 }
 
 func (w *tarWriter) write(src, name string) error {
 	f, tw := w.f, w.tw
+	if w.opts.Skip != nil && w.opts.Skip(src) {
+		return nil
+	}
 	fi, err := f.Lstat(src)
 	if err != nil {
 		return err
@@ -229,8 +248,22 @@ func (w *tarWriter) write(src, name string) error {
 		hdr.Name += "/"
 	}
 	hdr.Uname, hdr.Gname = "", ""
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && w.opts.HardLinks && fi.Mode().IsRegular() && st.Nlink > 1 {
+		key := [2]uint64{uint64(st.Dev), st.Ino}
+		if first, ok := w.seen[key]; ok {
+			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+			return tw.WriteHeader(hdr)
+		}
+		if w.seen == nil {
+			w.seen = map[[2]uint64]string{}
+		}
+		w.seen[key] = name
+	}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
+	}
+	if fi.IsDir() && w.opts.Shallow != nil && w.opts.Shallow(src) {
+		return nil
 	}
 	switch {
 	case fi.Mode().IsRegular():

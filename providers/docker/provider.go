@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,7 +71,18 @@ type Options struct {
 	AgentLogLevel string
 	// NamePrefix prefixes engine container names (default "sockerless-").
 	NamePrefix string
+	// RelaySocket is the host path of a unix socket serving the relay
+	// and the agents' report endpoints, as RelayURL and ControlPlaneURL
+	// do, for workloads without a network (--network none), whose agent
+	// reaches it through a bind mount of its folder. Empty: such
+	// workloads get the engine's default bridge (an engine on another
+	// host cannot mount the socket).
+	RelaySocket string
 }
+
+// relayMountDir is where a workload without a network finds the folder
+// of Options.RelaySocket.
+const relayMountDir = "/.sockerless/relay"
 
 // Provider runs workloads as engine containers. Safe for concurrent use.
 type Provider struct {
@@ -88,6 +100,11 @@ type Provider struct {
 	// byLayers maps an image's layer chain to the engine image that has
 	// it (see engineImage).
 	byLayers map[string]string
+	// found are the commands checkStart found executable, by image,
+	// PATH, working folder and name.
+	found map[string]bool
+	// driver is the engine's storage driver, once known.
+	driver string
 }
 
 // run is one start of a workload: closed done once its exit is reported.
@@ -109,7 +126,7 @@ func New(opts Options) (*Provider, error) {
 	if opts.NamePrefix == "" {
 		opts.NamePrefix = "sockerless-"
 	}
-	return &Provider{opts: opts, runs: map[string]*run{}, nets: map[string]bool{}, netsOf: map[string][]string{}, byLayers: map[string]string{}}, nil
+	return &Provider{opts: opts, runs: map[string]*run{}, nets: map[string]bool{}, netsOf: map[string][]string{}, byLayers: map[string]string{}, found: map[string]bool{}}, nil
 }
 
 // NewClient returns an engine client for host ("unix:///path",
@@ -155,10 +172,15 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	if len(argv) == 0 {
 		return errdefs.InvalidParameterf("no command specified")
 	}
+	relayURL, controlURL := p.opts.RelayURL, p.opts.ControlPlaneURL
+	noNetwork := s.NetworkMode == "none" && p.opts.RelaySocket != ""
+	if noNetwork {
+		relayURL, controlURL = "ws://sockerless", "http://sockerless"
+	}
 	env := append([]string{}, s.Env...)
 	env = append(env,
-		"SOCKERLESS_RELAY_URL="+p.opts.RelayURL,
-		"SOCKERLESS_CONTROL_PLANE_URL="+p.opts.ControlPlaneURL,
+		"SOCKERLESS_RELAY_URL="+relayURL,
+		"SOCKERLESS_CONTROL_PLANE_URL="+controlURL,
 		"SOCKERLESS_CONTAINER_ID="+s.ID,
 		"SOCKERLESS_AGENT_TOKEN="+ticket.AgentToken(p.opts.Secret, s.ID),
 		"SOCKERLESS_TTY="+strconv.FormatBool(s.Tty),
@@ -167,6 +189,16 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 		"SOCKERLESS_STDIN_ONCE="+strconv.FormatBool(s.StdinOnce),
 		"SOCKERLESS_LOG_LEVEL="+p.opts.AgentLogLevel,
 	)
+	if noNetwork {
+		// The relay and the report endpoints through the socket (the
+		// URLs' hosts are not dialled).
+		env = append(env, "SOCKERLESS_SOCKET="+path.Join(relayMountDir, path.Base(p.opts.RelaySocket)))
+	}
+	if !hasVar(s.Env, "HOME") {
+		// The engine gives the agent (root) HOME=/root; the main process
+		// gets its own user's, as on Docker.
+		env = append(env, "SOCKERLESS_HOME_FROM_USER=true")
+	}
 	if hc := s.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
 		b, err := json.Marshal(hc)
 		if err != nil {
@@ -190,6 +222,10 @@ func (p *Provider) Create(ctx context.Context, s providers.Spec) error {
 	}
 	hc := hostConfig(s)
 	hc.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: p.opts.AgentPath, Target: AgentMountPath, ReadOnly: true}}
+	if noNetwork {
+		hc.NetworkMode = "none"
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: path.Dir(p.opts.RelaySocket), Target: relayMountDir})
+	}
 	for _, m := range s.Mounts {
 		switch m.Type {
 		case "volume":
@@ -261,6 +297,9 @@ func bindSpec(m providers.Mount) string {
 // agent did not report (it was killed) is reported from the engine's wait.
 func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 	name := p.name(s.ID)
+	if err := p.checkStart(ctx, s); err != nil {
+		return err
+	}
 	// The run is known before the start: a process that ends at once can
 	// be reported, and the container removed, before ContainerStart
 	// returns, and Remove must find the run to mark it.
@@ -522,4 +561,14 @@ func (p *Provider) Stats(ctx context.Context, id string) (providers.Stats, error
 	}
 	return providers.Stats{Read: s.Read, CPUNanos: s.CPUStats.CPUUsage.TotalUsage, MemoryBytes: s.MemoryStats.Usage,
 		MemoryLimit: s.MemoryStats.Limit, PIDs: s.PidsStats.Current}, nil
+}
+
+// hasVar reports whether env sets variable name.
+func hasVar(env []string, name string) bool {
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == name {
+			return true
+		}
+	}
+	return false
 }

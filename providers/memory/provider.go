@@ -735,7 +735,10 @@ func (w *workload) Attach(ctx context.Context, g ticket.Grant, stdio agent.Stdio
 		select {
 		case <-next:
 		case <-w.removed:
-			return 0, fmt.Errorf("container %s was removed", w.id)
+			// Removed before it ran (an auto-remove container whose
+			// start was refused): the attach ends without a word, as
+			// Docker's does.
+			return 0, nil
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}

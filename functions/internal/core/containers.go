@@ -173,6 +173,7 @@ func (a *Backend) Spec(c *records.Container) providers.Spec {
 	if h := c.HostConfig; h != nil {
 		s.GroupAdd, s.StorageOpt = h.GroupAdd, h.StorageOpt
 		s.ReadOnlyRootfs, s.Tmpfs, s.LogConfig = h.ReadonlyRootfs, h.Tmpfs, h.LogConfig.Config
+		s.NetworkMode = string(h.NetworkMode)
 		s.Resources = providers.Resources{Memory: h.Memory, NanoCPUs: h.NanoCPUs}
 		if h.PidsLimit != nil {
 			s.Resources.PidsLimit = *h.PidsLimit

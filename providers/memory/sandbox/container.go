@@ -238,7 +238,8 @@ func (c *Container) FS() *rootfs.FS { return c.fs }
 type Process struct {
 	Argv []string
 	// Env is "KEY=value" entries. PATH defaults to [DefaultPath] and HOME
-	// to "/root" when absent.
+	// to the user's home folder in /etc/passwd ("/" without an entry)
+	// when absent.
 	Env []string
 	// Dir is the working directory inside the container; "" means "/".
 	Dir string
@@ -443,7 +444,7 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 		ctx:    ctx,
 		sig:    pr.sig,
 		argv:   slices.Clone(p.Argv),
-		env:    withDefaults(p.Env),
+		env:    withDefaults(p.Env, c.homeOf(p.UID)),
 		dir:    path.Clean("/" + p.Dir),
 		uid:    p.UID,
 		gid:    p.GID,
@@ -595,7 +596,25 @@ func (p *Proc) Stop(timeout time.Duration) error {
 	return nil
 }
 
-func withDefaults(env []string) []string {
+// homeOf is uid's home folder in the container's /etc/passwd, as runc
+// gives HOME to a process whose environment sets none: "/" for a uid
+// without an entry.
+func (c *Container) homeOf(uid int) string {
+	data, err := c.fs.ReadFile("/etc/passwd")
+	if err != nil {
+		return "/"
+	}
+	want := strconv.Itoa(uid)
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 6 && f[2] == want && f[5] != "" {
+			return f[5]
+		}
+	}
+	return "/"
+}
+
+func withDefaults(env []string, home string) []string {
 	out := slices.Clone(env)
 	has := func(k string) bool {
 		for _, kv := range out {
@@ -609,7 +628,7 @@ func withDefaults(env []string) []string {
 		out = append(out, "PATH="+DefaultPath)
 	}
 	if !has("HOME") {
-		out = append(out, "HOME=/root")
+		out = append(out, "HOME="+home)
 	}
 	return out
 }
