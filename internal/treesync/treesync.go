@@ -25,7 +25,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"sort"
 	"strings"
 )
@@ -139,39 +138,16 @@ func Scan(root *os.Root) (Manifest, error) {
 func walk(root *os.Root, fn func(Entry) error) error {
 	var dir func(p string) error
 	dir = func(p string) error {
-		f, err := root.Open(p)
+		ents, err := readDir(root, p)
 		if err != nil {
-			return fmt.Errorf("treesync: open %s: %w", p, err)
+			return err
 		}
-		ents, err := f.ReadDir(-1)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("treesync: read directory %s: %w", p, err)
-		}
-		sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-		for _, de := range ents {
-			name := path.Join(p, de.Name())
-			// One lstat per entry, relative to the directory just
-			// opened through root (fstatat on its descriptor).
-			fi, err := de.Info()
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // removed while we walked
-			}
-			if err != nil {
-				return fmt.Errorf("treesync: %w", err)
-			}
-			e, ok, err := entryOf(root, name, fi)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
+		for _, e := range ents {
 			if err := fn(e); err != nil {
 				return err
 			}
 			if e.Type == Dir {
-				if err := dir(name); err != nil {
+				if err := dir(e.Path); err != nil {
 					return err
 				}
 			}
@@ -179,25 +155,6 @@ func walk(root *os.Root, fn func(Entry) error) error {
 		return nil
 	}
 	return dir(".")
-}
-
-func entryOf(root *os.Root, name string, fi fs.FileInfo) (Entry, bool, error) {
-	e := Entry{Path: name}
-	switch {
-	case fi.Mode().IsRegular():
-		e.Type, e.Mode, e.Size, e.Mtime = File, fi.Mode()&modeBits, fi.Size(), fi.ModTime().UnixNano()
-	case fi.IsDir():
-		e.Type, e.Mode = Dir, fi.Mode()&modeBits
-	case fi.Mode()&fs.ModeSymlink != 0:
-		t, err := root.Readlink(name)
-		if err != nil {
-			return e, false, fmt.Errorf("treesync: %w", err)
-		}
-		e.Type, e.Target = Symlink, t
-	default:
-		return e, false, nil
-	}
-	return e, true, nil
 }
 
 // WriteManifest encodes m to w, entries in path order.
