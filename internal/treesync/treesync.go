@@ -25,7 +25,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -163,7 +163,7 @@ func WriteManifest(w io.Writer, m Manifest) error {
 	for p := range m {
 		paths = append(paths, p)
 	}
-	sort.Strings(paths)
+	slices.Sort(paths)
 	e := newEncoder(w)
 	e.raw([]byte(manifestMagic))
 	for _, p := range paths {
@@ -236,9 +236,10 @@ func ReadManifest(r io.Reader) (Manifest, error) {
 		default:
 			return nil, fmt.Errorf("%w: entry type %d", ErrFormat, t)
 		}
-		if _, dup := m[x.Path]; dup {
+		n := len(m)
+		m[x.Path] = x
+		if len(m) == n {
 			return nil, fmt.Errorf("%w: %s listed twice", ErrFormat, x.Path)
 		}
-		m[x.Path] = x
 	}
 }
