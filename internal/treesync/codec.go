@@ -145,6 +145,16 @@ func (d *decoder) str(limit int) (string, error) {
 	if n > uint64(limit) {
 		return "", fmt.Errorf("%w: string of %d bytes (limit %d)", ErrFormat, n, limit)
 	}
+	if int(n) <= d.r.Size() {
+		// Within the buffer: one allocation, the string itself.
+		b, err := d.r.Peek(int(n))
+		if err != nil {
+			return "", short(err)
+		}
+		s := string(b)
+		_, _ = d.r.Discard(int(n))
+		return s, nil
+	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(d.r, b); err != nil {
 		return "", short(err)

@@ -25,8 +25,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -139,39 +138,16 @@ func Scan(root *os.Root) (Manifest, error) {
 func walk(root *os.Root, fn func(Entry) error) error {
 	var dir func(p string) error
 	dir = func(p string) error {
-		f, err := root.Open(p)
+		ents, err := readDir(root, p)
 		if err != nil {
-			return fmt.Errorf("treesync: open %s: %w", p, err)
+			return err
 		}
-		ents, err := f.ReadDir(-1)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("treesync: read directory %s: %w", p, err)
-		}
-		sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-		for _, de := range ents {
-			name := path.Join(p, de.Name())
-			// One lstat per entry, relative to the directory just
-			// opened through root (fstatat on its descriptor).
-			fi, err := de.Info()
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // removed while we walked
-			}
-			if err != nil {
-				return fmt.Errorf("treesync: %w", err)
-			}
-			e, ok, err := entryOf(root, name, fi)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
+		for _, e := range ents {
 			if err := fn(e); err != nil {
 				return err
 			}
 			if e.Type == Dir {
-				if err := dir(name); err != nil {
+				if err := dir(e.Path); err != nil {
 					return err
 				}
 			}
@@ -181,32 +157,13 @@ func walk(root *os.Root, fn func(Entry) error) error {
 	return dir(".")
 }
 
-func entryOf(root *os.Root, name string, fi fs.FileInfo) (Entry, bool, error) {
-	e := Entry{Path: name}
-	switch {
-	case fi.Mode().IsRegular():
-		e.Type, e.Mode, e.Size, e.Mtime = File, fi.Mode()&modeBits, fi.Size(), fi.ModTime().UnixNano()
-	case fi.IsDir():
-		e.Type, e.Mode = Dir, fi.Mode()&modeBits
-	case fi.Mode()&fs.ModeSymlink != 0:
-		t, err := root.Readlink(name)
-		if err != nil {
-			return e, false, fmt.Errorf("treesync: %w", err)
-		}
-		e.Type, e.Target = Symlink, t
-	default:
-		return e, false, nil
-	}
-	return e, true, nil
-}
-
 // WriteManifest encodes m to w, entries in path order.
 func WriteManifest(w io.Writer, m Manifest) error {
 	paths := make([]string, 0, len(m))
 	for p := range m {
 		paths = append(paths, p)
 	}
-	sort.Strings(paths)
+	slices.Sort(paths)
 	e := newEncoder(w)
 	e.raw([]byte(manifestMagic))
 	for _, p := range paths {
@@ -279,9 +236,10 @@ func ReadManifest(r io.Reader) (Manifest, error) {
 		default:
 			return nil, fmt.Errorf("%w: entry type %d", ErrFormat, t)
 		}
-		if _, dup := m[x.Path]; dup {
+		n := len(m)
+		m[x.Path] = x
+		if len(m) == n {
 			return nil, fmt.Errorf("%w: %s listed twice", ErrFormat, x.Path)
 		}
-		m[x.Path] = x
 	}
 }
