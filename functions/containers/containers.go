@@ -434,7 +434,7 @@ func (a *Router) inspectView(c *records.Container, execs []*records.Exec) contai
 		RestartCount:   c.RestartCount,
 		Driver:         "sockerless",
 		// The driver's data (its folders) is the platform's own: unknown.
-		GraphDriver:     &storage.DriverData{Name: "sockerless"},
+		GraphDriver:     &storage.DriverData{Name: "sockerless", Data: map[string]string{}},
 		Platform:        "linux",
 		ExecIDs:         execIDs,
 		HostConfig:      c.HostConfig,

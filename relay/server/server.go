@@ -85,9 +85,13 @@ type Server struct {
 	agents  map[string]*agentConn
 	nextID  uint64
 	waiting map[string]chan struct{}
-	pending map[string]*pendingSession
-	used    map[string]int64 // session -> ticket expiry, refuses replays
-	live    map[*liveSession]struct{}
+	// upgrading counts each container's agents whose handshake is being
+	// answered: an agent that has seen its handshake complete is
+	// present, though it is registered in agents just after.
+	upgrading map[string]int
+	pending   map[string]*pendingSession
+	used      map[string]int64 // session -> ticket expiry, refuses replays
+	live      map[*liveSession]struct{}
 	// lost is when each container's agent last disconnected, for presence
 	// questions; started stands in for containers never seen since.
 	lost    map[string]time.Time
@@ -176,14 +180,15 @@ func New(opts Options) (*Server, error) {
 			WriteBufferPool:  &sync.Pool{},
 			CheckOrigin:      func(*http.Request) bool { return true },
 		},
-		agents:   map[string]*agentConn{},
-		waiting:  map[string]chan struct{}{},
-		pending:  map[string]*pendingSession{},
-		used:     map[string]int64{},
-		live:     map[*liveSession]struct{}{},
-		lost:     map[string]time.Time{},
-		watchers: map[string]map[chan struct{}]struct{}{},
-		started:  time.Now(),
+		agents:    map[string]*agentConn{},
+		waiting:   map[string]chan struct{}{},
+		upgrading: map[string]int{},
+		pending:   map[string]*pendingSession{},
+		used:      map[string]int64{},
+		live:      map[*liveSession]struct{}{},
+		lost:      map[string]time.Time{},
+		watchers:  map[string]map[chan struct{}]struct{}{},
+		started:   time.Now(),
 
 		peerToken:  PeerToken(opts.Secret),
 		peerClient: opts.PeerClient,
@@ -285,6 +290,7 @@ func (s *Server) servePresence(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	_, connected := s.agents[container]
+	connected = connected || s.upgrading[container] > 0
 	since, ok := s.lost[container]
 	s.mu.Unlock()
 	if !ok {
@@ -308,12 +314,19 @@ func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusUnauthorized, ReasonAgentToken, "invalid agent token for this container")
 		return
 	}
+	s.mu.Lock()
+	s.upgrading[container]++
+	s.mu.Unlock()
 	ws, err := s.up.Upgrade(w, r, nil)
+	s.mu.Lock()
+	if s.upgrading[container]--; s.upgrading[container] <= 0 {
+		delete(s.upgrading, container)
+	}
 	if err != nil {
+		s.mu.Unlock()
 		return
 	}
 	a := &agentConn{ws: ws}
-	s.mu.Lock()
 	s.nextID++
 	a.id = s.nextID
 	old := s.agents[container]
