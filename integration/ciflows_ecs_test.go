@@ -14,7 +14,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sockerless/sockerless/integration/localcloud/awscloud"
 	"github.com/sockerless/sockerless/internal/testutil/dockerengine"
-	"github.com/sockerless/sockerless/internal/testutil/emulators"
 )
 
 // ciImages are the local registry's images the CI tools run on through
@@ -146,19 +145,7 @@ func TestActECS(t *testing.T) {
 // staging the upload for the start; the test job reaches its service by
 // alias once the probe found it.
 func TestGitlabCILocalECS(t *testing.T) {
-	root, err := emulators.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	gcl := filepath.Join(root, "node_modules", ".bin", "gitlab-ci-local")
-	if !isExecutable(gcl) {
-		t.Fatalf("gitlab-ci-local not found at %s: run .ci/tools.sh (npm ci)", gcl)
-	}
-	for _, tool := range []string{"node", "git", "rsync", "docker"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("gitlab-ci-local needs %s on PATH (.ci/tools.sh installs it): %v", tool, err)
-		}
-	}
+	gcl := gitlabCILocal(t)
 	cloud, e, url := startECSCloud(t)
 	imgs := pushCIImages(t, cloud)
 	vols := t.TempDir()
@@ -179,16 +166,8 @@ func TestGitlabCILocalECS(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(repo, "input.txt"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(), "DOCKER_HOST=unix://"+r.sock, "DOCKER_CONFIG="+r.cfg, "HOME="+home,
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com",
-		"GIT_CONFIG_NOSYSTEM=1", "NO_COLOR=1", "FORCE_COLOR=0")
-	for _, argv := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-q", "-m", "pipeline"}} {
-		cmd := exec.Command("git", argv...)
-		cmd.Dir, cmd.Env = repo, env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v %s", argv, err, out)
-		}
-	}
+	env := gitlabEnv("unix://"+r.sock, r.cfg, home)
+	commitRepo(t, repo, env)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // hang guard
 	defer cancel()
@@ -212,27 +191,12 @@ func TestGitlabCILocalECS(t *testing.T) {
 	if err != nil {
 		t.Errorf("gitlab-ci-local: %v, want success", err)
 	}
-	jobOut := map[string][]string{}
-	re := regexp.MustCompile(`(?m)^(\w+)\s+> (.*)$`)
-	for _, m := range re.FindAllStringSubmatch(all, -1) {
-		if l := strings.TrimRight(m[2], " \r"); l != "still running..." { // gitlab-ci-local's own note after 10 s of silence
-			jobOut[m[1]] = append(jobOut[m[1]], l)
-		}
-	}
+	jobOut := gitlabJobLines(all)
 	want := map[string][]string{
 		"build": {`^building with global in /builds/\S+$`, `^INPUT-LINE$`, `^made by node 42$`},
 		"test":  {`^hello-from-gitlab-service at /$`, `^project here too$`},
 	}
-	for job, lines := range want {
-		got := jobOut[job]
-		ok := len(got) == len(lines)
-		for i := 0; ok && i < len(lines); i++ {
-			ok = regexp.MustCompile(lines[i]).MatchString(got[i])
-		}
-		if !ok {
-			t.Errorf("job %s printed %q, want %q", job, got, lines)
-		}
-	}
+	checkJobLines(t, jobOut, want)
 	for _, l := range []string{`(?m)^ PASS\s+build\s*$`, `(?m)^ PASS\s+test\s*$`, `test\s+service image: \S+ healthcheck passed`} {
 		if !regexp.MustCompile(l).MatchString(all) {
 			t.Errorf("output lacks %s", l)
