@@ -56,6 +56,13 @@ func (f *failingStore) Update(ctx context.Context, r statestore.Record, evs ...s
 // workloads get.
 func sweepAPI(t *testing.T, store statestore.Store) (*API, providers.Provider, providers.Reporter) {
 	t.Helper()
+	return sweepAPIWith(t, store, func(p *synthetic.Provider) providers.Provider { return p })
+}
+
+// sweepAPIWith is sweepAPI with the synthetic provider passed through
+// wrap (a test's provider around it).
+func sweepAPIWith(t *testing.T, store statestore.Store, wrap func(*synthetic.Provider) providers.Provider) (*API, providers.Provider, providers.Reporter) {
+	t.Helper()
 	secret := []byte("test-secret")
 	hub := relay.NewHub(secret)
 	var rep providers.Reporter
@@ -63,7 +70,7 @@ func sweepAPI(t *testing.T, store statestore.Store) (*API, providers.Provider, p
 		Store: store, Secret: secret, RelayURL: "inproc:", Dialer: hub, PullTimeout: time.Second,
 		NewProvider: func(r providers.Reporter) (providers.Provider, error) {
 			rep = r
-			return synthetic.New(synthetic.Options{Hub: hub, Reporter: r, RunTime: time.Hour}), nil
+			return wrap(synthetic.New(synthetic.Options{Hub: hub, Reporter: r, RunTime: time.Hour})), nil
 		},
 	})
 	if err != nil {
@@ -344,25 +351,11 @@ func (g *gatedProvider) Exists(ctx context.Context, id string) (bool, error) {
 // not yet started it) leaves it stopped, as Docker's stop of a restarting
 // container does: the restart does not undo the manual stop.
 func TestStopDuringPolicyRestart(t *testing.T) {
-	secret := []byte("test-secret")
-	hub := relay.NewHub(secret)
 	g := &gatedProvider{armed: make(chan struct{}), reached: make(chan struct{}), release: make(chan struct{})}
-	var rep providers.Reporter
-	a, err := New(context.Background(), Config{
-		Store: memory.New(), Secret: secret, RelayURL: "inproc:", Dialer: hub, PullTimeout: time.Second,
-		NewProvider: func(r providers.Reporter) (providers.Provider, error) {
-			rep = r
-			g.Provider = synthetic.New(synthetic.Options{Hub: hub, Reporter: r, RunTime: time.Hour})
-			return g, nil
-		},
+	a, _, rep := sweepAPIWith(t, memory.New(), func(p *synthetic.Provider) providers.Provider {
+		g.Provider = p
+		return g
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	if code, body := do(a, "POST", "/images/create?fromImage=alpine&tag=3.20", ""); code != 200 {
-		t.Fatalf("pull: %d %s", code, body)
-	}
 	ctx := context.Background()
 	id := runContainer(t, a, "us", `{"RestartPolicy":{"Name":"unless-stopped"}}`)
 	if err := rep.Exited(ctx, id, 2, time.Now()); err != nil {
