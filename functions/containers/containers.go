@@ -736,14 +736,7 @@ func (a *Router) deleteContainers(w http.ResponseWriter, r *http.Request) error 
 
 func (a *Router) postContainersPrune(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	f, err := httpx.FiltersFrom(r)
-	if err != nil {
-		return err
-	}
-	if err := f.Validate("until", "label", "label!"); err != nil {
-		return err
-	}
-	until, err := core.PruneUntil(f, a.st.Now())
+	f, until, err := core.PruneFilters(r, a.st.Now())
 	if err != nil {
 		return err
 	}
@@ -753,7 +746,7 @@ func (a *Router) postContainersPrune(w http.ResponseWriter, r *http.Request) err
 	}
 	rep := container.PruneReport{ContainersDeleted: []string{}}
 	for _, c := range cs {
-		if c.State.Running || !f.MatchLabels(c.Config.Labels) || (!until.IsZero() && !c.Created.Before(until)) {
+		if c.State.Running || !core.PruneMatches(f, until, c.Config.Labels, c.Created) {
 			continue
 		}
 		// Docker reclaims each container's writable layer.

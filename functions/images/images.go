@@ -646,18 +646,11 @@ func (a *Router) getImagesHistory(w http.ResponseWriter, r *http.Request) error 
 
 func (a *Router) postImagesPrune(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	f, err := httpx.FiltersFrom(r)
+	f, until, err := core.PruneFilters(r, a.st.Now(), "dangling")
 	if err != nil {
-		return err
-	}
-	if err := f.Validate("dangling", "until", "label", "label!"); err != nil {
 		return err
 	}
 	danglingOnly := !(f["dangling"]["false"] || f["dangling"]["0"])
-	until, err := core.PruneUntil(f, a.st.Now())
-	if err != nil {
-		return err
-	}
 	imgs, err := a.st.Images(ctx)
 	if err != nil {
 		return err
@@ -672,7 +665,7 @@ func (a *Router) postImagesPrune(w http.ResponseWriter, r *http.Request) error {
 	}
 	rep := image.PruneReport{ImagesDeleted: []image.DeleteResponse{}}
 	for _, img := range imgs {
-		if used[img.ID] || !f.MatchLabels(img.Config.Config.Labels) || (!until.IsZero() && !img.Created.Before(until)) {
+		if used[img.ID] || !core.PruneMatches(f, until, img.Config.Config.Labels, img.Created) {
 			continue
 		}
 		tags, err := a.st.TagsOf(ctx, img.ID)

@@ -272,14 +272,7 @@ func (a *Router) removeNetwork(ctx context.Context, n *records.Network) error {
 
 func (a *Router) postNetworksPrune(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	f, err := httpx.FiltersFrom(r)
-	if err != nil {
-		return err
-	}
-	if err := f.Validate("until", "label", "label!"); err != nil {
-		return err
-	}
-	until, err := core.PruneUntil(f, a.st.Now())
+	f, until, err := core.PruneFilters(r, a.st.Now())
 	if err != nil {
 		return err
 	}
@@ -289,7 +282,7 @@ func (a *Router) postNetworksPrune(w http.ResponseWriter, r *http.Request) error
 	}
 	rep := network.PruneReport{NetworksDeleted: []string{}}
 	for _, n := range ns {
-		if n.Predefined || !f.MatchLabels(n.Labels) || (!until.IsZero() && !n.Created.Before(until)) {
+		if n.Predefined || !core.PruneMatches(f, until, n.Labels, n.Created) {
 			continue
 		}
 		if err := a.removeNetwork(ctx, n); err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"regexp"
 	"slices"
 	"sort"
@@ -285,6 +286,30 @@ func PruneUntil(f httpx.Filters, now time.Time) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return ParseTime(f.Values("until")[0], now)
+}
+
+// PruneFilters reads the filters of prune request r, which may name
+// until, label, label! and the extra keys of its kind, and their until
+// time relative to now (zero when absent).
+func PruneFilters(r *http.Request, now time.Time, extra ...string) (httpx.Filters, time.Time, error) {
+	f, err := httpx.FiltersFrom(r)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if err := f.Validate(append([]string{"until", "label", "label!"}, extra...)...); err != nil {
+		return nil, time.Time{}, err
+	}
+	until, err := PruneUntil(f, now)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return f, until, nil
+}
+
+// PruneMatches reports whether an object with labels, created at created,
+// is one the prune filters f and until select.
+func PruneMatches(f httpx.Filters, until time.Time, labels map[string]string, created time.Time) bool {
+	return f.MatchLabels(labels) && (until.IsZero() || created.Before(until))
 }
 
 // PlaceholderImage is the image recorded for ref when no registry can be
