@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -393,5 +394,39 @@ func TestStopDuringPolicyRestart(t *testing.T) {
 		if rep, err := a.Sweep(ctx); err != nil || len(rep.Restarted) != 0 {
 			t.Fatalf("a later sweep: %+v %v, want nothing restarted", rep, err)
 		}
+	}
+}
+
+// tidyingProvider is a provider that keeps resources for reuse and
+// releases them when tidied (providers.Tidier), failing when told to.
+type tidyingProvider struct {
+	providers.Provider
+	calls int
+	err   error
+}
+
+func (p *tidyingProvider) Tidy(context.Context) ([]string, error) {
+	p.calls++
+	return []string{fmt.Sprintf("definition-%d", p.calls)}, p.err
+}
+
+// TestSweepTidies: every sweep asks a Tidier provider to release what no
+// container uses, once, and reports what it released; a failure of the
+// tidying is reported, not fatal to the sweep.
+func TestSweepTidies(t *testing.T) {
+	ctx := context.Background()
+	var tp *tidyingProvider
+	a, _, _ := sweepAPIWith(t, memory.New(), func(p *synthetic.Provider) providers.Provider {
+		tp = &tidyingProvider{Provider: p}
+		return tp
+	})
+	rep, err := a.Sweep(ctx)
+	if err != nil || !slices.Equal(rep.Tidied, []string{"definition-1"}) || tp.calls != 1 || len(rep.Failed) != 0 {
+		t.Fatalf("Sweep() = %+v, %v after %d Tidy calls; want definition-1 tidied by one call", rep, err, tp.calls)
+	}
+	tp.err = errors.New("ecs: list task definition families: throttled")
+	rep, err = a.Sweep(ctx)
+	if err != nil || rep.Failed["tidy:"+tp.Name()] != tp.err.Error() || !slices.Equal(rep.Tidied, []string{"definition-2"}) {
+		t.Fatalf("Sweep() with a failing Tidy = %+v, %v; want the failure under tidy:%s and what was tidied before it", rep, err, tp.Name())
 	}
 }

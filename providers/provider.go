@@ -372,6 +372,17 @@ type ExitInspector interface {
 	ExitOf(ctx context.Context, id string) (e Exit, ok bool, err error)
 }
 
+// Tidier is an optional extension for a platform whose resources are
+// kept between containers for reuse (ECS task definitions, reused by every
+// container of the same image and settings) and released once nothing has
+// used them for a while. The sweep calls Tidy once per call, so nothing
+// waits for them in a request; it is bounded and idempotent.
+type Tidier interface {
+	// Tidy releases what no container has used for long enough, and
+	// returns the names of what it released.
+	Tidy(ctx context.Context) ([]string, error)
+}
+
 // Resizer is an optional extension for resizing a container's TTY outside
 // a live attach session.
 type Resizer interface {

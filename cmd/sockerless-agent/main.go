@@ -189,15 +189,23 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 			}
 		}
 	}
+	// The peers are fetched while the relay link comes up (one round trip
+	// each, side by side); the main process starts once both are done.
+	peersReady := make(chan struct{})
 	if cfg.PeerNet && cfg.ControlPlaneURL != "" {
 		pn := &agent.PeerNet{ControlPlaneURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
 			HostsFile: "/etc/hosts", Logger: log,
 			Proxy: &agent.PeerProxy{ControlPlaneURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
 				Dialer: wsclient.Dialer{}, Logger: log}}
-		if _, err := pn.Start(ctx); err != nil {
-			// The workload still runs; its peers are not reachable by name.
-			log.Warn("network peers not set up", "err", err)
-		}
+		go func() {
+			defer close(peersReady)
+			if _, err := pn.Start(ctx); err != nil {
+				// The workload still runs; its peers are not reachable by name.
+				log.Warn("network peers not set up", "err", err)
+			}
+		}()
+	} else {
+		close(peersReady)
 	}
 	hold := agent.NewCarryHold(ticket.CarryPush, strings.Split(cfg.CarryHold, ","))
 	// Set when the main process has ended: the shim's pull of the
@@ -242,6 +250,10 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 			return 2, err
 		case <-time.After(30 * time.Second):
 			log.Warn("relay not reachable; starting the main process anyway")
+		}
+		select {
+		case <-peersReady:
+		case <-ctx.Done():
 		}
 		// Carried binds arrive after the start (the shim pushes once the
 		// agent serves): the main process starts on them.

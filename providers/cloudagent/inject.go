@@ -51,7 +51,16 @@ type Injector struct {
 	tag   string // agent layer digest prefix, part of every result tag
 
 	mu    sync.Mutex
-	cache map[string]Injected // by user image digest
+	cache map[string]Injected // by the digest the user's reference resolves to
+	// pullers reuse each registry's connection and token between calls,
+	// while the registry's credentials stay the same (keyed by them).
+	pullers map[string]registryPuller
+}
+
+// registryPuller is a registry's Puller for one set of credentials.
+type registryPuller struct {
+	creds string
+	p     *remote.Puller
 }
 
 // Injected is one injection's result.
@@ -94,7 +103,8 @@ func NewInjector(opts InjectorOptions) (*Injector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cloudagent: agent layer: %w", err)
 	}
-	return &Injector{opts: opts, repo: repo, layer: layer, tag: d.Hex[:12], cache: map[string]Injected{}}, nil
+	return &Injector{opts: opts, repo: repo, layer: layer, tag: d.Hex[:12], cache: map[string]Injected{},
+		pullers: map[string]registryPuller{}}, nil
 }
 
 // agentLayer is a reproducible tar holding the agent at AgentPath.
@@ -149,8 +159,31 @@ func (in *Injector) Inject(ctx context.Context, imageRef string) (Injected, erro
 	if err != nil {
 		return Injected{}, err
 	}
+	src, err := in.puller(ctx, ref.Context().RegistryStr(), srcAuth)
+	if err != nil {
+		return Injected{}, err
+	}
+	// What the reference names now: a digest names itself; a tag costs
+	// one HEAD, and an image injected before is known by it.
+	var key string
+	if d, ok := ref.(name.Digest); ok {
+		key = d.DigestStr()
+	} else {
+		desc, err := src.Head(ctx, ref)
+		if err != nil {
+			return Injected{}, classify(imageRef, err)
+		}
+		key = desc.Digest.String()
+	}
+	in.mu.Lock()
+	res, ok := in.cache[key]
+	in.mu.Unlock()
+	if ok {
+		res.Cached, res.Uploaded = true, 0
+		return res, nil
+	}
 	counter := &countingTransport{base: in.opts.Transport}
-	img, err := remote.Image(ref, remote.WithContext(ctx), remote.WithAuth(srcAuth), remote.WithTransport(counter),
+	img, err := remote.Image(ref.Context().Digest(key), remote.WithContext(ctx), remote.Reuse(src),
 		remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
 	if err != nil {
 		return Injected{}, classify(imageRef, err)
@@ -158,13 +191,6 @@ func (in *Injector) Inject(ctx context.Context, imageRef string) (Injected, erro
 	digest, err := img.Digest()
 	if err != nil {
 		return Injected{}, classify(imageRef, err)
-	}
-	in.mu.Lock()
-	res, ok := in.cache[digest.String()]
-	in.mu.Unlock()
-	if ok {
-		res.Cached, res.Uploaded = true, 0
-		return res, nil
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -180,7 +206,11 @@ func (in *Injector) Inject(ctx context.Context, imageRef string) (Injected, erro
 	if s, err := in.layer.Size(); err == nil {
 		res.Size += s
 	}
-	if desc, err := remote.Head(target, remote.WithContext(ctx), remote.WithAuth(dstAuth), remote.WithTransport(in.opts.Transport)); err == nil {
+	dst, err := in.puller(ctx, in.repo.RegistryStr(), dstAuth)
+	if err != nil {
+		return Injected{}, err
+	}
+	if desc, err := dst.Head(ctx, target); err == nil {
 		res.Ref, res.Cached = in.repo.Digest(desc.Digest.String()).String(), true
 	} else {
 		var te *transport.Error
@@ -201,9 +231,31 @@ func (in *Injector) Inject(ctx context.Context, imageRef string) (Injected, erro
 		res.Ref, res.Uploaded = in.repo.Digest(d.String()).String(), counter.uploaded.Load()
 	}
 	in.mu.Lock()
-	in.cache[digest.String()] = res
+	in.cache[key] = res
 	in.mu.Unlock()
 	return res, nil
+}
+
+// puller is reg's Puller for auth: the one made before while auth's
+// credentials are the same (an ECR token is refreshed hours apart), so
+// its connections and the registry's bearer token are reused.
+func (in *Injector) puller(ctx context.Context, reg string, auth authn.Authenticator) (*remote.Puller, error) {
+	cfg, err := authn.Authorization(ctx, auth)
+	if err != nil {
+		return nil, errdefs.Unavailable(fmt.Errorf("registry %s: credentials: %w", reg, err))
+	}
+	creds := cfg.Username + "\x00" + cfg.Password + "\x00" + cfg.Auth + "\x00" + cfg.IdentityToken + "\x00" + cfg.RegistryToken
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if rp, ok := in.pullers[reg]; ok && rp.creds == creds {
+		return rp.p, nil
+	}
+	p, err := remote.NewPuller(remote.WithAuth(auth), remote.WithTransport(in.opts.Transport))
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", reg, err)
+	}
+	in.pullers[reg] = registryPuller{creds: creds, p: p}
+	return p, nil
 }
 
 func classify(ref string, err error) error {

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -74,6 +77,82 @@ func TestInject(t *testing.T) {
 	if _, err := newInjector().Inject(ctx, "Not A Ref"); !errdefs.IsInvalidParameter(err) {
 		t.Fatalf("Inject(bad ref) = %v, want InvalidParameter", err)
 	}
+}
+
+// TestInjectAgainCostsOneRequest: the same instance injecting an image
+// again asks the registry only what the tag names now (one HEAD, on the
+// connection and token of the first call); a digest reference asks
+// nothing; a moved tag is injected anew.
+func TestInjectAgainCostsOneRequest(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	push := func(tag string) {
+		img, err := random.Image(1<<10, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(mustRef(t, host+"/user/app:"+tag), img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push("1")
+	rec := &recordingTransport{base: http.DefaultTransport}
+	in, err := NewInjector(InjectorOptions{Agent: []byte("agent"), Repository: host + "/sockerless", Transport: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := in.Inject(ctx, host+"/user/app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.reset(); len(got) < 3 {
+		t.Fatalf("first injection made %d requests (%q); the counts below mean nothing", len(got), got)
+	}
+
+	again, err := in.Inject(ctx, host+"/user/app:1")
+	if got, want := rec.reset(), []string{"HEAD /v2/user/app/manifests/1"}; err != nil || !again.Cached || again.Ref != first.Ref || !slices.Equal(got, want) {
+		t.Errorf("same tag again: %+v, %v, requests %q; want cached %s after %q", again, err, got, first.Ref, want)
+	}
+
+	desc, err := remote.Head(mustRef(t, host+"/user/app:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDigest, err := in.Inject(ctx, host+"/user/app@"+desc.Digest.String())
+	if got := rec.reset(); err != nil || byDigest.Ref != first.Ref || len(got) != 0 {
+		t.Errorf("by digest: %+v, %v, requests %q; want %s and no request", byDigest, err, got, first.Ref)
+	}
+
+	push("1")
+	moved, err := in.Inject(ctx, host+"/user/app:1")
+	if err != nil || moved.Cached || moved.Ref == first.Ref {
+		t.Errorf("moved tag: %+v, %v; want a new injection", moved, err)
+	}
+}
+
+// recordingTransport records the METHOD PATH of every request.
+type recordingTransport struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (r *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, req.Method+" "+req.URL.Path)
+	r.mu.Unlock()
+	return r.base.RoundTrip(req)
+}
+
+// reset returns the requests recorded since the last reset.
+func (r *recordingTransport) reset() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.reqs
+	r.reqs = nil
+	return out
 }
 
 func mustRef(t *testing.T, s string) name.Reference {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/sockerless/sockerless/providers/cloudagent"
 )
@@ -12,17 +13,18 @@ import (
 // reads it from SOCKERLESS_* variables (caarlos0/env); the names are the
 // ones the Terraform and Pulumi deployments set.
 type Config struct {
-	Cluster          string   `env:"ECS_CLUSTER" help:"ECS cluster the tasks run in; required"`
-	Subnets          []string `env:"ECS_SUBNETS" help:"comma-separated subnet ids for the tasks' awsvpc network; required"`
-	SecurityGroups   []string `env:"ECS_SECURITY_GROUPS" help:"comma-separated security group ids for the tasks"`
-	ExecutionRoleARN string   `env:"ECS_EXECUTION_ROLE_ARN" help:"task execution role (image pulls from ECR, awslogs); required"`
-	TaskRoleARN      string   `env:"ECS_TASK_ROLE_ARN" help:"role the workload's own AWS calls use; empty gives none"`
-	AssignPublicIP   bool     `env:"ECS_ASSIGN_PUBLIC_IP" envDefault:"false" help:"give tasks a public IP (subnets without NAT need it to reach the relay)"`
-	LogGroup         string   `env:"LOG_GROUP" help:"CloudWatch Logs group the tasks' output goes to; required"`
-	Repository       string   `env:"ECR_REPOSITORY" help:"ECR repository URI the agent-injected images are pushed to; required"`
-	AgentBinary      string   `env:"AGENT_BINARY" help:"path of the static linux sockerless-agent to inject; default sockerless-agent next to this executable"`
-	ControlPlaneURL  string   `env:"CONTROL_PLANE_URL" help:"URL agents report exits to (this functions endpoint); default http://127.0.0.1:PORT when serving on PORT"`
-	NamePrefix       string   `env:"NAME_PREFIX" help:"start of the names of the task definitions (and Lambda functions) made for workloads: the deployment's name prefix, which its IAM statements are scoped to; default sockerless"`
+	Cluster          string        `env:"ECS_CLUSTER" help:"ECS cluster the tasks run in; required"`
+	Subnets          []string      `env:"ECS_SUBNETS" help:"comma-separated subnet ids for the tasks' awsvpc network; required"`
+	SecurityGroups   []string      `env:"ECS_SECURITY_GROUPS" help:"comma-separated security group ids for the tasks"`
+	ExecutionRoleARN string        `env:"ECS_EXECUTION_ROLE_ARN" help:"task execution role (image pulls from ECR, awslogs); required"`
+	TaskRoleARN      string        `env:"ECS_TASK_ROLE_ARN" help:"role the workload's own AWS calls use; empty gives none"`
+	AssignPublicIP   bool          `env:"ECS_ASSIGN_PUBLIC_IP" envDefault:"false" help:"give tasks a public IP (subnets without NAT need it to reach the relay)"`
+	LogGroup         string        `env:"LOG_GROUP" help:"CloudWatch Logs group the tasks' output goes to; required"`
+	Repository       string        `env:"ECR_REPOSITORY" help:"ECR repository URI the agent-injected images are pushed to; required"`
+	AgentBinary      string        `env:"AGENT_BINARY" help:"path of the static linux sockerless-agent to inject; default sockerless-agent next to this executable"`
+	ControlPlaneURL  string        `env:"CONTROL_PLANE_URL" help:"URL agents report exits to (this functions endpoint); default http://127.0.0.1:PORT when serving on PORT"`
+	DefinitionIdle   time.Duration `env:"ECS_DEFINITION_IDLE" envDefault:"1h" help:"how long a task definition that no task has used (none running, none stopped that ECS still lists) is kept for reuse before the sweep deregisters it"`
+	NamePrefix       string        `env:"NAME_PREFIX" help:"start of the names of the task definitions (and Lambda functions) made for workloads: the deployment's name prefix, which its IAM statements are scoped to; default sockerless"`
 }
 
 // Validate checks the configuration, naming the variable at fault.
@@ -66,6 +68,9 @@ func (c Config) Validate(prefix string) error {
 	}
 	if strings.Contains(c.Repository, "://") || !strings.Contains(c.Repository, "/") {
 		return fmt.Errorf("%sECR_REPOSITORY: %q: want a repository URI, HOST/NAME", prefix, c.Repository)
+	}
+	if c.DefinitionIdle < 0 {
+		return fmt.Errorf("%sECS_DEFINITION_IDLE=%s: want a duration of zero or more", prefix, c.DefinitionIdle)
 	}
 	if err := cloudagent.CheckNamePrefix(prefix+"NAME_PREFIX", c.NamePrefix); err != nil {
 		return err

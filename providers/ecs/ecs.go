@@ -810,16 +810,8 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 			return classify("stop task", err)
 		}
 	}
-	if err == nil && t.TaskDefinitionArn != nil {
-		// Only when no other task of ours is running with it.
-		if out, lerr := p.ecs.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(p.opts.Config.Cluster), Family: aws.String(familyOf(*t.TaskDefinitionArn))}); lerr == nil && len(out.TaskArns) == 0 {
-			if _, derr := p.ecs.DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: t.TaskDefinitionArn}); derr == nil {
-				p.mu.Lock()
-				delete(p.defs, familyOf(*t.TaskDefinitionArn))
-				p.mu.Unlock()
-			}
-		}
-	}
+	// The task definition stays for the next container of the same image
+	// and settings; Tidy deregisters it once no task has used it lately.
 	p.mu.Lock()
 	delete(p.tasks, id)
 	p.mu.Unlock()

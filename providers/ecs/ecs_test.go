@@ -288,23 +288,16 @@ func TestRemoveFromAnotherInstance(t *testing.T) {
 	if err := p2.Remove(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.fake.Calls("DeregisterTaskDefinition"); n != 1 {
-		t.Fatalf("DeregisterTaskDefinition called %d times, want 1", n)
-	}
-	// The first instance still has the deregistered definition cached:
-	// its start registers it again instead of failing.
-	if err := e.p.Start(ctx, s); !errdefs.IsUnavailable(err) || strings.Contains(err.Error(), "inactive") {
-		t.Fatalf("Start() with a deregistered cached definition = %v, want only the missing agent", err)
-	}
-	if n := e.fake.Calls("RegisterTaskDefinition"); n != 2 {
-		t.Fatalf("RegisterTaskDefinition called %d times, want 2 (the family was deregistered)", n)
+	// The definition stays for the next container of the same spec.
+	if n := e.fake.Calls("DeregisterTaskDefinition"); n != 0 {
+		t.Fatalf("DeregisterTaskDefinition called %d times by docker rm, want 0", n)
 	}
 	p3, _ := New(e.p.opts)
 	if err := p3.Create(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.fake.Calls("RegisterTaskDefinition"); n != 2 {
-		t.Fatalf("RegisterTaskDefinition called %d times, want still 2", n)
+	if n := e.fake.Calls("RegisterTaskDefinition"); n != 1 {
+		t.Fatalf("RegisterTaskDefinition called %d times, want still 1", n)
 	}
 	if _, err := p3.taskOf(ctx, strings.Repeat("cd", 32)); !errdefs.IsNotFound(err) {
 		t.Fatalf("taskOf(unknown) = %v, want NotFound", err)
@@ -498,5 +491,73 @@ func TestNamePrefix(t *testing.T) {
 		if err := e.p.opts.Config.Validate("SOCKERLESS_"); err == nil || !strings.Contains(err.Error(), "SOCKERLESS_NAME_PREFIX") {
 			t.Errorf("Validate() with NAME_PREFIX %q = %v, want an error naming SOCKERLESS_NAME_PREFIX", bad, err)
 		}
+	}
+}
+
+// TestTidy: definitions outlive docker rm and are deregistered by Tidy
+// once no task ECS lists uses them and they are older than
+// DefinitionIdle; another deployment's families are left alone, and a
+// start whose cached definition was tidied registers it again.
+func TestTidy(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		idle      time.Duration
+		retention time.Duration // of stopped tasks, in the fake
+		want      int           // deregistered by Tidy
+	}{
+		{"idle and forgotten", 0, time.Nanosecond, 1},
+		{"registered too recently", time.Hour, time.Nanosecond, 0},
+		{"a stopped task still listed uses it", 0, time.Hour, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, func(c *Config) { c.DefinitionIdle = tc.idle })
+			e.fake.SetStoppedTaskRetention(tc.retention)
+			e.p.opts.StartTimeout = 300 * time.Millisecond // no agent will come
+			s := spec(e.image)
+			if err := e.p.Create(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			// Another deployment's definition in the same account.
+			other := setup(t, func(c *Config) { c.NamePrefix = "other"; c.DefinitionIdle = 0 })
+			other.p.ecs = e.p.ecs
+			if err := other.p.Create(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			_ = e.p.Start(ctx, s) // fails without an agent, leaving a stopped task
+			arn := e.p.tasks[s.ID]
+			if err := e.p.Remove(ctx, s.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.p.waitStopped(ctx, arn); err != nil {
+				t.Fatal(err)
+			}
+			done, err := e.p.Tidy(ctx)
+			if err != nil || len(done) != tc.want {
+				t.Fatalf("Tidy() = %q, %v; want %d deregistered", done, err, tc.want)
+			}
+			for _, arn := range done {
+				if !strings.Contains(arn, ":task-definition/sockerless-") {
+					t.Errorf("Tidy() deregistered %s, not this deployment's", arn)
+				}
+			}
+			if again, err := e.p.Tidy(ctx); err != nil || len(again) != 0 {
+				t.Errorf("second Tidy() = %q, %v; want nothing left to do", again, err)
+			}
+			if tc.want == 0 {
+				return
+			}
+			// This instance still has the definition cached.
+			s.ID = strings.Repeat("ef", 32)
+			if err := e.p.Create(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.p.Start(ctx, s); !errdefs.IsUnavailable(err) || strings.Contains(err.Error(), "inactive") {
+				t.Fatalf("Start() after Tidy = %v, want only the missing agent", err)
+			}
+			if n := e.fake.Calls("RegisterTaskDefinition"); n != 3 {
+				t.Fatalf("RegisterTaskDefinition called %d times, want 3 (ours, the other deployment's, ours again)", n)
+			}
+		})
 	}
 }

@@ -306,7 +306,7 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 		withCondition(allow("ListOwnTasks", []string{"ecs:ListTasks"}, pulumi.String("*")), inCluster),
 		// No resource-level permissions for these; only name_prefix-*
 		// definitions can be run (above) or deregistered.
-		allow("RegisterTaskDefinitions", []string{"ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"}, pulumi.String("*")),
+		allow("RegisterTaskDefinitions", []string{"ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitionFamilies"}, pulumi.String("*")),
 		allow("OwnTaskDefinitions", []string{"ecs:DeregisterTaskDefinition", "ecs:DeleteTaskDefinitions"}, pulumi.String(taskDefinitions)),
 		withCondition(allow("TagOnCreate", []string{"ecs:TagResource"}, pulumi.String(taskDefinitions), pulumi.String(tasks)),
 			pulumi.Map{"StringEquals": pulumi.Map{"ecs:CreateAction": pulumi.ToStringArray([]string{"RunTask", "RegisterTaskDefinition"})}}),

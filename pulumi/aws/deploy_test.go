@@ -379,7 +379,7 @@ func TestControlPlane(t *testing.T) {
 func TestPermissionsScopedToPrefix(t *testing.T) {
 	m, _ := run(t, testArgs())
 	cluster := "arn:aws:ecs:" + testRegion + ":" + testAccount + ":cluster/sltest"
-	unscoped := []string{"ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecr:GetAuthorizationToken"}
+	unscoped := []string{"ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitionFamilies", "ecr:GetAuthorizationToken"}
 	var passed, logsRead []string
 	for _, s := range policy(t, str(t, m.get(t, "aws:iam/rolePolicy:RolePolicy", "functions"), "policy")) {
 		scoped := true

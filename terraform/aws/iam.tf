@@ -81,7 +81,7 @@ locals {
         # only those can be run (above) or deregistered.
         Sid      = "RegisterTaskDefinitions"
         Effect   = "Allow"
-        Action   = ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"]
+        Action   = ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitionFamilies"]
         Resource = ["*"]
       },
       {

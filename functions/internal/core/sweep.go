@@ -25,13 +25,17 @@ type SweepReport struct {
 	// provider knows (providers.ExitInspector), else 255.
 	Reconciled []string `json:"reconciled"`
 	// Failed are the containers whose action failed (it is tried again
-	// by the next sweep), with the reason.
+	// by the next sweep), with the reason; "tidy:PROVIDER" when the
+	// provider's tidying failed.
 	Failed map[string]string `json:"failed,omitempty"`
 	// Next is the earliest restart still to come (zero: none), so a
 	// scheduler that can may call again then.
 	Next time.Time `json:"next,omitzero"`
 	// More says that MaxSweepActions was reached with work left.
 	More bool `json:"more,omitempty"`
+	// Tidied are the platform resources released as unused
+	// (providers.Tidier: ECS task definitions no task has used lately).
+	Tidied []string `json:"tidied,omitempty"`
 }
 
 // exitUnreportedCode is the exit code of a run whose workload vanished
@@ -43,7 +47,8 @@ const exitUnreportedMsg = "the container's workload ended without reporting its 
 // Sweep reconciles the store with the world: restarts that are due by
 // policy are made, and running containers whose workload no longer exists
 // (when the provider can tell, providers.Inspector) are recorded as
-// exited. It keeps nothing between calls and is idempotent: every action
+// exited; then the provider releases what no container uses any more
+// (providers.Tidier). It keeps nothing between calls and is idempotent: every action
 // is a conditional write, so concurrent sweeps act once. It is bounded by
 // MaxSweepActions.
 //
@@ -107,6 +112,13 @@ func (a *Backend) Sweep(ctx context.Context) (SweepReport, error) {
 			} else if done {
 				rep.Reconciled = append(rep.Reconciled, c.ID)
 			}
+		}
+	}
+	if t, ok := providers.As[providers.Tidier](a.provider); ok {
+		names, err := t.Tidy(ctx)
+		rep.Tidied = names
+		if err != nil {
+			fail("tidy:"+a.provider.Name(), err)
 		}
 	}
 	return rep, nil

@@ -103,6 +103,9 @@ type Options struct {
 	// ImageAllowed, when set, refuses images it returns an error for
 	// (the task stops with CannotPullContainerError).
 	ImageAllowed func(image string) error
+	// StoppedTaskRetention is how long a stopped task is still listed and
+	// described; ECS keeps them "at least an hour" (default 1 h).
+	StoppedTaskRetention time.Duration
 }
 
 // Fake is the ECS stand-in; an http.Handler. Safe for concurrent use.
@@ -110,7 +113,9 @@ type Fake struct {
 	opts     Options
 	log      *slog.Logger
 	throttle atomic.Int64
-	calls    sync.Map // operation -> *atomic.Int64
+	// retention is Options.StoppedTaskRetention (changed by tests).
+	retention atomic.Int64
+	calls     sync.Map // operation -> *atomic.Int64
 
 	mu    sync.Mutex
 	defs  map[string][]*taskDef // family -> revisions (index rev-1)
@@ -126,12 +131,20 @@ func New(opts Options) *Fake {
 	if opts.Account == "" {
 		opts.Account = "123456789012"
 	}
+	if opts.StoppedTaskRetention <= 0 {
+		opts.StoppedTaskRetention = time.Hour
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Fake{opts: opts, log: log, defs: map[string][]*taskDef{}, tasks: map[string]*task{}}
+	f := &Fake{opts: opts, log: log, defs: map[string][]*taskDef{}, tasks: map[string]*task{}}
+	f.retention.Store(int64(opts.StoppedTaskRetention))
+	return f
 }
+
+// SetStoppedTaskRetention changes Options.StoppedTaskRetention.
+func (f *Fake) SetStoppedTaskRetention(d time.Duration) { f.retention.Store(int64(d)) }
 
 // Throttle makes the next n requests answer ThrottlingException.
 func (f *Fake) Throttle(n int) { f.throttle.Store(int64(n)) }
@@ -212,6 +225,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, aerr = f.describeTasks(body)
 	case "ListTasks":
 		out, aerr = f.listTasks(body)
+	case "ListTaskDefinitionFamilies":
+		out, aerr = f.listFamilies(body)
 	default:
 		aerr = &apiError{Type: "UnknownOperationException", Message: "operation " + op + " is not served by the local ECS", Status: 400}
 	}
@@ -809,10 +824,15 @@ func (f *Fake) findTask(cluster, ref string) (*task, *apiError) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t, ok := f.tasks[id]
-	if !ok || (cluster != "" && clusterName(t.view.ClusterArn) != clusterName(cluster)) {
+	if !ok || (cluster != "" && clusterName(t.view.ClusterArn) != clusterName(cluster)) || f.forgotten(t.snapshot()) {
 		return nil, invalidParam("The referenced task was not found.")
 	}
 	return t, nil
+}
+
+// forgotten: the task stopped longer ago than ECS keeps stopped tasks.
+func (f *Fake) forgotten(v taskView) bool {
+	return v.StoppedAt != 0 && now()-v.StoppedAt > time.Duration(f.retention.Load()).Seconds()
 }
 
 func (f *Fake) stopTask(body []byte) (any, *apiError) {
@@ -890,9 +910,14 @@ func (f *Fake) listTasks(body []byte) (any, *apiError) {
 		StartedBy     string `json:"startedBy"`
 		DesiredStatus string `json:"desiredStatus"`
 		Family        string `json:"family"`
+		MaxResults    int    `json:"maxResults"`
+		NextToken     string `json:"nextToken"`
 	}
 	if e := decode(body, &in); e != nil {
 		return nil, e
+	}
+	if in.MaxResults < 0 || in.MaxResults > 100 {
+		return nil, invalidParam("maxResults must be between 1 and 100.")
 	}
 	clusterArn, e := f.clusterArn(in.Cluster)
 	if e != nil {
@@ -914,7 +939,10 @@ func (f *Fake) listTasks(body []byte) (any, *apiError) {
 	arns := []string{}
 	for _, t := range ts {
 		v := t.snapshot()
-		if v.ClusterArn != clusterArn || (in.StartedBy != "" && v.StartedBy != in.StartedBy) {
+		if v.ClusterArn != clusterArn || (in.StartedBy != "" && v.StartedBy != in.StartedBy) || f.forgotten(v) {
+			continue
+		}
+		if in.Family != "" && familyOfArn(v.TaskDefinitionArn) != in.Family {
 			continue
 		}
 		if desired == "STOPPED" && v.DesiredStatus != "STOPPED" || desired != "STOPPED" && v.DesiredStatus == "STOPPED" {
@@ -923,7 +951,81 @@ func (f *Fake) listTasks(body []byte) (any, *apiError) {
 		arns = append(arns, v.TaskArn)
 	}
 	slices.Sort(arns)
-	return map[string]any{"taskArns": arns}, nil
+	page, next, e := paginate(arns, in.MaxResults, in.NextToken)
+	if e != nil {
+		return nil, e
+	}
+	return map[string]any{"taskArns": page, "nextToken": next}, nil
+}
+
+// familyOfArn is the family of a task definition ARN.
+func familyOfArn(arn string) string {
+	f, _, _ := strings.Cut(arn[strings.LastIndex(arn, "/")+1:], ":")
+	return f
+}
+
+// paginate is one page of sorted items after token (an offset here; an
+// opaque string to callers, as ECS's are), and the next page's token
+// (nil on the last page). max 0 is ECS's default of 100.
+func paginate(items []string, max int, token string) ([]string, *string, *apiError) {
+	if max == 0 {
+		max = 100
+	}
+	from := 0
+	if token != "" {
+		n, err := strconv.Atoi(token)
+		if err != nil || n < 0 || n > len(items) {
+			return nil, nil, invalidParam("Invalid nextToken.")
+		}
+		from = n
+	}
+	to := min(from+max, len(items))
+	if to == len(items) {
+		return items[from:to], nil, nil
+	}
+	next := strconv.Itoa(to)
+	return items[from:to], &next, nil
+}
+
+// listFamilies answers ListTaskDefinitionFamilies: the families whose
+// name starts with familyPrefix, with an ACTIVE revision (status ACTIVE),
+// an INACTIVE one (INACTIVE), or any (ALL, the default), sorted.
+func (f *Fake) listFamilies(body []byte) (any, *apiError) {
+	var in struct {
+		FamilyPrefix string `json:"familyPrefix"`
+		Status       string `json:"status"`
+		MaxResults   int    `json:"maxResults"`
+		NextToken    string `json:"nextToken"`
+	}
+	if e := decode(body, &in); e != nil {
+		return nil, e
+	}
+	if in.Status == "" {
+		in.Status = "ALL"
+	}
+	if in.Status != "ACTIVE" && in.Status != "INACTIVE" && in.Status != "ALL" {
+		return nil, invalidParam("status must be ACTIVE, INACTIVE or ALL.")
+	}
+	if in.MaxResults < 0 || in.MaxResults > 100 {
+		return nil, invalidParam("maxResults must be between 1 and 100.")
+	}
+	f.mu.Lock()
+	families := []string{}
+	for fam, revs := range f.defs {
+		if !strings.HasPrefix(fam, in.FamilyPrefix) {
+			continue
+		}
+		if in.Status == "ALL" || slices.ContainsFunc(revs, func(d *taskDef) bool { return d.Status == in.Status }) {
+			families = append(families, fam)
+		}
+	}
+	f.mu.Unlock()
+	slices.Sort(families)
+	page, next, e := paginate(families, in.MaxResults, in.NextToken)
+	if e != nil {
+		return nil, e
+	}
+	return map[string]any{"families": page, "nextToken": next}, nil
 }
 
 func now() float64 { return float64(time.Now().UnixMilli()) / 1000 }

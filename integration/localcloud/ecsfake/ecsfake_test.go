@@ -106,3 +106,50 @@ func TestDescribeMissingTask(t *testing.T) {
 		t.Fatalf("DescribeTasks(unknown) = %+v, %+v", out.Tasks, out.Failures)
 	}
 }
+
+// TestListTaskDefinitionFamilies: families by prefix and status, sorted,
+// a page at a time through the SDK's paginator, as ECS answers them.
+func TestListTaskDefinitionFamilies(t *testing.T) {
+	ctx := context.Background()
+	c := client(t)
+	for _, fam := range []string{"sl-b", "sl-a", "sl-c", "other-a"} {
+		if _, err := c.RegisterTaskDefinition(ctx, def(func(in *ecs.RegisterTaskDefinitionInput) { in.Family = aws.String(fam) })); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String("sl-c:1")}); err != nil {
+		t.Fatal(err)
+	}
+	list := func(status types.TaskDefinitionFamilyStatus) []string {
+		var got []string
+		pages := ecs.NewListTaskDefinitionFamiliesPaginator(c, &ecs.ListTaskDefinitionFamiliesInput{FamilyPrefix: aws.String("sl-"), Status: status, MaxResults: aws.Int32(1)})
+		for pages.HasMorePages() {
+			out, err := pages.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Families) > 1 {
+				t.Fatalf("page of %d families, want at most maxResults 1", len(out.Families))
+			}
+			got = append(got, out.Families...)
+		}
+		return got
+	}
+	for _, tc := range []struct {
+		status types.TaskDefinitionFamilyStatus
+		want   string
+	}{
+		{types.TaskDefinitionFamilyStatusActive, "sl-a sl-b"},
+		{types.TaskDefinitionFamilyStatusInactive, "sl-c"},
+		{types.TaskDefinitionFamilyStatusAll, "sl-a sl-b sl-c"},
+	} {
+		if got := strings.Join(list(tc.status), " "); got != tc.want {
+			t.Errorf("families %s = %q, want %q", tc.status, got, tc.want)
+		}
+	}
+	_, err := c.ListTaskDefinitionFamilies(ctx, &ecs.ListTaskDefinitionFamiliesInput{MaxResults: aws.Int32(101)})
+	var inv *types.InvalidParameterException
+	if !errors.As(err, &inv) {
+		t.Errorf("maxResults 101: %v, want InvalidParameterException", err)
+	}
+}

@@ -312,7 +312,7 @@ run "permissions_scoped_to_prefix" {
     condition = alltrue([for s in jsondecode(aws_iam_role_policy.functions.policy).Statement :
       alltrue([for r in s.Resource : strcontains(r, "sltest")]) ||
       (s.Resource == ["*"] && (
-        length(setsubtract(s.Action, ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecr:GetAuthorizationToken"])) == 0 ||
+        length(setsubtract(s.Action, ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitionFamilies", "ecr:GetAuthorizationToken"])) == 0 ||
         try(s.Condition.ArnEquals["ecs:cluster"], "") == aws_ecs_cluster.this.arn
       ))
     ])
