@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"github.com/sockerless/sockerless/integration/localcloud/awscloud"
 	"github.com/sockerless/sockerless/internal/testutil/emulators"
 )
@@ -20,9 +23,12 @@ import (
 // providers against the local AWS, next to the same image run directly on
 // the engine the fakes use. platform-ms/op is the time the fakes spent
 // starting the container on the engine (pull check, create, start: the
-// platform's own start), sockerless-ms/op the rest of the run: what
-// Sockerless and the agent add (target under 150 ms); over-engine-ms/op
-// is the run's time over the same run made directly on the engine. With
+// platform's own start); cli-ms/op is the docker CLI's own share of a
+// run, the same on both sides (the engine's run through the CLI less the
+// same run through the Go SDK, measured in the same benchmark);
+// sockerless-ms/op is the rest of the run: what Sockerless and the agent
+// add (target under 150 ms); over-engine-ms/op is the run's time over the
+// same run made directly on the engine through the CLI. With
 // BENCH_AWS_LOG_DIR set, sockerless-functions logs at debug level to
 // DIR/ecs.log and DIR/lambda.log (the providers' step timings).
 func BenchmarkAWSRunRm(b *testing.B) {
@@ -51,7 +57,19 @@ func BenchmarkAWSRunRm(b *testing.B) {
 		}
 	}
 	docker(b, cloud.EngineHost, "pull", "-q", cloud.Image)
-	var engineOp time.Duration // per run, directly on the engine
+	var engineOp, sdkOp time.Duration // per run, directly on the engine: through the CLI, through the SDK
+	b.Run("engine-sdk", func(b *testing.B) {
+		c, err := client.New(client.WithHost(cloud.EngineHost))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			sdkRunRm(b, c, cloud.Image)
+		}
+		sdkOp = time.Since(start) / time.Duration(b.N)
+	})
 	b.Run("engine", func(b *testing.B) {
 		start := time.Now()
 		for i := 0; i < b.N; i++ {
@@ -86,7 +104,9 @@ func BenchmarkAWSRunRm(b *testing.B) {
 			b.StopTimer()
 			engine := cloud.EngineTime() - engine0
 			b.ReportMetric(float64(engine.Milliseconds())/float64(b.N), "platform-ms/op")
-			b.ReportMetric(float64((total-engine).Milliseconds())/float64(b.N), "sockerless-ms/op")
+			cli := max(engineOp-sdkOp, 0)
+			b.ReportMetric(float64(cli.Milliseconds()), "cli-ms/op")
+			b.ReportMetric(float64(((total-engine)/time.Duration(b.N) - cli).Milliseconds()), "sockerless-ms/op")
 			// What the whole path costs over the same run done directly on
 			// the engine (CLI start-up and the engine's work on both sides):
 			// an upper bound of what Sockerless adds, as the fakes' own
@@ -95,6 +115,34 @@ func BenchmarkAWSRunRm(b *testing.B) {
 				b.ReportMetric(float64((total/time.Duration(b.N) - engineOp).Milliseconds()), "over-engine-ms/op")
 			}
 		})
+	}
+}
+
+// sdkRunRm is `docker run --rm --network host image true` made through
+// the Go SDK as the CLI makes it (create with auto-remove, attach, wait
+// for the removal, start), without the CLI's own start-up and exit.
+func sdkRunRm(b *testing.B, c *client.Client, image string) {
+	ctx := context.Background()
+	created, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config:     &container.Config{Image: image, Cmd: []string{"true"}, AttachStdout: true, AttachStderr: true},
+		HostConfig: &container.HostConfig{NetworkMode: "host", AutoRemove: true}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	att, err := c.ContainerAttach(ctx, created.ID, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer att.Close()
+	wait := c.ContainerWait(ctx, created.ID, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
+	if _, err := c.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, att.Reader)
+	select {
+	case err := <-wait.Error:
+		b.Fatal(err)
+	case <-wait.Result:
 	}
 }
 
