@@ -138,7 +138,10 @@ func TestActECS(t *testing.T) {
 // TestGitlabCILocalECS runs a two-stage pipeline with gitlab-ci-local's
 // docker executor through the ECS provider and the local AWS: every
 // container (the helper that prepares the build volume, the jobs, the
-// service, the wait-for-it probe) is a Fargate task of its own.
+// service, the wait-for-it probe, the helper that collects artifacts) is
+// a Fargate task of its own. The build job's artifact is copied out of
+// its collecting helper after that exited (the task stays to serve its
+// files: providers.ExitedFiles) and into the test job's container.
 // gitlab-ci-local copies the project into its created helper's build
 // volume and each job's script into the created job container (/gcl-cmd)
 // before they start, which the shim serves on the carried volume and by
@@ -172,8 +175,10 @@ func TestGitlabCILocalECS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // hang guard
 	defer cancel()
 	began := time.Now()
+	// Artifacts reach the test job only through the containers (not
+	// copied back into the project directory first).
 	cmd := exec.CommandContext(ctx, gcl, "--helper-image", imgs.node, "--wait-image", imgs.wait,
-		"--wait-for-services-timeout", "300")
+		"--wait-for-services-timeout", "300", "--no-artifacts-to-source")
 	cmd.Dir, cmd.Env = repo, env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -194,13 +199,16 @@ func TestGitlabCILocalECS(t *testing.T) {
 	jobOut := gitlabJobLines(all)
 	want := map[string][]string{
 		"build": {`^building with global in /builds/\S+$`, `^INPUT-LINE$`, `^made by node 42$`},
-		"test":  {`^hello-from-gitlab-service at /$`, `^project here too$`},
+		"test":  {`^hello-from-gitlab-service at /$`, `^project here too$`, `^artifact from build$`},
 	}
 	checkJobLines(t, jobOut, want)
-	for _, l := range []string{`(?m)^ PASS\s+build\s*$`, `(?m)^ PASS\s+test\s*$`, `test\s+service image: \S+ healthcheck passed`} {
+	for _, l := range []string{`(?m)^ PASS\s+build\s*$`, `(?m)^ PASS\s+test\s*$`, `test\s+service image: \S+ healthcheck passed`, `build\s+exported artifacts`} {
 		if !regexp.MustCompile(l).MatchString(all) {
 			t.Errorf("output lacks %s", l)
 		}
+	}
+	if strings.Contains(all, "no artifacts was copied") {
+		t.Errorf("the build job's artifacts were not collected")
 	}
 	// gitlab-ci-local removes its containers and volumes.
 	if o := strings.TrimSpace(r.mustDocker(t, "ps", "-aq")); o != "" {

@@ -383,6 +383,18 @@ type Tidier interface {
 	Tidy(ctx context.Context) ([]string, error)
 }
 
+// ExitedFiles is an optional extension for a provider whose workloads,
+// reached through the relay, go on serving their files for a while after
+// the main process ended by itself (ECS: the task stays until docker rm,
+// the next start, or the bound), so that docker cp out of an exited
+// container works as with Docker (gitlab-ci-local collects artifacts so).
+// Reads are ticketed to the relay name ticket.ExitedContainer(id); writes
+// are staged by the shim for the next start, which runs a new workload.
+type ExitedFiles interface {
+	// ExitedFilesFor is how long after the exit the files are served.
+	ExitedFilesFor() time.Duration
+}
+
 // Resizer is an optional extension for resizing a container's TTY outside
 // a live attach session.
 type Resizer interface {

@@ -30,6 +30,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/sockerless/sockerless/agent"
 	"github.com/sockerless/sockerless/providers"
+	"github.com/sockerless/sockerless/relay/frame"
 	"github.com/sockerless/sockerless/relay/ticket"
 	"github.com/sockerless/sockerless/relay/wsclient"
 )
@@ -58,6 +59,8 @@ type Config struct {
 	CarryPullWait   time.Duration `env:"CARRY_PULL_WAIT" envDefault:"1m" help:"after a main process that ended by itself, how long the agent waits for the shim to pull CARRY_HOLD back (at docker wait) before the workload ends"`
 	PeerNet         bool          `env:"PEER_NET" envDefault:"false" help:"give the main process its user networks' peers by name: each gets a loopback address in /etc/hosts where the agent listens on the ports the peer serves and carries connections through the relay (needs CONTROL_PLANE_URL)"`
 	LambdaRuntime   bool          `env:"LAMBDA_RUNTIME" envDefault:"false" help:"be a Lambda function's runtime: take one invocation from AWS_LAMBDA_RUNTIME_API, run for it and answer it with the exit code"`
+	ExitedHold      time.Duration `env:"EXITED_HOLD" envDefault:"0s" help:"after a main process that ended by itself, how long the workload goes on serving the container's files for docker cp (as an exited Docker container keeps them), under the relay name ticket.ExitedContainer(CONTAINER_ID); it ends sooner when the workload is stopped (docker rm) or the next run's agent takes the name; 0 ends the workload at once"`
+	ExitedToken     string        `env:"EXITED_TOKEN" help:"the agent token of ticket.ExitedContainer(CONTAINER_ID), for EXITED_HOLD"`
 	LogTags         bool          `env:"LOG_TAGS" envDefault:"false" help:"write the main process's output as tagged lines (\"1 ...\" stdout, \"2 ...\" stderr) for a log service that mixes the streams (ECS awslogs)"`
 }
 
@@ -376,12 +379,57 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		closeLink()
 	}
+	if local.Main != nil && !signalled && cfg.ExitedHold > 0 && cfg.ExitedToken != "" && lambdaRequest == "" {
+		holdFiles(cfg, ws, local, sigs, log)
+	}
 	if lambdaRequest != "" {
 		if err := lambda.Respond(context.Background(), lambdaRequest, agent.LambdaResult{ExitCode: code}); err != nil {
 			log.Error("invocation not answered", "err", err)
 		}
 	}
 	return code, nil
+}
+
+// holdFiles keeps the workload after its main process ended by itself,
+// serving docker cp out of the container (archive reads only: a write is
+// staged by the shim for the next start, as that runs a new workload) for
+// cfg.ExitedHold, under the relay name ticket.ExitedContainer, until the
+// workload is stopped (SIGTERM: docker rm) or the relay drops or replaces
+// the link (the next run has exited and holds its own files).
+func holdFiles(cfg Config, ws *websocket.Dialer, local *agent.Local, sigs <-chan os.Signal, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ExitedHold)
+	defer cancel()
+	var sessions sync.WaitGroup
+	a := &wsclient.Agent{
+		RelayURL: cfg.RelayURL, Container: ticket.ExitedContainer(cfg.ContainerID), Token: cfg.ExitedToken, Logger: log, WS: ws,
+		Track: &sessions, Once: true,
+		Serve: func(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
+			if g.Kind != ticket.KindArchive || g.Archive == nil || g.Archive.Op == ticket.ArchivePut {
+				_ = frame.Write(conn, frame.Error, []byte("the container has exited: only its files can be read"))
+				_ = conn.Close()
+				return
+			}
+			_, _ = agent.ServeSession(ctx, conn, g, local, nil)
+		},
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	for {
+		select {
+		case s := <-sigs:
+			if s != syscall.SIGTERM && s != syscall.SIGINT {
+				continue
+			}
+		case err := <-done:
+			log.Debug("exited container's files no longer served", "err", err)
+			waitTimeout(&sessions, 5*time.Second)
+			return
+		}
+		break
+	}
+	cancel()
+	<-done
+	waitTimeout(&sessions, 5*time.Second)
 }
 
 func report(rep *agent.HTTPReporter, log *slog.Logger, code int, oomKilled bool) {

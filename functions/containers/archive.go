@@ -28,6 +28,9 @@ type archiveTarget struct {
 	ar   providers.Archiver // nil: through the relay
 	c    *records.Container
 	path string
+	// exited: the relay name is the exited container's, whose workload
+	// still serves its files (providers.ExitedFiles).
+	exited bool
 }
 
 // archiveRoute decides how an archive request is served. A provider that
@@ -66,6 +69,14 @@ func (a *Router) archiveRoute(r *http.Request) (archiveTarget, error) {
 	case r.Header.Get(controlapi.HeaderShim) == "":
 		return t, errArchiveNeedsShim
 	case !c.State.Running:
+		if ef, ok := providers.As[providers.ExitedFiles](a.provider); ok && r.Method != http.MethodPut && !c.State.FinishedAt.IsZero() && ef.ExitedFilesFor() > 0 {
+			kept := ef.ExitedFilesFor()
+			if a.st.Now().Sub(c.State.FinishedAt) < kept {
+				t.exited = true
+				return t, nil
+			}
+			return t, errdefs.NotImplementedf("copying files from container %s is not supported by the %s provider more than %s after it exited: its workload, which holds them, is gone", c.ID, a.provider.Name(), kept)
+		}
 		return t, errdefs.NotImplementedf("copying files to or from container %s while it is not running is not supported by the %s provider: its files live in the workload", c.ID, a.provider.Name())
 	}
 	return t, nil
@@ -74,7 +85,11 @@ func (a *Router) archiveRoute(r *http.Request) (archiveTarget, error) {
 // archiveTicket answers an archive ticket for operation op on t.
 func (a *Router) archiveTicket(w http.ResponseWriter, t archiveTarget, op ticket.Archive) error {
 	op.Path = t.path
-	return a.b.IssueTicket(w, ticket.Grant{Container: t.c.ID, Kind: ticket.KindArchive, Archive: &op}, false, t.c.ID)
+	name := t.c.ID
+	if t.exited {
+		name = ticket.ExitedContainer(t.c.ID)
+	}
+	return a.b.IssueTicket(w, ticket.Grant{Container: name, Kind: ticket.KindArchive, Archive: &op}, false, t.c.ID)
 }
 
 func setPathStat(w http.ResponseWriter, st providers.PathStat) {

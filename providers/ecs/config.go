@@ -24,6 +24,7 @@ type Config struct {
 	AgentBinary      string        `env:"AGENT_BINARY" help:"path of the static linux sockerless-agent to inject; default sockerless-agent next to this executable"`
 	ControlPlaneURL  string        `env:"CONTROL_PLANE_URL" help:"URL agents report exits to (this functions endpoint); default http://127.0.0.1:PORT when serving on PORT"`
 	DefinitionIdle   time.Duration `env:"ECS_DEFINITION_IDLE" envDefault:"1h" help:"how long a task definition that no task has used (none running, none stopped that ECS still lists) is kept for reuse before the sweep deregisters it"`
+	ExitedHold       time.Duration `env:"ECS_EXITED_HOLD" envDefault:"10m" help:"how long a task whose main process ended by itself stays to serve docker cp out of the exited container (Fargate bills it meanwhile); docker rm and the next start end it sooner; 0 stops the task at the exit"`
 	NamePrefix       string        `env:"NAME_PREFIX" help:"start of the names of the task definitions (and Lambda functions) made for workloads: the deployment's name prefix, which its IAM statements are scoped to; default sockerless"`
 }
 
@@ -68,6 +69,9 @@ func (c Config) Validate(prefix string) error {
 	}
 	if strings.Contains(c.Repository, "://") || !strings.Contains(c.Repository, "/") {
 		return fmt.Errorf("%sECR_REPOSITORY: %q: want a repository URI, HOST/NAME", prefix, c.Repository)
+	}
+	if c.ExitedHold < 0 {
+		return fmt.Errorf("%sECS_EXITED_HOLD=%s: want a duration of zero or more", prefix, c.ExitedHold)
 	}
 	if c.DefinitionIdle < 0 {
 		return fmt.Errorf("%sECS_DEFINITION_IDLE=%s: want a duration of zero or more", prefix, c.DefinitionIdle)

@@ -288,6 +288,9 @@ func (p *Provider) definition(s providers.Spec, image string) (*ecs.RegisterTask
 		add("SOCKERLESS_MOUNT_DIRS", dirs)
 	}
 	add("SOCKERLESS_LOG_TAGS", "true")
+	if p.opts.Config.ExitedHold > 0 {
+		add("SOCKERLESS_EXITED_HOLD", p.opts.Config.ExitedHold.String())
+	}
 	add("SOCKERLESS_TTY", strconv.FormatBool(s.Tty))
 	add("SOCKERLESS_OPEN_STDIN", strconv.FormatBool(s.OpenStdin))
 	if s.StdinOnce {
@@ -447,6 +450,16 @@ func (p *Provider) Start(ctx context.Context, s providers.Spec) error {
 		}
 	}
 	p.timed("start/definition", s.ID, t0)
+	p.mu.Lock()
+	prev := p.tasks[s.ID]
+	p.mu.Unlock()
+	if prev != "" && p.opts.Config.ExitedHold > 0 {
+		// The previous run's task may still hold its exited files: the
+		// container's files are the new run's now. (Started from another
+		// instance, it ends when this run's exit takes its relay name, or
+		// at its bound.)
+		_, _ = p.ecs.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String(p.opts.Config.Cluster), Task: aws.String(prev), Reason: aws.String("docker start")})
+	}
 	out, err := p.runTask(ctx, s, arn)
 	if isInactive(err) {
 		// Another instance deregistered the shared definition (its last
@@ -503,6 +516,7 @@ func (p *Provider) runTask(ctx context.Context, s providers.Spec, arn string) (*
 			Environment: []types.KeyValuePair{
 				{Name: aws.String("SOCKERLESS_CONTAINER_ID"), Value: aws.String(s.ID)},
 				{Name: aws.String("SOCKERLESS_AGENT_TOKEN"), Value: aws.String(ticket.AgentToken(p.opts.Secret, s.ID))},
+				{Name: aws.String("SOCKERLESS_EXITED_TOKEN"), Value: aws.String(ticket.AgentToken(p.opts.Secret, ticket.ExitedContainer(s.ID)))},
 			},
 		}}},
 	})
@@ -810,6 +824,7 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 			return classify("stop task", err)
 		}
 	}
+
 	// The task definition stays for the next container of the same image
 	// and settings; Tidy deregisters it once no task has used it lately.
 	p.mu.Lock()
@@ -817,6 +832,11 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 	p.mu.Unlock()
 	return nil
 }
+
+// ExitedFilesFor implements providers.ExitedFiles: a task whose main
+// process ended by itself stays Config.ExitedHold, its agent serving the
+// container's files under ticket.ExitedContainer(id).
+func (p *Provider) ExitedFilesFor() time.Duration { return p.opts.Config.ExitedHold }
 
 func familyOf(defArn string) string {
 	s := defArn[strings.LastIndex(defArn, "/")+1:]

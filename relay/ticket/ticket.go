@@ -170,6 +170,13 @@ func AgentToken(secret []byte, container string) string {
 	return enc.EncodeToString(mac(secret, "agent", container))
 }
 
+// ExitedContainer is the relay name under which a workload's agent goes
+// on serving the container's files after its main process exited (docker
+// cp from an exited container), apart from the container's own name: the
+// next run's agent (docker start) registers under that one and must get
+// the next run's sessions.
+func ExitedContainer(container string) string { return container + "~exited" }
+
 // VerifyAgentToken reports whether token is container's agent token, in
 // constant time.
 func VerifyAgentToken(secret []byte, container, token string) bool {

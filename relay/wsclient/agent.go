@@ -46,6 +46,12 @@ type Agent struct {
 	// before the exit (the attach a client opened before the start) is
 	// served, not dropped while its stream is still being dialled.
 	Track *sync.WaitGroup
+	// Once ends Run when its first control connection ends (the relay
+	// dropped it, or replaced it with another agent's of the same
+	// name) instead of reconnecting; attempts that never connected are
+	// still retried. An agent kept only for an exited container's files
+	// stops being one so.
+	Once bool
 }
 
 // Run serves sessions until ctx ends, reconnecting as needed. It returns
@@ -72,6 +78,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("relay refused the agent token for %s: %w", a.Container, err)
 		}
 		if connected {
+			if a.Once {
+				return fmt.Errorf("relay control connection for %s ended: %w", a.Container, err)
+			}
 			attempt = 0
 		}
 		d := backoff(attempt, maxBackoff)

@@ -77,3 +77,51 @@ func TestAgentTracksOfferedSessions(t *testing.T) {
 		t.Fatal("Track was idle while an offered session's stream was still being opened")
 	}
 }
+
+// TestAgentOnce: an agent with Once ends when its first control
+// connection ends (the relay replaced or dropped it) instead of
+// reconnecting; without Once it reconnects.
+func TestAgentOnce(t *testing.T) {
+	for _, once := range []bool{true, false} {
+		up := websocket.Upgrader{}
+		var mu sync.Mutex
+		conns := 0
+		second := make(chan struct{})
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ws, err := up.Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns++
+			n := conns
+			mu.Unlock()
+			if n == 2 {
+				close(second)
+			}
+			ws.Close() // dropped at once
+		}))
+		a := &Agent{RelayURL: "ws" + hs.URL[len("http"):], Container: "c1", Token: "tok", Once: once,
+			Serve: func(context.Context, ticket.Grant, io.ReadWriteCloser) {}}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		if once {
+			if err := <-done; err == nil || ctx.Err() != nil {
+				t.Errorf("Once: Run() = %v, want it to end with the connection", err)
+			}
+		} else {
+			<-second // it reconnected
+		}
+		cancel()
+		if !once {
+			<-done
+		}
+		mu.Lock()
+		if once && conns != 1 {
+			t.Errorf("Once: %d connections, want 1", conns)
+		}
+		mu.Unlock()
+		hs.Close()
+	}
+}
