@@ -379,7 +379,9 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		closeLink()
 	}
-	if local.Main != nil && !signalled && cfg.ExitedHold > 0 && cfg.ExitedToken != "" && lambdaRequest == "" {
+	// (A run killed for memory ends its workload, so the platform records
+	// why, as ECS's OutOfMemoryError.)
+	if local.Main != nil && !signalled && !oomKilled && cfg.ExitedHold > 0 && cfg.ExitedToken != "" && lambdaRequest == "" {
 		holdFiles(cfg, ws, local, sigs, log)
 	}
 	if lambdaRequest != "" {
