@@ -18,7 +18,7 @@ applets: $(APPLETS)
 
 $(APPLETS): $(shell find providers/memory/applets internal/wasmdata -name '*.go' 2>/dev/null) go.mod
 	@mkdir -p $(dir $@)
-	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w -buildid=' -o $@.linked ./providers/memory/applets
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildvcs=false -ldflags='-s -w -buildid=' -o $@.linked ./providers/memory/applets
 	$(GO) run ./internal/wasmdata/mergedata $@.linked $@
 	rm -f $@.linked
 

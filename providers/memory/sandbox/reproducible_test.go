@@ -14,7 +14,7 @@ import (
 // one: the committed applets.wasm is always what this repo builds.
 func TestAppletsReproducible(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "applets.wasm")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, "./providers/memory/applets")
+	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", out, "./providers/memory/applets")
 	cmd.Dir = "../../.."
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {
