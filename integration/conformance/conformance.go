@@ -105,15 +105,12 @@ func Reset(ctx context.Context, t *Target) {
 	// Until no container is left: a removal can be refused while the
 	// previous scenario's own removal (--rm, a forced rm) is in progress,
 	// and the next scenario would then find its names taken.
-	for ctx.Err() == nil {
-		cs, err := c.ContainerList(ctx, client.ContainerListOptions{All: true})
-		if err != nil || len(cs.Items) == 0 {
-			break
-		}
+	cs, err := c.ContainerList(ctx, client.ContainerListOptions{All: true})
+	for err == nil && len(cs.Items) > 0 && ctx.Err() == nil {
 		for _, ct := range cs.Items {
 			_, _ = c.ContainerRemove(ctx, ct.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 		}
-		if left, err := c.ContainerList(ctx, client.ContainerListOptions{All: true}); err == nil && len(left.Items) > 0 {
+		if cs, err = c.ContainerList(ctx, client.ContainerListOptions{All: true}); err == nil && len(cs.Items) > 0 {
 			select {
 			case <-ctx.Done():
 			case <-time.After(50 * time.Millisecond):
