@@ -159,11 +159,12 @@ func TestHardening(t *testing.T) {
 		runSteps(t, s, []step{
 			d(1, `Read-only file system`, "run", "--rm", "--read-only", "alpine:3.20", "touch", "/x"),
 			d(0, `^yes$`, "run", "--rm", "--read-only", "--tmpfs", "/scratch", "alpine:3.20", "sh", "-c", "touch /scratch/f && test -d /scratch && echo yes"),
-			d(0, `^false false true$`, "info", "--format", "{{.CPUCfsQuota}} {{.CPUCfsPeriod}} {{.MemoryLimit}}"),
+			d(0, `^`+strconv.FormatBool(cpuLimitsApply())+` false true$`, "info", "--format", "{{.CPUCfsQuota}} {{.CPUCfsPeriod}} {{.MemoryLimit}}"),
 			// What cannot be applied is said, as Docker's Warnings.
-			d(0, `(?s)WARNING: The memory provider does not apply --cpus; it is ignored.*WARNING: The memory provider does not apply --privileged`, "create", "--name", "warned", "--privileged", "--cpus", "1", "--memory", "64m", "--ulimit", "nofile=100", "alpine:3.20"),
+			d(0, `(?s)WARNING: The memory provider does not apply --cpu-shares; it is ignored.*WARNING: The memory provider does not apply --privileged`, "create", "--name", "warned", "--privileged", "--cpu-shares", "512", "--memory", "64m", "--ulimit", "nofile=100", "alpine:3.20"),
 			d(0, ``, "rm", "warned"),
 		})
+		testCPULimit(t, s)
 	})
 
 	t.Run("finding18_real_values", func(t *testing.T) {

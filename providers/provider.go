@@ -293,6 +293,10 @@ type Stats struct {
 	MemoryBytes    uint64
 	MemoryLimit    uint64
 	PIDs           uint64
+	// Throttling is what the CPU limit did: CFS periods of the
+	// container, those in which it was throttled, and the time it spent
+	// throttled (cpu_stats.throttling_data); zero without a CPU limit.
+	ThrottlePeriods, ThrottledPeriods, ThrottledNanos uint64
 }
 
 // Pauser is an optional extension for `docker pause` and `unpause`.

@@ -269,6 +269,8 @@ func (a *Router) getContainersStats(w http.ResponseWriter, r *http.Request) erro
 				s.CPUStats.CPUUsage.TotalUsage = st.CPUNanos
 				s.CPUStats.SystemUsage = st.SystemCPUNanos
 				s.CPUStats.OnlineCPUs = st.OnlineCPUs
+				s.CPUStats.ThrottlingData = container.ThrottlingData{Periods: st.ThrottlePeriods,
+					ThrottledPeriods: st.ThrottledPeriods, ThrottledTime: st.ThrottledNanos}
 				s.MemoryStats.Usage = st.MemoryBytes
 				s.MemoryStats.Limit = st.MemoryLimit
 				s.PidsStats.Current = st.PIDs

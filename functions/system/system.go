@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/api/types/volume"
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/internal/core"
+	"github.com/sockerless/sockerless/providers"
 )
 
 func (a *Router) getPing(w http.ResponseWriter, r *http.Request) error {
@@ -77,12 +78,13 @@ func (a *Router) getInfo(w http.ResponseWriter, r *http.Request) error {
 		DriverStatus: [][2]string{{"Provider", a.provider.Name()}},
 		Plugins:      system.PluginsInfo{Volume: []string{"local"}, Network: []string{"bridge", "host", "null"}, Log: []string{"json-file"}},
 		// --memory and --pids-limit are enforced (the memory provider's
-		// sandbox); --cpus and CPU quotas are not.
+		// sandbox); --cpus where the provider says it applies it,
+		// --cpu-period and --cpu-quota nowhere.
 		MemoryLimit:        true,
 		PidsLimit:          true,
 		SwapLimit:          false,
 		CPUCfsPeriod:       false,
-		CPUCfsQuota:        false,
+		CPUCfsQuota:        applies(a.provider, "cpus"),
 		IPv4Forwarding:     true,
 		Debug:              false,
 		NFd:                0,
@@ -277,4 +279,11 @@ func unameMachine(goarch string) string {
 		return "i686"
 	}
 	return goarch
+}
+
+// applies reports whether provider p says it applies the flag (see
+// providers.FlagApplier).
+func applies(p Provider, flag string) bool {
+	fa, ok := providers.As[providers.FlagApplier](p)
+	return ok && fa.Applies(flag)
 }

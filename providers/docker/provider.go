@@ -560,7 +560,9 @@ func (p *Provider) Stats(ctx context.Context, id string) (providers.Stats, error
 		return providers.Stats{}, fmt.Errorf("docker provider: stats: %w", err)
 	}
 	return providers.Stats{Read: s.Read, CPUNanos: s.CPUStats.CPUUsage.TotalUsage, MemoryBytes: s.MemoryStats.Usage,
-		MemoryLimit: s.MemoryStats.Limit, PIDs: s.PidsStats.Current}, nil
+		MemoryLimit: s.MemoryStats.Limit, PIDs: s.PidsStats.Current,
+		ThrottlePeriods: s.CPUStats.ThrottlingData.Periods, ThrottledPeriods: s.CPUStats.ThrottlingData.ThrottledPeriods,
+		ThrottledNanos: s.CPUStats.ThrottlingData.ThrottledTime}, nil
 }
 
 // hasVar reports whether env sets variable name.

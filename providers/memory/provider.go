@@ -123,6 +123,8 @@ func (p *Provider) Applies(flag string) bool {
 	switch flag {
 	case "memory", "pids-limit", "ulimit nofile", "ulimit nproc", "read-only", "tmpfs", "log-opt", "storage-opt", "tmpfs size":
 		return true
+	case "cpus":
+		return p.opts.Sandbox.CPULimits()
 	}
 	return false
 }
@@ -139,6 +141,9 @@ func (p *Provider) limitsFor(s providers.Spec) sandbox.Limits {
 	}
 	l.MemoryBytes = within(s.Resources.Memory, l.MemoryBytes)
 	l.PIDs = int(within(s.Resources.PidsLimit, int64(l.PIDs)))
+	if n := s.Resources.NanoCPUs; n > 0 && (l.NanoCPUs == 0 || n < l.NanoCPUs) {
+		l.NanoCPUs = n // no CPU ceiling unless one is configured
+	}
 	for _, u := range s.Resources.Ulimits {
 		switch u.Name {
 		case "nofile":
@@ -635,6 +640,7 @@ func (p *Provider) Remove(ctx context.Context, id string) error {
 	_ = w.log.close()
 	w.mu.Unlock()
 	_ = w.fs.Close()
+	w.ctr.Release()
 	return os.RemoveAll(w.dir)
 }
 
@@ -883,7 +889,8 @@ func (p *Provider) Stats(ctx context.Context, id string) (providers.Stats, error
 	}
 	s := w.ctr.Stats()
 	return providers.Stats{Read: time.Now(), CPUNanos: uint64(s.CPUNanos), SystemCPUNanos: systemCPUNanos(), OnlineCPUs: uint32(runtime.NumCPU()),
-		MemoryBytes: uint64(w.ctr.MemoryBytes()), MemoryLimit: uint64(w.ctr.Limits().MemoryBytes), PIDs: uint64(s.PIDs)}, nil
+		MemoryBytes: uint64(w.ctr.MemoryBytes()), MemoryLimit: uint64(w.ctr.Limits().MemoryBytes), PIDs: uint64(s.PIDs),
+		ThrottlePeriods: uint64(s.Throttle.Periods), ThrottledPeriods: uint64(s.Throttle.ThrottledPeriods), ThrottledNanos: uint64(s.Throttle.ThrottledNanos)}, nil
 }
 
 // systemCPUNanos is the host's CPU time since boot, all CPUs, from the

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/sockerless/sockerless/providers/memory/sandbox"
@@ -170,5 +171,30 @@ func BenchmarkShellFunctionCalls(b *testing.B) {
 		if r := sh(b, c, `f(){ x=$1; }; i=0; while [ $i -lt 20000 ]; do f $i; i=$((i+1)); done; echo $x`); r.stdout != "19999\n" {
 			b.Fatalf("got %+v", r)
 		}
+	}
+}
+
+// BenchmarkCPULimit: BenchmarkShellBuiltin and BenchmarkPipeline in a
+// container with a CPU limit as large as the host (never throttled): the
+// cost of running each goroutine's code on a thread moved into the
+// container's cpu cgroup (cpu_linux.go). Where the host has no writable
+// cgroup v1 cpu hierarchy the limit is not applied and this measures the
+// same as the benchmarks without it.
+func BenchmarkCPULimit(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		argv []string
+	}{
+		{"ShellBuiltin", []string{"sh", "-c", "echo hi"}},
+		{"Pipeline", []string{"sh", "-c", "seq 1000 | grep 1 | wc -l"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := newContainer(b)
+			c.SetLimits(sandbox.Limits{NanoCPUs: int64(runtime.NumCPU()) * 1e9})
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				benchRun(b, c, bc.argv...)
+			}
+		})
 	}
 }

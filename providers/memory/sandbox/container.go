@@ -71,6 +71,9 @@ type Container struct {
 
 	// pause stops the processes while the container is paused.
 	pause pauseGate
+
+	// cpu is the container's cpu cgroup when it has a CPU limit.
+	cpu atomic.Pointer[cpuGroup]
 }
 
 // Setting is what the container's applets show of the world around it
@@ -117,6 +120,10 @@ type Limits struct {
 	// NoFile bounds the files the container's processes hold open at
 	// once; an open past it fails with EMFILE.
 	NoFile int
+	// NanoCPUs bounds the CPU time of the container's code to this many
+	// billionths of a CPU (--cpus), as the kernel's CFS quota does for a
+	// Docker container: applied where [Sandbox.CPULimits] says so.
+	NanoCPUs int64
 }
 
 // SetLimits sets the container's limits; call it before starting
@@ -125,6 +132,38 @@ func (c *Container) SetLimits(l Limits) {
 	c.mu.Lock()
 	c.limits = l
 	c.mu.Unlock()
+	if c.sb.cpu == nil {
+		return
+	}
+	if l.NanoCPUs <= 0 {
+		if old := c.cpu.Swap(nil); old != nil {
+			old.release()
+		}
+		return
+	}
+	if old := c.cpu.Load(); old != nil && old.nanoCPUs == l.NanoCPUs {
+		return
+	}
+	if old := c.cpu.Swap(c.sb.cpu.newGroup(c.label, l.NanoCPUs)); old != nil {
+		old.release()
+	}
+}
+
+// joinCPU puts the calling goroutine's thread under the container's CPU
+// limit, if it has one (see cpuGroup.join).
+func (c *Container) joinCPU() error {
+	if cg := c.cpu.Load(); cg != nil {
+		return cg.join()
+	}
+	return nil
+}
+
+// Release gives back what the container holds outside its processes
+// (its cpu cgroup); call it when the container is removed.
+func (c *Container) Release() {
+	if cg := c.cpu.Load(); cg != nil {
+		cg.release()
+	}
 }
 
 // Limits returns the container's limits.
@@ -283,6 +322,16 @@ type Stats struct {
 	// BytesIn and BytesOut count standard input read and output written
 	// by top-level processes.
 	BytesIn, BytesOut int64
+	// Throttle is what the CPU limit did (zero without one).
+	Throttle Throttling
+}
+
+// Throttling is the kernel's account of a CPU limit (the cgroup's
+// cpu.stat): CFS periods in which the container ran, those in which it
+// used its quota up and was stopped, and the time it spent stopped.
+type Throttling struct {
+	Periods, ThrottledPeriods int64
+	ThrottledNanos            int64
 }
 
 // task is a running command in the process table.
@@ -351,6 +400,11 @@ func (c *Container) Stats() Stats {
 		}
 	}
 	c.mu.Unlock()
+	if cg := c.cpu.Load(); cg != nil {
+		if s := cg.stat(); s != nil {
+			st.Throttle = Throttling{Periods: s["nr_periods"], ThrottledPeriods: s["nr_throttled"], ThrottledNanos: s["throttled_time"]}
+		}
+	}
 	return st
 }
 
@@ -496,7 +550,17 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 		// Every goroutine this process starts (subshells, background
 		// jobs, pipeline stages) inherits the label: see census.go.
 		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels(labelContainer, c.label)))
-		code := guard(inv, func() int { return c.dispatch(ctx, inv) })
+		cg := c.cpu.Load()
+		var code int
+		if err := c.joinCPU(); err != nil {
+			inv.errf("sh: %s: %v\n", inv.argv[0], err)
+			code = 2
+		} else {
+			code = guard(inv, func() int { return c.dispatch(ctx, inv) })
+		}
+		if cg != nil {
+			cg.leave()
+		}
 		if cause := context.Cause(ctx); cause != nil {
 			var sig signalError
 			switch {
@@ -512,6 +576,9 @@ func (c *Container) Start(ctx context.Context, p Process) (*Proc, error) {
 		delete(c.procs, pr)
 		last := len(c.procs) == 0
 		c.mu.Unlock()
+		if last && cg != nil {
+			cg.release() // if the goroutines of its shells have ended
+		}
 		if last && c.oomKilled.Load() {
 			// What the killed container held is garbage now; hand it
 			// back to the OS rather than wait for the scavenger.

@@ -96,7 +96,15 @@ type Sandbox struct {
 	// containers numbers the containers' labels.
 	census     goroutineCensus
 	containers atomic.Int64
+
+	// cpu holds the containers' cpu cgroups; nil where CPU limits
+	// cannot be applied (see CPULimits).
+	cpu *cpuGroups
 }
+
+// CPULimits reports whether Limits.NanoCPUs is applied: the host has a
+// writable cgroup v1 cpu hierarchy (see cpu_linux.go).
+func (s *Sandbox) CPULimits() bool { return s.cpu != nil }
 
 // New compiles the applets (or loads them from the cache) and prepares the
 // runtime.
@@ -181,6 +189,7 @@ func New(ctx context.Context, o Options) (*Sandbox, error) {
 		}
 	})
 	s.idle.Stop()
+	s.cpu = openCPUGroups()
 	return s, nil
 }
 
@@ -236,6 +245,7 @@ func (s *Sandbox) Close(ctx context.Context) error {
 		time.Sleep(2 * time.Millisecond)
 	}
 	s.mem.stop()
+	s.cpu.close()
 	return errors.Join(s.rt.Close(ctx), s.cache.Close(ctx))
 }
 

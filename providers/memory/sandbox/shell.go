@@ -565,6 +565,12 @@ func (h *shellHandlers) call(ctx context.Context, args []string) ([]string, erro
 	if err := h.c.gate(ctx); err != nil {
 		return nil, err
 	}
+	if err := h.c.joinCPU(); err != nil {
+		// Shell code runs on the interpreter's goroutines too (pipeline
+		// stages, subshells): each goes under the CPU limit at its first
+		// command.
+		return []string{failBuiltin, args[0] + ": " + err.Error()}, nil
+	}
 	hc := interp.HandlerCtx(ctx)
 	if err := h.account(hc); err != nil {
 		return nil, err
