@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/sockerless/sockerless/internal/rootfs"
 	"github.com/sockerless/sockerless/providers/memory/sandbox"
 )
 
@@ -170,5 +171,28 @@ func BenchmarkShellFunctionCalls(b *testing.B) {
 		if r := sh(b, c, `f(){ x=$1; }; i=0; while [ $i -lt 20000 ]; do f $i; i=$((i+1)); done; echo $x`); r.stdout != "19999\n" {
 			b.Fatalf("got %+v", r)
 		}
+	}
+}
+
+// BenchmarkShellEchoLoop is `for i in $(seq 10000); do echo x; done`
+// into /dev/null, into a file and into a file under a quota: what
+// running echo and printf as the sandbox's own built-ins when their
+// output is a file (builtins.go) adds to the interpreter's.
+func BenchmarkShellEchoLoop(b *testing.B) {
+	for _, tc := range []struct{ name, to string }{
+		{"devnull", "/dev/null"},
+		{"file", "/f"},
+		{"quota", "/t/f"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			c := newContainer(b, rootfs.Mount{Target: "/t", Source: b.TempDir()})
+			c.SetQuotas([]sandbox.Quota{{Target: "/t", Limit: 1 << 30}})
+			script := `for i in $(seq 10000); do echo x; done > ` + tc.to
+			for b.Loop() {
+				if r := sh(b, c, script); r.code != 0 {
+					b.Fatalf("got %+v", r)
+				}
+			}
+		})
 	}
 }
