@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -63,12 +64,17 @@ func (h *shellHandlers) shadowed(name string) bool {
 	return ok
 }
 
+// maybeOutputFunc matches code that may declare a function named echo or
+// printf (`echo()`, `printf ()`, `function echo`): only such code is
+// parsed by noteFuncs.
+var maybeOutputFunc = regexp.MustCompile(`(echo|printf)\s*\(|function\s+(echo|printf)\b`)
+
 // noteFuncs records the functions named echo or printf that code (a
 // sourced file, an eval's string) declares, so that routeOutput leaves
 // their calls to them. A parse error records nothing: the interpreter
 // will fail on the same code.
 func (h *shellHandlers) noteFuncs(code string) {
-	if !strings.Contains(code, "echo") && !strings.Contains(code, "printf") {
+	if !maybeOutputFunc.MatchString(code) {
 		return
 	}
 	f, err := syntax.NewParser().Parse(strings.NewReader(code), "")

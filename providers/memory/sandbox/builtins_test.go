@@ -45,6 +45,8 @@ func TestBuiltinWriteErrors(t *testing.T) {
 		{"function", "sh", `echo() { builtin printf 'fn:%s\n' "$*" >&2; }; echo hi > /t/b; printf 'code=%s\n' $?`, 0, "code=0\n", "fn:hi\n"},
 		{"sourced function", "sh", `printf 'echo() { builtin printf "fn:%%s\\n" "$*" >&2; }\n' > /lib.sh; . /lib.sh; echo hi > /t/b; printf 'code=%s\n' $?`, 0, "code=0\n", "fn:hi\n"},
 		{"evaluated function", "sh", `eval 'printf() { builtin echo "fn:$*" >&2; }'; printf hi > /t/b; builtin echo code=$?`, 0, "code=0\n", "fn:hi\n"},
+		{"sourced file without one", "sh", `printf 'f() { echo "in f"; }\n' > /lib2.sh; . /lib2.sh; echo hi > /t/b; echo code=$?`, 0, "code=1\n", noSpace},
+		{"evaluated echo", "sh", `eval 'echo hi > /t/b'; echo code=$?`, 0, "code=1\n", noSpace},
 		// Where the output fits, the interpreter's behaviour.
 		{"into a file", "sh", `echo -e 'a\tb' -E > /f; echo -n c >> /f; printf '%s=%d\n' d 4 e 5 >> /f; cat /f`, 0, "a\tb -E\ncd=4\ne=5\n", ""},
 		{"printf usage", "sh", `printf > /f; echo code=$?`, 0, "code=2\n", "usage: printf format [arguments]\n"},

@@ -771,7 +771,7 @@ func (h *shellHandlers) exec(ctx context.Context, args []string) error {
 		return err
 	}
 	hc := interp.HandlerCtx(ctx)
-	if args[0] == outBuiltin {
+	if args[0] == outBuiltin && len(args) >= 2 {
 		return h.output(hc, args[1], args[2:])
 	}
 	inv := h.inv.child()
