@@ -91,9 +91,10 @@ func (h *shellHandlers) noteFuncs(code string) {
 
 // output runs echo or printf (name) with args as the interpreter does,
 // writing to hc.Stdout, and fails as the shell does when the write
-// fails: busybox ash prints "sh: write error: REASON" for echo and
-// nothing for printf, bash "NAME: line N: echo: write error: REASON" for
-// both; the status is 1.
+// fails: busybox ash prints "sh: write error: REASON" for echo (the
+// name it runs as: sh, ash) and nothing for printf, bash "$0: line N:
+// echo: write error: REASON" for both ($0: bash, the script's path, or
+// the name after `bash -c CODE`); the status is 1.
 func (h *shellHandlers) output(hc interp.HandlerContext, name string, args []string) error {
 	var err error
 	switch name {
@@ -114,13 +115,14 @@ func (h *shellHandlers) output(hc interp.HandlerContext, name string, args []str
 	if err == nil {
 		return nil
 	}
+	bash := h.shell == "bash"
 	switch {
-	case h.bash && hc.Pos.IsValid():
+	case bash && hc.Pos.IsValid():
 		fmt.Fprintf(hc.Stderr, "%s: line %d: %s: write error: %s\n", h.name0, hc.Pos.Line(), name, errnoText(err))
-	case h.bash:
+	case bash:
 		fmt.Fprintf(hc.Stderr, "%s: %s: write error: %s\n", h.name0, name, errnoText(err))
 	case name == "echo":
-		fmt.Fprintf(hc.Stderr, "sh: write error: %s\n", errnoText(err))
+		fmt.Fprintf(hc.Stderr, "%s: write error: %s\n", h.shell, errnoText(err))
 	}
 	return interp.ExitStatus(1)
 }

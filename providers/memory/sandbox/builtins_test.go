@@ -8,10 +8,10 @@ import (
 )
 
 // TestBuiltinWriteErrors: the shell's echo and printf redirected into a
-// full mount fail as the reference shells do (checked against busybox
-// ash 1.35 and Debian bookworm's bash 5.2 on dockerd 28.2.2 with
-// `--tmpfs /t:size=4k`): busybox's echo prints "sh: write error: No
-// space left on device", its printf nothing, bash "bash: line N:
+// full mount fail as the reference shells do (every expected text here
+// was taken from busybox ash and Debian bookworm's bash 5.2 on dockerd
+// 28.2.2 with `--tmpfs /t:size=4k`): busybox's echo prints "sh: write
+// error: No space left on device", its printf nothing, bash "$0: line N:
 // NAME: write error: ..." for both; the status is 1 and what fits is
 // written. Everywhere else they behave as the interpreter's.
 func TestBuiltinWriteErrors(t *testing.T) {
@@ -40,6 +40,10 @@ func TestBuiltinWriteErrors(t *testing.T) {
 		{"bash echo", "bash", `echo hi > /t/b; echo code=$?`, 0, "code=1\n", "bash: line 2: echo: write error: No space left on device\n"},
 		{"bash printf", "bash", `printf '%s\n' a b > /t/b; echo code=$?`, 0, "code=1\n", "bash: line 2: printf: write error: No space left on device\n"},
 		{"bash builtin echo", "bash", `builtin echo -n hi >> /t/a; echo code=$?`, 0, "code=1\n", "bash: line 2: echo: write error: No space left on device\n"},
+		{"ash", "ash", `echo hi > /t/b; echo code=$?`, 0, "code=1\n", "ash: write error: No space left on device\n"},
+		{"bash script", "bash", `printf 'f() {\n  echo in-f\n}\nf > /t/b\necho code=$?\n' > /s.sh; bash /s.sh`, 0, "code=1\n", "/s.sh: line 2: echo: write error: No space left on device\n"},
+		{"bash -c with a name", "bash", `bash -c 'echo hi > /t/b' myname`, 1, "", "myname: line 1: echo: write error: No space left on device\n"},
+		{"bash from stdin", "bash", `printf 'true\necho hi > /t/b\n' | bash`, 1, "", "bash: line 2: echo: write error: No space left on device\n"},
 		// A function named echo or printf runs instead, wherever it was
 		// declared.
 		{"function", "sh", `echo() { builtin printf 'fn:%s\n' "$*" >&2; }; echo hi > /t/b; printf 'code=%s\n' $?`, 0, "code=0\n", "fn:hi\n"},

@@ -383,15 +383,18 @@ func (c *Container) newRunner(inv *invocation, name0 string, t *task, sig *sigSt
 		pidVar:  ro(strconv.Itoa(t.info.PID)),
 		ppidVar: ro(strconv.Itoa(t.info.PPID)),
 	}
-	bash := len(inv.argv) > 0 && path.Base(inv.argv[0]) == "bash"
-	if bash {
+	shell := "sh"
+	if len(inv.argv) > 0 {
+		shell = path.Base(inv.argv[0])
+	}
+	if shell == "bash" {
 		c.bashVars(inv, idVars, base)
 	}
 	bootstrap := map[string]expand.Variable{"TMPDIR": {Set: true, Kind: expand.String, Str: tmp}}
 	for k, v := range idVars {
 		bootstrap[k] = v
 	}
-	h := &shellHandlers{c: c, inv: inv, t: t, sig: sig, funcs: funcs, tmp: tmp, bash: bash, name0: name0}
+	h := &shellHandlers{c: c, inv: inv, t: t, sig: sig, funcs: funcs, tmp: tmp, shell: shell, name0: name0}
 	stdin := inv.stdin
 	if stdin != nil && inv.ttyIn != nil && stdin == inv.ttyIn {
 		// The interpreter turns a reader into an os.Pipe; make that pipe
@@ -489,10 +492,9 @@ type shellHandlers struct {
 	// declared holds the names echo and printf when a sourced file or
 	// an eval declared a function so named (see noteFuncs).
 	declared sync.Map
-	// bash is set when the shell runs as bash (its messages differ from
-	// busybox ash's), name0 is its $0.
-	bash  bool
-	name0 string
+	// shell is the name the shell runs as ("sh", "ash", "bash": bash's
+	// messages differ from busybox ash's), name0 is its $0.
+	shell, name0 string
 }
 
 func (h *shellHandlers) abs(hc interp.HandlerContext, p string) string {
