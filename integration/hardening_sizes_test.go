@@ -21,6 +21,10 @@ func TestHardeningSizeLimits(t *testing.T) {
 		// The root's writable layer, outside the tmpfs.
 		d(0, `(?s)^head: /dev/stdout: No space left on device\n1 bounded$`, "run", "--rm", "--storage-opt", "size=64k", "alpine:3.20", "sh", "-c",
 			"head -c 100000 /dev/zero > /big; echo $? $(test $(wc -c < /big) -le 65536 && echo bounded)"),
+		// The shell's own echo and printf (busybox on a full 4k tmpfs:
+		// echo says why, printf nothing, both fail).
+		d(0, `^sh: write error: No space left on device\ncode=1\ncode=1$`, "run", "--rm", "--tmpfs", "/t:size=4k", "alpine:3.20", "sh", "-c",
+			"exec 2>&1; head -c 4096 /dev/zero > /t/a; echo hi > /t/b; echo code=$?; printf '%s\\n' x >> /t/a; echo code=$?"),
 		// Enforced, so no Warning (only the id is printed).
 		d(0, `^[0-9a-f]{64}$`, "create", "--name", "sized", "--storage-opt", "size=1g", "--tmpfs", "/t:size=1m", "alpine:3.20"),
 		d(0, ``, "rm", "sized"),

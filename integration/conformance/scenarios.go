@@ -455,5 +455,9 @@ func shellScenarios() []Scenario {
 		r("top-b", "top -b -n1 | head -1 | cut -c1-4"),
 		r("date-epoch", "date +%s | wc -c"),
 		r("seq", "seq 3"),
+		// The shell's own echo and printf into a full tmpfs: what fits is
+		// written, echo says why, both fail.
+		cli(f, "echo-full-tmpfs", "docker run --rm --tmpfs /t:size=4k busybox sh -c 'exec 2>&1; head -c 4096 /dev/zero > /t/a; echo hi > /t/b; echo code=$?; echo -n hi >> /t/a; echo code=$?; wc -c < /t/a'"),
+		cli(f, "printf-full-tmpfs", "docker run --rm --tmpfs /t:size=4k busybox sh -c 'exec 2>&1; head -c 4000 /dev/zero > /t/a; printf \"%0200d\\n\" 7 >> /t/a; echo code=$?; wc -c < /t/a'"),
 	}
 }

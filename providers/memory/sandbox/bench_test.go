@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/sockerless/sockerless/internal/rootfs"
 	"github.com/sockerless/sockerless/providers/memory/sandbox"
 )
 
@@ -194,6 +195,29 @@ func BenchmarkCPULimit(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				benchRun(b, c, bc.argv...)
+			}
+		})
+	}
+}
+
+// BenchmarkShellEchoLoop is `for i in $(seq 10000); do echo x; done`
+// into /dev/null, into a file and into a file under a quota: what
+// running echo and printf as the sandbox's own built-ins when their
+// output is a file (builtins.go) adds to the interpreter's.
+func BenchmarkShellEchoLoop(b *testing.B) {
+	for _, tc := range []struct{ name, to string }{
+		{"devnull", "/dev/null"},
+		{"file", "/f"},
+		{"quota", "/t/f"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			c := newContainer(b, rootfs.Mount{Target: "/t", Source: b.TempDir()})
+			c.SetQuotas([]sandbox.Quota{{Target: "/t", Limit: 1 << 30}})
+			script := `for i in $(seq 10000); do echo x; done > ` + tc.to
+			for b.Loop() {
+				if r := sh(b, c, script); r.code != 0 {
+					b.Fatalf("got %+v", r)
+				}
 			}
 		})
 	}

@@ -178,7 +178,7 @@ func (c *Container) runShell(ctx context.Context, inv *invocation) int {
 		runInv = self.child()
 		runInv.stdin = nil
 	}
-	r, err := c.newRunner(runInv, t, sig, tmp, funcs, append(opts, append([]string{"--"}, params...)...))
+	r, err := c.newRunner(runInv, name0, t, sig, tmp, funcs, append(opts, append([]string{"--"}, params...)...))
 	if err != nil {
 		self.errf("%s: %v\n", name0, err)
 		return 2
@@ -368,7 +368,7 @@ func newRunner(opts ...interp.RunnerOption) (*interp.Runner, error) { return int
 
 // newRunner builds an interpreter for inv whose every file access and
 // command goes through the container.
-func (c *Container) newRunner(inv *invocation, t *task, sig *sigState, tmp string, funcs map[string]bool, params []string) (*interp.Runner, error) {
+func (c *Container) newRunner(inv *invocation, name0 string, t *task, sig *sigState, tmp string, funcs map[string]bool, params []string) (*interp.Runner, error) {
 	ro := func(v string) expand.Variable {
 		return expand.Variable{Set: true, Kind: expand.String, ReadOnly: true, Str: v}
 	}
@@ -383,14 +383,18 @@ func (c *Container) newRunner(inv *invocation, t *task, sig *sigState, tmp strin
 		pidVar:  ro(strconv.Itoa(t.info.PID)),
 		ppidVar: ro(strconv.Itoa(t.info.PPID)),
 	}
-	if len(inv.argv) > 0 && path.Base(inv.argv[0]) == "bash" {
+	shell := "sh"
+	if len(inv.argv) > 0 {
+		shell = path.Base(inv.argv[0])
+	}
+	if shell == "bash" {
 		c.bashVars(inv, idVars, base)
 	}
 	bootstrap := map[string]expand.Variable{"TMPDIR": {Set: true, Kind: expand.String, Str: tmp}}
 	for k, v := range idVars {
 		bootstrap[k] = v
 	}
-	h := &shellHandlers{c: c, inv: inv, t: t, sig: sig, funcs: funcs, tmp: tmp}
+	h := &shellHandlers{c: c, inv: inv, t: t, sig: sig, funcs: funcs, tmp: tmp, shell: shell, name0: name0}
 	stdin := inv.stdin
 	if stdin != nil && inv.ttyIn != nil && stdin == inv.ttyIn {
 		// The interpreter turns a reader into an os.Pipe; make that pipe
@@ -485,6 +489,12 @@ type shellHandlers struct {
 	accounted, depthChecked atomic.Int64
 	funcs                   map[string]bool // functions declared in the script (static)
 	tmp                     string          // private host directory of the FIFOs of <(...)
+	// declared holds the names echo and printf when a sourced file or
+	// an eval declared a function so named (see noteFuncs).
+	declared sync.Map
+	// shell is the name the shell runs as ("sh", "ash", "bash": bash's
+	// messages differ from busybox ash's), name0 is its $0.
+	shell, name0 string
 }
 
 func (h *shellHandlers) abs(hc interp.HandlerContext, p string) string {
@@ -612,9 +622,14 @@ func (h *shellHandlers) call(ctx context.Context, args []string) ([]string, erro
 			return nil, fmt.Errorf("%s: maximum function nesting level exceeded (%d)", name, maxFuncNest)
 		}
 	}
+	if out := h.routeOutput(hc, args); out != nil {
+		return out, nil
+	}
 	switch name {
 	case "trap":
 		return h.trap(hc, args), nil
+	case "eval":
+		h.noteFuncs(strings.Join(args[1:], " "))
 	case "command":
 		if len(args) >= 3 && (args[1] == "-v" || args[1] == "-V") {
 			return append([]string{lookupBuiltin, args[1]}, args[2:]...), nil
@@ -643,6 +658,9 @@ func (h *shellHandlers) call(ctx context.Context, args []string) ([]string, erro
 		if len(args) >= 2 {
 			out := slices.Clone(args)
 			out[1] = h.sourcePath(hc, args[1])
+			if data, err := h.c.fs.ReadFile(out[1]); err == nil {
+				h.noteFuncs(string(data))
+			}
 			return out, nil
 		}
 	case "[", "test":
@@ -761,6 +779,9 @@ func (h *shellHandlers) exec(ctx context.Context, args []string) error {
 		return err
 	}
 	hc := interp.HandlerCtx(ctx)
+	if args[0] == outBuiltin && len(args) >= 2 {
+		return h.output(hc, args[1], args[2:])
+	}
 	inv := h.inv.child()
 	inv.argv = args
 	inv.env = exportedEnv(hc.Env)
