@@ -201,3 +201,35 @@ func errnoText(err error) string {
 	}
 	return err.Error()
 }
+
+// splitEchoOpts spells echo's leading combined options (-ne, -en, -nE)
+// one per word, as the interpreter's echo (and echo above) reads them:
+// busybox and bash take any word of only n, e and E after the dash as
+// options, so `echo -ne 'a\tb'` prints a tab and no newline, where the
+// interpreter alone printed "-ne a\tb". Other words end the options.
+func splitEchoOpts(args []string) []string {
+	i, combined := 1, false
+	for i < len(args) && isEchoOpts(args[i]) {
+		combined = combined || len(args[i]) > 2
+		i++
+	}
+	if !combined {
+		return args
+	}
+	out := []string{args[0]}
+	for _, a := range args[1:i] {
+		for _, ch := range a[1:] {
+			out = append(out, "-"+string(ch))
+		}
+	}
+	return append(out, args[i:]...)
+}
+
+// isEchoOpts reports whether a is a word of echo options: a dash and
+// one or more of n, e, E.
+func isEchoOpts(a string) bool {
+	if len(a) < 2 || a[0] != '-' {
+		return false
+	}
+	return strings.Trim(a[1:], "neE") == ""
+}

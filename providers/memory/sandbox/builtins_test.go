@@ -66,3 +66,28 @@ func TestBuiltinWriteErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestEchoCombinedOptions: echo takes combined options (-ne, -en, -nE) as
+// busybox and bash do; a word with anything else is printed. The output
+// is checked both to the process's stream and into a file (where the
+// sandbox's own echo runs).
+func TestEchoCombinedOptions(t *testing.T) {
+	c := newContainer(t)
+	for _, tc := range []struct{ script, want string }{
+		{`echo -ne 'a\tb'`, "a\tb"},
+		{`echo -en 'a\tb'; echo .`, "a\tb.\n"},
+		{`echo -n -e 'x\n'`, "x\n"},
+		{`echo -nE 'a\tb'; echo .`, "a\\tb.\n"},
+		{`echo -nx y`, "-nx y\n"},
+		{`echo -- -n`, "-- -n\n"},
+		{`echo a -ne b`, "a -ne b\n"},
+		{`echo() { printf 'f:%s\n' "$*"; }; echo -ne z`, "f:-ne z\n"},
+	} {
+		if r := sh(t, c, tc.script); r.stdout != tc.want {
+			t.Errorf("%s: stdout %q, want %q (stderr %q)", tc.script, r.stdout, tc.want, r.stderr)
+		}
+		if r := sh(t, c, "{ "+tc.script+"; } > /out; cat /out"); r.stdout != tc.want {
+			t.Errorf("%s into a file: %q, want %q (stderr %q)", tc.script, r.stdout, tc.want, r.stderr)
+		}
+	}
+}

@@ -622,6 +622,9 @@ func (h *shellHandlers) call(ctx context.Context, args []string) ([]string, erro
 			return nil, fmt.Errorf("%s: maximum function nesting level exceeded (%d)", name, maxFuncNest)
 		}
 	}
+	if name == "echo" && !h.shadowed("echo") {
+		args = splitEchoOpts(args)
+	}
 	if out := h.routeOutput(hc, args); out != nil {
 		return out, nil
 	}
