@@ -258,6 +258,7 @@ func (s *Shim) serveCreateCarried(w http.ResponseWriter, r *http.Request) {
 	}
 	var pubs []*published
 	if s.opts.PublishPorts {
+		nb = s.publishAll(r.Context(), nb)
 		if nb, pubs, err = rewritePorts(nb); err != nil {
 			writeError(w, err, 0)
 			return

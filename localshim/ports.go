@@ -117,6 +117,78 @@ func rewritePorts(body []byte) ([]byte, []*published, error) {
 	return out, pubs, nil
 }
 
+// publishAll spells -P (HostConfig.PublishAllPorts) out as bindings:
+// every TCP port the container exposes (its ExposedPorts and its
+// image's) that has no binding gets one on all addresses with a free host
+// port, as Docker gives each a port of the ephemeral range. rewritePorts
+// then listens on them. An image that cannot be read adds nothing (the
+// create fails on it anyway).
+func (s *Shim) publishAll(ctx context.Context, body []byte) []byte {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return body
+	}
+	var hc map[string]json.RawMessage
+	if json.Unmarshal(top["HostConfig"], &hc) != nil || hc == nil {
+		return body
+	}
+	var all bool
+	if json.Unmarshal(hc["PublishAllPorts"], &all) != nil || !all {
+		return body
+	}
+	var exposed map[string]struct{}
+	_ = json.Unmarshal(top["ExposedPorts"], &exposed)
+	var img string
+	if json.Unmarshal(top["Image"], &img) == nil && img != "" {
+		var info struct{ Config struct{ ExposedPorts map[string]struct{} } }
+		if s.getJSON(ctx, "/images/"+url.PathEscape(img)+"/json", &info) == nil {
+			for p := range info.Config.ExposedPorts {
+				if exposed == nil {
+					exposed = map[string]struct{}{}
+				}
+				exposed[p] = struct{}{}
+			}
+		}
+	}
+	type binding struct {
+		HostIP   string `json:"HostIp"`
+		HostPort string `json:"HostPort"`
+	}
+	pb := map[string][]binding{}
+	_ = json.Unmarshal(hc["PortBindings"], &pb)
+	if pb == nil {
+		pb = map[string][]binding{}
+	}
+	added := false
+	for p := range exposed {
+		key := p
+		if !strings.Contains(key, "/") {
+			key += "/tcp"
+		}
+		if _, ok := pb[key]; ok || !strings.HasSuffix(key, "/tcp") {
+			continue // bound already, or UDP/SCTP (not carried)
+		}
+		pb[key] = []binding{{}}
+		added = true
+	}
+	if !added {
+		return body
+	}
+	raw, err := json.Marshal(pb)
+	if err != nil {
+		return body
+	}
+	hc["PortBindings"] = raw
+	if top["HostConfig"], err = json.Marshal(hc); err != nil {
+		return body
+	}
+	out, err := json.Marshal(top)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
 // listenBinding listens on ip (all addresses when empty) and hostPort
 // ("" or "0": any free port; "A-B": the first free one of the range).
 func listenBinding(ip, hostPort string) (net.Listener, error) {

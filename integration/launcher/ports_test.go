@@ -148,6 +148,32 @@ func TestPublishedPorts(t *testing.T) {
 		t.Fatalf("a second container on host port %s: exit %d %q", fixed, code, out)
 	}
 
+	// -P publishes every exposed port (here --expose) on all addresses
+	// with a free host port, as Docker does; an explicit -p keeps its own.
+	bin := e.dir + "/echo"
+	cport3 := freePort(t)
+	t.Cleanup(func() { e.docker(t, nil, "rm", "-f", "webP") })
+	e.mustDocker(t, "run", "-d", "--name", "webP", "-P", "--expose", cport3, "--expose", "7/udp", "-p", "127.0.0.1::9", "alpine", bin, cport3)
+	waitUntil(t, 30*time.Second, "webP listening", func() bool {
+		out, _ := e.docker(t, nil, "logs", "webP")
+		return strings.Contains(out, "listening")
+	})
+	lines := strings.Fields(e.mustDocker(t, "port", "webP", cport3))
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "0.0.0.0:") || !strings.HasPrefix(lines[1], "[::]:") {
+		t.Fatalf("docker port webP %s = %q, want 0.0.0.0:N and [::]:N", cport3, lines)
+	}
+	_, pport, _ := net.SplitHostPort(lines[0])
+	if sum, err := echoOnce("127.0.0.1:"+pport, []byte("all")); err != nil || sum != sha256.Sum256([]byte("all")) {
+		t.Fatalf("-P port: %v", err)
+	}
+	if out := e.mustDocker(t, "port", "webP", "9"); !strings.HasPrefix(out, "127.0.0.1:") {
+		t.Fatalf("docker port webP 9 = %q: the explicit binding was replaced", out)
+	}
+	if out, code := e.docker(t, nil, "port", "webP", "7/udp"); code == 0 {
+		t.Fatalf("docker port webP 7/udp = %q: UDP is not carried and must not be shown as published", out)
+	}
+	e.mustDocker(t, "rm", "-f", "webP")
+
 	// Nothing listens on the container port: the connection closes.
 	e.mustDocker(t, "run", "-d", "--name", "deaf", "-p", "127.0.0.1::1", "alpine", "sleep", "300")
 	deaf := hostPort(t, e, "deaf", "1")
