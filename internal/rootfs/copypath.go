@@ -106,13 +106,13 @@ func WriteCopyTarWith(f *FS, tw *tar.Writer, cs CopySource, opts TarOptions) err
 			return err
 		}
 		for _, e := range ents {
-			if err := w.write(path.Join(src, e.Name()), "/"+e.Name()); err != nil {
+			if err := w.write(path.Join(src, e.Name()), "/"+e.Name(), nil); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	return w.write(src, cs.Name)
+	return w.write(src, cs.Name, nil)
 }
 
 // preserveTrailing is abs with the trailing "/" or "/." of the path p it

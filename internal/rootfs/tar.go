@@ -201,7 +201,7 @@ func safeRel(name string) (string, error) {
 // entry by entry (docker diff, commit, save), which a link to an entry
 // written elsewhere would break.
 func WriteTar(f *FS, tw *tar.Writer, src, name string) error {
-	return (&tarWriter{f: f, tw: tw}).write(src, name)
+	return (&tarWriter{f: f, tw: tw}).write(src, name, nil)
 }
 
 // TarOptions change how WriteCopyTarWith lays a tree out, for an
@@ -224,16 +224,30 @@ type tarWriter struct {
 	opts TarOptions
 	// seen are the first names of files with further names (HardLinks).
 	seen map[[2]uint64]string
+	// buf copies every file's content (one buffer per archive, not one
+	// per file).
+	buf []byte
+	// linked holds the content of small files with several names, read
+	// once for all of them (a busybox layout: 80 names of one file).
+	linked map[[2]uint64][]byte
 }
 
-func (w *tarWriter) write(src, name string) error {
+// maxLinkedContent bounds the content tarWriter keeps per multiply
+// linked file.
+const maxLinkedContent = 64 << 10
+
+// write writes src as name; fi is src's Lstat when the caller has it
+// (from its directory listing), nil to look it up.
+func (w *tarWriter) write(src, name string, fi fs.FileInfo) error {
 	f, tw := w.f, w.tw
 	if w.opts.Skip != nil && w.opts.Skip(src) {
 		return nil
 	}
-	fi, err := f.Lstat(src)
-	if err != nil {
-		return err
+	if fi == nil {
+		var err error
+		if fi, err = f.Lstat(src); err != nil {
+			return err
+		}
 	}
 	link := ""
 	if fi.Mode()&fs.ModeSymlink != 0 {
@@ -267,11 +281,39 @@ func (w *tarWriter) write(src, name string) error {
 	}
 	switch {
 	case fi.Mode().IsRegular():
+		st, _ := fi.Sys().(*syscall.Stat_t)
+		small := st != nil && st.Nlink > 1 && fi.Size() <= maxLinkedContent
+		var key [2]uint64
+		if small {
+			key = [2]uint64{uint64(st.Dev), st.Ino}
+			if b, ok := w.linked[key]; ok && int64(len(b)) == fi.Size() {
+				_, err := tw.Write(b)
+				return err
+			}
+		}
 		r, err := f.Open(src)
 		if err != nil {
 			return err
 		}
-		_, err = io.Copy(tw, r)
+		if small {
+			b, err := io.ReadAll(io.LimitReader(r, maxLinkedContent+1))
+			r.Close()
+			if err != nil {
+				return err
+			}
+			if w.linked == nil {
+				w.linked = map[[2]uint64][]byte{}
+			}
+			w.linked[key] = b
+			_, err = tw.Write(b)
+			return err
+		}
+		if w.buf == nil {
+			w.buf = make([]byte, 32<<10)
+		}
+		// Neither side's WriterTo/ReaderFrom: they would allocate a
+		// buffer per file.
+		_, err = io.CopyBuffer(struct{ io.Writer }{tw}, struct{ io.Reader }{r}, w.buf)
 		r.Close()
 		return err
 	case fi.IsDir():
@@ -280,8 +322,18 @@ func (w *tarWriter) write(src, name string) error {
 			return err
 		}
 		for _, e := range ents {
+			// The listing's own Lstat when it has one (a directory read
+			// through the root stats its entries as it lists them); with
+			// mounts, a name may be a mount point, which only Lstat
+			// through the FS resolves.
+			var info fs.FileInfo
+			if len(f.mounts) <= 1 { // "/" only
+				if i, err := e.Info(); err == nil {
+					info = i
+				}
+			}
 			// The root's entries are "/bin", not "//bin".
-			if err := w.write(path.Join(src, e.Name()), strings.TrimSuffix(name, "/")+"/"+e.Name()); err != nil {
+			if err := w.write(path.Join(src, e.Name()), strings.TrimSuffix(name, "/")+"/"+e.Name(), info); err != nil {
 				return err
 			}
 		}
