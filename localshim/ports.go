@@ -140,7 +140,9 @@ func (s *Shim) publishAll(ctx context.Context, body []byte) []byte {
 	_ = json.Unmarshal(top["ExposedPorts"], &exposed)
 	var img string
 	if json.Unmarshal(top["Image"], &img) == nil && img != "" {
-		var info struct{ Config struct{ ExposedPorts map[string]struct{} } }
+		var info struct {
+			Config struct{ ExposedPorts map[string]struct{} }
+		}
 		if s.getJSON(ctx, "/images/"+url.PathEscape(img)+"/json", &info) == nil {
 			for p := range info.Config.ExposedPorts {
 				if exposed == nil {
