@@ -164,6 +164,11 @@ func WriteManifest(w io.Writer, m Manifest) error {
 		paths = append(paths, p)
 	}
 	slices.Sort(paths)
+	return writeManifest(w, m, paths)
+}
+
+// writeManifest encodes the entries of m at paths, in that order.
+func writeManifest(w io.Writer, m Manifest, paths []string) error {
 	e := newEncoder(w)
 	e.raw([]byte(manifestMagic))
 	for _, p := range paths {

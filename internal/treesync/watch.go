@@ -98,14 +98,24 @@ func (w *Watcher) Scan() (Manifest, error) {
 }
 
 // WriteManifest writes the tree's manifest, as it is now, to out (as
-// WriteManifest(out, Scan) would, without the copy).
+// WriteManifest(out, Scan) would, without the copy, in walk order rather
+// than path order: a reader takes either).
 func (w *Watcher) WriteManifest(out io.Writer) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.refresh(); err != nil {
 		return err
 	}
-	return WriteManifest(out, w.m)
+	return writeManifest(out, w.m, w.sorted())
+}
+
+// sorted returns w.m's paths in walk order, kept while no path comes or
+// goes. w.mu is held.
+func (w *Watcher) sorted() []string {
+	if w.order == nil {
+		w.order = slices.SortedFunc(maps.Keys(w.m), walkOrder)
+	}
+	return w.order
 }
 
 // SendWatched is SendTracked on the tree of wt, as it is now, without
@@ -119,13 +129,10 @@ func SendWatched(ctx context.Context, out io.Writer, wt *Watcher, recv, base, tr
 	if err := wt.refresh(); err != nil {
 		return Stats{}, err
 	}
-	if wt.order == nil {
-		wt.order = slices.SortedFunc(maps.Keys(wt.m), walkOrder)
-	}
-	m := wt.m
+	m, order := wt.m, wt.sorted()
 	src := source{
 		each: func(fn func(Entry) error) error {
-			for _, p := range wt.order {
+			for _, p := range order {
 				if err := fn(m[p]); err != nil {
 					return err
 				}
