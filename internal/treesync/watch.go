@@ -258,6 +258,18 @@ func (s *Watchers) retire(key string, r *watchRef) {
 	}
 }
 
+// Stats returns how the scans of key's kept watcher were made, and
+// whether there is one.
+func (s *Watchers) Stats(key string) (WatchStats, bool) {
+	s.mu.Lock()
+	r, ok := s.m[key]
+	s.mu.Unlock()
+	if !ok {
+		return WatchStats{}, false
+	}
+	return r.w.Stats(), true
+}
+
 // Drop closes the watchers whose keys keep says to drop (once unused).
 func (s *Watchers) Drop(drop func(key string) bool) {
 	s.mu.Lock()
