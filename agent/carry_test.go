@@ -21,11 +21,23 @@ import (
 // and returns the client's end.
 func carrySession(t *testing.T, w Workload, op, dir string) net.Conn {
 	t.Helper()
+	c, _ := carrySessionDone(t, w, op, dir)
+	return c
+}
+
+// carrySessionDone is carrySession that also returns a channel closed
+// when the agent's side of the session has returned.
+func carrySessionDone(t *testing.T, w Workload, op, dir string) (net.Conn, <-chan struct{}) {
+	t.Helper()
 	client, agentEnd := net.Pipe()
 	g := ticket.Grant{Container: "c", Session: "s", Kind: ticket.KindCarry, Carry: &ticket.Carry{Op: op, Dir: dir}}
-	go ServeSession(context.Background(), agentEnd, g, w, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = ServeSession(context.Background(), agentEnd, g, w, nil)
+	}()
 	t.Cleanup(func() { client.Close() })
-	return client
+	return client, done
 }
 
 // until reads frames up to one of type end, returning the Stdout bytes
@@ -60,7 +72,7 @@ func openRoot(t *testing.T, dir string) *os.Root {
 // push carries host to the agent's dir, as the shim does.
 func push(t *testing.T, w Workload, dir, host string) frame.Result {
 	t.Helper()
-	c := carrySession(t, w, ticket.CarryPush, dir)
+	c, done := carrySessionDone(t, w, ticket.CarryPush, dir)
 	data, f := until(t, c, frame.Ready)
 	if f.Type != frame.Ready {
 		t.Fatalf("push: %s", f.Payload)
@@ -81,6 +93,7 @@ func push(t *testing.T, w Workload, dir, host string) frame.Result {
 	if _, f = until(t, c, frame.Exit); f.Type != frame.Exit {
 		t.Fatalf("after the result: %s", f.Payload)
 	}
+	<-done
 	return res
 }
 
@@ -265,7 +278,7 @@ func TestCarryWatchesBetweenCarries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := carrySession(t, l, ticket.CarryPull, "/__w")
+	c, done := carrySessionDone(t, l, ticket.CarryPull, "/__w")
 	go func() {
 		in := frame.Writer{W: c, Type: frame.Stdin}
 		_ = treesync.WriteManifest(in, base)
@@ -276,6 +289,7 @@ func TestCarryWatchesBetweenCarries(t *testing.T) {
 	if f.Type != frame.Exit {
 		t.Fatalf("pull: %s", f.Payload)
 	}
+	<-done // the session has released the watcher
 	if _, err := treesync.Apply(context.Background(), bytes.NewReader(data), openRoot(t, host)); err != nil {
 		t.Fatal(err)
 	}
