@@ -714,6 +714,11 @@ func (s *Shim) carryOne(ctx context.Context, id string, b CarriedBind, op string
 		return treesync.Stats{}, err
 	}
 	defer release()
+	defer func() {
+		ws := wt.Stats()
+		s.log.Debug("carry watcher", "container", id, "dir", b.Destination, "full_walks", ws.Full, "incremental", ws.Incremental,
+			"fallbacks", ws.Fallbacks, "reason", ws.Reason, "unwatched", ws.Unwatched)
+	}()
 	root = wt.Root()
 	remote, err := s.opts.Dialer.Dial(ctx, t.RelayURL, t.Token)
 	if err != nil {
