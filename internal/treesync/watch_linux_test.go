@@ -192,3 +192,23 @@ func TestWatchersLifetime(t *testing.T) {
 		t.Fatalf("%d descriptors open before, %d after", before, after)
 	}
 }
+
+// TestWatcherWalksFilesystemsItCannotTrust: a tree on a filesystem that
+// is not known to report every change to inotify (here procfs, standing
+// for NFS or FUSE) is not watched: every scan is a full walk, and the
+// watcher says why.
+func TestWatcherWalksFilesystemsItCannotTrust(t *testing.T) {
+	w := watcher(t, "/proc/sys/fs/inotify")
+	for range 2 {
+		m, err := w.Scan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m["max_user_watches"].Type != File {
+			t.Fatalf("manifest of /proc/sys/fs/inotify: %v", m)
+		}
+	}
+	if st := w.Stats(); st.Full != 2 || st.Incremental != 0 || !strings.Contains(st.Unwatched, "filesystem") {
+		t.Fatalf("on procfs: %+v, want two full walks and the reason", st)
+	}
+}
