@@ -14,6 +14,7 @@ import (
 
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/internal/rootfs"
+	"github.com/sockerless/sockerless/internal/treesync"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/relay/frame"
 	"github.com/sockerless/sockerless/relay/ticket"
@@ -101,6 +102,11 @@ type FSArchiver struct {
 	once sync.Once
 	fs   *rootfs.FS
 	err  error
+
+	// watchers keep carried binds' trees watched between carries
+	// (carrywatch.go).
+	watchOnce sync.Once
+	watchers  *treesync.Watchers
 }
 
 func (a *FSArchiver) open() (*rootfs.FS, error) {

@@ -50,14 +50,31 @@ func serveCarry(ctx context.Context, out io.Writer, stdin io.Reader, g ticket.Gr
 	if err != nil {
 		return fmt.Errorf("carry %s: %w", g.Carry.Dir, err)
 	}
-	defer root.Close()
+	var wt *treesync.Watcher
+	if cw, ok := w.(CarryWatching); ok {
+		// The tree stays watched between carries: each carry looks only
+		// at what changed since the last (treesync.Watcher).
+		var release func()
+		if wt, release, err = cw.CarryWatchers().Acquire(g.Carry.Dir, root); err != nil {
+			return fmt.Errorf("carry %s: %w", g.Carry.Dir, err)
+		}
+		defer release()
+		root = wt.Root()
+	} else {
+		defer root.Close()
+	}
 	switch g.Carry.Op {
 	case ticket.CarryPush:
-		m, err := treesync.Scan(root)
-		if err != nil {
-			return err
+		manifest := frame.Writer{W: out, Type: frame.Stdout}
+		if wt != nil {
+			err = wt.WriteManifest(manifest)
+		} else {
+			var m treesync.Manifest
+			if m, err = treesync.Scan(root); err == nil {
+				err = treesync.WriteManifest(manifest, m)
+			}
 		}
-		if err := treesync.WriteManifest(frame.Writer{W: out, Type: frame.Stdout}, m); err != nil {
+		if err != nil {
 			return err
 		}
 		if err := frame.Write(out, frame.Ready, nil); err != nil {
@@ -88,7 +105,13 @@ func serveCarry(ctx context.Context, out io.Writer, stdin io.Reader, g ticket.Gr
 			return err
 		}
 		_, _ = io.Copy(io.Discard, br)
-		if _, err := treesync.SendTracked(ctx, frame.Writer{W: out, Type: frame.Stdout}, root, recv, base, nil); err != nil {
+		delta := frame.Writer{W: out, Type: frame.Stdout}
+		if wt != nil {
+			_, err = treesync.SendWatched(ctx, delta, wt, recv, base, nil)
+		} else {
+			_, err = treesync.SendTracked(ctx, delta, root, recv, base, nil)
+		}
+		if err != nil {
 			return err
 		}
 	default:

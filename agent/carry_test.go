@@ -21,11 +21,23 @@ import (
 // and returns the client's end.
 func carrySession(t *testing.T, w Workload, op, dir string) net.Conn {
 	t.Helper()
+	c, _ := carrySessionDone(t, w, op, dir)
+	return c
+}
+
+// carrySessionDone is carrySession that also returns a channel closed
+// when the agent's side of the session has returned.
+func carrySessionDone(t *testing.T, w Workload, op, dir string) (net.Conn, <-chan struct{}) {
+	t.Helper()
 	client, agentEnd := net.Pipe()
 	g := ticket.Grant{Container: "c", Session: "s", Kind: ticket.KindCarry, Carry: &ticket.Carry{Op: op, Dir: dir}}
-	go ServeSession(context.Background(), agentEnd, g, w, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = ServeSession(context.Background(), agentEnd, g, w, nil)
+	}()
 	t.Cleanup(func() { client.Close() })
-	return client
+	return client, done
 }
 
 // until reads frames up to one of type end, returning the Stdout bytes
@@ -60,7 +72,7 @@ func openRoot(t *testing.T, dir string) *os.Root {
 // push carries host to the agent's dir, as the shim does.
 func push(t *testing.T, w Workload, dir, host string) frame.Result {
 	t.Helper()
-	c := carrySession(t, w, ticket.CarryPush, dir)
+	c, done := carrySessionDone(t, w, ticket.CarryPush, dir)
 	data, f := until(t, c, frame.Ready)
 	if f.Type != frame.Ready {
 		t.Fatalf("push: %s", f.Payload)
@@ -81,6 +93,7 @@ func push(t *testing.T, w Workload, dir, host string) frame.Result {
 	if _, f = until(t, c, frame.Exit); f.Type != frame.Exit {
 		t.Fatalf("after the result: %s", f.Payload)
 	}
+	<-done
 	return res
 }
 
@@ -106,6 +119,7 @@ func TestCarryPushPull(t *testing.T) {
 	tree(t, host, map[string]string{"_temp/x.sh": "echo hi\n", "repo/README": "r"})
 	l := &Local{}
 	l.Root = root
+	t.Cleanup(func() { l.Close() })
 	if res := push(t, l, "/__w", host); res.Status != http.StatusOK {
 		t.Fatalf("push: %+v", res)
 	}
@@ -157,6 +171,7 @@ func TestCarryStaysInTheContainer(t *testing.T) {
 	}
 	l := &Local{}
 	l.Root = root
+	t.Cleanup(func() { l.Close() })
 	// The host side has only carried-into-etc: the mirror removes hostname.
 	if res := push(t, l, "/link", host); res.Status != http.StatusOK {
 		t.Fatalf("push: %+v", res)
@@ -212,5 +227,86 @@ func TestCarryStaysInTheContainer(t *testing.T) {
 		if _, f := until(t, c, frame.Exit); f.Type != frame.Error || !strings.Contains(string(f.Payload), tc.want) {
 			t.Fatalf("%s: %v %q, want an error with %q", tc.name, f.Type, f.Payload, tc.want)
 		}
+	}
+}
+
+// TestCarryWatchesBetweenCarries: the agent keeps a carried directory
+// watched from its first carry: a change the workload made after a push
+// comes back with the next pull and a change the host made goes with the
+// next push, each carry after the first looks only at what changed
+// (the watcher's scans are incremental), and Close closes the watcher's
+// inotify descriptor.
+func TestCarryWatchesBetweenCarries(t *testing.T) {
+	// fds counts this process's inotify descriptors.
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd here") // not Linux: nothing is watched
+		}
+		n := 0
+		for _, e := range ents {
+			if l, _ := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); strings.Contains(l, "inotify") {
+				n++
+			}
+		}
+		return n
+	}
+	root, host := t.TempDir(), t.TempDir()
+	tree(t, root, map[string]string{"__w/keep": "k"})
+	tree(t, host, map[string]string{"a/one": "1", "b/two": "2"})
+	before := fds()
+	l := &Local{}
+	l.Root = root
+	t.Cleanup(func() { l.Close() })
+	if res := push(t, l, "/__w", host); res.Status != http.StatusOK {
+		t.Fatalf("push: %+v", res)
+	}
+	// The workload writes a file; the host changes another.
+	tree(t, root, map[string]string{"__w/a/out": "answer=42\n"})
+	tree(t, host, map[string]string{"b/two": "two"})
+	if res := push(t, l, "/__w", host); res.Status != http.StatusOK {
+		t.Fatalf("second push: %+v", res)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "__w", "b", "two")); string(b) != "two" {
+		t.Fatalf("b/two in the workload = %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(root, "__w", "a", "out")); !os.IsNotExist(err) {
+		t.Fatalf("a push mirrors the host (no base here): a/out is still there (%v)", err)
+	}
+	tree(t, root, map[string]string{"__w/a/out": "answer=43\n"})
+	base, err := treesync.Scan(openRoot(t, host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, done := carrySessionDone(t, l, ticket.CarryPull, "/__w")
+	go func() {
+		in := frame.Writer{W: c, Type: frame.Stdin}
+		_ = treesync.WriteManifest(in, base)
+		_ = treesync.WriteManifest(in, base)
+		_ = frame.Write(c, frame.CloseStdin, nil)
+	}()
+	data, f := until(t, c, frame.Exit)
+	if f.Type != frame.Exit {
+		t.Fatalf("pull: %s", f.Payload)
+	}
+	<-done // the session has released the watcher
+	if _, err := treesync.Apply(context.Background(), bytes.NewReader(data), openRoot(t, host)); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "a", "out")); string(b) != "answer=43\n" {
+		t.Fatalf("a/out on the host = %q", b)
+	}
+	st, ok := l.CarryWatchers().Stats("/__w")
+	if !ok || st.Full != 1 || st.Incremental != 2 || st.Unwatched != "" {
+		t.Fatalf("the carried directory's watcher: %+v (kept %v), want one full walk then incremental scans", st, ok)
+	}
+	if during := fds(); during != before+1 {
+		t.Fatalf("%d inotify descriptors before the carries, %d after, want one more", before, during)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := fds(); after != before {
+		t.Fatalf("%d inotify descriptors before the carries, %d after Close", before, after)
 	}
 }

@@ -73,6 +73,11 @@ type carryState struct {
 	// first carry, a restarted shim, a failed carry) makes the next carry
 	// a full mirror of the sending side.
 	bases map[string]treesync.Manifest
+	// watchers keep the host folders of carried binds watched from
+	// their first carry until the container is removed (keyed like
+	// bases), so a carry looks only at what changed (treesync.Watcher).
+	watchOnce sync.Once
+	watchers  *treesync.Watchers
 	// pulledAtExit holds the containers whose carries were pulled back
 	// when they exited (docker wait) and which have not started since:
 	// their workloads' agents have gone, so a later stop or removal has
@@ -553,6 +558,17 @@ func (s *Shim) forgetCarried(ref string) {
 			delete(s.carry.bases, k)
 		}
 	}
+	s.carryWatchers().Drop(func(k string) bool { return strings.HasPrefix(k, c.id+"\x00") })
+}
+
+// maxCarryWatchers bounds the host folders watched at once (each holds an
+// inotify instance, of which a user has 128 by default); more are walked
+// at each carry.
+const maxCarryWatchers = 32
+
+func (s *Shim) carryWatchers() *treesync.Watchers {
+	s.carry.watchOnce.Do(func() { s.carry.watchers = treesync.NewWatchers(maxCarryWatchers) })
+	return s.carry.watchers
 }
 
 // base takes the agreed state of container id's bind at dst out of the
@@ -694,7 +710,17 @@ func (s *Shim) carryOne(ctx context.Context, id string, b CarriedBind, op string
 	if err != nil {
 		return treesync.Stats{}, errdefs.InvalidParameter(err)
 	}
-	defer root.Close()
+	wt, release, err := s.carryWatchers().Acquire(id+"\x00"+b.Destination, root)
+	if err != nil {
+		return treesync.Stats{}, err
+	}
+	defer release()
+	defer func() {
+		ws := wt.Stats()
+		s.log.Debug("carry watcher", "container", id, "dir", b.Destination, "full_walks", ws.Full, "incremental", ws.Incremental,
+			"fallbacks", ws.Fallbacks, "reason", ws.Reason, "unwatched", ws.Unwatched)
+	}()
+	root = wt.Root()
 	remote, err := s.opts.Dialer.Dial(ctx, t.RelayURL, t.Token)
 	if err != nil {
 		return treesync.Stats{}, errdefs.Unavailable(fmt.Errorf("cannot reach the container's agent: %w", err))
@@ -712,7 +738,7 @@ func (s *Shim) carryOne(ctx context.Context, id string, b CarriedBind, op string
 		if base == nil {
 			base = maps.Clone(recv)
 		}
-		st, err := treesync.SendTracked(ctx, stdin, root, recv, base, base)
+		st, err := treesync.SendWatched(ctx, stdin, wt, recv, base, base)
 		if err != nil {
 			return st, err
 		}
@@ -729,7 +755,7 @@ func (s *Shim) carryOne(ctx context.Context, id string, b CarriedBind, op string
 		s.putBase(id, b.Destination, base)
 		return st, nil
 	}
-	recv, err := treesync.Scan(root)
+	recv, err := wt.Scan()
 	if err != nil {
 		return treesync.Stats{}, err
 	}

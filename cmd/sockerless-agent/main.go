@@ -149,6 +149,7 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	var oomBefore uint64
 	var oomKnown bool
 	local := &agent.Local{Stopped: stopped, StopCode: 143}
+	defer local.Close() // the carried binds' watchers
 	// Signals an attach session sends a keep-alive agent count as sent
 	// to the agent itself (docker kill through a provider with no signal
 	// API of its own).

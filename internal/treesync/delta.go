@@ -52,12 +52,40 @@ func SendTracked(ctx context.Context, w io.Writer, root *os.Root, recv, base, tr
 	if base == nil {
 		base = recv
 	}
+	seen := make(map[string]Type, len(base))
+	dirs := map[string]Entry{} // this side's directories, for parents sent late
+	src := source{
+		each: func(fn func(Entry) error) error {
+			return walk(root, func(x Entry) error {
+				seen[x.Path] = x.Type
+				if x.Type == Dir {
+					dirs[x.Path] = x
+				}
+				return fn(x)
+			})
+		},
+		typeOf: func(p string) Type { return seen[p] },
+		dir:    func(p string) Entry { return dirs[p] },
+	}
+	return sendDelta(ctx, w, root, src, recv, base, track)
+}
+
+// source is the sending side's tree as sendDelta reads it: each calls fn
+// for every entry, parents before their children, each directory's
+// entries in name order (walk's order); typeOf and dir answer for entries
+// each has passed.
+type source struct {
+	each   func(fn func(Entry) error) error
+	typeOf func(p string) Type
+	dir    func(p string) Entry
+}
+
+// sendDelta is SendTracked on a tree read through src.
+func sendDelta(ctx context.Context, w io.Writer, root *os.Root, src source, recv, base, track Manifest) (Stats, error) {
 	var st Stats
 	e := newEncoder(w)
 	e.raw([]byte(deltaMagic))
-	seen := make(map[string]Type, len(base))
-	dirs := map[string]Entry{} // this side's directories, for parents sent late
-	sent := map[string]bool{}  // directories sent
+	sent := map[string]bool{} // directories sent
 	buf := make([]byte, MaxChunk)
 	zeros := make([]byte, MaxChunk)
 	note := func(x Entry) {
@@ -77,13 +105,9 @@ func SendTracked(ctx context.Context, w io.Writer, root *os.Root, recv, base, tr
 		e.str(x.Path)
 		e.uvarint(uint64(x.Mode))
 	}
-	err := walk(root, func(x Entry) error {
+	err := src.each(func(x Entry) error {
 		if err := ctx.Err(); err != nil {
 			return err
-		}
-		seen[x.Path] = x.Type
-		if x.Type == Dir {
-			dirs[x.Path] = x
 		}
 		if b, ok := base[x.Path]; ok {
 			if equal, _ := same(x, b); equal {
@@ -103,7 +127,7 @@ func SendTracked(ctx context.Context, w io.Writer, root *os.Root, recv, base, tr
 				continue
 			}
 			if a := x.Path[:i]; !sent[a] && recv[a].Type != Dir {
-				dir(dirs[a])
+				dir(src.dir(a))
 			}
 		}
 		switch x.Type {
@@ -137,10 +161,10 @@ func SendTracked(ctx context.Context, w io.Writer, root *os.Root, recv, base, tr
 	// directory here goes with its parent (removed or replaced whole).
 	var gone []string
 	for p := range base {
-		if _, ok := seen[p]; ok {
+		if src.typeOf(p) != 0 {
 			continue
 		}
-		if dir := path.Dir(p); dir != "." && seen[dir] != Dir {
+		if dir := path.Dir(p); dir != "." && src.typeOf(dir) != Dir {
 			continue
 		}
 		gone = append(gone, p)

@@ -6,7 +6,9 @@
 // delta — only the entries that differ, with content only for regular files
 // whose size or time changed, and deletions — which the receiver applies
 // under an os.Root. Applying never follows a symlink, never writes outside
-// the root, and holds at most one chunk of file content in memory.
+// the root, and holds at most one chunk of file content in memory. A
+// Watcher keeps a tree's manifest between carries from the changes the
+// kernel reports, so a carry of a small change does not walk the tree.
 //
 // A carry makes the receiver equal the sender (the sender is authoritative
 // at that moment: the host before a start or an exec, the workload after an
@@ -164,6 +166,11 @@ func WriteManifest(w io.Writer, m Manifest) error {
 		paths = append(paths, p)
 	}
 	slices.Sort(paths)
+	return writeManifest(w, m, paths)
+}
+
+// writeManifest encodes the entries of m at paths, in that order.
+func writeManifest(w io.Writer, m Manifest, paths []string) error {
 	e := newEncoder(w)
 	e.raw([]byte(manifestMagic))
 	for _, p := range paths {

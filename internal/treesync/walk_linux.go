@@ -18,21 +18,37 @@ import (
 // FileInfo and a DirEntry per name, which on a 10,000-file tree was a
 // large share of a carry's time outside the kernel.
 func readDir(root *os.Root, p string) ([]Entry, error) {
+	ents, _, err := listDir(root, p, nil, nil)
+	return ents, err
+}
+
+// listDir is readDir that also calls before (when not nil) with the open
+// directory before it is read, and returns, for each entry, whether it is
+// a regular file with more than one link. With names not nil only those
+// names are looked at (missing ones left out), in the order given.
+func listDir(root *os.Root, p string, names []string, before func(*os.File) error) ([]Entry, []bool, error) {
 	f, err := root.Open(p)
 	if err != nil {
-		return nil, fmt.Errorf("treesync: open %s: %w", p, err)
+		return nil, nil, fmt.Errorf("treesync: open %s: %w", p, err)
 	}
 	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, fmt.Errorf("treesync: read directory %s: %w", p, err)
+	if before != nil {
+		if err := before(f); err != nil {
+			return nil, nil, err
+		}
 	}
-	sort.Strings(names)
+	if names == nil {
+		if names, err = f.Readdirnames(-1); err != nil {
+			return nil, nil, fmt.Errorf("treesync: read directory %s: %w", p, err)
+		}
+		sort.Strings(names)
+	}
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return nil, fmt.Errorf("treesync: read directory %s: %w", p, err)
+		return nil, nil, fmt.Errorf("treesync: read directory %s: %w", p, err)
 	}
 	ents := make([]Entry, 0, len(names))
+	var linked []bool
 	var serr error
 	cerr := rc.Control(func(fd uintptr) {
 		var st unix.Stat_t
@@ -59,6 +75,12 @@ func readDir(root *os.Root, p string) ([]Entry, error) {
 			switch st.Mode & unix.S_IFMT {
 			case unix.S_IFREG:
 				e.Type, e.Mode, e.Size, e.Mtime = File, perm, st.Size, st.Mtim.Nano()
+				if st.Nlink > 1 {
+					if linked == nil {
+						linked = make([]bool, len(names))
+					}
+					linked[len(ents)] = true
+				}
 			case unix.S_IFDIR:
 				e.Type, e.Mode = Dir, perm
 			case unix.S_IFLNK:
@@ -70,10 +92,10 @@ func readDir(root *os.Root, p string) ([]Entry, error) {
 		}
 	})
 	if cerr != nil {
-		return nil, fmt.Errorf("treesync: read directory %s: %w", p, cerr)
+		return nil, nil, fmt.Errorf("treesync: read directory %s: %w", p, cerr)
 	}
 	if serr != nil {
-		return nil, serr
+		return nil, nil, serr
 	}
 	for i := range ents {
 		if ents[i].Type != Symlink {
@@ -81,9 +103,12 @@ func readDir(root *os.Root, p string) ([]Entry, error) {
 		}
 		t, err := root.Readlink(ents[i].Path)
 		if err != nil {
-			return nil, fmt.Errorf("treesync: %w", err)
+			return nil, nil, fmt.Errorf("treesync: %w", err)
 		}
 		ents[i].Target = t
 	}
-	return ents, nil
+	if linked != nil {
+		linked = linked[:len(ents)]
+	}
+	return ents, linked, nil
 }
