@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,7 @@ func TestCPULimit(t *testing.T) {
 	if !sb.CPULimits() {
 		t.Fatal("CPULimits() is false on a host with a writable cgroup v1 cpu hierarchy")
 	}
+	base := runtime.GOMAXPROCS(0) // before any thread is locked into a group
 	for _, tc := range []struct{ name, script string }{
 		{"shell loop", `while :; do :; done`},
 		{"pipeline stage", `while :; do :; done | cat`},
@@ -89,6 +91,55 @@ func TestCPULimit(t *testing.T) {
 			}
 		})
 	}
+	t.Run("others keep running", func(t *testing.T) {
+		// A throttled thread keeps its goroutine's P while the kernel
+		// stops it: each locked thread gets a P of its own, so as many
+		// throttled busy containers as the daemon has Ps leave the
+		// others theirs, and the Ps go back when they end.
+		// The earlier subtests' threads are given back as their groups
+		// are removed: start from the daemon's own count.
+		for deadline := time.Now().Add(2 * time.Minute); runtime.GOMAXPROCS(0) != base && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		probe := func() time.Duration {
+			c := newContainer(t)
+			t0 := time.Now()
+			for range 10 {
+				sh(t, c, "echo hi")
+			}
+			return time.Since(t0) / 10
+		}
+		alone := probe()
+		ctx, cancel := context.WithCancel(context.Background())
+		var ps []*sandbox.Proc
+		for range base {
+			c := newContainer(t)
+			c.SetLimits(sandbox.Limits{NanoCPUs: 1e7})
+			p, err := c.Start(ctx, sandbox.Process{Argv: []string{"sh", "-c", "while :; do :; done"}, Env: []string{"PATH=" + sandbox.DefaultPath}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps = append(ps, p)
+			for deadline := time.Now().Add(2 * time.Minute); c.Stats().Throttle.ThrottledPeriods == 0 && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		during, procs := probe(), runtime.GOMAXPROCS(0)
+		cancel()
+		for _, p := range ps {
+			_, _ = p.Wait()
+		}
+		t.Logf("GOMAXPROCS %d -> %d with %d throttled containers; a bystander's sh -c 'echo hi' %v alone, %v beside them", base, procs, len(ps), alone, during)
+		if procs < base+len(ps) {
+			t.Fatalf("GOMAXPROCS %d with %d throttled threads: want at least %d", procs, len(ps), base+len(ps))
+		}
+		for deadline := time.Now().Add(2 * time.Minute); runtime.GOMAXPROCS(0) != base && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := runtime.GOMAXPROCS(0); got != base {
+			t.Fatalf("GOMAXPROCS %d after the containers ended, want %d back", got, base)
+		}
+	})
 	t.Run("no limit", func(t *testing.T) {
 		c := newContainer(t)
 		if r := sh(t, c, `i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo $i`); r.stdout != "20000\n" {
