@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -428,5 +429,50 @@ func TestSweepTidies(t *testing.T) {
 	rep, err = a.Sweep(ctx)
 	if err != nil || rep.Failed["tidy:"+tp.Name()] != tp.err.Error() || !slices.Equal(rep.Tidied, []string{"definition-2"}) {
 		t.Fatalf("Sweep() with a failing Tidy = %+v, %v; want the failure under tidy:%s and what was tidied before it", rep, err, tp.Name())
+	}
+}
+
+// sweepingProvider runs a sweep from inside the workload's removal, the
+// moment an auto-remove container's exit report has the workload removed.
+type sweepingProvider struct {
+	*synthetic.Provider
+	a     *API
+	swept SweepReport
+	// sweeping is set by the first Remove; the sweep it runs may remove
+	// the workload again, which must not sweep again.
+	sweeping atomic.Bool
+}
+
+func (s *sweepingProvider) Remove(ctx context.Context, id string) error {
+	err := s.Provider.Remove(ctx, id)
+	if s.sweeping.CompareAndSwap(false, true) {
+		s.swept, _ = s.a.Sweep(ctx)
+	}
+	return err
+}
+
+// TestAutoRemoveExitRacesNoSweep: a sweep that runs while an auto-remove
+// container's exit report removes it never finds its record running with
+// the workload gone, so it never records the container as vanished
+// (exit 255) in place of its real exit code (`docker run --rm` saw 255
+// once under load when the workload went before the record).
+func TestAutoRemoveExitRacesNoSweep(t *testing.T) {
+	ctx := context.Background()
+	var sp *sweepingProvider
+	a, _, rep := sweepAPIWith(t, memory.New(), func(p *synthetic.Provider) providers.Provider {
+		sp = &sweepingProvider{Provider: p}
+		return sp
+	})
+	sp.a = a
+	id := runContainer(t, a, "rm", `{"AutoRemove":true}`)
+	c, _ := a.st.ContainerByID(ctx, id)
+	if err := rep.Exited(ctx, id, 3, c.State.StartedAt.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if len(sp.swept.Reconciled) != 0 {
+		t.Fatalf("the sweep during the removal reconciled %v as vanished", sp.swept.Reconciled)
+	}
+	if _, err := a.st.ContainerByID(ctx, id); err == nil {
+		t.Fatal("the auto-remove container is still there")
 	}
 }

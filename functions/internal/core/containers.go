@@ -256,14 +256,16 @@ func (a *Backend) DeleteExecsOf(ctx context.Context, c *records.Container) {
 
 // ExitAndRemove ends and removes an auto-remove container c (as read by
 // the exit report, still running) in one store write that also logs its
-// die and destroy events. It reports false, having changed nothing in the
-// store, when the record moved since c was read or the provider could not
-// remove the workload: the caller then takes the general path.
+// die and destroy events, then removes its workload. It reports false,
+// having left the record as it was, when the record moved since c was
+// read: the caller then takes the general path.
+//
+// The record goes first: while it says running, a sweep that finds the
+// workload gone records the container as vanished (exit 255), so a
+// workload removed before its record would race every sweep and could
+// turn a real exit code into 255 (as `docker run --rm` saw it once
+// under load). A workload the provider then fails to remove is logged.
 func (a *Backend) ExitAndRemove(ctx context.Context, c *records.Container, code int) bool {
-	if err := a.provider.Remove(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
-		a.log.Warn("auto-remove: provider remove failed", "container", c.ID, "err", err)
-		return false
-	}
 	die := ContainerAttrs(c)
 	die["exitCode"] = strconv.Itoa(code)
 	evs := append(a.NewEvent(events.ContainerEventType, events.ActionDie, c.ID, die),
@@ -274,6 +276,9 @@ func (a *Backend) ExitAndRemove(ctx context.Context, c *records.Container, code 
 	a.RemoveAnonymousVolumes(ctx, c)
 	if err := a.st.DeleteContainer(ctx, c.ID, c.Version, evs...); err != nil {
 		return false
+	}
+	if err := a.provider.Remove(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
+		a.log.Warn("auto-remove: provider remove failed after the record was deleted", "container", c.ID, "err", err)
 	}
 	a.Notify(ctx, c.ID)
 	a.ReleaseNetworks(ctx, c)
