@@ -46,6 +46,9 @@ type PeerNet struct {
 	// holds them (so a workload sharing a network namespace, as the local
 	// cloud's host-network tasks do, reports only its own).
 	Proc string
+	// Exclude are ports the agent itself listens on (DirectListener): not
+	// the workload's, so not reported.
+	Exclude []int
 	// Interval between polls; 0 means one second.
 	Interval time.Duration
 	Client   *http.Client
@@ -155,7 +158,7 @@ func (p *PeerNet) reportPorts(ctx context.Context) {
 	if dir == "" {
 		dir = "/proc"
 	}
-	ports := ListeningPorts(dir)
+	ports := slices.DeleteFunc(ListeningPorts(dir), func(n int) bool { return slices.Contains(p.Exclude, n) })
 	if p.reported != nil && slices.Equal(ports, p.reported) {
 		return
 	}

@@ -1,14 +1,18 @@
 package functions
 
 import (
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sockerless/sockerless/internal/controlapi"
+	"github.com/sockerless/sockerless/relay/direct"
 	"github.com/sockerless/sockerless/relay/ticket"
 	"github.com/sockerless/sockerless/statestore/memory"
 )
@@ -209,6 +213,67 @@ func TestAgentPeer(t *testing.T) {
 	if code, _ := ask("cli", ticket.AgentToken(secret, ids["other"]), "db"); code != 401 {
 		t.Fatalf("another container's token: %d, want 401", code)
 	}
+
+	// Direct connections: once db's agent reports where it takes them,
+	// the answer offers them too, and the offer opens a connection to
+	// db's agent (a direct.Server with db's token) to the port.
+	if _, body := ask("cli", ticket.AgentToken(secret, ids["cli"]), "db"); strings.Contains(body, `"direct"`) {
+		t.Fatalf("an offer before db reported any address: %s", body)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dialed := make(chan int, 1)
+	srv := &direct.Server{Container: ids["db"], Token: ticket.AgentToken(secret, ids["db"]),
+		DialPort: func(ctx context.Context, port int) (net.Conn, error) {
+			dialed <- port
+			c1, c2 := net.Pipe()
+			go c2.Close()
+			return c1, nil
+		}}
+	sctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = srv.Serve(sctx, ln) }()
+	report := func(token, body string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/_sockerless/agent/"+ids["db"]+"/direct", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		a.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	dbTok := ticket.AgentToken(secret, ids["db"])
+	for _, bad := range []string{`{"addrs":["db:7012"]}`, `{"addrs":["0.0.0.0:7012"]}`, `{"addrs":["10.0.0.1:0"]}`, `{"addrs":["10.0.0.1"]}`,
+		`{"addrs":[` + strings.Repeat(`"10.0.0.1:1",`, 16) + `"10.0.0.1:1"]}`, `{"addrs":`} {
+		if code := report(dbTok, bad); code != 400 {
+			t.Fatalf("direct report %s: %d, want 400", bad, code)
+		}
+	}
+	if code := report(ticket.AgentToken(secret, ids["cli"]), `{"addrs":["`+ln.Addr().String()+`"]}`); code != 401 {
+		t.Fatalf("direct report with cli's token for db: %d, want 401", code)
+	}
+	if code := report(dbTok, `{"addrs":["`+ln.Addr().String()+`"]}`); code != 204 {
+		t.Fatalf("direct report: %d", code)
+	}
+	code, body := ask("cli", ticket.AgentToken(secret, ids["cli"]), "database")
+	var pt controlapi.PeerTicket
+	if err := json.Unmarshal([]byte(body), &pt); code != 200 || err != nil || pt.Direct == nil || pt.Token == "" {
+		t.Fatalf("peer answer after the report: %d %s", code, body)
+	}
+	if pt.Direct.Container != ids["db"] || pt.Direct.Port != 5432 || !slices.Equal(pt.Direct.Addrs, []string{ln.Addr().String()}) {
+		t.Fatalf("offer %+v", pt.Direct)
+	}
+	c, err := direct.Dial(context.Background(), *pt.Direct, 10*time.Second)
+	if err != nil {
+		t.Fatalf("the offer did not open a connection: %v", err)
+	}
+	c.Close()
+	if p := <-dialed; p != 5432 {
+		t.Fatalf("db's agent dialled port %d", p)
+	}
+
 	if code, body := do(a, "POST", "/containers/db/kill", ""); code != 204 {
 		t.Fatalf("kill: %d %s", code, body)
 	}

@@ -57,6 +57,7 @@ type Config struct {
 	CarryHold       string        `env:"CARRY_HOLD" help:"comma-separated carried-bind destinations: the main process starts once the shim's first push to each has arrived (at most CARRY_HOLD_MAX later)"`
 	CarryHoldMax    time.Duration `env:"CARRY_HOLD_MAX" envDefault:"5m" help:"the longest the main process waits for CARRY_HOLD"`
 	CarryPullWait   time.Duration `env:"CARRY_PULL_WAIT" envDefault:"1m" help:"after a main process that ended by itself, how long the agent waits for the shim to pull CARRY_HOLD back (at docker wait) before the workload ends"`
+	DirectListen    string        `env:"DIRECT_LISTEN" help:"an address (e.g. 0.0.0.0:0) where the agent takes direct connections from its network peers' agents, reported to functions, which offers it to the peers it authorises; they use the relay when it does not answer; empty takes none (needs CONTROL_PLANE_URL)"`
 	PeerNet         bool          `env:"PEER_NET" envDefault:"false" help:"give the main process its user networks' peers by name: each gets a loopback address in /etc/hosts where the agent listens on the ports the peer serves and carries connections through the relay (needs CONTROL_PLANE_URL)"`
 	LambdaRuntime   bool          `env:"LAMBDA_RUNTIME" envDefault:"false" help:"be a Lambda function's runtime: take one invocation from AWS_LAMBDA_RUNTIME_API, run for it and answer it with the exit code"`
 	ExitedHold      time.Duration `env:"EXITED_HOLD" envDefault:"0s" help:"after a main process that ended by itself, how long the workload goes on serving the container's files for docker cp (as an exited Docker container keeps them), under the relay name ticket.ExitedContainer(CONTAINER_ID); it ends sooner when the workload is stopped (docker rm) or the next run's agent takes the name; 0 ends the workload at once"`
@@ -196,9 +197,25 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	// The peers are fetched while the relay link comes up (one round trip
 	// each, side by side); the main process starts once both are done.
 	peersReady := make(chan struct{})
+	var own []int
+	if cfg.DirectListen != "" && cfg.ControlPlaneURL != "" {
+		dl := &agent.DirectListener{ControlPlaneURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
+			Listen: cfg.DirectListen, Workload: local, Logger: log}
+		port, err := dl.Start(ctx)
+		switch {
+		case errors.Is(err, agent.ErrNoDirectAddress):
+			// Only loopback: peers reach the workload through the relay,
+			// as expected, so nothing to say on the container's stderr.
+			log.Debug("direct connections not taken", "err", err)
+		case err != nil:
+			log.Warn("direct connections not taken: peers use the relay", "err", err)
+		default:
+			own = append(own, port)
+		}
+	}
 	if cfg.PeerNet && cfg.ControlPlaneURL != "" {
 		pn := &agent.PeerNet{ControlPlaneURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
-			HostsFile: "/etc/hosts", Logger: log,
+			HostsFile: "/etc/hosts", Logger: log, Exclude: own,
 			Proxy: &agent.PeerProxy{ControlPlaneURL: cfg.ControlPlaneURL, Container: cfg.ContainerID, Token: cfg.AgentToken,
 				Dialer: wsclient.Dialer{}, Logger: log}}
 		go func() {

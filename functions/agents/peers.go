@@ -1,15 +1,18 @@
 package agents
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/sockerless/sockerless/functions/httpx"
-
 	"github.com/sockerless/sockerless/functions/records"
+	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/internal/errdefs"
+	"github.com/sockerless/sockerless/relay/direct"
 	"github.com/sockerless/sockerless/relay/ticket"
 )
 
@@ -46,7 +49,20 @@ func (a *Router) postAgentPeer(w http.ResponseWriter, r *http.Request) error {
 	if peer.Removing || !peer.State.Running || peer.State.Paused {
 		return errdefs.Conflictf("peer: container %s is not running", peer.Name)
 	}
-	return a.b.IssueTicket(w, ticket.Grant{Container: peer.ID, Kind: ticket.KindTunnel, Tunnel: &ticket.Tunnel{Port: port}}, false, peer.ID)
+	st, err := a.b.Ticket(ticket.Grant{Container: peer.ID, Kind: ticket.KindTunnel, Tunnel: &ticket.Tunnel{Port: port}}, false, peer.ID)
+	if err != nil {
+		return err
+	}
+	pt := controlapi.PeerTicket{StreamTicket: st}
+	if len(peer.DirectAddrs) > 0 {
+		o, err := direct.NewOffer(ticket.AgentToken(a.cfg.Secret, peer.ID), peer.ID, port, peer.DirectAddrs, a.st.Now().Add(a.cfg.TicketTTL))
+		if err != nil {
+			return err
+		}
+		pt.Direct = &o
+	}
+	w.Header().Set("Content-Type", controlapi.MediaTicket)
+	return json.NewEncoder(w).Encode(pt)
 }
 
 // findPeer is the container that name designates on one of self's user
@@ -167,6 +183,46 @@ func peersOf(self *records.Container, cs []*records.Container) PeerList {
 	}
 	slices.SortFunc(out.Peers, func(x, y Peer) int { return strings.Compare(x.ID, y.ID) })
 	return out
+}
+
+// DirectReport is the body an agent posts when it takes direct
+// connections from its peers' agents (POST /_sockerless/agent/{id}/direct):
+// the addresses they dial.
+type DirectReport struct {
+	Addrs []string `json:"addrs"`
+}
+
+// maxDirectAddrs bounds a DirectReport (a task has a few interfaces).
+const maxDirectAddrs = 16
+
+// postAgentDirect records where the asking container's agent takes direct
+// connections; peers are then offered them next to the relay.
+func (a *Router) postAgentDirect(w http.ResponseWriter, r *http.Request) error {
+	id, err := a.agentAuth(r)
+	if err != nil {
+		return err
+	}
+	var rep DirectReport
+	if err := httpx.DecodeJSON(r, &rep, false); err != nil {
+		return err
+	}
+	if len(rep.Addrs) > maxDirectAddrs {
+		return errdefs.InvalidParameterf("direct: %d addresses, at most %d", len(rep.Addrs), maxDirectAddrs)
+	}
+	for _, s := range rep.Addrs {
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil || ap.Port() == 0 || !ap.Addr().IsValid() || ap.Addr().IsUnspecified() {
+			return errdefs.InvalidParameterf("direct: %q is not an IP address and port", s)
+		}
+	}
+	if _, err := a.st.UpdateContainer(r.Context(), id, func(c *records.Container) error {
+		c.DirectAddrs = rep.Addrs
+		return nil
+	}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // postAgentPorts records the ports listening in the asking container's

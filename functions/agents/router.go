@@ -14,6 +14,7 @@ import (
 	"github.com/sockerless/sockerless/functions/httpx"
 	"github.com/sockerless/sockerless/functions/internal/core"
 	"github.com/sockerless/sockerless/functions/records"
+	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/providers"
 	"github.com/sockerless/sockerless/relay/ticket"
 )
@@ -33,6 +34,7 @@ type Backend interface {
 	Exited(ctx context.Context, id string, code int, at time.Time) error
 	Health(ctx context.Context, id string, res providers.HealthResult) error
 	IssueTicket(w http.ResponseWriter, g ticket.Grant, tty bool, id string) error
+	Ticket(g ticket.Grant, tty bool, id string) (controlapi.StreamTicket, error)
 	OOMKilled(ctx context.Context, id string, at time.Time) error
 }
 
@@ -57,4 +59,5 @@ func (a *Router) Routes(rt *httpx.Router) {
 	h("POST", AgentPathPrefix+"{id}/peer", a.postAgentPeer)
 	h("GET", AgentPathPrefix+"{id}/peers", a.getAgentPeers)
 	h("POST", AgentPathPrefix+"{id}/ports", a.postAgentPorts)
+	h("POST", AgentPathPrefix+"{id}/direct", a.postAgentDirect)
 }

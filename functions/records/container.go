@@ -71,6 +71,10 @@ type Container struct {
 	// on a non-loopback address (what a peer on its networks can reach),
 	// as it last reported them; peers' agents listen for them.
 	ListenPorts []int `json:"listenPorts,omitempty"`
+	// DirectAddrs are where the workload's agent takes direct connections
+	// from its peers' agents (package relay/direct), as it reported them;
+	// empty where it takes none.
+	DirectAddrs []string `json:"directAddrs,omitempty"`
 	// SizeRw is the writable layer's size when known.
 	SizeRw int64 `json:"sizeRw,omitempty"`
 

@@ -32,6 +32,7 @@ func dockerLong(t *testing.T, e *splitEnv, args ...string) (string, int) {
 // by the client's agent through the relay to the peer's agent, which
 // connects to the port in its own workload: 50 concurrent connections of
 // 64 MiB each come back intact (SHA-256 checked), one relay session each.
+// To a peer whose agent takes direct connections they bypass the relay.
 // A container on another network is refused the same alias.
 func TestServiceNetworking(t *testing.T) {
 	e := startSplit(t)
@@ -39,7 +40,7 @@ func TestServiceNetworking(t *testing.T) {
 	e.mustDocker(t, "network", "create", "ci-net")
 	e.mustDocker(t, "network", "create", "ci-other")
 	t.Cleanup(func() {
-		e.docker(t, nil, "rm", "-f", "db", "cli", "cli2", "cli3")
+		e.docker(t, nil, "rm", "-f", "db", "db2", "cli", "cli2", "cli3")
 		e.docker(t, nil, "network", "rm", "ci-net", "ci-other")
 	})
 	bin := e.dir + "/echo"
@@ -78,6 +79,31 @@ func TestServiceNetworking(t *testing.T) {
 		t.Fatalf("by name and address: exit %d: %s", code, out)
 	}
 
+	// A peer whose agent takes direct connections (as an ECS task's does:
+	// SOCKERLESS_DIRECT_LISTEN, which the launcher passes on from the
+	// container's environment): 50 concurrent connections go to its agent
+	// directly, none through the relay, and come back intact.
+	dport := freePort(t)
+	e.mustDocker(t, "run", "-d", "--name", "db2", "--network", "ci-net", "-e", "SOCKERLESS_DIRECT_LISTEN=127.0.0.1:0", "alpine", bin, dport)
+	waitUntil(t, 30*time.Second, "db2 listening", func() bool {
+		out, _ := e.docker(t, nil, "logs", "db2")
+		return strings.Contains(out, "listening")
+	})
+	waitUntil(t, 30*time.Second, "db2's direct address reported", func() bool {
+		return e.offersDirect(t, "db", "db2")
+	})
+	ld := freePort(t)
+	sessions = e.metric(t, "sockerless_relay_sessions_total")
+	out, code = dockerLong(t, e, "run", "--rm", "--network", "ci-net",
+		"-e", "SOCKERLESS_PEERS=127.0.0.1:"+ld+"=db2:"+dport, "alpine", bin, "client", "127.0.0.1:"+ld, "50", "8388608")
+	if code != 0 || strings.TrimSpace(out) != "ok 50" {
+		t.Fatalf("50 x 8 MiB directly: exit %d: %s", code, out)
+	}
+	// The one relay session is the run's own attach.
+	if d := e.metric(t, "sockerless_relay_sessions_total") - sessions; d > 1 {
+		t.Fatalf("%d relay sessions for docker run and its 50 direct connections, want only the attach", d)
+	}
+
 	// Another network: the alias does not resolve for it.
 	l4 := freePort(t)
 	out, code = dockerLong(t, e, "run", "--name", "cli3", "--network", "ci-other",
@@ -89,8 +115,9 @@ func TestServiceNetworking(t *testing.T) {
 
 // BenchmarkServiceNetworking compares a connection to a peer carried
 // through the relay (an agent's peer proxy, the relay, the peer's agent,
-// then the peer's loopback) with a direct loopback TCP connection to the
-// same echo server: the round trip of a 1-byte echo (p50 and p99 in µs)
+// then the peer's loopback: "relay"), the same with the proxy taking the
+// peer agent's direct offer (no relay: "peer-direct") and a direct
+// loopback TCP connection to the same echo server ("direct"): the round trip of a 1-byte echo (p50 and p99 in µs)
 // and the throughput of 64 MiB echoed (MB/s). The client side's agent
 // proxy runs in the benchmark process with the client container's token,
 // as it would in that container's workload.
@@ -107,19 +134,27 @@ func BenchmarkServiceNetworking(b *testing.B) {
 		b.Fatalf("go build echo: %v\n%s", err, out)
 	}
 	port := freePort(b)
-	e.mustDocker(b, "run", "-d", "--name", "bench-db", "--network", "bench-net", "--network-alias", "database", "alpine", bin, port)
+	e.mustDocker(b, "run", "-d", "--name", "bench-db", "--network", "bench-net", "--network-alias", "database",
+		"-e", "SOCKERLESS_DIRECT_LISTEN=127.0.0.1:0", "alpine", bin, port)
 	waitUntil(b, 30*time.Second, "db listening", func() bool {
 		out, _ := e.docker(b, nil, "logs", "bench-db")
 		return strings.Contains(out, "listening")
 	})
 	cli := e.mustDocker(b, "run", "-d", "--name", "bench-cli", "--network", "bench-net", "alpine", "sleep", "3600")
-	local := "127.0.0.1:" + freePort(b)
-	pp := &agent.PeerProxy{ControlPlaneURL: "http://127.0.0.1:" + e.fport, Container: cli,
-		Token: ticket.AgentToken([]byte(splitSecret), cli), Dialer: wsclient.Dialer{}}
+	waitUntil(b, 30*time.Second, "db's direct address reported", func() bool {
+		return e.offersDirect(b, "bench-cli", "bench-db")
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := pp.Listen(ctx, []agent.PeerForward{{Listen: local, Peer: "database", Port: mustAtoi(b, port)}}); err != nil {
-		b.Fatal(err)
+	// Two proxies as the client container's agent runs it: one that only
+	// uses the relay, one that takes the direct offer.
+	relayed, peered := "127.0.0.1:"+freePort(b), "127.0.0.1:"+freePort(b)
+	for addr, relayOnly := range map[string]bool{relayed: true, peered: false} {
+		pp := &agent.PeerProxy{ControlPlaneURL: "http://127.0.0.1:" + e.fport, Container: cli,
+			Token: ticket.AgentToken([]byte(splitSecret), cli), Dialer: wsclient.Dialer{}, RelayOnly: relayOnly}
+		if err := pp.Listen(ctx, []agent.PeerForward{{Listen: addr, Peer: "database", Port: mustAtoi(b, port)}}); err != nil {
+			b.Fatal(err)
+		}
 	}
-	benchEcho(b, map[string]string{"direct": "127.0.0.1:" + port, "relay": local})
+	benchEcho(b, map[string]string{"direct": "127.0.0.1:" + port, "relay": relayed, "peer-direct": peered})
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/creack/pty"
 	"github.com/gorilla/websocket"
+	"github.com/sockerless/sockerless/internal/controlapi"
 	"github.com/sockerless/sockerless/relay/frame"
 	"github.com/sockerless/sockerless/relay/ticket"
 	"github.com/sockerless/sockerless/relay/wsclient"
@@ -190,6 +192,26 @@ func (e *splitEnv) metric(t testing.TB, name string) int64 {
 	}
 	n, _ := strconv.ParseInt(string(m[1]), 10, 64)
 	return n
+}
+
+// offersDirect reports whether functions offers a direct connection to
+// peer, asked as the agent of container from (on a network of peer's)
+// would: whether peer's agent reported where it takes them.
+func (e *splitEnv) offersDirect(t testing.TB, from, peer string) bool {
+	t.Helper()
+	id := strings.TrimSpace(e.mustDocker(t, "inspect", "--format", "{{.Id}}", from))
+	req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:"+e.fport+"/_sockerless/agent/"+id+"/peer?port=1&name="+peer, nil)
+	req.Header.Set("Authorization", "Bearer "+ticket.AgentToken([]byte(splitSecret), id))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var pt controlapi.PeerTicket
+	if err := json.NewDecoder(resp.Body).Decode(&pt); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("peer ticket for %s: %s, %v", peer, resp.Status, err)
+	}
+	return pt.Direct != nil && len(pt.Direct.Addrs) > 0
 }
 
 func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {

@@ -12,6 +12,8 @@
 //     answer's body to its one client connection.
 package controlapi
 
+import "github.com/sockerless/sockerless/relay/direct"
+
 // Headers of the shim ⇄ functions contract.
 const (
 	// HeaderIdempotencyKey names one client request across the shim's
@@ -106,6 +108,15 @@ type StreamTicket struct {
 	// WaitReady tells the shim to answer the client's upgrade only once
 	// the workload sent its Ready frame (see providers.EarlyAttacher).
 	WaitReady bool `json:"waitReady,omitempty"`
+}
+
+// PeerTicket is functions' answer to an agent's request for a connection
+// to a peer's port: the relay ticket, and where the peer's agent takes
+// direct connections, an offer of one (tried first, the relay when it
+// fails).
+type PeerTicket struct {
+	StreamTicket
+	Direct *direct.Offer `json:"direct,omitempty"`
 }
 
 // ArchiveDirect is HeaderArchiveTicket's value when the provider serves

@@ -25,6 +25,7 @@ type Config struct {
 	ControlPlaneURL  string        `env:"CONTROL_PLANE_URL" help:"URL agents report exits to (this functions endpoint); default http://127.0.0.1:PORT when serving on PORT"`
 	DefinitionIdle   time.Duration `env:"ECS_DEFINITION_IDLE" envDefault:"1h" help:"how long a task definition that no task has used (none running, none stopped that ECS still lists) is kept for reuse before the sweep deregisters it"`
 	ExitedHold       time.Duration `env:"ECS_EXITED_HOLD" envDefault:"10m" help:"how long a task whose main process ended by itself stays to serve docker cp out of the exited container (Fargate bills it meanwhile); docker rm and the next start end it sooner; 0 stops the task at the exit"`
+	DirectPort       int           `env:"ECS_DIRECT_PORT" envDefault:"7012" help:"port on each task's own address where its agent takes direct connections from the agents of its network peers (two tasks in one VPC then skip the relay; the tasks' security group must admit the port from itself); 0 sends every peer connection through the relay"`
 	NamePrefix       string        `env:"NAME_PREFIX" help:"start of the names of the task definitions (and Lambda functions) made for workloads: the deployment's name prefix, which its IAM statements are scoped to; default sockerless"`
 }
 

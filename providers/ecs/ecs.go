@@ -280,6 +280,12 @@ func (p *Provider) definition(s providers.Spec, image string) (*ecs.RegisterTask
 		// Peers on the container's user networks by name (agent.PeerNet):
 		// a Fargate task has no shared network or DNS with the others.
 		add("SOCKERLESS_PEER_NET", "true")
+		// Two tasks in one VPC reach each other: a connection to a peer
+		// goes straight to its agent when the security group admits it,
+		// else through the relay (package relay/direct).
+		if p.opts.Config.DirectPort > 0 {
+			add("SOCKERLESS_DIRECT_LISTEN", "0.0.0.0:"+strconv.Itoa(p.opts.Config.DirectPort))
+		}
 	}
 	if dirs := cloudagent.CarryDirs(s.Labels); dirs != "" {
 		add("SOCKERLESS_CARRY_HOLD", dirs)

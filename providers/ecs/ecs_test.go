@@ -429,10 +429,10 @@ func TestExitOfATaskWhoseAgentDied(t *testing.T) {
 // TestDefinitionRunnerEnv: the task definition gives the agent what a
 // runner's containers need: the mount points it must make (tmpfs and
 // volumes, a carried bind's destination among them), the carried binds
-// the main process waits for, and peers by name when there is a control
-// plane.
+// the main process waits for, and peers by name (and direct connections
+// from them on the configured port) when there is a control plane.
 func TestDefinitionRunnerEnv(t *testing.T) {
-	p := &Provider{opts: Options{RelayURL: "ws://r", Config: Config{ControlPlaneURL: "http://cp", ExecutionRoleARN: "arn:x"}}}
+	p := &Provider{opts: Options{RelayURL: "ws://r", Config: Config{ControlPlaneURL: "http://cp", ExecutionRoleARN: "arn:x", DirectPort: 7012}}}
 	s := spec("img")
 	s.Mounts = []providers.Mount{{Type: "tmpfs", Destination: "/__w"}, {Type: "volume", Source: "v", Destination: "/cache"}, {Type: "bind", Source: "/h", Destination: "/b"}}
 	s.Tmpfs = map[string]string{"/run": ""}
@@ -445,7 +445,8 @@ func TestDefinitionRunnerEnv(t *testing.T) {
 	for _, kv := range in.ContainerDefinitions[0].Environment {
 		got[*kv.Name] = *kv.Value
 	}
-	for k, want := range map[string]string{"SOCKERLESS_MOUNT_DIRS": "/__w,/cache,/run", "SOCKERLESS_CARRY_HOLD": "/__w,/__e", "SOCKERLESS_PEER_NET": "true"} {
+	for k, want := range map[string]string{"SOCKERLESS_MOUNT_DIRS": "/__w,/cache,/run", "SOCKERLESS_CARRY_HOLD": "/__w,/__e", "SOCKERLESS_PEER_NET": "true",
+		"SOCKERLESS_DIRECT_LISTEN": "0.0.0.0:7012"} {
 		if got[k] != want {
 			t.Errorf("%s = %q, want %q", k, got[k], want)
 		}
@@ -457,7 +458,7 @@ func TestDefinitionRunnerEnv(t *testing.T) {
 	}
 	for _, kv := range in.ContainerDefinitions[0].Environment {
 		switch *kv.Name {
-		case "SOCKERLESS_MOUNT_DIRS", "SOCKERLESS_CARRY_HOLD", "SOCKERLESS_PEER_NET":
+		case "SOCKERLESS_MOUNT_DIRS", "SOCKERLESS_CARRY_HOLD", "SOCKERLESS_PEER_NET", "SOCKERLESS_DIRECT_LISTEN":
 			t.Errorf("%s set with nothing to do", *kv.Name)
 		}
 	}

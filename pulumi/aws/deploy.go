@@ -27,6 +27,10 @@ import (
 // relayPort is where the relay container listens (PORT).
 const relayPort = 8080
 
+// directPort is where each task's agent takes direct connections from its
+// network peers' agents (SOCKERLESS_ECS_DIRECT_PORT, package relay/direct).
+const directPort = 7012
+
 // agentsAlias is the alias of the functions Lambda whose Function URL
 // (auth NONE) agents report through.
 const agentsAlias = "agents"
@@ -153,8 +157,15 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 	allEgress := ec2.SecurityGroupEgressArray{&ec2.SecurityGroupEgressArgs{FromPort: pulumi.Int(0), ToPort: pulumi.Int(0), Protocol: pulumi.String("-1"),
 		CidrBlocks: pulumi.ToStringArray([]string{"0.0.0.0/0"})}}
 	workloadsSG, err := ec2.NewSecurityGroup(ctx, "workloads", &ec2.SecurityGroupArgs{Name: pulumi.String(a.NamePrefix + "-workloads"),
-		Description: pulumi.String("Sockerless workloads: egress only"), VpcId: vpcID, Egress: allEgress, Tags: tags})
+		Description: pulumi.String("Sockerless workloads: egress; peers' agents on the direct port"), VpcId: vpcID, Egress: allEgress, Tags: tags})
 	if err != nil {
+		return nil, err
+	}
+	// Two tasks on one user network connect through their agents directly
+	// (authorised per connection by functions) instead of through the relay.
+	if _, err := ec2.NewSecurityGroupRule(ctx, "workloads-direct", &ec2.SecurityGroupRuleArgs{Type: pulumi.String("ingress"), SecurityGroupId: workloadsSG.ID(),
+		SourceSecurityGroupId: workloadsSG.ID(), FromPort: pulumi.Int(directPort), ToPort: pulumi.Int(directPort), Protocol: pulumi.String("tcp"),
+		Description: pulumi.String("agents of network peers, direct connections")}); err != nil {
 		return nil, err
 	}
 
@@ -358,6 +369,7 @@ func deploy(ctx *pulumi.Context, a Args) (*Outputs, error) {
 		"SOCKERLESS_ECS_EXECUTION_ROLE_ARN": ecsExecution.Arn,
 		"SOCKERLESS_ECS_TASK_ROLE_ARN":      ecsTask.Arn,
 		"SOCKERLESS_ECS_ASSIGN_PUBLIC_IP":   pulumi.String(strconv.FormatBool(a.AssignPublicIP)),
+		"SOCKERLESS_ECS_DIRECT_PORT":        pulumi.String(strconv.Itoa(directPort)),
 		"SOCKERLESS_LOG_GROUP":              workloadLogs.Name,
 		"SOCKERLESS_ECR_REPOSITORY":         repo.RepositoryUrl,
 		"SOCKERLESS_LAMBDA_ROLE_ARN":        lambdaWorkload.Arn,

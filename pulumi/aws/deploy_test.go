@@ -248,6 +248,7 @@ func TestControlPlane(t *testing.T) {
 		"SOCKERLESS_ECS_EXECUTION_ROLE_ARN": "arn:aws:iam::" + testAccount + ":role/sltest-ecs-execution",
 		"SOCKERLESS_ECS_TASK_ROLE_ARN":      "arn:aws:iam::" + testAccount + ":role/sltest-ecs-task",
 		"SOCKERLESS_ECS_ASSIGN_PUBLIC_IP":   "true",
+		"SOCKERLESS_ECS_DIRECT_PORT":        "7012",
 		"SOCKERLESS_LOG_GROUP":              "/sockerless/sltest/workloads",
 		"SOCKERLESS_ECR_REPOSITORY":         testAccount + ".dkr.ecr." + testRegion + ".amazonaws.com/sltest-images",
 		"SOCKERLESS_LAMBDA_ROLE_ARN":        "arn:aws:iam::" + testAccount + ":role/sltest-lambda-workload",
@@ -369,7 +370,13 @@ func TestControlPlane(t *testing.T) {
 	}
 	workloads := m.get(t, "aws:ec2/securityGroup:SecurityGroup", "workloads")
 	if _, ok := workloads["ingress"]; ok || len(workloads["egress"].ArrayValue()) != 1 {
-		t.Errorf("workloads' security group is not egress only: %v", workloads)
+		t.Errorf("workloads' security group has inline ingress or not one egress: %v", workloads)
+	}
+	// The only way in: the agents' direct port, from the workloads only.
+	direct := m.get(t, "aws:ec2/securityGroupRule:SecurityGroupRule", "workloads-direct")
+	if str(t, direct, "type") != "ingress" || str(t, direct, "fromPort") != "7012" || str(t, direct, "toPort") != "7012" ||
+		str(t, direct, "protocol") != "tcp" || str(t, direct, "securityGroupId") != "workloads-id" || str(t, direct, "sourceSecurityGroupId") != "workloads-id" {
+		t.Errorf("workloads' direct rule %v", direct)
 	}
 }
 

@@ -21,6 +21,7 @@ locals {
     SOCKERLESS_ECS_EXECUTION_ROLE_ARN = aws_iam_role.ecs_execution.arn
     SOCKERLESS_ECS_TASK_ROLE_ARN      = aws_iam_role.ecs_task.arn
     SOCKERLESS_ECS_ASSIGN_PUBLIC_IP   = tostring(var.assign_public_ip)
+    SOCKERLESS_ECS_DIRECT_PORT        = tostring(local.direct_port)
     SOCKERLESS_LOG_GROUP              = aws_cloudwatch_log_group.workloads.name
     SOCKERLESS_ECR_REPOSITORY         = aws_ecr_repository.images.repository_url
     SOCKERLESS_LAMBDA_ROLE_ARN        = aws_iam_role.lambda_workload.arn

@@ -26,6 +26,9 @@ locals {
   repository_name     = "${local.prefix}-images"
   secret_name         = "${local.prefix}/deployment-secret"
   relay_port          = 8080
+  # Where each task's agent takes direct connections from its network
+  # peers' agents (SOCKERLESS_ECS_DIRECT_PORT, package relay/direct).
+  direct_port = 7012
 
   create_vpc     = var.vpc_id == null
   vpc_id         = local.create_vpc ? aws_vpc.this[0].id : var.vpc_id
@@ -88,11 +91,11 @@ resource "aws_route_table_association" "public" {
   route_table_id = aws_route_table.public[0].id
 }
 
-# Workloads: egress only. Nothing dials into a container; its agent dials
-# the relay.
+# Workloads: egress, and from each other on the agents' direct port only.
+# Nothing else dials into a container; its agent dials the relay.
 resource "aws_security_group" "workloads" {
   name        = "${local.prefix}-workloads"
-  description = "Sockerless workloads: egress only"
+  description = "Sockerless workloads: egress; peers' agents on the direct port"
   vpc_id      = local.vpc_id
   tags        = local.tags
 
@@ -103,6 +106,18 @@ resource "aws_security_group" "workloads" {
     protocol    = "-1"
     cidr_blocks = ["0.0.0.0/0"]
   }
+}
+
+# Two tasks on one user network connect through their agents directly
+# (authorised per connection by functions) instead of through the relay.
+resource "aws_security_group_rule" "workloads_direct" {
+  type                     = "ingress"
+  description              = "agents of network peers, direct connections"
+  security_group_id        = aws_security_group.workloads.id
+  source_security_group_id = aws_security_group.workloads.id
+  from_port                = local.direct_port
+  to_port                  = local.direct_port
+  protocol                 = "tcp"
 }
 
 # --- state ----------------------------------------------------------------

@@ -48,6 +48,8 @@ func (a *Backend) startContainer(ctx context.Context, c *records.Container, byPo
 		c.StartSeq++
 		c.ManualStop, c.RestartAt, c.ExitUnreported, c.ManualRestart = false, time.Time{}, false, false
 		c.StartKey = startKey(ctx)
+		// The new run's agent reports where it takes direct connections.
+		c.DirectAddrs = nil
 		seq = c.StartSeq
 		c.State = records.State{Status: string(container.StateRunning), Running: true, StartedAt: now}
 		if c.Config.Healthcheck != nil && len(c.Config.Healthcheck.Test) > 0 && c.Config.Healthcheck.Test[0] != "NONE" {

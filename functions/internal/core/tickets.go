@@ -17,21 +17,31 @@ var ErrNeedsShim = errdefs.InvalidParameterf("attach and interactive exec need t
 
 // IssueTicket signs g and answers it as a StreamTicket.
 func (a *Backend) IssueTicket(w http.ResponseWriter, g ticket.Grant, tty bool, id string) error {
+	st, err := a.Ticket(g, tty, id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", controlapi.MediaTicket)
+	w.WriteHeader(http.StatusOK)
+	return json.NewEncoder(w).Encode(st)
+}
+
+// Ticket signs g as a fresh session of the relay (the session id, issue
+// and expiry times are set here) and returns it as IssueTicket answers it.
+func (a *Backend) Ticket(g ticket.Grant, tty bool, id string) (controlapi.StreamTicket, error) {
 	g.Session = NewID()[:32]
 	now := a.st.Now()
 	g.Issued = now.UnixNano()
 	g.Expires = now.Add(a.cfg.TicketTTL).Unix()
 	tok, err := ticket.Sign(a.cfg.Secret, g)
 	if err != nil {
-		return err
+		return controlapi.StreamTicket{}, err
 	}
-	w.Header().Set("Content-Type", controlapi.MediaTicket)
-	w.WriteHeader(http.StatusOK)
 	st := controlapi.StreamTicket{RelayURL: a.cfg.RelayURL, Token: tok, Tty: tty, Kind: g.Kind, ID: id}
 	if ea, ok := providers.As[providers.EarlyAttacher](a.provider); ok && g.Kind == ticket.KindAttach {
 		st.WaitReady = ea.AttachesBeforeStart()
 	}
-	return json.NewEncoder(w).Encode(st)
+	return st, nil
 }
 
 // ResizeParams reads a resize's h and w query parameters.
