@@ -8,9 +8,10 @@
 // the relay and the control plane over the network, and in the local
 // cloud those listen on loopback, which only the host's namespace shares.
 // A Spec with OwnNetwork (an ECS task: awsvpc gives each task its own
-// interface) gets a network namespace of its own instead, whose loopback
-// carries connections to the loopback URLs in its environment to the
-// host's (netns.go), so two tasks can listen on one port.
+// interface) gets a network namespace of its own instead, with an
+// address on the engine's bridge that the other tasks reach, and whose
+// loopback carries connections to the loopback URLs in its environment
+// to the host's (netns.go), so two tasks can listen on one port.
 package dockerrun
 
 import (

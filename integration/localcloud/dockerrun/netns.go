@@ -21,8 +21,10 @@ import (
 // which may have no shell); .ci/tools.sh installs busybox-static.
 const PauseBinary = "/bin/busybox"
 
-// netns is an isolated task's network namespace: a holder container with
-// no network but loopback, and listeners on its loopback that carry
+// netns is an isolated task's network namespace: a holder container on
+// the engine's default bridge (the task's own address, which the other
+// tasks reach, as awsvpc gives each task an interface in the VPC; no
+// security groups are applied), and listeners on its loopback that carry
 // connections to the same addresses on the host's loopback — the relay
 // and the control plane, which a Fargate task reaches over its own
 // network interface.
@@ -63,7 +65,7 @@ func loopbackTargets(env []string) []string {
 func (e *Engine) newNetns(ctx context.Context, image string, targets []string) (*netns, error) {
 	cfg := &container.Config{Image: image, Entrypoint: []string{"/.sockerless-pause/busybox", "sleep", "2147483647"}, Cmd: nil,
 		Labels: map[string]string{"io.sockerless.localcloud": "netns"}}
-	hc := &container.HostConfig{NetworkMode: "none", Binds: []string{PauseBinary + ":/.sockerless-pause/busybox:ro"}}
+	hc := &container.HostConfig{NetworkMode: "bridge", Binds: []string{PauseBinary + ":/.sockerless-pause/busybox:ro"}}
 	created, err := e.c.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc})
 	if err != nil {
 		return nil, fmt.Errorf("create network holder: %w", err)
