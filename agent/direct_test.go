@@ -176,4 +176,3 @@ func TestPeerProxyDirect(t *testing.T) {
 		}
 	})
 }
-
