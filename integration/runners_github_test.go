@@ -77,8 +77,9 @@ func TestGitHubActionsContainerJobWithServiceECS(t *testing.T) {
 
 // TestGitHubActionsContainerJobWithServiceDocker is the same flow through
 // the docker provider (embedded, on the reference engine): each container
-// is an engine container on the engine's default bridge, so the service
-// is reached by its alias through the agents, not the engine's DNS.
+// is an engine container, on an engine network standing for the job's
+// network with the container's aliases (providers/docker/network.go), so
+// the engine's DNS resolves the service's alias.
 func TestGitHubActionsContainerJobWithServiceDocker(t *testing.T) {
 	eng, err := dockerengine.Start(context.Background(), dockerengine.Options{})
 	if err != nil {
