@@ -1,6 +1,8 @@
 // Package agents serves the routes the agent in each workload calls
 // (under AgentPathPrefix): its exit and health reports, its peers for
-// container-to-container networking and the ports it listens on. They
+// container-to-container networking (with a direct connection offered
+// where the peer's agent takes them), the ports it listens on and where
+// it takes direct connections. They
 // authenticate with the container's own agent token, not the shim's
 // credentials, and act only on that container.
 package agents
