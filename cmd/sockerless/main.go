@@ -99,6 +99,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%sLISTEN=%q: %w", envPrefix, cfg.Listen, err)
 	}
+	// Closed here too, not only by Serve: a SIGTERM that comes before
+	// the Serve goroutine has run (a loaded machine) ends run without
+	// it, and a unix socket is unlinked only when its listener closes.
+	defer ln.Close()
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
 	fmt.Fprintf(stdout, "export DOCKER_HOST=%s\n", host)
 	log.Info("sockerless listening", "docker_host", host, "mode", mode(cfg))
