@@ -655,6 +655,17 @@ func (p *Provider) Logs(ctx context.Context, id string, opts providers.LogOption
 	return w.log.page(opts)
 }
 
+// gateWriter writes to w once open is closed.
+type gateWriter struct {
+	w    io.Writer
+	open <-chan struct{}
+}
+
+func (g gateWriter) Write(p []byte) (int, error) {
+	<-g.open
+	return g.w.Write(p)
+}
+
 // Exec runs p in the container to completion.
 func (w *workload) Exec(ctx context.Context, g ticket.Grant, p ticket.Process, stdio agent.Stdio) (int, error) {
 	uid, gid, err := lookupUser(w.ctr.FS(), p.User)
@@ -667,22 +678,37 @@ func (w *workload) Exec(ctx context.Context, g ticket.Grant, p ticket.Process, s
 		fmt.Fprintf(stdio.Stderr, "OCI runtime exec failed: %v\n", err)
 		return 126, nil
 	}
+	// The process's output waits until its PID is registered: a client
+	// that saw output inspects a running exec with its PID (on a loaded
+	// machine the process could write before the registration below).
+	registered := make(chan struct{})
+	gate := func(w io.Writer) io.Writer {
+		if w == nil {
+			return nil
+		}
+		return gateWriter{w, registered}
+	}
+	stdout, stderr := gate(stdio.Stdout), gate(stdio.Stderr)
 	proc, err := w.ctr.Start(ctx, sandbox.Process{
 		Argv: p.Cmd, Env: p.Env, Dir: p.WorkingDir, Stdin: stdio.Stdin, Tty: p.Tty,
-		Stdout: stdio.Stdout, Stderr: stdio.Stderr, UID: uid, GID: gid, Groups: groups,
+		Stdout: stdout, Stderr: stderr, UID: uid, GID: gid, Groups: groups,
 	})
 	if err != nil {
+		close(registered)
 		// Docker's answer for an exec that cannot start (bad workdir).
 		fmt.Fprintf(stdio.Stderr, "OCI runtime exec failed: %v\n", err)
 		return 126, nil
 	}
-	if g.ExecID != "" {
+	if g.ExecID == "" {
+		close(registered)
+	} else {
 		w.mu.Lock()
 		if w.execs == nil {
 			w.execs = map[string]*sandbox.Proc{}
 		}
 		w.execs[g.ExecID] = proc
 		w.mu.Unlock()
+		close(registered)
 		defer func() {
 			w.mu.Lock()
 			delete(w.execs, g.ExecID)
