@@ -1,17 +1,13 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/sockerless/sockerless/relay/direct"
@@ -68,27 +64,7 @@ var ErrNoDirectAddress = errors.New("direct connections: no address but loopback
 
 func (d *DirectListener) report(ctx context.Context, addrs []string) error {
 	body, _ := json.Marshal(map[string][]string{"addrs": addrs})
-	u := strings.TrimSuffix(d.ControlPlaneURL, "/") + "/_sockerless/agent/" + url.PathEscape(d.Container) + "/direct"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+d.Token)
-	req.Header.Set("Content-Type", "application/json")
-	client := d.Client
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		return fmt.Errorf("POST direct: %s: %s", resp.Status, bytes.TrimSpace(msg))
-	}
-	return nil
+	return agentCall(ctx, d.Client, d.ControlPlaneURL, d.Container, d.Token, http.MethodPost, "direct", body, nil)
 }
 
 // reportRetrying reports addrs, retrying a failure a few times with

@@ -97,7 +97,7 @@ func TestPeerProxyDirect(t *testing.T) {
 		if n > 0 {
 			break
 		}
-		if i > 500 {
+		if i > 6000 {
 			t.Fatal("the direct listener did not report its address")
 		}
 		time.Sleep(10 * time.Millisecond)

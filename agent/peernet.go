@@ -120,24 +120,27 @@ func (p *PeerNet) closeAll() {
 	}
 }
 
-func (p *PeerNet) client() *http.Client {
-	if p.Client != nil {
-		return p.Client
-	}
-	return &http.Client{Timeout: 30 * time.Second}
+func (p *PeerNet) call(ctx context.Context, method, what string, body []byte, out any) error {
+	return agentCall(ctx, p.Client, p.ControlPlaneURL, p.Container, p.Token, method, what, body, out)
 }
 
-func (p *PeerNet) call(ctx context.Context, method, what string, body []byte, out any) error {
-	u := strings.TrimSuffix(p.ControlPlaneURL, "/") + "/_sockerless/agent/" + url.PathEscape(p.Container) + "/" + what
+// agentCall calls functions' agent route `what` of container with its
+// agent token, sending body as JSON when not nil and decoding a 2xx
+// answer into out when not nil; client nil uses one with a 30 s timeout.
+func agentCall(ctx context.Context, client *http.Client, controlPlaneURL, container, token, method, what string, body []byte, out any) error {
+	u := strings.TrimSuffix(controlPlaneURL, "/") + "/_sockerless/agent/" + url.PathEscape(container) + "/" + what
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+p.Token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := p.client().Do(req)
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -266,7 +266,7 @@ func TestServerBoundsPendingHandshakes(t *testing.T) {
 		if n == maxPending {
 			break
 		}
-		if i > 1000 {
+		if i > 6000 {
 			t.Fatalf("%d pending handshakes, want %d", n, maxPending)
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -291,7 +291,7 @@ func TestServerBoundsPendingHandshakes(t *testing.T) {
 		if n == 0 {
 			break
 		}
-		if i > 3000 {
+		if i > 6000 {
 			t.Fatalf("%d handshakes still pending after their connections closed", n)
 		}
 		time.Sleep(10 * time.Millisecond)
