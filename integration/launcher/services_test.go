@@ -89,7 +89,7 @@ func TestServiceNetworking(t *testing.T) {
 		out, _ := e.docker(t, nil, "logs", "db2")
 		return strings.Contains(out, "listening")
 	})
-	waitUntil(t, 30*time.Second, "db2's direct address reported", func() bool {
+	waitUntil(t, 2*time.Minute, "db2's direct address reported", func() bool {
 		return e.offersDirect(t, "db", "db2")
 	})
 	ld := freePort(t)
@@ -141,7 +141,7 @@ func BenchmarkServiceNetworking(b *testing.B) {
 		return strings.Contains(out, "listening")
 	})
 	cli := e.mustDocker(b, "run", "-d", "--name", "bench-cli", "--network", "bench-net", "alpine", "sleep", "3600")
-	waitUntil(b, 30*time.Second, "db's direct address reported", func() bool {
+	waitUntil(b, 2*time.Minute, "db's direct address reported", func() bool {
 		return e.offersDirect(b, "bench-cli", "bench-db")
 	})
 	ctx, cancel := context.WithCancel(context.Background())
