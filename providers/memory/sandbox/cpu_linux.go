@@ -38,6 +38,10 @@ type cpuGroups struct {
 	// goes back when its goroutine leaves a container's group.
 	home string
 
+	// done is closed by close (once): releases in progress stop looking.
+	done      chan struct{}
+	closeOnce sync.Once
+
 	mu sync.Mutex
 	// threads counts threads joined to any container's group and not
 	// yet seen ended (see join); past maxThreads a join first looks for
@@ -74,7 +78,7 @@ func openCPUGroups() *cpuGroups {
 		_ = unix.Rmdir(dir)
 		return nil // no CFS bandwidth control in this kernel
 	}
-	return &cpuGroups{dir: dir, home: filepath.Join(base, "tasks"), maxThreads: maxCPUThreads}
+	return &cpuGroups{dir: dir, home: filepath.Join(base, "tasks"), maxThreads: maxCPUThreads, done: make(chan struct{})}
 }
 
 // ownCPUCgroup is the daemon's path in the v1 cpu hierarchy, from
@@ -137,6 +141,7 @@ func removeGroupTree(dir string) {
 // which the next daemon removes as stale.
 func (g *cpuGroups) close() {
 	if g != nil {
+		g.closeOnce.Do(func() { close(g.done) })
 		removeGroupTree(g.dir)
 	}
 }
@@ -155,6 +160,10 @@ type cpuGroup struct {
 	// pruneAt is the size of joined at which ended threads are next
 	// looked for.
 	pruneAt int
+	// gen counts joins, so that a release in progress sees the container
+	// run again; releasing is set while one is.
+	gen       int
+	releasing bool
 }
 
 // newGroup returns the group of container label limited to nanoCPUs
@@ -183,6 +192,7 @@ func (cg *cpuGroup) join() error {
 	if _, ok := cg.joined[tid]; ok {
 		return nil
 	}
+	cg.gen++
 	if len(cg.joined) >= cg.pruneAt {
 		cg.forgetEnded()
 		cg.pruneAt = 2*len(cg.joined) + 64
@@ -239,24 +249,51 @@ func (cg *cpuGroup) leave() {
 
 // release removes the group once no thread is left in it (every
 // goroutine that joined has ended: a killed shell's pipeline stages and
-// background jobs end shortly after it); it is made again at the next
-// join. What is still busy after releaseWait is left to Close.
+// background jobs end shortly after it, a throttled one only when its
+// container's quota lets it run); it is made again at the next join.
+// Until then one goroutine per group looks again with a growing pause,
+// giving back the count of each thread it finds ended, so a slow thread
+// never keeps its P or its share of maxThreads once it is gone. It stops
+// when the group is gone, when the container joins again (its next
+// release looks again) or when the sandbox closes.
 func (cg *cpuGroup) release() {
 	if cg.tryRelease() {
 		return
 	}
+	cg.mu.Lock()
+	if cg.releasing {
+		cg.mu.Unlock()
+		return
+	}
+	cg.releasing = true
+	gen := cg.gen
+	cg.mu.Unlock()
 	go func() {
-		for deadline := time.Now().Add(releaseWait); time.Now().Before(deadline); {
-			time.Sleep(50 * time.Millisecond)
-			if cg.tryRelease() {
+		defer func() {
+			cg.mu.Lock()
+			cg.releasing = false
+			cg.mu.Unlock()
+		}()
+		pause := 20 * time.Millisecond
+		for {
+			select {
+			case <-cg.g.done:
+				return
+			case <-time.After(pause):
+			}
+			pause = min(2*pause, time.Second)
+			cg.mu.Lock()
+			joinedSince := cg.gen != gen
+			if !joinedSince {
+				cg.forgetEnded()
+			}
+			cg.mu.Unlock()
+			if joinedSince || cg.tryRelease() {
 				return
 			}
 		}
 	}()
 }
-
-// releaseWait bounds how long release waits for a group's threads to end.
-const releaseWait = 5 * time.Second
 
 // tryRelease removes the group if it is empty, reporting whether it is
 // gone.
