@@ -3,8 +3,12 @@ package sandbox
 import (
 	"os"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestCPUGroupReleaseOutlivesSlowThreads: a container's goroutine that
@@ -52,4 +56,29 @@ func TestCPUGroupReleaseOutlivesSlowThreads(t *testing.T) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	t.Fatalf("%d threads still counted a minute after the last one ended (GOMAXPROCS %d)", g.threads, runtime.GOMAXPROCS(0))
+}
+
+// TestGoroutinesNeverOnMainThread: while the main goroutine lives, no
+// other goroutine runs on the process's main thread (see init in
+// cpu_linux.go), so none can join a container's group there: Go parks
+// rather than ends a main thread whose goroutine ended locked, and the
+// thread would stay in the group for good.
+func TestGoroutinesNeverOnMainThread(t *testing.T) {
+	pid := unix.Getpid()
+	var wg sync.WaitGroup
+	var onMain atomic.Int32
+	for range 500 {
+		wg.Go(func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			if unix.Gettid() == pid {
+				onMain.Add(1)
+			}
+			runtime.Gosched()
+		})
+	}
+	wg.Wait()
+	if n := onMain.Load(); n > 0 {
+		t.Fatalf("%d of 500 goroutines ran on the main thread", n)
+	}
 }

@@ -28,6 +28,17 @@ const cpuRoot = "/sys/fs/cgroup/cpu"
 // (Docker's default --cpu-period).
 const cpuPeriod = 100000
 
+// init keeps the main goroutine on the process's main thread for good,
+// so no container's goroutine ever runs there (Go's documented idiom:
+// LockOSThread in an init function). A goroutine that ends locked to a
+// thread ends the thread, except the main thread, which Go cannot end
+// and parks for good instead: one that joined a container's group there
+// would leave the main thread in that group forever, counted in
+// maxThreads and GOMAXPROCS, and the group impossible to remove.
+func init() {
+	runtime.LockOSThread()
+}
+
 // cpuGroups is the daemon's parent cpu cgroup, with one child group per
 // container that has a CPU limit. Nil when the host has no writable v1
 // cpu hierarchy (cgroup v2, a read-only /sys/fs/cgroup, not root): the
@@ -187,6 +198,12 @@ func (cg *cpuGroup) dir() string { return filepath.Join(cg.g.dir, cg.name) }
 // goroutine).
 func (cg *cpuGroup) join() error {
 	tid := unix.Gettid()
+	if tid == unix.Getpid() {
+		// Only if the program unlocked its main goroutine (see init):
+		// the main thread is never moved, so this goroutine's code runs
+		// without the limit rather than leave the main thread behind.
+		return nil
+	}
 	cg.mu.Lock()
 	defer cg.mu.Unlock()
 	if _, ok := cg.joined[tid]; ok {
