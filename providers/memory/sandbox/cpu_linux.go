@@ -171,9 +171,7 @@ type cpuGroup struct {
 	// pruneAt is the size of joined at which ended threads are next
 	// looked for.
 	pruneAt int
-	// gen counts joins, so that a release in progress sees the container
-	// run again; releasing is set while one is.
-	gen       int
+	// releasing is set while a release is looking for ended threads.
 	releasing bool
 }
 
@@ -209,7 +207,6 @@ func (cg *cpuGroup) join() error {
 	if _, ok := cg.joined[tid]; ok {
 		return nil
 	}
-	cg.gen++
 	if len(cg.joined) >= cg.pruneAt {
 		cg.forgetEnded()
 		cg.pruneAt = 2*len(cg.joined) + 64
@@ -271,8 +268,8 @@ func (cg *cpuGroup) leave() {
 // Until then one goroutine per group looks again with a growing pause,
 // giving back the count of each thread it finds ended, so a slow thread
 // never keeps its P or its share of maxThreads once it is gone. It stops
-// when the group is gone, when the container joins again (its next
-// release looks again) or when the sandbox closes.
+// only when the group is gone or the sandbox closes: a release asked for
+// while one runs is that one's to finish.
 func (cg *cpuGroup) release() {
 	if cg.tryRelease() {
 		return
@@ -283,7 +280,6 @@ func (cg *cpuGroup) release() {
 		return
 	}
 	cg.releasing = true
-	gen := cg.gen
 	cg.mu.Unlock()
 	go func() {
 		defer func() {
@@ -300,12 +296,9 @@ func (cg *cpuGroup) release() {
 			}
 			pause = min(2*pause, time.Second)
 			cg.mu.Lock()
-			joinedSince := cg.gen != gen
-			if !joinedSince {
-				cg.forgetEnded()
-			}
+			cg.forgetEnded()
 			cg.mu.Unlock()
-			if joinedSince || cg.tryRelease() {
+			if cg.tryRelease() {
 				return
 			}
 		}
