@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sockerless/sockerless/internal/treesync"
@@ -237,16 +239,28 @@ func TestCarryStaysInTheContainer(t *testing.T) {
 // (the watcher's scans are incremental), and Close closes the watcher's
 // inotify descriptor.
 func TestCarryWatchesBetweenCarries(t *testing.T) {
-	// fds counts this process's inotify descriptors.
-	fds := func() int {
-		ents, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			t.Skip("no /proc/self/fd here") // not Linux: nothing is watched
+	// watching counts this process's inotify descriptors that watch dir,
+	// read from /proc/self/fdinfo (each watch's line names the watched
+	// inode), so descriptors other tests' watchers open or close
+	// meanwhile are not counted.
+	watching := func(dir string) int {
+		var st syscall.Stat_t
+		if err := syscall.Stat(dir, &st); err != nil {
+			t.Fatal(err)
 		}
+		ents, err := os.ReadDir("/proc/self/fdinfo")
+		if err != nil {
+			t.Skip("no /proc/self/fdinfo here") // not Linux: nothing is watched
+		}
+		want := fmt.Sprintf(" ino:%x ", st.Ino)
 		n := 0
 		for _, e := range ents {
-			if l, _ := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); strings.Contains(l, "inotify") {
-				n++
+			b, _ := os.ReadFile(filepath.Join("/proc/self/fdinfo", e.Name()))
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.HasPrefix(line, "inotify ") && strings.Contains(line, want) {
+					n++
+					break
+				}
 			}
 		}
 		return n
@@ -254,7 +268,10 @@ func TestCarryWatchesBetweenCarries(t *testing.T) {
 	root, host := t.TempDir(), t.TempDir()
 	tree(t, root, map[string]string{"__w/keep": "k"})
 	tree(t, host, map[string]string{"a/one": "1", "b/two": "2"})
-	before := fds()
+	watched := filepath.Join(root, "__w")
+	if n := watching(watched); n != 0 {
+		t.Fatalf("%d inotify descriptors watch the directory before its first carry", n)
+	}
 	l := &Local{}
 	l.Root = root
 	t.Cleanup(func() { l.Close() })
@@ -300,13 +317,13 @@ func TestCarryWatchesBetweenCarries(t *testing.T) {
 	if !ok || st.Full != 1 || st.Incremental != 2 || st.Unwatched != "" {
 		t.Fatalf("the carried directory's watcher: %+v (kept %v), want one full walk then incremental scans", st, ok)
 	}
-	if during := fds(); during != before+1 {
-		t.Fatalf("%d inotify descriptors before the carries, %d after, want one more", before, during)
+	if n := watching(watched); n != 1 {
+		t.Fatalf("%d inotify descriptors watch the carried directory after the carries, want 1", n)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if after := fds(); after != before {
-		t.Fatalf("%d inotify descriptors before the carries, %d after Close", before, after)
+	if n := watching(watched); n != 0 {
+		t.Fatalf("%d inotify descriptors still watch the carried directory after Close", n)
 	}
 }

@@ -188,7 +188,9 @@ func TestWatchersLifetime(t *testing.T) {
 	if _, err := w5.Scan(); err != ErrClosed {
 		t.Fatalf("after Close: %v, want ErrClosed", err)
 	}
-	if after := openFDs(t); after != before {
+	// More after is a leak; fewer is a descriptor an earlier test's
+	// goroutine closed meanwhile.
+	if after := openFDs(t); after > before {
 		t.Fatalf("%d descriptors open before, %d after", before, after)
 	}
 }
