@@ -17,6 +17,7 @@ import (
 	"github.com/sockerless/sockerless/internal/bufpipe"
 	"github.com/sockerless/sockerless/relay/frame"
 	"github.com/sockerless/sockerless/relay/ticket"
+	"github.com/sockerless/sockerless/relay/tunnel"
 )
 
 // Stdio is a session's side of a process's standard streams.
@@ -65,6 +66,11 @@ const StdinBuffer = 1 << 20
 // ends sees the code recorded.
 func ServeSession(ctx context.Context, conn io.ReadWriteCloser, g ticket.Grant, w Workload, onExit func(code int)) (int, error) {
 	defer conn.Close()
+	if rs, ok := conn.(tunnel.RawStream); ok && g.Kind == ticket.KindTunnel {
+		if r, nc, ok := rs.Raw(); ok {
+			return 0, serveRawTunnel(ctx, r, nc, g, w)
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 

@@ -11,6 +11,7 @@ import (
 	"github.com/sockerless/sockerless/internal/errdefs"
 	"github.com/sockerless/sockerless/relay/frame"
 	"github.com/sockerless/sockerless/relay/ticket"
+	"github.com/sockerless/sockerless/relay/tunnel"
 )
 
 // Tunneler is the optional Workload ability behind published ports and
@@ -35,18 +36,9 @@ func (l *Local) DialPort(ctx context.Context, port int) (net.Conn, error) {
 // takes the frames, and the client's input is bounded by the session's
 // stdin buffer.
 func serveTunnel(ctx context.Context, out io.Writer, stdin io.Reader, g ticket.Grant, w Workload) error {
-	t, ok := w.(Tunneler)
-	switch {
-	case g.Tunnel == nil:
-		return errors.New("tunnel session without a port")
-	case !ok:
-		return errdefs.NotImplementedf("connecting to a container's ports is not supported by this workload")
-	case g.Tunnel.Port < 1 || g.Tunnel.Port > 65535:
-		return errdefs.InvalidParameterf("tunnel: invalid port %d", g.Tunnel.Port)
-	}
-	conn, err := t.DialPort(ctx, g.Tunnel.Port)
+	conn, err := dialTunnel(ctx, g, w)
 	if err != nil {
-		return fmt.Errorf("connecting to port %d in the container: %w", g.Tunnel.Port, err)
+		return err
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
@@ -65,4 +57,59 @@ func serveTunnel(ctx context.Context, out io.Writer, stdin io.Reader, g ticket.G
 		return err
 	}
 	return frame.Write(out, frame.Exit, []byte("0"))
+}
+
+// dialTunnel connects to the grant's port in the workload.
+func dialTunnel(ctx context.Context, g ticket.Grant, w Workload) (net.Conn, error) {
+	t, ok := w.(Tunneler)
+	switch {
+	case g.Tunnel == nil:
+		return nil, errors.New("tunnel session without a port")
+	case !ok:
+		return nil, errdefs.NotImplementedf("connecting to a container's ports is not supported by this workload")
+	case g.Tunnel.Port < 1 || g.Tunnel.Port > 65535:
+		return nil, errdefs.InvalidParameterf("tunnel: invalid port %d", g.Tunnel.Port)
+	}
+	conn, err := t.DialPort(ctx, g.Tunnel.Port)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to port %d in the container: %w", g.Tunnel.Port, err)
+	}
+	return conn, nil
+}
+
+// serveRawTunnel carries one TCP connection unframed, on a session whose
+// path is raw end to end (package relay/tunnel): after the client's Ready
+// frame it connects to the port, answers Ready (or Error), and splices the
+// two connections both ways, passing each direction's end on as a
+// half-close, until both have ended. nc is closed on return.
+func serveRawTunnel(ctx context.Context, r io.Reader, nc net.Conn, g ticket.Grant, w Workload) error {
+	defer nc.Close()
+	f, err := frame.Read(r)
+	if err != nil {
+		return err
+	}
+	if f.Type != frame.Ready {
+		_ = frame.Write(nc, frame.Error, []byte(tunnel.ErrNotSwitched.Error()))
+		return tunnel.ErrNotSwitched
+	}
+	conn, err := dialTunnel(ctx, g, w)
+	if err != nil {
+		_ = frame.Write(nc, frame.Error, []byte(err.Error()))
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close(); _ = nc.Close() })
+	defer stop()
+	if err := frame.Write(nc, frame.Ready, nil); err != nil {
+		return err
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- tunnel.HalfCopy(conn, r) }()
+	go func() { errs <- tunnel.HalfCopy(nc, conn) }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -29,6 +29,7 @@ type Metrics struct {
 	bytesToAgent  atomic.Int64
 	bytesToShim   atomic.Int64
 	forwarded     atomic.Int64
+	rawLegs       atomic.Int64
 
 	mu       sync.Mutex
 	rejected map[string]int64
@@ -64,6 +65,10 @@ func (m *Metrics) Bytes() (toAgent, toShim int64) {
 // (cluster.go).
 func (m *Metrics) Forwarded() int64 { return m.forwarded.Load() }
 
+// RawLegs is the number of session legs opened as raw streams
+// (wsclient.RawProtocol) rather than WebSockets.
+func (m *Metrics) RawLegs() int64 { return m.rawLegs.Load() }
+
 // WriteText writes the metrics in the Prometheus text exposition format.
 func (m *Metrics) WriteText(w io.Writer) error {
 	m.mu.Lock()
@@ -90,12 +95,15 @@ sockerless_relay_sessions_total %d
 # TYPE sockerless_relay_bytes_total counter
 sockerless_relay_bytes_total{direction="to_agent"} %d
 sockerless_relay_bytes_total{direction="to_shim"} %d
+# HELP sockerless_relay_raw_legs_total Session legs opened as raw streams rather than WebSockets.
+# TYPE sockerless_relay_raw_legs_total counter
+sockerless_relay_raw_legs_total %d
 # HELP sockerless_relay_forwarded_total Requests handed to the relay instance holding their agent, session or blob.
 # TYPE sockerless_relay_forwarded_total counter
 sockerless_relay_forwarded_total %d
 # HELP sockerless_relay_rejected_total Refused tickets, tokens and streams, by reason.
 # TYPE sockerless_relay_rejected_total counter
-`, m.agents.Load(), m.sessionsOpen.Load(), m.sessionsTotal.Load(), m.bytesToAgent.Load(), m.bytesToShim.Load(), m.forwarded.Load())
+`, m.agents.Load(), m.sessionsOpen.Load(), m.sessionsTotal.Load(), m.bytesToAgent.Load(), m.bytesToShim.Load(), m.rawLegs.Load(), m.forwarded.Load())
 	if err != nil {
 		return err
 	}

@@ -122,11 +122,22 @@ func (a *agentConn) offer(o wsclient.Offer) error {
 
 type pendingSession struct {
 	container string
-	join      chan *websocket.Conn
+	join      chan *joining
 	done      chan struct{} // closed when the stream side gives up or is paired
 }
 
-type liveSession struct{ shim, agent *websocket.Conn }
+// joining is an agent's data stream on its way to its session: the
+// stream side answers whether both legs are raw streams (path) before the
+// agent's leg is upgraded, so the 101 answers to both sides can say so
+// (wsclient.HeaderRawPath), and gets the upgraded leg back (nil when the
+// upgrade failed).
+type joining struct {
+	raw  bool
+	path chan bool
+	leg  chan *leg
+}
+
+type liveSession struct{ shim, agent *leg }
 
 // New returns a relay server.
 func New(opts Options) (*Server, error) {
@@ -393,6 +404,11 @@ func (s *Server) serveAgentSession(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	p, ok := s.pending[session]
 	if ok && subtle.ConstantTimeCompare([]byte(p.container), []byte(container)) == 1 {
+		if !wantsUpgrade(r) {
+			s.mu.Unlock()
+			s.refuseNoUpgrade(w, r) // the session stays pending
+			return
+		}
 		delete(s.pending, session)
 	} else if ok {
 		ok = false
@@ -411,15 +427,18 @@ func (s *Server) serveAgentSession(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such pending session", http.StatusNotFound)
 		return
 	}
-	ws, err := s.data.Upgrade(w, r, nil)
-	if err != nil {
-		return // the stream side times out waiting
-	}
+	j := &joining{raw: isRaw(r), path: make(chan bool, 1), leg: make(chan *leg, 1)}
 	select {
-	case p.join <- ws:
+	case p.join <- j:
 	case <-p.done:
-		_ = ws.Close()
+		http.Error(w, "the session's stream has gone", http.StatusNotFound)
+		return
 	}
+	l, err := s.upgrade(w, r, <-j.path)
+	if err != nil {
+		l = nil
+	}
+	j.leg <- l
 }
 
 // serveStream verifies a shim's ticket, has the agent join, and pairs.
@@ -438,6 +457,9 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		return
 	case g.Kind == ticket.KindWatch:
 		s.refuse(w, r, http.StatusForbidden, ReasonMalformed, "a watch ticket opens no stream")
+		return
+	}
+	if s.refuseNoUpgrade(w, r) {
 		return
 	}
 	if s.draining.Load() {
@@ -484,7 +506,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	defer s.sessions.Done()
 	ctx, cancel := context.WithTimeout(r.Context(), agentWait)
 	defer cancel()
-	p := &pendingSession{container: g.Container, join: make(chan *websocket.Conn), done: make(chan struct{})}
+	p := &pendingSession{container: g.Container, join: make(chan *joining), done: make(chan struct{})}
 	s.mu.Lock()
 	s.pending[g.Session] = p
 	s.mu.Unlock()
@@ -493,8 +515,8 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		delete(s.pending, g.Session)
 		s.mu.Unlock()
 	}()
-	var agentWS *websocket.Conn
-	for agentWS == nil {
+	var j *joining
+	for j == nil {
 		a, err := s.agentFor(ctx, g.Container)
 		if err != nil {
 			close(p.done)
@@ -507,7 +529,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		}
 		join := time.NewTimer(s.opts.JoinTimeout)
 		select {
-		case agentWS = <-p.join:
+		case j = <-p.join:
 		case <-join.C:
 			close(p.done)
 			s.refuse(w, r, http.StatusGatewayTimeout, ReasonNoAgent, "the agent did not open the session in time")
@@ -521,12 +543,19 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		join.Stop()
 	}
 	close(p.done)
-	shimWS, err := s.data.Upgrade(w, r, nil)
-	if err != nil {
-		wsclient.GracefulClose(agentWS, 0, true)
+	rawPath := j.raw && isRaw(r)
+	j.path <- rawPath
+	agentLeg := <-j.leg
+	if agentLeg == nil {
+		s.refuse(w, r, http.StatusBadGateway, ReasonNoAgent, "the agent's stream failed to open")
 		return
 	}
-	s.pipe(shimWS, agentWS, g)
+	shimLeg, err := s.upgrade(w, r, rawPath)
+	if err != nil {
+		agentLeg.finish(0, true)
+		return
+	}
+	s.pipe(shimLeg, agentLeg, g, rawPath && g.Kind == ticket.KindTunnel)
 }
 
 func (s *Server) agentFor(ctx context.Context, container string) (*agentConn, error) {
@@ -552,10 +581,12 @@ func (s *Server) agentFor(ctx context.Context, container string) (*agentConn, er
 }
 
 // pipe copies between the two legs until either ends, then closes both
-// gracefully.
-func (s *Server) pipe(shim, agent *websocket.Conn, g ticket.Grant) {
-	shim.SetReadLimit(wsclient.MaxMessage)
-	agent.SetReadLimit(wsclient.MaxMessage)
+// gracefully. Two WebSockets are joined message by message; a raw leg
+// and any other as byte streams (copyLeg). A tunnel whose legs are both
+// raw carries a TCP connection unframed (wsclient.HeaderRawPath): each
+// direction's end is passed on as a half-close and the session lasts
+// until both have ended, as a TCP proxy does (halfClose).
+func (s *Server) pipe(shim, agent *leg, g ticket.Grant, halfClose bool) {
 	ls := &liveSession{shim: shim, agent: agent}
 	s.mu.Lock()
 	s.live[ls] = struct{}{}
@@ -571,8 +602,18 @@ func (s *Server) pipe(shim, agent *websocket.Conn, g ticket.Grant) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	ended := make(chan struct{}, 2)
-	go func() { copyMessages(agent, shim, &s.metrics.bytesToAgent, &last); ended <- struct{}{} }()
-	go func() { copyMessages(shim, agent, &s.metrics.bytesToShim, &last); ended <- struct{}{} }()
+	if halfClose {
+		s.pipeHalves(shim, agent, &last, g)
+		return
+	}
+	if shim.ws != nil && agent.ws != nil {
+		go func() { copyMessages(agent.ws, shim.ws, &s.metrics.bytesToAgent, &last); ended <- struct{}{} }()
+		go func() { copyMessages(shim.ws, agent.ws, &s.metrics.bytesToShim, &last); ended <- struct{}{} }()
+	} else {
+		timed := s.opts.IdleTimeout > 0
+		go func() { copyLeg(agent, shim, &s.metrics.bytesToAgent, &last, timed); ended <- struct{}{} }()
+		go func() { copyLeg(shim, agent, &s.metrics.bytesToShim, &last, timed); ended <- struct{}{} }()
+	}
 
 	var idle <-chan time.Time
 	if s.opts.IdleTimeout > 0 {
@@ -585,8 +626,8 @@ func (s *Server) pipe(shim, agent *websocket.Conn, g ticket.Grant) {
 		case <-ended:
 			// One side ended the session: tell both, let each drain its
 			// input, then close.
-			wsclient.GracefulClose(shim, wsclient.Linger, false)
-			wsclient.GracefulClose(agent, wsclient.Linger, false)
+			shim.finish(wsclient.Linger, false)
+			agent.finish(wsclient.Linger, false)
 			select {
 			case <-ended:
 			case <-time.After(wsclient.Linger + time.Second):

@@ -36,7 +36,8 @@ type Agent struct {
 	PingTimeout time.Duration
 	// MaxBackoff caps the delay between reconnects (default 5 s).
 	MaxBackoff time.Duration
-	// WS overrides the WebSocket dialer.
+	// WS overrides the WebSocket dialer; when set, data streams are
+	// WebSockets too (see RawProtocol).
 	WS *websocket.Dialer
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
@@ -161,7 +162,7 @@ func (a *Agent) session(ctx context.Context, o Offer) {
 		return
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	ws, err := dial(dctx, a.WS, u, a.Token, BufferSize)
+	conn, err := dialStream(dctx, a.WS, u, a.Token)
 	cancel()
 	if err != nil {
 		if a.Logger != nil {
@@ -169,5 +170,5 @@ func (a *Agent) session(ctx context.Context, o Offer) {
 		}
 		return
 	}
-	a.Serve(ctx, o.Grant, NewConn(ws))
+	a.Serve(ctx, o.Grant, conn)
 }

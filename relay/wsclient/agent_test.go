@@ -52,6 +52,7 @@ func TestAgentTracksOfferedSessions(t *testing.T) {
 	served := make(chan struct{})
 	a := &Agent{
 		RelayURL: "ws" + hs.URL[len("http"):], Container: "c1", Token: "tok", Track: &track,
+		WS: &websocket.Dialer{}, // the fake relay speaks only WebSocket
 		Serve: func(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
 			conn.Close()
 			close(served)

@@ -87,8 +87,10 @@ const BufferSize = 260 << 10
 // frame, half-closes and drains first.
 const Linger = 3 * time.Second
 
-// Conn adapts a WebSocket to io.ReadWriteCloser: Read returns the bytes
-// of consecutive binary messages, and io.EOF after the peer's close;
+// Conn is a session leg as an io.ReadWriteCloser. On a WebSocket, Read
+// returns the bytes of consecutive binary messages, and io.EOF after the
+// peer's close; on a raw stream (RawProtocol) the connection's bytes, and
+// io.EOF after the peer's half-close.
 // Write and WriteFrame queue bytes that a sender goroutine sends, in
 // order, as binary messages of at most MaxMessage bytes (see MaxBatch).
 // A write error is returned by a later Write (or WriteFrame); Close sends
@@ -97,6 +99,11 @@ const Linger = 3 * time.Second
 type Conn struct {
 	ws *websocket.Conn
 	r  io.Reader
+	// raw is a raw stream's connection (ws is nil then), read through
+	// rawR, which holds any bytes that came with the relay's answer.
+	raw     net.Conn
+	rawR    io.Reader
+	rawPath bool // the relay said the other leg is raw too (HeaderRawPath)
 
 	wmu      sync.Mutex
 	wcond    sync.Cond // on wmu: the batch was taken, or sending stopped
@@ -121,11 +128,50 @@ func NewConn(ws *websocket.Conn) *Conn {
 	return c
 }
 
-// WebSocket returns the underlying connection.
+// newRawConn wraps a raw stream, read through br.
+func newRawConn(nc net.Conn, br io.Reader) *Conn {
+	c := &Conn{raw: nc, rawR: br}
+	c.wcond.L = &c.wmu
+	return c
+}
+
+// Raw returns, when the session's path is raw end to end (HeaderRawPath),
+// the stream's reader and connection, for a caller that carries bytes
+// unframed and half-closes the connection itself rather than using
+// Conn's Read, Write and Close, so that copies to and from other TCP
+// connections are spliced: reading r empties what the handshake buffered
+// and then reads the connection directly (its WriteTo splices). ok is
+// false on any other stream. Call it before anything is written.
+func (c *Conn) Raw() (r io.Reader, nc net.Conn, ok bool) {
+	if c.raw == nil || !c.rawPath {
+		return nil, nil, false
+	}
+	return c.rawR, c.raw, true
+}
+
+// WebSocket returns the underlying WebSocket; nil on a raw stream.
 func (c *Conn) WebSocket() *websocket.Conn { return c.ws }
+
+// NetConn returns the underlying network connection.
+func (c *Conn) NetConn() net.Conn {
+	if c.raw != nil {
+		return c.raw
+	}
+	return c.ws.NetConn()
+}
 
 // Read implements io.Reader.
 func (c *Conn) Read(p []byte) (int, error) {
+	if c.raw != nil {
+		n, err := c.rawR.Read(p)
+		if err != nil {
+			c.readDone.Store(true)
+			if c.closing.Load() {
+				_ = c.raw.Close()
+			}
+		}
+		return n, err
+	}
 	for {
 		if c.r == nil {
 			mt, r, err := c.ws.NextReader()
@@ -228,7 +274,12 @@ func (c *Conn) send() {
 		c.batch = nil
 		c.wcond.Broadcast()
 		c.wmu.Unlock()
-		err := c.ws.WriteMessage(websocket.BinaryMessage, *b)
+		var err error
+		if c.raw != nil {
+			_, err = c.raw.Write(*b)
+		} else {
+			err = c.ws.WriteMessage(websocket.BinaryMessage, *b)
+		}
 		if cap(*b) <= MaxBatch {
 			*b = (*b)[:0]
 			batchPool.Put(b)
@@ -245,8 +296,9 @@ func (c *Conn) send() {
 	c.wcond.Broadcast()
 }
 
-// Close sends what is queued, then a close frame, half-closes, and closes
-// the socket when the peer's close arrives or after Linger. Like a
+// Close sends what is queued, then a close frame (on a WebSocket),
+// half-closes, and closes the socket when the peer's close arrives or
+// after Linger. Like a
 // blocked Write, it waits for queued bytes as long as the peer takes to
 // read them (flow control); a dead peer fails the send.
 func (c *Conn) Close() error {
@@ -257,9 +309,25 @@ func (c *Conn) Close() error {
 			c.wcond.Wait()
 		}
 		c.wmu.Unlock()
+		if c.raw != nil {
+			closeRaw(c.raw, Linger, c.readDone.Load())
+			return
+		}
 		GracefulClose(c.ws, Linger, c.readDone.Load())
 	})
 	return nil
+}
+
+// closeRaw half-closes nc and closes it after linger (at once when
+// readDone); a reader still running closes it sooner at the peer's EOF.
+func closeRaw(nc net.Conn, linger time.Duration, readDone bool) {
+	cw, ok := nc.(interface{ CloseWrite() error })
+	if readDone || !ok {
+		_ = nc.Close()
+		return
+	}
+	_ = cw.CloseWrite()
+	time.AfterFunc(linger, func() { _ = nc.Close() })
 }
 
 // GracefulClose sends ws a normal close frame, half-closes the TCP

@@ -18,7 +18,9 @@ import (
 // Dialer opens shim streams on a network relay. It implements
 // relay.Dialer. The zero value is usable.
 type Dialer struct {
-	// WS overrides the WebSocket dialer (TLS settings, proxies).
+	// WS, when set, makes streams WebSockets dialled with it (TLS
+	// settings, proxies); nil opens raw streams where the path allows
+	// (RawProtocol).
 	WS *websocket.Dialer
 }
 
@@ -32,11 +34,11 @@ func (d Dialer) Dial(ctx context.Context, relayURL, token string) (io.ReadWriteC
 	if err != nil {
 		return nil, err
 	}
-	ws, err := dial(ctx, d.WS, u, token, BufferSize)
+	c, err := dialStream(ctx, d.WS, u, token)
 	if err != nil {
 		return nil, err
 	}
-	return NewConn(ws), nil
+	return c, nil
 }
 
 // writePool lends the default dialer's connections their write buffers.
@@ -91,19 +93,7 @@ func dial(ctx context.Context, d *websocket.Dialer, u, bearer string, bufSize in
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	e := fmt.Errorf("relay refused the stream (%s): %s", resp.Status, strings.TrimSpace(string(msg)))
-	switch resp.StatusCode {
-	case http.StatusUnauthorized:
-		return nil, errdefs.Unauthorized(e)
-	case http.StatusForbidden:
-		return nil, errdefs.Forbidden(e)
-	case http.StatusNotFound:
-		return nil, errdefs.NotFound(e)
-	case http.StatusBadRequest:
-		return nil, errdefs.InvalidParameter(e)
-	default:
-		return nil, errdefs.Unavailable(e)
-	}
+	return nil, refusal(resp.StatusCode, fmt.Errorf("relay refused the stream (%s): %s", resp.Status, strings.TrimSpace(string(msg))))
 }
 
 // redact drops the query (it never carries secrets, but keep logs short).
