@@ -3,7 +3,6 @@ package wsclient
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,12 +24,17 @@ import (
 // session are raw it joins the two TCP connections in the kernel
 // (splice), so each relayed byte costs the relay no copy of its own.
 //
-// Session legs are raw by default. A leg falls back to a WebSocket when
-// the relay answers 426 Upgrade Required (a proxy between dropped the
-// Upgrade header: the relay checks it before it uses the ticket, so the
-// same ticket opens the WebSocket), when an HTTP proxy is configured for
-// the relay's address, or when the caller sets its own websocket.Dialer.
-// Agents' control connections are always WebSockets (pings, offers).
+// Session legs to a ws:// relay are raw by default: that is a relay
+// reached directly (a private network, a local process). A wss:// relay
+// sits behind a TLS-terminating load balancer (an ALB, Cloud Run), which
+// may pass only WebSocket upgrades and through which nothing could be
+// spliced anyway, so its legs stay WebSockets. A raw leg falls back to a
+// WebSocket when the relay answers 426 Upgrade Required (a proxy between
+// dropped the Upgrade header: the relay checks it before it uses the
+// ticket, so the same ticket opens the WebSocket), when an HTTP proxy is
+// configured for the relay's address, or when the caller sets its own
+// websocket.Dialer. Agents' control connections are always WebSockets
+// (pings, offers).
 const RawProtocol = "sockerless-stream/1"
 
 // HeaderRawPath is set (to "1") in the relay's 101 answer to a raw stream
@@ -67,22 +71,17 @@ func dialRaw(ctx context.Context, u, bearer string) (*Conn, error) {
 	if err != nil {
 		return nil, errdefs.InvalidParameterf("relay URL %q: %v", u, err)
 	}
-	port := "80"
-	hu := *pu
-	switch pu.Scheme {
-	case "ws":
-		hu.Scheme = "http"
-	case "wss":
-		hu.Scheme, port = "https", "443"
-	default:
+	if pu.Scheme != "ws" {
 		return nil, errUseWebSocket
 	}
+	hu := *pu
+	hu.Scheme = "http"
 	if p, err := http.ProxyFromEnvironment(&http.Request{URL: &hu}); err != nil || p != nil {
 		return nil, errUseWebSocket // the WebSocket dialer speaks to proxies
 	}
 	addr := pu.Host
 	if pu.Port() == "" {
-		addr = net.JoinHostPort(pu.Hostname(), port)
+		addr = net.JoinHostPort(pu.Hostname(), "80")
 	}
 	var nd net.Dialer
 	nc, err := nd.DialContext(ctx, "tcp", addr)
@@ -91,7 +90,7 @@ func dialRaw(ctx context.Context, u, bearer string) (*Conn, error) {
 	}
 	// Cancelling ctx ends a handshake in progress at once.
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
-	c, err := handshakeRaw(ctx, nc, pu, bearer)
+	c, err := handshakeRaw(nc, pu, bearer)
 	if !stop() && err == nil {
 		err = errdefs.Unavailable(fmt.Errorf("relay %s: %w", redact(u), ctx.Err()))
 	}
@@ -103,15 +102,7 @@ func dialRaw(ctx context.Context, u, bearer string) (*Conn, error) {
 }
 
 // handshakeRaw sends the upgrade request on nc and reads the answer.
-func handshakeRaw(ctx context.Context, nc net.Conn, pu *url.URL, bearer string) (*Conn, error) {
-	conn := nc
-	if pu.Scheme == "wss" {
-		tc := tls.Client(nc, &tls.Config{ServerName: pu.Hostname(), NextProtos: []string{"http/1.1"}})
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, errdefs.Unavailable(fmt.Errorf("relay %s: %w", redact(pu.String()), err))
-		}
-		conn = tc
-	}
+func handshakeRaw(conn net.Conn, pu *url.URL, bearer string) (*Conn, error) {
 	req := "GET " + pu.RequestURI() + " HTTP/1.1\r\nHost: " + pu.Host +
 		"\r\nConnection: Upgrade\r\nUpgrade: " + RawProtocol +
 		"\r\nAuthorization: Bearer " + bearer + "\r\n\r\n"
