@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/sockerless/sockerless/agent"
 	"github.com/sockerless/sockerless/relay/frame"
 	"github.com/sockerless/sockerless/relay/server"
@@ -230,9 +229,9 @@ func TestClusterStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A WebSocket on the shim's side keeps the tunnel framed (the path is
-	// not raw end to end); raw_test.go covers the unframed tunnel.
-	tc, err := wsclient.Dialer{WS: &websocket.Dialer{}}.Dial(ctx, wsURL(c), tok)
+	// Forwarded between instances, a tunnel stays framed though its legs
+	// are raw: the forwarding proxy does not pass half-closes on.
+	tc, err := d.Dial(ctx, wsURL(c), tok)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,11 @@ func headerHas(h http.Header, name, token string) bool {
 	return false
 }
 
+// rawCapable reports whether r is a raw stream that can be part of a raw
+// path (wsclient.HeaderRawPath): one forwarded by another instance is not,
+// as the forwarding proxy ends both directions when either half-closes.
+func (s *Server) rawCapable(r *http.Request) bool { return isRaw(r) && !s.fromPeer(r) }
+
 // wantsUpgrade reports whether r asks for a raw stream or a WebSocket.
 func wantsUpgrade(r *http.Request) bool { return isRaw(r) || websocket.IsWebSocketUpgrade(r) }
 

@@ -427,7 +427,7 @@ func (s *Server) serveAgentSession(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such pending session", http.StatusNotFound)
 		return
 	}
-	j := &joining{raw: isRaw(r), path: make(chan bool, 1), leg: make(chan *leg, 1)}
+	j := &joining{raw: s.rawCapable(r), path: make(chan bool, 1), leg: make(chan *leg, 1)}
 	select {
 	case p.join <- j:
 	case <-p.done:
@@ -543,7 +543,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		join.Stop()
 	}
 	close(p.done)
-	rawPath := j.raw && isRaw(r)
+	rawPath := j.raw && s.rawCapable(r)
 	j.path <- rawPath
 	agentLeg := <-j.leg
 	if agentLeg == nil {
