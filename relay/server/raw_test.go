@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -165,12 +166,7 @@ func TestRawTunnel(t *testing.T) {
 			}()
 		}
 	}()
-	// The shim's side: a local listener whose connections are bridged.
-	front, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { front.Close() })
+	front := tunnelFront(t, e, "T", port.Addr().(*net.TCPAddr).Port)
 	tok := func(session string) string {
 		s, err := ticket.Sign(secret, ticket.Grant{Container: "T", Session: session, Kind: ticket.KindTunnel,
 			Expires: time.Now().Add(time.Minute).Unix(), Tunnel: &ticket.Tunnel{Port: port.Addr().(*net.TCPAddr).Port}})
@@ -179,29 +175,8 @@ func TestRawTunnel(t *testing.T) {
 		}
 		return s
 	}
-	go func() {
-		for i := 0; ; i++ {
-			c, err := front.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				remote, err := wsclient.Dialer{}.Dial(context.Background(), e.url, tok(fmt.Sprintf("tunnel-%d", i)))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				defer remote.Close()
-				if _, _, ok := remote.(tunnel.RawStream).Raw(); !ok {
-					t.Error("a tunnel between two raw legs is not raw end to end")
-				}
-				tunnel.Bridge(c, remote)
-			}()
-		}
-	}()
 	before := e.srv.Metrics().RawLegs()
-	c, err := net.Dial("tcp", front.Addr().String())
+	c, err := net.Dial("tcp", front)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,4 +222,134 @@ func TestRawTunnel(t *testing.T) {
 	if err != nil || f.Type != frame.Error || !strings.Contains(string(f.Payload), tunnel.ErrNotSwitched.Error()) {
 		t.Fatalf("framed client on a raw tunnel: frame %v %q, err %v; want the Error %q", f.Type, f.Payload, err, tunnel.ErrNotSwitched)
 	}
+}
+
+// TestIdleTimeout: with IdleTimeout set, a session that keeps passing
+// bytes stays open past it and one that goes quiet is closed, whichever
+// way the relay joins its legs (WebSocket messages, raw bytes, an
+// unframed tunnel).
+func TestIdleTimeout(t *testing.T) {
+	const idle = 2 * time.Second
+	e := startRelay(t, server.Options{IdleTimeout: idle})
+	e.startAgentWith(t, "I-raw", &tunnelWorkload{testWorkload: testWorkload{name: "I-raw"}}, nil)
+	e.startAgentWith(t, "I-ws", testWorkload{name: "I-ws"}, &websocket.Dialer{})
+	port, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { port.Close() })
+	go func() {
+		for {
+			c, err := port.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.Copy(c, c) }()
+		}
+	}()
+	front := tunnelFront(t, e, "I-raw", port.Addr().(*net.TCPAddr).Port)
+
+	// exchange sends one byte every 100 ms for three idle timeouts'
+	// worth of time, reading each back, then waits for the end.
+	exchange := func(t *testing.T, send func() error, recv func() error) {
+		for i := 0; i < 30; i++ {
+			if err := send(); err != nil {
+				t.Fatalf("send %d: %v", i, err)
+			}
+			if err := recv(); err != nil {
+				t.Fatalf("a session passing bytes every 100 ms was closed after %d (idle timeout %v): %v", i, idle, err)
+			}
+			if i < 29 {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		quiet := time.Now() // the relay's last byte was a little before
+		err := recv()
+		var ne net.Error
+		switch {
+		case err == nil:
+			t.Fatal("a quiet session answered")
+		case errors.As(err, &ne) && ne.Timeout():
+			t.Fatalf("a quiet session was not closed: %v", err)
+		}
+		if d := time.Since(quiet); d < idle/2 {
+			t.Errorf("the quiet session ended %v after its last byte, well before the idle timeout %v", d, idle)
+		}
+	}
+	framed := func(t *testing.T, d wsclient.Dialer, container string) {
+		conn, err := d.Dial(t.Context(), e.url, sign(t, container, "idle-"+container, "echo"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		exchange(t, func() error { return frame.Write(conn, frame.Stdin, []byte{'x'}) }, func() error {
+			_ = conn.(*wsclient.Conn).NetConn().SetReadDeadline(time.Now().Add(30 * time.Second)) // a hang guard
+			f, err := frame.Read(conn)
+			if err == nil && f.Type != frame.Stdout {
+				err = fmt.Errorf("frame %v %q", f.Type, f.Payload)
+			}
+			return err
+		})
+	}
+	t.Run("websocket", func(t *testing.T) {
+		t.Parallel()
+		framed(t, wsclient.Dialer{WS: &websocket.Dialer{}}, "I-ws")
+	})
+	t.Run("raw", func(t *testing.T) {
+		t.Parallel()
+		framed(t, wsclient.Dialer{}, "I-raw")
+	})
+	t.Run("raw tunnel", func(t *testing.T) {
+		t.Parallel()
+		c, err := net.Dial("tcp", front)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		b := []byte{'x'}
+		exchange(t, func() error { _, err := c.Write(b); return err }, func() error {
+			_ = c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a hang guard
+			_, err := io.ReadFull(c, b)
+			return err
+		})
+	})
+}
+
+// tunnelFront listens on loopback and bridges each connection to port of
+// container through a raw tunnel session on e; it returns the address.
+func tunnelFront(t *testing.T, e *relayEnv, container string, port int) string {
+	t.Helper()
+	front, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { front.Close() })
+	go func() {
+		for i := 0; ; i++ {
+			c, err := front.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				tok, err := ticket.Sign(secret, ticket.Grant{Container: container, Session: fmt.Sprintf("front-%s-%d", container, i), Kind: ticket.KindTunnel,
+					Expires: time.Now().Add(time.Minute).Unix(), Tunnel: &ticket.Tunnel{Port: port}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				remote, err := wsclient.Dialer{}.Dial(context.Background(), e.url, tok)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer remote.Close()
+				if _, _, ok := remote.(tunnel.RawStream).Raw(); !ok {
+					t.Error("a tunnel between two raw legs is not raw end to end")
+				}
+				tunnel.Bridge(c, remote)
+			}()
+		}
+	}()
+	return front.Addr().String()
 }
