@@ -86,6 +86,13 @@ func ServeSession(ctx context.Context, conn io.ReadWriteCloser, g ticket.Grant, 
 			if err != nil {
 				// The client went away entirely: end stdin; the process
 				// keeps running (for attach) or is cancelled by the caller.
+				if errors.Is(err, frame.ErrTooLarge) {
+					// A stream that breaks the framing cannot be read on
+					// (a raw stream's bytes reach the agent unparsed):
+					// end the session, as the relay ends a WebSocket's
+					// on an oversize message.
+					_ = conn.Close()
+				}
 				return
 			}
 			switch f.Type {

@@ -525,8 +525,33 @@ func TestSplitModeWithLauncher(t *testing.T) {
 				time.Sleep(300 * time.Millisecond)
 				return dialStatus(relayURL+wsclient.PathAgentSession+"?container="+ids["box2"]+"&session=ghost-session", ticket.AgentToken([]byte(splitSecret), ids["box2"])) == 403
 			}},
+			{"oversize frame on a raw stream", "", func() bool {
+				// The relay passes a raw stream's bytes without parsing
+				// them; the agent's frame reader refuses the frame and
+				// ends the session, though its process runs on.
+				tok, err := ticket.Sign([]byte(splitSecret), ticket.Grant{Container: ids["box2"], Session: fmt.Sprint(time.Now().UnixNano()), Kind: ticket.KindExec,
+					Process: &ticket.Process{Cmd: []string{"sleep", "30"}, Stdin: true}, Expires: time.Now().Add(time.Minute).Unix()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				conn, err := wsclient.Dialer{}.Dial(context.Background(), relayURL, tok)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				nc := conn.(*wsclient.Conn).NetConn()
+				if conn.(*wsclient.Conn).WebSocket() != nil {
+					t.Fatal("the default dialer opened a WebSocket to a ws:// relay")
+				}
+				var hdr [frame.HeaderSize]byte
+				frame.PutHeader(&hdr, frame.Stdin, frame.MaxPayload+64<<10)
+				go nc.Write(append(hdr[:], make([]byte, 64<<10)...))
+				nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_, err = io.Copy(io.Discard, nc)
+				return !isTimeout(err)
+			}},
 			{"oversize frame", "", func() bool {
-				conn, err := wsclient.Dialer{}.Dial(context.Background(), relayURL, sign(splitSecret, ids["box2"], time.Now().Add(time.Minute)))
+				conn, err := wsclient.Dialer{WS: &websocket.Dialer{}}.Dial(context.Background(), relayURL, sign(splitSecret, ids["box2"], time.Now().Add(time.Minute)))
 				if err != nil {
 					t.Fatal(err)
 				}
