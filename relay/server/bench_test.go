@@ -302,7 +302,9 @@ func settle(b *testing.B, pid int) int64 {
 // BenchmarkIdleMemory connects 10,000 idle agents (minimal WebSocket
 // clients holding a control connection each) to a relay running in its
 // own process, then opens 1,000 sessions that stay open without traffic,
-// and reports the relay's resident memory per agent and per session.
+// with WebSocket legs and then 1,000 more with raw legs (two kernel pipes
+// each while spliced), and reports the relay's resident memory per agent
+// and per session, and its descriptors per raw session.
 func BenchmarkIdleMemory(b *testing.B) {
 	const agents, sessions = 10000, 1000
 	for b.Loop() {
@@ -324,6 +326,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 
 		d := &websocket.Dialer{ReadBufferSize: 256, WriteBufferSize: 256}
 		conns := make([]*websocket.Conn, 0, agents+2*sessions)
+		var raws []io.Closer
 		for i := range agents {
 			c := fmt.Sprintf("idle-%d", i)
 			ws, _, err := d.Dial("ws://"+addr+wsclient.PathAgent+"?container="+c, map[string][]string{"Authorization": {"Bearer " + ticket.AgentToken(secret, c)}})
@@ -384,6 +387,53 @@ func BenchmarkIdleMemory(b *testing.B) {
 		}
 		withSessions := settle(b, pid)
 
+		// Raw sessions: the next 1,000 agents each get one with raw legs.
+		fdsBefore := openFDs(b, pid)
+		for i := sessions; i < 2*sessions; i++ {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				c := fmt.Sprintf("idle-%d", i)
+				sid := fmt.Sprintf("sess-%d", i)
+				tok, _ := ticket.Sign(secret, ticket.Grant{Container: c, Session: sid, Kind: ticket.KindAttach, Expires: time.Now().Add(time.Minute).Unix()})
+				shim := make(chan io.Closer, 1)
+				go func() {
+					conn, err := wsclient.Dialer{}.Dial(context.Background(), "ws://"+addr, tok)
+					if err != nil {
+						b.Errorf("raw session %d: %v", i, err)
+					}
+					shim <- conn
+				}()
+				if _, _, err := conns[i].ReadMessage(); err != nil {
+					b.Errorf("offer %d: %v", i, err)
+					return
+				}
+				nc, err := rawJoin(addr, wsclient.PathAgentSession+"?container="+c+"&session="+sid, ticket.AgentToken(secret, c))
+				if err != nil {
+					b.Errorf("raw join %d: %v", i, err)
+					return
+				}
+				sc := <-shim
+				mu.Lock()
+				raws = append(raws, nc)
+				if sc != nil {
+					raws = append(raws, sc)
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		for relayMetric(b, base, "sockerless_relay_sessions_open") < 2*sessions {
+			time.Sleep(50 * time.Millisecond)
+		}
+		withRaw := settle(b, pid)
+		b.ReportMetric(float64(withRaw-withSessions)/sessions/1024, "KiB/raw-session")
+		b.ReportMetric(float64(openFDs(b, pid)-fdsBefore)/sessions, "fds/raw-session")
+		for _, c := range raws {
+			c.Close()
+		}
+
 		perAgent := float64(withAgents-start) / agents
 		perSession := float64(withSessions-withAgents) / sessions
 		b.ReportMetric(float64(start)/(1<<20), "base-MiB")
@@ -396,4 +446,33 @@ func BenchmarkIdleMemory(b *testing.B) {
 		stdin.Close()
 		cmd.Wait()
 	}
+}
+
+// openFDs counts pid's open descriptors.
+func openFDs(b *testing.B, pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return len(ents)
+}
+
+// rawJoin opens an agent's data stream at path as a raw stream
+// (wsclient.RawProtocol), as the agent does, and returns its connection.
+func rawJoin(addr, path, bearer string) (net.Conn, error) {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(nc, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\nAuthorization: Bearer %s\r\n\r\n", path, addr, wsclient.RawProtocol, bearer)
+	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		nc.Close()
+		return nil, fmt.Errorf("raw join: %s", resp.Status)
+	}
+	return nc, nil
 }
