@@ -325,8 +325,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 		start := settle(b, pid)
 
 		d := &websocket.Dialer{ReadBufferSize: 256, WriteBufferSize: 256}
-		conns := make([]*websocket.Conn, 0, agents+2*sessions)
-		var raws []io.Closer
+		conns := make([]*websocket.Conn, 0, agents)
 		for i := range agents {
 			c := fmt.Sprintf("idle-%d", i)
 			ws, _, err := d.Dial("ws://"+addr+wsclient.PathAgent+"?container="+c, map[string][]string{"Authorization": {"Bearer " + ticket.AgentToken(secret, c)}})
@@ -342,46 +341,11 @@ func BenchmarkIdleMemory(b *testing.B) {
 
 		// Sessions: the first 1,000 agents each get one, joined by the
 		// agent and left open without traffic.
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 64)
-		for i := range sessions {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				c := fmt.Sprintf("idle-%d", i)
-				sid := fmt.Sprintf("sess-%d", i)
-				tok, _ := ticket.Sign(secret, ticket.Grant{Container: c, Session: sid, Kind: ticket.KindAttach, Expires: time.Now().Add(time.Minute).Unix()})
-				shim := make(chan *websocket.Conn, 1)
-				go func() {
-					ws, _, err := d.Dial("ws://"+addr+wsclient.PathStream, map[string][]string{"Authorization": {"Bearer " + tok}})
-					if err != nil {
-						b.Errorf("session %d: %v", i, err)
-					}
-					shim <- ws
-				}()
-				// The relay offers the session on the agent's control
-				// connection; the agent joins it.
-				if _, _, err := conns[i].ReadMessage(); err != nil {
-					b.Errorf("offer %d: %v", i, err)
-					return
-				}
-				ws, _, err := d.Dial("ws://"+addr+wsclient.PathAgentSession+"?container="+c+"&session="+sid, map[string][]string{"Authorization": {"Bearer " + ticket.AgentToken(secret, c)}})
-				if err != nil {
-					b.Errorf("join %d: %v", i, err)
-					return
-				}
-				s := <-shim
-				mu.Lock()
-				conns = append(conns, ws)
-				if s != nil {
-					conns = append(conns, s)
-				}
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
+		var open []io.Closer
+		openIdle(b, addr, conns, 0, sessions, &open, func(path, bearer string) (io.Closer, error) {
+			ws, _, err := d.Dial("ws://"+addr+path, map[string][]string{"Authorization": {"Bearer " + bearer}})
+			return ws, err
+		})
 		for relayMetric(b, base, "sockerless_relay_sessions_open") < sessions {
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -389,41 +353,10 @@ func BenchmarkIdleMemory(b *testing.B) {
 
 		// Raw sessions: the next 1,000 agents each get one with raw legs.
 		fdsBefore := openFDs(b, pid)
-		for i := sessions; i < 2*sessions; i++ {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				c := fmt.Sprintf("idle-%d", i)
-				sid := fmt.Sprintf("sess-%d", i)
-				tok, _ := ticket.Sign(secret, ticket.Grant{Container: c, Session: sid, Kind: ticket.KindAttach, Expires: time.Now().Add(time.Minute).Unix()})
-				shim := make(chan io.Closer, 1)
-				go func() {
-					conn, err := wsclient.Dialer{}.Dial(context.Background(), "ws://"+addr, tok)
-					if err != nil {
-						b.Errorf("raw session %d: %v", i, err)
-					}
-					shim <- conn
-				}()
-				if _, _, err := conns[i].ReadMessage(); err != nil {
-					b.Errorf("offer %d: %v", i, err)
-					return
-				}
-				nc, err := rawJoin(addr, wsclient.PathAgentSession+"?container="+c+"&session="+sid, ticket.AgentToken(secret, c))
-				if err != nil {
-					b.Errorf("raw join %d: %v", i, err)
-					return
-				}
-				sc := <-shim
-				mu.Lock()
-				raws = append(raws, nc)
-				if sc != nil {
-					raws = append(raws, sc)
-				}
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
+		var raws []io.Closer
+		openIdle(b, addr, conns, sessions, 2*sessions, &raws, func(path, bearer string) (io.Closer, error) {
+			return rawJoin(addr, path, bearer)
+		})
 		for relayMetric(b, base, "sockerless_relay_sessions_open") < 2*sessions {
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -440,6 +373,9 @@ func BenchmarkIdleMemory(b *testing.B) {
 		b.ReportMetric(perAgent/1024, "KiB/agent")
 		b.ReportMetric(perSession/1024, "KiB/session")
 		b.ReportMetric(float64(withAgents)/(1<<20), "MiB@10k-agents")
+		for _, c := range open {
+			c.Close()
+		}
 		for _, c := range conns {
 			c.Close()
 		}
@@ -475,4 +411,52 @@ func rawJoin(addr, path, bearer string) (net.Conn, error) {
 		return nil, fmt.Errorf("raw join: %s", resp.Status)
 	}
 	return nc, nil
+}
+
+// openIdle opens an attach session for each of agents[from:to]
+// (container idle-N, whose control connection is agents[i]), both legs
+// dialled with join (the shim's with the ticket, the agent's with its
+// token), and adds the legs to legs; the sessions stay without traffic.
+func openIdle(b *testing.B, addr string, agents []*websocket.Conn, from, to int, legs *[]io.Closer, join func(path, bearer string) (io.Closer, error)) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for i := from; i < to; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			c := fmt.Sprintf("idle-%d", i)
+			sid := fmt.Sprintf("sess-%d", i)
+			tok, _ := ticket.Sign(secret, ticket.Grant{Container: c, Session: sid, Kind: ticket.KindAttach, Expires: time.Now().Add(time.Minute).Unix()})
+			shim := make(chan io.Closer, 1)
+			go func() {
+				sc, err := join(wsclient.PathStream, tok)
+				if err != nil {
+					b.Errorf("session %d: %v", i, err)
+					sc = nil
+				}
+				shim <- sc
+			}()
+			// The relay offers the session on the agent's control
+			// connection; the agent joins it.
+			if _, _, err := agents[i].ReadMessage(); err != nil {
+				b.Errorf("offer %d: %v", i, err)
+				return
+			}
+			ac, err := join(wsclient.PathAgentSession+"?container="+c+"&session="+sid, ticket.AgentToken(secret, c))
+			if err != nil {
+				b.Errorf("join %d: %v", i, err)
+				return
+			}
+			sc := <-shim
+			mu.Lock()
+			*legs = append(*legs, ac)
+			if sc != nil {
+				*legs = append(*legs, sc)
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
 }

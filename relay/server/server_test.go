@@ -88,27 +88,11 @@ func startRelay(t testing.TB, opts server.Options) *relayEnv {
 	return &relayEnv{srv: srv, url: "ws://" + hs.Listener.Addr().String(), hs: hs}
 }
 
-// startAgent connects an agent for container serving w and waits until
-// it is connected.
+// startAgent connects an agent for container serving w, with raw data
+// streams, and waits until it is connected.
 func (e *relayEnv) startAgent(t testing.TB, container string, w agent.Workload) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	connected := make(chan struct{}, 8)
-	a := &wsclient.Agent{
-		RelayURL: e.url, Container: container, Token: ticket.AgentToken(secret, container),
-		Serve: func(ctx context.Context, g ticket.Grant, conn io.ReadWriteCloser) {
-			agent.ServeSession(ctx, conn, g, w, nil)
-		},
-		OnConnect: func() { connected <- struct{}{} },
-	}
-	done := make(chan struct{})
-	go func() { a.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-connected:
-	case <-time.After(5 * time.Second):
-		t.Fatal("agent did not connect")
-	}
+	e.startAgentWith(t, container, w, nil)
 }
 
 func sign(t testing.TB, container, session string, cmd ...string) string {
