@@ -116,12 +116,7 @@ func (l *leg) finish(linger time.Duration, readDone bool) {
 		wsclient.GracefulClose(l.ws, linger, readDone)
 		return
 	}
-	if cw, ok := l.raw.(interface{ CloseWrite() error }); ok && !readDone {
-		_ = cw.CloseWrite()
-		time.AfterFunc(linger, func() { _ = l.raw.Close() })
-		return
-	}
-	_ = l.raw.Close()
+	wsclient.CloseRaw(l.raw, linger, readDone)
 }
 
 // reader returns the leg's incoming bytes as one stream.

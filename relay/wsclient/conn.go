@@ -310,7 +310,7 @@ func (c *Conn) Close() error {
 		}
 		c.wmu.Unlock()
 		if c.raw != nil {
-			closeRaw(c.raw, Linger, c.readDone.Load())
+			CloseRaw(c.raw, Linger, c.readDone.Load())
 			return
 		}
 		GracefulClose(c.ws, Linger, c.readDone.Load())
@@ -318,9 +318,10 @@ func (c *Conn) Close() error {
 	return nil
 }
 
-// closeRaw half-closes nc and closes it after linger (at once when
-// readDone); a reader still running closes it sooner at the peer's EOF.
-func closeRaw(nc net.Conn, linger time.Duration, readDone bool) {
+// CloseRaw is GracefulClose for a raw stream: it half-closes nc and
+// closes it after linger (at once when readDone); a reader still running
+// closes it sooner at the peer's EOF.
+func CloseRaw(nc net.Conn, linger time.Duration, readDone bool) {
 	cw, ok := nc.(interface{ CloseWrite() error })
 	if readDone || !ok {
 		_ = nc.Close()
