@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -100,9 +101,11 @@ func runContainer(t *testing.T, a *API, name, hostConfig string) string {
 }
 
 // TestSweepRestartPolicies: an exit records when the policy restarts the
-// container; the sweep (not a goroutine of the exit report) restarts it
-// once due, once however often it is called, and never when the policy
-// says not to.
+// container, counts the restart and shows it restarting (as Docker does
+// through the back-off); the sweep (not a goroutine of the exit report)
+// restarts it once due, once however often it is called, and never when
+// the policy says not to; stopping it during the back-off leaves it
+// exited with its code (204, as Docker's stop of a restarting container).
 func TestSweepRestartPolicies(t *testing.T) {
 	tests := []struct {
 		policy   string
@@ -128,12 +131,28 @@ func TestSweepRestartPolicies(t *testing.T) {
 				if err := rep.Exited(ctx, id, code, time.Now().Add(time.Hour)); err != nil {
 					t.Fatal(err)
 				}
+				c, _ := a.st.ContainerByID(ctx, id)
+				restarts := tc.restarts[run] || tc.stop
+				wantCount, wantStatus := run, "exited"
+				if restarts {
+					wantCount, wantStatus = run+1, "restarting"
+				}
+				if c.RestartCount != wantCount || c.State.Status != wantStatus || c.State.Restarting != restarts || c.State.ExitCode != code {
+					t.Fatalf("run %d exit %d: count %d, status %s, restarting %v, code %d; want %d, %s, %v, %d",
+						run, code, c.RestartCount, c.State.Status, c.State.Restarting, c.State.ExitCode, wantCount, wantStatus, restarts, code)
+				}
 				if tc.stop {
+					if code, body := do(a, "POST", "/containers/rp/stop", ""); code != 204 {
+						t.Fatalf("stop of a restarting container: %d %s", code, body)
+					}
 					if code, body := do(a, "POST", "/containers/rp/stop", ""); code != 304 {
-						t.Fatalf("stop of an exited container: %d %s", code, body)
+						t.Fatalf("stop of the stopped container: %d %s", code, body)
+					}
+					c, _ = a.st.ContainerByID(ctx, id)
+					if c.State.Status != "exited" || c.State.Restarting || c.State.ExitCode != code || c.RestartCount != 1 {
+						t.Fatalf("after a stop during the back-off: %+v, restart count %d; want exited %d, count 1", c.State, c.RestartCount, code)
 					}
 				}
-				c, _ := a.st.ContainerByID(ctx, id)
 				if got := !c.RestartAt.IsZero(); got != tc.restarts[run] {
 					t.Fatalf("run %d exit %d: restart recorded = %v, want %v", run, code, got, tc.restarts[run])
 				}
@@ -165,8 +184,8 @@ func TestSweepRestartPolicies(t *testing.T) {
 					}
 				}
 				c, _ = a.st.ContainerByID(ctx, id)
-				if c.State.Running != tc.restarts[run] {
-					t.Fatalf("run %d: running = %v after the sweep, want %v", run, c.State.Running, tc.restarts[run])
+				if c.State.Running != tc.restarts[run] || c.State.Restarting {
+					t.Fatalf("run %d: running = %v, restarting %v after the sweep, want running %v", run, c.State.Running, c.State.Restarting, tc.restarts[run])
 				}
 				if !c.State.Running {
 					break
@@ -379,7 +398,7 @@ func TestStopDuringPolicyRestart(t *testing.T) {
 		swept <- rep
 	}()
 	<-g.reached
-	if code, body := do(a, "POST", "/containers/us/stop", ""); code != 304 {
+	if code, body := do(a, "POST", "/containers/us/stop", ""); code != 204 {
 		t.Fatalf("stop of a container about to be restarted: %d %s", code, body)
 	}
 	close(g.release)
@@ -474,5 +493,93 @@ func TestAutoRemoveExitRacesNoSweep(t *testing.T) {
 	}
 	if _, err := a.st.ContainerByID(ctx, id); err == nil {
 		t.Fatal("the auto-remove container is still there")
+	}
+}
+
+// TestRestartingContainer: through its restart back-off a container is
+// what Docker shows (checked against dockerd 28.2.2): running and
+// restarting in inspect, listed by `docker ps`, refused by exec, pause,
+// top, attach and resize with Docker's words, kept by `docker rm` unless
+// forced, left alone by start (304); a wait lasts until its next exit, and
+// a kill cancels the restart (204), leaving it exited with its last code.
+func TestRestartingContainer(t *testing.T) {
+	a, _, rep := sweepAPI(t, memory.New())
+	ctx := context.Background()
+	id := runContainer(t, a, "rs", `{"RestartPolicy":{"Name":"always"}}`)
+	// Reported as ending in an hour: the back-off lasts until the test
+	// makes the restart due.
+	if err := rep.Exited(ctx, id, 3, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	restarting := "Container " + id + " is restarting, wait until the container is running"
+	tests := []struct {
+		method, path, body string
+		code               int
+		want               string // in the body
+	}{
+		{"GET", "/containers/rs/json", "", 200, `"Status":"restarting","Running":true,"Paused":false,"Restarting":true`},
+		{"GET", "/containers/rs/json", "", 200, `"RestartCount":1`},
+		{"GET", "/containers/json", "", 200, `"State":"restarting","Status":"Restarting (3)`},
+		{"GET", "/containers/json?filters=" + url.QueryEscape(`{"status":["restarting"]}`), "", 200, `"Id":"` + id},
+		{"POST", "/containers/rs/exec", `{"Cmd":["true"]}`, 409, restarting},
+		{"POST", "/containers/rs/pause", "", 409, restarting},
+		{"GET", "/containers/rs/top", "", 409, restarting},
+		{"POST", "/containers/rs/resize?h=10&w=10", "", 409, restarting},
+		{"POST", "/containers/rs/attach?stream=1&stdout=1", "", 409, "container rs is restarting, wait until the container is running"},
+		{"DELETE", "/containers/rs", "", 409, `cannot remove container \"rs\": container is restarting: stop the container before removing or force remove`},
+		{"POST", "/containers/rs/start", "", 304, ""},
+		{"GET", "/containers/rs/json", "", 200, `"Status":"restarting"`},
+	}
+	for _, tc := range tests {
+		code, body := do(a, tc.method, tc.path, tc.body)
+		if code != tc.code || !strings.Contains(body, tc.want) {
+			t.Fatalf("%s %s: %d %s, want %d with %q", tc.method, tc.path, code, body, tc.code, tc.want)
+		}
+	}
+
+	// A wait lasts through the restart until the next exit.
+	waited := make(chan string, 1)
+	go func() {
+		_, body := do(a, "POST", "/containers/rs/wait", "")
+		waited <- body
+	}()
+	if _, err := a.st.UpdateContainer(ctx, id, func(c *records.Container) error {
+		c.RestartAt = time.Now().Add(-time.Millisecond)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.Sweep(ctx); err != nil || len(got.Restarted) != 1 {
+		t.Fatalf("sweep: %+v %v, want the restart", got, err)
+	}
+	select {
+	case body := <-waited:
+		t.Fatalf("the wait ended when the container restarted: %s", body)
+	default:
+	}
+	if err := rep.Exited(ctx, id, 7, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if body := <-waited; !strings.Contains(body, `"StatusCode":7`) {
+		t.Fatalf("wait = %s, want the next exit's code 7", body)
+	}
+
+	// A kill cancels the restart.
+	if code, body := do(a, "POST", "/containers/rs/kill", ""); code != 204 {
+		t.Fatalf("kill of a restarting container: %d %s", code, body)
+	}
+	c, _ := a.st.ContainerByID(ctx, id)
+	if c.State.Status != "exited" || c.State.Restarting || c.State.ExitCode != 7 || !c.RestartAt.IsZero() || c.RestartCount != 2 {
+		t.Fatalf("after a kill during the back-off: %+v, restart at %v, count %d; want exited 7, no restart, count 2", c.State, c.RestartAt, c.RestartCount)
+	}
+	if code, body := do(a, "POST", "/containers/rs/kill", ""); code != 409 {
+		t.Fatalf("kill of the exited container: %d %s", code, body)
+	}
+	// A start by the user begins the count again, as Docker's.
+	if code, body := do(a, "POST", "/containers/rs/start", ""); code != 204 {
+		t.Fatalf("start: %d %s", code, body)
+	}
+	if c, _ := a.st.ContainerByID(ctx, id); c.RestartCount != 0 || !c.State.Running {
+		t.Fatalf("after a start: count %d, running %v; want 0, running", c.RestartCount, c.State.Running)
 	}
 }

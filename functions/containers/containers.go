@@ -395,7 +395,7 @@ func (a *Router) getContainersByName(w http.ResponseWriter, r *http.Request) err
 func (a *Router) inspectView(c *records.Container, execs []*records.Exec) container.InspectResponse {
 	st := &container.State{
 		Status:     container.ContainerState(c.State.Status),
-		Running:    c.State.Running,
+		Running:    c.State.Up(),
 		Paused:     c.State.Paused,
 		Restarting: c.State.Restarting,
 		OOMKilled:  c.State.OOMKilled,
@@ -586,7 +586,7 @@ func (a *Router) getContainersJSON(w http.ResponseWriter, r *http.Request) error
 	aliases := linkAliases(cs)
 	annotations := !httpx.VersionLess(httpx.APIVersion(ctx), "1.46")
 	for _, c := range cs {
-		if !all && !c.State.Running {
+		if !all && !c.State.Up() {
 			continue
 		}
 		if !a.matchContainer(f, c, before, since, ancestors) {
@@ -627,7 +627,7 @@ func (a *Router) matchContainer(f httpx.Filters, c *records.Container, before, s
 	if !f.Match("status", c.State.Status) {
 		return false
 	}
-	if f.Has("exited") && (c.State.Running || c.State.Status == string(container.StateCreated) || !f.Match("exited", fmt.Sprint(c.State.ExitCode))) {
+	if f.Has("exited") && (c.State.Up() || c.State.Status == string(container.StateCreated) || !f.Match("exited", fmt.Sprint(c.State.ExitCode))) {
 		return false
 	}
 	if f.Has("health") {
@@ -717,8 +717,11 @@ func (a *Router) deleteContainers(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if c.State.Running && !httpx.BoolValue(r, "force") {
+	if c.State.Up() && !httpx.BoolValue(r, "force") {
 		// Docker 28 names the container as the request does.
+		if c.State.Restarting {
+			return errdefs.Conflictf("cannot remove container %q: container is restarting: stop the container before removing or force remove", r.PathValue("id"))
+		}
 		if c.State.Paused {
 			return errdefs.Conflictf("cannot remove container %q: container is paused and must be unpaused first", r.PathValue("id"))
 		}
@@ -746,7 +749,7 @@ func (a *Router) postContainersPrune(w http.ResponseWriter, r *http.Request) err
 	}
 	rep := container.PruneReport{ContainersDeleted: []string{}}
 	for _, c := range cs {
-		if c.State.Running || !core.PruneMatches(f, until, c.Config.Labels, c.Created) {
+		if c.State.Up() || !core.PruneMatches(f, until, c.Config.Labels, c.Created) {
 			continue
 		}
 		// Docker reclaims each container's writable layer.

@@ -36,7 +36,8 @@ func (a *Router) postContainersStart(w http.ResponseWriter, r *http.Request) err
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	if c.State.Running {
+	if c.State.Up() {
+		// Running, or restarting: Docker leaves the restart to its policy.
 		return core.ErrNotModified
 	}
 	if err := a.b.StartContainer(core.WithStartKey(ctx, key), c); err != nil {
@@ -63,6 +64,13 @@ func (a *Router) postContainersStop(w http.ResponseWriter, r *http.Request) erro
 		// A container waiting to be restarted stays stopped; one that a
 		// restart started since it was read is stopped below.
 		now := a.b.MarkManualStop(ctx, c.ID)
+		if now != nil && !now.State.Running && c.State.Restarting {
+			// Docker counts a restarting container as running: its stop
+			// is a stop (204, a stop event) that cancels the restart.
+			a.b.Event(ctx, events.ContainerEventType, events.ActionStop, c.ID, core.ContainerAttrs(now))
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
 		if now == nil || !now.State.Running {
 			return core.ErrNotModified
 		}
@@ -183,7 +191,22 @@ func (a *Router) postContainersKill(w http.ResponseWriter, r *http.Request) erro
 		return fmt.Errorf("cannot kill container: %s: %w", r.PathValue("id"), err)
 	}
 	if !c.State.Running {
-		return errdefs.Conflictf("cannot kill container: %s: container %s is not running", r.PathValue("id"), c.ID)
+		if c.State.Restarting {
+			// As Docker: killing a restarting container cancels the
+			// restart; there is no process to signal. One that a restart
+			// started since it was read is killed below.
+			now := a.b.MarkManualStop(ctx, c.ID)
+			if now != nil && !now.State.Running {
+				w.WriteHeader(http.StatusNoContent)
+				return nil
+			}
+			if now != nil {
+				c = now
+			}
+		}
+		if !c.State.Running {
+			return errdefs.Conflictf("cannot kill container: %s: container %s is not running", r.PathValue("id"), c.ID)
+		}
 	}
 	a.b.MarkManualStop(ctx, c.ID)
 	// Docker records kill when the signal is sent, so it precedes die.
@@ -279,6 +302,9 @@ func (a *Router) setPaused(w http.ResponseWriter, r *http.Request, pause bool) e
 	p, ok := providers.As[providers.Pauser](a.provider)
 	if !ok {
 		return errdefs.NotImplementedf("pause is not supported by the %s provider", a.provider.Name())
+	}
+	if pause && c.State.Restarting {
+		return records.ErrRestarting(c.ID)
 	}
 	if !c.State.Running {
 		return errdefs.Conflictf("container %s is not running", c.ID)
@@ -387,7 +413,9 @@ func (a *Router) postContainersWait(w http.ResponseWriter, r *http.Request) erro
 					return waitBody(c.State.ExitCode, c.State.Error), string(next), true, nil
 				}
 			default:
-				if !c.State.Running {
+				// Docker counts a restarting container as running: the
+				// wait lasts until its next exit (or a stop).
+				if !c.State.Up() || (c.State.Restarting && c.ExitSeq > cur.ExitSeq) {
 					return waitBody(c.State.ExitCode, c.State.Error), string(next), true, nil
 				}
 			}

@@ -31,6 +31,10 @@ func (a *Router) postContainersAttach(w http.ResponseWriter, r *http.Request) er
 	if c.Removing {
 		return errdefs.Conflictf("container %s is being removed", c.ID)
 	}
+	if c.State.Restarting {
+		// Docker words this one with the name the request used.
+		return errdefs.Conflictf("container %s is restarting, wait until the container is running", r.PathValue("id"))
+	}
 	if r.Header.Get(controlapi.HeaderShim) == "" {
 		return core.ErrNeedsShim
 	}
@@ -57,6 +61,9 @@ func (a *Router) postContainersResize(w http.ResponseWriter, r *http.Request) er
 	c, err := a.st.Container(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	if c.State.Restarting {
+		return records.ErrRestarting(c.ID)
 	}
 	if !c.State.Running {
 		return errdefs.Conflictf("cannot resize container %s: container is not running", c.ID)
@@ -216,6 +223,9 @@ func (a *Router) getContainersTop(w http.ResponseWriter, r *http.Request) error 
 	c, err := a.st.Container(ctx, r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	if c.State.Restarting {
+		return records.ErrRestarting(c.ID)
 	}
 	p, ok := providers.As[providers.Processes](a.provider)
 	if !ok {

@@ -31,6 +31,9 @@ func (a *Router) postContainerExecCreate(w http.ResponseWriter, r *http.Request)
 	if len(req.Cmd) == 0 {
 		return errdefs.InvalidParameterf("No exec command specified")
 	}
+	if c.State.Restarting {
+		return records.ErrRestarting(c.ID)
+	}
 	if !c.State.Running {
 		return errdefs.Conflictf("container %s is not running", c.ID)
 	}
@@ -95,6 +98,9 @@ func (a *Router) postContainerExecStart(w http.ResponseWriter, r *http.Request) 
 	c, err := a.st.Container(ctx, e.ContainerID)
 	if err != nil {
 		return err
+	}
+	if c.State.Restarting {
+		return records.ErrRestarting(c.ID)
 	}
 	if !c.State.Running {
 		return errdefs.Conflictf("container %s is not running", c.ID)

@@ -85,9 +85,15 @@ type Container struct {
 
 // State is the container's lifecycle state.
 type State struct {
-	Status     string    `json:"status"` // created, running, paused, restarting, removing, exited, dead
-	Running    bool      `json:"running"`
-	Paused     bool      `json:"paused"`
+	Status string `json:"status"` // created, running, paused, restarting, removing, exited, dead
+	// Running is whether a run is in progress (a workload was started
+	// and its exit is not recorded).
+	Running bool `json:"running"`
+	Paused  bool `json:"paused"`
+	// Restarting is set, with Status "restarting", from an exit after
+	// which the restart policy restarts the container (RestartAt) until
+	// that restart starts it or a stop, kill or removal cancels it: the
+	// back-off Docker shows as "Restarting (code) n seconds ago".
 	Restarting bool      `json:"restarting"`
 	OOMKilled  bool      `json:"oomKilled"`
 	Dead       bool      `json:"dead"`
@@ -226,3 +232,15 @@ func (st *Store) Containers(ctx context.Context) ([]*Container, error) {
 // AutoRemoves reports whether an exit of c removes it: it was created
 // with AutoRemove, and no restart of it is under way.
 func (c *Container) AutoRemoves() bool { return c.HostConfig.AutoRemove && !c.ManualRestart }
+
+// Up reports whether Docker counts the container as running: a run is in
+// progress, or its restart policy is about to start the next one (Docker
+// keeps State.Running true through the back-off, so `docker ps` lists it,
+// `docker rm` refuses it and `docker stop` stops it).
+func (s State) Up() bool { return s.Running || s.Restarting }
+
+// ErrRestarting is Docker's refusal of a request that needs the process
+// of container id while its restart policy waits to restart it.
+func ErrRestarting(id string) error {
+	return errdefs.Conflictf("Container %s is restarting, wait until the container is running", id)
+}

@@ -42,8 +42,15 @@ func (a *Backend) startContainer(ctx context.Context, c *records.Container, byPo
 	// start event is written with the state change, so it always precedes
 	// the die of this run in the log.
 	c, err = a.st.UpdateContainerFrom(ctx, c.ID, func(c *records.Container) error {
-		if c.State.Running || (byPolicy && (c.ManualStop || c.Removing)) {
+		// A policy restart needs its restart still due: a stop, kill or
+		// start since the decision cleared RestartAt.
+		if c.State.Running || (byPolicy && (c.ManualStop || c.Removing || c.RestartAt.IsZero())) {
 			return ErrNotModified
+		}
+		if !byPolicy {
+			// As Docker, a start by the user begins the policy's count
+			// again.
+			c.RestartCount = 0
 		}
 		c.StartSeq++
 		c.ManualStop, c.RestartAt, c.ExitUnreported, c.ManualRestart = false, time.Time{}, false, false
@@ -143,6 +150,11 @@ func (a *Backend) MarkExited(ctx context.Context, id string, code int, at time.T
 		if c.RestartAt.IsZero() {
 			return nil
 		}
+		// As Docker, the restart is counted when it is decided, and the
+		// container shows as restarting through the back-off.
+		c.RestartCount++
+		c.State.Restarting = true
+		c.State.Status = string(container.StateRestarting)
 		if a.cfg.Wake != nil {
 			// Told before the write: a sweep that comes early finds
 			// nothing due and reports when it will be.
@@ -180,6 +192,13 @@ func (a *Backend) MarkExitedLogged(ctx context.Context, id string, code int, at 
 func (a *Backend) MarkManualStop(ctx context.Context, id string) *records.Container {
 	c, err := a.st.UpdateContainer(ctx, id, func(c *records.Container) error {
 		c.ManualStop, c.RestartAt = true, time.Time{}
+		if c.State.Restarting {
+			// A restart that was due is cancelled: the container stays
+			// exited with its last code, as Docker's stop of a
+			// restarting container leaves it.
+			c.State.Restarting = false
+			c.State.Status = string(container.StateExited)
+		}
 		return nil
 	})
 	if err != nil {
@@ -296,10 +315,16 @@ func restartDelay(c *records.Container, code int) (time.Duration, bool) {
 	return min(d, time.Minute), true
 }
 
+// restartLease is how long a caller that took a due restart has to start
+// the container before another may take it (the first died midway).
+const restartLease = 2 * time.Minute
+
 // restartDue restarts container c if its restart is due at now and
-// nothing else happened to it since (a start, a stop, a removal): the
-// first caller to clear RestartAt wins, so two sweeps (or a sweep and a
-// request) racing restart it once.
+// nothing else happened to it since (a start, a stop, a removal). The
+// first caller to move RestartAt on by restartLease takes the restart, so
+// two sweeps (or a sweep and a request) racing restart it once, and one
+// that dies before the start leaves it to a sweep after the lease. The
+// container shows as restarting throughout, as in Docker.
 func (a *Backend) restartDue(ctx context.Context, c *records.Container, now time.Time) (bool, error) {
 	if c.RestartAt.IsZero() || now.Before(c.RestartAt) || c.State.Running {
 		return false, nil
@@ -308,8 +333,7 @@ func (a *Backend) restartDue(ctx context.Context, c *records.Container, now time
 		if c.RestartAt.IsZero() || now.Before(c.RestartAt) || c.State.Running || c.ManualStop || c.Removing {
 			return ErrNotModified
 		}
-		c.RestartAt = time.Time{}
-		c.RestartCount++
+		c.RestartAt = now.Add(restartLease)
 		return nil
 	}, records.Change[records.Container]{From: c})
 	if errdefs.IsNotModified(err) || errdefs.IsNotFound(err) {
@@ -318,7 +342,10 @@ func (a *Backend) restartDue(ctx context.Context, c *records.Container, now time
 	if err != nil {
 		return false, err
 	}
-	if err := a.startContainer(ctx, c, true); err != nil && !errdefs.IsNotModified(err) {
+	if err := a.startContainer(ctx, c, true); err != nil {
+		if errdefs.IsNotModified(err) {
+			return false, nil
+		}
 		return false, fmt.Errorf("restart %s: %w", c.ID, err)
 	}
 	return true, nil

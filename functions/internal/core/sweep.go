@@ -223,7 +223,8 @@ func (a *Backend) ReconcileWorkload(ctx context.Context, c *records.Container) (
 		}
 		return nil, errdefs.Conflictf("container %s is not running: %s", c.ID, exitUnreportedMsg)
 	}
-	if c.State.Status == string(container.StateCreated) || c.State.Status == string(container.StateExited) {
+	switch container.ContainerState(c.State.Status) {
+	case container.StateCreated, container.StateExited, container.StateRestarting:
 		if err := a.provider.Create(ctx, a.Spec(c)); err != nil {
 			return nil, fmt.Errorf("provider %s: create the workload again: %w", a.provider.Name(), err)
 		}
