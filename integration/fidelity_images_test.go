@@ -49,31 +49,43 @@ func mustRun(t *testing.T, do func(t *testing.T, args ...string) (string, int), 
 	return out
 }
 
+// fidelityTarget is one side of a comparison with the reference engine:
+// how to run the docker CLI there and the image its containers run.
+type fidelityTarget struct {
+	name  string
+	do    func(t *testing.T, args ...string) (string, int)
+	image string
+}
+
+// againstEngine starts the reference engine and a memory-provider
+// Sockerless (stopped when t ends) and returns them as targets, the
+// engine first: its containers run busybox, Sockerless's alpine:3.20,
+// which the caller pulls (offline: a placeholder image without layers).
+// s is that Sockerless, for requests the CLI does not make.
+func againstEngine(t *testing.T) (ref, sl fidelityTarget, s *server) {
+	t.Helper()
+	eng, err := dockerengine.Start(context.Background(), dockerengine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Stop() })
+	s = startServer(t, memoryOptions(t))
+	return fidelityTarget{"engine", func(t *testing.T, args ...string) (string, int) { return engineDocker(t, eng, args...) }, dockerengine.BusyboxImage},
+		fidelityTarget{"sockerless", func(t *testing.T, args ...string) (string, int) { return s.docker(t, "", args...) }, "alpine:3.20"}, s
+}
+
 // TestFidelityImagesAgainstEngine: docker diff, commit, save and pause on
 // a container of alpine:3.20 pulled offline (a placeholder image without
 // layers) behave as the same steps on the reference engine's busybox
 // container, and the saved archive loads into the reference engine with
 // the committed file in its layers.
 func TestFidelityImagesAgainstEngine(t *testing.T) {
-	eng, err := dockerengine.Start(context.Background(), dockerengine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = eng.Stop() })
-	s := startServer(t, memoryOptions(t))
-	sl := func(t *testing.T, args ...string) (string, int) { return s.docker(t, "", args...) }
-	ref := func(t *testing.T, args ...string) (string, int) { return engineDocker(t, eng, args...) }
+	refT, slT, s := againstEngine(t)
+	ref, sl := refT.do, slT.do
 	if out := mustRun(t, sl, "pull", "alpine:3.20"); !strings.Contains(out, "placeholder") {
 		t.Fatalf("this test wants alpine:3.20 pulled offline (a placeholder image); the pull said:\n%s", out)
 	}
-	targets := []struct {
-		name  string
-		do    func(t *testing.T, args ...string) (string, int)
-		image string
-	}{
-		{"engine", ref, dockerengine.BusyboxImage},
-		{"sockerless", sl, "alpine:3.20"},
-	}
+	targets := []fidelityTarget{refT, slT}
 	diffs := map[string]string{}
 	for _, tg := range targets {
 		mustRun(t, tg.do, "run", "-d", "--name", "box", tg.image, "sleep", "600")

@@ -1,13 +1,10 @@
 package integration
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sockerless/sockerless/internal/testutil/dockerengine"
 )
 
 // TestFidelityRestartingAgainstEngine: a container in its restart
@@ -23,23 +20,9 @@ import (
 // of failing. Both sides back off 100 ms doubling per restart, so after a
 // few restarts the windows last seconds.
 func TestFidelityRestartingAgainstEngine(t *testing.T) {
-	eng, err := dockerengine.Start(context.Background(), dockerengine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = eng.Stop() })
-	s := startServer(t, memoryOptions(t))
-	sl := func(t *testing.T, args ...string) (string, int) { return s.docker(t, "", args...) }
-	ref := func(t *testing.T, args ...string) (string, int) { return engineDocker(t, eng, args...) }
-	mustRun(t, sl, "pull", "alpine:3.20")
-	targets := []struct {
-		name  string
-		do    func(t *testing.T, args ...string) (string, int)
-		image string
-	}{
-		{"engine", ref, dockerengine.BusyboxImage},
-		{"sockerless", sl, "alpine:3.20"},
-	}
+	ref, sl, _ := againstEngine(t)
+	mustRun(t, sl.do, "pull", "alpine:3.20")
+	targets := []fidelityTarget{ref, sl}
 	probes := []struct {
 		name      string
 		container string

@@ -190,23 +190,21 @@ func (a *Router) postContainersKill(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return fmt.Errorf("cannot kill container: %s: %w", r.PathValue("id"), err)
 	}
+	if c.State.Restarting {
+		// As Docker: killing a restarting container cancels the restart;
+		// there is no process to signal. One that a restart started
+		// since it was read is killed below.
+		now := a.b.MarkManualStop(ctx, c.ID)
+		if now != nil && !now.State.Running {
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		if now != nil {
+			c = now
+		}
+	}
 	if !c.State.Running {
-		if c.State.Restarting {
-			// As Docker: killing a restarting container cancels the
-			// restart; there is no process to signal. One that a restart
-			// started since it was read is killed below.
-			now := a.b.MarkManualStop(ctx, c.ID)
-			if now != nil && !now.State.Running {
-				w.WriteHeader(http.StatusNoContent)
-				return nil
-			}
-			if now != nil {
-				c = now
-			}
-		}
-		if !c.State.Running {
-			return errdefs.Conflictf("cannot kill container: %s: container %s is not running", r.PathValue("id"), c.ID)
-		}
+		return errdefs.Conflictf("cannot kill container: %s: container %s is not running", r.PathValue("id"), c.ID)
 	}
 	a.b.MarkManualStop(ctx, c.ID)
 	// Docker records kill when the signal is sent, so it precedes die.
